@@ -1,0 +1,21 @@
+# Convenience recipes; the README's commands work without `just`.
+
+# List the recipes.
+default:
+    @just --list
+
+# Run the server (release build) on 127.0.0.1:8000 with ./tasklane.db.
+run *ARGS:
+    cargo run --release -- {{ARGS}}
+
+# Run every test.
+test:
+    cargo test
+
+# Regenerate the committed OpenAPI document.
+openapi:
+    cargo run -- openapi --out openapi/openapi.json
+
+# Everything CI runs.
+ci:
+    bash .ci/run

@@ -1,0 +1,69 @@
+-- tasklane schema, version 1.
+--
+-- Applied by store::migrate when PRAGMA user_version is below 1. A later change to the
+-- schema adds a new numbered step in store/mod.rs (never edits this one in place), so a
+-- database written by any earlier release upgrades on start.
+--
+-- Timestamps are RFC 3339 UTC strings with microseconds and a `Z` ("2026-11-25T11:42:56.437485Z"),
+-- exactly what the API returns; they sort as text. Expiry instants that are only compared
+-- (refresh tokens) are unix seconds.
+
+-- Server-wide key/value settings; holds the generated JWT signing secret.
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Accounts. Usernames are case-sensitive (as Django's were); emails are unique ignoring
+-- ASCII case, which the original did not enforce.
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    username      TEXT    NOT NULL UNIQUE,
+    email         TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT    NOT NULL,          -- argon2id PHC string
+    is_active     INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
+    created_at    TEXT    NOT NULL
+);
+
+-- Tasks. AUTOINCREMENT so that an id is never reused after a delete: events and
+-- clients refer to tasks by id long after they are gone.
+CREATE TABLE tasks (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    title       TEXT    NOT NULL,
+    description TEXT,                          -- NULL when never given; '' is kept as ''
+    completed   INTEGER NOT NULL DEFAULT 0 CHECK (completed IN (0, 1)),
+    created_at  TEXT    NOT NULL,
+    updated_at  TEXT    NOT NULL,
+    version     INTEGER NOT NULL DEFAULT 1     -- bumped on every change (optimistic concurrency)
+);
+CREATE INDEX tasks_by_user ON tasks(user_id, id);
+
+-- The outbox: one row per task change, written in the same transaction as the change.
+-- `id` is the event_id clients see. It is one global sequence; because SQLite serialises
+-- writers, ids are assigned in commit order, so "every event of user U after id N" is a
+-- complete, gap-free answer at any moment. `task` is the task's JSON as of the event (for
+-- a delete: as it was), stored ready to send.
+CREATE TABLE events (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL,
+    action  TEXT    NOT NULL CHECK (action IN ('create', 'update', 'delete')),
+    task_id INTEGER NOT NULL,
+    task    TEXT    NOT NULL,
+    at      TEXT    NOT NULL
+);
+CREATE INDEX events_by_user ON events(user_id, id);
+
+-- Refresh tokens, one row per token issued. A family is the chain of tokens rotated from
+-- one login. Presenting a spent token after the grace window revokes the whole family.
+CREATE TABLE refresh_tokens (
+    jti        TEXT    PRIMARY KEY,
+    family     TEXT    NOT NULL,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    expires_at INTEGER NOT NULL,               -- unix seconds
+    spent_at   REAL,                           -- unix seconds when rotated; NULL while live
+    successor  TEXT,                           -- the {access, refresh} pair it was rotated into
+    revoked_at REAL                            -- set on logout or detected reuse
+) WITHOUT ROWID;
+CREATE INDEX refresh_tokens_by_family ON refresh_tokens(family);
+CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens(expires_at);

@@ -1,0 +1,330 @@
+//! Accounts and tokens: register, log in, refresh (with rotation), revoke.
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json, types::Example};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::ApiTags;
+use super::body::DrfBody;
+use super::fields::{Chars, chars, field, is_valid_email, is_valid_username};
+use crate::AppState;
+use crate::auth::jwt::{Signed, TokenType, now_secs, now_secs_f64};
+use crate::auth::password::{hash_password, validate_password, verify_password};
+use crate::auth::{coded, invalid_refresh_token};
+use crate::error::{ApiError, FieldErrors, detail, unique_message};
+use crate::model::User;
+use crate::store::tokens::{NewRefresh, Rotation};
+
+pub struct AuthApi;
+
+/// A new account.
+#[derive(Object, Debug)]
+#[oai(example)]
+pub struct RegisterRequest {
+    /// Letters, digits and `@.+-_`; at most 150 characters.
+    pub username: String,
+    /// A valid email address, not used by another account (ignoring case).
+    pub email: String,
+    /// At least 8 characters, not entirely numeric, not a common password, not too
+    /// similar to the username or email.
+    #[oai(write_only)]
+    pub password: String,
+}
+
+impl Example for RegisterRequest {
+    fn example() -> Self {
+        RegisterRequest {
+            username: "alice".into(),
+            email: "alice@example.com".into(),
+            password: "correct-horse-battery".into(),
+        }
+    }
+}
+
+/// Credentials.
+#[derive(Object, Debug)]
+#[oai(example)]
+pub struct TokenRequest {
+    pub username: String,
+    #[oai(write_only)]
+    pub password: String,
+}
+
+impl Example for TokenRequest {
+    fn example() -> Self {
+        TokenRequest {
+            username: "alice".into(),
+            password: "correct-horse-battery".into(),
+        }
+    }
+}
+
+/// A refresh token, as returned by `POST /api/token/`.
+#[derive(Object, Debug)]
+pub struct RefreshRequest {
+    pub refresh: String,
+}
+
+/// A login's tokens (key order as simplejwt: refresh first).
+#[derive(Object, Debug)]
+pub struct TokenPair {
+    /// Trade for a new pair at `POST /api/token/refresh/`; lasts 1 day by default.
+    pub refresh: String,
+    /// Send as `Authorization: Bearer <access>`; lasts 5 minutes by default.
+    pub access: String,
+}
+
+/// A refreshed pair. The refresh token presented is now spent: keep the new one.
+#[derive(Object, Serialize, Deserialize, Debug)]
+pub struct RefreshedPair {
+    pub access: String,
+    pub refresh: String,
+}
+
+#[derive(ApiResponse)]
+pub enum RegisterResponse {
+    /// The account was created.
+    #[oai(status = 201)]
+    Created(Json<User>),
+}
+
+#[derive(ApiResponse)]
+pub enum RevokeResponse {
+    /// The token and every token rotated from the same login are revoked.
+    #[oai(status = 204)]
+    Revoked,
+}
+
+#[OpenApi(tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Register a new account
+    ///
+    /// Same as `POST /api/users/`, the original app's registration route.
+    #[oai(path = "/api/register", method = "post", operation_id = "register")]
+    async fn register(
+        &self,
+        state: Data<&AppState>,
+        body: DrfBody<RegisterRequest>,
+    ) -> Result<RegisterResponse, ApiError> {
+        let user = register_user(&state, &body.data).await?;
+        Ok(RegisterResponse::Created(Json(user)))
+    }
+
+    /// Log in: get an access and a refresh token
+    ///
+    /// A wrong password and an unknown username get the same 401.
+    #[oai(path = "/api/token", method = "post", operation_id = "obtain_token")]
+    async fn obtain_token(
+        &self,
+        state: Data<&AppState>,
+        body: DrfBody<TokenRequest>,
+    ) -> Result<Json<TokenPair>, ApiError> {
+        let mut errors = FieldErrors::default();
+        let login = Chars {
+            allow_blank: false,
+            trim: true,
+            max_length: None,
+        };
+        let username = field(&body.data, "username", true, &mut errors, |v| {
+            chars(v, login)
+        });
+        let password = field(&body.data, "password", true, &mut errors, |v| {
+            chars(v, PASSWORD)
+        });
+        errors.into_result()?;
+        let (Some(username), Some(password)) = (username, password) else {
+            return Err(ApiError::internal("validated fields missing"));
+        };
+        let account = state.store.account_by_username(username).await?;
+        let hash = account.as_ref().map(|a| a.password_hash.clone());
+        let verified = verify_password(password, hash).await;
+        let user_id = match account {
+            Some(a) if verified && a.is_active => a.user.id,
+            _ => {
+                return Err(ApiError::unauthorized(detail(
+                    "No active account found with the given credentials",
+                )));
+            }
+        };
+        let now = now_secs();
+        let refresh = state.jwt.issue(TokenType::Refresh, user_id, now);
+        let access = state.jwt.issue(TokenType::Access, user_id, now);
+        state
+            .store
+            .insert_refresh(new_refresh(&refresh), now)
+            .await?;
+        Ok(Json(TokenPair {
+            refresh: refresh.token,
+            access: access.token,
+        }))
+    }
+
+    /// Trade a refresh token for a new pair
+    ///
+    /// Rotation: the refresh token presented is spent. Presenting it again within the
+    /// grace window (10 s by default) returns the same new pair, so two tabs or a retried
+    /// request don't log the user out; after that, it counts as stolen and every token of
+    /// that login is revoked.
+    #[oai(
+        path = "/api/token/refresh",
+        method = "post",
+        operation_id = "refresh_token"
+    )]
+    async fn refresh_token(
+        &self,
+        state: Data<&AppState>,
+        body: DrfBody<RefreshRequest>,
+    ) -> Result<Json<RefreshedPair>, ApiError> {
+        let token = refresh_field(&body.data)?;
+        let claims = state
+            .jwt
+            .verify(&token, TokenType::Refresh, now_secs())
+            .map_err(|e| invalid_refresh_token(&e))?;
+        let jwt = state.jwt.clone();
+        let grace = state.limits.refresh_grace.as_secs_f64();
+        let rotation = state
+            .store
+            .rotate_refresh(claims.jti, now_secs_f64(), grace, move |user_id| {
+                let now = now_secs();
+                let refresh = jwt.issue(TokenType::Refresh, user_id, now);
+                let access = jwt.issue(TokenType::Access, user_id, now);
+                let next = new_refresh(&refresh);
+                let pair = RefreshedPair {
+                    access: access.token,
+                    refresh: refresh.token,
+                };
+                (serde_json::to_string(&pair).unwrap_or_default(), next)
+            })
+            .await?;
+        match rotation {
+            Rotation::Rotated(pair) | Rotation::Replayed(pair) => serde_json::from_str(&pair)
+                .map(Json)
+                .map_err(ApiError::internal),
+            Rotation::ReuseDetected => {
+                tracing::warn!(
+                    user_id = claims.user_id,
+                    "spent refresh token presented again: its login's tokens are revoked"
+                );
+                Err(ApiError::unauthorized(coded(
+                    "Token is blacklisted",
+                    "token_not_valid",
+                )))
+            }
+            Rotation::Invalid => Err(ApiError::unauthorized(coded(
+                "Token is invalid or expired",
+                "token_not_valid",
+            ))),
+            Rotation::InactiveUser => Err(ApiError::unauthorized(coded(
+                "No active account found for the given token.",
+                "no_active_account",
+            ))),
+        }
+    }
+
+    /// Log out: revoke a refresh token
+    ///
+    /// Revokes the token and every token rotated from the same login. Access tokens
+    /// already issued stay valid until they expire (5 minutes by default).
+    #[oai(
+        path = "/api/token/revoke",
+        method = "post",
+        operation_id = "revoke_token"
+    )]
+    async fn revoke_token(
+        &self,
+        state: Data<&AppState>,
+        body: DrfBody<RefreshRequest>,
+    ) -> Result<RevokeResponse, ApiError> {
+        let token = refresh_field(&body.data)?;
+        let claims = state
+            .jwt
+            .verify(&token, TokenType::Refresh, now_secs())
+            .map_err(|e| invalid_refresh_token(&e))?;
+        if state
+            .store
+            .revoke_refresh_family(claims.jti, now_secs_f64())
+            .await?
+        {
+            Ok(RevokeResponse::Revoked)
+        } else {
+            Err(ApiError::unauthorized(coded(
+                "Token is invalid or expired",
+                "token_not_valid",
+            )))
+        }
+    }
+}
+
+/// Passwords are never trimmed (the original trimmed them at registration but not at
+/// login, which locked out anyone whose password began or ended with a space).
+const PASSWORD: Chars = Chars {
+    allow_blank: false,
+    trim: false,
+    max_length: Some(4096),
+};
+
+const USERNAME_INVALID: &str = "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
+
+fn new_refresh(refresh: &Signed) -> NewRefresh {
+    NewRefresh {
+        jti: refresh.claims.jti.clone(),
+        user_id: refresh.claims.user_id,
+        expires_at: refresh.claims.exp,
+    }
+}
+
+fn refresh_field(data: &Map<String, Value>) -> Result<String, ApiError> {
+    let mut errors = FieldErrors::default();
+    let token = field(data, "refresh", true, &mut errors, |v| {
+        chars(v, Chars::trimmed(4096))
+    });
+    errors.into_result()?;
+    token.ok_or_else(|| ApiError::internal("validated refresh missing"))
+}
+
+/// Validates a registration like the original's serializer (field order username, email,
+/// password; uniqueness before password rules) and creates the account.
+pub async fn register_user(state: &AppState, data: &Map<String, Value>) -> Result<User, ApiError> {
+    let mut errors = FieldErrors::default();
+    let username = field(data, "username", true, &mut errors, |v| {
+        let s = chars(v, Chars::trimmed(150))?;
+        if is_valid_username(&s) {
+            Ok(s)
+        } else {
+            Err(USERNAME_INVALID.into())
+        }
+    });
+    let email = field(data, "email", true, &mut errors, |v| {
+        let s = chars(v, Chars::trimmed(254))?;
+        if is_valid_email(&s) {
+            Ok(s)
+        } else {
+            Err("Enter a valid email address.".into())
+        }
+    });
+    let taken = state
+        .store
+        .taken_account_fields(username.clone(), email.clone())
+        .await?;
+    for f in taken {
+        errors.add(f, unique_message(f));
+    }
+    let password = field(data, "password", true, &mut errors, |v| chars(v, PASSWORD));
+    if let Some(p) = &password {
+        let failures = validate_password(
+            p,
+            username.as_deref().unwrap_or_default(),
+            email.as_deref().unwrap_or_default(),
+        );
+        for message in failures {
+            errors.add("password", message);
+        }
+    }
+    errors.into_result()?;
+    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let hash = hash_password(password).await.map_err(ApiError::internal)?;
+    Ok(state.store.create_user(username, email, hash).await?)
+}

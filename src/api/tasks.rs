@@ -1,0 +1,423 @@
+//! Tasks: the caller's own, and nobody else's (another user's task is a 404, never a 403).
+
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Enum, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+    types::Example,
+};
+use serde_json::{Map, Value};
+
+use super::body::DrfBody;
+use super::fields::{Chars, boolean, chars, field};
+use super::{ApiTags, PathId};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, FieldErrors};
+use crate::model::Task;
+use crate::store::StoreError;
+use crate::store::tasks::{NewTask, Ordering, TaskChanges, TaskQuery};
+
+pub struct TasksApi;
+
+/// A task to create, or a full replacement (`PUT`).
+#[derive(Object, Debug)]
+#[oai(example)]
+pub struct TaskInput {
+    /// 5 to 255 characters; surrounding whitespace is trimmed.
+    pub title: String,
+    /// Blank, or at least 10 characters; trimmed. On `PUT`, omitted keeps the current value.
+    pub description: Option<String>,
+    /// Defaults to `false` on create; on `PUT`, omitted keeps the current value.
+    pub completed: Option<bool>,
+}
+
+impl Example for TaskInput {
+    fn example() -> Self {
+        TaskInput {
+            title: "Write report".into(),
+            description: Some("Quarterly report for Q3".into()),
+            completed: Some(false),
+        }
+    }
+}
+
+/// A partial change (`PATCH`): only the fields given change.
+#[derive(Object, Debug)]
+#[oai(example)]
+pub struct TaskPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub completed: Option<bool>,
+}
+
+impl Example for TaskPatch {
+    fn example() -> Self {
+        TaskPatch {
+            title: None,
+            description: None,
+            completed: Some(true),
+        }
+    }
+}
+
+/// Sort order of the list; `-` means descending. Ties are broken by id.
+#[derive(Enum, Debug, Clone, Copy)]
+pub enum TaskOrdering {
+    #[oai(rename = "id")]
+    Id,
+    #[oai(rename = "-id")]
+    IdDesc,
+    #[oai(rename = "created_at")]
+    CreatedAt,
+    #[oai(rename = "-created_at")]
+    CreatedAtDesc,
+    #[oai(rename = "updated_at")]
+    UpdatedAt,
+    #[oai(rename = "-updated_at")]
+    UpdatedAtDesc,
+    #[oai(rename = "title")]
+    Title,
+    #[oai(rename = "-title")]
+    TitleDesc,
+}
+
+impl TaskOrdering {
+    fn as_str(self) -> &'static str {
+        match self {
+            TaskOrdering::Id => "id",
+            TaskOrdering::IdDesc => "-id",
+            TaskOrdering::CreatedAt => "created_at",
+            TaskOrdering::CreatedAtDesc => "-created_at",
+            TaskOrdering::UpdatedAt => "updated_at",
+            TaskOrdering::UpdatedAtDesc => "-updated_at",
+            TaskOrdering::Title => "title",
+            TaskOrdering::TitleDesc => "-title",
+        }
+    }
+}
+
+impl From<TaskOrdering> for Ordering {
+    fn from(o: TaskOrdering) -> Ordering {
+        match o {
+            TaskOrdering::Id => Ordering::Id,
+            TaskOrdering::IdDesc => Ordering::IdDesc,
+            TaskOrdering::CreatedAt => Ordering::CreatedAt,
+            TaskOrdering::CreatedAtDesc => Ordering::CreatedAtDesc,
+            TaskOrdering::UpdatedAt => Ordering::UpdatedAt,
+            TaskOrdering::UpdatedAtDesc => Ordering::UpdatedAtDesc,
+            TaskOrdering::Title => Ordering::Title,
+            TaskOrdering::TitleDesc => Ordering::TitleDesc,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum ListTasksResponse {
+    /// One page of your tasks, as a plain array.
+    #[oai(status = 200)]
+    Ok(
+        Json<Vec<Task>>,
+        /// How many tasks match the filters in all.
+        #[oai(header = "X-Total-Count")]
+        u64,
+        /// `<…>; rel="next"` when more tasks follow this page.
+        #[oai(header = "Link")]
+        Option<String>,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum CreateTaskResponse {
+    /// The task was created.
+    #[oai(status = 201)]
+    Created(Json<Task>),
+}
+
+#[derive(ApiResponse)]
+pub enum DeleteTaskResponse {
+    /// The task was deleted.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+#[OpenApi(tag = "ApiTags::Tasks")]
+impl TasksApi {
+    /// List your tasks
+    ///
+    /// A plain JSON array, as the original returned, capped at the page size (100 by
+    /// default). `X-Total-Count` tells how many match; when more follow, `Link` has the
+    /// next page's URL.
+    #[oai(path = "/api/tasks", method = "get", operation_id = "list_tasks")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list_tasks(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        /// Only done (`true`) or open (`false`) tasks.
+        completed: Query<Option<bool>>,
+        /// Only tasks whose title or description contains this text (case-insensitive).
+        #[oai(validator(max_length = 255))]
+        search: Query<Option<String>>,
+        /// Sort order; default `id`.
+        ordering: Query<Option<TaskOrdering>>,
+        /// Page size, 1 to 1000.
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<Option<u32>>,
+        /// How many matching tasks to skip.
+        #[oai(validator(maximum(value = "1000000000")))]
+        offset: Query<Option<u64>>,
+    ) -> Result<ListTasksResponse, ApiError> {
+        let query = TaskQuery {
+            completed: completed.0,
+            search: search.0.filter(|s| !s.is_empty()),
+            ordering: ordering.0.map(Ordering::from).unwrap_or_default(),
+            limit: limit.0.unwrap_or(state.limits.page_size),
+            offset: offset.0.unwrap_or(0),
+        };
+        let (tasks, total) = state.store.list_tasks(caller.user, query.clone()).await?;
+        let next_offset = query.offset + tasks.len() as u64;
+        let link = (next_offset < total && !tasks.is_empty())
+            .then(|| next_link(&query, ordering.0, next_offset));
+        Ok(ListTasksResponse::Ok(Json(tasks), total, link))
+    }
+
+    /// Create a task
+    #[oai(path = "/api/tasks", method = "post", operation_id = "create_task")]
+    async fn create_task(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: DrfBody<TaskInput>,
+    ) -> Result<CreateTaskResponse, ApiError> {
+        let changes = parse_task(&body.data, false)?;
+        let new = NewTask {
+            title: changes.title.unwrap_or_default(),
+            description: changes.description.flatten(),
+            completed: changes.completed.unwrap_or(false),
+        };
+        let (task, event) = state.store.create_task(caller.user, new).await?;
+        state.hub.publish(event);
+        Ok(CreateTaskResponse::Created(Json(task)))
+    }
+
+    /// Get one of your tasks
+    #[oai(path = "/api/tasks/:id", method = "get", operation_id = "get_task")]
+    async fn get_task(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        /// The task's id.
+        id: Path<PathId>,
+    ) -> Result<Json<Task>, ApiError> {
+        let id = task_id(id)?;
+        let task = state
+            .store
+            .get_task(caller.user, id)
+            .await
+            .map_err(task_error)?;
+        Ok(Json(task))
+    }
+
+    /// Replace a task
+    ///
+    /// `title` is required; an omitted `description` or `completed` keeps its value.
+    #[oai(path = "/api/tasks/:id", method = "put", operation_id = "update_task")]
+    async fn update_task(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        /// The task's id.
+        id: Path<PathId>,
+        body: DrfBody<TaskInput>,
+    ) -> Result<Json<Task>, ApiError> {
+        change(&state, caller, id, &body.data, false).await
+    }
+
+    /// Change some fields of a task
+    #[oai(
+        path = "/api/tasks/:id",
+        method = "patch",
+        operation_id = "partial_update_task"
+    )]
+    async fn partial_update_task(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        /// The task's id.
+        id: Path<PathId>,
+        body: DrfBody<TaskPatch>,
+    ) -> Result<Json<Task>, ApiError> {
+        change(&state, caller, id, &body.data, true).await
+    }
+
+    /// Delete a task
+    #[oai(
+        path = "/api/tasks/:id",
+        method = "delete",
+        operation_id = "delete_task"
+    )]
+    async fn delete_task(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        /// The task's id.
+        id: Path<PathId>,
+    ) -> Result<DeleteTaskResponse, ApiError> {
+        let id = task_id(id)?;
+        let event = state
+            .store
+            .delete_task(caller.user, id)
+            .await
+            .map_err(task_error)?;
+        state.hub.publish(event);
+        Ok(DeleteTaskResponse::Deleted)
+    }
+}
+
+async fn change(
+    state: &AppState,
+    caller: Caller,
+    id: Path<PathId>,
+    data: &Map<String, Value>,
+    partial: bool,
+) -> Result<Json<Task>, ApiError> {
+    let id = task_id(id)?;
+    let changes = match parse_task(data, partial) {
+        Ok(c) => c,
+        Err(invalid) => {
+            // As DRF: a missing task is a 404 even when the body is also invalid.
+            state
+                .store
+                .get_task(caller.user, id)
+                .await
+                .map_err(task_error)?;
+            return Err(invalid);
+        }
+    };
+    let (task, event) = state
+        .store
+        .update_task(caller.user, id, changes)
+        .await
+        .map_err(task_error)?;
+    state.hub.publish(event);
+    Ok(Json(task))
+}
+
+fn task_id(id: Path<PathId>) -> Result<i64, ApiError> {
+    id.0.0.ok_or_else(|| ApiError::not_found("Not found."))
+}
+
+fn task_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::task_not_found(),
+        e => e.into(),
+    }
+}
+
+const TITLE: Chars = Chars::trimmed(255);
+const DESCRIPTION: Chars = Chars {
+    allow_blank: true,
+    trim: true,
+    max_length: Some(10_000),
+};
+
+/// The original serializer's rules. `partial` (PATCH) makes `title` optional.
+fn parse_task(data: &Map<String, Value>, partial: bool) -> Result<TaskChanges, ApiError> {
+    let mut errors = FieldErrors::default();
+    let title = field(data, "title", !partial, &mut errors, |v| {
+        let s = chars(v, TITLE)?;
+        if s.chars().count() < 5 {
+            return Err("Title must be at least 5 characters long.".into());
+        }
+        Ok(s)
+    });
+    let description = field(data, "description", false, &mut errors, |v| {
+        let s = chars(v, DESCRIPTION)?;
+        if !s.is_empty() && s.chars().count() < 10 {
+            return Err("Description must be at least 10 characters long if provided.".into());
+        }
+        Ok(s)
+    });
+    let completed = field(data, "completed", false, &mut errors, boolean);
+    errors.into_result()?;
+    Ok(TaskChanges {
+        title,
+        description: description.map(Some),
+        completed,
+    })
+}
+
+fn next_link(q: &TaskQuery, ordering: Option<TaskOrdering>, offset: u64) -> String {
+    let mut params: Vec<(&str, String)> = Vec::new();
+    if let Some(c) = q.completed {
+        params.push(("completed", c.to_string()));
+    }
+    if let Some(s) = &q.search {
+        params.push(("search", s.clone()));
+    }
+    if let Some(o) = ordering {
+        params.push(("ordering", o.as_str().to_owned()));
+    }
+    params.push(("limit", q.limit.to_string()));
+    params.push(("offset", offset.to_string()));
+    let query = serde_urlencoded::to_string(&params).unwrap_or_default();
+    format!("</api/tasks/?{query}>; rel=\"next\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn errors_of(body: Value, partial: bool) -> String {
+        let Value::Object(map) = body else { panic!() };
+        match parse_task(&map, partial) {
+            Err(ApiError::BadRequest(Json(v))) => v.to_string(),
+            _ => "ok".into(),
+        }
+    }
+
+    #[test]
+    fn a_title_of_four_characters_is_rejected() {
+        assert_eq!(
+            errors_of(json!({"title": "abcd"}), false),
+            r#"{"title":["Title must be at least 5 characters long."]}"#
+        );
+    }
+
+    #[test]
+    fn a_short_title_and_description_report_both_in_field_order() {
+        assert_eq!(
+            errors_of(json!({"title": "abc", "description": "x"}), false),
+            r#"{"title":["Title must be at least 5 characters long."],"description":["Description must be at least 10 characters long if provided."]}"#
+        );
+    }
+
+    #[test]
+    fn a_padded_title_is_trimmed_then_measured() {
+        assert_eq!(errors_of(json!({"title": "  abcde  "}), false), "ok");
+        assert_eq!(errors_of(json!({"title": "   short    x"}), false), "ok");
+    }
+
+    #[test]
+    fn null_description_and_completed_are_refused() {
+        assert_eq!(
+            errors_of(
+                json!({"title": "Valid title", "description": null, "completed": null}),
+                false
+            ),
+            r#"{"description":["This field may not be null."],"completed":["This field may not be null."]}"#
+        );
+    }
+
+    #[test]
+    fn patch_needs_no_title() {
+        assert_eq!(errors_of(json!({}), true), "ok");
+        assert_eq!(
+            errors_of(json!({}), false),
+            r#"{"title":["This field is required."]}"#
+        );
+    }
+}

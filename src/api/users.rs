@@ -1,0 +1,85 @@
+//! The caller's own account. The original listed, changed and deleted any account for
+//! anyone; here every route sees only the caller.
+
+use poem::{Request, web::Data};
+use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+
+use super::auth::{RegisterRequest, RegisterResponse, register_user};
+use super::body::DrfBody;
+use super::{ApiTags, PathId};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::model::User;
+
+pub struct UsersApi;
+
+/// Links to the collections, as DRF's browsable API root had them.
+#[derive(Object)]
+pub struct ApiRoot {
+    pub tasks: String,
+    pub users: String,
+}
+
+#[OpenApi(tag = "ApiTags::Users")]
+impl UsersApi {
+    /// Your account
+    #[oai(path = "/api/users/me", method = "get", operation_id = "users_me")]
+    async fn users_me(&self, caller: Caller) -> Json<User> {
+        Json(caller.user)
+    }
+
+    /// List users: only yourself
+    ///
+    /// Kept for clients of the original, which listed every account to anyone.
+    #[oai(path = "/api/users", method = "get", operation_id = "list_users")]
+    async fn list_users(&self, caller: Caller) -> Json<Vec<User>> {
+        Json(vec![caller.user])
+    }
+
+    /// Register a new account (the original's route)
+    ///
+    /// Same as `POST /api/register/`.
+    #[oai(path = "/api/users", method = "post", operation_id = "create_user")]
+    async fn create_user(
+        &self,
+        state: Data<&AppState>,
+        body: DrfBody<RegisterRequest>,
+    ) -> Result<RegisterResponse, ApiError> {
+        let user = register_user(&state, &body.data).await?;
+        Ok(RegisterResponse::Created(Json(user)))
+    }
+
+    /// One user: only yourself
+    #[oai(path = "/api/users/:id", method = "get", operation_id = "get_user")]
+    async fn get_user(
+        &self,
+        caller: Caller,
+        /// A user id; any id but your own is a 404.
+        id: Path<PathId>,
+    ) -> Result<Json<User>, ApiError> {
+        match id.0.0 {
+            Some(id) if id == caller.user.id => Ok(Json(caller.user)),
+            Some(_) => Err(ApiError::not_found("No User matches the given query.")),
+            None => Err(ApiError::not_found("Not found.")),
+        }
+    }
+
+    /// API root: links to the collections
+    #[oai(path = "/api", method = "get", operation_id = "api_root")]
+    async fn api_root(&self, _caller: Caller, req: &Request) -> Json<ApiRoot> {
+        let host = req
+            .headers()
+            .get(poem::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c))
+            })
+            .unwrap_or("localhost");
+        Json(ApiRoot {
+            tasks: format!("http://{host}/api/tasks/"),
+            users: format!("http://{host}/api/users/"),
+        })
+    }
+}

@@ -1,0 +1,190 @@
+//! One error type for the whole API, mapped to DRF-shaped bodies in one place.
+//!
+//! Handlers return `Result<_, ApiError>` and use `?`; store and auth errors convert here.
+//! Internal detail is logged once, at the conversion, and never put in a body.
+//! Errors raised by poem itself (unknown route, wrong method, bad query parameter…) are
+//! given the same shapes by `web::drf_errors`.
+
+use poem_openapi::{ApiResponse, Object, payload::Json};
+use serde_json::{Map, Value};
+
+use crate::store::StoreError;
+
+/// The `WWW-Authenticate` challenge on every 401, as DRF sends it.
+pub const BEARER_CHALLENGE: &str = r#"Bearer realm="api""#;
+
+/// `{"detail": "…"}`, plus `code` and `messages` on token errors (simplejwt's shape).
+#[derive(Object, Debug, Clone)]
+pub struct ErrorDetail {
+    /// What went wrong, in words.
+    pub detail: String,
+    /// A stable machine-readable code, e.g. `token_not_valid`.
+    #[oai(skip_serializing_if_is_none)]
+    pub code: Option<String>,
+    /// For rejected tokens: which token class rejected it and why.
+    #[oai(skip_serializing_if_is_none)]
+    pub messages: Option<Vec<TokenMessage>>,
+}
+
+/// One entry of simplejwt's `messages` array.
+#[derive(Object, Debug, Clone)]
+pub struct TokenMessage {
+    pub token_class: String,
+    pub token_type: String,
+    pub message: String,
+}
+
+#[derive(ApiResponse, Debug)]
+pub enum ApiError {
+    /// Invalid input: `{"field": ["message", …], …}` in field order, `{"non_field_errors": […]}`,
+    /// or `{"detail": "…"}` for a body that could not be parsed.
+    #[oai(status = 400)]
+    BadRequest(Json<Value>),
+    /// Missing, malformed, expired or revoked credentials, or a wrong username/password.
+    #[oai(status = 401)]
+    Unauthorized(
+        Json<ErrorDetail>,
+        #[oai(header = "WWW-Authenticate")] String,
+    ),
+    /// Authenticated, but not allowed to do this.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorDetail>),
+    /// No such object, or it belongs to someone else.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorDetail>),
+    /// The request body is larger than the server accepts.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorDetail>),
+    /// The body's `Content-Type` is neither JSON nor form-encoded.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorDetail>),
+    /// Too many attempts; retry after `Retry-After` seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorDetail>, #[oai(header = "Retry-After")] u64),
+    /// Something failed on the server; details are in its log, never here.
+    #[oai(status = 500)]
+    Internal(Json<ErrorDetail>),
+}
+
+pub fn detail(text: impl Into<String>) -> ErrorDetail {
+    ErrorDetail {
+        detail: text.into(),
+        code: None,
+        messages: None,
+    }
+}
+
+/// Field errors in the order they were added (the serializer's field order).
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<(String, Vec<String>)>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        match self.0.iter_mut().find(|(f, _)| f == field) {
+            Some((_, messages)) => messages.push(message.into()),
+            None => self.0.push((field.to_owned(), vec![message.into()])),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(())` when empty, else the 400.
+    pub fn into_result(self) -> Result<(), ApiError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::fields(self))
+        }
+    }
+}
+
+impl ApiError {
+    pub fn fields(errors: FieldErrors) -> ApiError {
+        let map: Map<String, Value> = errors
+            .0
+            .into_iter()
+            .map(|(f, m)| (f, Value::from(m)))
+            .collect();
+        ApiError::BadRequest(Json(Value::Object(map)))
+    }
+
+    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+        let mut e = FieldErrors::default();
+        e.add(field, message);
+        ApiError::fields(e)
+    }
+
+    pub fn bad_request(text: impl Into<String>) -> ApiError {
+        ApiError::BadRequest(Json(serde_json::json!({ "detail": text.into() })))
+    }
+
+    pub fn unauthorized(body: ErrorDetail) -> ApiError {
+        ApiError::Unauthorized(Json(body), BEARER_CHALLENGE.to_owned())
+    }
+
+    /// No usable `Authorization` header.
+    pub fn not_authenticated() -> ApiError {
+        ApiError::unauthorized(detail("Authentication credentials were not provided."))
+    }
+
+    pub fn not_found(text: impl Into<String>) -> ApiError {
+        ApiError::NotFound(Json(detail(text)))
+    }
+
+    pub fn task_not_found() -> ApiError {
+        ApiError::not_found("No Task matches the given query.")
+    }
+
+    pub fn payload_too_large(limit: usize) -> ApiError {
+        ApiError::PayloadTooLarge(Json(detail(format!(
+            "Request body is too large: the limit is {limit} bytes."
+        ))))
+    }
+
+    pub fn unsupported_media_type(content_type: &str) -> ApiError {
+        ApiError::UnsupportedMediaType(Json(detail(format!(
+            "Unsupported media type \"{content_type}\" in request."
+        ))))
+    }
+
+    pub fn too_many_requests(retry_after: u64) -> ApiError {
+        ApiError::TooManyRequests(
+            Json(detail(format!(
+                "Request was throttled. Expected available in {retry_after} seconds."
+            ))),
+            retry_after,
+        )
+    }
+
+    /// Logs `cause` and returns the opaque 500.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::Internal(Json(detail("A server error occurred.")))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::not_found("Not found."),
+            StoreError::Conflict(fields) => {
+                let mut errors = FieldErrors::default();
+                for f in fields {
+                    errors.add(f, unique_message(f));
+                }
+                ApiError::fields(errors)
+            }
+            StoreError::Other(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+/// The original's messages for taken unique fields.
+pub fn unique_message(field: &str) -> String {
+    match field {
+        "username" => "A user with that username already exists.".to_owned(),
+        _ => "This field must be unique.".to_owned(),
+    }
+}

@@ -1,0 +1,114 @@
+//! tasklane: a task-management API server in one binary.
+//!
+//! Code tour: start at `schema.sql`, then `main.rs`, then follow the modules below.
+//! Dependencies point one way: `api` → `auth`, `store`, `hub` → `model`.
+
+/// The OpenAPI operations, one struct per tag.
+pub mod api;
+/// Passwords, JWTs and the Bearer security scheme.
+pub mod auth;
+/// Command-line and environment configuration (clap).
+pub mod config;
+/// The single error type and its DRF-shaped HTTP bodies.
+pub mod error;
+/// In-process fan-out of task events.
+pub mod hub;
+/// Users, tasks and events: the nouns every other module shares.
+pub mod model;
+/// The only code that speaks SQL.
+pub mod store;
+/// Logging set-up and process signals.
+pub mod telemetry;
+/// Everything HTTP outside the OpenAPI operations: docs pages, health, middleware.
+pub mod web;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::{Endpoint, listener::TcpAcceptor};
+
+use crate::auth::jwt::{Jwt, new_secret};
+use crate::config::ServeArgs;
+use crate::hub::Hub;
+use crate::store::Store;
+
+/// Limits and knobs the handlers read.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub page_size: u32,
+    pub refresh_grace: Duration,
+}
+
+/// What every handler can reach, passed as `Data<&AppState>`.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub jwt: Arc<Jwt>,
+    pub hub: Hub,
+    pub limits: Arc<Limits>,
+}
+
+impl AppState {
+    /// Opens the database and loads (or creates) the signing secret.
+    pub async fn build(args: &ServeArgs) -> Result<AppState, Box<dyn std::error::Error>> {
+        let db = args.db.clone();
+        let pool_size = args.pool_size;
+        let store = tokio::task::spawn_blocking(move || Store::open(&db, pool_size)).await??;
+        let secret = match &args.jwt_secret {
+            Some(s) => s.0.clone(),
+            None => store.setting_or_insert("jwt_secret", new_secret).await?,
+        };
+        Ok(AppState {
+            store,
+            jwt: Arc::new(Jwt::new(
+                secret.as_bytes(),
+                args.access_ttl,
+                args.refresh_ttl,
+            )),
+            hub: Hub::new(),
+            limits: Arc::new(Limits {
+                max_body_bytes: args.max_body,
+                page_size: args.page_size,
+                refresh_grace: args.refresh_grace,
+            }),
+        })
+    }
+}
+
+/// The whole HTTP application: `main` and the tests build the same thing.
+pub fn app(state: AppState) -> impl Endpoint {
+    web::routes(state)
+}
+
+/// Serves `app(state)` on an already-bound listener until `shutdown` resolves, then
+/// finishes in-flight requests (up to 10 s).
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    poem::Server::new_with_acceptor(acceptor)
+        .name("tasklane")
+        .idle_timeout(Duration::from_secs(120))
+        .run_with_graceful_shutdown(app(state), shutdown, Some(Duration::from_secs(10)))
+        .await
+}
+
+/// Builds the state from `args`, binds, and serves until SIGINT or SIGTERM.
+pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let state = AppState::build(&args).await?;
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+    tracing::info!(
+        "tasklane listening on http://{} (database {}); docs at http://{}/swagger/",
+        listener.local_addr()?,
+        args.db.display(),
+        listener.local_addr()?
+    );
+    serve(state, listener, telemetry::shutdown_signal()).await?;
+    tracing::info!("tasklane stopped");
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! The tasklane binary: parse the command line, then hand over to the library.
+
+use clap::Parser;
+use tasklane::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Openapi { out }) => match out {
+            Some(path) => match std::fs::write(&path, tasklane::api::spec_json()) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tasklane: cannot write {}: {e}", path.display());
+                    std::process::ExitCode::FAILURE
+                }
+            },
+            None => {
+                print!("{}", tasklane::api::spec_json());
+                std::process::ExitCode::SUCCESS
+            }
+        },
+        _ => {
+            let args = cli.serve_args();
+            tasklane::telemetry::init(&args.log);
+            match tasklane::run(args).await {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("tasklane: {e}");
+                    eprintln!("tasklane: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The nouns shared by `store`, `api` and `hub`: users, tasks and task events.
+//!
+//! They derive both poem-openapi's `Object` (for the HTTP schema) and serde's
+//! `Serialize` (for the outbox and the stream), with fields in the original app's key order.
+
+use poem_openapi::{Enum, Object};
+use serde::Serialize;
+
+/// A user as the API shows it: never the password hash.
+#[derive(Object, Serialize, Clone, Debug, PartialEq, Eq)]
+#[oai(rename = "User")]
+pub struct User {
+    /// Unique id.
+    pub id: i64,
+    /// Login name: letters, digits and `@.+-_`, at most 150 characters; case-sensitive.
+    pub username: String,
+    /// Email address, unique ignoring case.
+    pub email: String,
+}
+
+/// A task, always owned by exactly one user.
+#[derive(Object, Serialize, Clone, Debug, PartialEq, Eq)]
+#[oai(rename = "Task")]
+pub struct Task {
+    /// Unique id; ids are global and never reused.
+    pub id: i64,
+    /// 5 to 255 characters, trimmed.
+    pub title: String,
+    /// `null` when never given; otherwise blank or at least 10 characters.
+    pub description: Option<String>,
+    /// Whether the task is done.
+    pub completed: bool,
+    /// When the task was created (RFC 3339, UTC, microseconds).
+    pub created_at: String,
+    /// When the task last changed (RFC 3339, UTC, microseconds).
+    pub updated_at: String,
+    /// The owner.
+    pub user: User,
+}
+
+/// What happened to a task.
+#[derive(Enum, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Action> {
+        match s {
+            "create" => Some(Action::Create),
+            "update" => Some(Action::Update),
+            "delete" => Some(Action::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// One committed task change, as stored in the outbox and sent to the owner's streams.
+///
+/// `json` is the whole message, serialised once when the event is read or written, so
+/// fanning it out to many sockets never serialises it again.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// The event id: one global sequence in commit order.
+    pub id: i64,
+    /// The owner of the task; the only user who receives the event.
+    pub user_id: i64,
+    pub action: Action,
+    /// `{"event_id": …, "action": …, "task": {…}, "at": …}`
+    pub json: String,
+}
+
+impl Event {
+    /// Builds the wire form from the stored parts; `task_json` is already JSON.
+    pub fn new(id: i64, user_id: i64, action: Action, task_json: &str, at: &str) -> Event {
+        let json = format!(
+            r#"{{"event_id":{id},"action":"{}","task":{task_json},"at":{}}}"#,
+            action.as_str(),
+            serde_json::Value::String(at.to_owned())
+        );
+        Event {
+            id,
+            user_id,
+            action,
+            json,
+        }
+    }
+}
+
+/// The current instant in the API's timestamp format: `2026-11-25T11:42:56.437485Z`.
+pub fn now_timestamp() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}

@@ -1,0 +1,168 @@
+//! The only code that speaks SQL.
+//!
+//! `Store` owns an r2d2 pool of SQLite connections to one file. Every query runs through
+//! [`Store::run`], the single `spawn_blocking` doorway, so no connection ever crosses an
+//! `.await` and async workers never block on the database. Pragmas are set once per
+//! connection; the schema is applied by numbered migrations tracked in `PRAGMA user_version`.
+//! Writes use `BEGIN IMMEDIATE`, so two writers queue on the busy timeout instead of
+//! failing half-way with SQLITE_BUSY on lock upgrade.
+//!
+//! rusqlite types stay inside this module: callers see model types and [`StoreError`].
+
+pub mod events;
+pub mod settings;
+pub mod tasks;
+pub mod tokens;
+pub mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+/// Numbered schema steps; step N brings `user_version` from N-1 to N.
+const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+
+/// How long a connection waits for another writer before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No row matched (or it belongs to another user: callers can't tell the difference).
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the write; the names of the offending fields.
+    #[error("conflict on {0:?}")]
+    Conflict(Vec<&'static str>),
+    /// Anything else: I/O, corruption, pool exhaustion. Logged, never shown to clients.
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+            e => StoreError::Other(e.to_string()),
+        }
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        StoreError::Other(format!("connection pool: {e}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    /// Blocking: call at start-up, before serving.
+    pub fn open(path: &Path, pool_size: u32) -> Result<Store> {
+        let manager = SqliteConnectionManager::file(path).with_init(|c| {
+            c.busy_timeout(BUSY_TIMEOUT)?;
+            c.execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA foreign_keys = ON;
+                 PRAGMA temp_store = MEMORY;",
+            )?;
+            c.set_prepared_statement_cache_capacity(64);
+            Ok(())
+        });
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)?;
+        let mut conn = pool.get()?;
+        migrate(&mut conn)?;
+        Ok(Store { pool })
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("blocking task failed: {e}")))?
+    }
+
+    /// Like [`Store::run`], inside one `BEGIN IMMEDIATE` transaction that commits when `f`
+    /// returns `Ok` and rolls back otherwise.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction) -> Result<T> + Send + 'static,
+    {
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// `SELECT 1`: the health check.
+    pub async fn ping(&self) -> Result<()> {
+        self.run(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let target = MIGRATIONS.len() as i64;
+    if current > target {
+        return Err(StoreError::Other(format!(
+            "database schema version {current} is newer than this binary knows ({target}); \
+             upgrade tasklane"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have migrated while we waited for the lock.
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if now > i as i64 {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "database schema migrated");
+    }
+    Ok(())
+}
+
+/// Maps a UNIQUE constraint failure on `table.column` to `StoreError::Conflict([field])`,
+/// the one seam where database uniqueness turns into a field error.
+pub(crate) fn on_unique(e: rusqlite::Error, table: &str, fields: &[&'static str]) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e
+        && f.code == rusqlite::ErrorCode::ConstraintViolation
+    {
+        for field in fields {
+            if msg.contains(&format!("{table}.{field}")) {
+                return StoreError::Conflict(vec![field]);
+            }
+        }
+    }
+    e.into()
+}

@@ -1,0 +1,33 @@
+//! Server-wide settings kept in the database (the generated JWT secret).
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Result, Store};
+
+impl Store {
+    /// Returns the value stored under `key`, first storing `make()` if there is none.
+    /// Safe against several processes starting at once: the first insert wins.
+    pub async fn setting_or_insert(
+        &self,
+        key: &'static str,
+        make: impl FnOnce() -> String + Send + 'static,
+    ) -> Result<String> {
+        self.write(move |tx| {
+            let existing: Option<String> = tx
+                .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if let Some(v) = existing {
+                return Ok(v);
+            }
+            let value = make();
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )?;
+            Ok(value)
+        })
+        .await
+    }
+}

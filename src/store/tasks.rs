@@ -1,0 +1,253 @@
+//! Tasks. Every change writes its outbox event in the same transaction and returns it,
+//! so the caller can publish exactly what was committed.
+
+use rusqlite::{Row, Transaction, params};
+
+use super::{Result, Store, events::insert_event};
+use crate::model::{Action, Event, Task, User, now_timestamp};
+
+/// A validated new task.
+#[derive(Clone, Debug)]
+pub struct NewTask {
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+}
+
+/// A validated change; `None` keeps the current value.
+#[derive(Clone, Debug, Default)]
+pub struct TaskChanges {
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub completed: Option<bool>,
+}
+
+/// The sort orders the list accepts. Every order ends with the id, so pages are stable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ordering {
+    #[default]
+    Id,
+    IdDesc,
+    CreatedAt,
+    CreatedAtDesc,
+    UpdatedAt,
+    UpdatedAtDesc,
+    Title,
+    TitleDesc,
+}
+
+impl Ordering {
+    /// Names as DRF's OrderingFilter spells them: `field` or `-field`.
+    pub fn parse(s: &str) -> Option<Ordering> {
+        Some(match s {
+            "id" => Ordering::Id,
+            "-id" => Ordering::IdDesc,
+            "created_at" => Ordering::CreatedAt,
+            "-created_at" => Ordering::CreatedAtDesc,
+            "updated_at" => Ordering::UpdatedAt,
+            "-updated_at" => Ordering::UpdatedAtDesc,
+            "title" => Ordering::Title,
+            "-title" => Ordering::TitleDesc,
+            _ => return None,
+        })
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            Ordering::Id => "id",
+            Ordering::IdDesc => "id DESC",
+            Ordering::CreatedAt => "created_at, id",
+            Ordering::CreatedAtDesc => "created_at DESC, id DESC",
+            Ordering::UpdatedAt => "updated_at, id",
+            Ordering::UpdatedAtDesc => "updated_at DESC, id DESC",
+            Ordering::Title => "title, id",
+            Ordering::TitleDesc => "title DESC, id DESC",
+        }
+    }
+}
+
+/// Filters and paging for the list.
+#[derive(Clone, Debug, Default)]
+pub struct TaskQuery {
+    pub completed: Option<bool>,
+    /// Case-insensitive substring of title or description.
+    pub search: Option<String>,
+    pub ordering: Ordering,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+const TASK_COLUMNS: &str = "id, title, description, completed, created_at, updated_at";
+
+fn task(owner: &User) -> impl Fn(&Row) -> rusqlite::Result<Task> + '_ {
+    move |r| {
+        Ok(Task {
+            id: r.get(0)?,
+            title: r.get(1)?,
+            description: r.get(2)?,
+            completed: r.get(3)?,
+            created_at: r.get(4)?,
+            updated_at: r.get(5)?,
+            user: owner.clone(),
+        })
+    }
+}
+
+/// `%`, `_` and `\` in a search term are literal.
+fn like_pattern(term: &str) -> String {
+    let mut p = String::with_capacity(term.len() + 2);
+    p.push('%');
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+fn fetch(tx: &Transaction, owner: &User, id: i64) -> Result<Task> {
+    let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1 AND user_id = ?2");
+    Ok(tx
+        .prepare_cached(&sql)?
+        .query_row(params![id, owner.id], task(owner))?)
+}
+
+impl Store {
+    /// One page of the owner's tasks, and how many match in all.
+    pub async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<(Vec<Task>, u64)> {
+        self.run(move |c| {
+            let mut filter = String::from("user_id = :user");
+            if q.completed.is_some() {
+                filter.push_str(" AND completed = :completed");
+            }
+            if q.search.is_some() {
+                filter.push_str(
+                    " AND (title LIKE :pattern ESCAPE '\\' \
+                     OR IFNULL(description, '') LIKE :pattern ESCAPE '\\')",
+                );
+            }
+            let pattern = q.search.as_deref().map(like_pattern);
+            let mut args: Vec<(&str, &dyn rusqlite::ToSql)> = vec![(":user", &owner.id)];
+            if let Some(completed) = &q.completed {
+                args.push((":completed", completed));
+            }
+            if let Some(pattern) = &pattern {
+                args.push((":pattern", pattern));
+            }
+            let sql = format!(
+                "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY {} \
+                 LIMIT :limit OFFSET :offset",
+                q.ordering.sql()
+            );
+            let limit = i64::from(q.limit);
+            let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
+            let mut page_args = args.clone();
+            page_args.push((":limit", &limit));
+            page_args.push((":offset", &offset));
+            let tasks = c
+                .prepare_cached(&sql)?
+                .query_map(page_args.as_slice(), task(&owner))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            // The count is only needed when the page might not be everything.
+            let total = if q.offset == 0 && tasks.len() < q.limit as usize {
+                tasks.len() as u64
+            } else {
+                let sql = format!("SELECT COUNT(*) FROM tasks WHERE {filter}");
+                let n: i64 = c
+                    .prepare_cached(&sql)?
+                    .query_row(args.as_slice(), |r| r.get(0))?;
+                n as u64
+            };
+            Ok((tasks, total))
+        })
+        .await
+    }
+
+    pub async fn get_task(&self, owner: User, id: i64) -> Result<Task> {
+        self.run(move |c| {
+            let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1 AND user_id = ?2");
+            Ok(c.prepare_cached(&sql)?
+                .query_row(params![id, owner.id], task(&owner))?)
+        })
+        .await
+    }
+
+    pub async fn create_task(&self, owner: User, new: NewTask) -> Result<(Task, Event)> {
+        self.write(move |tx| {
+            let now = now_timestamp();
+            tx.prepare_cached(
+                "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?
+            .execute(params![
+                owner.id,
+                new.title,
+                new.description,
+                new.completed,
+                now
+            ])?;
+            let task = Task {
+                id: tx.last_insert_rowid(),
+                title: new.title,
+                description: new.description,
+                completed: new.completed,
+                created_at: now.clone(),
+                updated_at: now,
+                user: owner,
+            };
+            let event = insert_event(tx, Action::Create, &task)?;
+            Ok((task, event))
+        })
+        .await
+    }
+
+    /// Applies `changes` to the owner's task `id`; `updated_at` moves even when nothing else
+    /// does (as the original's empty PATCH did).
+    pub async fn update_task(
+        &self,
+        owner: User,
+        id: i64,
+        changes: TaskChanges,
+    ) -> Result<(Task, Event)> {
+        self.write(move |tx| {
+            let mut task = fetch(tx, &owner, id)?;
+            if let Some(title) = changes.title {
+                task.title = title;
+            }
+            if let Some(description) = changes.description {
+                task.description = description;
+            }
+            if let Some(completed) = changes.completed {
+                task.completed = completed;
+            }
+            task.updated_at = now_timestamp();
+            tx.prepare_cached(
+                "UPDATE tasks SET title = ?1, description = ?2, completed = ?3, updated_at = ?4,
+                 version = version + 1 WHERE id = ?5",
+            )?
+            .execute(params![
+                task.title,
+                task.description,
+                task.completed,
+                task.updated_at,
+                id
+            ])?;
+            let event = insert_event(tx, Action::Update, &task)?;
+            Ok((task, event))
+        })
+        .await
+    }
+
+    /// Deletes the owner's task `id`; the event carries the task as it was.
+    pub async fn delete_task(&self, owner: User, id: i64) -> Result<Event> {
+        self.write(move |tx| {
+            let task = fetch(tx, &owner, id)?;
+            tx.prepare_cached("DELETE FROM tasks WHERE id = ?1")?
+                .execute([id])?;
+            insert_event(tx, Action::Delete, &task)
+        })
+        .await
+    }
+}

@@ -1,0 +1,245 @@
+//! Everything HTTP around the OpenAPI operations: the route table, the docs pages, the
+//! health check, and the middleware that gives every response the same shape and headers.
+
+use std::sync::Arc;
+
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
+    error::{MethodNotAllowedError, NotFoundError},
+    get, handler,
+    http::{HeaderValue, Method, StatusCode, Uri, header},
+    middleware::CatchPanic,
+    web::{Data, Html, Query, Redirect},
+};
+use poem_openapi::error::{
+    ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::api;
+use crate::error::ApiError;
+
+/// The route table. Paths are matched after `without_trailing_slash`, so each is written
+/// once, without its slash.
+pub fn routes(state: AppState) -> impl Endpoint {
+    let service = api::service();
+    let docs = Arc::new(Docs {
+        spec: service.spec(),
+        swagger: service.swagger_ui_html(),
+        // The page is served offline; drop the web-font link.
+        redoc: service.redoc_html().replace(
+            r#"<link href="https://fonts.googleapis.com/css?family=Montserrat:300,400,700|Roboto:300,400,700" rel="stylesheet">"#,
+            "",
+        ),
+    });
+    Route::new()
+        .nest("/", service)
+        .at("/", get(index))
+        .at("/openapi.json", get(openapi_json))
+        .at("/swagger", get(swagger))
+        .at("/redoc", get(redoc))
+        .at("/healthz", get(healthz))
+        .data(docs)
+        .data(state)
+        .with(CatchPanic::new().with_handler(panic_response))
+        .around(|ep, req| async move { Ok(drf_errors(ep.as_ref(), req).await) })
+        .around(|ep, mut req| async move {
+            without_trailing_slash(&mut req);
+            ep.call(req).await
+        })
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("a handler panicked").into_response()
+}
+
+/// The generated documents, built once.
+struct Docs {
+    spec: String,
+    swagger: String,
+    redoc: String,
+}
+
+#[derive(Deserialize)]
+struct FormatQuery {
+    format: Option<String>,
+}
+
+#[handler]
+fn index() -> Redirect {
+    Redirect::see_other("/swagger/")
+}
+
+#[handler]
+fn openapi_json(docs: Data<&Arc<Docs>>) -> Response {
+    spec_response(&docs)
+}
+
+/// Swagger UI; `?format=openapi` returns the document, where the original served it.
+#[handler]
+fn swagger(docs: Data<&Arc<Docs>>, q: Query<FormatQuery>) -> Response {
+    if q.format.as_deref() == Some("openapi") {
+        return spec_response(&docs);
+    }
+    html_page(Html(docs.swagger.clone()).into_response())
+}
+
+#[handler]
+fn redoc(docs: Data<&Arc<Docs>>, q: Query<FormatQuery>) -> Response {
+    if q.format.as_deref() == Some("openapi") {
+        return spec_response(&docs);
+    }
+    html_page(Html(docs.redoc.clone()).into_response())
+}
+
+fn spec_response(docs: &Docs) -> Response {
+    Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .body(docs.spec.clone())
+}
+
+/// 200 when the database answers, 503 when it does not.
+#[handler]
+async fn healthz(state: Data<&AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => {
+            poem::web::Json(serde_json::json!({"status": "ok", "database": "ok"})).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unavailable");
+            let mut resp = poem::web::Json(
+                serde_json::json!({"status": "unavailable", "database": "unavailable"}),
+            )
+            .into_response();
+            resp.set_status(StatusCode::SERVICE_UNAVAILABLE);
+            resp
+        }
+    }
+}
+
+/// The docs pages run Swagger UI's and ReDoc's inline scripts: allow exactly that, and
+/// nothing from elsewhere.
+fn html_page(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; \
+             img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; \
+             base-uri 'none'; form-action 'self'",
+        ),
+    );
+    resp
+}
+
+/// `/api/tasks/` → `/api/tasks`: every route is registered once, without its slash (as
+/// poem-openapi writes paths), and works with it, as the original's did.
+fn without_trailing_slash(req: &mut Request) {
+    let uri = req.uri();
+    let path = uri.path();
+    if path.len() <= 1 || !path.ends_with('/') {
+        return;
+    }
+    let trimmed = path.trim_end_matches('/');
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let new = match uri.query() {
+        Some(q) => format!("{trimmed}?{q}"),
+        None => trimmed.to_owned(),
+    };
+    if let Ok(new) = new.parse::<Uri>() {
+        *req.uri_mut() = new;
+    }
+}
+
+/// Runs the request and turns any error into a DRF-shaped JSON response; adds the headers
+/// every response carries.
+async fn drf_errors<E: Endpoint>(ep: &E, req: Request) -> Response {
+    let method = req.method().clone();
+    let mut resp = match ep.call(req).await {
+        Ok(r) => r.into_response(),
+        Err(e) => error_response(e, &method),
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "Cross-Origin-Opener-Policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    resp
+}
+
+fn error_response(e: poem::Error, method: &Method) -> Response {
+    if e.is_from_response() {
+        return e.into_response();
+    }
+    let api_error = if let Some(p) = e.downcast_ref::<ParseParamError>() {
+        ApiError::field(p.name, param_message(&p.reason))
+    } else if e.is::<ParsePathError>() || e.is::<NotFoundError>() {
+        ApiError::not_found("Not found.")
+    } else if e.is::<MethodNotAllowedError>() {
+        let mut resp = poem::web::Json(serde_json::json!({
+            "detail": format!("Method \"{method}\" not allowed.")
+        }))
+        .into_response();
+        resp.set_status(StatusCode::METHOD_NOT_ALLOWED);
+        return resp;
+    } else if let Some(c) = e.downcast_ref::<ContentTypeError>() {
+        match c {
+            ContentTypeError::NotSupported { content_type } => {
+                ApiError::unsupported_media_type(content_type)
+            }
+            ContentTypeError::ExpectContentType => ApiError::unsupported_media_type(""),
+        }
+    } else if let Some(p) = e.downcast_ref::<ParseRequestPayloadError>() {
+        ApiError::bad_request(p.reason.clone())
+    } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(poem_openapi::payload::Json(crate::error::detail(
+            "Request body is too large.",
+        )))
+    } else if e.status().is_server_error() {
+        ApiError::internal(&e)
+    } else {
+        let status = e.status();
+        let mut resp = poem::web::Json(serde_json::json!({
+            "detail": status.canonical_reason().unwrap_or("Error")
+        }))
+        .into_response();
+        resp.set_status(status);
+        return resp;
+    };
+    api_error.into_response()
+}
+
+/// poem-openapi's reasons for a bad query parameter, in DRF's words.
+fn param_message(reason: &str) -> String {
+    let bound = |name: &str| {
+        reason
+            .split_once(name)
+            .and_then(|(_, rest)| rest.split([',', ')']).next())
+            .map(str::to_owned)
+    };
+    if reason.contains("minimum(") {
+        let n = bound("minimum(").unwrap_or_default();
+        format!("Ensure this value is greater than or equal to {n}.")
+    } else if reason.contains("maximum(") {
+        let n = bound("maximum(").unwrap_or_default();
+        format!("Ensure this value is less than or equal to {n}.")
+    } else if reason.contains("maxLength(") {
+        let n = bound("maxLength(").unwrap_or_default();
+        format!("Ensure this field has no more than {n} characters.")
+    } else if reason.contains("\"boolean\"") {
+        "Must be a valid boolean.".into()
+    } else if reason.contains("enumeration") {
+        "Select a valid choice.".into()
+    } else {
+        "A valid integer is required.".into()
+    }
+}
