@@ -22,7 +22,9 @@ CREATE TABLE users (
     email         TEXT    NOT NULL UNIQUE COLLATE NOCASE,
     password_hash TEXT    NOT NULL,          -- argon2id PHC string
     is_active     INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
-    created_at    TEXT    NOT NULL
+    created_at    TEXT    NOT NULL,
+    event_seq     INTEGER NOT NULL DEFAULT 0,  -- the last event_id given to this user's events
+    events_pruned_through INTEGER NOT NULL DEFAULT 0  -- events up to this id were pruned
 );
 
 -- Tasks. AUTOINCREMENT so that an id is never reused after a delete: events and
@@ -40,19 +42,22 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_by_user ON tasks(user_id, id);
 
 -- The outbox: one row per task change, written in the same transaction as the change.
--- `id` is the event_id clients see. It is one global sequence; because SQLite serialises
--- writers, ids are assigned in commit order, so "every event of user U after id N" is a
--- complete, gap-free answer at any moment. `task` is the task's JSON as of the event (for
--- a delete: as it was), stored ready to send.
+-- `seq` is the event_id clients see: 1, 2, 3… per user, taken from users.event_seq inside
+-- the write transaction. Because a user's next id is only handed out after the previous
+-- change committed, "event N+1 arrived but I last saw N-1" always means "N is in the
+-- outbox": a stream can detect and fill any gap, even when events reach it out of order
+-- through several processes. `task` is the task's JSON as of the event (for a delete: as
+-- it was), stored ready to send.
 CREATE TABLE events (
-    id      INTEGER PRIMARY KEY AUTOINCREMENT,
-    user_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    seq     INTEGER NOT NULL,
     action  TEXT    NOT NULL CHECK (action IN ('create', 'update', 'delete')),
     task_id INTEGER NOT NULL,
     task    TEXT    NOT NULL,
-    at      TEXT    NOT NULL
-);
-CREATE INDEX events_by_user ON events(user_id, id);
+    at      TEXT    NOT NULL,
+    PRIMARY KEY (user_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX events_by_time ON events(at);
 
 -- Refresh tokens, one row per token issued. A family is the chain of tokens rotated from
 -- one login. Presenting a spent token after the grace window revokes the whole family.

@@ -62,6 +62,15 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKLANE_REFRESH_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub refresh_grace: Duration,
 
+    /// How long task events are kept for streams to resume from (`since`). Older
+    /// events are pruned; resuming from before them gets a `reset`.
+    #[arg(long, env = "TASKLANE_EVENT_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub event_retention: Duration,
+
+    /// How many events a stream may fall behind before it is closed as too slow (4008).
+    #[arg(long, env = "TASKLANE_STREAM_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub stream_buffer: u32,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TASKLANE_MAX_BODY", default_value_t = 1 << 20)]
     pub max_body: usize,

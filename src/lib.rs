@@ -38,6 +38,7 @@ pub struct Limits {
     pub max_body_bytes: usize,
     pub page_size: u32,
     pub refresh_grace: Duration,
+    pub event_retention: Duration,
 }
 
 /// What every handler can reach, passed as `Data<&AppState>`.
@@ -47,6 +48,8 @@ pub struct AppState {
     pub jwt: Arc<Jwt>,
     pub hub: Hub,
     pub limits: Arc<Limits>,
+    /// Flips to `true` when the server starts shutting down; streams close with 1001.
+    pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -60,18 +63,20 @@ impl AppState {
             None => store.setting_or_insert("jwt_secret", new_secret).await?,
         };
         Ok(AppState {
-            store,
+            store: store.clone(),
             jwt: Arc::new(Jwt::new(
                 secret.as_bytes(),
                 args.access_ttl,
                 args.refresh_ttl,
             )),
-            hub: Hub::new(),
+            hub: Hub::new(store.clone(), args.stream_buffer as usize),
             limits: Arc::new(Limits {
                 max_body_bytes: args.max_body,
                 page_size: args.page_size,
                 refresh_grace: args.refresh_grace,
+                event_retention: args.event_retention,
             }),
+            shutdown: Arc::new(tokio::sync::watch::channel(false).0),
         })
     }
 }
@@ -81,19 +86,48 @@ pub fn app(state: AppState) -> impl Endpoint {
     web::routes(state)
 }
 
-/// Serves `app(state)` on an already-bound listener until `shutdown` resolves, then
-/// finishes in-flight requests (up to 10 s).
+/// Serves `app(state)` on an already-bound listener until `shutdown` resolves: then it
+/// stops accepting, closes streams with 1001 and finishes in-flight requests (up to 10 s).
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let acceptor = TcpAcceptor::from_tokio(listener)?;
-    poem::Server::new_with_acceptor(acceptor)
+    let pruner = tokio::spawn(prune_events(state.clone()));
+    let streams = state.shutdown.clone();
+    let signal = async move {
+        shutdown.await;
+        streams.send_replace(true);
+    };
+    let result = poem::Server::new_with_acceptor(acceptor)
         .name("tasklane")
         .idle_timeout(Duration::from_secs(120))
-        .run_with_graceful_shutdown(app(state), shutdown, Some(Duration::from_secs(10)))
-        .await
+        .run_with_graceful_shutdown(app(state), signal, Some(Duration::from_secs(10)))
+        .await;
+    pruner.abort();
+    result
+}
+
+/// Deletes events older than the retention window, now and then.
+async fn prune_events(state: AppState) {
+    let retention = state.limits.event_retention;
+    let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let Ok(age) = chrono::Duration::from_std(retention) else {
+            return;
+        };
+        let cutoff = (chrono::Utc::now() - age)
+            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+            .to_string();
+        match state.store.prune_events(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "pruned events past the retention window"),
+            Err(e) => tracing::warn!(error = %e, "pruning events failed"),
+        }
+    }
 }
 
 /// Builds the state from `args`, binds, and serves until SIGINT or SIGTERM.

@@ -73,7 +73,7 @@ impl Action {
 /// fanning it out to many sockets never serialises it again.
 #[derive(Clone, Debug)]
 pub struct Event {
-    /// The event id: one global sequence in commit order.
+    /// The event id: 1, 2, 3… per user, in commit order.
     pub id: i64,
     /// The owner of the task; the only user who receives the event.
     pub user_id: i64,

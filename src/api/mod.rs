@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod body;
 pub mod fields;
+pub mod stream;
 pub mod tasks;
 pub mod users;
 
@@ -23,9 +24,16 @@ pub enum ApiTags {
     Users,
     /// Create, read, update and delete your tasks.
     Tasks,
+    /// Watch your tasks change live: WebSocket or Server-Sent Events, resumable by event id.
+    Stream,
 }
 
-pub type Api = (auth::AuthApi, users::UsersApi, tasks::TasksApi);
+pub type Api = (
+    auth::AuthApi,
+    users::UsersApi,
+    tasks::TasksApi,
+    stream::StreamApi,
+);
 
 const DESCRIPTION: &str = "\
 Task-management API. Every task belongs to the user who created it; nobody else can see \
@@ -43,7 +51,12 @@ also works without its trailing slash.";
 /// The OpenAPI service: the operations, plus the document's metadata.
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (auth::AuthApi, users::UsersApi, tasks::TasksApi),
+        (
+            auth::AuthApi,
+            users::UsersApi,
+            tasks::TasksApi,
+            stream::StreamApi,
+        ),
         "tasklane",
         env!("CARGO_PKG_VERSION"),
     )

@@ -125,6 +125,10 @@ pub enum ListTasksResponse {
         /// `<…>; rel="next"` when more tasks follow this page.
         #[oai(header = "Link")]
         Option<String>,
+        /// Your last event id as of this page: stream with `since=<it>` to receive exactly
+        /// the changes made after it.
+        #[oai(header = "X-Last-Event-Id")]
+        i64,
     ),
 }
 
@@ -176,11 +180,16 @@ impl TasksApi {
             limit: limit.0.unwrap_or(state.limits.page_size),
             offset: offset.0.unwrap_or(0),
         };
-        let (tasks, total) = state.store.list_tasks(caller.user, query.clone()).await?;
-        let next_offset = query.offset + tasks.len() as u64;
-        let link = (next_offset < total && !tasks.is_empty())
+        let page = state.store.list_tasks(caller.user, query.clone()).await?;
+        let next_offset = query.offset + page.tasks.len() as u64;
+        let link = (next_offset < page.total && !page.tasks.is_empty())
             .then(|| next_link(&query, ordering.0, next_offset));
-        Ok(ListTasksResponse::Ok(Json(tasks), total, link))
+        Ok(ListTasksResponse::Ok(
+            Json(page.tasks),
+            page.total,
+            link,
+            page.last_event_id,
+        ))
     }
 
     /// Create a task

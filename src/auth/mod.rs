@@ -25,6 +25,8 @@ pub const SCHEME_NAME: &str = "bearerAuth";
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: User,
+    /// When the access token expires (unix seconds): streams close then.
+    pub expires_at: i64,
 }
 
 impl<'a> ApiExtractor<'a> for Caller {
@@ -67,9 +69,8 @@ impl<'a> ApiExtractor<'a> for Caller {
             .get(poem::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let token = bearer_token(header)?;
-        Ok(Caller {
-            user: authenticate(state, token).await?,
-        })
+        let (user, expires_at) = authenticate_with_expiry(state, token).await?;
+        Ok(Caller { user, expires_at })
     }
 }
 
@@ -91,16 +92,19 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
     }
 }
 
-/// Checks an access token and loads its active user. Used by the Bearer scheme and by
-/// the stream's `?token=`.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<User, ApiError> {
+/// Checks an access token and loads its active user, with the token's expiry. Used by
+/// the Bearer scheme and by the WebSocket's `?token=`.
+pub async fn authenticate_with_expiry(
+    state: &AppState,
+    token: &str,
+) -> Result<(User, i64), ApiError> {
     let claims = state
         .jwt
         .verify(token, TokenType::Access, now_secs())
         .map_err(|e| invalid_access_token(&e))?;
     let account = state.store.account_by_id(claims.user_id).await?;
     match account {
-        Some(a) if a.is_active => Ok(a.user),
+        Some(a) if a.is_active => Ok((a.user, claims.exp)),
         Some(_) => Err(ApiError::unauthorized(coded(
             "User is inactive",
             "user_inactive",

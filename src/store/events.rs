@@ -1,33 +1,36 @@
 //! The outbox: task events, written with the change they describe, read back by the
-//! stream to replay what a client missed.
+//! stream to replay what a client missed, and pruned after the retention window.
 
 use rusqlite::{Transaction, params};
 
 use super::{Result, Store, StoreError};
 use crate::model::{Action, Event, Task, now_timestamp};
 
-/// Appends the event for `task` inside the caller's transaction.
+/// Appends the event for `task` inside the caller's transaction, under the owner's next
+/// event id.
 pub(super) fn insert_event(tx: &Transaction, action: Action, task: &Task) -> Result<Event> {
     let task_json =
         serde_json::to_string(task).map_err(|e| StoreError::Other(format!("task json: {e}")))?;
     let at = now_timestamp();
+    let seq: i64 = tx
+        .prepare_cached(
+            "UPDATE users SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq",
+        )?
+        .query_row([task.user.id], |r| r.get(0))?;
     tx.prepare_cached(
-        "INSERT INTO events (user_id, action, task_id, task, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO events (user_id, seq, action, task_id, task, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![
-        task.user.id,
-        action.as_str(),
-        task.id,
-        task_json,
-        at
-    ])?;
-    Ok(Event::new(
-        tx.last_insert_rowid(),
-        task.user.id,
-        action,
-        &task_json,
-        &at,
-    ))
+    .execute(params![task.user.id, seq, action.as_str(), task.id, task_json, at])?;
+    Ok(Event::new(seq, task.user.id, action, &task_json, &at))
+}
+
+/// Where a user's event history stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventCursor {
+    /// The last event id handed out (0: none yet).
+    pub last: i64,
+    /// Events up to this id have been pruned; resuming from before it would miss some.
+    pub pruned_through: i64,
 }
 
 impl Store {
@@ -35,31 +38,56 @@ impl Store {
     pub async fn events_after(&self, user_id: i64, since: i64, limit: u32) -> Result<Vec<Event>> {
         self.run(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, action, task, at FROM events WHERE user_id = ?1 AND id > ?2
-                 ORDER BY id LIMIT ?3",
+                "SELECT seq, action, task, at FROM events WHERE user_id = ?1 AND seq > ?2
+                 ORDER BY seq LIMIT ?3",
             )?;
             let rows = stmt.query_map(params![user_id, since, limit], |r| {
-                let id: i64 = r.get(0)?;
-                let action: String = r.get(1)?;
-                let task: String = r.get(2)?;
-                let at: String = r.get(3)?;
-                Ok((id, action, task, at))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (id, action, task, at) = row?;
+                let (seq, action, task, at) = row?;
                 let action = Action::parse(&action)
-                    .ok_or_else(|| StoreError::Other(format!("bad action in event {id}")))?;
-                out.push(Event::new(id, user_id, action, &task, &at));
+                    .ok_or_else(|| StoreError::Other(format!("bad action in event {seq}")))?;
+                out.push(Event::new(seq, user_id, action, &task, &at));
             }
             Ok(out)
         })
         .await
     }
 
-    /// The highest event id written so far (0 when there is none).
-    pub async fn last_event_id(&self) -> Result<i64> {
-        self.run(|c| Ok(c.query_row("SELECT IFNULL(MAX(id), 0) FROM events", [], |r| r.get(0))?))
-            .await
+    pub async fn event_cursor(&self, user_id: i64) -> Result<EventCursor> {
+        self.run(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT event_seq, events_pruned_through FROM users WHERE id = ?1",
+            )?
+            .query_row([user_id], |r| {
+                Ok(EventCursor {
+                    last: r.get(0)?,
+                    pruned_through: r.get(1)?,
+                })
+            })?)
+        })
+        .await
+    }
+
+    /// Deletes events older than `cutoff` (an API timestamp), remembering per user how far
+    /// the history was cut so that a stale `since` gets a reset, never a silent gap.
+    pub async fn prune_events(&self, cutoff: String) -> Result<usize> {
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE users SET events_pruned_through = MAX(events_pruned_through,
+                    (SELECT MAX(seq) FROM events e WHERE e.user_id = users.id AND e.at < ?1))
+                 WHERE id IN (SELECT DISTINCT user_id FROM events WHERE at < ?1)",
+                [&cutoff],
+            )?;
+            Ok(tx.execute("DELETE FROM events WHERE at < ?1", [&cutoff])?)
+        })
+        .await
     }
 }

@@ -37,21 +37,6 @@ pub enum Ordering {
 }
 
 impl Ordering {
-    /// Names as DRF's OrderingFilter spells them: `field` or `-field`.
-    pub fn parse(s: &str) -> Option<Ordering> {
-        Some(match s {
-            "id" => Ordering::Id,
-            "-id" => Ordering::IdDesc,
-            "created_at" => Ordering::CreatedAt,
-            "-created_at" => Ordering::CreatedAtDesc,
-            "updated_at" => Ordering::UpdatedAt,
-            "-updated_at" => Ordering::UpdatedAtDesc,
-            "title" => Ordering::Title,
-            "-title" => Ordering::TitleDesc,
-            _ => return None,
-        })
-    }
-
     fn sql(self) -> &'static str {
         match self {
             Ordering::Id => "id",
@@ -75,6 +60,14 @@ pub struct TaskQuery {
     pub ordering: Ordering,
     pub limit: u32,
     pub offset: u64,
+}
+
+/// A page of the list.
+#[derive(Debug)]
+pub struct TaskPage {
+    pub tasks: Vec<Task>,
+    pub total: u64,
+    pub last_event_id: i64,
 }
 
 const TASK_COLUMNS: &str = "id, title, description, completed, created_at, updated_at";
@@ -115,9 +108,12 @@ fn fetch(tx: &Transaction, owner: &User, id: i64) -> Result<Task> {
 }
 
 impl Store {
-    /// One page of the owner's tasks, and how many match in all.
-    pub async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<(Vec<Task>, u64)> {
-        self.run(move |c| {
+    /// One page of the owner's tasks, how many match in all, and the owner's last event
+    /// id, all from one snapshot: a stream resumed from that id misses nothing the page
+    /// does not show.
+    pub async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage> {
+        self.run(move |conn| {
+            let c = conn.transaction()?;
             let mut filter = String::from("user_id = :user");
             if q.completed.is_some() {
                 filter.push_str(" AND completed = :completed");
@@ -160,7 +156,15 @@ impl Store {
                     .query_row(args.as_slice(), |r| r.get(0))?;
                 n as u64
             };
-            Ok((tasks, total))
+            let last_event_id: i64 = c
+                .prepare_cached("SELECT event_seq FROM users WHERE id = ?1")?
+                .query_row([owner.id], |r| r.get(0))?;
+            c.commit()?;
+            Ok(TaskPage {
+                tasks,
+                total,
+                last_event_id,
+            })
         })
         .await
     }

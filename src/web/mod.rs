@@ -18,6 +18,8 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::api;
+
+mod real_data;
 use crate::error::ApiError;
 
 /// The route table. Paths are matched after `without_trailing_slash`, so each is written
@@ -40,6 +42,9 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .at("/swagger", get(swagger))
         .at("/redoc", get(redoc))
         .at("/healthz", get(healthz))
+        .at("/real_data", get(real_data::page))
+        .at("/real_data/app.js", get(real_data::script))
+        .at("/real_data/app.css", get(real_data::style))
         .data(docs)
         .data(state)
         .with(CatchPanic::new().with_handler(panic_response))

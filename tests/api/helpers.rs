@@ -259,3 +259,107 @@ pub fn db(app: &TestApp) -> rusqlite::Connection {
         .expect("busy timeout");
     c
 }
+
+/// A WebSocket client of `/ws/tasks/`.
+pub struct Ws {
+    pub inner: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+/// What the server sent next.
+#[derive(Debug)]
+pub enum WsNext {
+    Json(Value),
+    Closed(Option<u16>, String),
+    Timeout,
+}
+
+impl TestApp {
+    pub fn ws_url(&self, path_and_query: &str) -> String {
+        format!("ws://{}{}", self.addr, path_and_query)
+    }
+
+    /// Opens `/ws/tasks/?token=…[&since=…]`; panics unless the upgrade succeeds.
+    pub async fn ws(&self, token: &str, since: Option<i64>) -> Ws {
+        let mut url = self.ws_url(&format!("/ws/tasks/?token={token}"));
+        if let Some(s) = since {
+            url.push_str(&format!("&since={s}"));
+        }
+        let (inner, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("ws connect");
+        Ws { inner }
+    }
+}
+
+impl Ws {
+    /// The next text message as JSON (pings/pongs skipped), a close, or a timeout.
+    pub async fn next_within(&mut self, wait: Duration) -> WsNext {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = match tokio::time::timeout_at(deadline, self.inner.next()).await {
+                Err(_) => return WsNext::Timeout,
+                Ok(None) => return WsNext::Closed(None, String::new()),
+                Ok(Some(Err(e))) => return WsNext::Closed(None, e.to_string()),
+                Ok(Some(Ok(m))) => m,
+            };
+            match msg {
+                Message::Text(t) => {
+                    return WsNext::Json(serde_json::from_str(&t).expect("json frame"));
+                }
+                Message::Close(Some(f)) => {
+                    return WsNext::Closed(Some(f.code.into()), f.reason.to_string());
+                }
+                Message::Close(None) => return WsNext::Closed(None, String::new()),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next message, which must be JSON, within 10 s.
+    pub async fn next_json(&mut self) -> Value {
+        match self.next_within(Duration::from_secs(10)).await {
+            WsNext::Json(v) => v,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    /// Collects events until one with `event_id == last`, failing after 20 s.
+    pub async fn events_through(&mut self, last: i64) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            match self.next_within(Duration::from_secs(20)).await {
+                WsNext::Json(v) => {
+                    let id = v["event_id"].as_i64().expect("event_id");
+                    out.push(v);
+                    if id >= last {
+                        return out;
+                    }
+                }
+                other => panic!(
+                    "expected events through {last}, got {other:?} after {} events",
+                    out.len()
+                ),
+            }
+        }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        self.inner
+            .send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await
+            .expect("send");
+    }
+}
+
+/// Event ids of a list of stream messages.
+pub fn ids(events: &[Value]) -> Vec<i64> {
+    events
+        .iter()
+        .map(|e| e["event_id"].as_i64().expect("event_id"))
+        .collect()
+}

@@ -4,4 +4,5 @@
 mod auth;
 mod docs;
 mod helpers;
+mod stream;
 mod tasks;

@@ -554,7 +554,7 @@ async fn every_change_writes_its_event_in_the_outbox() {
     app.call(Method::DELETE, &path, Some(&token), None).await;
     let conn = db(&app);
     let mut stmt = conn
-        .prepare("SELECT action, task FROM events ORDER BY id")
+        .prepare("SELECT action, task FROM events ORDER BY seq")
         .unwrap();
     let rows: Vec<(String, String)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))

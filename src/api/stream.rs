@@ -1,0 +1,285 @@
+//! The live stream of the caller's task events, as a WebSocket and as Server-Sent
+//! Events: two renderings of `Hub::follow`, which holds the no-gap/no-duplicate logic.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use poem::web::{
+    Data,
+    sse::Event as SseEvent,
+    websocket::{
+        BoxWebSocketUpgraded, CloseCode, Message, WebSocket, WebSocketConfig, WebSocketStream,
+    },
+};
+use poem_openapi::{
+    Object, OpenApi,
+    param::{Header, Query},
+    payload::EventStream,
+    types::{ToJSON, Type},
+};
+use serde_json::Value;
+use tokio::time::{Instant, sleep_until, timeout};
+
+use super::ApiTags;
+use crate::AppState;
+use crate::auth::jwt::now_secs;
+use crate::auth::{Caller, authenticate_with_expiry};
+use crate::error::ApiError;
+use crate::hub::{End, Follower, Item};
+use crate::model::Task;
+
+pub struct StreamApi;
+
+/// WebSocket close codes the server uses.
+pub mod close {
+    /// The access token expired: reconnect with a fresh token and `since`.
+    pub const TOKEN_EXPIRED: u16 = 4001;
+    /// The client read too slowly and fell behind: reconnect with `since`.
+    pub const TOO_SLOW: u16 = 4008;
+    /// The server is shutting down: reconnect (with `since`) later.
+    pub const GOING_AWAY: u16 = 1001;
+    /// The event history could not be read: reconnect with `since`.
+    pub const SERVER_ERROR: u16 = 1011;
+}
+
+/// How often an idle socket is pinged; a peer silent for three of these is dropped.
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// How long one frame may take to reach a client before it counts as too slow.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One message of the stream.
+#[derive(Object, Debug)]
+pub struct StreamMessage {
+    /// This event's id: 1, 2, 3… per user, in commit order. Resume with `since=<event_id>`
+    /// (WebSocket) or `Last-Event-ID` (SSE).
+    pub event_id: i64,
+    /// `create`, `update` or `delete` — or `reset`: the requested `since` is older than
+    /// the kept history (or unknown), so re-list your tasks; events continue after `event_id`.
+    pub action: String,
+    /// The task after the change (for a delete: as it was). Absent on `reset`.
+    pub task: Option<Task>,
+    /// When the change was committed.
+    pub at: Option<String>,
+}
+
+#[OpenApi(tag = "ApiTags::Stream")]
+impl StreamApi {
+    /// Live task events over a WebSocket
+    ///
+    /// Authenticate with `?token=<access>` (browsers cannot set headers on a WebSocket);
+    /// a missing or bad token is a 401 and no socket.
+    ///
+    /// Messages are JSON: `{"event_id": 42, "action": "create"|"update"|"delete", "task": {…}, "at": "…"}`.
+    /// Only the owner of a task receives its events. With `since`, every event after that
+    /// id is replayed first, then live events follow, with no gap and no duplicate. A
+    /// `since` older than the kept history yields `{"event_id": N, "action": "reset"}`:
+    /// re-list your tasks. Frames a client sends are ignored; the server pings every 20 s.
+    ///
+    /// Close codes: **4001** the access token expired (reconnect with a fresh token and
+    /// `since`); **4008** the client read too slowly (reconnect with `since`); **1001** the
+    /// server is shutting down; **1011** server error.
+    #[oai(path = "/ws/tasks", method = "get", operation_id = "stream_tasks_ws")]
+    async fn stream_tasks_ws(
+        &self,
+        state: Data<&AppState>,
+        /// An access token.
+        token: Query<Option<String>>,
+        /// Replay your events after this event id first.
+        #[oai(validator(minimum(value = "0")))]
+        since: Query<Option<i64>>,
+        ws: WebSocket,
+    ) -> Result<BoxWebSocketUpgraded, ApiError> {
+        let token = token.0.ok_or_else(ApiError::not_authenticated)?;
+        let (user, expires_at) = authenticate_with_expiry(&state, &token).await?;
+        let follower = state
+            .hub
+            .follow(user.id, since.0)
+            .await
+            .map_err(follow_error)?;
+        let shutdown = state.shutdown.subscribe();
+        Ok(ws
+            .config(
+                WebSocketConfig::default()
+                    .read_buffer_size(4096)
+                    .write_buffer_size(0)
+                    .max_message_size(Some(64 << 10))
+                    .max_frame_size(Some(64 << 10)),
+            )
+            .on_upgrade(move |socket| run_socket(socket, follower, expires_at, shutdown))
+            .boxed())
+    }
+
+    /// Live task events as Server-Sent Events
+    ///
+    /// The twin of the WebSocket for HTTP clients: each event's `id:` is its `event_id`,
+    /// so reconnecting with `Last-Event-ID` resumes without a gap. A `reset` arrives as
+    /// `event: reset`. The stream ends when the access token expires.
+    #[oai(
+        path = "/api/events",
+        method = "get",
+        operation_id = "stream_tasks_sse"
+    )]
+    async fn stream_tasks_sse(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        /// Resume after this event id (set by `EventSource` on reconnect).
+        #[oai(name = "Last-Event-ID")]
+        last_event_id: Header<Option<String>>,
+        /// Resume after this event id (when `Last-Event-ID` is not sent).
+        #[oai(validator(minimum(value = "0")))]
+        since: Query<Option<i64>>,
+    ) -> Result<EventStream<futures_util::stream::BoxStream<'static, SseItem>>, ApiError> {
+        let since =
+            match last_event_id.0 {
+                Some(id) => Some(id.trim().parse::<i64>().map_err(|_| {
+                    ApiError::field("Last-Event-ID", "A valid integer is required.")
+                })?),
+                None => since.0,
+            };
+        let follower = state
+            .hub
+            .follow(caller.user.id, since)
+            .await
+            .map_err(follow_error)?;
+        let mut shutdown = state.shutdown.subscribe();
+        let expiry = sleep_until(instant_at(caller.expires_at));
+        let stream = futures_util::stream::unfold(follower, |mut f| async move {
+            let item = f.next().await.ok()?;
+            Some((SseItem(item), f))
+        })
+        .take_until(async move {
+            tokio::select! {
+                _ = expiry => {},
+                _ = shutting_down(&mut shutdown) => {},
+            }
+        })
+        .boxed();
+        Ok(EventStream::new(stream)
+            .keep_alive(Duration::from_secs(15))
+            .to_event(|SseItem(item)| match item {
+                Item::Event(e) => SseEvent::message(e.json.clone()).id(e.id.to_string()),
+                Item::Reset { event_id } => SseEvent::message(reset_json(event_id))
+                    .id(event_id.to_string())
+                    .event_type("reset"),
+            }))
+    }
+}
+
+/// Resolves once the server starts shutting down.
+async fn shutting_down(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|down| *down).await.map(|_| ());
+}
+
+fn follow_error(e: End) -> ApiError {
+    ApiError::internal(e)
+}
+
+fn reset_json(event_id: i64) -> String {
+    format!(r#"{{"event_id":{event_id},"action":"reset"}}"#)
+}
+
+/// The tokio instant at unix second `at`.
+fn instant_at(at: i64) -> Instant {
+    let secs = u64::try_from(at - now_secs()).unwrap_or(0);
+    Instant::now() + Duration::from_secs(secs)
+}
+
+/// One socket: send the follower's items, ping, and close with a code that tells the
+/// client what to do.
+async fn run_socket(
+    socket: WebSocketStream,
+    mut follower: Follower,
+    expires_at: i64,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let (mut sink, mut incoming) = socket.split();
+    let expiry = sleep_until(instant_at(expires_at));
+    tokio::pin!(expiry);
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+    let mut last_heard = Instant::now();
+    let close = loop {
+        tokio::select! {
+            item = follower.next() => {
+                let text = match item {
+                    Ok(Item::Event(e)) => e.json.clone(),
+                    Ok(Item::Reset { event_id }) => reset_json(event_id),
+                    Err(End::Lagged) => break Some((close::TOO_SLOW, "too slow")),
+                    Err(End::Store(e)) => {
+                        tracing::error!(error = %e, "stream: outbox read failed");
+                        break Some((close::SERVER_ERROR, "server error"));
+                    }
+                };
+                match timeout(SEND_TIMEOUT, sink.send(Message::Text(text))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break None,
+                    Err(_) => break Some((close::TOO_SLOW, "too slow")),
+                }
+            }
+            msg = incoming.next() => match msg {
+                // Client frames are never broadcast or acted on; pongs to our pings and
+                // any other frame show the peer is alive.
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                Some(Ok(_)) => last_heard = Instant::now(),
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > PING_EVERY * 3 {
+                    break None;
+                }
+                if timeout(SEND_TIMEOUT, sink.send(Message::Ping(Vec::new()))).await.is_err() {
+                    break None;
+                }
+            }
+            _ = &mut expiry => break Some((close::TOKEN_EXPIRED, "token expired")),
+            _ = shutting_down(&mut shutdown) => break Some((close::GOING_AWAY, "server shutting down")),
+        }
+    };
+    if let Some((code, why)) = close {
+        let reason = format!("{why}; resume with since={}", follower.cursor());
+        let _ = timeout(
+            Duration::from_secs(2),
+            sink.send(Message::Close(Some((CloseCode::from(code), reason)))),
+        )
+        .await;
+    }
+    let _ = timeout(Duration::from_secs(2), sink.close()).await;
+}
+
+/// An item of the SSE stream, documented as a [`StreamMessage`].
+pub struct SseItem(Item);
+
+impl Type for SseItem {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        StreamMessage::name()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        StreamMessage::schema_ref()
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        StreamMessage::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ToJSON for SseItem {
+    fn to_json(&self) -> Option<Value> {
+        let text = match &self.0 {
+            Item::Event(e) => e.json.clone(),
+            Item::Reset { event_id } => reset_json(*event_id),
+        };
+        serde_json::from_str(&text).ok()
+    }
+}

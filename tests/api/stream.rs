@@ -1,0 +1,408 @@
+//! The live stream over real WebSockets and SSE: ownership, order, resume, slow
+//! consumers, token expiry and shutdown.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_owner_receives_create_update_delete_in_order() {
+    // Arrange
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice1").await;
+    let mut ws = app.ws(&token, None).await;
+
+    // Act
+    let created = app.new_task(&token, "Streamed task").await;
+    let path = format!("/api/tasks/{}/", created["id"]);
+    let updated = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({"completed": true})),
+        )
+        .await
+        .json();
+    app.call(Method::DELETE, &path, Some(&token), None).await;
+
+    // Assert
+    let events = ws.events_through(3).await;
+    assert_eq!(ids(&events), [1, 2, 3]);
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["create", "update", "delete"]);
+    assert_eq!(events[0]["task"], created);
+    assert_eq!(events[1]["task"], updated);
+    assert_eq!(
+        events[2]["task"], updated,
+        "a delete carries the task as it was"
+    );
+    let keys: Vec<&str> = events[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["event_id", "action", "task", "at"]);
+}
+
+#[tokio::test]
+async fn a_user_never_receives_another_users_events() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice1").await;
+    let (bob, _) = app.user("bob1").await;
+    let mut bob_ws = app.ws(&bob, None).await;
+    let mut alice_ws = app.ws(&alice, None).await;
+
+    // Many concurrent writers for alice.
+    let writes = (0..40).map(|i| {
+        let app = &app;
+        let alice = alice.clone();
+        async move { app.new_task(&alice, &format!("Alice task {i}")).await }
+    });
+    futures_util::future::join_all(writes).await;
+    let alice_events = alice_ws.events_through(40).await;
+    assert_eq!(ids(&alice_events), (1..=40).collect::<Vec<_>>());
+
+    // Bob's socket works, and the first thing on it is bob's own event.
+    let mine = app.new_task(&bob, "Bob's own task").await;
+    let first = bob_ws.next_json().await;
+    assert_eq!(first["task"], mine);
+    assert_eq!(first["event_id"], 1);
+    assert!(matches!(
+        bob_ws.next_within(Duration::from_millis(300)).await,
+        WsNext::Timeout
+    ));
+}
+
+#[tokio::test]
+async fn the_socket_needs_a_valid_token_before_the_upgrade() {
+    let app = spawn_app().await;
+    let (access, refresh) = app.user("alice1").await;
+    let t = now();
+    let expired = sign(
+        &json!({"token_type": "access", "exp": t - 1, "iat": t - 301, "jti": "x", "user_id": 1}),
+    );
+    for url in [
+        "/ws/tasks/".to_owned(),
+        "/ws/tasks/?token=garbage".to_owned(),
+        format!("/ws/tasks/?token={expired}"),
+        format!("/ws/tasks/?token={refresh}"),
+    ] {
+        match tokio_tungstenite::connect_async(app.ws_url(&url)).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                assert_eq!(resp.status(), 401, "{url}");
+            }
+            other => panic!("{url}: expected a 401, got {:?}", other.map(|_| "a socket")),
+        }
+    }
+    // With and without the trailing slash.
+    for url in [
+        format!("/ws/tasks?token={access}"),
+        format!("/ws/tasks/?token={access}"),
+    ] {
+        assert!(
+            tokio_tungstenite::connect_async(app.ws_url(&url))
+                .await
+                .is_ok(),
+            "{url}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn resuming_with_since_during_writes_yields_exactly_the_missing_events() {
+    // Arrange: 20 events exist.
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice1").await;
+    for i in 0..20 {
+        app.new_task(&token, &format!("Before {i}")).await;
+    }
+
+    // Act: resume from 5 while 50 more writes happen.
+    let writer = {
+        let client = app.client.clone();
+        let url = app.url("/api/tasks/");
+        let token = token.clone();
+        tokio::spawn(async move {
+            for i in 0..50 {
+                let r = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"title": format!("During {i}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::CREATED);
+            }
+        })
+    };
+    let mut ws = app.ws(&token, Some(5)).await;
+    let events = ws.events_through(70).await;
+    writer.await.unwrap();
+
+    // Assert: 6..=70, each once, in order.
+    assert_eq!(ids(&events), (6..=70).collect::<Vec<_>>());
+    assert!(matches!(
+        ws.next_within(Duration::from_millis(300)).await,
+        WsNext::Timeout
+    ));
+}
+
+#[tokio::test]
+async fn a_since_older_than_the_kept_history_gets_a_reset() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice1").await;
+    for i in 0..6 {
+        app.new_task(&token, &format!("Task {i}")).await;
+    }
+    // As the retention pruner would have done.
+    let c = db(&app);
+    c.execute("UPDATE users SET events_pruned_through = 4", [])
+        .unwrap();
+    c.execute("DELETE FROM events WHERE seq <= 4", []).unwrap();
+
+    let mut ws = app.ws(&token, Some(2)).await;
+    assert_eq!(
+        ws.next_json().await,
+        json!({"event_id": 6, "action": "reset"})
+    );
+    app.new_task(&token, "After the reset").await;
+    assert_eq!(ws.next_json().await["event_id"], 7);
+
+    // A since from the future (another database?) is a reset too; from 4 is fine.
+    let mut ws = app.ws(&token, Some(99)).await;
+    assert_eq!(ws.next_json().await["action"], "reset");
+    let mut ws = app.ws(&token, Some(4)).await;
+    assert_eq!(ids(&ws.events_through(7).await), [5, 6, 7]);
+}
+
+#[tokio::test]
+async fn frames_from_clients_are_ignored_and_never_broadcast() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice1").await;
+    let (bob, _) = app.user("bob1").await;
+    let mut attacker = app.ws(&bob, None).await;
+    let mut victim = app.ws(&alice, None).await;
+    for frame in [
+        r#"{"task":{"action":"delete","id":1,"title":"spoofed"}}"#,
+        r#"{"task":{"action":"create","title":"made by a frame"}}"#,
+        "not json at all",
+        "",
+    ] {
+        attacker.send_text(frame).await;
+    }
+    {
+        use futures_util::SinkExt;
+        attacker
+            .inner
+            .send(tokio_tungstenite::tungstenite::Message::binary(vec![
+                0u8, 159, 146, 150,
+            ]))
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        victim.next_within(Duration::from_millis(500)).await,
+        WsNext::Timeout
+    ));
+    // The attacker's socket is still open and working, and nothing was created.
+    let t = app.new_task(&bob, "Bob still streams").await;
+    assert_eq!(attacker.next_json().await["task"], t);
+    assert_eq!(app.list_tasks(&alice, "").await.text, "[]");
+}
+
+#[tokio::test]
+async fn a_slow_consumer_is_closed_with_4008_and_resumes_losslessly() {
+    // Arrange: a stream may fall only 8 events behind; the client does not read, and
+    // its receive buffer is tiny, so the server's writes back up.
+    let app = spawn_app_with(|a| a.stream_buffer = 8).await;
+    let (token, _) = app.user("alice1").await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(app.addr).await.unwrap();
+    let (inner, _) = tokio_tungstenite::client_async(
+        app.ws_url(&format!("/ws/tasks/?token={token}")),
+        tokio_tungstenite::MaybeTlsStream::Plain(stream),
+    )
+    .await
+    .unwrap();
+    let mut slow = Ws { inner };
+
+    // Act: 700 events of ~8 KB each (more than the kernel's socket buffers hold) while
+    // the client sleeps.
+    let big = "x".repeat(8000);
+    for chunk in 0..70 {
+        let writes = (0..10).map(|i| {
+            app.create_task(
+                &token,
+                json!({"title": format!("Big task {chunk}-{i}"), "description": big}),
+            )
+        });
+        futures_util::future::join_all(writes).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Assert: it gets a prefix of the events, then 4008 telling where to resume.
+    let mut got = Vec::new();
+    let (code, reason) = loop {
+        match slow.next_within(Duration::from_secs(20)).await {
+            WsNext::Json(v) => got.push(v),
+            WsNext::Closed(code, reason) => break (code, reason),
+            WsNext::Timeout => panic!("no close after {} events", got.len()),
+        }
+    };
+    assert_eq!(code, Some(4008), "{reason}");
+    let last = got.last().map_or(0, |e| e["event_id"].as_i64().unwrap());
+    assert_eq!(ids(&got), (1..=last).collect::<Vec<_>>());
+    assert!(last < 700, "the client was never behind");
+    assert!(reason.contains(&format!("since={last}")), "{reason}");
+
+    let mut resumed = app.ws(&token, Some(last)).await;
+    assert_eq!(
+        ids(&resumed.events_through(700).await),
+        ((last + 1)..=700).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_closes_the_socket_with_4001() {
+    let app = spawn_app_with(|a| a.access_ttl = Duration::from_secs(2)).await;
+    let (token, _) = app.user("alice1").await;
+    let mut ws = app.ws(&token, None).await;
+    match ws.next_within(Duration::from_secs(6)).await {
+        WsNext::Closed(code, reason) => {
+            assert_eq!(code, Some(4001));
+            assert!(reason.contains("since=0"), "{reason}");
+        }
+        other => panic!("expected 4001, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn shutdown_closes_sockets_with_1001() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice1").await;
+    let mut ws = app.ws(&token, None).await;
+    let stopping = tokio::spawn(app.stop());
+    match ws.next_within(Duration::from_secs(10)).await {
+        WsNext::Closed(code, _) => assert_eq!(code, Some(1001)),
+        other => panic!("expected 1001, got {other:?}"),
+    }
+    stopping.await.unwrap();
+}
+
+/// Reads SSE events (`id`, `event`, `data`) until `data` has `event_id >= last`.
+async fn sse_events_through(resp: reqwest::Response, last: i64) -> Vec<(String, String, Value)> {
+    let mut body = resp.bytes_stream();
+    let mut buf = String::new();
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let (mut id, mut event, mut data) =
+                (String::new(), String::from("message"), String::new());
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id: ") {
+                    id = v.to_owned();
+                }
+                if let Some(v) = line.strip_prefix("event: ") {
+                    event = v.to_owned();
+                }
+                if let Some(v) = line.strip_prefix("data: ") {
+                    data.push_str(v);
+                }
+            }
+            if data.is_empty() {
+                continue; // keep-alive comment
+            }
+            let v: Value = serde_json::from_str(&data).unwrap();
+            let done = v["event_id"].as_i64().unwrap() >= last;
+            out.push((id, event, v));
+            if done {
+                return out;
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("sse timed out")
+            .expect("sse ended")
+            .unwrap();
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test]
+async fn sse_resumes_from_last_event_id() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice1").await;
+    for i in 0..5 {
+        app.new_task(&token, &format!("Task {i}")).await;
+    }
+    let resp = app
+        .client
+        .get(app.url("/api/events/"))
+        .bearer_auth(&token)
+        .header("Last-Event-ID", "3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let writer = {
+        let app_url = app.url("/api/tasks/");
+        let client = app.client.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            for i in 0..5 {
+                client
+                    .post(&app_url)
+                    .bearer_auth(&token)
+                    .json(&json!({"title": format!("Live {i}")}))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let events = sse_events_through(resp, 10).await;
+    writer.await.unwrap();
+    let got: Vec<i64> = events
+        .iter()
+        .map(|(id, _, v)| {
+            assert_eq!(id, &v["event_id"].to_string());
+            v["event_id"].as_i64().unwrap()
+        })
+        .collect();
+    assert_eq!(got, (4..=10).collect::<Vec<_>>());
+
+    let r = app.get_with_auth("/api/events/", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_list_says_where_to_resume_the_stream() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice1").await;
+    app.new_task(&token, "One task").await;
+    app.new_task(&token, "Two tasks").await;
+    let list = app.list_tasks(&token, "").await;
+    assert_eq!(list.header("x-last-event-id"), Some("2"));
+    let mut ws = app.ws(&token, Some(2)).await;
+    let t = app.new_task(&token, "Three tasks").await;
+    let e = ws.next_json().await;
+    assert_eq!((e["event_id"].clone(), e["task"].clone()), (json!(3), t));
+}
