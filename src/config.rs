@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the HTTP server (the default when no command is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the OpenAPI document (JSON) to stdout, or write it to a file.
     Openapi {
         /// Write to this file instead of stdout.
@@ -70,6 +70,15 @@ pub struct ServeArgs {
     /// How many events a stream may fall behind before it is closed as too slow (4008).
     #[arg(long, env = "TASKLANE_STREAM_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub stream_buffer: u32,
+
+    /// Redis URL (`redis://127.0.0.1:6379`): fan task events out to every process sharing
+    /// the database. Without it the server runs single-node and never contacts Redis.
+    #[arg(long, env = "TASKLANE_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of the Redis channel (`<prefix>:events`), so deployments can share a Redis.
+    #[arg(long, env = "TASKLANE_REDIS_CHANNEL", default_value = "tasklane")]
+    pub redis_channel: String,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TASKLANE_MAX_BODY", default_value_t = 1 << 20)]
@@ -122,7 +131,7 @@ impl Cli {
     /// The serve flags, wherever they were given.
     pub fn serve_args(self) -> ServeArgs {
         match self.command {
-            Some(Command::Serve(args)) => args,
+            Some(Command::Serve(args)) => *args,
             _ => self.serve,
         }
     }

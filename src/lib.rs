@@ -62,6 +62,12 @@ impl AppState {
             Some(s) => s.0.clone(),
             None => store.setting_or_insert("jwt_secret", new_secret).await?,
         };
+        let redis = args.redis_url.clone().map(|url| hub::redis::Config {
+            url,
+            prefix: args.redis_channel.clone(),
+        });
+        let hub = Hub::new(store.clone(), args.stream_buffer as usize, redis)
+            .map_err(|e| format!("--redis-url: {e}"))?;
         Ok(AppState {
             store: store.clone(),
             jwt: Arc::new(Jwt::new(
@@ -69,7 +75,7 @@ impl AppState {
                 args.access_ttl,
                 args.refresh_ttl,
             )),
-            hub: Hub::new(store.clone(), args.stream_buffer as usize),
+            hub,
             limits: Arc::new(Limits {
                 max_body_bytes: args.max_body,
                 page_size: args.page_size,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{Hub, Subscription};
+use super::{Hub, Signal, Subscription};
 use crate::model::Event;
 use crate::store::StoreError;
 
@@ -99,12 +99,17 @@ impl Follower {
                 continue;
             }
             match self.sub.rx.recv().await {
-                Ok(e) if e.id <= self.cursor => continue,
-                Ok(e) if e.id == self.cursor + 1 => {
+                Ok(Signal::Poke) => {
+                    // Anything committed elsewhere that never reached us?
+                    self.fill_from_outbox().await?;
+                    continue;
+                }
+                Ok(Signal::Event(e)) if e.id <= self.cursor => continue,
+                Ok(Signal::Event(e)) if e.id == self.cursor + 1 => {
                     self.cursor = e.id;
                     return Ok(Item::Event(e));
                 }
-                Ok(e) => {
+                Ok(Signal::Event(e)) => {
                     // A gap: the missing events are committed, so the outbox has them.
                     self.replay_until = e.id;
                     self.fill_from_outbox().await?;

@@ -5,11 +5,15 @@
 //! rings the doorbell: [`Hub::follow`] replays from the outbox, then follows the channel,
 //! and fills any gap from the outbox again. It is the one place the no-gap/no-duplicate
 //! rule lives; the WebSocket and SSE handlers only render what it yields.
+//!
+//! With Redis configured, a [`redis::Bridge`] also carries each event to the other
+//! processes sharing the database; nothing outside this module knows whether it is there.
 
 mod follow;
+pub mod redis;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::broadcast;
 
@@ -17,6 +21,18 @@ use crate::model::Event;
 use crate::store::Store;
 
 pub use follow::{End, Follower, Item};
+
+/// What travels on a user's channel.
+#[derive(Debug, Clone)]
+enum Signal {
+    /// A committed event.
+    Event(Arc<Event>),
+    /// "Look in the outbox": events may have been committed that never reached this
+    /// process (Redis was down), so followers check for anything after their cursor.
+    Poke,
+}
+
+type Channels = HashMap<i64, broadcast::Sender<Signal>>;
 
 #[derive(Clone)]
 pub struct Hub {
@@ -27,44 +43,77 @@ struct Inner {
     store: Store,
     /// Events a follower may fall behind by before it is cut off as too slow.
     capacity: usize,
-    channels: Mutex<HashMap<i64, broadcast::Sender<Arc<Event>>>>,
+    channels: Mutex<Channels>,
+    bridge: Option<redis::Bridge>,
+}
+
+/// How the hub reaches other processes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fanout {
+    /// Single-node: in-process only.
+    Local,
+    /// Through Redis: connected, or degraded (reconnecting; streams poll the outbox).
+    Redis { connected: bool },
 }
 
 impl Hub {
-    pub fn new(store: Store, capacity: usize) -> Hub {
-        Hub {
-            inner: Arc::new(Inner {
+    /// A hub; with `redis` (URL and channel prefix) it bridges processes through Redis.
+    pub fn new(
+        store: Store,
+        capacity: usize,
+        redis: Option<redis::Config>,
+    ) -> Result<Hub, ::redis::RedisError> {
+        let mut err = None;
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let bridge = redis.and_then(|config| {
+                redis::Bridge::start(config, weak.clone())
+                    .map_err(|e| err = Some(e))
+                    .ok()
+            });
+            Inner {
                 store,
                 capacity: capacity.max(1),
                 channels: Mutex::new(HashMap::new()),
-            }),
+                bridge,
+            }
+        });
+        match err {
+            Some(e) => Err(e),
+            None => Ok(Hub { inner }),
         }
     }
 
-    /// Announces a committed event to its owner's streams in this process.
+    /// Announces a committed event to its owner's streams, here and (with Redis) in every
+    /// other process.
     pub fn publish(&self, event: Event) {
-        let channels = self.channels();
-        if let Some(tx) = channels.get(&event.user_id) {
-            // No receiver left is not an error: the stream just closed.
-            let _ = tx.send(Arc::new(event));
+        let event = Arc::new(event);
+        self.inner.deliver(Signal::Event(event.clone()));
+        if let Some(bridge) = &self.inner.bridge {
+            bridge.publish(event);
+        }
+    }
+
+    /// How events reach other processes, for `/healthz`.
+    pub fn fanout(&self) -> Fanout {
+        match &self.inner.bridge {
+            None => Fanout::Local,
+            Some(b) => Fanout::Redis {
+                connected: b.is_connected(),
+            },
         }
     }
 
     /// How many streams are open in this process.
     pub fn followers(&self) -> usize {
-        self.channels().values().map(|tx| tx.receiver_count()).sum()
-    }
-
-    fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<i64, broadcast::Sender<Arc<Event>>>> {
-        // A panic while holding this lock leaves the map consistent; keep going.
         self.inner
-            .channels
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .channels()
+            .values()
+            .map(|tx| tx.receiver_count())
+            .sum()
     }
 
     fn subscribe(&self, user_id: i64) -> Subscription {
-        let mut channels = self.channels();
+        let mut channels = self.inner.channels();
         let rx = channels
             .entry(user_id)
             .or_insert_with(|| broadcast::channel(self.inner.capacity).0)
@@ -77,16 +126,43 @@ impl Hub {
     }
 }
 
+impl Inner {
+    fn channels(&self) -> std::sync::MutexGuard<'_, Channels> {
+        // A panic while holding this lock leaves the map consistent; keep going.
+        self.channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Hands a signal to this process's streams: an event to its owner's, a poke to all.
+    fn deliver(&self, signal: Signal) {
+        let channels = self.channels();
+        match &signal {
+            Signal::Event(e) => {
+                if let Some(tx) = channels.get(&e.user_id) {
+                    // No receiver left is not an error: the stream just closed.
+                    let _ = tx.send(signal);
+                }
+            }
+            Signal::Poke => {
+                for tx in channels.values() {
+                    let _ = tx.send(Signal::Poke);
+                }
+            }
+        }
+    }
+}
+
 /// A user's live channel; the last one to go removes the channel.
 struct Subscription {
     hub: Hub,
     user_id: i64,
-    rx: broadcast::Receiver<Arc<Event>>,
+    rx: broadcast::Receiver<Signal>,
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let mut channels = self.hub.channels();
+        let mut channels = self.hub.inner.channels();
         if let Some(tx) = channels.get(&self.user_id)
             && tx.receiver_count() <= 1
         {

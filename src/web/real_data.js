@@ -122,7 +122,8 @@
 
   function fillRow(li, t) {
     li.classList.toggle("done", t.completed);
-    li.querySelector(".task-toggle").checked = t.completed;
+    const box = li.querySelector(".task-toggle");
+    if (!box.disabled) box.checked = t.completed; // a click in flight keeps its tick
     li.querySelector(".task-title").textContent = t.title;
     li.querySelector(".task-delete").setAttribute("aria-label", `Delete “${t.title}”`);
     const desc = li.querySelector(".task-description");
@@ -195,7 +196,7 @@
   // `reset`: the server no longer has the events after our `since`. Re-list; events that
   // arrive meanwhile are held and applied afterwards if the snapshot does not cover them.
   async function relist() {
-    if (buffered) return;
+    if (buffered || !access()) return;
     buffered = [];
     try {
       await loadTasks();
@@ -229,6 +230,7 @@
     clearTimeout(retryTimer);
     if (!access()) return;
     if (!navigator.onLine) return setStatus("offline");
+    if (socket) socket.close(1000); // its handlers are disowned by the new generation
     const gen = ++socketGen;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const url = `${scheme}://${location.host}/ws/tasks/?token=${encodeURIComponent(access())}&since=${lastEventId}`;
@@ -422,6 +424,7 @@
 
   // Logged in: list the tasks, then stream the changes made after that snapshot.
   async function start() {
+    if (!access()) return;
     $("#login-view").hidden = true;
     $("#app-view").hidden = false;
     $("#logout").hidden = false;

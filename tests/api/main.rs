@@ -2,7 +2,9 @@
 //! own SQLite file and talks to it over TCP.
 
 mod auth;
+mod browser;
 mod docs;
 mod helpers;
+mod redis;
 mod stream;
 mod tasks;

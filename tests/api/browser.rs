@@ -1,0 +1,634 @@
+//! The live page and Swagger UI in a real headless Chromium, driven through chromedriver
+//! (started here as a child process) with fantoccini.
+//!
+//! Without `/usr/bin/chromium` or `/usr/bin/chromedriver` these tests print `SKIPPED` and
+//! pass, unless `REQUIRE_BROWSER=1`, when they fail. Set `REAL_DATA_SCREENSHOT=<path.png>`
+//! to keep a screenshot of the logged-in live page.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
+use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::{Method, StatusCode, Url};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::helpers::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long any one thing may take to show up in the page.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A headless Chromium session; dropping it ends the session and kills chromedriver.
+struct Browser {
+    client: Client,
+    _driver: Driver,
+    port: u16,
+    session: Option<String>,
+    _profile: TempDir,
+}
+
+/// Starts chromedriver and a browser session, or `None` (after a loud `SKIPPED`) when
+/// the browser is not installed and `REQUIRE_BROWSER` is not `1`.
+async fn browser() -> Option<Browser> {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
+    if !missing.is_empty() {
+        let why = format!(
+            "{} not installed (apt-get install chromium chromium-driver)",
+            missing.join(" and ")
+        );
+        if std::env::var("REQUIRE_BROWSER").as_deref() == Ok("1") {
+            panic!("REQUIRE_BROWSER=1 but {why}");
+        }
+        eprintln!("SKIPPED: browser test: {why}");
+        return None;
+    }
+
+    let port = free_port();
+    let driver = Driver(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
+    let profile = tempfile::tempdir().expect("profile dir");
+    let mut browser = Browser {
+        client: connect(port, &profile).await,
+        _driver: driver,
+        port,
+        session: None,
+        _profile: profile,
+    };
+    browser.session = browser.client.session_id().await.ok().flatten();
+    browser
+        .client
+        .set_window_size(1200, 900)
+        .await
+        .expect("window size");
+    Some(browser)
+}
+
+/// chromedriver, killed when dropped (also when a test panics).
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn connect(port: u16, profile: &TempDir) -> Client {
+    let base = format!("http://127.0.0.1:{port}/");
+    // chromedriver takes a moment to listen.
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(r) = http.get(format!("{base}status")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not answer on port {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let caps: Capabilities = serde_json::from_value(json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        },
+        "goog:loggingPrefs": { "browser": "ALL" },
+    }))
+    .expect("capabilities");
+    ClientBuilder::rustls()
+        .expect("rustls connector")
+        .capabilities(caps)
+        .connect(&base)
+        .await
+        .expect("browser session")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+impl Browser {
+    /// Ends the session (Chromium quits) and stops chromedriver.
+    async fn quit(mut self) {
+        let _ = self.client.clone().close().await;
+        self.session = None;
+    }
+
+    async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("script failed ({e}): {script}"))
+    }
+
+    /// Polls `check` every 100 ms until it gives `Some`, for at most [`WAIT`]; on time-out
+    /// fails with `what` and the page's visible text.
+    async fn until<T>(&self, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            if Instant::now() >= deadline {
+                let text = self.js("return document.body.innerText", vec![]).await;
+                panic!(
+                    "timed out after {WAIT:?} waiting for {what}; the page shows:\n{}",
+                    text.as_str().unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The row of task `id` as `{title, checked}`, or null when it is not in the list.
+    async fn task_row(&self, id: i64) -> Value {
+        self.js(
+            "const li = document.querySelector(`#tasks li.task[data-task-id=\"${arguments[0]}\"]`);
+             return li && { title: li.querySelector('.task-title').textContent,
+                            checked: li.querySelector('input[type=checkbox]').checked };",
+            vec![json!(id)],
+        )
+        .await
+    }
+
+    /// The id of the row whose title is `title`, if there is one.
+    async fn task_id_titled(&self, title: &str) -> Option<i64> {
+        self.js(
+            "const li = [...document.querySelectorAll('#tasks li.task')]
+                 .find(li => li.querySelector('.task-title').textContent === arguments[0]);
+             return li ? Number(li.dataset.taskId) : null;",
+            vec![json!(title)],
+        )
+        .await
+        .as_i64()
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let input = self.client.find(Locator::Css(css)).await.expect(css);
+        input.clear().await.expect("clear");
+        input.send_keys(text).await.expect("type");
+    }
+
+    async fn submit(&self, form: &str) {
+        self.client
+            .form(Locator::Css(form))
+            .await
+            .expect(form)
+            .submit()
+            .await
+            .expect("submit");
+    }
+
+    /// The browser console's messages so far (chromedriver's log endpoint).
+    async fn console(&self) -> Vec<String> {
+        let entries = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .expect("browser log");
+        entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| format!("{} {}", e["level"], e["message"]))
+            .collect()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // On a panic the session is still open: end it so Chromium quits with it.
+        if let Some(id) = &self.session {
+            let _ = delete_session(self.port, id);
+        }
+        // `_driver` drops next and kills chromedriver.
+    }
+}
+
+/// `DELETE /session/<id>` over a plain socket: `Drop` cannot await.
+fn delete_session(port: u16, id: &str) -> std::io::Result<()> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).map(|_| ())
+}
+
+/// chromedriver's (non-W3C) `POST /session/<id>/se/log` for the `browser` log.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base: &Url, session: Option<&str>) -> Result<Url, <Url as FromStr>::Err> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &Url) -> (Method, Option<String>) {
+        (Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
+}
+
+#[tokio::test]
+async fn the_live_page_shows_a_task_created_through_the_api() {
+    let Some(b) = browser().await else { return };
+    let app = spawn_app().await;
+    let (access, _) = app.user("alice1").await;
+
+    b.client
+        .goto(&app.url("/real_data/"))
+        .await
+        .expect("open page");
+    // app.js ran under the page's CSP: it filled the status pill and showed the login form.
+    let state = b
+        .until("app.js to run", async || {
+            let v = b
+                .js(
+                    "const s = document.querySelector('#status');
+                     return s && s.dataset.state && !document.querySelector('#login-view').hidden
+                         ? s.dataset.state + ' ' + s.textContent : null;",
+                    vec![],
+                )
+                .await;
+            v.as_str().map(str::to_owned)
+        })
+        .await;
+    assert_eq!(state, "offline offline");
+    // …and app.css applied (no inline styles anywhere: the CSP forbids them).
+    let font = b
+        .js("return getComputedStyle(document.body).fontFamily", vec![])
+        .await;
+    assert!(
+        font.as_str().unwrap_or_default().contains("system-ui"),
+        "app.css not applied: {font}"
+    );
+    b.js(
+        "window.cspViolations = [];
+         document.addEventListener('securitypolicyviolation',
+             e => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));",
+        vec![],
+    )
+    .await;
+
+    // A wrong password shows the server's detail.
+    b.fill("#username", "alice1").await;
+    b.fill("#password", "not-the-password").await;
+    b.submit("#login-form").await;
+    b.until("the login error", async || {
+        let t = b
+            .js(
+                "return document.querySelector('#login-error').textContent",
+                vec![],
+            )
+            .await;
+        t.as_str()
+            .filter(|t| t.contains("No active account"))
+            .map(drop)
+    })
+    .await;
+
+    b.fill("#password", PASSWORD).await;
+    b.submit("#login-form").await;
+    b.until("the status pill to say connected", async || {
+        let v = b
+            .js(
+                "const s = document.querySelector('#status');
+                 return s.dataset.state === 'connected' && s.textContent.includes('connected');",
+                vec![],
+            )
+            .await;
+        (v == json!(true)).then_some(())
+    })
+    .await;
+    let empty = b
+        .js("return !document.querySelector('#empty').hidden", vec![])
+        .await;
+    assert_eq!(empty, json!(true), "the empty state shows with no tasks");
+
+    // Created through the REST API: the row appears.
+    let task = app.new_task(&access, "Buy oat milk").await;
+    let id = task["id"].as_i64().expect("id");
+    b.until("the API-created task to appear", async || {
+        let row = b.task_row(id).await;
+        (row["title"] == "Buy oat milk" && row["checked"] == false).then_some(())
+    })
+    .await;
+
+    // Completed through the API: its checkbox gets checked.
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/tasks/{id}/"),
+            Some(&access),
+            Some(json!({"completed": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    b.until("the task's checkbox to be checked", async || {
+        (b.task_row(id).await["checked"] == true).then_some(())
+    })
+    .await;
+
+    // Deleted through the API: the row goes.
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/tasks/{id}/"),
+            Some(&access),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    b.until("the deleted task to disappear", async || {
+        b.task_row(id).await.is_null().then_some(())
+    })
+    .await;
+
+    // The add form shows the server's field errors…
+    b.fill("#new-title", "abc").await;
+    b.submit("#add-form").await;
+    b.until("the title's field error", async || {
+        let t = b
+            .js(
+                "return document.querySelector('#new-title-error').textContent",
+                vec![],
+            )
+            .await;
+        t.as_str()
+            .filter(|t| t.contains("at least 5 characters"))
+            .map(drop)
+    })
+    .await;
+
+    // …and adds a valid task, which the API then has.
+    b.fill("#new-title", "Water the plants").await;
+    b.fill("#new-description", "Both ferns, and the cactus on Sundays.")
+        .await;
+    b.submit("#add-form").await;
+    let added = b
+        .until("the page-added task to appear", async || {
+            b.task_id_titled("Water the plants").await
+        })
+        .await;
+    let listed = app.list_tasks(&access, "").await.json();
+    let via_api = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|t| t["id"] == added)
+        .unwrap_or_else(|| panic!("task {added} not in GET /api/tasks/: {listed}"));
+    assert_eq!(via_api["title"], "Water the plants");
+    assert_eq!(
+        via_api["description"],
+        "Both ferns, and the cactus on Sundays."
+    );
+    let title_error = b
+        .js(
+            "return document.querySelector('#new-title-error').textContent",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        title_error, "",
+        "the field error clears after a good submit"
+    );
+
+    // Its checkbox completes it on the server.
+    b.client
+        .find(Locator::Css(&format!(
+            "li.task[data-task-id=\"{added}\"] input[type=checkbox]"
+        )))
+        .await
+        .expect("checkbox")
+        .click()
+        .await
+        .expect("click");
+    let mut done = false;
+    for _ in 0..100 {
+        let t = app
+            .get(&format!("/api/tasks/{added}/"), &access)
+            .await
+            .json();
+        if t["completed"] == true {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(done, "clicking the checkbox did not complete task {added}");
+
+    // Newest first.
+    app.new_task(&access, "Book the dentist").await;
+    let newest = b
+        .until("a third task at the top", async || {
+            let v = b
+                .js(
+                    "return [...document.querySelectorAll('#tasks li.task .task-title')]
+                         .map(e => e.textContent)",
+                    vec![],
+                )
+                .await;
+            let titles: Vec<String> = serde_json::from_value(v).ok()?;
+            (titles.len() == 2).then_some(titles)
+        })
+        .await;
+    assert_eq!(newest, ["Book the dentist", "Water the plants"]);
+
+    if let Ok(path) = std::env::var("REAL_DATA_SCREENSHOT") {
+        b.until("the rows' animations to end", async || {
+            let n = b.js("return document.getAnimations().length", vec![]).await;
+            (n == 0).then_some(())
+        })
+        .await;
+        let png = b.client.screenshot().await.expect("screenshot");
+        std::fs::write(&path, png).expect("write screenshot");
+        // And as on a phone.
+        b.client.set_window_size(400, 800).await.expect("narrow");
+        let narrow = path.replace(".png", "-narrow.png");
+        let png = b.client.screenshot().await.expect("screenshot");
+        std::fs::write(&narrow, png).expect("write screenshot");
+        eprintln!("screenshots of the live page: {path}, {narrow}");
+    }
+
+    let violations = b.js("return window.cspViolations", vec![]).await;
+    assert_eq!(violations, json!([]), "CSP violations after load");
+    let console = b.console().await;
+    // The page's own 401 and 400 above are expected; nothing else may be logged as an error.
+    let errors: Vec<&String> = console
+        .iter()
+        .filter(|m| {
+            m.contains("Content Security Policy")
+                || (m.contains("SEVERE")
+                    && !m.contains(
+                        "Failed to load resource: the server responded with a status of 4",
+                    ))
+        })
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    b.quit().await;
+}
+
+#[tokio::test]
+async fn swagger_ui_lists_the_operations() {
+    let Some(b) = browser().await else { return };
+    let app = spawn_app().await;
+    b.client
+        .goto(&app.url("/swagger/"))
+        .await
+        .expect("open swagger");
+    let count = b
+        .until("Swagger UI to list the operations", async || {
+            let v = b
+                .js(
+                    "const n = document.querySelectorAll('.opblock').length;
+                     return n > 5 && document.body.innerText.includes('/api/tasks') ? n : null;",
+                    vec![],
+                )
+                .await;
+            v.as_u64()
+        })
+        .await;
+    assert!(count > 5, "{count} operations");
+    let text = b.js("return document.body.innerText", vec![]).await;
+    let text = text.as_str().unwrap_or_default();
+    for needle in [
+        "Create a task",
+        "Log in: get an access and a refresh token",
+        "/ws/tasks",
+    ] {
+        assert!(text.contains(needle), "Swagger UI does not show {needle:?}");
+    }
+    b.quit().await;
+}
+
+#[tokio::test]
+async fn the_live_page_rides_through_access_token_expiry_and_reloads() {
+    let Some(b) = browser().await else { return };
+    // Access tokens of 2 s: the socket closes with 4001 and the page must refresh and resume.
+    let app = spawn_app_with(|a| a.access_ttl = Duration::from_secs(2)).await;
+    app.user("carol1").await;
+
+    b.client
+        .goto(&app.url("/real_data/"))
+        .await
+        .expect("open page");
+    b.fill("#username", "carol1").await;
+    b.fill("#password", PASSWORD).await;
+    b.submit("#login-form").await;
+    let connected = async || {
+        let v = b
+            .js(
+                "return document.querySelector('#status').dataset.state",
+                vec![],
+            )
+            .await;
+        (v == "connected").then_some(())
+    };
+    b.until("the first connection", connected).await;
+    let stored = "return sessionStorage.getItem('tasklane.refresh')";
+    let first = b.js(stored, vec![]).await;
+    assert!(first.is_string(), "no refresh token in sessionStorage");
+
+    // The page traded its refresh token (rotation) and is connected again.
+    let rotated = async || {
+        let now = b.js(stored, vec![]).await;
+        (now.is_string() && now != first).then_some(())
+    };
+    b.until("a token refresh", rotated).await;
+    b.until("the reconnection", connected).await;
+
+    // Changes still arrive: made with a token of its own, after the page's first expired.
+    let (access, _) = {
+        let v = app.login("carol1", PASSWORD).await.json();
+        (v["access"].as_str().expect("access").to_owned(), ())
+    };
+    let task = app.new_task(&access, "Renew the passport").await;
+    let id = task["id"].as_i64().expect("id");
+    b.until("the task after the refresh", async || {
+        (b.task_row(id).await["title"] == "Renew the passport").then_some(())
+    })
+    .await;
+
+    // A reload keeps the session (sessionStorage) and lists the task again.
+    b.client.refresh().await.expect("reload");
+    b.until("the task after a reload", async || {
+        (b.task_row(id).await["title"] == "Renew the passport").then_some(())
+    })
+    .await;
+    b.until("the connection after a reload", connected).await;
+    let login_hidden = b
+        .js(
+            "return document.querySelector('#login-view').hidden",
+            vec![],
+        )
+        .await;
+    assert_eq!(login_hidden, json!(true), "a reload must not log out");
+
+    // Log out: the refresh token is revoked, storage cleared, the login form is back.
+    let refresh = b.js(stored, vec![]).await;
+    b.client
+        .find(Locator::Css("#logout"))
+        .await
+        .expect("logout button")
+        .click()
+        .await
+        .expect("click");
+    b.until("the login form", async || {
+        let v = b
+            .js(
+                "return !document.querySelector('#login-view').hidden
+                     && sessionStorage.length === 0
+                     && document.querySelector('#status').dataset.state === 'offline'",
+                vec![],
+            )
+            .await;
+        (v == json!(true)).then_some(())
+    })
+    .await;
+    let refresh = refresh.as_str().expect("refresh token").to_owned();
+    let mut revoked = false;
+    for _ in 0..100 {
+        if app.refresh(&refresh).await.status == StatusCode::UNAUTHORIZED {
+            revoked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(revoked, "logging out did not revoke the refresh token");
+    b.quit().await;
+}
