@@ -19,3 +19,8 @@ openapi:
 # Everything CI runs.
 ci:
     bash .ci/run
+
+# Property-based API test (schemathesis) against a fresh release server.
+schemathesis: 
+    cargo build --release
+    scripts/schemathesis.sh target/release/tasklane 90

@@ -72,3 +72,34 @@ CREATE TABLE refresh_tokens (
 ) WITHOUT ROWID;
 CREATE INDEX refresh_tokens_by_family ON refresh_tokens(family);
 CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens(expires_at);
+
+-- Idempotency keys for POST /api/tasks/: the first response to (user, key) is kept for
+-- the retention window and returned again for a retry with the same body.
+CREATE TABLE idempotency_keys (
+    user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    key          TEXT    NOT NULL,
+    request_hash TEXT    NOT NULL,               -- sha256 of the request's fields
+    status       INTEGER NOT NULL,
+    body         TEXT    NOT NULL,               -- the response body as first sent
+    created_at   REAL    NOT NULL,               -- unix seconds
+    PRIMARY KEY (user_id, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at);
+
+-- Personal API tokens for scripts. Only a SHA-256 of the secret is kept: the secret is
+-- shown once, at creation. `scopes` is a space-separated subset of
+-- `tasks:read tasks:write`.
+CREATE TABLE api_tokens (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name         TEXT    NOT NULL,
+    token_hash   TEXT    NOT NULL UNIQUE,
+    prefix       TEXT    NOT NULL,               -- the first characters, to recognise it
+    scopes       TEXT    NOT NULL,
+    created_at   TEXT    NOT NULL,
+    expires_at   TEXT,                           -- API timestamp; NULL = never
+    expires_unix INTEGER,
+    last_used_at TEXT,
+    revoked_at   TEXT
+);
+CREATE INDEX api_tokens_by_user ON api_tokens(user_id);

@@ -32,6 +32,15 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Manage accounts: create, list, set-password, deactivate, activate. Works while the
+    /// server runs on the same database.
+    User(crate::cli::UserArgs),
+    /// Copy the database to a new file while the server keeps running (SQLite online
+    /// backup), then check the copy's integrity.
+    Backup(crate::cli::BackupArgs),
+    /// Apply pending schema migrations (the server also does on start) and print the
+    /// schema version before and after.
+    Migrate(crate::cli::DbArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -67,6 +76,10 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKLANE_EVENT_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
     pub event_retention: Duration,
 
+    /// How long an `Idempotency-Key` is remembered.
+    #[arg(long, env = "TASKLANE_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub idempotency_retention: Duration,
+
     /// How many events a stream may fall behind before it is closed as too slow (4008).
     #[arg(long, env = "TASKLANE_STREAM_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub stream_buffer: u32,
@@ -79,6 +92,37 @@ pub struct ServeArgs {
     /// Prefix of the Redis channel (`<prefix>:events`), so deployments can share a Redis.
     #[arg(long, env = "TASKLANE_REDIS_CHANNEL", default_value = "tasklane")]
     pub redis_channel: String,
+
+    /// Failed logins allowed per client address and username within `--throttle-window`;
+    /// past it, 429 with `Retry-After`. A successful login clears the count.
+    #[arg(long, env = "TASKLANE_LOGIN_FAILURES", default_value_t = 5)]
+    pub login_failures: u32,
+
+    /// Failed logins allowed per client address (any username) within the window.
+    #[arg(
+        long,
+        env = "TASKLANE_LOGIN_FAILURES_PER_ADDRESS",
+        default_value_t = 30
+    )]
+    pub login_failures_per_address: u32,
+
+    /// Registrations allowed per client address within the window.
+    #[arg(long, env = "TASKLANE_REGISTRATIONS_PER_ADDRESS", default_value_t = 20)]
+    pub registrations_per_address: u32,
+
+    /// The window the login and registration limits count in.
+    #[arg(long, env = "TASKLANE_THROTTLE_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub throttle_window: Duration,
+
+    /// Take the client address from the last `X-Forwarded-For` hop (only behind a reverse
+    /// proxy that sets it; otherwise clients could pick their own address).
+    #[arg(long, env = "TASKLANE_TRUST_X_FORWARDED_FOR")]
+    pub trust_x_forwarded_for: bool,
+
+    /// Allow browser pages from this origin to call the API (CORS), e.g.
+    /// `https://app.example.com`; repeat for several. Off by default; never `*`.
+    #[arg(long = "cors-origin", env = "TASKLANE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TASKLANE_MAX_BODY", default_value_t = 1 << 20)]
@@ -95,6 +139,29 @@ pub struct ServeArgs {
     /// Log filter: a level (`info`, `debug`…) or a tracing directive list.
     #[arg(long, env = "TASKLANE_LOG", default_value = "info")]
     pub log: String,
+
+    /// Log format: `text` for people, `json` (one object per line) for machines.
+    #[arg(long, env = "TASKLANE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// An origin: `scheme://host[:port]`, nothing else (and never `*`).
+fn parse_origin(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    let ok = (s.starts_with("http://") || s.starts_with("https://"))
+        && s.split_once("://")
+            .is_some_and(|(_, host)| !host.is_empty() && !host.contains(['/', '*', '?', '#', ' ']));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("expected an origin like https://app.example.com (no path, no wildcard)".into())
+    }
 }
 
 /// A secret string whose `Debug` never shows it.

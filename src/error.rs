@@ -52,12 +52,18 @@ pub enum ApiError {
     /// No such object, or it belongs to someone else.
     #[oai(status = 404)]
     NotFound(Json<ErrorDetail>),
+    /// `If-Match` named a version the task no longer has: fetch it again and retry.
+    #[oai(status = 412)]
+    PreconditionFailed(Json<ErrorDetail>),
     /// The request body is larger than the server accepts.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorDetail>),
     /// The body's `Content-Type` is neither JSON nor form-encoded.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorDetail>),
+    /// The `Idempotency-Key` was already used with a different request.
+    #[oai(status = 422)]
+    UnprocessableEntity(Json<ErrorDetail>),
     /// Too many attempts; retry after `Retry-After` seconds.
     #[oai(status = 429)]
     TooManyRequests(Json<ErrorDetail>, #[oai(header = "Retry-After")] u64),
@@ -133,6 +139,18 @@ impl ApiError {
         ApiError::NotFound(Json(detail(text)))
     }
 
+    pub fn forbidden(text: impl Into<String>, code: &str) -> ApiError {
+        ApiError::Forbidden(Json(ErrorDetail {
+            detail: text.into(),
+            code: Some(code.into()),
+            messages: None,
+        }))
+    }
+
+    pub fn unprocessable(text: impl Into<String>) -> ApiError {
+        ApiError::UnprocessableEntity(Json(detail(text)))
+    }
+
     pub fn task_not_found() -> ApiError {
         ApiError::not_found("No Task matches the given query.")
     }
@@ -176,6 +194,14 @@ impl From<StoreError> for ApiError {
                 }
                 ApiError::fields(errors)
             }
+            StoreError::Stale { current } => ApiError::PreconditionFailed(Json(ErrorDetail {
+                detail: format!(
+                    "The task has changed since you read it: it is now version {current}. \
+                     Fetch it again, then retry."
+                ),
+                code: Some("stale_version".into()),
+                messages: None,
+            })),
             StoreError::Other(cause) => ApiError::internal(cause),
         }
     }

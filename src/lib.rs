@@ -7,12 +7,16 @@
 pub mod api;
 /// Passwords, JWTs and the Bearer security scheme.
 pub mod auth;
+/// The operator commands: `user …`, `backup`, `migrate`.
+pub mod cli;
 /// Command-line and environment configuration (clap).
 pub mod config;
 /// The single error type and its DRF-shaped HTTP bodies.
 pub mod error;
 /// In-process fan-out of task events.
 pub mod hub;
+/// Login and registration throttles.
+pub mod limits;
 /// Users, tasks and events: the nouns every other module shares.
 pub mod model;
 /// The only code that speaks SQL.
@@ -39,6 +43,9 @@ pub struct Limits {
     pub page_size: u32,
     pub refresh_grace: Duration,
     pub event_retention: Duration,
+    pub trust_x_forwarded_for: bool,
+    pub cors_origins: Vec<String>,
+    pub idempotency_retention: Duration,
 }
 
 /// What every handler can reach, passed as `Data<&AppState>`.
@@ -48,6 +55,7 @@ pub struct AppState {
     pub jwt: Arc<Jwt>,
     pub hub: Hub,
     pub limits: Arc<Limits>,
+    pub throttles: Arc<limits::Throttles>,
     /// Flips to `true` when the server starts shutting down; streams close with 1001.
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -81,6 +89,20 @@ impl AppState {
                 page_size: args.page_size,
                 refresh_grace: args.refresh_grace,
                 event_retention: args.event_retention,
+                trust_x_forwarded_for: args.trust_x_forwarded_for,
+                cors_origins: args.cors_origins.clone(),
+                idempotency_retention: args.idempotency_retention,
+            }),
+            throttles: Arc::new(limits::Throttles {
+                login: limits::Throttle::new(args.login_failures, args.throttle_window),
+                login_address: limits::Throttle::new(
+                    args.login_failures_per_address,
+                    args.throttle_window,
+                ),
+                register: limits::Throttle::new(
+                    args.registrations_per_address,
+                    args.throttle_window,
+                ),
             }),
             shutdown: Arc::new(tokio::sync::watch::channel(false).0),
         })
@@ -115,7 +137,7 @@ pub async fn serve(
     result
 }
 
-/// Deletes events older than the retention window, now and then.
+/// Deletes events and idempotency keys older than their retention windows, now and then.
 async fn prune_events(state: AppState) {
     let retention = state.limits.event_retention;
     let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
@@ -133,11 +155,21 @@ async fn prune_events(state: AppState) {
             Ok(n) => tracing::info!(events = n, "pruned events past the retention window"),
             Err(e) => tracing::warn!(error = %e, "pruning events failed"),
         }
+        let keys_before =
+            auth::jwt::now_secs_f64() - state.limits.idempotency_retention.as_secs_f64();
+        if let Err(e) = state.store.prune_idempotency_keys(keys_before).await {
+            tracing::warn!(error = %e, "pruning idempotency keys failed");
+        }
     }
 }
 
 /// Builds the state from `args`, binds, and serves until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    // Every socket is a file descriptor; the usual soft limit of 1024 would cap streams.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!(limit = n, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open file limit"),
+    }
     let state = AppState::build(&args).await?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await

@@ -20,9 +20,12 @@ async fn main() -> std::process::ExitCode {
                 std::process::ExitCode::SUCCESS
             }
         },
+        Some(Command::User(args)) => tasklane::cli::user(args).await,
+        Some(Command::Backup(args)) => tasklane::cli::backup(args).await,
+        Some(Command::Migrate(args)) => tasklane::cli::migrate(args).await,
         _ => {
             let args = cli.serve_args();
-            tasklane::telemetry::init(&args.log);
+            tasklane::telemetry::init(&args.log, args.log_format);
             match tasklane::run(args).await {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {

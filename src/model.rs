@@ -4,10 +4,10 @@
 //! `Serialize` (for the outbox and the stream), with fields in the original app's key order.
 
 use poem_openapi::{Enum, Object};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A user as the API shows it: never the password hash.
-#[derive(Object, Serialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Object, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[oai(rename = "User")]
 pub struct User {
     /// Unique id.
@@ -19,7 +19,7 @@ pub struct User {
 }
 
 /// A task, always owned by exactly one user.
-#[derive(Object, Serialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Object, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[oai(rename = "Task")]
 pub struct Task {
     /// Unique id; ids are global and never reused.
@@ -27,6 +27,7 @@ pub struct Task {
     /// 5 to 255 characters, trimmed.
     pub title: String,
     /// `null` when never given; otherwise blank or at least 10 characters.
+    #[oai(nullable)]
     pub description: Option<String>,
     /// Whether the task is done.
     pub completed: bool,
@@ -36,6 +37,9 @@ pub struct Task {
     pub updated_at: String,
     /// The owner.
     pub user: User,
+    /// 1 at creation, +1 on every change; also the `ETag` (`"v3"`). Send it back in
+    /// `If-Match` to change the task only if nobody else has.
+    pub version: i64,
 }
 
 /// What happened to a task.

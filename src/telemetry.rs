@@ -2,14 +2,20 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Human-readable logs to stderr, filtered by `filter` (`info`, `tasklane=debug,…`).
-pub fn init(filter: &str) {
+use crate::config::LogFormat;
+
+/// Logs to stderr, filtered by `filter` (`info`, `tasklane=debug,…`), as text or JSON lines.
+pub fn init(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+    };
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -1,6 +1,6 @@
 //! Accounts and tokens: register, log in, refresh (with rotation), revoke.
 
-use poem::web::Data;
+use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json, types::Example};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -13,6 +13,7 @@ use crate::auth::jwt::{Signed, TokenType, now_secs, now_secs_f64};
 use crate::auth::password::{hash_password, validate_password, verify_password};
 use crate::auth::{coded, invalid_refresh_token};
 use crate::error::{ApiError, FieldErrors, detail, unique_message};
+use crate::limits::client_address;
 use crate::model::User;
 use crate::store::tokens::{NewRefresh, Rotation};
 
@@ -23,12 +24,14 @@ pub struct AuthApi;
 #[oai(example)]
 pub struct RegisterRequest {
     /// Letters, digits and `@.+-_`; at most 150 characters.
+    #[oai(validator(min_length = 1, max_length = 150))]
     pub username: String,
     /// A valid email address, not used by another account (ignoring case).
+    #[oai(validator(min_length = 3, max_length = 254))]
     pub email: String,
     /// At least 8 characters, not entirely numeric, not a common password, not too
     /// similar to the username or email.
-    #[oai(write_only)]
+    #[oai(write_only, validator(min_length = 8, max_length = 4096))]
     pub password: String,
 }
 
@@ -46,8 +49,9 @@ impl Example for RegisterRequest {
 #[derive(Object, Debug)]
 #[oai(example)]
 pub struct TokenRequest {
+    #[oai(validator(min_length = 1))]
     pub username: String,
-    #[oai(write_only)]
+    #[oai(write_only, validator(min_length = 1))]
     pub password: String,
 }
 
@@ -63,6 +67,7 @@ impl Example for TokenRequest {
 /// A refresh token, as returned by `POST /api/token/`.
 #[derive(Object, Debug)]
 pub struct RefreshRequest {
+    #[oai(validator(min_length = 1))]
     pub refresh: String,
 }
 
@@ -104,10 +109,11 @@ impl AuthApi {
     #[oai(path = "/api/register", method = "post", operation_id = "register")]
     async fn register(
         &self,
+        req: &Request,
         state: Data<&AppState>,
         body: DrfBody<RegisterRequest>,
     ) -> Result<RegisterResponse, ApiError> {
-        let user = register_user(&state, &body.data).await?;
+        let user = register_user(req, &state, &body.data).await?;
         Ok(RegisterResponse::Created(Json(user)))
     }
 
@@ -117,6 +123,7 @@ impl AuthApi {
     #[oai(path = "/api/token", method = "post", operation_id = "obtain_token")]
     async fn obtain_token(
         &self,
+        req: &Request,
         state: Data<&AppState>,
         body: DrfBody<TokenRequest>,
     ) -> Result<Json<TokenPair>, ApiError> {
@@ -136,17 +143,29 @@ impl AuthApi {
         let (Some(username), Some(password)) = (username, password) else {
             return Err(ApiError::internal("validated fields missing"));
         };
+        // Throttled before the password is checked, so guessing costs no argon2 time.
+        let address = client_address(req, state.limits.trust_x_forwarded_for);
+        let pair = format!("{address}\u{0}{username}");
+        let throttles = &state.throttles;
+        throttles
+            .login
+            .check(&pair)
+            .and(throttles.login_address.check(&address))
+            .map_err(ApiError::too_many_requests)?;
         let account = state.store.account_by_username(username).await?;
         let hash = account.as_ref().map(|a| a.password_hash.clone());
         let verified = verify_password(password, hash).await;
         let user_id = match account {
             Some(a) if verified && a.is_active => a.user.id,
             _ => {
+                throttles.login.hit(&pair);
+                throttles.login_address.hit(&address);
                 return Err(ApiError::unauthorized(detail(
                     "No active account found with the given credentials",
                 )));
             }
         };
+        throttles.login.clear(&pair);
         let now = now_secs();
         let refresh = state.jwt.issue(TokenType::Refresh, user_id, now);
         let access = state.jwt.issue(TokenType::Access, user_id, now);
@@ -285,7 +304,17 @@ fn refresh_field(data: &Map<String, Value>) -> Result<String, ApiError> {
 
 /// Validates a registration like the original's serializer (field order username, email,
 /// password; uniqueness before password rules) and creates the account.
-pub async fn register_user(state: &AppState, data: &Map<String, Value>) -> Result<User, ApiError> {
+pub async fn register_user(
+    req: &Request,
+    state: &AppState,
+    data: &Map<String, Value>,
+) -> Result<User, ApiError> {
+    let address = client_address(req, state.limits.trust_x_forwarded_for);
+    state
+        .throttles
+        .register
+        .check(&address)
+        .map_err(ApiError::too_many_requests)?;
     let mut errors = FieldErrors::default();
     let username = field(data, "username", true, &mut errors, |v| {
         let s = chars(v, Chars::trimmed(150))?;
@@ -326,5 +355,7 @@ pub async fn register_user(state: &AppState, data: &Map<String, Value>) -> Resul
         return Err(ApiError::internal("validated fields missing"));
     };
     let hash = hash_password(password).await.map_err(ApiError::internal)?;
-    Ok(state.store.create_user(username, email, hash).await?)
+    let user = state.store.create_user(username, email, hash).await?;
+    state.throttles.register.hit(&address);
+    Ok(user)
 }

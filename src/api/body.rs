@@ -49,7 +49,9 @@ impl<'a, T: Type> ApiExtractor<'a> for DrfBody<T> {
                     schema: T::schema_ref(),
                 },
             ],
-            required: true,
+            // An absent body is read as no fields, as DRF did: the field rules then say
+            // what is missing (and an empty PATCH is a valid no-op).
+            required: false,
         })
     }
 
@@ -78,7 +80,10 @@ impl<'a, T: Type> ApiExtractor<'a> for DrfBody<T> {
     }
 }
 
-fn parse(content_type: Option<&str>, bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn parse(
+    content_type: Option<&str>,
+    bytes: &[u8],
+) -> Result<Map<String, Value>, ApiError> {
     let essence = content_type.map(|ct| {
         ct.split(';')
             .next()

@@ -3,9 +3,11 @@
 
 pub mod auth;
 pub mod body;
+pub mod changes;
 pub mod fields;
 pub mod stream;
 pub mod tasks;
+pub mod tokens;
 pub mod users;
 
 use std::borrow::Cow;
@@ -24,8 +26,11 @@ pub enum ApiTags {
     Users,
     /// Create, read, update and delete your tasks.
     Tasks,
-    /// Watch your tasks change live: WebSocket or Server-Sent Events, resumable by event id.
+    /// Watch your tasks change: live over WebSocket or Server-Sent Events, or in pages
+    /// with `GET /api/changes/`, all resumable by event id.
     Stream,
+    /// Personal API tokens for scripts: scoped, revocable, shown once.
+    Tokens,
 }
 
 pub type Api = (
@@ -33,6 +38,8 @@ pub type Api = (
     users::UsersApi,
     tasks::TasksApi,
     stream::StreamApi,
+    changes::ChangesApi,
+    tokens::TokensApi,
 );
 
 const DESCRIPTION: &str = "\
@@ -56,6 +63,8 @@ pub fn service() -> OpenApiService<Api, ()> {
             users::UsersApi,
             tasks::TasksApi,
             stream::StreamApi,
+            changes::ChangesApi,
+            tokens::TokensApi,
         ),
         "tasklane",
         env!("CARGO_PKG_VERSION"),
@@ -100,5 +109,106 @@ impl Type for PathId {
 impl ParseFromParameter for PathId {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {
         Ok(PathId(value.parse().ok()))
+    }
+}
+
+/// Property tests: the request parsers and validators take any input without panicking,
+/// and accept or refuse it consistently.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,300}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::hash_map(".{0,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn task_body() -> impl Strategy<Value = Map<String, Value>> {
+        prop::collection::vec(
+            (
+                prop_oneof![
+                    Just("title".to_owned()),
+                    Just("description".to_owned()),
+                    Just("completed".to_owned()),
+                    ".{0,8}"
+                ],
+                json_value(),
+            ),
+            0..5,
+        )
+        .prop_map(|kv| kv.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn task_validation_never_panics_and_accepted_titles_follow_the_rules(
+            body in task_body(),
+            partial in any::<bool>(),
+        ) {
+            if let Ok(changes) = super::tasks::parse_task(&body, partial) {
+                if let Some(title) = changes.title {
+                    let n = title.chars().count();
+                    prop_assert!((5..=255).contains(&n));
+                    prop_assert_eq!(title.trim(), title.as_str());
+                    prop_assert!(!title.contains('\0'));
+                }
+                if let Some(Some(d)) = changes.description {
+                    prop_assert!(d.is_empty() || d.chars().count() >= 10);
+                }
+            }
+        }
+
+        #[test]
+        fn any_bytes_under_any_content_type_parse_or_fail_cleanly(
+            bytes in prop::collection::vec(any::<u8>(), 0..512),
+            ct in prop_oneof![
+                Just(Some("application/json".to_owned())),
+                Just(Some("application/x-www-form-urlencoded".to_owned())),
+                Just(None),
+                ".{0,40}".prop_map(Some),
+            ],
+        ) {
+            let _ = super::body::parse(ct.as_deref(), &bytes);
+        }
+
+        #[test]
+        fn any_authorization_header_is_handled(header in ".{0,200}") {
+            if let Ok(token) = crate::auth::bearer_token(Some(&header)) {
+                prop_assert!(header.starts_with("Bearer"));
+                prop_assert!(!token.is_empty());
+            }
+        }
+
+        #[test]
+        fn any_token_string_is_rejected_without_panicking(token in "[A-Za-z0-9_.=-]{0,400}") {
+            let jwt = crate::auth::jwt::Jwt::new(
+                b"fuzz-secret",
+                std::time::Duration::from_secs(300),
+                std::time::Duration::from_secs(300),
+            );
+            let now = crate::auth::jwt::now_secs();
+            prop_assert!(jwt.verify(&token, crate::auth::jwt::TokenType::Access, now).is_err());
+        }
+
+        #[test]
+        fn registration_fields_never_panic(username in ".{0,200}", email in ".{0,300}") {
+            let _ = super::fields::is_valid_username(&username);
+            let _ = super::fields::is_valid_email(&email);
+        }
     }
 }

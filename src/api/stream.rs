@@ -23,7 +23,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use super::ApiTags;
 use crate::AppState;
 use crate::auth::jwt::now_secs;
-use crate::auth::{Caller, authenticate_with_expiry};
+use crate::auth::{Caller, Scope, authenticate};
 use crate::error::ApiError;
 use crate::hub::{End, Follower, Item};
 use crate::model::Task;
@@ -57,8 +57,10 @@ pub struct StreamMessage {
     /// the kept history (or unknown), so re-list your tasks; events continue after `event_id`.
     pub action: String,
     /// The task after the change (for a delete: as it was). Absent on `reset`.
+    #[oai(skip_serializing_if_is_none)]
     pub task: Option<Task>,
-    /// When the change was committed.
+    /// When the change was committed. Absent on `reset`.
+    #[oai(skip_serializing_if_is_none)]
     pub at: Option<String>,
 }
 
@@ -82,7 +84,7 @@ impl StreamApi {
     async fn stream_tasks_ws(
         &self,
         state: Data<&AppState>,
-        /// An access token.
+        /// An access token (or a personal API token with `tasks:read`).
         token: Query<Option<String>>,
         /// Replay your events after this event id first.
         #[oai(validator(minimum(value = "0")))]
@@ -90,10 +92,12 @@ impl StreamApi {
         ws: WebSocket,
     ) -> Result<BoxWebSocketUpgraded, ApiError> {
         let token = token.0.ok_or_else(ApiError::not_authenticated)?;
-        let (user, expires_at) = authenticate_with_expiry(&state, &token).await?;
+        let caller = authenticate(&state, &token).await?;
+        caller.require(Scope::TasksRead)?;
+        let expires_at = caller.expires_at;
         let follower = state
             .hub
-            .follow(user.id, since.0)
+            .follow(caller.user.id, since.0)
             .await
             .map_err(follow_error)?;
         let shutdown = state.shutdown.subscribe();
@@ -130,6 +134,7 @@ impl StreamApi {
         #[oai(validator(minimum(value = "0")))]
         since: Query<Option<i64>>,
     ) -> Result<EventStream<futures_util::stream::BoxStream<'static, SseItem>>, ApiError> {
+        caller.require(Scope::TasksRead)?;
         let since =
             match last_event_id.0 {
                 Some(id) => Some(id.trim().parse::<i64>().map_err(|_| {
@@ -166,6 +171,18 @@ impl StreamApi {
     }
 }
 
+impl StreamMessage {
+    /// The "history lost, re-list" message.
+    pub fn reset(event_id: i64) -> StreamMessage {
+        StreamMessage {
+            event_id,
+            action: "reset".into(),
+            task: None,
+            at: None,
+        }
+    }
+}
+
 /// Resolves once the server starts shutting down.
 async fn shutting_down(rx: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|down| *down).await.map(|_| ());
@@ -179,10 +196,10 @@ fn reset_json(event_id: i64) -> String {
     format!(r#"{{"event_id":{event_id},"action":"reset"}}"#)
 }
 
-/// The tokio instant at unix second `at`.
+/// The tokio instant at unix second `at` (at most a year ahead).
 fn instant_at(at: i64) -> Instant {
-    let secs = u64::try_from(at - now_secs()).unwrap_or(0);
-    Instant::now() + Duration::from_secs(secs)
+    let secs = u64::try_from(at.saturating_sub(now_secs())).unwrap_or(0);
+    Instant::now() + Duration::from_secs(secs.min(365 * 24 * 3600))
 }
 
 /// One socket: send the follower's items, ping, and close with a code that tells the

@@ -3,7 +3,7 @@
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
     types::Example,
 };
@@ -14,10 +14,13 @@ use super::fields::{Chars, boolean, chars, field};
 use super::{ApiTags, PathId};
 use crate::AppState;
 use crate::auth::Caller;
+use crate::auth::Scope;
+use crate::auth::jwt::now_secs_f64;
 use crate::error::{ApiError, FieldErrors};
 use crate::model::Task;
 use crate::store::StoreError;
-use crate::store::tasks::{NewTask, Ordering, TaskChanges, TaskQuery};
+use crate::store::idempotency::{Key, Keyed};
+use crate::store::tasks::{IfMatch, NewTask, Ordering, TaskChanges, TaskQuery};
 
 pub struct TasksApi;
 
@@ -26,8 +29,10 @@ pub struct TasksApi;
 #[oai(example)]
 pub struct TaskInput {
     /// 5 to 255 characters; surrounding whitespace is trimmed.
+    #[oai(validator(min_length = 5, max_length = 255))]
     pub title: String,
     /// Blank, or at least 10 characters; trimmed. On `PUT`, omitted keeps the current value.
+    #[oai(validator(max_length = 10000))]
     pub description: Option<String>,
     /// Defaults to `false` on create; on `PUT`, omitted keeps the current value.
     pub completed: Option<bool>,
@@ -47,7 +52,11 @@ impl Example for TaskInput {
 #[derive(Object, Debug)]
 #[oai(example)]
 pub struct TaskPatch {
+    /// 5 to 255 characters; surrounding whitespace is trimmed.
+    #[oai(validator(min_length = 5, max_length = 255))]
     pub title: Option<String>,
+    /// Blank, or at least 10 characters; trimmed.
+    #[oai(validator(max_length = 10000))]
     pub description: Option<String>,
     pub completed: Option<bool>,
 }
@@ -134,9 +143,35 @@ pub enum ListTasksResponse {
 
 #[derive(ApiResponse)]
 pub enum CreateTaskResponse {
-    /// The task was created.
+    /// The task was created (or, for a repeated `Idempotency-Key`, the first response).
     #[oai(status = 201)]
-    Created(Json<Task>),
+    Created(
+        Json<Task>,
+        /// The task's version, for `If-Match`.
+        #[oai(header = "ETag")]
+        String,
+        /// `true` when this is the stored response to an earlier request with the same
+        /// `Idempotency-Key`; nothing was created this time.
+        #[oai(header = "Idempotent-Replayed")]
+        Option<bool>,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum GetTaskResponse {
+    /// The task.
+    #[oai(status = 200)]
+    Ok(Json<Task>, #[oai(header = "ETag")] String),
+    /// The task has not changed since the version in `If-None-Match`.
+    #[oai(status = 304)]
+    NotModified(#[oai(header = "ETag")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum UpdateTaskResponse {
+    /// The task after the change.
+    #[oai(status = 200)]
+    Ok(Json<Task>, #[oai(header = "ETag")] String),
 }
 
 #[derive(ApiResponse)]
@@ -173,6 +208,7 @@ impl TasksApi {
         #[oai(validator(maximum(value = "1000000000")))]
         offset: Query<Option<u64>>,
     ) -> Result<ListTasksResponse, ApiError> {
+        caller.require(Scope::TasksRead)?;
         let query = TaskQuery {
             completed: completed.0,
             search: search.0.filter(|s| !s.is_empty()),
@@ -193,25 +229,64 @@ impl TasksApi {
     }
 
     /// Create a task
+    ///
+    /// With an `Idempotency-Key`, a retry of the same request (same key, same body)
+    /// within 24 hours returns the first response and creates nothing; the same key with
+    /// a different body is a 422.
     #[oai(path = "/api/tasks", method = "post", operation_id = "create_task")]
     async fn create_task(
         &self,
         state: Data<&AppState>,
         caller: Caller,
+        /// A unique string per intended task (a UUID, say), so retries are safe.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        idempotency_key: Header<Option<String>>,
         body: DrfBody<TaskInput>,
     ) -> Result<CreateTaskResponse, ApiError> {
+        caller.require(Scope::TasksWrite)?;
         let changes = parse_task(&body.data, false)?;
         let new = NewTask {
             title: changes.title.unwrap_or_default(),
             description: changes.description.flatten(),
             completed: changes.completed.unwrap_or(false),
         };
-        let (task, event) = state.store.create_task(caller.user, new).await?;
-        state.hub.publish(event);
-        Ok(CreateTaskResponse::Created(Json(task)))
+        let Some(key) = idempotency_key.0 else {
+            let (task, event) = state.store.create_task(caller.user, new).await?;
+            state.hub.publish(event);
+            return Ok(created(task, None));
+        };
+        if !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::field(
+                "Idempotency-Key",
+                "Use 1 to 255 visible ASCII characters.",
+            ));
+        }
+        let now = now_secs_f64();
+        let key = Key {
+            key,
+            request_hash: request_hash(&body.data),
+            now,
+            expired_before: now - state.limits.idempotency_retention.as_secs_f64(),
+        };
+        match state.store.create_task_once(caller.user, new, key).await? {
+            Keyed::Created(task, event) => {
+                state.hub.publish(event);
+                Ok(created(task, None))
+            }
+            Keyed::Replayed { body, .. } => {
+                let task: Task = serde_json::from_str(&body).map_err(ApiError::internal)?;
+                Ok(created(task, Some(true)))
+            }
+            Keyed::Mismatch => Err(ApiError::unprocessable(
+                "This Idempotency-Key was already used with a different request body. \
+                 Use a new key for a new task.",
+            )),
+        }
     }
 
     /// Get one of your tasks
+    ///
+    /// Answers 304 when `If-None-Match` names the current version (`ETag`).
     #[oai(path = "/api/tasks/:id", method = "get", operation_id = "get_task")]
     async fn get_task(
         &self,
@@ -219,19 +294,32 @@ impl TasksApi {
         caller: Caller,
         /// The task's id.
         id: Path<PathId>,
-    ) -> Result<Json<Task>, ApiError> {
+        /// An `ETag` you hold: 304 if the task is still at that version.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<GetTaskResponse, ApiError> {
+        caller.require(Scope::TasksRead)?;
         let id = task_id(id)?;
         let task = state
             .store
             .get_task(caller.user, id)
             .await
             .map_err(task_error)?;
-        Ok(Json(task))
+        let tag = etag(task.version);
+        if if_none_match
+            .0
+            .as_deref()
+            .is_some_and(|h| none_match_hits(h, task.version))
+        {
+            return Ok(GetTaskResponse::NotModified(tag));
+        }
+        Ok(GetTaskResponse::Ok(Json(task), tag))
     }
 
     /// Replace a task
     ///
     /// `title` is required; an omitted `description` or `completed` keeps its value.
+    /// With `If-Match`, only if the task is still at that version (else 412).
     #[oai(path = "/api/tasks/:id", method = "put", operation_id = "update_task")]
     async fn update_task(
         &self,
@@ -239,12 +327,17 @@ impl TasksApi {
         caller: Caller,
         /// The task's id.
         id: Path<PathId>,
+        /// The `ETag` you last saw (`"v3"`), or `*`.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
         body: DrfBody<TaskInput>,
-    ) -> Result<Json<Task>, ApiError> {
-        change(&state, caller, id, &body.data, false).await
+    ) -> Result<UpdateTaskResponse, ApiError> {
+        change(&state, caller, id, if_match.0, &body.data, false).await
     }
 
     /// Change some fields of a task
+    ///
+    /// With `If-Match`, only if the task is still at that version (else 412).
     #[oai(
         path = "/api/tasks/:id",
         method = "patch",
@@ -256,12 +349,17 @@ impl TasksApi {
         caller: Caller,
         /// The task's id.
         id: Path<PathId>,
+        /// The `ETag` you last saw (`"v3"`), or `*`.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
         body: DrfBody<TaskPatch>,
-    ) -> Result<Json<Task>, ApiError> {
-        change(&state, caller, id, &body.data, true).await
+    ) -> Result<UpdateTaskResponse, ApiError> {
+        change(&state, caller, id, if_match.0, &body.data, true).await
     }
 
     /// Delete a task
+    ///
+    /// With `If-Match`, only if the task is still at that version (else 412).
     #[oai(
         path = "/api/tasks/:id",
         method = "delete",
@@ -273,11 +371,15 @@ impl TasksApi {
         caller: Caller,
         /// The task's id.
         id: Path<PathId>,
+        /// The `ETag` you last saw (`"v3"`), or `*`.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> Result<DeleteTaskResponse, ApiError> {
+        caller.require(Scope::TasksWrite)?;
         let id = task_id(id)?;
         let event = state
             .store
-            .delete_task(caller.user, id)
+            .delete_task(caller.user, id, if_match.0.as_deref().map(parse_if_match))
             .await
             .map_err(task_error)?;
         state.hub.publish(event);
@@ -285,13 +387,20 @@ impl TasksApi {
     }
 }
 
+fn created(task: Task, replayed: Option<bool>) -> CreateTaskResponse {
+    let tag = etag(task.version);
+    CreateTaskResponse::Created(Json(task), tag, replayed)
+}
+
 async fn change(
     state: &AppState,
     caller: Caller,
     id: Path<PathId>,
+    if_match: Option<String>,
     data: &Map<String, Value>,
     partial: bool,
-) -> Result<Json<Task>, ApiError> {
+) -> Result<UpdateTaskResponse, ApiError> {
+    caller.require(Scope::TasksWrite)?;
     let id = task_id(id)?;
     let changes = match parse_task(data, partial) {
         Ok(c) => c,
@@ -307,11 +416,73 @@ async fn change(
     };
     let (task, event) = state
         .store
-        .update_task(caller.user, id, changes)
+        .update_task(
+            caller.user,
+            id,
+            changes,
+            if_match.as_deref().map(parse_if_match),
+        )
         .await
         .map_err(task_error)?;
     state.hub.publish(event);
-    Ok(Json(task))
+    let tag = etag(task.version);
+    Ok(UpdateTaskResponse::Ok(Json(task), tag))
+}
+
+/// The strong `ETag` of a task version.
+fn etag(version: i64) -> String {
+    format!("\"v{version}\"")
+}
+
+/// `If-Match`: `*`, or a list of strong tags. Weak or unknown tags match nothing.
+fn parse_if_match(header: &str) -> IfMatch {
+    if header.trim() == "*" {
+        return IfMatch::Any;
+    }
+    IfMatch::Versions(
+        header
+            .split(',')
+            .filter_map(|t| {
+                t.trim()
+                    .strip_prefix("\"v")?
+                    .strip_suffix('"')?
+                    .parse()
+                    .ok()
+            })
+            .collect(),
+    )
+}
+
+/// `If-None-Match` uses the weak comparison: `W/"v3"` matches version 3 too.
+fn none_match_hits(header: &str, version: i64) -> bool {
+    header.trim() == "*"
+        || header.split(',').any(|t| {
+            let t = t.trim();
+            let t = t.strip_prefix("W/").unwrap_or(t);
+            t == etag(version)
+        })
+}
+
+/// A stable hash of a request's fields (key order does not matter).
+fn request_hash(data: &Map<String, Value>) -> String {
+    fn canonical(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), canonical(&m[k])))
+                        .collect(),
+                )
+            }
+            Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+            v => v.clone(),
+        }
+    }
+    use sha2::Digest;
+    let text = canonical(&Value::Object(data.clone())).to_string();
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
 fn task_id(id: Path<PathId>) -> Result<i64, ApiError> {
@@ -333,7 +504,10 @@ const DESCRIPTION: Chars = Chars {
 };
 
 /// The original serializer's rules. `partial` (PATCH) makes `title` optional.
-fn parse_task(data: &Map<String, Value>, partial: bool) -> Result<TaskChanges, ApiError> {
+pub(crate) fn parse_task(
+    data: &Map<String, Value>,
+    partial: bool,
+) -> Result<TaskChanges, ApiError> {
     let mut errors = FieldErrors::default();
     let title = field(data, "title", !partial, &mut errors, |v| {
         let s = chars(v, TITLE)?;

@@ -25,16 +25,16 @@ pub struct ApiRoot {
 impl UsersApi {
     /// Your account
     #[oai(path = "/api/users/me", method = "get", operation_id = "users_me")]
-    async fn users_me(&self, caller: Caller) -> Json<User> {
-        Json(caller.user)
+    async fn users_me(&self, caller: Caller) -> Result<Json<User>, ApiError> {
+        Ok(Json(caller.user))
     }
 
     /// List users: only yourself
     ///
     /// Kept for clients of the original, which listed every account to anyone.
     #[oai(path = "/api/users", method = "get", operation_id = "list_users")]
-    async fn list_users(&self, caller: Caller) -> Json<Vec<User>> {
-        Json(vec![caller.user])
+    async fn list_users(&self, caller: Caller) -> Result<Json<Vec<User>>, ApiError> {
+        Ok(Json(vec![caller.user]))
     }
 
     /// Register a new account (the original's route)
@@ -43,10 +43,11 @@ impl UsersApi {
     #[oai(path = "/api/users", method = "post", operation_id = "create_user")]
     async fn create_user(
         &self,
+        req: &Request,
         state: Data<&AppState>,
         body: DrfBody<RegisterRequest>,
     ) -> Result<RegisterResponse, ApiError> {
-        let user = register_user(&state, &body.data).await?;
+        let user = register_user(req, &state, &body.data).await?;
         Ok(RegisterResponse::Created(Json(user)))
     }
 
@@ -67,7 +68,7 @@ impl UsersApi {
 
     /// API root: links to the collections
     #[oai(path = "/api", method = "get", operation_id = "api_root")]
-    async fn api_root(&self, _caller: Caller, req: &Request) -> Json<ApiRoot> {
+    async fn api_root(&self, _caller: Caller, req: &Request) -> Result<Json<ApiRoot>, ApiError> {
         let host = req
             .headers()
             .get(poem::http::header::HOST)
@@ -77,9 +78,9 @@ impl UsersApi {
                     .all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c))
             })
             .unwrap_or("localhost");
-        Json(ApiRoot {
+        Ok(Json(ApiRoot {
             tasks: format!("http://{host}/api/tasks/"),
             users: format!("http://{host}/api/users/"),
-        })
+        }))
     }
 }

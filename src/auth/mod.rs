@@ -25,8 +25,63 @@ pub const SCHEME_NAME: &str = "bearerAuth";
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: User,
-    /// When the access token expires (unix seconds): streams close then.
+    /// When the credential expires (unix seconds): streams close then.
     pub expires_at: i64,
+    pub credential: Credential,
+}
+
+/// How the caller authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A JWT access token from logging in: everything the account may do.
+    Session,
+    /// A personal API token, limited to its scopes.
+    ApiToken { id: i64, scopes: Vec<String> },
+}
+
+/// What an operation needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    TasksRead,
+    TasksWrite,
+    /// Managing the account itself (API tokens): only a logged-in session.
+    Account,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::TasksRead => "tasks:read",
+            Scope::TasksWrite => "tasks:write",
+            Scope::Account => "account",
+        }
+    }
+}
+
+/// The scopes an API token may carry.
+pub const TOKEN_SCOPES: &[&str] = &["tasks:read", "tasks:write"];
+
+/// Personal API tokens start with this, so they are told apart from JWTs at a glance.
+pub const API_TOKEN_PREFIX: &str = "tlp_";
+
+impl Caller {
+    /// 403 unless the credential allows `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        match &self.credential {
+            Credential::Session => Ok(()),
+            Credential::ApiToken { .. } if scope == Scope::Account => Err(ApiError::forbidden(
+                "API tokens cannot manage the account or its tokens; log in instead.",
+                "session_required",
+            )),
+            Credential::ApiToken { scopes, .. } if scopes.iter().any(|s| s == scope.as_str()) => {
+                Ok(())
+            }
+            Credential::ApiToken { .. } => Err(ApiError::forbidden(
+                format!("This API token lacks the {} scope.", scope.as_str()),
+                "insufficient_scope",
+            )),
+        }
+    }
 }
 
 impl<'a> ApiExtractor<'a> for Caller {
@@ -69,8 +124,7 @@ impl<'a> ApiExtractor<'a> for Caller {
             .get(poem::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let token = bearer_token(header)?;
-        let (user, expires_at) = authenticate_with_expiry(state, token).await?;
-        Ok(Caller { user, expires_at })
+        Ok(authenticate(state, token).await?)
     }
 }
 
@@ -92,19 +146,23 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
     }
 }
 
-/// Checks an access token and loads its active user, with the token's expiry. Used by
+/// Checks an access token (or a personal API token) and loads its active user. Used by
 /// the Bearer scheme and by the WebSocket's `?token=`.
-pub async fn authenticate_with_expiry(
-    state: &AppState,
-    token: &str,
-) -> Result<(User, i64), ApiError> {
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    if token.starts_with(API_TOKEN_PREFIX) {
+        return authenticate_api_token(state, token).await;
+    }
     let claims = state
         .jwt
         .verify(token, TokenType::Access, now_secs())
         .map_err(|e| invalid_access_token(&e))?;
     let account = state.store.account_by_id(claims.user_id).await?;
     match account {
-        Some(a) if a.is_active => Ok((a.user, claims.exp)),
+        Some(a) if a.is_active => Ok(Caller {
+            user: a.user,
+            expires_at: claims.exp,
+            credential: Credential::Session,
+        }),
         Some(_) => Err(ApiError::unauthorized(coded(
             "User is inactive",
             "user_inactive",
@@ -114,6 +172,49 @@ pub async fn authenticate_with_expiry(
             "user_not_found",
         ))),
     }
+}
+
+async fn authenticate_api_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let owner = state
+        .store
+        .api_token_owner(hash_api_token(token), now_secs())
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized(coded(
+                "API token is invalid, expired or revoked",
+                "token_not_valid",
+            ))
+        })?;
+    Ok(Caller {
+        user: owner.user,
+        // A stream on a token without expiry is still re-authenticated daily.
+        expires_at: owner.expires_unix.unwrap_or_else(|| now_secs() + 24 * 3600),
+        credential: Credential::ApiToken {
+            id: owner.token_id,
+            scopes: owner.scopes,
+        },
+    })
+}
+
+/// How API tokens are stored: SHA-256, hex. (They are 40 random characters, so a fast
+/// hash is enough: there is nothing to brute-force.)
+pub fn hash_api_token(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// A new API token: the prefix and 40 random base-62 characters (≈ 238 bits).
+pub fn new_api_token() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut token = String::from(API_TOKEN_PREFIX);
+    while token.len() < API_TOKEN_PREFIX.len() + 40 {
+        let b = rand::random::<u8>();
+        // Rejection sampling keeps every character equally likely.
+        if b < 248 {
+            token.push(ALPHABET[(b % 62) as usize] as char);
+        }
+    }
+    token
 }
 
 /// simplejwt's answer to a bad access token on a protected route.

@@ -9,7 +9,10 @@
 //!
 //! rusqlite types stay inside this module: callers see model types and [`StoreError`].
 
+pub mod admin;
+pub mod api_tokens;
 pub mod events;
+pub mod idempotency;
 pub mod settings;
 pub mod tasks;
 pub mod tokens;
@@ -35,6 +38,9 @@ pub enum StoreError {
     /// A unique constraint refused the write; the names of the offending fields.
     #[error("conflict on {0:?}")]
     Conflict(Vec<&'static str>),
+    /// A precondition (`If-Match`) named another version than the current one.
+    #[error("stale: the current version is {current}")]
+    Stale { current: i64 },
     /// Anything else: I/O, corruption, pool exhaustion. Logged, never shown to clients.
     #[error("database error: {0}")]
     Other(String),

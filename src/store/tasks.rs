@@ -3,7 +3,7 @@
 
 use rusqlite::{Row, Transaction, params};
 
-use super::{Result, Store, events::insert_event};
+use super::{Result, Store, StoreError, events::insert_event};
 use crate::model::{Action, Event, Task, User, now_timestamp};
 
 /// A validated new task.
@@ -70,7 +70,7 @@ pub struct TaskPage {
     pub last_event_id: i64,
 }
 
-const TASK_COLUMNS: &str = "id, title, description, completed, created_at, updated_at";
+const TASK_COLUMNS: &str = "id, title, description, completed, created_at, updated_at, version";
 
 fn task(owner: &User) -> impl Fn(&Row) -> rusqlite::Result<Task> + '_ {
     move |r| {
@@ -82,7 +82,24 @@ fn task(owner: &User) -> impl Fn(&Row) -> rusqlite::Result<Task> + '_ {
             created_at: r.get(4)?,
             updated_at: r.get(5)?,
             user: owner.clone(),
+            version: r.get(6)?,
         })
+    }
+}
+
+/// An `If-Match` condition: any current version (`*`), or one of these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IfMatch {
+    Any,
+    Versions(Vec<i64>),
+}
+
+fn check(task: &Task, if_match: Option<&IfMatch>) -> Result<()> {
+    match if_match {
+        Some(IfMatch::Versions(v)) if !v.contains(&task.version) => Err(StoreError::Stale {
+            current: task.version,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -98,6 +115,34 @@ fn like_pattern(term: &str) -> String {
     }
     p.push('%');
     p
+}
+
+/// Inserts a task and its event inside the caller's transaction.
+pub(super) fn insert_task(tx: &Transaction, owner: User, new: NewTask) -> Result<(Task, Event)> {
+    let now = now_timestamp();
+    tx.prepare_cached(
+        "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    )?
+    .execute(params![
+        owner.id,
+        new.title,
+        new.description,
+        new.completed,
+        now
+    ])?;
+    let task = Task {
+        id: tx.last_insert_rowid(),
+        title: new.title,
+        description: new.description,
+        completed: new.completed,
+        created_at: now.clone(),
+        updated_at: now,
+        user: owner,
+        version: 1,
+    };
+    let event = insert_event(tx, Action::Create, &task)?;
+    Ok((task, event))
 }
 
 fn fetch(tx: &Transaction, owner: &User, id: i64) -> Result<Task> {
@@ -179,32 +224,7 @@ impl Store {
     }
 
     pub async fn create_task(&self, owner: User, new: NewTask) -> Result<(Task, Event)> {
-        self.write(move |tx| {
-            let now = now_timestamp();
-            tx.prepare_cached(
-                "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-            )?
-            .execute(params![
-                owner.id,
-                new.title,
-                new.description,
-                new.completed,
-                now
-            ])?;
-            let task = Task {
-                id: tx.last_insert_rowid(),
-                title: new.title,
-                description: new.description,
-                completed: new.completed,
-                created_at: now.clone(),
-                updated_at: now,
-                user: owner,
-            };
-            let event = insert_event(tx, Action::Create, &task)?;
-            Ok((task, event))
-        })
-        .await
+        self.write(move |tx| insert_task(tx, owner, new)).await
     }
 
     /// Applies `changes` to the owner's task `id`; `updated_at` moves even when nothing else
@@ -214,9 +234,11 @@ impl Store {
         owner: User,
         id: i64,
         changes: TaskChanges,
+        if_match: Option<IfMatch>,
     ) -> Result<(Task, Event)> {
         self.write(move |tx| {
             let mut task = fetch(tx, &owner, id)?;
+            check(&task, if_match.as_ref())?;
             if let Some(title) = changes.title {
                 task.title = title;
             }
@@ -227,6 +249,7 @@ impl Store {
                 task.completed = completed;
             }
             task.updated_at = now_timestamp();
+            task.version += 1;
             tx.prepare_cached(
                 "UPDATE tasks SET title = ?1, description = ?2, completed = ?3, updated_at = ?4,
                  version = version + 1 WHERE id = ?5",
@@ -245,9 +268,15 @@ impl Store {
     }
 
     /// Deletes the owner's task `id`; the event carries the task as it was.
-    pub async fn delete_task(&self, owner: User, id: i64) -> Result<Event> {
+    pub async fn delete_task(
+        &self,
+        owner: User,
+        id: i64,
+        if_match: Option<IfMatch>,
+    ) -> Result<Event> {
         self.write(move |tx| {
             let task = fetch(tx, &owner, id)?;
+            check(&task, if_match.as_ref())?;
             tx.prepare_cached("DELETE FROM tasks WHERE id = ?1")?
                 .execute([id])?;
             insert_event(tx, Action::Delete, &task)

@@ -8,18 +8,20 @@ use poem::{
     error::{MethodNotAllowedError, NotFoundError},
     get, handler,
     http::{HeaderValue, Method, StatusCode, Uri, header},
-    middleware::CatchPanic,
+    middleware::{CatchPanic, Cors},
     web::{Data, Html, Query, Redirect},
 };
 use poem_openapi::error::{
     ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
 use serde::Deserialize;
+use tracing::Instrument;
 
 use crate::AppState;
 use crate::api;
 use crate::hub::Fanout;
 
+mod allow;
 mod real_data;
 use crate::error::ApiError;
 
@@ -36,6 +38,8 @@ pub fn routes(state: AppState) -> impl Endpoint {
             "",
         ),
     });
+    let cors = (!state.limits.cors_origins.is_empty()).then(|| cors(&state.limits.cors_origins));
+    let allow = Arc::new(allow::AllowTable::from_spec(&docs.spec));
     Route::new()
         .nest("/", service)
         .at("/", get(index))
@@ -49,11 +53,81 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .data(docs)
         .data(state)
         .with(CatchPanic::new().with_handler(panic_response))
-        .around(|ep, req| async move { Ok(drf_errors(ep.as_ref(), req).await) })
+        .with_if(cors.is_some(), cors.unwrap_or_default())
+        .around(move |ep, req| {
+            let allow = allow.clone();
+            async move { Ok(drf_errors(ep.as_ref(), req, &allow).await) }
+        })
+        .around(access_log)
         .around(|ep, mut req| async move {
             without_trailing_slash(&mut req);
             ep.call(req).await
         })
+}
+
+/// CORS for the configured origins only. Tokens travel in `Authorization`, not cookies,
+/// so credentials are never allowed.
+fn cors(origins: &[String]) -> Cors {
+    Cors::new()
+        .allow_origins(origins.iter().map(String::as_str))
+        .allow_credentials(false)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "idempotency-key",
+            "if-match",
+            "if-none-match",
+            "last-event-id",
+            "x-request-id",
+        ])
+        .expose_headers([
+            "etag",
+            "link",
+            "retry-after",
+            "x-last-event-id",
+            "x-request-id",
+            "x-total-count",
+            "idempotent-replayed",
+        ])
+        .max_age(3600)
+}
+
+/// One log line per request (method, path without the query — it may hold a token —,
+/// status, latency, request id), and the request id on the response. An incoming
+/// `X-Request-Id` of sane shape is kept, so ids can follow a request through a proxy.
+async fn access_log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map_or_else(crate::auth::jwt::new_jti, str::to_owned);
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let span = tracing::info_span!("request", request_id = %id);
+    let started = std::time::Instant::now();
+    let mut resp = ep.call(req).instrument(span.clone()).await?.into_response();
+    let status = resp.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        tracing::info!(target: "tasklane::http", %method, %path, status, ms = format!("{ms:.2}"), "request");
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    Ok(resp)
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -169,12 +243,27 @@ fn without_trailing_slash(req: &mut Request) {
 
 /// Runs the request and turns any error into a DRF-shaped JSON response; adds the headers
 /// every response carries.
-async fn drf_errors<E: Endpoint>(ep: &E, req: Request) -> Response {
+async fn drf_errors<E: Endpoint>(ep: &E, req: Request, allow: &allow::AllowTable) -> Response {
     let method = req.method().clone();
-    let mut resp = match ep.call(req).await {
-        Ok(r) => r.into_response(),
-        Err(e) => error_response(e, &method),
+    let allowed = allow.for_path(req.uri().path()).map(str::to_owned);
+    // OPTIONS answers with the methods (CORS preflights go on to the CORS layer).
+    let preflight = req
+        .headers()
+        .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut resp = if method == Method::OPTIONS && !preflight && allowed.is_some() {
+        Response::builder().status(StatusCode::NO_CONTENT).finish()
+    } else {
+        match ep.call(req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => error_response(e, &method),
+        }
     };
+    if let Some(methods) = allowed
+        && (resp.status() == StatusCode::METHOD_NOT_ALLOWED || method == Method::OPTIONS)
+        && let Ok(v) = HeaderValue::from_str(&methods)
+    {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
     let h = resp.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

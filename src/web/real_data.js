@@ -4,6 +4,7 @@
 
 (() => {
   const $ = (sel) => document.querySelector(sel);
+  const el = (tag, className, props) => Object.assign(document.createElement(tag), { className }, props);
   const KEY = { access: "tasklane.access", refresh: "tasklane.refresh", user: "tasklane.username" };
   const BACKOFF_MIN = 500;
   const BACKOFF_MAX = 30000;
@@ -32,6 +33,15 @@
 
   class AuthError extends Error {}
 
+  // An unauthenticated JSON POST (log in, refresh, revoke).
+  const post = (path, body) =>
+    fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+      cache: "no-store",
+    });
+
   // Only one refresh may be in flight: refresh tokens rotate, so two concurrent refreshes
   // with the same token would spend it twice. Everyone who needs a fresh token awaits the
   // same promise.
@@ -40,17 +50,14 @@
       refreshing = (async () => {
         const refresh = sessionStorage.getItem(KEY.refresh);
         if (!refresh) throw new AuthError("Please log in.");
-        const res = await fetch("/api/token/refresh/", {
-          method: "POST",
-          headers: { "Content-Type": "application/json", Accept: "application/json" },
-          body: JSON.stringify({ refresh }),
-          cache: "no-store",
-        });
+        const res = await post("/api/token/refresh/", { refresh });
         if (res.status === 401 || res.status === 400) {
           throw new AuthError("Your session has ended. Please log in again.");
         }
         if (!res.ok) throw new Error(`token refresh failed (${res.status})`);
         const body = await res.json();
+        // Logged out meanwhile: don't bring the session back.
+        if (sessionStorage.getItem(KEY.refresh) !== refresh) throw new AuthError("");
         saveTokens(body.access, body.refresh); // always keep the new refresh: the old is spent
       })().finally(() => {
         refreshing = null;
@@ -82,9 +89,9 @@
 
   // ---- rendering --------------------------------------------------------------------------
   function setStatus(state) {
-    const el = $("#status");
-    el.dataset.state = state;
-    el.textContent = { connected: "connected", reconnecting: "reconnecting…", offline: "offline" }[state];
+    const pill = $("#status");
+    pill.dataset.state = state;
+    pill.textContent = { connected: "connected", reconnecting: "reconnecting…", offline: "offline" }[state];
   }
 
   function newest(a, b) {
@@ -93,29 +100,14 @@
   }
 
   function makeRow(id) {
-    const li = document.createElement("li");
-    li.className = "task";
+    const li = el("li", "task");
     li.dataset.taskId = String(id);
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.className = "task-toggle";
-    box.id = `task-${id}-done`;
+    const box = el("input", "task-toggle", { type: "checkbox", id: `task-${id}-done` });
     box.addEventListener("change", () => toggle(id, box));
-    const main = document.createElement("div");
-    main.className = "task-main";
-    const title = document.createElement("label");
-    title.className = "task-title";
-    title.htmlFor = box.id;
-    const desc = document.createElement("p");
-    desc.className = "task-description";
-    const meta = document.createElement("p");
-    meta.className = "task-meta";
-    const del = document.createElement("button");
-    del.type = "button";
-    del.className = "btn btn-quiet task-delete";
-    del.textContent = "Delete";
+    const main = el("div", "task-main");
+    main.append(el("label", "task-title", { htmlFor: box.id }), el("p", "task-description"), el("p", "task-meta"));
+    const del = el("button", "btn btn-quiet task-delete", { type: "button", textContent: "Delete" });
     del.addEventListener("click", () => remove(id, del));
-    main.append(title, desc, meta);
     li.append(box, main, del);
     return li;
   }
@@ -130,8 +122,7 @@
     desc.textContent = t.description || "";
     desc.hidden = !t.description;
     const meta = li.querySelector(".task-meta");
-    const when = document.createElement("time");
-    when.dateTime = t.updated_at;
+    const when = el("time", "", { dateTime: t.updated_at });
     const d = new Date(t.updated_at);
     when.textContent = Number.isNaN(d.getTime()) ? t.updated_at : timeFmt.format(d);
     meta.replaceChildren(t.completed ? "Done · updated " : "Open · updated ", when);
@@ -367,12 +358,7 @@
     err.textContent = "";
     button.disabled = true;
     try {
-      const res = await fetch("/api/token/", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ username, password: $("#password").value }),
-        cache: "no-store",
-      });
+      const res = await post("/api/token/", { username, password: $("#password").value });
       const data = await res.json().catch(() => ({}));
       if (res.ok) {
         saveTokens(data.access, data.refresh);
@@ -395,13 +381,7 @@
   async function logOut() {
     const refresh = sessionStorage.getItem(KEY.refresh);
     loggedOut("");
-    if (refresh) {
-      fetch("/api/token/revoke/", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ refresh }),
-      }).catch(() => {});
-    }
+    if (refresh) post("/api/token/revoke/", { refresh }).catch(() => {});
   }
 
   // Back to the login form: forget the tokens, the socket and the list.

@@ -264,6 +264,23 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
+/// chromedriver's `POST /session/<id>/goog/cdp/execute`: a DevTools command.
+#[derive(Debug)]
+struct Cdp(Value);
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &Url, session: Option<&str>) -> Result<Url, <Url as FromStr>::Err> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &Url) -> (Method, Option<String>) {
+        (Method::POST, Some(self.0.to_string()))
+    }
+}
+
 #[tokio::test]
 async fn the_live_page_shows_a_task_created_through_the_api() {
     let Some(b) = browser().await else { return };
@@ -482,7 +499,18 @@ async fn the_live_page_shows_a_task_created_through_the_api() {
         let narrow = path.replace(".png", "-narrow.png");
         let png = b.client.screenshot().await.expect("screenshot");
         std::fs::write(&narrow, png).expect("write screenshot");
-        eprintln!("screenshots of the live page: {path}, {narrow}");
+        // And in the dark.
+        b.client
+            .issue_cmd(Cdp(json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+            })))
+            .await
+            .expect("emulate dark mode");
+        let dark = path.replace(".png", "-dark.png");
+        let png = b.client.screenshot().await.expect("screenshot");
+        std::fs::write(&dark, png).expect("write screenshot");
+        eprintln!("screenshots of the live page: {path}, {narrow}, {dark}");
     }
 
     let violations = b.js("return window.cspViolations", vec![]).await;
@@ -620,15 +648,21 @@ async fn the_live_page_rides_through_access_token_expiry_and_reloads() {
         (v == json!(true)).then_some(())
     })
     .await;
-    let refresh = refresh.as_str().expect("refresh token").to_owned();
-    let mut revoked = false;
-    for _ in 0..100 {
-        if app.refresh(&refresh).await.status == StatusCode::UNAUTHORIZED {
-            revoked = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(revoked, "logging out did not revoke the refresh token");
+    // The revoke call finished (Resource Timing records it once answered)…
+    b.until("the revoke request to be answered", async || {
+        let v = b
+            .js(
+                "return performance.getEntriesByType('resource')
+                     .filter(e => e.name.endsWith('/api/token/revoke/'))
+                     .map(e => e.responseStatus)",
+                vec![],
+            )
+            .await;
+        (v == json!([204])).then_some(())
+    })
+    .await;
+    // …so the page's last refresh token is dead.
+    let r = app.refresh(refresh.as_str().expect("refresh token")).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     b.quit().await;
 }

@@ -1,8 +1,12 @@
 //! Spawns the real server on 127.0.0.1:0 with a fresh SQLite file, and speaks its API.
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode, header::HeaderMap};
@@ -49,6 +53,9 @@ impl Resp {
 pub fn test_args(dir: &TempDir) -> ServeArgs {
     let mut args = ServeArgs::defaults(dir.path().join("tasklane.db"));
     args.jwt_secret = Some(TEST_SECRET.parse().expect("secret"));
+    // Every test client comes from 127.0.0.1; throttle tests lower these again.
+    args.registrations_per_address = 100_000;
+    args.login_failures_per_address = 100_000;
     args
 }
 
@@ -362,4 +369,70 @@ pub fn ids(events: &[Value]) -> Vec<i64> {
         .iter()
         .map(|e| e["event_id"].as_i64().expect("event_id"))
         .collect()
+}
+
+/// A running `tasklane` binary.
+pub struct Proc {
+    pub child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+pub fn spawn_tasklane(db: &Path, extra: &[&str]) -> Proc {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tasklane"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--log", "info"])
+        .arg("--db")
+        .arg(db)
+        .args(["--jwt-secret", TEST_SECRET])
+        .args(["--registrations-per-address", "100000"])
+        .args(extra)
+        .env_remove("TASKLANE_REDIS_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tasklane");
+    let stderr = child.stderr.take().expect("stderr");
+    let log = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let addr = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let _ = tx.send(addr);
+                }
+                let mut l = log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+    }
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("tasklane did not start")
+        .parse()
+        .expect("address");
+    Proc { child, addr, log }
 }

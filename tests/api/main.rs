@@ -3,7 +3,10 @@
 
 mod auth;
 mod browser;
+mod cli;
+mod client;
 mod docs;
+mod hardening;
 mod helpers;
 mod redis;
 mod stream;

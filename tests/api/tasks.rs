@@ -47,7 +47,8 @@ async fn a_task_has_the_originals_shape() {
             "completed",
             "created_at",
             "updated_at",
-            "user"
+            "user",
+            "version"
         ]
     );
     assert_eq!(t["id"], 1);

@@ -1,0 +1,602 @@
+//! `tasklane-bench`: starts a release tasklane on a temporary database (or targets
+//! `--base`), loads it over loopback and prints a table and a JSON summary.
+//!
+//! Scenarios, in this order: `healthz` (the stack's ceiling), `list` (GET a 50-task list),
+//! `create` (POST tasks), `login` (POST /api/token/, argon2id), `fanout` (WebSocket
+//! delivery latency and loss while writes run) and `idle` (server memory with many idle
+//! authenticated WebSockets). Every phase is bounded in time, and the whole run by
+//! `--max-time`.
+
+mod api;
+mod http;
+mod load;
+mod report;
+mod server;
+mod ws;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use hyper::StatusCode;
+use serde_json::{Map, Value, json};
+use tokio::time::Instant;
+
+use crate::api::User;
+use crate::load::{MakeReq, Plan};
+use crate::report::{Row, latency_json};
+use crate::server::{Rss, Server, round1};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tasklane-bench",
+    about = "Load and memory benchmark for tasklane, over loopback only"
+)]
+struct Args {
+    /// Target an already-running server (loopback only), e.g. `http://127.0.0.1:8000`,
+    /// instead of starting one. It must allow ~120 registrations from 127.0.0.1
+    /// (`--registrations-per-address`) and issue access tokens that outlive the run.
+    #[arg(long)]
+    base: Option<String>,
+
+    /// With `--base`: the server's pid, to read its memory from /proc.
+    #[arg(long, requires = "base")]
+    server_pid: Option<u32>,
+
+    /// The server binary to start (build it with `cargo build --release`).
+    #[arg(long, default_value = "target/release/tasklane")]
+    server_bin: PathBuf,
+
+    /// CPUs the started server is pinned to (a `taskset -c` list), or `all`.
+    #[arg(long, default_value = "0")]
+    server_cpus: String,
+
+    /// CPUs this load generator is pinned to (a `taskset -c` list), or `all`.
+    #[arg(long, default_value = "1")]
+    client_cpus: String,
+
+    /// Scenarios to run, comma-separated (they always run in the listed order).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "healthz,list,create,login,fanout,idle"
+    )]
+    only: Vec<Scenario>,
+
+    /// Measured time of each load scenario (and of the fan-out writes).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+
+    /// Unmeasured warm-up before each load scenario.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+
+    /// Keep-alive connections of the healthz, list and create scenarios.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+
+    /// Connections of the login scenario. Each login in flight holds a 19 MiB argon2id
+    /// buffer on the server, so this is kept lower.
+    #[arg(long, default_value_t = 16)]
+    login_connections: usize,
+
+    /// Tasks of the user whose list is fetched.
+    #[arg(long, default_value_t = 50)]
+    list_tasks: usize,
+
+    /// WebSocket subscribers of the fan-out scenario.
+    #[arg(long, default_value_t = 1000)]
+    subscribers: usize,
+
+    /// Users the subscribers (and the idle sockets) are spread over.
+    #[arg(long, default_value_t = 100)]
+    subscriber_users: usize,
+
+    /// Writes per second, in total, during the fan-out scenario.
+    #[arg(long, default_value_t = 500.0)]
+    fanout_rate: f64,
+
+    /// Connections issuing the fan-out writes.
+    #[arg(long, default_value_t = 16)]
+    fanout_writers: usize,
+
+    /// Idle authenticated WebSockets to hold for the memory reading.
+    #[arg(long, default_value_t = 10_000)]
+    idle_sockets: usize,
+
+    /// WebSocket handshakes in flight at once.
+    #[arg(long, default_value_t = 200)]
+    connect_concurrency: usize,
+
+    /// Also write the JSON summary to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+
+    /// Give up (and stop the server) after this long.
+    #[arg(long, default_value = "180s", value_parser = humantime::parse_duration)]
+    max_time: Duration,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Scenario {
+    Healthz,
+    List,
+    Create,
+    Login,
+    Fanout,
+    Idle,
+}
+
+/// Users the create and login scenarios spread over.
+const LOAD_USERS: usize = 8;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let machine = server::machine();
+    let nofile = rlimit::increase_nofile_limit(u64::MAX).ok();
+    // Before the runtime exists, so every thread it starts inherits the affinity.
+    let client_cpus = pin_self(&args.client_cpus);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tasklane-bench: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let env = json!({
+        "command": std::env::args().collect::<Vec<_>>(),
+        "started_at": chrono::Utc::now().to_rfc3339(),
+        "machine": machine,
+        "client": {
+            "cpus": client_cpus,
+            "worker_threads": std::thread::available_parallelism().map(|n| n.get()).ok(),
+            "nofile_limit": nofile,
+        },
+    });
+    let result = runtime.block_on(async {
+        match tokio::time::timeout(args.max_time, run(&args, env)).await {
+            Ok(r) => r,
+            Err(_) => bail!("the run took longer than --max-time {:?}", args.max_time),
+        }
+    });
+    // Don't wait for sockets or connection tasks left behind.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(summary) => {
+            let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
+            println!("{text}");
+            if let Some(path) = &args.json
+                && let Err(e) = std::fs::write(path, format!("{text}\n"))
+            {
+                eprintln!("tasklane-bench: cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tasklane-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Pins this process (its only thread, so far) to `cpus` with `taskset`.
+fn pin_self(cpus: &str) -> Value {
+    if cpus == "all" {
+        return json!("all");
+    }
+    let status = std::process::Command::new("taskset")
+        .args(["-pc", cpus, &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status();
+    match status {
+        Ok(s) if s.success() => json!(cpus),
+        other => {
+            eprintln!("tasklane-bench: could not pin to CPUs {cpus} ({other:?}); running unpinned");
+            json!("all")
+        }
+    }
+}
+
+fn progress(msg: impl AsRef<str>) {
+    eprintln!("[bench] {}", msg.as_ref());
+}
+
+/// The server under test: one we started, or one at `--base`.
+struct Target {
+    addr: SocketAddr,
+    pid: Option<u32>,
+    server: Option<Server>,
+}
+
+async fn target(args: &Args) -> anyhow::Result<Target> {
+    if let Some(base) = &args.base {
+        let authority = base
+            .strip_prefix("http://")
+            .context("--base must be an http:// URL")?
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        let addr = tokio::net::lookup_host(authority)
+            .await
+            .with_context(|| format!("resolve {authority}"))?
+            .next()
+            .with_context(|| format!("{authority} has no address"))?;
+        if !addr.ip().is_loopback() {
+            bail!("--base must be a loopback address (127.0.0.0/8 or [::1]), not {addr}");
+        }
+        return Ok(Target {
+            addr,
+            pid: args.server_pid,
+            server: None,
+        });
+    }
+    let cpus = (args.server_cpus != "all").then_some(args.server_cpus.as_str());
+    let server = Server::start(&args.server_bin, cpus).await?;
+    progress(format!(
+        "server pid {} listening on {} ({})",
+        server.pid,
+        server.addr,
+        server.command.join(" ")
+    ));
+    Ok(Target {
+        addr: server.addr,
+        pid: Some(server.pid),
+        server: Some(server),
+    })
+}
+
+/// Server memory readings, in order.
+struct Memory {
+    pid: Option<u32>,
+    readings: Map<String, Value>,
+    lines: Vec<String>,
+}
+
+impl Memory {
+    fn read(&mut self, label: &str) -> Option<Rss> {
+        let rss = Rss::read(self.pid?)?;
+        self.readings.insert(label.to_owned(), rss.json());
+        self.lines.push(format!(
+            "{label:<22} {:>8.1} MiB   (peak so far {:.1} MiB)",
+            Rss::mib(rss.now_kib),
+            Rss::mib(rss.peak_kib)
+        ));
+        Some(rss)
+    }
+}
+
+async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
+    let began = Instant::now();
+    let wants = |s: Scenario| args.only.contains(&s);
+    let Target { addr, pid, server } = target(args).await?;
+    let mut memory = Memory {
+        pid,
+        readings: Map::new(),
+        lines: Vec::new(),
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    memory.read("idle (fresh start)");
+
+    // Set-up: fresh users with a unique prefix, so a --base server can be reused.
+    let prefix = format!(
+        "bench{}_",
+        chrono::Utc::now().timestamp_millis() % 100_000_000
+    );
+    let t = Instant::now();
+    let list_user = if wants(Scenario::List) {
+        let user = api::users(addr, &format!("{prefix}list"), 1)
+            .await?
+            .remove(0);
+        api::tasks(addr, &user, args.list_tasks).await?;
+        let n = api::count_tasks(addr, &user).await?;
+        if n != args.list_tasks {
+            bail!("the list user has {n} tasks, not {}", args.list_tasks);
+        }
+        Some(user)
+    } else {
+        None
+    };
+    let load_users = if wants(Scenario::Create) || wants(Scenario::Login) {
+        api::users(addr, &format!("{prefix}load"), LOAD_USERS).await?
+    } else {
+        Vec::new()
+    };
+    let fan_users = if wants(Scenario::Fanout) || wants(Scenario::Idle) {
+        api::users(addr, &format!("{prefix}fan"), args.subscriber_users.max(1)).await?
+    } else {
+        Vec::new()
+    };
+    progress(format!(
+        "set-up: {} users registered and logged in, {} tasks, in {:.1} s",
+        usize::from(list_user.is_some()) + load_users.len() + fan_users.len(),
+        if list_user.is_some() {
+            args.list_tasks
+        } else {
+            0
+        },
+        t.elapsed().as_secs_f64()
+    ));
+    memory.read("after set-up");
+
+    let mut rows = Vec::new();
+    let mut scenarios = Map::new();
+    let plan = |connections: usize, expect: StatusCode| Plan {
+        connections,
+        warmup: args.warmup,
+        duration: args.duration,
+        expect,
+    };
+
+    if wants(Scenario::Healthz) {
+        let make: MakeReq = Arc::new(|_, _| http::Req::get("/healthz", None));
+        let (row, v) = http_scenario(
+            addr,
+            "healthz",
+            plan(args.connections, StatusCode::OK),
+            make,
+        )
+        .await;
+        rows.push(row);
+        scenarios.insert("healthz".into(), v);
+    }
+    if let Some(user) = &list_user {
+        let token = user.token.clone();
+        let make: MakeReq =
+            Arc::new(move |_, _| http::Req::get("/api/tasks/", Some(token.clone())));
+        let (mut row, mut v) =
+            http_scenario(addr, "list", plan(args.connections, StatusCode::OK), make).await;
+        row.notes
+            .push_str(&format!("; {} tasks/response", args.list_tasks));
+        v["tasks_per_response"] = json!(args.list_tasks);
+        rows.push(row);
+        scenarios.insert("list".into(), v);
+        memory.read("after list");
+    }
+    if wants(Scenario::Create) {
+        let users = load_users.clone();
+        let make: MakeReq = Arc::new(move |c, seq| {
+            let user = &users[c % users.len()];
+            api::create_task_req(&user.token, &format!("Bench task {c}-{seq}"))
+        });
+        let (mut row, mut v) = http_scenario(
+            addr,
+            "create",
+            plan(args.connections, StatusCode::CREATED),
+            make,
+        )
+        .await;
+        row.notes
+            .push_str(&format!("; over {} users", load_users.len()));
+        v["users"] = json!(load_users.len());
+        rows.push(row);
+        scenarios.insert("create".into(), v);
+        memory.read("after create");
+    }
+    if wants(Scenario::Login) {
+        let names: Vec<String> = load_users.iter().map(|u| u.name.clone()).collect();
+        let make: MakeReq = Arc::new(move |c, _| api::login_req(&names[c % names.len()]));
+        let (mut row, v) = http_scenario(
+            addr,
+            "login",
+            plan(args.login_connections, StatusCode::OK),
+            make,
+        )
+        .await;
+        row.notes.push_str("; argon2id verify each");
+        rows.push(row);
+        scenarios.insert("login".into(), v);
+        memory.read("after login");
+    }
+    if wants(Scenario::Fanout) {
+        let (row, v) = fanout(addr, &fan_users, args).await?;
+        rows.push(row);
+        scenarios.insert("fanout".into(), v);
+        memory.read("after fan-out");
+    }
+    if wants(Scenario::Idle) {
+        let (row, v) = idle(addr, &fan_users, args, &mut memory).await;
+        rows.push(row);
+        scenarios.insert("idle".into(), v);
+    }
+
+    println!();
+    report::print_table(&rows);
+    if !memory.lines.is_empty() {
+        println!();
+        println!("server memory (VmRSS, pid {}):", pid.unwrap_or_default());
+        for line in &memory.lines {
+            println!("  {line}");
+        }
+    }
+    println!();
+
+    summary["target"] = json!({
+        "mode": if server.is_some() { "started" } else { "base" },
+        "addr": addr.to_string(),
+        "pid": pid,
+        "server_command": server.as_ref().map(|s| s.command.clone()),
+        "server_cpus": if server.is_some() { json!(args.server_cpus) } else { Value::Null },
+    });
+    summary["settings"] = json!({
+        "scenarios": args.only.iter().map(|s| format!("{s:?}").to_lowercase()).collect::<Vec<_>>(),
+        "warmup_s": args.warmup.as_secs_f64(),
+        "duration_s": args.duration.as_secs_f64(),
+        "connections": args.connections,
+        "login_connections": args.login_connections,
+        "list_tasks": args.list_tasks,
+        "subscribers": args.subscribers,
+        "subscriber_users": args.subscriber_users,
+        "fanout_rate": args.fanout_rate,
+        "fanout_writers": args.fanout_writers,
+        "idle_sockets": args.idle_sockets,
+        "connect_concurrency": args.connect_concurrency,
+    });
+    summary["scenarios"] = Value::Object(scenarios);
+    summary["server_memory"] = Value::Object(memory.readings);
+    if let Some(server) = server {
+        summary["server_log"] = server.log_summary();
+        server.stop().await;
+    }
+    summary["elapsed_s"] = json!(round1(began.elapsed().as_secs_f64()));
+    Ok(summary)
+}
+
+async fn http_scenario(addr: SocketAddr, name: &str, plan: Plan, make: MakeReq) -> (Row, Value) {
+    progress(format!(
+        "{name}: {} connections, {:?} warm-up + {:?}",
+        plan.connections, plan.warmup, plan.duration
+    ));
+    let out = load::run(addr, plan, make).await;
+    let mut row = Row::new(name).latency(&out.latency);
+    row.rate = Some(out.rate());
+    row.errors = out.errors;
+    row.notes = format!("{} conns", plan.connections);
+    if let Some(e) = &out.first_error {
+        row.notes.push_str(&format!("; first error: {e}"));
+    }
+    let v = json!({
+        "connections": plan.connections,
+        "requests": out.requests,
+        "rate_per_s": round1(out.rate()),
+        "errors": out.errors,
+        "first_error": out.first_error,
+        "latency": latency_json(&out.latency),
+    });
+    (row, v)
+}
+
+async fn fanout(addr: SocketAddr, users: &[User], args: &Args) -> anyhow::Result<(Row, Value)> {
+    let plan = ws::FanoutPlan {
+        subscribers: args.subscribers,
+        writers: args.fanout_writers,
+        rate: args.fanout_rate,
+        duration: args.duration,
+        connect_concurrency: args.connect_concurrency,
+    };
+    progress(format!(
+        "fanout: {} subscribers over {} users, {} writes/s for {:?}",
+        plan.subscribers,
+        users.len(),
+        plan.rate,
+        plan.duration
+    ));
+    let out = ws::fanout(addr, users, &plan).await?;
+    let delivery_rate = out.deliveries as f64 / out.write_window.as_secs_f64();
+    let mut row = Row::new("fanout").latency(&out.commit_to_receipt);
+    row.rate = Some(delivery_rate);
+    row.errors = out.write_errors + out.connect_failures as u64 + out.closed_early as u64;
+    let send_p = |q: f64| out.send_to_receipt.value_at_quantile(q) as f64 / 1000.0;
+    row.notes = format!(
+        "events/s delivered; {} subs; {:.0} writes/s; lost {}, dup {}, reordered {}; POST-sent→recv p50 {:.2} p99 {:.2} ms",
+        out.subscribers,
+        out.write_rate(),
+        out.lost,
+        out.duplicates,
+        out.out_of_order,
+        send_p(0.5),
+        send_p(0.99),
+    );
+    for (what, e) in [
+        ("connect", &out.connect_first_error),
+        ("write", &out.write_first_error),
+        ("socket", &out.closed_first),
+    ] {
+        if let Some(e) = e {
+            row.notes.push_str(&format!("; first {what} error: {e}"));
+        }
+    }
+    let v = json!({
+        "subscribers": out.subscribers,
+        "users": users.len(),
+        "connect_failures": out.connect_failures,
+        "connect_first_error": out.connect_first_error,
+        "connect_s": round1(out.connect_time.as_secs_f64()),
+        "server_streams_reported": out.server_streams,
+        "target_write_rate": args.fanout_rate,
+        "writes_ok": out.writes_ok,
+        "write_rate_per_s": round1(out.write_rate()),
+        "write_errors": out.write_errors,
+        "write_first_error": out.write_first_error,
+        "write_latency": latency_json(&out.write_latency),
+        "expected_deliveries": out.expected_deliveries,
+        "deliveries": out.deliveries,
+        "deliveries_per_s": round1(delivery_rate),
+        "lost": out.lost,
+        "duplicates": out.duplicates,
+        "out_of_order": out.out_of_order,
+        "unexpected": out.unexpected,
+        "closed_early": out.closed_early,
+        "closed_first": out.closed_first,
+        "drain_s": round1(out.drain_time.as_secs_f64()),
+        "commit_to_receipt": latency_json(&out.commit_to_receipt),
+        "send_to_receipt": latency_json(&out.send_to_receipt),
+        "latency_note": "commit_to_receipt: the event's `at` (stamped inside the write transaction, µs, UTC) to the subscriber's wall clock on receipt, same machine; send_to_receipt: the writer's monotonic send time (embedded in the task title) to receipt",
+    });
+    Ok((row, v))
+}
+
+async fn idle(addr: SocketAddr, users: &[User], args: &Args, memory: &mut Memory) -> (Row, Value) {
+    progress(format!(
+        "idle: opening {} WebSockets over {} users, {} at a time",
+        args.idle_sockets,
+        users.len(),
+        args.connect_concurrency
+    ));
+    let before = memory.read("before idle sockets");
+    let sockets = ws::idle(addr, users, args.idle_sockets, args.connect_concurrency).await;
+    // Let the server settle (handshake buffers freed) before reading its memory.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let held = sockets.held();
+    let streams = api::open_streams(addr).await.ok();
+    let with = memory.read(&format!("with {held} idle sockets"));
+    let per_socket_kib = match (before, with) {
+        (Some(b), Some(w)) if held > 0 => {
+            Some(round1((w.now_kib as f64 - b.now_kib as f64) / held as f64))
+        }
+        _ => None,
+    };
+    let failures = sockets
+        .failures
+        .count
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let first_error = sockets.failures.first();
+    let connect_s = sockets.connect_time.as_secs_f64();
+    sockets.close().await;
+
+    let mut row = Row::new("idle sockets");
+    row.errors = failures as u64;
+    row.notes = format!(
+        "held {held}/{} (server counts {}), opened in {connect_s:.1} s",
+        args.idle_sockets,
+        streams.map_or_else(|| "?".into(), |s| s.to_string()),
+    );
+    if let (Some(w), Some(k)) = (with, per_socket_kib) {
+        row.notes.push_str(&format!(
+            "; server RSS {:.1} MiB, {k:.1} KiB/socket",
+            Rss::mib(w.now_kib)
+        ));
+    }
+    if let Some(e) = &first_error {
+        row.notes.push_str(&format!("; first error: {e}"));
+    }
+    let v = json!({
+        "requested": args.idle_sockets,
+        "held": held,
+        "server_streams_reported": streams,
+        "connect_failures": failures,
+        "first_error": first_error,
+        "connect_s": round1(connect_s),
+        "rss_before_mib": before.map(|r| round1(Rss::mib(r.now_kib))),
+        "rss_with_sockets_mib": with.map(|r| round1(Rss::mib(r.now_kib))),
+        "rss_per_socket_kib": per_socket_kib,
+    });
+    (row, v)
+}

@@ -1,0 +1,224 @@
+//! Personal API tokens for scripts: created and managed from a logged-in session, used
+//! as `Authorization: Bearer tlp_…` on the task routes and the stream.
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json, types::Example};
+
+use super::body::DrfBody;
+use super::fields::{Chars, chars, field};
+use super::{ApiTags, PathId};
+use crate::AppState;
+use crate::auth::{Caller, Scope, TOKEN_SCOPES, hash_api_token, new_api_token};
+use crate::error::{ApiError, FieldErrors};
+use crate::store::api_tokens::{ApiTokenRow, NewApiToken};
+
+pub struct TokensApi;
+
+/// A token to create.
+#[derive(Object, Debug)]
+#[oai(example)]
+pub struct NewTokenRequest {
+    /// What the token is for, 1 to 100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub name: String,
+    /// `tasks:read` and/or `tasks:write`.
+    pub scopes: Vec<String>,
+    /// Days until it expires, 1 to 3650; omit for a token that does not expire.
+    #[oai(validator(minimum(value = "1"), maximum(value = "3650")))]
+    pub expires_in_days: Option<u32>,
+}
+
+impl Example for NewTokenRequest {
+    fn example() -> Self {
+        NewTokenRequest {
+            name: "nightly backup script".into(),
+            scopes: vec!["tasks:read".into()],
+            expires_in_days: Some(90),
+        }
+    }
+}
+
+/// A personal API token, without its secret.
+#[derive(Object, Debug)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    /// The token's first characters, to recognise it.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    #[oai(nullable)]
+    pub expires_at: Option<String>,
+    #[oai(nullable)]
+    pub last_used_at: Option<String>,
+}
+
+/// A token just created: the only time its secret is shown.
+#[derive(Object, Debug)]
+pub struct CreatedToken {
+    #[oai(flatten)]
+    pub info: ApiToken,
+    /// The secret: send as `Authorization: Bearer <token>`. Store it now; it is kept only
+    /// as a hash and cannot be shown again.
+    pub token: String,
+}
+
+#[derive(ApiResponse)]
+pub enum CreateTokenResponse {
+    /// The token was created.
+    #[oai(status = 201)]
+    Created(Json<CreatedToken>),
+}
+
+#[derive(ApiResponse)]
+pub enum RevokeTokenResponse {
+    /// The token no longer works.
+    #[oai(status = 204)]
+    Revoked,
+}
+
+fn api_token(row: ApiTokenRow) -> ApiToken {
+    ApiToken {
+        id: row.id,
+        name: row.name,
+        prefix: row.prefix,
+        scopes: row.scopes,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        last_used_at: row.last_used_at,
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Tokens")]
+impl TokensApi {
+    /// Create a personal API token
+    ///
+    /// Only from a logged-in session (an API token cannot create tokens). The secret is in
+    /// the response once.
+    #[oai(
+        path = "/api/tokens",
+        method = "post",
+        operation_id = "create_api_token"
+    )]
+    async fn create_api_token(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: DrfBody<NewTokenRequest>,
+    ) -> Result<CreateTokenResponse, ApiError> {
+        caller.require(Scope::Account)?;
+        let new = parse_new_token(&body.data)?;
+        let token = new_api_token();
+        let (name, scopes, days) = new;
+        let expires = days.map(|d| {
+            let at = chrono::Utc::now() + chrono::Duration::days(i64::from(d));
+            (
+                at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+                at.timestamp(),
+            )
+        });
+        let row = state
+            .store
+            .create_api_token(
+                caller.user.id,
+                NewApiToken {
+                    name,
+                    token_hash: hash_api_token(&token),
+                    prefix: token.chars().take(10).collect(),
+                    scopes,
+                    expires,
+                },
+            )
+            .await?;
+        Ok(CreateTokenResponse::Created(Json(CreatedToken {
+            info: api_token(row),
+            token,
+        })))
+    }
+
+    /// List your personal API tokens (without secrets)
+    #[oai(path = "/api/tokens", method = "get", operation_id = "list_api_tokens")]
+    async fn list_api_tokens(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+    ) -> Result<Json<Vec<ApiToken>>, ApiError> {
+        caller.require(Scope::Account)?;
+        let rows = state.store.list_api_tokens(caller.user.id).await?;
+        Ok(Json(rows.into_iter().map(api_token).collect()))
+    }
+
+    /// Revoke a personal API token
+    #[oai(
+        path = "/api/tokens/:id",
+        method = "delete",
+        operation_id = "revoke_api_token"
+    )]
+    async fn revoke_api_token(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        /// The token's id.
+        id: Path<PathId>,
+    ) -> Result<RevokeTokenResponse, ApiError> {
+        caller.require(Scope::Account)?;
+        let Some(id) = id.0.0 else {
+            return Err(ApiError::not_found("Not found."));
+        };
+        if state.store.revoke_api_token(caller.user.id, id).await? {
+            Ok(RevokeTokenResponse::Revoked)
+        } else {
+            Err(ApiError::not_found("No API token matches the given query."))
+        }
+    }
+}
+
+/// Name, scopes and lifetime, validated with DRF-shaped messages.
+pub fn parse_new_token(
+    data: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(String, Vec<String>, Option<u32>), ApiError> {
+    let mut errors = FieldErrors::default();
+    let name = field(data, "name", true, &mut errors, |v| {
+        chars(v, Chars::trimmed(100))
+    });
+    let scopes = field(data, "scopes", true, &mut errors, |v| {
+        // A form sends one string; JSON a list.
+        let list: Vec<String> = match v {
+            serde_json::Value::String(s) => s
+                .split([' ', ','])
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            serde_json::Value::Array(a) => a
+                .iter()
+                .map(|s| s.as_str().map(str::to_owned))
+                .collect::<Option<_>>()
+                .ok_or("Expected a list of scopes.")?,
+            _ => return Err("Expected a list of scopes.".into()),
+        };
+        if list.is_empty() {
+            return Err("Name at least one scope: tasks:read, tasks:write.".into());
+        }
+        if let Some(bad) = list.iter().find(|s| !TOKEN_SCOPES.contains(&s.as_str())) {
+            return Err(format!(
+                "\"{bad}\" is not a valid scope: use tasks:read, tasks:write."
+            ));
+        }
+        let mut list = list;
+        list.sort();
+        list.dedup();
+        Ok(list)
+    });
+    let days = field(data, "expires_in_days", false, &mut errors, |v| {
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            .filter(|d| (1..=3650).contains(d))
+            .map(|d| d as u32)
+            .ok_or_else(|| "Ensure this value is a whole number from 1 to 3650.".into())
+    });
+    errors.into_result()?;
+    match (name, scopes) {
+        (Some(n), Some(s)) => Ok((n, s, days)),
+        _ => Err(ApiError::internal("validated token fields missing")),
+    }
+}

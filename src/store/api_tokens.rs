@@ -1,0 +1,167 @@
+//! Personal API tokens: stored as SHA-256 hashes, looked up by hash.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Result, Store};
+use crate::model::{User, now_timestamp};
+
+/// A token as listed (never with its secret).
+#[derive(Clone, Debug)]
+pub struct ApiTokenRow {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+/// A token about to be stored.
+#[derive(Clone, Debug)]
+pub struct NewApiToken {
+    pub name: String,
+    pub token_hash: String,
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    /// API timestamp and unix seconds of the expiry, when it has one.
+    pub expires: Option<(String, i64)>,
+}
+
+/// Who a presented token speaks for.
+#[derive(Clone, Debug)]
+pub struct TokenOwner {
+    pub token_id: i64,
+    pub user: User,
+    pub scopes: Vec<String>,
+    pub expires_unix: Option<i64>,
+}
+
+const COLUMNS: &str = "id, name, prefix, scopes, created_at, expires_at, last_used_at";
+
+fn row(r: &Row) -> rusqlite::Result<ApiTokenRow> {
+    let scopes: String = r.get(3)?;
+    Ok(ApiTokenRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        prefix: r.get(2)?,
+        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        created_at: r.get(4)?,
+        expires_at: r.get(5)?,
+        last_used_at: r.get(6)?,
+    })
+}
+
+impl Store {
+    pub async fn create_api_token(&self, user_id: i64, new: NewApiToken) -> Result<ApiTokenRow> {
+        self.write(move |tx| {
+            let created_at = now_timestamp();
+            let (expires_at, expires_unix) = new.expires.clone().unzip();
+            tx.execute(
+                "INSERT INTO api_tokens (user_id, name, token_hash, prefix, scopes, created_at,
+                                         expires_at, expires_unix)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    user_id,
+                    new.name,
+                    new.token_hash,
+                    new.prefix,
+                    new.scopes.join(" "),
+                    created_at,
+                    expires_at,
+                    expires_unix
+                ],
+            )?;
+            Ok(ApiTokenRow {
+                id: tx.last_insert_rowid(),
+                name: new.name,
+                prefix: new.prefix,
+                scopes: new.scopes,
+                created_at,
+                expires_at,
+                last_used_at: None,
+            })
+        })
+        .await
+    }
+
+    /// The user's tokens that are not revoked, newest first.
+    pub async fn list_api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenRow>> {
+        self.run(move |c| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM api_tokens WHERE user_id = ?1 AND revoked_at IS NULL
+                 ORDER BY id DESC"
+            );
+            let rows = c
+                .prepare_cached(&sql)?
+                .query_map([user_id], row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Revokes the user's token `id`; false when there is no such live token.
+    pub async fn revoke_api_token(&self, user_id: i64, id: i64) -> Result<bool> {
+        self.write(move |tx| {
+            let n = tx.execute(
+                "UPDATE api_tokens SET revoked_at = ?1
+                 WHERE id = ?2 AND user_id = ?3 AND revoked_at IS NULL",
+                params![now_timestamp(), id, user_id],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// The live token with this hash and its active owner; marks it used (at most once a
+    /// minute, so reads don't turn into writes).
+    pub async fn api_token_owner(
+        &self,
+        token_hash: String,
+        now: i64,
+    ) -> Result<Option<TokenOwner>> {
+        self.run(move |c| {
+            let found = c
+                .prepare_cached(
+                    "SELECT t.id, t.scopes, t.expires_unix, u.id, u.username, u.email,
+                            t.last_used_at IS NULL OR t.last_used_at < ?2
+                     FROM api_tokens t JOIN users u ON u.id = t.user_id
+                     WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND u.is_active = 1
+                       AND (t.expires_unix IS NULL OR t.expires_unix > ?3)",
+                )?
+                .query_row(params![token_hash, minute_ago(), now], |r| {
+                    let scopes: String = r.get(1)?;
+                    Ok((
+                        TokenOwner {
+                            token_id: r.get(0)?,
+                            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+                            expires_unix: r.get(2)?,
+                            user: User {
+                                id: r.get(3)?,
+                                username: r.get(4)?,
+                                email: r.get(5)?,
+                            },
+                        },
+                        r.get::<_, bool>(6)?,
+                    ))
+                })
+                .optional()?;
+            let Some((owner, stale_use)) = found else {
+                return Ok(None);
+            };
+            if stale_use {
+                c.prepare_cached("UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2")?
+                    .execute(params![now_timestamp(), owner.token_id])?;
+            }
+            Ok(Some(owner))
+        })
+        .await
+    }
+}
+
+fn minute_ago() -> String {
+    (chrono::Utc::now() - chrono::Duration::seconds(60))
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}

@@ -1,0 +1,84 @@
+//! Which methods each path answers, for the `Allow` header on 405s and on `OPTIONS`
+//! (RFC 9110), read once from the generated OpenAPI document plus the plain pages.
+
+use serde_json::Value;
+
+/// Path templates (`{id}` matches one segment) and the methods they answer.
+pub struct AllowTable(Vec<(Vec<String>, String)>);
+
+/// Routes outside the OpenAPI document.
+const PAGES: &[&str] = &[
+    "/",
+    "/openapi.json",
+    "/swagger",
+    "/redoc",
+    "/healthz",
+    "/real_data",
+    "/real_data/app.js",
+    "/real_data/app.css",
+];
+
+impl AllowTable {
+    pub fn from_spec(spec: &str) -> AllowTable {
+        let mut table = Vec::new();
+        let doc: Value = serde_json::from_str(spec).unwrap_or_default();
+        if let Some(paths) = doc["paths"].as_object() {
+            for (path, ops) in paths {
+                let mut methods: Vec<String> = ops
+                    .as_object()
+                    .map(|o| o.keys().map(|m| m.to_ascii_uppercase()).collect())
+                    .unwrap_or_default();
+                if methods.iter().any(|m| m == "GET") {
+                    methods.push("HEAD".into());
+                }
+                methods.push("OPTIONS".into());
+                table.push((segments(path), methods.join(", ")));
+            }
+        }
+        for page in PAGES {
+            table.push((segments(page), "GET, HEAD, OPTIONS".into()));
+        }
+        AllowTable(table)
+    }
+
+    /// The `Allow` value for a request path (already without its trailing slash).
+    pub fn for_path(&self, path: &str) -> Option<&str> {
+        let want = segments(path);
+        self.0
+            .iter()
+            .find(|(template, _)| {
+                template.len() == want.len()
+                    && template
+                        .iter()
+                        .zip(&want)
+                        .all(|(t, w)| t == w || (t.starts_with('{') && t.ends_with('}')))
+            })
+            .map(|(_, methods)| methods.as_str())
+    }
+}
+
+fn segments(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_ids_and_pages_are_known() {
+        let t = AllowTable::from_spec(
+            r#"{"paths": {"/api/tasks": {"get": {}, "post": {}}, "/api/tasks/{id}": {"get": {}, "delete": {}}}}"#,
+        );
+        assert_eq!(t.for_path("/api/tasks"), Some("GET, POST, HEAD, OPTIONS"));
+        assert_eq!(
+            t.for_path("/api/tasks/7"),
+            Some("GET, DELETE, HEAD, OPTIONS")
+        );
+        assert_eq!(t.for_path("/healthz"), Some("GET, HEAD, OPTIONS"));
+        assert_eq!(t.for_path("/api/nope"), None);
+    }
+}

@@ -1,0 +1,432 @@
+//! The operator commands (`tasklane user …`, `backup`, `migrate`), run as the built
+//! binary against the database file of a live server.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+use crate::helpers::*;
+
+/// What a run of the binary printed and how it exited.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn ok(&self) -> &Self {
+        assert_eq!(self.code, Some(0), "{self:#?}");
+        self
+    }
+
+    fn failed(&self) -> &Self {
+        assert_eq!(self.code, Some(1), "{self:#?}");
+        self
+    }
+}
+
+/// Runs `tasklane ARGS` with `stdin` (closed when `None`), no `TASKLANE_*` variables.
+async fn tasklane(args: &[&str], stdin: Option<&str>) -> Run {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tasklane"));
+    cmd.args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("TASKLANE_") {
+            cmd.env_remove(k);
+        }
+    }
+
+    let mut child = cmd.spawn().expect("spawn tasklane");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(input.as_bytes()).await.expect("write stdin");
+        drop(pipe);
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("tasklane finished in time")
+        .expect("tasklane output");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `tasklane user ARGS --db <the app's database>`.
+async fn user(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Run {
+    let db = app.db_path();
+    let mut all = vec!["user"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--db", db.to_str().expect("utf-8 path")]);
+    tasklane(&all, stdin).await
+}
+
+/// The `field: message` lines the CLI prints for a DRF error body.
+fn as_lines(body: &Value) -> Vec<String> {
+    body.as_object()
+        .expect("field errors")
+        .iter()
+        .flat_map(|(f, messages)| {
+            messages
+                .as_array()
+                .expect("messages")
+                .iter()
+                .map(move |m| format!("{f}: {}", m.as_str().expect("message")))
+        })
+        .collect()
+}
+
+fn error_lines(run: &Run) -> Vec<String> {
+    run.stderr
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_account_created_on_the_command_line_can_log_in_and_is_listed() {
+    let app = spawn_app().await;
+    app.user("alice1").await;
+
+    let created = user(
+        &app,
+        &[
+            "create",
+            "--username",
+            "carol1",
+            "--email",
+            "carol1@example.com",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    )
+    .await;
+    let table = user(&app, &["list"], None).await;
+    let listed = user(&app, &["list", "--json"], None).await;
+
+    created.ok();
+    assert!(
+        created.stdout.contains("created user carol1"),
+        "{created:?}"
+    );
+    assert_eq!(app.login("carol1", PASSWORD).await.status, StatusCode::OK);
+    let lines: Vec<&str> = table.ok().stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0].starts_with("ID  USERNAME  EMAIL"), "{lines:?}");
+    assert!(
+        lines[2].contains("carol1") && lines[2].ends_with("yes"),
+        "{lines:?}"
+    );
+    let rows: Value = serde_json::from_str(&listed.ok().stdout).expect("json");
+    assert_eq!(
+        rows,
+        json!([
+            {"id": 1, "username": "alice1", "email": "alice1@example.com", "active": true},
+            {"id": 2, "username": "carol1", "email": "carol1@example.com", "active": true},
+        ])
+    );
+}
+
+#[tokio::test]
+async fn the_command_line_refuses_what_registration_refuses_with_the_same_messages() {
+    let app = spawn_app().await;
+    app.user("alice1").await;
+    let cases = [
+        ("bad user!", "not-an-email", "123"),
+        ("alice1", "ALICE1@example.com", "password"),
+        ("zed1", "zed1@example.com", "zed1zed"),
+    ];
+
+    for (username, email, password) in cases {
+        let api = app.register(username, email, password).await;
+        let cli = user(
+            &app,
+            &[
+                "create",
+                "--username",
+                username,
+                "--email",
+                email,
+                "--password",
+                password,
+            ],
+            None,
+        )
+        .await;
+
+        assert_eq!(api.status, StatusCode::BAD_REQUEST, "{}", api.text);
+        cli.failed();
+        assert_eq!(error_lines(&cli), as_lines(&api.json()), "{cli:?}");
+    }
+    let listed = user(&app, &["list", "--json"], None).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&listed.ok().stdout).unwrap()[1],
+        Value::Null
+    );
+}
+
+#[tokio::test]
+async fn a_deactivated_user_cannot_log_in_refresh_or_call_the_api_until_reactivated() {
+    let app = spawn_app().await;
+    let (access, refresh) = app.user("dave1").await;
+
+    let off = user(&app, &["deactivate", "--username", "dave1"], None).await;
+
+    off.ok();
+    assert!(off.stdout.contains("1 refresh token revoked"), "{off:?}");
+    assert_eq!(
+        app.login("dave1", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.refresh(&refresh).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/api/users/me/", &access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let listed = user(&app, &["list", "--json"], None).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&listed.ok().stdout).unwrap()[0]["active"],
+        false
+    );
+
+    user(&app, &["activate", "--username", "dave1"], None)
+        .await
+        .ok();
+    assert_eq!(app.login("dave1", PASSWORD).await.status, StatusCode::OK);
+    // Reactivating does not bring the revoked login back.
+    assert_eq!(app.refresh(&refresh).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn set_password_replaces_the_password_and_ends_every_login() {
+    let app = spawn_app().await;
+    let (_, first) = app.user("erin1").await;
+    let second = app.login("erin1", PASSWORD).await.json()["refresh"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let new_password = "Blue-Mariposa-42";
+
+    let weak = user(
+        &app,
+        &["set-password", "--username", "erin1", "--password-stdin"],
+        Some("erin1erin\n"),
+    )
+    .await;
+    let changed = user(
+        &app,
+        &["set-password", "--username", "erin1", "--password-stdin"],
+        Some(&format!("{new_password}\n")),
+    )
+    .await;
+
+    weak.failed();
+    assert_eq!(
+        error_lines(&weak),
+        ["password: The password is too similar to the username."]
+    );
+    changed.ok();
+    assert!(
+        changed.stdout.contains("2 refresh tokens revoked"),
+        "{changed:?}"
+    );
+    assert_eq!(
+        app.login("erin1", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login("erin1", new_password).await.status,
+        StatusCode::OK
+    );
+    for old in [first, second] {
+        let r = app.refresh(&old).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn unknown_users_and_missing_databases_are_errors_not_panics() {
+    let app = spawn_app().await;
+    let missing = app.dir.path().join("nope.db");
+
+    let unknown = user(&app, &["activate", "--username", "ghost"], None).await;
+    let no_db = tasklane(&["user", "list", "--db", missing.to_str().unwrap()], None).await;
+
+    unknown.failed();
+    assert!(
+        unknown.stderr.contains(r#"no user named "ghost""#),
+        "{unknown:?}"
+    );
+    no_db.failed();
+    assert!(no_db.stderr.contains("does not exist"), "{no_db:?}");
+    assert!(
+        !missing.exists(),
+        "a mistyped --db must not create a database"
+    );
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_the_server_writes_is_consistent_and_complete() {
+    let app = Arc::new(spawn_app().await);
+    let (token, _) = app.user("frank1").await;
+    let description = "x".repeat(3000);
+    let mut before = Vec::new();
+    for i in 0..20 {
+        let t = app
+            .create_task(
+                &token,
+                json!({"title": format!("Before backup {i}"), "description": description}),
+            )
+            .await;
+        assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
+        before.push(t.json()["id"].as_i64().unwrap());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicUsize::new(0));
+    let writer = tokio::spawn({
+        let (app, token, stop, written) =
+            (app.clone(), token.clone(), stop.clone(), written.clone());
+        async move {
+            while !stop.load(Ordering::Relaxed) {
+                let t = app
+                    .create_task(
+                        &token,
+                        json!({"title": "During backup", "description": "y".repeat(2000)}),
+                    )
+                    .await;
+                assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
+                written.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    let out = app.dir.path().join("backup.db");
+    let out_arg = out.to_str().unwrap().to_owned();
+    let db_path = app.db_path();
+    let db_arg = db_path.to_str().unwrap();
+    // Let the writer get going, then copy one page per step so writes land mid-copy.
+    while written.load(Ordering::Relaxed) < 3 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let at_start = written.load(Ordering::Relaxed);
+
+    let run = tasklane(
+        &[
+            "backup",
+            &out_arg,
+            "--db",
+            db_arg,
+            "--pages-per-step",
+            "1",
+            "--step-pause",
+            "2ms",
+        ],
+        None,
+    )
+    .await;
+    let during = written.load(Ordering::Relaxed) - at_start;
+    stop.store(true, Ordering::Relaxed);
+    writer.await.expect("writer");
+
+    run.ok();
+    assert!(run.stdout.contains("integrity check ok"), "{run:?}");
+    assert!(during > 0, "the server kept writing during the backup");
+    let copy = rusqlite::Connection::open(&out).expect("open backup");
+    let check: String = copy
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let mode: String = copy
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete", "the copy is one self-contained file");
+    let users: Vec<String> = copy
+        .prepare("SELECT username FROM users")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(users, ["frank1"]);
+    let ids: Vec<i64> = copy
+        .prepare("SELECT id FROM tasks ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        before.iter().all(|id| ids.contains(id)),
+        "tasks from before the backup are in it"
+    );
+    assert!(
+        ids.len() >= before.len() + at_start,
+        "{} tasks in the copy",
+        ids.len()
+    );
+    // A snapshot: ids are handed out in order, so the copy holds a prefix of them.
+    let live = db(&app);
+    let live_ids: Vec<i64> = live
+        .prepare("SELECT id FROM tasks ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        live_ids.len() > ids.len(),
+        "writes after the snapshot are not in the copy"
+    );
+    assert_eq!(ids, live_ids[..ids.len()]);
+    drop(copy);
+    let again = tasklane(&["backup", &out_arg, "--db", db_arg], None).await;
+    let forced = tasklane(&["backup", &out_arg, "--db", db_arg, "--force"], None).await;
+    again.failed();
+    assert!(again.stderr.contains("already exists"), "{again:?}");
+    forced.ok();
+}
+
+#[tokio::test]
+async fn migrate_prints_the_schema_version_before_and_after() {
+    let app = spawn_app().await;
+    let latest = tasklane::store::admin::latest_schema_version();
+    let fresh = app.dir.path().join("fresh.db");
+
+    let created = tasklane(&["migrate", "--db", fresh.to_str().unwrap()], None).await;
+    let again = tasklane(&["migrate", "--db", fresh.to_str().unwrap()], None).await;
+    let live = tasklane(&["migrate", "--db", app.db_path().to_str().unwrap()], None).await;
+
+    assert!(
+        created.ok().stdout.contains(&format!(
+            "schema version 0 -> {latest} (new database created)"
+        )),
+        "{created:?}"
+    );
+    assert!(
+        again
+            .ok()
+            .stdout
+            .contains(&format!("schema version {latest} -> {latest} (up to date)")),
+        "{again:?}"
+    );
+    assert!(live.ok().stdout.contains("(up to date)"), "{live:?}");
+    let v: i64 = rusqlite::Connection::open(&fresh)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, latest);
+}
