@@ -1,4 +1,5 @@
-//! The operator commands: `tasklane user …`, `tasklane backup`, `tasklane migrate`.
+//! The operator commands: `tasklane user …`, `tasklane token …`, `tasklane backup`,
+//! `tasklane migrate`.
 //!
 //! They open the database file directly (`--db`, as `serve` does) and work while a server
 //! runs on it: writes are short transactions that queue on SQLite's busy timeout, and the
@@ -13,10 +14,10 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
-use crate::api::fields::{Chars, chars, field, is_valid_email, is_valid_username};
+use crate::api::auth::{create_account, password_field};
 use crate::auth::jwt::now_secs_f64;
-use crate::auth::password::{hash_password, validate_password};
-use crate::error::{ApiError, FieldErrors, unique_message};
+use crate::auth::password::hash_password;
+use crate::error::{ApiError, FieldErrors};
 use crate::store::admin::{
     self, AccountChange, BackupPacing, BackupProgress, latest_schema_version,
 };
@@ -204,17 +205,7 @@ async fn user_command(args: UserArgs) -> Result<(), Fail> {
     }
 }
 
-/// The API's message for a username with other characters (`api::auth`).
-const USERNAME_INVALID: &str = "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
-
-/// The API's password field: never trimmed, not blank, at most 4096 characters.
-const PASSWORD: Chars = Chars {
-    allow_blank: false,
-    trim: false,
-    max_length: Some(4096),
-};
-
-/// Registration's rules, in its order: username, email, uniqueness, password.
+/// Registration's rules and messages, exactly as `POST /api/register/` applies them.
 async fn create_user(
     store: &Store,
     username: String,
@@ -222,55 +213,7 @@ async fn create_user(
     password: String,
 ) -> Result<(), Fail> {
     let data = as_body(json!({"username": username, "email": email, "password": password}));
-    let mut errors = FieldErrors::default();
-    let username = field(&data, "username", true, &mut errors, |v| {
-        let s = chars(v, Chars::trimmed(150))?;
-        if is_valid_username(&s) {
-            Ok(s)
-        } else {
-            Err(USERNAME_INVALID.into())
-        }
-    });
-    let email = field(&data, "email", true, &mut errors, |v| {
-        let s = chars(v, Chars::trimmed(254))?;
-        if is_valid_email(&s) {
-            Ok(s)
-        } else {
-            Err("Enter a valid email address.".into())
-        }
-    });
-    for f in store
-        .taken_account_fields(username.clone(), email.clone())
-        .await?
-    {
-        errors.add(f, unique_message(f));
-    }
-    let password = checked_password(
-        &data,
-        username.as_deref().unwrap_or_default(),
-        email.as_deref().unwrap_or_default(),
-        &mut errors,
-    );
-    report_invalid(errors)?;
-    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
-        return Err(Fail("validated fields missing".into()));
-    };
-    let hash = hash_password(password)
-        .await
-        .map_err(|e| Fail(e.to_string()))?;
-    let user = match store.create_user(username, email, hash).await {
-        Ok(user) => user,
-        // Taken by a registration since the check above.
-        Err(StoreError::Conflict(fields)) => {
-            let mut errors = FieldErrors::default();
-            for f in fields {
-                errors.add(f, unique_message(f));
-            }
-            report_invalid(errors)?;
-            return Err(Fail("conflict".into()));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let user = create_account(store, &data).await.map_err(invalid)?;
     println!(
         "created user {} (id {}, email {})",
         user.username, user.id, user.email
@@ -286,13 +229,7 @@ fn checked_password(
     email: &str,
     errors: &mut FieldErrors,
 ) -> Option<String> {
-    let password = field(data, "password", true, errors, |v| chars(v, PASSWORD))?;
-    let failures = validate_password(&password, username, email);
-    let ok = failures.is_empty();
-    for message in failures {
-        errors.add("password", message);
-    }
-    ok.then_some(password)
+    password_field(data, username, email, errors)
 }
 
 fn as_body(v: Value) -> Map<String, Value> {
@@ -304,9 +241,11 @@ fn as_body(v: Value) -> Map<String, Value> {
 
 /// Prints field errors as `field: message` lines on stderr, and fails when there are any.
 fn report_invalid(errors: FieldErrors) -> Result<(), Fail> {
-    let Err(err) = errors.into_result() else {
-        return Ok(());
-    };
+    errors.into_result().map_err(invalid)
+}
+
+/// An API error as a command-line failure: field errors as `field: message` lines.
+fn invalid(err: ApiError) -> Fail {
     let lines = match err {
         ApiError::BadRequest(body) => match body.0 {
             Value::Object(fields) => fields
@@ -321,9 +260,10 @@ fn report_invalid(errors: FieldErrors) -> Result<(), Fail> {
                 .collect::<Vec<_>>(),
             other => vec![format!("  {other}")],
         },
+        ApiError::Internal(_) => return Fail("internal error (see the log above)".into()),
         _ => vec!["  invalid input".to_owned()],
     };
-    Err(Fail(format!("invalid input:\n{}", lines.join("\n"))))
+    Fail(format!("invalid input:\n{}", lines.join("\n")))
 }
 
 async fn list_users(store: &Store, as_json: bool) -> Result<(), Fail> {
@@ -758,5 +698,135 @@ mod tests {
         assert_eq!(human_size(512), "512 B");
         assert_eq!(human_size(1536), "1.5 KiB");
         assert_eq!(human_size(3 << 20), "3.0 MiB");
+    }
+}
+
+/// `tasklane token …`.
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a personal API token for a user; prints the secret once.
+    Create {
+        /// The user the token acts for.
+        #[arg(long)]
+        user: String,
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: tasks:read, tasks:write.
+        #[arg(long, default_value = "tasks:read")]
+        scopes: String,
+        /// Days until it expires (1 to 3650); never, when absent.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List a user's tokens (never their secrets).
+    List {
+        #[arg(long)]
+        user: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one of a user's tokens.
+    Revoke {
+        #[arg(long)]
+        user: String,
+        /// The token's id (from `token list`).
+        #[arg(long)]
+        id: i64,
+    },
+}
+
+/// Runs `tasklane token …`.
+pub async fn token(args: TokenArgs) -> ExitCode {
+    finish(token_command(args).await)
+}
+
+async fn token_command(args: TokenArgs) -> Result<(), Fail> {
+    let store = open_store(&args.db.db, false).await?;
+    let user_of = |username: String| {
+        let store = store.clone();
+        async move {
+            store
+                .account_by_username(username.clone())
+                .await?
+                .map(|a| a.user.id)
+                .ok_or_else(|| Fail(format!("no user named {username}")))
+        }
+    };
+    match args.command {
+        TokenCommand::Create {
+            user,
+            name,
+            scopes,
+            expires_in_days,
+        } => {
+            let user_id = user_of(user).await?;
+            let mut body = json!({ "name": name, "scopes": scopes });
+            if let Some(d) = expires_in_days {
+                body["expires_in_days"] = json!(d);
+            }
+            let created = crate::api::tokens::issue_api_token(&store, user_id, &as_body(body))
+                .await
+                .map_err(invalid)?;
+            println!(
+                "created token {} ({}; scopes {}; expires {})",
+                created.info.id,
+                created.info.name,
+                created.info.scopes.join(" "),
+                created.info.expires_at.as_deref().unwrap_or("never")
+            );
+            println!("{}", created.token);
+            eprintln!("store the token now: it is kept only as a hash and cannot be shown again");
+            Ok(())
+        }
+        TokenCommand::List { user, json } => {
+            let user_id = user_of(user).await?;
+            let rows = store.list_api_tokens(user_id).await?;
+            if json {
+                let list: Vec<Value> = rows
+                    .iter()
+                    .map(|r| {
+                        json!({"id": r.id, "name": r.name, "prefix": r.prefix, "scopes": r.scopes,
+                               "created_at": r.created_at, "expires_at": r.expires_at,
+                               "last_used_at": r.last_used_at})
+                    })
+                    .collect();
+                println!("{}", Value::Array(list));
+            } else {
+                println!(
+                    "{:>5}  {:<24}  {:<12}  {:<22}  expires",
+                    "id", "name", "prefix", "scopes"
+                );
+                for r in rows {
+                    println!(
+                        "{:>5}  {:<24}  {:<12}  {:<22}  {}",
+                        r.id,
+                        r.name,
+                        r.prefix,
+                        r.scopes.join(" "),
+                        r.expires_at.as_deref().unwrap_or("never")
+                    );
+                }
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { user, id } => {
+            let user_id = user_of(user).await?;
+            if store.revoke_api_token(user_id, id).await? {
+                println!("revoked token {id}");
+                Ok(())
+            } else {
+                Err(Fail(format!("no live token {id} for that user")))
+            }
+        }
     }
 }

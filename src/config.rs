@@ -38,6 +38,8 @@ pub enum Command {
     /// Copy the database to a new file while the server keeps running (SQLite online
     /// backup), then check the copy's integrity.
     Backup(crate::cli::BackupArgs),
+    /// Manage personal API tokens: create (prints the secret once), list, revoke.
+    Token(crate::cli::TokenArgs),
     /// Apply pending schema migrations (the server also does on start) and print the
     /// schema version before and after.
     Migrate(crate::cli::DbArgs),
@@ -79,6 +81,11 @@ pub struct ServeArgs {
     /// How long an `Idempotency-Key` is remembered.
     #[arg(long, env = "TASKLANE_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub idempotency_retention: Duration,
+
+    /// How often an open stream re-checks that its account is active (or its API token
+    /// live); a deactivated account's streams close with 4003 within this time.
+    #[arg(long, env = "TASKLANE_STREAM_RECHECK", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub stream_recheck: Duration,
 
     /// How many events a stream may fall behind before it is closed as too slow (4008).
     #[arg(long, env = "TASKLANE_STREAM_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -123,6 +130,15 @@ pub struct ServeArgs {
     /// `https://app.example.com`; repeat for several. Off by default; never `*`.
     #[arg(long = "cors-origin", env = "TASKLANE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origins: Vec<String>,
+
+    /// Serve Prometheus metrics at `/metrics` on the main address.
+    #[arg(long, env = "TASKLANE_METRICS")]
+    pub metrics: bool,
+
+    /// Serve Prometheus metrics at `/metrics` on this separate address instead (keep it
+    /// private, e.g. `127.0.0.1:9100`).
+    #[arg(long, env = "TASKLANE_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TASKLANE_MAX_BODY", default_value_t = 1 << 20)]

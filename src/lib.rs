@@ -17,6 +17,8 @@ pub mod error;
 pub mod hub;
 /// Login and registration throttles.
 pub mod limits;
+/// Prometheus metrics.
+pub mod metrics;
 /// Users, tasks and events: the nouns every other module shares.
 pub mod model;
 /// The only code that speaks SQL.
@@ -46,6 +48,9 @@ pub struct Limits {
     pub trust_x_forwarded_for: bool,
     pub cors_origins: Vec<String>,
     pub idempotency_retention: Duration,
+    /// Serve `/metrics` on the main address.
+    pub metrics_on_main: bool,
+    pub stream_recheck: Duration,
 }
 
 /// What every handler can reach, passed as `Data<&AppState>`.
@@ -56,6 +61,7 @@ pub struct AppState {
     pub hub: Hub,
     pub limits: Arc<Limits>,
     pub throttles: Arc<limits::Throttles>,
+    pub metrics: Arc<metrics::Metrics>,
     /// Flips to `true` when the server starts shutting down; streams close with 1001.
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -74,8 +80,14 @@ impl AppState {
             url,
             prefix: args.redis_channel.clone(),
         });
-        let hub = Hub::new(store.clone(), args.stream_buffer as usize, redis)
-            .map_err(|e| format!("--redis-url: {e}"))?;
+        let metrics = Arc::new(metrics::Metrics::new());
+        let hub = Hub::new(
+            store.clone(),
+            args.stream_buffer as usize,
+            redis,
+            metrics.events_published.clone(),
+        )
+        .map_err(|e| format!("--redis-url: {e}"))?;
         Ok(AppState {
             store: store.clone(),
             jwt: Arc::new(Jwt::new(
@@ -92,7 +104,10 @@ impl AppState {
                 trust_x_forwarded_for: args.trust_x_forwarded_for,
                 cors_origins: args.cors_origins.clone(),
                 idempotency_retention: args.idempotency_retention,
+                metrics_on_main: args.metrics,
+                stream_recheck: args.stream_recheck,
             }),
+            metrics,
             throttles: Arc::new(limits::Throttles {
                 login: limits::Throttle::new(args.login_failures, args.throttle_window),
                 login_address: limits::Throttle::new(
@@ -180,6 +195,20 @@ pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         args.db.display(),
         listener.local_addr()?
     );
+    if let Some(addr) = args.metrics_bind {
+        let metrics_listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr} (--metrics-bind): {e}"))?;
+        tracing::info!(
+            "metrics at http://{}/metrics",
+            metrics_listener.local_addr()?
+        );
+        let app = web::metrics_only(state.clone());
+        tokio::spawn(async move {
+            let acceptor = TcpAcceptor::from_tokio(metrics_listener)?;
+            poem::Server::new_with_acceptor(acceptor).run(app).await
+        });
+    }
     serve(state, listener, telemetry::shutdown_signal()).await?;
     tracing::info!("tasklane stopped");
     Ok(())

@@ -23,6 +23,7 @@ async fn main() -> std::process::ExitCode {
         Some(Command::User(args)) => tasklane::cli::user(args).await,
         Some(Command::Backup(args)) => tasklane::cli::backup(args).await,
         Some(Command::Migrate(args)) => tasklane::cli::migrate(args).await,
+        Some(Command::Token(args)) => tasklane::cli::token(args).await,
         _ => {
             let args = cli.serve_args();
             tasklane::telemetry::init(&args.log, args.log_format);

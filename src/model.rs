@@ -35,7 +35,8 @@ pub struct Task {
     pub created_at: String,
     /// When the task last changed (RFC 3339, UTC, microseconds).
     pub updated_at: String,
-    /// The owner.
+    // The owner. (No doc comment: it would turn the `$ref` into an `allOf` wrapper that
+    // client generators render as a separate class.)
     pub user: User,
     /// 1 at creation, +1 on every change; also the `ETag` (`"v3"`). Send it back in
     /// `If-Match` to change the task only if nobody else has.

@@ -115,6 +115,14 @@ pub async fn count_tasks(addr: SocketAddr, user: &User) -> anyhow::Result<usize>
     Ok(v.as_array().map_or(0, Vec::len))
 }
 
+/// Whether `/healthz` answers 200.
+pub async fn healthy(addr: SocketAddr) -> bool {
+    matches!(
+        Conn::new(addr).send(&Req::get("/healthz", None)).await,
+        Ok((StatusCode::OK, _))
+    )
+}
+
 /// The number of open streams `/healthz` reports.
 pub async fn open_streams(addr: SocketAddr) -> anyhow::Result<u64> {
     let (status, body) = Conn::new(addr).send(&Req::get("/healthz", None)).await?;

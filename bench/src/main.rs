@@ -29,7 +29,7 @@ use tokio::time::Instant;
 use crate::api::User;
 use crate::load::{MakeReq, Plan};
 use crate::report::{Row, latency_json};
-use crate::server::{Rss, Server, round1};
+use crate::server::{CpuMeter, CpuUse, Rss, Server, round1};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -97,7 +97,7 @@ struct Args {
     subscriber_users: usize,
 
     /// Writes per second, in total, during the fan-out scenario.
-    #[arg(long, default_value_t = 500.0)]
+    #[arg(long, default_value_t = 1000.0)]
     fanout_rate: f64,
 
     /// Connections issuing the fan-out writes.
@@ -285,47 +285,15 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     memory.read("idle (fresh start)");
 
-    // Set-up: fresh users with a unique prefix, so a --base server can be reused.
+    // Fresh users with a unique prefix, so a --base server can be reused. Each group is
+    // made just before the first scenario that needs it: registering and logging in
+    // hash passwords with argon2id, which shows in the server's memory.
     let prefix = format!(
         "bench{}_",
         chrono::Utc::now().timestamp_millis() % 100_000_000
     );
-    let t = Instant::now();
-    let list_user = if wants(Scenario::List) {
-        let user = api::users(addr, &format!("{prefix}list"), 1)
-            .await?
-            .remove(0);
-        api::tasks(addr, &user, args.list_tasks).await?;
-        let n = api::count_tasks(addr, &user).await?;
-        if n != args.list_tasks {
-            bail!("the list user has {n} tasks, not {}", args.list_tasks);
-        }
-        Some(user)
-    } else {
-        None
-    };
-    let load_users = if wants(Scenario::Create) || wants(Scenario::Login) {
-        api::users(addr, &format!("{prefix}load"), LOAD_USERS).await?
-    } else {
-        Vec::new()
-    };
-    let fan_users = if wants(Scenario::Fanout) || wants(Scenario::Idle) {
-        api::users(addr, &format!("{prefix}fan"), args.subscriber_users.max(1)).await?
-    } else {
-        Vec::new()
-    };
-    progress(format!(
-        "set-up: {} users registered and logged in, {} tasks, in {:.1} s",
-        usize::from(list_user.is_some()) + load_users.len() + fan_users.len(),
-        if list_user.is_some() {
-            args.list_tasks
-        } else {
-            0
-        },
-        t.elapsed().as_secs_f64()
-    ));
-    memory.read("after set-up");
-
+    let mut load_users = Vec::new();
+    let mut fan_users = Vec::new();
     let mut rows = Vec::new();
     let mut scenarios = Map::new();
     let plan = |connections: usize, expect: StatusCode| Plan {
@@ -338,7 +306,7 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
     if wants(Scenario::Healthz) {
         let make: MakeReq = Arc::new(|_, _| http::Req::get("/healthz", None));
         let (row, v) = http_scenario(
-            addr,
+            (addr, pid),
             "healthz",
             plan(args.connections, StatusCode::OK),
             make,
@@ -347,18 +315,29 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
         rows.push(row);
         scenarios.insert("healthz".into(), v);
     }
-    if let Some(user) = &list_user {
+    if wants(Scenario::List) {
+        let user = list_user(addr, &prefix, args.list_tasks).await?;
+        memory.read("after list set-up");
         let token = user.token.clone();
         let make: MakeReq =
             Arc::new(move |_, _| http::Req::get("/api/tasks/", Some(token.clone())));
-        let (mut row, mut v) =
-            http_scenario(addr, "list", plan(args.connections, StatusCode::OK), make).await;
+        let (mut row, mut v) = http_scenario(
+            (addr, pid),
+            "list",
+            plan(args.connections, StatusCode::OK),
+            make,
+        )
+        .await;
         row.notes
             .push_str(&format!("; {} tasks/response", args.list_tasks));
         v["tasks_per_response"] = json!(args.list_tasks);
         rows.push(row);
         scenarios.insert("list".into(), v);
         memory.read("after list");
+    }
+    if wants(Scenario::Create) || wants(Scenario::Login) {
+        load_users = users(addr, &format!("{prefix}load"), LOAD_USERS).await?;
+        memory.read("after load set-up");
     }
     if wants(Scenario::Create) {
         let users = load_users.clone();
@@ -367,7 +346,7 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
             api::create_task_req(&user.token, &format!("Bench task {c}-{seq}"))
         });
         let (mut row, mut v) = http_scenario(
-            addr,
+            (addr, pid),
             "create",
             plan(args.connections, StatusCode::CREATED),
             make,
@@ -384,7 +363,7 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
         let names: Vec<String> = load_users.iter().map(|u| u.name.clone()).collect();
         let make: MakeReq = Arc::new(move |c, _| api::login_req(&names[c % names.len()]));
         let (mut row, v) = http_scenario(
-            addr,
+            (addr, pid),
             "login",
             plan(args.login_connections, StatusCode::OK),
             make,
@@ -395,8 +374,13 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
         scenarios.insert("login".into(), v);
         memory.read("after login");
     }
+    if wants(Scenario::Fanout) || wants(Scenario::Idle) {
+        let n = args.subscriber_users.max(1);
+        fan_users = users(addr, &format!("{prefix}fan"), n).await?;
+        memory.read("after stream set-up");
+    }
     if wants(Scenario::Fanout) {
-        let (row, v) = fanout(addr, &fan_users, args).await?;
+        let (row, v) = fanout((addr, pid), &fan_users, args).await?;
         rows.push(row);
         scenarios.insert("fanout".into(), v);
         memory.read("after fan-out");
@@ -449,16 +433,48 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
     Ok(summary)
 }
 
-async fn http_scenario(addr: SocketAddr, name: &str, plan: Plan, make: MakeReq) -> (Row, Value) {
+/// Registers and logs in `n` users named `{prefix}{i}`.
+async fn users(addr: SocketAddr, prefix: &str, n: usize) -> anyhow::Result<Vec<User>> {
+    let t = Instant::now();
+    let users = api::users(addr, prefix, n).await?;
+    progress(format!(
+        "set-up: {n} users {prefix}* registered and logged in in {:.1} s",
+        t.elapsed().as_secs_f64()
+    ));
+    Ok(users)
+}
+
+/// The user whose list is fetched, with exactly `tasks` tasks.
+async fn list_user(addr: SocketAddr, prefix: &str, tasks: usize) -> anyhow::Result<User> {
+    let user = users(addr, &format!("{prefix}list"), 1).await?.remove(0);
+    api::tasks(addr, &user, tasks).await?;
+    let n = api::count_tasks(addr, &user).await?;
+    if n != tasks {
+        progress(format!(
+            "warning: the list returns {n} of the {tasks} tasks (the server's page size?)"
+        ));
+    }
+    Ok(user)
+}
+
+async fn http_scenario(
+    target: (SocketAddr, Option<u32>),
+    name: &str,
+    plan: Plan,
+    make: MakeReq,
+) -> (Row, Value) {
+    let (addr, pid) = target;
     progress(format!(
         "{name}: {} connections, {:?} warm-up + {:?}",
         plan.connections, plan.warmup, plan.duration
     ));
+    let cpu = CpuMeter::start(pid);
     let out = load::run(addr, plan, make).await;
+    let cpu = cpu.stop();
     let mut row = Row::new(name).latency(&out.latency);
     row.rate = Some(out.rate());
     row.errors = out.errors;
-    row.notes = format!("{} conns", plan.connections);
+    row.notes = format!("{} conns; {}", plan.connections, cpu_note(cpu));
     if let Some(e) = &out.first_error {
         row.notes.push_str(&format!("; first error: {e}"));
     }
@@ -469,11 +485,16 @@ async fn http_scenario(addr: SocketAddr, name: &str, plan: Plan, make: MakeReq) 
         "errors": out.errors,
         "first_error": out.first_error,
         "latency": latency_json(&out.latency),
+        "cpu_percent": cpu_json(cpu),
     });
     (row, v)
 }
 
-async fn fanout(addr: SocketAddr, users: &[User], args: &Args) -> anyhow::Result<(Row, Value)> {
+async fn fanout(
+    (addr, pid): (SocketAddr, Option<u32>),
+    users: &[User],
+    args: &Args,
+) -> anyhow::Result<(Row, Value)> {
     let plan = ws::FanoutPlan {
         subscribers: args.subscribers,
         writers: args.fanout_writers,
@@ -488,14 +509,16 @@ async fn fanout(addr: SocketAddr, users: &[User], args: &Args) -> anyhow::Result
         plan.rate,
         plan.duration
     ));
+    let cpu = CpuMeter::start(pid);
     let out = ws::fanout(addr, users, &plan).await?;
+    let cpu = cpu.stop();
     let delivery_rate = out.deliveries as f64 / out.write_window.as_secs_f64();
     let mut row = Row::new("fanout").latency(&out.commit_to_receipt);
     row.rate = Some(delivery_rate);
     row.errors = out.write_errors + out.connect_failures as u64 + out.closed_early as u64;
     let send_p = |q: f64| out.send_to_receipt.value_at_quantile(q) as f64 / 1000.0;
     row.notes = format!(
-        "events/s delivered; {} subs; {:.0} writes/s; lost {}, dup {}, reordered {}; POST-sent→recv p50 {:.2} p99 {:.2} ms",
+        "events/s delivered; {} subs; {:.0} writes/s; lost {}, dup {}, reordered {}; POST-sent→recv p50 {:.2} p99 {:.2} ms; {}",
         out.subscribers,
         out.write_rate(),
         out.lost,
@@ -503,6 +526,7 @@ async fn fanout(addr: SocketAddr, users: &[User], args: &Args) -> anyhow::Result
         out.out_of_order,
         send_p(0.5),
         send_p(0.99),
+        cpu_note(cpu),
     );
     for (what, e) in [
         ("connect", &out.connect_first_error),
@@ -538,6 +562,7 @@ async fn fanout(addr: SocketAddr, users: &[User], args: &Args) -> anyhow::Result
         "drain_s": round1(out.drain_time.as_secs_f64()),
         "commit_to_receipt": latency_json(&out.commit_to_receipt),
         "send_to_receipt": latency_json(&out.send_to_receipt),
+        "cpu_percent": cpu_json(cpu),
         "latency_note": "commit_to_receipt: the event's `at` (stamped inside the write transaction, µs, UTC) to the subscriber's wall clock on receipt, same machine; send_to_receipt: the writer's monotonic send time (embedded in the task title) to receipt",
     });
     Ok((row, v))
@@ -599,4 +624,24 @@ async fn idle(addr: SocketAddr, users: &[User], args: &Args, memory: &mut Memory
         "rss_per_socket_kib": per_socket_kib,
     });
     (row, v)
+}
+
+/// CPU use as the notes show it: percent of one core.
+fn cpu_note(cpu: CpuUse) -> String {
+    let pct = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |v| format!("{v:.0}%"));
+    format!(
+        "cpu srv {} cli {} other {}",
+        pct(cpu.server),
+        pct(cpu.client),
+        pct(cpu.other)
+    )
+}
+
+fn cpu_json(cpu: CpuUse) -> Value {
+    json!({
+        "server": cpu.server,
+        "client": cpu.client,
+        "other_processes": cpu.other,
+        "unit": "percent of one core, averaged over warm-up and run",
+    })
 }

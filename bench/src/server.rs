@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const READY_LINE: &str = "tasklane listening on http://";
 const STDERR_KEPT: usize = 20;
 
 pub struct Server {
@@ -36,7 +35,7 @@ struct Stderr {
 }
 
 impl Server {
-    /// Starts `bin serve` on 127.0.0.1:0 with a fresh database; `cpus` is a `taskset -c`
+    /// Starts `bin serve` on a free loopback port with a fresh database; `cpus` is a `taskset -c`
     /// list to pin it to.
     pub async fn start(bin: &Path, cpus: Option<&str>) -> anyhow::Result<Server> {
         if !bin.is_file() {
@@ -47,6 +46,9 @@ impl Server {
         }
         let dir = tempfile::tempdir().context("temp dir")?;
         let db: PathBuf = dir.path().join("bench.db");
+        // `--log warn` keeps per-request logging out of the figures, but it also hides
+        // the "listening on" line; so pick a free port here and wait for /healthz.
+        let addr = free_port().context("pick a free port")?;
         let mut command: Vec<String> = Vec::new();
         if let Some(cpus) = cpus {
             command.extend(["taskset".into(), "-c".into(), cpus.into()]);
@@ -56,13 +58,11 @@ impl Server {
             [
                 "serve",
                 "--bind",
-                "127.0.0.1:0",
+                &addr.to_string(),
                 "--db",
                 &db.display().to_string(),
-                // `warn`, plus the crate's own info lines: the listening line and
-                // migrations (it logs nothing per request).
                 "--log",
-                "warn,tasklane=info",
+                "warn",
                 "--access-ttl",
                 "1h",
                 // The set-up registers ~120 users from one address.
@@ -81,39 +81,17 @@ impl Server {
             .with_context(|| format!("start {}", command.join(" ")))?;
         let pid = child.id().context("server exited at once")?;
         let stderr = child.stderr.take().context("server stderr")?;
-        let mut lines = BufReader::new(stderr).lines();
-
-        let mut seen = Vec::new();
-        let wait_ready = async {
-            while let Some(line) = lines.next_line().await? {
-                if let Some(rest) = line.split(READY_LINE).nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or_default();
-                    return addr
-                        .parse::<SocketAddr>()
-                        .with_context(|| format!("address in {line:?}"));
-                }
-                seen.push(line);
-            }
-            bail!("server exited before listening")
-        };
-        let addr = match tokio::time::timeout(Duration::from_secs(30), wait_ready).await {
-            Ok(Ok(addr)) => addr,
-            Ok(Err(e)) => bail!("{e:#}; server said:\n{}", seen.join("\n")),
-            Err(_) => bail!(
-                "server not listening after 30 s; it said:\n{}",
-                seen.join("\n")
-            ),
-        };
 
         // Keep draining stderr so the server never blocks on it.
         let kept = Arc::new(Mutex::new(Stderr::default()));
         let sink = kept.clone();
         tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Ok(mut s) = sink.lock() {
                     s.lines += 1;
-                    s.warnings += u64::from(line.contains(" WARN "));
-                    s.errors += u64::from(line.contains(" ERROR "));
+                    s.warnings += u64::from(line.contains("WARN"));
+                    s.errors += u64::from(line.contains("ERROR"));
                     s.last.push_back(line);
                     if s.last.len() > STDERR_KEPT {
                         s.last.pop_front();
@@ -121,6 +99,20 @@ impl Server {
                 }
             }
         });
+
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                bail!("server exited with {status}:\n{}", tail(&kept));
+            }
+            if crate::api::healthy(addr).await {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("server not answering /healthz after 30 s:\n{}", tail(&kept));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         Ok(Server {
             child,
             pid,
@@ -158,6 +150,18 @@ impl Server {
             let _ = self.child.kill().await;
         }
     }
+}
+
+/// A port on 127.0.0.1 that nothing listens on right now.
+fn free_port() -> std::io::Result<SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+fn tail(stderr: &Mutex<Stderr>) -> String {
+    stderr
+        .lock()
+        .map(|s| s.last.iter().cloned().collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default()
 }
 
 /// Resident memory of a process, KiB: now (`VmRSS`) and peak (`VmHWM`).
@@ -219,6 +223,89 @@ pub fn machine() -> Value {
         "online_cpus": std::fs::read_to_string("/sys/devices/system/cpu/online").ok().map(|s| s.trim().to_owned()),
         "cpu_model": model,
         "mem_total_gib": mem_kib.map(|k| round1(k as f64 / 1024.0 / 1024.0)),
+        "loadavg_at_start": std::fs::read_to_string("/proc/loadavg").ok().map(|s| s.trim().to_owned()),
         "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_owned()),
     })
+}
+
+/// CPU time (user + system) a process has used, in seconds, from `/proc/<pid>/stat`.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // /proc reports in USER_HZ, which is 100 on Linux.
+    Some((utime + stime) as f64 / 100.0)
+}
+
+/// Busy CPU time of the whole machine, in seconds, from the `cpu` line of `/proc/stat`
+/// (everything but idle and iowait).
+fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal …
+    let busy: u64 = ticks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !matches!(i, 3 | 4) && *i < 8)
+        .map(|(_, t)| t)
+        .sum();
+    Some(busy as f64 / 100.0)
+}
+
+/// CPU use over a stretch of time, in percent of one core.
+#[derive(Clone, Copy, Debug)]
+pub struct CpuUse {
+    pub server: Option<f64>,
+    pub client: Option<f64>,
+    /// Everything else on the machine (other processes): noise in the figures.
+    pub other: Option<f64>,
+}
+
+/// Measures the server's, this process's and the rest of the machine's CPU use.
+pub struct CpuMeter {
+    server_pid: Option<u32>,
+    started: std::time::Instant,
+    server: Option<f64>,
+    client: Option<f64>,
+    machine: Option<f64>,
+}
+
+impl CpuMeter {
+    pub fn start(server_pid: Option<u32>) -> CpuMeter {
+        CpuMeter {
+            server_pid,
+            started: std::time::Instant::now(),
+            server: server_pid.and_then(cpu_seconds),
+            client: cpu_seconds(std::process::id()),
+            machine: machine_busy_seconds(),
+        }
+    }
+
+    /// Average use since `start`.
+    pub fn stop(&self) -> CpuUse {
+        let wall = self.started.elapsed().as_secs_f64();
+        let used = |before: Option<f64>, now: Option<f64>| Some((now? - before?) / wall * 100.0);
+        let server = used(self.server, self.server_pid.and_then(cpu_seconds));
+        let client = used(self.client, cpu_seconds(std::process::id()));
+        let machine = used(self.machine, machine_busy_seconds());
+        let other = match (machine, client) {
+            (Some(m), Some(c)) => Some((m - c - server.unwrap_or(0.0)).max(0.0)),
+            _ => None,
+        };
+        let round = |v: Option<f64>| v.map(f64::round);
+        CpuUse {
+            server: round(server),
+            client: round(client),
+            other: round(other),
+        }
+    }
 }

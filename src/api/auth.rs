@@ -15,6 +15,7 @@ use crate::auth::{coded, invalid_refresh_token};
 use crate::error::{ApiError, FieldErrors, detail, unique_message};
 use crate::limits::client_address;
 use crate::model::User;
+use crate::store::Store;
 use crate::store::tokens::{NewRefresh, Rotation};
 
 pub struct AuthApi;
@@ -31,7 +32,7 @@ pub struct RegisterRequest {
     pub email: String,
     /// At least 8 characters, not entirely numeric, not a common password, not too
     /// similar to the username or email.
-    #[oai(write_only, validator(min_length = 8, max_length = 4096))]
+    #[oai(validator(min_length = 8, max_length = 4096))]
     pub password: String,
 }
 
@@ -51,7 +52,7 @@ impl Example for RegisterRequest {
 pub struct TokenRequest {
     #[oai(validator(min_length = 1))]
     pub username: String,
-    #[oai(write_only, validator(min_length = 1))]
+    #[oai(validator(min_length = 1))]
     pub password: String,
 }
 
@@ -302,8 +303,8 @@ fn refresh_field(data: &Map<String, Value>) -> Result<String, ApiError> {
     token.ok_or_else(|| ApiError::internal("validated refresh missing"))
 }
 
-/// Validates a registration like the original's serializer (field order username, email,
-/// password; uniqueness before password rules) and creates the account.
+/// Registers an account from the API: throttled per client address, then
+/// [`create_account`].
 pub async fn register_user(
     req: &Request,
     state: &AppState,
@@ -315,6 +316,15 @@ pub async fn register_user(
         .register
         .check(&address)
         .map_err(ApiError::too_many_requests)?;
+    let user = create_account(&state.store, data).await?;
+    state.throttles.register.hit(&address);
+    Ok(user)
+}
+
+/// Validates a registration like the original's serializer (field order username, email,
+/// password; uniqueness before password rules), hashes the password and creates the
+/// account. Shared by the API and `tasklane user create`.
+pub async fn create_account(store: &Store, data: &Map<String, Value>) -> Result<User, ApiError> {
     let mut errors = FieldErrors::default();
     let username = field(data, "username", true, &mut errors, |v| {
         let s = chars(v, Chars::trimmed(150))?;
@@ -332,30 +342,39 @@ pub async fn register_user(
             Err("Enter a valid email address.".into())
         }
     });
-    let taken = state
-        .store
+    let taken = store
         .taken_account_fields(username.clone(), email.clone())
         .await?;
     for f in taken {
         errors.add(f, unique_message(f));
     }
-    let password = field(data, "password", true, &mut errors, |v| chars(v, PASSWORD));
-    if let Some(p) = &password {
-        let failures = validate_password(
-            p,
-            username.as_deref().unwrap_or_default(),
-            email.as_deref().unwrap_or_default(),
-        );
-        for message in failures {
-            errors.add("password", message);
-        }
-    }
+    let password = password_field(
+        data,
+        username.as_deref().unwrap_or_default(),
+        email.as_deref().unwrap_or_default(),
+        &mut errors,
+    );
     errors.into_result()?;
     let (Some(username), Some(email), Some(password)) = (username, email, password) else {
         return Err(ApiError::internal("validated fields missing"));
     };
     let hash = hash_password(password).await.map_err(ApiError::internal)?;
-    let user = state.store.create_user(username, email, hash).await?;
-    state.throttles.register.hit(&address);
-    Ok(user)
+    Ok(store.create_user(username, email, hash).await?)
+}
+
+/// The `password` field of `data`, checked with Django's validators against the
+/// account's username and email; failures go to `errors`.
+pub fn password_field(
+    data: &Map<String, Value>,
+    username: &str,
+    email: &str,
+    errors: &mut FieldErrors,
+) -> Option<String> {
+    let password = field(data, "password", true, errors, |v| chars(v, PASSWORD))?;
+    let failures = validate_password(&password, username, email);
+    let ok = failures.is_empty();
+    for message in failures {
+        errors.add("password", message);
+    }
+    ok.then_some(password)
 }

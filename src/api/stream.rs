@@ -23,9 +23,10 @@ use tokio::time::{Instant, sleep_until, timeout};
 use super::ApiTags;
 use crate::AppState;
 use crate::auth::jwt::now_secs;
-use crate::auth::{Caller, Scope, authenticate};
+use crate::auth::{Caller, Credential, Scope, authenticate};
 use crate::error::ApiError;
 use crate::hub::{End, Follower, Item};
+use crate::metrics::StreamGuard;
 use crate::model::Task;
 
 pub struct StreamApi;
@@ -34,6 +35,8 @@ pub struct StreamApi;
 pub mod close {
     /// The access token expired: reconnect with a fresh token and `since`.
     pub const TOKEN_EXPIRED: u16 = 4001;
+    /// The account was deactivated or the API token revoked: log in again.
+    pub const REVOKED: u16 = 4003;
     /// The client read too slowly and fell behind: reconnect with `since`.
     pub const TOO_SLOW: u16 = 4008;
     /// The server is shutting down: reconnect (with `since`) later.
@@ -56,7 +59,8 @@ pub struct StreamMessage {
     /// `create`, `update` or `delete` — or `reset`: the requested `since` is older than
     /// the kept history (or unknown), so re-list your tasks; events continue after `event_id`.
     pub action: String,
-    /// The task after the change (for a delete: as it was). Absent on `reset`.
+    // The task after the change (for a delete: as it was); absent on `reset`. (No doc
+    // comment: it would wrap the `$ref` in an `allOf`.)
     #[oai(skip_serializing_if_is_none)]
     pub task: Option<Task>,
     /// When the change was committed. Absent on `reset`.
@@ -94,13 +98,12 @@ impl StreamApi {
         let token = token.0.ok_or_else(ApiError::not_authenticated)?;
         let caller = authenticate(&state, &token).await?;
         caller.require(Scope::TasksRead)?;
-        let expires_at = caller.expires_at;
         let follower = state
             .hub
             .follow(caller.user.id, since.0)
             .await
             .map_err(follow_error)?;
-        let shutdown = state.shutdown.subscribe();
+        let state = state.0.clone();
         Ok(ws
             .config(
                 WebSocketConfig::default()
@@ -109,7 +112,7 @@ impl StreamApi {
                     .max_message_size(Some(64 << 10))
                     .max_frame_size(Some(64 << 10)),
             )
-            .on_upgrade(move |socket| run_socket(socket, follower, expires_at, shutdown))
+            .on_upgrade(move |socket| run_socket(socket, follower, state, caller))
             .boxed())
     }
 
@@ -147,23 +150,30 @@ impl StreamApi {
             .follow(caller.user.id, since)
             .await
             .map_err(follow_error)?;
+        let state = state.0.clone();
         let mut shutdown = state.shutdown.subscribe();
         let expiry = sleep_until(instant_at(caller.expires_at));
-        let stream = futures_util::stream::unfold(follower, |mut f| async move {
+        let guard = StreamGuard::new(&state.metrics, "sse");
+        let delivered = state.metrics.events_delivered.clone();
+        let stream = futures_util::stream::unfold((follower, guard), |(mut f, g)| async move {
             let item = f.next().await.ok()?;
-            Some((SseItem(item), f))
+            Some((SseItem(item), (f, g)))
         })
         .take_until(async move {
             tokio::select! {
                 _ = expiry => {},
                 _ = shutting_down(&mut shutdown) => {},
+                _ = revoked(&state, &caller) => {},
             }
         })
         .boxed();
         Ok(EventStream::new(stream)
             .keep_alive(Duration::from_secs(15))
-            .to_event(|SseItem(item)| match item {
-                Item::Event(e) => SseEvent::message(e.json.clone()).id(e.id.to_string()),
+            .to_event(move |SseItem(item)| match item {
+                Item::Event(e) => {
+                    delivered.inc();
+                    SseEvent::message(e.json.clone()).id(e.id.to_string())
+                }
                 Item::Reset { event_id } => SseEvent::message(reset_json(event_id))
                     .id(event_id.to_string())
                     .event_type("reset"),
@@ -180,6 +190,36 @@ impl StreamMessage {
             task: None,
             at: None,
         }
+    }
+}
+
+/// Resolves once the caller's account is deactivated or deleted, or its API token
+/// revoked or expired (checked every `--stream-recheck`).
+async fn revoked(state: &AppState, caller: &Caller) {
+    let every = state.limits.stream_recheck.max(Duration::from_millis(100));
+    let mut tick = tokio::time::interval_at(Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        match still_allowed(state, caller).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            // A database hiccup is not a revocation; try again next time.
+            Err(e) => tracing::warn!(error = %e, "stream: re-checking access failed"),
+        }
+    }
+}
+
+async fn still_allowed(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<bool, crate::store::StoreError> {
+    match &caller.credential {
+        Credential::Session => Ok(state
+            .store
+            .account_by_id(caller.user.id)
+            .await?
+            .is_some_and(|a| a.is_active)),
+        Credential::ApiToken { id, .. } => state.store.api_token_live(*id, now_secs()).await,
     }
 }
 
@@ -207,12 +247,16 @@ fn instant_at(at: i64) -> Instant {
 async fn run_socket(
     socket: WebSocketStream,
     mut follower: Follower,
-    expires_at: i64,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    state: AppState,
+    caller: Caller,
 ) {
+    let _open = StreamGuard::new(&state.metrics, "websocket");
+    let mut shutdown = state.shutdown.subscribe();
     let (mut sink, mut incoming) = socket.split();
-    let expiry = sleep_until(instant_at(expires_at));
+    let expiry = sleep_until(instant_at(caller.expires_at));
     tokio::pin!(expiry);
+    let revocation = revoked(&state, &caller);
+    tokio::pin!(revocation);
     let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     let mut last_heard = Instant::now();
     let close = loop {
@@ -228,7 +272,7 @@ async fn run_socket(
                     }
                 };
                 match timeout(SEND_TIMEOUT, sink.send(Message::Text(text))).await {
-                    Ok(Ok(())) => {}
+                    Ok(Ok(())) => state.metrics.events_delivered.inc(),
                     Ok(Err(_)) => break None,
                     Err(_) => break Some((close::TOO_SLOW, "too slow")),
                 }
@@ -248,6 +292,7 @@ async fn run_socket(
                 }
             }
             _ = &mut expiry => break Some((close::TOKEN_EXPIRED, "token expired")),
+            _ = &mut revocation => break Some((close::REVOKED, "access revoked")),
             _ = shutting_down(&mut shutdown) => break Some((close::GOING_AWAY, "server shutting down")),
         }
     };

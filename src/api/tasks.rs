@@ -50,7 +50,7 @@ impl Example for TaskInput {
 
 /// A partial change (`PATCH`): only the fields given change.
 #[derive(Object, Debug)]
-#[oai(example)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct TaskPatch {
     /// 5 to 255 characters; surrounding whitespace is trimmed.
     #[oai(validator(min_length = 5, max_length = 255))]

@@ -10,6 +10,7 @@ use super::{ApiTags, PathId};
 use crate::AppState;
 use crate::auth::{Caller, Scope, TOKEN_SCOPES, hash_api_token, new_api_token};
 use crate::error::{ApiError, FieldErrors};
+use crate::store::Store;
 use crate::store::api_tokens::{ApiTokenRow, NewApiToken};
 
 pub struct TokensApi;
@@ -77,7 +78,7 @@ pub enum RevokeTokenResponse {
     Revoked,
 }
 
-fn api_token(row: ApiTokenRow) -> ApiToken {
+pub fn api_token(row: ApiTokenRow) -> ApiToken {
     ApiToken {
         id: row.id,
         name: row.name,
@@ -171,6 +172,40 @@ impl TokensApi {
             Err(ApiError::not_found("No API token matches the given query."))
         }
     }
+}
+
+/// Validates `{name, scopes, expires_in_days}` and creates the token: its secret is in
+/// the result, and nowhere else ever. Shared by the API and `tasklane token create`.
+pub async fn issue_api_token(
+    store: &Store,
+    user_id: i64,
+    data: &serde_json::Map<String, serde_json::Value>,
+) -> Result<CreatedToken, ApiError> {
+    let (name, scopes, days) = parse_new_token(data)?;
+    let token = new_api_token();
+    let expires = days.map(|d| {
+        let at = chrono::Utc::now() + chrono::Duration::days(i64::from(d));
+        (
+            at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+            at.timestamp(),
+        )
+    });
+    let row = store
+        .create_api_token(
+            user_id,
+            NewApiToken {
+                name,
+                token_hash: hash_api_token(&token),
+                prefix: token.chars().take(10).collect(),
+                scopes,
+                expires,
+            },
+        )
+        .await?;
+    Ok(CreatedToken {
+        info: api_token(row),
+        token,
+    })
 }
 
 /// Name, scopes and lifetime, validated with DRF-shaped messages.

@@ -45,6 +45,7 @@ struct Inner {
     capacity: usize,
     channels: Mutex<Channels>,
     bridge: Option<redis::Bridge>,
+    published: prometheus::IntCounter,
 }
 
 /// How the hub reaches other processes.
@@ -62,6 +63,7 @@ impl Hub {
         store: Store,
         capacity: usize,
         redis: Option<redis::Config>,
+        published: prometheus::IntCounter,
     ) -> Result<Hub, ::redis::RedisError> {
         let mut err = None;
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
@@ -75,6 +77,7 @@ impl Hub {
                 capacity: capacity.max(1),
                 channels: Mutex::new(HashMap::new()),
                 bridge,
+                published,
             }
         });
         match err {
@@ -86,6 +89,7 @@ impl Hub {
     /// Announces a committed event to its owner's streams, here and (with Redis) in every
     /// other process.
     pub fn publish(&self, event: Event) {
+        self.inner.published.inc();
         let event = Arc::new(event);
         self.inner.deliver(Signal::Event(event.clone()));
         if let Some(bridge) = &self.inner.bridge {

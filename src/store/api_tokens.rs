@@ -160,6 +160,21 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Whether token `id` still works (not revoked or expired, owner active).
+    pub async fn api_token_live(&self, id: i64, now: i64) -> Result<bool> {
+        self.run(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM api_tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.id = ?1 AND t.revoked_at IS NULL AND u.is_active = 1
+                   AND (t.expires_unix IS NULL OR t.expires_unix > ?2))",
+            )?
+            .query_row(params![id, now], |r| r.get(0))?)
+        })
+        .await
+    }
+}
+
 fn minute_ago() -> String {
     (chrono::Utc::now() - chrono::Duration::seconds(60))
         .format("%Y-%m-%dT%H:%M:%S%.6fZ")

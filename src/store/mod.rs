@@ -124,6 +124,12 @@ impl Store {
         .await
     }
 
+    /// Connections in the pool, and how many of them are idle.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections)
+    }
+
     /// `SELECT 1`: the health check.
     pub async fn ping(&self) -> Result<()> {
         self.run(|c| {

@@ -4,7 +4,13 @@
 use serde_json::Value;
 
 /// Path templates (`{id}` matches one segment) and the methods they answer.
-pub struct AllowTable(Vec<(Vec<String>, String)>);
+pub struct AllowTable(Vec<Entry>);
+
+struct Entry {
+    template: String,
+    segments: Vec<String>,
+    methods: String,
+}
 
 /// Routes outside the OpenAPI document.
 const PAGES: &[&str] = &[
@@ -16,6 +22,7 @@ const PAGES: &[&str] = &[
     "/real_data",
     "/real_data/app.js",
     "/real_data/app.css",
+    "/metrics",
 ];
 
 impl AllowTable {
@@ -32,28 +39,42 @@ impl AllowTable {
                     methods.push("HEAD".into());
                 }
                 methods.push("OPTIONS".into());
-                table.push((segments(path), methods.join(", ")));
+                table.push(Entry {
+                    template: path.clone(),
+                    segments: segments(path),
+                    methods: methods.join(", "),
+                });
             }
         }
         for page in PAGES {
-            table.push((segments(page), "GET, HEAD, OPTIONS".into()));
+            table.push(Entry {
+                template: (*page).to_owned(),
+                segments: segments(page),
+                methods: "GET, HEAD, OPTIONS".into(),
+            });
         }
         AllowTable(table)
     }
 
     /// The `Allow` value for a request path (already without its trailing slash).
     pub fn for_path(&self, path: &str) -> Option<&str> {
+        self.lookup(path).map(|e| e.methods.as_str())
+    }
+
+    /// The route template a path belongs to (`/api/tasks/{id}`), for metric labels.
+    pub fn route(&self, path: &str) -> Option<&str> {
+        self.lookup(path).map(|e| e.template.as_str())
+    }
+
+    fn lookup(&self, path: &str) -> Option<&Entry> {
         let want = segments(path);
-        self.0
-            .iter()
-            .find(|(template, _)| {
-                template.len() == want.len()
-                    && template
-                        .iter()
-                        .zip(&want)
-                        .all(|(t, w)| t == w || (t.starts_with('{') && t.ends_with('}')))
-            })
-            .map(|(_, methods)| methods.as_str())
+        self.0.iter().find(|e| {
+            e.segments.len() == want.len()
+                && e.segments
+                    .iter()
+                    .zip(&want)
+                    .all(|(t, w)| t == w || (t.starts_with('{') && t.ends_with('}')))
+        })
     }
 }
 
@@ -80,5 +101,6 @@ mod tests {
         );
         assert_eq!(t.for_path("/healthz"), Some("GET, HEAD, OPTIONS"));
         assert_eq!(t.for_path("/api/nope"), None);
+        assert_eq!(t.route("/api/tasks/7"), Some("/api/tasks/{id}"));
     }
 }

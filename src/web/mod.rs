@@ -40,7 +40,14 @@ pub fn routes(state: AppState) -> impl Endpoint {
     });
     let cors = (!state.limits.cors_origins.is_empty()).then(|| cors(&state.limits.cors_origins));
     let allow = Arc::new(allow::AllowTable::from_spec(&docs.spec));
-    Route::new()
+    let metrics = state.metrics.clone();
+    let routes_for_log = allow.clone();
+    let metrics_on_main = state.limits.metrics_on_main;
+    let mut routes = Route::new();
+    if metrics_on_main {
+        routes = routes.at("/metrics", get(metrics_endpoint));
+    }
+    routes
         .nest("/", service)
         .at("/", get(index))
         .at("/openapi.json", get(openapi_json))
@@ -58,7 +65,10 @@ pub fn routes(state: AppState) -> impl Endpoint {
             let allow = allow.clone();
             async move { Ok(drf_errors(ep.as_ref(), req, &allow).await) }
         })
-        .around(access_log)
+        .around(move |ep, req| {
+            let (routes, metrics) = (routes_for_log.clone(), metrics.clone());
+            async move { access_log(ep, req, &routes, &metrics).await }
+        })
         .around(|ep, mut req| async move {
             without_trailing_slash(&mut req);
             ep.call(req).await
@@ -103,7 +113,12 @@ fn cors(origins: &[String]) -> Cors {
 /// One log line per request (method, path without the query — it may hold a token —,
 /// status, latency, request id), and the request id on the response. An incoming
 /// `X-Request-Id` of sane shape is kept, so ids can follow a request through a proxy.
-async fn access_log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+async fn access_log<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    routes: &allow::AllowTable,
+    metrics: &crate::metrics::Metrics,
+) -> poem::Result<Response> {
     let id = req
         .headers()
         .get("x-request-id")
@@ -120,7 +135,19 @@ async fn access_log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Respo
     let started = std::time::Instant::now();
     let mut resp = ep.call(req).instrument(span.clone()).await?.into_response();
     let status = resp.status().as_u16();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    let ms = elapsed * 1000.0;
+    // Labels from the route template, never the raw path: bounded cardinality.
+    let route = routes.route(&path).unwrap_or("other");
+    let status_label = status.to_string();
+    metrics
+        .requests
+        .with_label_values(&[route, method.as_str(), &status_label])
+        .inc();
+    metrics
+        .latency
+        .with_label_values(&[route, method.as_str()])
+        .observe(elapsed);
     span.in_scope(|| {
         tracing::info!(target: "tasklane::http", %method, %path, status, ms = format!("{ms:.2}"), "request");
     });
@@ -128,6 +155,25 @@ async fn access_log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Respo
         resp.headers_mut().insert("x-request-id", v);
     }
     Ok(resp)
+}
+
+/// `/metrics` in Prometheus' text format.
+#[handler]
+fn metrics_endpoint(state: Data<&AppState>) -> Response {
+    let redis = match state.hub.fanout() {
+        Fanout::Local => None,
+        Fanout::Redis { connected } => Some(connected),
+    };
+    Response::builder()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(redis, state.store.pool_state()))
+}
+
+/// Only `/metrics`, for `--metrics-bind`.
+pub fn metrics_only(state: AppState) -> impl Endpoint {
+    Route::new()
+        .at("/metrics", get(metrics_endpoint))
+        .data(state)
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

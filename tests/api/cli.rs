@@ -430,3 +430,75 @@ async fn migrate_prints_the_schema_version_before_and_after() {
         .unwrap();
     assert_eq!(v, latest);
 }
+
+#[tokio::test]
+async fn api_tokens_can_be_created_listed_and_revoked_on_the_command_line() {
+    let app = spawn_app().await;
+    app.user("alice1").await;
+    let db = app.db_path();
+    let db = db.to_str().expect("utf-8 path");
+
+    let run = tasklane(
+        &[
+            "token",
+            "create",
+            "--user",
+            "alice1",
+            "--name",
+            "cron",
+            "--scopes",
+            "tasks:read,tasks:write",
+            "--db",
+            db,
+        ],
+        None,
+    )
+    .await;
+    run.ok();
+    let secret = run
+        .stdout
+        .lines()
+        .last()
+        .expect("secret line")
+        .trim()
+        .to_owned();
+    assert!(secret.starts_with("tlp_"), "{run:#?}");
+    assert_eq!(
+        app.get("/api/tasks/", &secret).await.status,
+        reqwest::StatusCode::OK
+    );
+
+    let list = tasklane(
+        &["token", "list", "--user", "alice1", "--json", "--db", db],
+        None,
+    )
+    .await;
+    list.ok();
+    assert!(!list.stdout.contains(&secret));
+    let listed: Value = serde_json::from_str(&list.stdout).expect("json");
+    let id = listed[0]["id"].as_i64().expect("id").to_string();
+
+    tasklane(
+        &[
+            "token", "revoke", "--user", "alice1", "--id", &id, "--db", db,
+        ],
+        None,
+    )
+    .await
+    .ok();
+    assert_eq!(
+        app.get("/api/tasks/", &secret).await.status,
+        reqwest::StatusCode::UNAUTHORIZED
+    );
+    tasklane(
+        &[
+            "token", "create", "--user", "alice1", "--name", "x", "--scopes", "admin", "--db", db,
+        ],
+        None,
+    )
+    .await
+    .failed();
+    tasklane(&["token", "list", "--user", "nobody", "--db", db], None)
+        .await
+        .failed();
+}

@@ -98,3 +98,36 @@ async fn healthz_answers_when_the_database_does() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["database"], "ok");
 }
+
+#[tokio::test]
+async fn metrics_are_off_by_default_and_count_requests_by_route_when_on() {
+    let app = spawn_app().await;
+    let r = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    let app = spawn_app_with(|a| a.metrics = true).await;
+    let (token, _) = app.user("alice1").await;
+    let t = app.new_task(&token, "Counted task").await;
+    app.get(&format!("/api/tasks/{}/", t["id"]), &token).await;
+    let _ws = app.ws(&token, None).await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        r#"tasklane_http_requests_total{method="GET",route="/api/tasks/{id}",status="200"} 1"#,
+        r#"tasklane_http_requests_total{method="POST",route="/api/tasks",status="201"} 1"#,
+        r#"tasklane_open_streams{kind="websocket"} 1"#,
+        "tasklane_events_published_total 1",
+        "tasklane_redis_connected -1",
+        "tasklane_http_request_duration_seconds_bucket",
+        r#"tasklane_db_pool_connections{state="idle"}"#,
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+}

@@ -406,3 +406,20 @@ async fn the_list_says_where_to_resume_the_stream() {
     let e = ws.next_json().await;
     assert_eq!((e["event_id"].clone(), e["task"].clone()), (json!(3), t));
 }
+
+#[tokio::test]
+async fn deactivating_an_account_closes_its_streams_with_4003() {
+    let app = spawn_app_with(|a| a.stream_recheck = Duration::from_millis(200)).await;
+    let (token, _) = app.user("alice1").await;
+    let mut ws = app.ws(&token, None).await;
+    db(&app)
+        .execute(
+            "UPDATE users SET is_active = 0 WHERE username = 'alice1'",
+            [],
+        )
+        .unwrap();
+    match ws.next_within(Duration::from_secs(5)).await {
+        WsNext::Closed(code, _) => assert_eq!(code, Some(4003)),
+        other => panic!("expected 4003, got {other:?}"),
+    }
+}

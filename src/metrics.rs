@@ -1,0 +1,137 @@
+//! Prometheus metrics: requests by route and status with latency histograms, open
+//! streams, events published and delivered, the Redis bridge, and the database pool.
+//! Served at `/metrics` when `--metrics` (on the main address) or `--metrics-bind`
+//! (a separate, private address) is given.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub latency: HistogramVec,
+    pub open_streams: IntGaugeVec,
+    pub events_published: IntCounter,
+    pub events_delivered: IntCounter,
+    redis_connected: IntGauge,
+    pool_connections: IntGaugeVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry =
+            Registry::new_custom(Some("tasklane".into()), None).unwrap_or_else(|_| Registry::new());
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status.",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("static metric definition");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time from request to response head, by route and method.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["route", "method"],
+        )
+        .expect("static metric definition");
+        let open_streams = IntGaugeVec::new(
+            Opts::new(
+                "open_streams",
+                "Open event streams by kind (websocket, sse).",
+            ),
+            &["kind"],
+        )
+        .expect("static metric definition");
+        let events_published = IntCounter::new(
+            "events_published_total",
+            "Task events committed and published by this process.",
+        )
+        .expect("static metric definition");
+        let events_delivered = IntCounter::new(
+            "events_delivered_total",
+            "Stream messages sent to clients by this process.",
+        )
+        .expect("static metric definition");
+        let redis_connected = IntGauge::new(
+            "redis_connected",
+            "1 when the Redis bridge is connected, 0 when degraded, -1 when disabled.",
+        )
+        .expect("static metric definition");
+        let pool_connections = IntGaugeVec::new(
+            Opts::new("db_pool_connections", "SQLite pool connections by state."),
+            &["state"],
+        )
+        .expect("static metric definition");
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(open_streams.clone()),
+            Box::new(events_published.clone()),
+            Box::new(events_delivered.clone()),
+            Box::new(redis_connected.clone()),
+            Box::new(pool_connections.clone()),
+        ] {
+            let _ = registry.register(c);
+        }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            open_streams,
+            events_published,
+            events_delivered,
+            redis_connected,
+            pool_connections,
+        }
+    }
+
+    /// The text exposition, with the gauges read fresh.
+    pub fn render(&self, redis: Option<bool>, pool: (u32, u32)) -> String {
+        self.redis_connected.set(match redis {
+            None => -1,
+            Some(true) => 1,
+            Some(false) => 0,
+        });
+        let (connections, idle) = pool;
+        self.pool_connections
+            .with_label_values(&["idle"])
+            .set(i64::from(idle));
+        self.pool_connections
+            .with_label_values(&["in_use"])
+            .set(i64::from(connections.saturating_sub(idle)));
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// Counts an open stream while it lives.
+pub struct StreamGuard(IntGauge);
+
+impl StreamGuard {
+    pub fn new(metrics: &Metrics, kind: &str) -> StreamGuard {
+        let g = metrics.open_streams.with_label_values(&[kind]);
+        g.inc();
+        StreamGuard(g)
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
