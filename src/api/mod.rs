@@ -5,6 +5,7 @@ pub mod auth;
 pub mod body;
 pub mod changes;
 pub mod fields;
+pub mod json;
 pub mod stream;
 pub mod tasks;
 pub mod tokens;

@@ -4,13 +4,13 @@ use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi,
     param::{Header, Path, Query},
-    payload::Json,
     types::Example,
 };
 use serde_json::{Map, Value};
 
 use super::body::DrfBody;
 use super::fields::{Chars, boolean, chars, field};
+use super::json::SerdeJson;
 use super::{ApiTags, PathId};
 use crate::AppState;
 use crate::auth::Caller;
@@ -127,7 +127,7 @@ pub enum ListTasksResponse {
     /// One page of your tasks, as a plain array.
     #[oai(status = 200)]
     Ok(
-        Json<Vec<Task>>,
+        SerdeJson<Vec<Task>>,
         /// How many tasks match the filters in all.
         #[oai(header = "X-Total-Count")]
         u64,
@@ -146,7 +146,7 @@ pub enum CreateTaskResponse {
     /// The task was created (or, for a repeated `Idempotency-Key`, the first response).
     #[oai(status = 201)]
     Created(
-        Json<Task>,
+        SerdeJson<Task>,
         /// The task's version, for `If-Match`.
         #[oai(header = "ETag")]
         String,
@@ -161,7 +161,7 @@ pub enum CreateTaskResponse {
 pub enum GetTaskResponse {
     /// The task.
     #[oai(status = 200)]
-    Ok(Json<Task>, #[oai(header = "ETag")] String),
+    Ok(SerdeJson<Task>, #[oai(header = "ETag")] String),
     /// The task has not changed since the version in `If-None-Match`.
     #[oai(status = 304)]
     NotModified(#[oai(header = "ETag")] String),
@@ -171,7 +171,7 @@ pub enum GetTaskResponse {
 pub enum UpdateTaskResponse {
     /// The task after the change.
     #[oai(status = 200)]
-    Ok(Json<Task>, #[oai(header = "ETag")] String),
+    Ok(SerdeJson<Task>, #[oai(header = "ETag")] String),
 }
 
 #[derive(ApiResponse)]
@@ -221,7 +221,7 @@ impl TasksApi {
         let link = (next_offset < page.total && !page.tasks.is_empty())
             .then(|| next_link(&query, ordering.0, next_offset));
         Ok(ListTasksResponse::Ok(
-            Json(page.tasks),
+            SerdeJson(page.tasks),
             page.total,
             link,
             page.last_event_id,
@@ -313,7 +313,7 @@ impl TasksApi {
         {
             return Ok(GetTaskResponse::NotModified(tag));
         }
-        Ok(GetTaskResponse::Ok(Json(task), tag))
+        Ok(GetTaskResponse::Ok(SerdeJson(task), tag))
     }
 
     /// Replace a task
@@ -389,7 +389,7 @@ impl TasksApi {
 
 fn created(task: Task, replayed: Option<bool>) -> CreateTaskResponse {
     let tag = etag(task.version);
-    CreateTaskResponse::Created(Json(task), tag, replayed)
+    CreateTaskResponse::Created(SerdeJson(task), tag, replayed)
 }
 
 async fn change(
@@ -426,7 +426,7 @@ async fn change(
         .map_err(task_error)?;
     state.hub.publish(event);
     let tag = etag(task.version);
-    Ok(UpdateTaskResponse::Ok(Json(task), tag))
+    Ok(UpdateTaskResponse::Ok(SerdeJson(task), tag))
 }
 
 /// The strong `ETag` of a task version.
@@ -552,6 +552,7 @@ fn next_link(q: &TaskQuery, ordering: Option<TaskOrdering>, offset: u64) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use poem_openapi::payload::Json;
     use serde_json::json;
 
     fn errors_of(body: Value, partial: bool) -> String {

@@ -66,13 +66,15 @@ impl AllowTable {
         self.lookup(path).map(|e| e.template.as_str())
     }
 
+    /// Runs on every request: compares segment by segment without allocating.
     fn lookup(&self, path: &str) -> Option<&Entry> {
-        let want = segments(path);
+        let parts = || path.split('/').filter(|s| !s.is_empty());
+        let n = parts().count();
         self.0.iter().find(|e| {
-            e.segments.len() == want.len()
+            e.segments.len() == n
                 && e.segments
                     .iter()
-                    .zip(&want)
+                    .zip(parts())
                     .all(|(t, w)| t == w || (t.starts_with('{') && t.ends_with('}')))
         })
     }
