@@ -283,7 +283,11 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
         lines: Vec::new(),
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
-    memory.read("idle (fresh start)");
+    memory.read(if server.is_some() {
+        "idle (fresh start)"
+    } else {
+        "at start"
+    });
 
     // Fresh users with a unique prefix, so a --base server can be reused. Each group is
     // made just before the first scenario that needs it: registering and logging in
@@ -631,12 +635,15 @@ async fn idle(addr: SocketAddr, users: &[User], args: &Args, memory: &mut Memory
 /// CPU use as the notes show it: percent of one core.
 fn cpu_note(cpu: CpuUse) -> String {
     let pct = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |v| format!("{v:.0}%"));
-    format!(
-        "cpu srv {} cli {} other {}",
-        pct(cpu.server),
-        pct(cpu.client),
-        pct(cpu.other)
-    )
+    match cpu.server {
+        Some(_) => format!(
+            "cpu srv {} cli {} other {}",
+            pct(cpu.server),
+            pct(cpu.client),
+            pct(cpu.other)
+        ),
+        None => format!("cpu cli {} srv+other {}", pct(cpu.client), pct(cpu.other)),
+    }
 }
 
 fn cpu_json(cpu: CpuUse) -> Value {

@@ -406,3 +406,66 @@ async fn a_sigkill_mid_write_loses_no_acknowledged_write() {
         .unwrap();
     assert_eq!(health["status"], "ok");
 }
+
+#[tokio::test]
+async fn logs_never_contain_passwords_tokens_or_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_tasklane(&dir.path().join("logs.db"), &[]);
+    let client = reqwest::Client::new();
+    let password = "Very-Secret-Passw0rd!";
+    client
+        .post(server.url("/api/register/"))
+        .json(&json!({"username": "alice1", "email": "alice1@example.com", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let pair: Value = client
+        .post(server.url("/api/token/"))
+        .json(&json!({"username": "alice1", "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = pair["access"].as_str().unwrap();
+    let refresh = pair["refresh"].as_str().unwrap();
+    client
+        .post(server.url("/api/token/"))
+        .json(&json!({"username": "alice1", "password": "wrong-guess-123"}))
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(server.url("/api/token/refresh/"))
+        .json(&json!({ "refresh": refresh }))
+        .send()
+        .await
+        .unwrap();
+    let (ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws/tasks/?token={access}", server.addr))
+            .await
+            .unwrap();
+    drop(ws);
+    let r = client
+        .get(server.url("/api/tasks/?search=x"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let log = server.log();
+    assert!(log.contains("/api/tasks"), "requests are logged:\n{log}");
+    for secret in [
+        password,
+        "wrong-guess-123",
+        access,
+        refresh,
+        "$argon2id$",
+        TEST_SECRET,
+    ] {
+        assert!(!log.contains(secret), "log leaked {secret}:\n{log}");
+    }
+}
