@@ -11,6 +11,7 @@ mod api;
 mod http;
 mod load;
 mod report;
+mod scenarios;
 mod server;
 mod ws;
 
@@ -26,15 +27,19 @@ use hyper::StatusCode;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use crate::api::User;
 use crate::load::{MakeReq, Plan};
-use crate::report::{Row, latency_json};
-use crate::server::{CpuMeter, CpuUse, Rss, Server, round1};
+use crate::scenarios::{Memory, fanout, http_scenario, idle, list_user, users};
+use crate::server::{Server, round1};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "tasklane-bench",
-    about = "Load and memory benchmark for tasklane, over loopback only"
+    about = "Load and memory benchmark for tasklane, over loopback only",
+    after_help = "The two cores: by default the server is pinned to CPU 0 and this load \
+generator to CPU 1 (taskset), so neither steals the other's core and the figures are \
+the server's on one core. `--server-cpus all --client-cpus all` lets both float. Each \
+scenario's notes give the CPU the server, the client and other processes used.\n\n\
+Exit status: 0 done, 1 could not run, 2 the fan-out lost or duplicated events."
 )]
 struct Args {
     /// Target an already-running server (loopback only), e.g. `http://127.0.0.1:8000`,
@@ -172,13 +177,19 @@ fn main() -> ExitCode {
         Ok(summary) => {
             let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
             println!("{text}");
+            let passed = summary["checks"]["passed"].as_bool().unwrap_or(true);
             if let Some(path) = &args.json
                 && let Err(e) = std::fs::write(path, format!("{text}\n"))
             {
                 eprintln!("tasklane-bench: cannot write {}: {e}", path.display());
                 return ExitCode::FAILURE;
             }
-            ExitCode::SUCCESS
+            if passed {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("tasklane-bench: WebSocket events were lost or duplicated (see checks)");
+                ExitCode::from(2)
+            }
         }
         Err(e) => {
             eprintln!("tasklane-bench: {e:#}");
@@ -251,26 +262,6 @@ async fn target(args: &Args) -> anyhow::Result<Target> {
         pid: Some(server.pid),
         server: Some(server),
     })
-}
-
-/// Server memory readings, in order.
-struct Memory {
-    pid: Option<u32>,
-    readings: Map<String, Value>,
-    lines: Vec<String>,
-}
-
-impl Memory {
-    fn read(&mut self, label: &str) -> Option<Rss> {
-        let rss = Rss::read(self.pid?)?;
-        self.readings.insert(label.to_owned(), rss.json());
-        self.lines.push(format!(
-            "{label:<22} {:>8.1} MiB   (peak so far {:.1} MiB)",
-            Rss::mib(rss.now_kib),
-            Rss::mib(rss.peak_kib)
-        ));
-        Some(rss)
-    }
 }
 
 async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
@@ -427,230 +418,21 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
         "idle_sockets": args.idle_sockets,
         "connect_concurrency": args.connect_concurrency,
     });
+    // The one invariant: a subscriber gets every event of its user exactly once.
+    let fan = scenarios.get("fanout");
+    let count = |k: &str| fan.and_then(|f| f[k].as_u64()).unwrap_or(0);
+    let (lost, duplicates) = (count("lost"), count("duplicates"));
+    summary["checks"] = json!({
+        "events_lost": fan.map(|_| lost),
+        "events_duplicated": fan.map(|_| duplicates),
+        "passed": lost == 0 && duplicates == 0,
+    });
     summary["scenarios"] = Value::Object(scenarios);
     summary["server_memory"] = Value::Object(memory.readings);
-    if let Some(server) = server {
+    if let Some(mut server) = server {
         summary["server_log"] = server.log_summary();
         server.stop().await;
     }
     summary["elapsed_s"] = json!(round1(began.elapsed().as_secs_f64()));
     Ok(summary)
-}
-
-/// Registers and logs in `n` users named `{prefix}{i}`.
-async fn users(addr: SocketAddr, prefix: &str, n: usize) -> anyhow::Result<Vec<User>> {
-    let t = Instant::now();
-    let users = api::users(addr, prefix, n).await?;
-    progress(format!(
-        "set-up: {n} users {prefix}* registered and logged in in {:.1} s",
-        t.elapsed().as_secs_f64()
-    ));
-    Ok(users)
-}
-
-/// The user whose list is fetched, with exactly `tasks` tasks.
-async fn list_user(addr: SocketAddr, prefix: &str, tasks: usize) -> anyhow::Result<User> {
-    let user = users(addr, &format!("{prefix}list"), 1).await?.remove(0);
-    api::tasks(addr, &user, tasks).await?;
-    let n = api::count_tasks(addr, &user).await?;
-    if n != tasks {
-        progress(format!(
-            "warning: the list returns {n} of the {tasks} tasks (the server's page size?)"
-        ));
-    }
-    Ok(user)
-}
-
-async fn http_scenario(
-    target: (SocketAddr, Option<u32>),
-    name: &str,
-    plan: Plan,
-    make: MakeReq,
-) -> (Row, Value) {
-    let (addr, pid) = target;
-    progress(format!(
-        "{name}: {} connections, {:?} warm-up + {:?}",
-        plan.connections, plan.warmup, plan.duration
-    ));
-    let cpu = CpuMeter::start(pid);
-    let out = load::run(addr, plan, make).await;
-    let cpu = cpu.stop();
-    let mut row = Row::new(name).latency(&out.latency);
-    row.rate = Some(out.rate());
-    row.errors = out.errors;
-    row.notes = format!("{} conns; {}", plan.connections, cpu_note(cpu));
-    if let Some(e) = &out.first_error {
-        row.notes.push_str(&format!("; first error: {e}"));
-    }
-    let v = json!({
-        "connections": plan.connections,
-        "requests": out.requests,
-        "rate_per_s": round1(out.rate()),
-        "errors": out.errors,
-        "first_error": out.first_error,
-        "latency": latency_json(&out.latency),
-        "cpu_percent": cpu_json(cpu),
-    });
-    (row, v)
-}
-
-async fn fanout(
-    (addr, pid): (SocketAddr, Option<u32>),
-    users: &[User],
-    args: &Args,
-) -> anyhow::Result<(Row, Value)> {
-    let plan = ws::FanoutPlan {
-        subscribers: args.subscribers,
-        writers: args.fanout_writers,
-        rate: args.fanout_rate,
-        duration: args.duration,
-        connect_concurrency: args.connect_concurrency,
-    };
-    progress(format!(
-        "fanout: {} subscribers over {} users, {} writes/s for {:?}",
-        plan.subscribers,
-        users.len(),
-        plan.rate,
-        plan.duration
-    ));
-    let cpu = CpuMeter::start(pid);
-    let out = ws::fanout(addr, users, &plan).await?;
-    let cpu = cpu.stop();
-    let delivery_rate = out.deliveries as f64 / out.write_window.as_secs_f64();
-    let mut row = Row::new("fanout").latency(&out.commit_to_receipt);
-    row.rate = Some(delivery_rate);
-    row.errors = out.write_errors + out.connect_failures as u64 + out.closed_early as u64;
-    let send_p = |q: f64| out.send_to_receipt.value_at_quantile(q) as f64 / 1000.0;
-    row.notes = format!(
-        "events/s delivered; {} subs; {:.0} writes/s; lost {}, dup {}, reordered {}; POST-sent→recv p50 {:.2} p99 {:.2} ms; {}",
-        out.subscribers,
-        out.write_rate(),
-        out.lost,
-        out.duplicates,
-        out.out_of_order,
-        send_p(0.5),
-        send_p(0.99),
-        cpu_note(cpu),
-    );
-    for (what, e) in [
-        ("connect", &out.connect_first_error),
-        ("write", &out.write_first_error),
-        ("socket", &out.closed_first),
-    ] {
-        if let Some(e) = e {
-            row.notes.push_str(&format!("; first {what} error: {e}"));
-        }
-    }
-    let v = json!({
-        "subscribers": out.subscribers,
-        "users": users.len(),
-        "connect_failures": out.connect_failures,
-        "connect_first_error": out.connect_first_error,
-        "connect_s": round1(out.connect_time.as_secs_f64()),
-        "server_streams_reported": out.server_streams,
-        "target_write_rate": args.fanout_rate,
-        "writes_ok": out.writes_ok,
-        "write_rate_per_s": round1(out.write_rate()),
-        "write_errors": out.write_errors,
-        "write_first_error": out.write_first_error,
-        "write_latency": latency_json(&out.write_latency),
-        "expected_deliveries": out.expected_deliveries,
-        "deliveries": out.deliveries,
-        "deliveries_per_s": round1(delivery_rate),
-        "lost": out.lost,
-        "duplicates": out.duplicates,
-        "out_of_order": out.out_of_order,
-        "unexpected": out.unexpected,
-        "closed_early": out.closed_early,
-        "closed_first": out.closed_first,
-        "drain_s": round1(out.drain_time.as_secs_f64()),
-        "commit_to_receipt": latency_json(&out.commit_to_receipt),
-        "send_to_receipt": latency_json(&out.send_to_receipt),
-        "cpu_percent": cpu_json(cpu),
-        "latency_note": "commit_to_receipt: the event's `at` (stamped inside the write transaction, µs, UTC) to the subscriber's wall clock on receipt, same machine; send_to_receipt: the writer's monotonic send time (embedded in the task title) to receipt",
-    });
-    Ok((row, v))
-}
-
-async fn idle(addr: SocketAddr, users: &[User], args: &Args, memory: &mut Memory) -> (Row, Value) {
-    progress(format!(
-        "idle: opening {} WebSockets over {} users, {} at a time",
-        args.idle_sockets,
-        users.len(),
-        args.connect_concurrency
-    ));
-    let before = memory.read("before idle sockets");
-    let sockets = ws::idle(addr, users, args.idle_sockets, args.connect_concurrency).await;
-    // Let the server settle (handshake buffers freed) before reading its memory.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let held = sockets.held();
-    let streams = api::open_streams(addr).await.ok();
-    let with = memory.read(&format!("with {held} idle sockets"));
-    let per_socket_kib = match (before, with) {
-        (Some(b), Some(w)) if held > 0 => {
-            Some(round1((w.now_kib as f64 - b.now_kib as f64) / held as f64))
-        }
-        _ => None,
-    };
-    let failures = sockets
-        .failures
-        .count
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let first_error = sockets.failures.first();
-    let connect_s = sockets.connect_time.as_secs_f64();
-    sockets.close().await;
-
-    let mut row = Row::new("idle sockets");
-    row.errors = failures as u64;
-    row.notes = format!(
-        "held {held}/{} (server counts {}), opened in {connect_s:.1} s",
-        args.idle_sockets,
-        streams.map_or_else(|| "?".into(), |s| s.to_string()),
-    );
-    if let (Some(b), Some(w), Some(k)) = (before, with, per_socket_kib) {
-        row.notes.push_str(&format!(
-            "; server RSS {:.1} → {:.1} MiB ({k:+.1} KiB/socket)",
-            Rss::mib(b.now_kib),
-            Rss::mib(w.now_kib)
-        ));
-    }
-    if let Some(e) = &first_error {
-        row.notes.push_str(&format!("; first error: {e}"));
-    }
-    let v = json!({
-        "requested": args.idle_sockets,
-        "held": held,
-        "server_streams_reported": streams,
-        "connect_failures": failures,
-        "first_error": first_error,
-        "connect_s": round1(connect_s),
-        "rss_before_mib": before.map(|r| round1(Rss::mib(r.now_kib))),
-        "rss_with_sockets_mib": with.map(|r| round1(Rss::mib(r.now_kib))),
-        "rss_per_socket_kib": per_socket_kib,
-        "rss_note": "the delta is a lower bound when the baseline holds freed memory the allocator kept (argon2id's 19 MiB blocks after registrations and logins): new sockets reuse it",
-    });
-    (row, v)
-}
-
-/// CPU use as the notes show it: percent of one core.
-fn cpu_note(cpu: CpuUse) -> String {
-    let pct = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |v| format!("{v:.0}%"));
-    match cpu.server {
-        Some(_) => format!(
-            "cpu srv {} cli {} other {}",
-            pct(cpu.server),
-            pct(cpu.client),
-            pct(cpu.other)
-        ),
-        None => format!("cpu cli {} srv+other {}", pct(cpu.client), pct(cpu.other)),
-    }
-}
-
-fn cpu_json(cpu: CpuUse) -> Value {
-    json!({
-        "server": cpu.server,
-        "client": cpu.client,
-        "other_processes": cpu.other,
-        "unit": "percent of one core, averaged over warm-up and run",
-    })
 }

@@ -123,10 +123,16 @@ impl Server {
         })
     }
 
-    /// What the server logged while it ran (counts and the last lines).
-    pub fn log_summary(&self) -> Value {
+    /// What the server logged while it ran (counts and the last lines), and whether it
+    /// exited before being asked to.
+    pub fn log_summary(&mut self) -> Value {
+        let exited = match self.child.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            _ => None,
+        };
         match self.stderr.lock() {
             Ok(s) => json!({
+                "exited_early": exited,
                 "lines": s.lines,
                 "warnings": s.warnings,
                 "errors": s.errors,

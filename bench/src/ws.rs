@@ -379,7 +379,9 @@ async fn writer(
     let mut tick = tokio::time::interval_at(first, interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for k in 0.. {
-        tick.tick().await;
+        if tokio::time::timeout_at(until, tick.tick()).await.is_err() {
+            break;
+        }
         let sent = Instant::now();
         if sent >= until {
             break;

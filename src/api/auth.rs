@@ -18,6 +18,7 @@ use crate::model::User;
 use crate::store::Store;
 use crate::store::tokens::{NewRefresh, Rotation};
 
+#[derive(Default)]
 pub struct AuthApi;
 
 /// A new account.

@@ -10,6 +10,7 @@ use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
 
+#[derive(Default)]
 pub struct ChangesApi;
 
 /// A page of changes.

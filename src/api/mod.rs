@@ -59,14 +59,7 @@ also works without its trailing slash.";
 /// The OpenAPI service: the operations, plus the document's metadata.
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (
-            auth::AuthApi,
-            users::UsersApi,
-            tasks::TasksApi,
-            stream::StreamApi,
-            changes::ChangesApi,
-            tokens::TokensApi,
-        ),
+        Api::default(),
         "tasklane",
         env!("CARGO_PKG_VERSION"),
     )

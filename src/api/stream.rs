@@ -29,6 +29,7 @@ use crate::hub::{End, Follower, Item};
 use crate::metrics::StreamGuard;
 use crate::model::Task;
 
+#[derive(Default)]
 pub struct StreamApi;
 
 /// WebSocket close codes the server uses.

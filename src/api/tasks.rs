@@ -22,6 +22,7 @@ use crate::store::StoreError;
 use crate::store::idempotency::{Key, Keyed};
 use crate::store::tasks::{IfMatch, NewTask, Ordering, TaskChanges, TaskQuery};
 
+#[derive(Default)]
 pub struct TasksApi;
 
 /// A task to create, or a full replacement (`PUT`).

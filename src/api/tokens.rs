@@ -13,6 +13,7 @@ use crate::error::{ApiError, FieldErrors};
 use crate::store::Store;
 use crate::store::api_tokens::{ApiTokenRow, NewApiToken};
 
+#[derive(Default)]
 pub struct TokensApi;
 
 /// A token to create.

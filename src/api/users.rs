@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::model::User;
 
+#[derive(Default)]
 pub struct UsersApi;
 
 /// Links to the collections, as DRF's browsable API root had them.
