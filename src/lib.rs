@@ -62,6 +62,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     pub throttles: Arc<limits::Throttles>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Recently authenticated accounts (one second).
+    pub accounts: Arc<auth::AccountCache>,
     /// Flips to `true` when the server starts shutting down; streams close with 1001.
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -108,6 +110,7 @@ impl AppState {
                 stream_recheck: args.stream_recheck,
             }),
             metrics,
+            accounts: Arc::default(),
             throttles: Arc::new(limits::Throttles {
                 login: limits::Throttle::new(args.login_failures, args.throttle_window),
                 login_address: limits::Throttle::new(

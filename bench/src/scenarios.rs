@@ -119,7 +119,8 @@ pub async fn fanout(
     let delivery_rate = out.deliveries as f64 / out.write_window.as_secs_f64();
     let mut row = Row::new("fanout").latency(&out.commit_to_receipt);
     row.rate = Some(delivery_rate);
-    row.errors = out.write_errors + out.connect_failures as u64 + out.closed_early as u64;
+    row.errors =
+        out.write_errors + out.connect_failures as u64 + out.closed_early as u64 + out.bad_frames;
     let send_p = |q: f64| out.send_to_receipt.value_at_quantile(q) as f64 / 1000.0;
     row.notes = format!(
         "events/s delivered; {} subs; {:.0} writes/s; lost {}, dup {}, reordered {}; POST-sent→recv p50 {:.2} p99 {:.2} ms; {}",
@@ -161,6 +162,7 @@ pub async fn fanout(
         "duplicates": out.duplicates,
         "out_of_order": out.out_of_order,
         "unexpected": out.unexpected,
+        "bad_frames": out.bad_frames,
         "closed_early": out.closed_early,
         "closed_first": out.closed_first,
         "drain_s": round1(out.drain_time.as_secs_f64()),

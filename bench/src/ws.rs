@@ -135,6 +135,8 @@ pub struct FanoutOutcome {
     /// Events with an id past what the successful writes account for (a write that
     /// failed on the client after the server committed it).
     pub unexpected: u64,
+    /// Text frames that were not task events.
+    pub bad_frames: u64,
     /// Sockets the server closed (or that failed) before the end.
     pub closed_early: usize,
     pub closed_first: Option<String>,
@@ -157,6 +159,8 @@ struct Seen {
     ids: Vec<i64>,
     commit_to_receipt: Vec<u64>,
     send_to_receipt: Vec<u64>,
+    /// Text frames that were not task events.
+    bad_frames: u64,
     closed: Option<String>,
 }
 
@@ -265,6 +269,7 @@ pub async fn fanout(
         duplicates: 0,
         out_of_order: 0,
         unexpected: 0,
+        bad_frames: 0,
         closed_early: 0,
         closed_first: None,
         drain_time,
@@ -276,6 +281,7 @@ pub async fn fanout(
         let expected = ok_per_user[i % users.len()] as i64;
         out.expected_deliveries += expected as u64;
         out.deliveries += seen.ids.len() as u64;
+        out.bad_frames += seen.bad_frames;
         let distinct: HashSet<i64> = seen.ids.iter().copied().collect();
         out.duplicates += (seen.ids.len() - distinct.len()) as u64;
         out.lost += (1..=expected).filter(|id| !distinct.contains(id)).count() as u64;
@@ -312,7 +318,7 @@ async fn subscriber(
                     let received = Instant::now();
                     let wall = SystemTime::now();
                     let Ok(frame) = serde_json::from_str::<Frame>(text.as_str()) else {
-                        seen.closed.get_or_insert_with(|| format!("unexpected frame: {}", excerpt(text.as_bytes())));
+                        seen.bad_frames += 1;
                         continue;
                     };
                     seen.ids.push(frame.event_id);

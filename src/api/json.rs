@@ -59,3 +59,38 @@ impl<T: Type + Serialize + Send> ApiResponse for SerdeJson<T> {
         T::register(registry);
     }
 }
+
+/// A JSON body already written (by the store), documented as `T`.
+pub struct PrebuiltJson<T> {
+    body: Vec<u8>,
+    _schema: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> PrebuiltJson<T> {
+    pub fn new(body: Vec<u8>) -> Self {
+        PrebuiltJson {
+            body,
+            _schema: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: Type> Payload for PrebuiltJson<T> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T> IntoResponse for PrebuiltJson<T> {
+    fn into_response(self) -> Response {
+        Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(self.body)
+    }
+}

@@ -58,12 +58,8 @@ also works without its trailing slash.";
 
 /// The OpenAPI service: the operations, plus the document's metadata.
 pub fn service() -> OpenApiService<Api, ()> {
-    OpenApiService::new(
-        Api::default(),
-        "tasklane",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(DESCRIPTION)
+    OpenApiService::new(Api::default(), "tasklane", env!("CARGO_PKG_VERSION"))
+        .description(DESCRIPTION)
 }
 
 /// The OpenAPI document as pretty JSON, exactly as committed in `openapi/openapi.json`.

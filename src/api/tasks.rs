@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::body::DrfBody;
 use super::fields::{Chars, boolean, chars, field};
-use super::json::SerdeJson;
+use super::json::{PrebuiltJson, SerdeJson};
 use super::{ApiTags, PathId};
 use crate::AppState;
 use crate::auth::Caller;
@@ -128,7 +128,7 @@ pub enum ListTasksResponse {
     /// One page of your tasks, as a plain array.
     #[oai(status = 200)]
     Ok(
-        SerdeJson<Vec<Task>>,
+        PrebuiltJson<Vec<Task>>,
         /// How many tasks match the filters in all.
         #[oai(header = "X-Total-Count")]
         u64,
@@ -218,11 +218,11 @@ impl TasksApi {
             offset: offset.0.unwrap_or(0),
         };
         let page = state.store.list_tasks(caller.user, query.clone()).await?;
-        let next_offset = query.offset + page.tasks.len() as u64;
-        let link = (next_offset < page.total && !page.tasks.is_empty())
+        let next_offset = query.offset + page.count as u64;
+        let link = (next_offset < page.total && page.count > 0)
             .then(|| next_link(&query, ordering.0, next_offset));
         Ok(ListTasksResponse::Ok(
-            SerdeJson(page.tasks),
+            PrebuiltJson::new(page.json),
             page.total,
             link,
             page.last_event_id,

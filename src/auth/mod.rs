@@ -156,7 +156,17 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
         .jwt
         .verify(token, TokenType::Access, now_secs())
         .map_err(|e| invalid_access_token(&e))?;
+    if let Some(user) = state.accounts.get(claims.user_id) {
+        return Ok(Caller {
+            user,
+            expires_at: claims.exp,
+            credential: Credential::Session,
+        });
+    }
     let account = state.store.account_by_id(claims.user_id).await?;
+    if let Some(a) = account.as_ref().filter(|a| a.is_active) {
+        state.accounts.put(a.user.clone());
+    }
     match account {
         Some(a) if a.is_active => Ok(Caller {
             user: a.user,
@@ -215,6 +225,38 @@ pub fn new_api_token() -> String {
         }
     }
     token
+}
+
+/// Active accounts seen in the last second, so a burst of requests with one token costs
+/// one database read, not one each. Only active accounts are kept: a deactivated or
+/// deleted account is refused within [`ACCOUNT_CACHE_TTL`], even when the change came
+/// from another process (the admin CLI).
+#[derive(Default)]
+pub struct AccountCache {
+    entries: std::sync::Mutex<std::collections::HashMap<i64, (std::time::Instant, User)>>,
+}
+
+/// How long a cached account is trusted.
+pub const ACCOUNT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Accounts kept at most; the cache is emptied past it.
+const ACCOUNT_CACHE_MAX: usize = 50_000;
+
+impl AccountCache {
+    fn get(&self, user_id: i64) -> Option<User> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(&user_id)
+            .filter(|(at, _)| at.elapsed() < ACCOUNT_CACHE_TTL)
+            .map(|(_, user)| user.clone())
+    }
+
+    fn put(&self, user: User) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= ACCOUNT_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(user.id, (std::time::Instant::now(), user));
+    }
 }
 
 /// simplejwt's answer to a bad access token on a protected route.

@@ -568,3 +568,27 @@ async fn every_change_writes_its_event_in_the_outbox() {
     assert_eq!(deleted["completed"], true);
     assert_eq!(deleted["title"], "Evented task");
 }
+
+#[tokio::test]
+async fn the_list_is_byte_for_byte_the_tasks_it_holds() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice1").await;
+    let a = app
+        .create_task(&token, json!({"title": "Quotes \" and \\ back\nslash", "description": "Ünïcödé ✓ <tags> & \u{1F600} \t tab"}))
+        .await;
+    let b = app
+        .create_task(
+            &token,
+            json!({"title": "No description", "completed": true}),
+        )
+        .await;
+    let one = app
+        .get(&format!("/api/tasks/{}/", a.json()["id"]), &token)
+        .await;
+    let two = app
+        .get(&format!("/api/tasks/{}/", b.json()["id"]), &token)
+        .await;
+    let list = app.list_tasks(&token, "").await;
+    assert_eq!(list.text, format!("[{},{}]", one.text, two.text));
+    assert_eq!(one.text, a.text);
+}
