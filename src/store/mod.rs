@@ -1,11 +1,12 @@
 //! The only code that speaks SQL.
 //!
-//! `Store` owns an r2d2 pool of SQLite connections to one file. Every query runs through
-//! [`Store::run`], the single `spawn_blocking` doorway, so no connection ever crosses an
-//! `.await` and async workers never block on the database. Pragmas are set once per
-//! connection; the schema is applied by numbered migrations tracked in `PRAGMA user_version`.
-//! Writes use `BEGIN IMMEDIATE`, so two writers queue on the busy timeout instead of
-//! failing half-way with SQLITE_BUSY on lock upgrade.
+//! `Store` owns an r2d2 pool of SQLite connections to one file for reads, and one writer
+//! connection. Every query runs through [`Store::run`] or [`Store::write`], the
+//! `spawn_blocking` doorways, so no connection ever crosses an `.await` and async workers
+//! never block on the database. Pragmas are set once per connection; the schema is applied
+//! by numbered migrations tracked in `PRAGMA user_version`. Writes take the writer in turn
+//! and use `BEGIN IMMEDIATE`, so they never fail half-way with SQLITE_BUSY on lock upgrade;
+//! writers in other processes queue on the busy timeout.
 //!
 //! rusqlite types stay inside this module: callers see model types and [`StoreError`].
 
@@ -19,6 +20,7 @@ pub mod tokens;
 pub mod users;
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -65,7 +67,10 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 #[derive(Clone)]
 pub struct Store {
+    /// Connections for reads.
     pool: r2d2::Pool<SqliteConnectionManager>,
+    /// The one connection this process writes through (see [`Store::write`]).
+    writer: Arc<Mutex<Connection>>,
 }
 
 impl Store {
@@ -83,14 +88,17 @@ impl Store {
             c.set_prepared_statement_cache_capacity(64);
             Ok(())
         });
+        let mut writer = r2d2::ManageConnection::connect(&manager)?;
+        migrate(&mut writer)?;
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
-        let mut conn = pool.get()?;
-        migrate(&mut conn)?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            writer: Arc::new(Mutex::new(writer)),
+        })
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
@@ -108,20 +116,28 @@ impl Store {
         .map_err(|e| StoreError::Other(format!("blocking task failed: {e}")))?
     }
 
-    /// Like [`Store::run`], inside one `BEGIN IMMEDIATE` transaction that commits when `f`
-    /// returns `Ok` and rolls back otherwise.
+    /// Runs `f` on the writer connection on the blocking thread pool, inside one
+    /// `BEGIN IMMEDIATE` transaction that commits when `f` returns `Ok` and rolls back
+    /// otherwise.
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction) -> Result<T> + Send + 'static,
     {
-        self.run(move |conn| {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            // One writer at a time in this process: the others wait on this lock and are
+            // woken the moment it is free, instead of polling SQLite's busy handler
+            // (which sleeps in growing steps). Other processes still queue on the busy
+            // timeout.
+            let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             tx.commit()?;
             Ok(out)
         })
         .await
+        .map_err(|e| StoreError::Other(format!("blocking task failed: {e}")))?
     }
 
     /// Connections in the pool, and how many of them are idle.
