@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use anyhow::Context;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
@@ -50,7 +51,11 @@ pub async fn users(addr: SocketAddr, prefix: &str, n: usize) -> anyhow::Result<V
 
 /// The user whose list is fetched, with exactly `tasks` tasks.
 pub async fn list_user(addr: SocketAddr, prefix: &str, tasks: usize) -> anyhow::Result<User> {
-    let user = users(addr, &format!("{prefix}list"), 1).await?.remove(0);
+    let user = users(addr, &format!("{prefix}list"), 1)
+        .await?
+        .into_iter()
+        .next()
+        .context("no list user")?;
     api::tasks(addr, &user, tasks).await?;
     let n = api::count_tasks(addr, &user).await?;
     if n != tasks {

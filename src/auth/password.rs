@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
-use argon2::password_hash::{self, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{self, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::TryRng;
 use rand::rngs::{SysError, SysRng};
@@ -57,7 +57,7 @@ pub enum PasswordError {
     Hash(password_hash::Error),
     /// The blocking hashing task panicked or was cancelled.
     #[error("password hashing task failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
+    Join(String),
 }
 
 impl From<password_hash::Error> for PasswordError {
@@ -246,49 +246,130 @@ fn argon2() -> Result<Argon2<'static>, argon2::Error> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// argon2id PHC hash with OWASP minimum parameters (m=19456 KiB, t=2, p=1), random salt,
-/// run on tokio::task::spawn_blocking.
-pub async fn hash_password(password: String) -> Result<String, PasswordError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
+/// At most this many hashes run at once (one per core): each needs 19 MiB, and a flood of
+/// logins must queue rather than take the machine's memory or every core.
+static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::sync::Semaphore::new(cores.clamp(1, 8))
+});
+
+/// The 19 MiB working areas, reused: allocating (and freeing) one per hash made the
+/// allocator keep gigabytes after a burst of logins.
+static WORKSPACES: std::sync::Mutex<Vec<Vec<argon2::Block>>> = std::sync::Mutex::new(Vec::new());
+
+/// Runs `f` on the blocking pool with a permit and a reusable working area of
+/// `blocks` argon2 blocks.
+async fn with_workspace<T: Send + 'static>(
+    blocks: usize,
+    f: impl FnOnce(&mut [argon2::Block]) -> T + Send + 'static,
+) -> Result<T, PasswordError> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|_| PasswordError::Join("hashing closed".into()))?;
+    tokio::task::spawn_blocking(move || {
+        let taken = WORKSPACES.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut memory = match taken {
+            Some(m) if m.len() == blocks => m,
+            _ => vec![argon2::Block::default(); blocks],
+        };
+        let out = f(&mut memory);
+        // Only standard-size areas are kept; the permit count bounds how many exist.
+        if blocks == ARGON2_M_COST_KIB as usize {
+            WORKSPACES
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(memory);
+        }
+        out
+    })
+    .await
+    .map_err(|e| PasswordError::Join(e.to_string()))
 }
 
-fn hash_blocking(password: &str) -> Result<String, PasswordError> {
+/// argon2id PHC hash with OWASP minimum parameters (m=19456 KiB, t=2, p=1), random salt,
+/// on the blocking pool, at most one per core at a time.
+pub async fn hash_password(password: String) -> Result<String, PasswordError> {
     let mut salt = [0u8; SALT_LEN];
     SysRng
         .try_fill_bytes(&mut salt)
         .map_err(PasswordError::Salt)?;
     let salt = SaltString::encode_b64(&salt)?;
-    Ok(argon2()?
-        .hash_password(password.as_bytes(), &salt)?
-        .to_string())
+    with_workspace(ARGON2_M_COST_KIB as usize, move |memory| {
+        hash_with(&password, &salt, memory)
+    })
+    .await?
 }
 
-/// Verifies on spawn_blocking. `hash == None` (unknown user) verifies against a fixed dummy
-/// argon2id hash with the same parameters and returns false, so an unknown user costs the same
-/// time as a wrong password. A malformed stored hash returns false (never panics).
+fn hash_with(
+    password: &str,
+    salt: &SaltString,
+    memory: &mut [argon2::Block],
+) -> Result<String, PasswordError> {
+    let argon2 = argon2()?;
+    let mut raw = [0u8; 32];
+    let mut salt_bytes = [0u8; SALT_LEN];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
+    argon2.hash_password_into_with_memory(password.as_bytes(), salt_bytes, &mut raw, memory)?;
+    let hash = password_hash::Output::new(&raw)?;
+    Ok(format!(
+        "$argon2id$v=19$m={ARGON2_M_COST_KIB},t={ARGON2_T_COST},p={ARGON2_P_COST}${}${hash}",
+        salt.as_str()
+    ))
+}
+
+/// Verifies on the blocking pool. `hash == None` (unknown user) verifies against a fixed
+/// dummy argon2id hash with the same parameters and returns false, so an unknown user costs
+/// the same time as a wrong password. A malformed stored hash returns false (never panics).
 pub async fn verify_password(password: String, hash: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => verify_blocking(&password, &hash),
-        None => {
-            // Burn the same time as a real verification, then fail regardless.
-            let _ = verify_blocking(&password, DUMMY_HASH);
-            false
-        }
-    })
-    .await
-    .unwrap_or(false)
+    let known = hash.is_some();
+    let phc = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let Ok(parsed) = PasswordHash::new(&phc) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let blocks = params.m_cost() as usize;
+    let phc = phc.clone();
+    let ok = with_workspace(blocks, move |memory| verify_with(&password, &phc, memory))
+        .await
+        .unwrap_or(false);
+    ok && known
 }
 
 /// The parameters (algorithm, version, costs) come from the stored PHC string itself, so
 /// hashes made with older or stronger settings keep verifying.
-fn verify_blocking(password: &str, phc: &str) -> bool {
+fn verify_with(password: &str, phc: &str, memory: &mut [argon2::Block]) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
-    let Ok(argon2) = argon2() else {
+    let (Ok(params), Some(salt), Some(expected)) =
+        (Params::try_from(&parsed), parsed.salt, parsed.hash)
+    else {
         return false;
     };
-    argon2.verify_password(password.as_bytes(), &parsed).is_ok()
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = parsed
+        .version
+        .and_then(|v| Version::try_from(v).ok())
+        .unwrap_or(Version::V0x13);
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut raw = vec![0u8; expected.len()];
+    let argon2 = Argon2::new(algorithm, version, params);
+    if argon2
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut raw, memory)
+        .is_err()
+    {
+        return false;
+    }
+    // `Output`'s equality is constant-time.
+    password_hash::Output::new(&raw).is_ok_and(|computed| computed == expected)
 }
 
 #[cfg(test)]
@@ -479,5 +560,30 @@ mod tests {
                 "{garbage:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn hashes_interoperate_with_the_standard_argon2_phc_api() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let ours = hash_password("interop-secret-1".to_owned()).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            argon2()
+                .unwrap()
+                .verify_password(b"interop-secret-1", &parsed)
+                .is_ok()
+        );
+
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let theirs = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"older-params-2", &salt)
+        .unwrap()
+        .to_string();
+        assert!(verify_password("older-params-2".to_owned(), Some(theirs.clone())).await);
+        assert!(!verify_password("older-params-3".to_owned(), Some(theirs)).await);
     }
 }
