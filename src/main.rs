@@ -2,10 +2,6 @@
 
 use clap::Parser;
 
-/// mimalloc: request handling allocates many small short-lived objects, which it serves
-/// markedly faster than the system allocator (see the README's Performance section).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tasklane::config::{Cli, Command};
 
 #[tokio::main]

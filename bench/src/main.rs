@@ -402,6 +402,7 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
         "addr": addr.to_string(),
         "pid": pid,
         "server_command": server.as_ref().map(|s| s.command.clone()),
+        "server_binary": server.as_ref().map(|_| server::binary_info(&args.server_bin)),
         "server_cpus": if server.is_some() { json!(args.server_cpus) } else { Value::Null },
     });
     summary["settings"] = json!({

@@ -315,3 +315,15 @@ impl CpuMeter {
         }
     }
 }
+
+/// Size and modification time of the server binary, to tell builds apart in reports.
+pub fn binary_info(path: &Path) -> Value {
+    let meta = std::fs::metadata(path).ok();
+    json!({
+        "path": path.display().to_string(),
+        "bytes": meta.as_ref().map(std::fs::Metadata::len),
+        "modified": meta
+            .and_then(|m| m.modified().ok())
+            .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339()),
+    })
+}
