@@ -24,3 +24,8 @@ ci:
 schemathesis: 
     cargo build --release
     scripts/schemathesis.sh target/release/tasklane 90
+
+# Benchmark: release server on a temp database, load over loopback, table + JSON.
+bench *ARGS:
+    cargo build --release -p tasklane -p tasklane-bench
+    ./target/release/tasklane-bench --json bench.json {{ARGS}}
