@@ -109,33 +109,8 @@ impl TokensApi {
         body: DrfBody<NewTokenRequest>,
     ) -> Result<CreateTokenResponse, ApiError> {
         caller.require(Scope::Account)?;
-        let new = parse_new_token(&body.data)?;
-        let token = new_api_token();
-        let (name, scopes, days) = new;
-        let expires = days.map(|d| {
-            let at = chrono::Utc::now() + chrono::Duration::days(i64::from(d));
-            (
-                at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-                at.timestamp(),
-            )
-        });
-        let row = state
-            .store
-            .create_api_token(
-                caller.user.id,
-                NewApiToken {
-                    name,
-                    token_hash: hash_api_token(&token),
-                    prefix: token.chars().take(10).collect(),
-                    scopes,
-                    expires,
-                },
-            )
-            .await?;
-        Ok(CreateTokenResponse::Created(Json(CreatedToken {
-            info: api_token(row),
-            token,
-        })))
+        let created = issue_api_token(&state.store, caller.user.id, &body.data).await?;
+        Ok(CreateTokenResponse::Created(Json(created)))
     }
 
     /// List your personal API tokens (without secrets)
