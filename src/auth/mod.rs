@@ -185,7 +185,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
 }
 
 async fn authenticate_api_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
-    let owner = state
+    let (owner, stale_use) = state
         .store
         .api_token_owner(hash_api_token(token), now_secs())
         .await?
@@ -195,6 +195,15 @@ async fn authenticate_api_token(state: &AppState, token: &str) -> Result<Caller,
                 "token_not_valid",
             ))
         })?;
+    if stale_use {
+        // Writes go through the writer; the request doesn't wait for this one.
+        let (store, id) = (state.store.clone(), owner.token_id);
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_api_token(id).await {
+                tracing::warn!(error = %e, "could not record an API token's use");
+            }
+        });
+    }
     Ok(Caller {
         user: owner.user,
         // A stream on a token without expiry is still re-authenticated daily.

@@ -114,13 +114,13 @@ impl Store {
         .await
     }
 
-    /// The live token with this hash and its active owner; marks it used (at most once a
-    /// minute, so reads don't turn into writes).
+    /// The live token with this hash and its active owner, and whether its `last_used_at`
+    /// is more than a minute old (then [`Store::touch_api_token`] it).
     pub async fn api_token_owner(
         &self,
         token_hash: String,
         now: i64,
-    ) -> Result<Option<TokenOwner>> {
+    ) -> Result<Option<(TokenOwner, bool)>> {
         self.run(move |c| {
             let found = c
                 .prepare_cached(
@@ -147,20 +147,23 @@ impl Store {
                     ))
                 })
                 .optional()?;
-            let Some((owner, stale_use)) = found else {
-                return Ok(None);
-            };
-            if stale_use {
-                c.prepare_cached("UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2")?
-                    .execute(params![now_timestamp(), owner.token_id])?;
-            }
-            Ok(Some(owner))
+            Ok(found)
         })
         .await
     }
 }
 
 impl Store {
+    /// Records that token `id` was just used.
+    pub async fn touch_api_token(&self, id: i64) -> Result<()> {
+        self.write(move |tx| {
+            tx.prepare_cached("UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2")?
+                .execute(params![now_timestamp(), id])?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Whether token `id` still works (not revoked or expired, owner active).
     pub async fn api_token_live(&self, id: i64, now: i64) -> Result<bool> {
         self.run(move |c| {

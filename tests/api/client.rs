@@ -323,6 +323,16 @@ async fn personal_api_tokens_are_scoped_shown_once_and_revocable() {
             .json()["title"],
         "Readable by scripts"
     );
+    // Its use is recorded (in the background, so allow a moment).
+    let mut used = Value::Null;
+    for _ in 0..50 {
+        used = app.get("/api/tokens/", &session).await.json()[0]["last_used_at"].clone();
+        if !used.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(used.is_string(), "last_used_at was never set");
     let r = app
         .create_task(&reader, json!({"title": "Not allowed"}))
         .await;
