@@ -322,18 +322,7 @@ async fn a_sigkill_mid_write_loses_no_acknowledged_write() {
     let base = server.url("");
     let mut tokens = Vec::new();
     for i in 0..4 {
-        let name = format!("writer{i}");
-        client.post(format!("{base}/api/register/")).json(&json!({"username": name, "email": format!("{name}@example.com"), "password": PASSWORD})).send().await.unwrap();
-        let t: Value = client
-            .post(format!("{base}/api/token/"))
-            .json(&json!({"username": name, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        tokens.push(t["access"].as_str().unwrap().to_owned());
+        tokens.push(user_on(&client, &server, &format!("writer{i}")).await);
     }
     let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
     let mut writers = Vec::new();

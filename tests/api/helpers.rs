@@ -436,3 +436,24 @@ pub fn spawn_tasklane(db: &Path, extra: &[&str]) -> Proc {
         .expect("address");
     Proc { child, addr, log }
 }
+
+/// Registers `name` through `p` and logs in: the access token.
+pub async fn user_on(client: &reqwest::Client, p: &Proc, name: &str) -> String {
+    let r = client
+        .post(p.url("/api/register/"))
+        .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r: Value = client
+        .post(p.url("/api/token/"))
+        .json(&json!({"username": name, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["access"].as_str().unwrap().to_owned()
+}

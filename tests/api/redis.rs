@@ -121,27 +121,6 @@ async fn wait_for_redis(client: &reqwest::Client, p: &Proc, want: &str) {
     );
 }
 
-/// Registers `name` through `p` and logs in: the access token.
-async fn user_on(client: &reqwest::Client, p: &Proc, name: &str) -> String {
-    let r = client
-        .post(p.url("/api/register/"))
-        .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let r: Value = client
-        .post(p.url("/api/token/"))
-        .json(&json!({"username": name, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["access"].as_str().unwrap().to_owned()
-}
-
 async fn ws_on(p: &Proc, token: &str, since: Option<i64>) -> Ws {
     let mut url = format!("ws://{}/ws/tasks/?token={token}", p.addr);
     if let Some(s) = since {
