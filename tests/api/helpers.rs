@@ -229,6 +229,12 @@ impl TestApp {
         r.json()
     }
 
+    /// How many tasks the user's (default) list holds.
+    pub async fn task_count(&self, token: &str) -> usize {
+        let list = self.list_tasks(token, "").await.json();
+        list.as_array().expect("a JSON array").len()
+    }
+
     pub async fn list_tasks(&self, token: &str, query: &str) -> Resp {
         self.get(&format!("/api/tasks/{query}"), token).await
     }
