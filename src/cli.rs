@@ -349,7 +349,7 @@ async fn set_password(store: &Store, username: String, password: String) -> Resu
         .map_err(|e| not_found_as_user(e, &username))?;
     println!(
         "password of {username} changed; {}",
-        revoked(change.revoked_tokens)
+        revoked(change.revoked_tokens, change.revoked_api_tokens)
     );
     Ok(())
 }
@@ -358,6 +358,7 @@ async fn set_active(store: &Store, username: String, active: bool) -> Result<(),
     let AccountChange {
         changed,
         revoked_tokens,
+        revoked_api_tokens,
         ..
     } = store
         .set_account_active(username.clone(), active, now_secs_f64())
@@ -366,20 +367,29 @@ async fn set_active(store: &Store, username: String, active: bool) -> Result<(),
     match (active, changed) {
         (true, true) => println!("{username} activated"),
         (true, false) => println!("{username} was already active"),
-        (false, true) => println!("{username} deactivated; {}", revoked(revoked_tokens)),
+        (false, true) => println!(
+            "{username} deactivated; {}",
+            revoked(revoked_tokens, revoked_api_tokens)
+        ),
         (false, false) => println!(
             "{username} was already inactive; {}",
-            revoked(revoked_tokens)
+            revoked(revoked_tokens, revoked_api_tokens)
         ),
     }
     Ok(())
 }
 
-fn revoked(n: usize) -> String {
-    match n {
-        1 => "1 refresh token revoked".to_owned(),
-        n => format!("{n} refresh tokens revoked"),
-    }
+/// "2 refresh tokens and 1 API token revoked; older access tokens refused"
+fn revoked(refresh: usize, api: usize) -> String {
+    let plural = |n: usize, what: &str| match n {
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
+    };
+    format!(
+        "{} and {} revoked; older access tokens refused",
+        plural(refresh, "refresh token"),
+        plural(api, "API token")
+    )
 }
 
 fn no_such_user(username: &str) -> Fail {

@@ -82,9 +82,10 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKLANE_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub idempotency_retention: Duration,
 
-    /// How often an open stream re-checks that its account is active (or its API token
-    /// live); a deactivated account's streams close with 4003 within this time.
-    #[arg(long, env = "TASKLANE_STREAM_RECHECK", default_value = "30s", value_parser = humantime::parse_duration)]
+    /// How often an open stream re-checks that its credential still stands (account
+    /// active, password unchanged since the token was issued, API token live); otherwise
+    /// it closes with 4003. Checks go through a one-second account cache.
+    #[arg(long, env = "TASKLANE_STREAM_RECHECK", default_value = "1s", value_parser = humantime::parse_duration)]
     pub stream_recheck: Duration,
 
     /// How many events a stream may fall behind before it is closed as too slow (4008).
@@ -93,7 +94,7 @@ pub struct ServeArgs {
 
     /// Redis URL (`redis://127.0.0.1:6379`): fan task events out to every process sharing
     /// the database. Without it the server runs single-node and never contacts Redis.
-    #[arg(long, env = "TASKLANE_REDIS_URL")]
+    #[arg(long, env = "TASKLANE_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
     /// Prefix of the Redis channel (`<prefix>:events`), so deployments can share a Redis.

@@ -141,6 +141,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     let pruner = tokio::spawn(prune_events(state.clone()));
+    let sweeper = tokio::spawn(forget_rotated_pairs(state.clone()));
     let streams = state.shutdown.clone();
     let signal = async move {
         shutdown.await;
@@ -152,7 +153,24 @@ pub async fn serve(
         .run_with_graceful_shutdown(app(state), signal, Some(Duration::from_secs(10)))
         .await;
     pruner.abort();
+    sweeper.abort();
     result
+}
+
+/// Clears the pair kept for each rotated refresh token once its grace window has passed
+/// (within two seconds of it), so the database never holds a usable JWT for long.
+async fn forget_rotated_pairs(state: AppState) {
+    let grace = state.limits.refresh_grace;
+    let every = (grace / 4).clamp(Duration::from_millis(250), Duration::from_secs(2));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let before = auth::jwt::now_secs_f64() - grace.as_secs_f64();
+        if let Err(e) = state.store.forget_successors(before).await {
+            tracing::warn!(error = %e, "forgetting rotated token pairs failed");
+        }
+    }
 }
 
 /// Deletes events and idempotency keys older than their retention windows, now and then.

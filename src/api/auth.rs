@@ -157,8 +157,8 @@ impl AuthApi {
         let account = state.store.account_by_username(username).await?;
         let hash = account.as_ref().map(|a| a.password_hash.clone());
         let verified = verify_password(password, hash).await;
-        let user_id = match account {
-            Some(a) if verified && a.is_active => a.user.id,
+        let (user_id, not_before) = match account {
+            Some(a) if verified && a.is_active => (a.user.id, a.credentials_after),
             _ => {
                 throttles.login.hit(&pair);
                 throttles.login_address.hit(&address);
@@ -168,7 +168,9 @@ impl AuthApi {
             }
         };
         throttles.login.clear(&pair);
-        let now = now_secs();
+        // Never issued before the account's credentials cut-off (a password change in
+        // this same second), or the new tokens would be refused.
+        let now = now_secs().max(not_before);
         let refresh = state.jwt.issue(TokenType::Refresh, user_id, now);
         let access = state.jwt.issue(TokenType::Access, user_id, now);
         state
@@ -206,8 +208,8 @@ impl AuthApi {
         let grace = state.limits.refresh_grace.as_secs_f64();
         let rotation = state
             .store
-            .rotate_refresh(claims.jti, now_secs_f64(), grace, move |user_id| {
-                let now = now_secs();
+            .rotate_refresh(claims.jti, now_secs_f64(), grace, move |user_id, not_before| {
+                let now = now_secs().max(not_before);
                 let refresh = jwt.issue(TokenType::Refresh, user_id, now);
                 let access = jwt.issue(TokenType::Access, user_id, now);
                 let next = new_refresh(&refresh);

@@ -23,7 +23,9 @@ use tokio::time::{Instant, sleep_until, timeout};
 use super::ApiTags;
 use crate::AppState;
 use crate::auth::jwt::now_secs;
-use crate::auth::{Caller, Credential, Scope, authenticate};
+use crate::auth::{
+    API_TOKEN_PREFIX, Caller, Credential, Scope, authenticate, bearer_token, coded,
+};
 use crate::error::ApiError;
 use crate::hub::{End, Follower, Item};
 use crate::metrics::StreamGuard;
@@ -73,8 +75,10 @@ pub struct StreamMessage {
 impl StreamApi {
     /// Live task events over a WebSocket
     ///
-    /// Authenticate with `?token=<access>` (browsers cannot set headers on a WebSocket);
-    /// a missing or bad token is a 401 and no socket.
+    /// Authenticate with `?token=<access>` (browsers cannot set headers on a WebSocket) or,
+    /// from other clients, `Authorization: Bearer <access or tlp_ API token>`; a missing or
+    /// bad token is a 401 and no socket. A personal API token in the URL is refused (401):
+    /// URLs end up in proxy logs.
     ///
     /// Messages are JSON: `{"event_id": 42, "action": "create"|"update"|"delete", "task": {…}, "at": "…"}`.
     /// Only the owner of a task receives its events. With `since`, every event after that
@@ -83,20 +87,38 @@ impl StreamApi {
     /// re-list your tasks. Frames a client sends are ignored; the server pings every 20 s.
     ///
     /// Close codes: **4001** the access token expired (reconnect with a fresh token and
-    /// `since`); **4008** the client read too slowly (reconnect with `since`); **1001** the
-    /// server is shutting down; **1011** server error.
+    /// `since`); **4003** access was revoked (the account deactivated, its password
+    /// changed, or the API token revoked: log in again); **4008** the client read too
+    /// slowly (reconnect with `since`); **1001** the server is shutting down; **1011**
+    /// server error.
     #[oai(path = "/ws/tasks", method = "get", operation_id = "stream_tasks_ws")]
     async fn stream_tasks_ws(
         &self,
+        req: &poem::Request,
         state: Data<&AppState>,
-        /// An access token (or a personal API token with `tasks:read`).
+        /// An access token. Never a personal API token (`tlp_…`): URLs end up in proxy
+        /// logs, so send those as `Authorization: Bearer tlp_…` instead.
         token: Query<Option<String>>,
         /// Replay your events after this event id first.
         #[oai(validator(minimum(value = "0")))]
         since: Query<Option<i64>>,
         ws: WebSocket,
     ) -> Result<BoxWebSocketUpgraded, ApiError> {
-        let token = token.0.ok_or_else(ApiError::not_authenticated)?;
+        if token.0.as_deref().is_some_and(|t| t.starts_with(API_TOKEN_PREFIX)) {
+            return Err(ApiError::unauthorized(coded(
+                "API tokens must not be sent in URLs; send them in the Authorization header.",
+                "token_in_url",
+            )));
+        }
+        let header = req
+            .headers()
+            .get(poem::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = match (header, token.0) {
+            (Some(h), _) => bearer_token(Some(h))?.to_owned(),
+            (None, Some(t)) => t,
+            (None, None) => return Err(ApiError::not_authenticated()),
+        };
         let caller = authenticate(&state, &token).await?;
         caller.require(Scope::TasksRead)?;
         let follower = state
@@ -194,8 +216,9 @@ impl StreamMessage {
     }
 }
 
-/// Resolves once the caller's account is deactivated or deleted, or its API token
-/// revoked or expired (checked every `--stream-recheck`).
+/// Resolves once the caller's account is deactivated or deleted, its password changed (the
+/// stream's access token was issued before), or its API token revoked or expired (checked
+/// every `--stream-recheck`).
 async fn revoked(state: &AppState, caller: &Caller) {
     let every = state.limits.stream_recheck.max(Duration::from_millis(100));
     let mut tick = tokio::time::interval_at(Instant::now() + every, every);
@@ -215,11 +238,21 @@ async fn still_allowed(
     caller: &Caller,
 ) -> Result<bool, crate::store::StoreError> {
     match &caller.credential {
-        Credential::Session => Ok(state
-            .store
-            .account_by_id(caller.user.id)
-            .await?
-            .is_some_and(|a| a.is_active)),
+        Credential::Session => {
+            // Through the account cache: a second old at most, one read per user however
+            // many streams it has open.
+            if let Some((_, after)) = state.accounts.get(caller.user.id) {
+                return Ok(caller.issued_at >= after);
+            }
+            let account = state.store.account_by_id(caller.user.id).await?;
+            Ok(match account {
+                Some(a) if a.is_active => {
+                    state.accounts.put(a.user.clone(), a.credentials_after);
+                    caller.issued_at >= a.credentials_after
+                }
+                _ => false,
+            })
+        }
         Credential::ApiToken { id, .. } => state.store.api_token_live(*id, now_secs()).await,
     }
 }

@@ -23,7 +23,8 @@ pub struct NewTokenRequest {
     /// What the token is for, 1 to 100 characters.
     #[oai(validator(min_length = 1, max_length = 100))]
     pub name: String,
-    /// `tasks:read` and/or `tasks:write`.
+    /// Any of `tasks:read`, `tasks:write` (which implies `tasks:read`: writes answer with
+    /// the task) and `account:read` (`/api/`, `/api/users/…`).
     pub scopes: Vec<String>,
     /// Days until it expires, 1 to 3650; omit for a token that does not expire.
     #[oai(validator(minimum(value = "1"), maximum(value = "3650")))]
@@ -208,14 +209,19 @@ pub fn parse_new_token(
             _ => return Err("Expected a list of scopes.".into()),
         };
         if list.is_empty() {
-            return Err("Name at least one scope: tasks:read, tasks:write.".into());
+            return Err(format!("Name at least one scope: {}.", TOKEN_SCOPES.join(", ")));
         }
         if let Some(bad) = list.iter().find(|s| !TOKEN_SCOPES.contains(&s.as_str())) {
             return Err(format!(
-                "\"{bad}\" is not a valid scope: use tasks:read, tasks:write."
+                "\"{bad}\" is not a valid scope: use {}.",
+                TOKEN_SCOPES.join(", ")
             ));
         }
         let mut list = list;
+        // Writing implies reading (a write answers with the task); list it honestly.
+        if list.iter().any(|s| s == "tasks:write") {
+            list.push("tasks:read".to_owned());
+        }
         list.sort();
         list.dedup();
         Ok(list)

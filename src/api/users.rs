@@ -8,7 +8,7 @@ use super::auth::{RegisterRequest, RegisterResponse, register_user};
 use super::body::DrfBody;
 use super::{ApiTags, PathId};
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
 use crate::model::User;
 
@@ -27,6 +27,7 @@ impl UsersApi {
     /// Your account
     #[oai(path = "/api/users/me", method = "get", operation_id = "users_me")]
     async fn users_me(&self, caller: Caller) -> Result<Json<User>, ApiError> {
+        caller.require(Scope::AccountRead)?;
         Ok(Json(caller.user))
     }
 
@@ -35,6 +36,7 @@ impl UsersApi {
     /// Kept for clients of the original, which listed every account to anyone.
     #[oai(path = "/api/users", method = "get", operation_id = "list_users")]
     async fn list_users(&self, caller: Caller) -> Result<Json<Vec<User>>, ApiError> {
+        caller.require(Scope::AccountRead)?;
         Ok(Json(vec![caller.user]))
     }
 
@@ -60,6 +62,7 @@ impl UsersApi {
         /// A user id; any id but your own is a 404.
         id: Path<PathId>,
     ) -> Result<Json<User>, ApiError> {
+        caller.require(Scope::AccountRead)?;
         match id.0.0 {
             Some(id) if id == caller.user.id => Ok(Json(caller.user)),
             Some(_) => Err(ApiError::not_found("No User matches the given query.")),
@@ -69,7 +72,8 @@ impl UsersApi {
 
     /// API root: links to the collections
     #[oai(path = "/api", method = "get", operation_id = "api_root")]
-    async fn api_root(&self, _caller: Caller, req: &Request) -> Result<Json<ApiRoot>, ApiError> {
+    async fn api_root(&self, caller: Caller, req: &Request) -> Result<Json<ApiRoot>, ApiError> {
+        caller.require(Scope::AccountRead)?;
         let host = req
             .headers()
             .get(poem::http::header::HOST)

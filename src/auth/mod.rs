@@ -27,6 +27,9 @@ pub struct Caller {
     pub user: User,
     /// When the credential expires (unix seconds): streams close then.
     pub expires_at: i64,
+    /// When a session's access token was issued (its `iat`); 0 for API tokens. A stream
+    /// closes once the account's credentials cut-off passes it.
+    pub issued_at: i64,
     pub credential: Credential,
 }
 
@@ -44,6 +47,8 @@ pub enum Credential {
 pub enum Scope {
     TasksRead,
     TasksWrite,
+    /// Reading the account (`/api/`, `/api/users/…`).
+    AccountRead,
     /// Managing the account itself (API tokens): only a logged-in session.
     Account,
 }
@@ -53,13 +58,15 @@ impl Scope {
         match self {
             Scope::TasksRead => "tasks:read",
             Scope::TasksWrite => "tasks:write",
+            Scope::AccountRead => "account:read",
             Scope::Account => "account",
         }
     }
 }
 
-/// The scopes an API token may carry.
-pub const TOKEN_SCOPES: &[&str] = &["tasks:read", "tasks:write"];
+/// The scopes an API token may carry. `tasks:write` implies `tasks:read` (every write
+/// answers with the task): a token asked for with `tasks:write` lists both.
+pub const TOKEN_SCOPES: &[&str] = &["account:read", "tasks:read", "tasks:write"];
 
 /// Personal API tokens start with this, so they are told apart from JWTs at a glance.
 pub const API_TOKEN_PREFIX: &str = "tlp_";
@@ -73,7 +80,11 @@ impl Caller {
                 "API tokens cannot manage the account or its tokens; log in instead.",
                 "session_required",
             )),
-            Credential::ApiToken { scopes, .. } if scopes.iter().any(|s| s == scope.as_str()) => {
+            Credential::ApiToken { scopes, .. }
+                if scopes.iter().any(|s| {
+                    s == scope.as_str() || (scope == Scope::TasksRead && s == "tasks:write")
+                }) =>
+            {
                 Ok(())
             }
             Credential::ApiToken { .. } => Err(ApiError::forbidden(
@@ -95,7 +106,7 @@ impl<'a> ApiExtractor<'a> for Caller {
             MetaSecurityScheme {
                 ty: "http",
                 description: Some(
-                    "An access token from `POST /api/token/`, sent as `Authorization: Bearer <access>`.",
+                    "An access token from `POST /api/token/`, or a personal API token (`tlp_…`, from `POST /api/tokens/`), sent as `Authorization: Bearer <token>`.",
                 ),
                 name: None,
                 key_in: None,
@@ -156,23 +167,27 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
         .jwt
         .verify(token, TokenType::Access, now_secs())
         .map_err(|e| invalid_access_token(&e))?;
-    if let Some(user) = state.accounts.get(claims.user_id) {
-        return Ok(Caller {
-            user,
-            expires_at: claims.exp,
-            credential: Credential::Session,
-        });
+    let session = |user: User| Caller {
+        user,
+        expires_at: claims.exp,
+        issued_at: claims.iat,
+        credential: Credential::Session,
+    };
+    // Issued before the account's password changed or it was deactivated: ended.
+    let ended = || invalid_access_token(&TokenError::Invalid);
+    if let Some((user, credentials_after)) = state.accounts.get(claims.user_id) {
+        if claims.iat < credentials_after {
+            return Err(ended());
+        }
+        return Ok(session(user));
     }
     let account = state.store.account_by_id(claims.user_id).await?;
     if let Some(a) = account.as_ref().filter(|a| a.is_active) {
-        state.accounts.put(a.user.clone());
+        state.accounts.put(a.user.clone(), a.credentials_after);
     }
     match account {
-        Some(a) if a.is_active => Ok(Caller {
-            user: a.user,
-            expires_at: claims.exp,
-            credential: Credential::Session,
-        }),
+        Some(a) if a.is_active && claims.iat < a.credentials_after => Err(ended()),
+        Some(a) if a.is_active => Ok(session(a.user)),
         Some(_) => Err(ApiError::unauthorized(coded(
             "User is inactive",
             "user_inactive",
@@ -208,6 +223,7 @@ async fn authenticate_api_token(state: &AppState, token: &str) -> Result<Caller,
         user: owner.user,
         // A stream on a token without expiry is still re-authenticated daily.
         expires_at: owner.expires_unix.unwrap_or_else(|| now_secs() + 24 * 3600),
+        issued_at: 0,
         credential: Credential::ApiToken {
             id: owner.token_id,
             scopes: owner.scopes,
@@ -242,7 +258,9 @@ pub fn new_api_token() -> String {
 /// from another process (the admin CLI).
 #[derive(Default)]
 pub struct AccountCache {
-    entries: std::sync::Mutex<std::collections::HashMap<i64, (std::time::Instant, User)>>,
+    /// When it was read, the user, and its credentials cut-off.
+    #[allow(clippy::type_complexity)]
+    entries: std::sync::Mutex<std::collections::HashMap<i64, (std::time::Instant, User, i64)>>,
 }
 
 /// How long a cached account is trusted.
@@ -251,20 +269,22 @@ pub const ACCOUNT_CACHE_TTL: std::time::Duration = std::time::Duration::from_sec
 const ACCOUNT_CACHE_MAX: usize = 50_000;
 
 impl AccountCache {
-    fn get(&self, user_id: i64) -> Option<User> {
+    /// The active account and its credentials cut-off, when read within the TTL.
+    pub fn get(&self, user_id: i64) -> Option<(User, i64)> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(&user_id)
-            .filter(|(at, _)| at.elapsed() < ACCOUNT_CACHE_TTL)
-            .map(|(_, user)| user.clone())
+            .filter(|(at, _, _)| at.elapsed() < ACCOUNT_CACHE_TTL)
+            .map(|(_, user, after)| (user.clone(), *after))
     }
 
-    fn put(&self, user: User) {
+    /// Remembers an active account.
+    pub fn put(&self, user: User, credentials_after: i64) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= ACCOUNT_CACHE_MAX {
             entries.clear();
         }
-        entries.insert(user.id, (std::time::Instant::now(), user));
+        entries.insert(user.id, (std::time::Instant::now(), user, credentials_after));
     }
 }
 

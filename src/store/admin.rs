@@ -29,6 +29,8 @@ pub struct AccountChange {
     pub changed: bool,
     /// How many live refresh tokens were revoked.
     pub revoked_tokens: usize,
+    /// How many live personal API tokens were revoked.
+    pub revoked_api_tokens: usize,
 }
 
 /// The schema version this binary migrates databases to.
@@ -61,8 +63,8 @@ impl Store {
             .await
     }
 
-    /// Replaces the password of `username` and revokes its live refresh tokens (every
-    /// login ends at its next refresh), in one transaction. `NotFound` for no such user.
+    /// Replaces the password of `username` and ends every older credential (see
+    /// [`end_credentials`]), in one transaction. `NotFound` for no such user.
     pub async fn set_password_hash(
         &self,
         username: String,
@@ -78,18 +80,20 @@ impl Store {
                 )
                 .optional()?
                 .ok_or(StoreError::NotFound)?;
-            let revoked_tokens = revoke_refresh_tokens(tx, user_id, now)?;
+            let ended = end_credentials(tx, user_id, now)?;
             Ok(AccountChange {
                 user_id,
                 changed: true,
-                revoked_tokens,
+                revoked_tokens: ended.refresh,
+                revoked_api_tokens: ended.api,
             })
         })
         .await
     }
 
-    /// Activates or deactivates `username`; deactivating also revokes its live refresh
-    /// tokens. `NotFound` for no such user.
+    /// Activates or deactivates `username`; deactivating also ends every credential (see
+    /// [`end_credentials`]), so reactivating does not bring old tokens back. `NotFound`
+    /// for no such user.
     pub async fn set_account_active(
         &self,
         username: String,
@@ -111,26 +115,52 @@ impl Store {
                     params![active, user_id],
                 )?;
             }
-            let revoked_tokens = if active {
-                0
+            let ended = if active {
+                Ended::default()
             } else {
-                revoke_refresh_tokens(tx, user_id, now)?
+                end_credentials(tx, user_id, now)?
             };
             Ok(AccountChange {
                 user_id,
                 changed: was_active != active,
-                revoked_tokens,
+                revoked_tokens: ended.refresh,
+                revoked_api_tokens: ended.api,
             })
         })
         .await
     }
 }
 
-fn revoke_refresh_tokens(tx: &rusqlite::Transaction, user_id: i64, now: f64) -> Result<usize> {
-    Ok(tx.execute(
+/// What [`end_credentials`] revoked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ended {
+    pub refresh: usize,
+    pub api: usize,
+}
+
+/// Ends every credential of `user_id` issued up to `now`: revokes its live refresh tokens
+/// and personal API tokens, and moves its `credentials_after` to the next whole second, so
+/// every access token issued before the change is refused (its `iat` is earlier) while
+/// tokens issued from now on carry an `iat` no earlier than it. Other processes see it
+/// within the account cache's lifetime (one second).
+pub(crate) fn end_credentials(
+    tx: &rusqlite::Transaction,
+    user_id: i64,
+    now: f64,
+) -> Result<Ended> {
+    let refresh = tx.execute(
         "UPDATE refresh_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL",
         params![now, user_id],
-    )?)
+    )?;
+    let api = tx.execute(
+        "UPDATE api_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL",
+        params![crate::model::now_timestamp(), user_id],
+    )?;
+    tx.execute(
+        "UPDATE users SET credentials_after = max(credentials_after, ?1) WHERE id = ?2",
+        params![now.floor() as i64 + 1, user_id],
+    )?;
+    Ok(Ended { refresh, api })
 }
 
 /// Opens an existing database file without creating it and without migrating it.
@@ -205,6 +235,9 @@ fn copy_pages(
     page_size: i64,
     progress: &mut impl FnMut(BackupProgress),
 ) -> Result<()> {
+    // A backup holds every password hash and the signing secret: owner-only, like the
+    // database itself.
+    super::create_private(dest)?;
     let mut target = Connection::open(dest)?;
     {
         let backup = Backup::new(source, &mut target)?;

@@ -27,7 +27,10 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 /// Numbered schema steps; step N brings `user_version` from N-1 to N.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema.sql"),
+    include_str!("migrations/0002_credentials.sql"),
+];
 
 /// How long a connection waits for another writer before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -77,6 +80,7 @@ impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     /// Blocking: call at start-up, before serving.
     pub fn open(path: &Path, pool_size: u32) -> Result<Store> {
+        create_private(path)?;
         let manager = SqliteConnectionManager::file(path).with_init(|c| {
             c.busy_timeout(BUSY_TIMEOUT)?;
             c.execute_batch(
@@ -153,6 +157,39 @@ impl Store {
             Ok(())
         })
         .await
+    }
+}
+
+/// Creates the database file, when it does not exist yet, readable and writable by its
+/// owner only (0600) whatever the umask. SQLite gives the `-wal`, `-shm` and `-journal`
+/// files it creates beside it the same mode. An existing file is left as it is, with a
+/// warning when others may read it.
+pub(crate) fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |e: std::io::Error| StoreError::Other(format!("{}: {e}", path.display()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        // The umask can only have removed bits; make it exactly 0600.
+        Ok(file) => file
+            .set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                    "the database file is readable by other users; `chmod 600` it"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(io(e)),
     }
 }
 

@@ -45,7 +45,8 @@ impl Store {
     }
 
     /// Spends the refresh token `jti` and stores its successor, all in one transaction.
-    /// `issue(user_id)` signs the new pair and returns it as JSON plus the new token's row.
+    /// `issue(user_id, credentials_after)` signs the new pair (issued no earlier than the
+    /// account's credentials cut-off) and returns it as JSON plus the new token's row.
     pub async fn rotate_refresh<F>(
         &self,
         jti: String,
@@ -54,13 +55,13 @@ impl Store {
         issue: F,
     ) -> Result<Rotation>
     where
-        F: FnOnce(i64) -> (String, NewRefresh) + Send + 'static,
+        F: FnOnce(i64, i64) -> (String, NewRefresh) + Send + 'static,
     {
         self.write(move |tx| {
             let row = tx
                 .prepare_cached(
                     "SELECT r.family, r.user_id, r.expires_at, r.spent_at, r.successor, r.revoked_at,
-                            IFNULL(u.is_active, 0)
+                            IFNULL(u.is_active, 0), IFNULL(u.credentials_after, 0)
                      FROM refresh_tokens r LEFT JOIN users u ON u.id = r.user_id
                      WHERE r.jti = ?1",
                 )?
@@ -73,10 +74,12 @@ impl Store {
                         r.get::<_, Option<String>>(4)?,
                         r.get::<_, Option<f64>>(5)?,
                         r.get::<_, bool>(6)?,
+                        r.get::<_, i64>(7)?,
                     ))
                 })
                 .optional()?;
-            let Some((family, user_id, expires_at, spent_at, successor, revoked_at, active)) = row
+            let Some((family, user_id, expires_at, spent_at, successor, revoked_at, active, after)) =
+                row
             else {
                 return Ok(Rotation::Invalid);
             };
@@ -99,7 +102,7 @@ impl Store {
                     }
                 });
             }
-            let (pair, next) = issue(user_id);
+            let (pair, next) = issue(user_id, after);
             tx.prepare_cached(
                 "INSERT INTO refresh_tokens (jti, family, user_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
             )?
@@ -109,6 +112,33 @@ impl Store {
             )?
             .execute(params![now, pair, jti])?;
             Ok(Rotation::Rotated(pair))
+        })
+        .await
+    }
+
+    /// Forgets the pairs kept for replay once their grace window has passed (spent before
+    /// `before`, unix seconds), so no usable JWT stays in the database. A cheap read first:
+    /// most sweeps find nothing and take no write lock.
+    pub async fn forget_successors(&self, before: f64) -> Result<usize> {
+        let any = self
+            .run(move |c| {
+                Ok(c.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM refresh_tokens
+                     WHERE successor IS NOT NULL AND spent_at < ?1)",
+                )?
+                .query_row([before], |r| r.get::<_, bool>(0))?)
+            })
+            .await?;
+        if !any {
+            return Ok(0);
+        }
+        self.write(move |tx| {
+            Ok(tx
+                .prepare_cached(
+                    "UPDATE refresh_tokens SET successor = NULL
+                     WHERE successor IS NOT NULL AND spent_at < ?1",
+                )?
+                .execute([before])?)
         })
         .await
     }

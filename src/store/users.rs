@@ -11,9 +11,12 @@ pub struct Account {
     pub user: User,
     pub password_hash: String,
     pub is_active: bool,
+    /// Access tokens issued (`iat`, unix seconds) before this are refused; tokens issued
+    /// from now on must carry an `iat` of at least this.
+    pub credentials_after: i64,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, is_active";
+const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, is_active, credentials_after";
 
 fn account(r: &Row) -> rusqlite::Result<Account> {
     Ok(Account {
@@ -24,6 +27,7 @@ fn account(r: &Row) -> rusqlite::Result<Account> {
         },
         password_hash: r.get(3)?,
         is_active: r.get(4)?,
+        credentials_after: r.get(5)?,
     })
 }
 

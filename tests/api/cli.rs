@@ -13,14 +13,14 @@ use crate::helpers::*;
 
 /// What a run of the binary printed and how it exited.
 #[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Run {
-    fn ok(&self) -> &Self {
+    pub fn ok(&self) -> &Self {
         assert_eq!(self.code, Some(0), "{self:#?}");
         self
     }
@@ -32,7 +32,7 @@ impl Run {
 }
 
 /// Runs `tasklane ARGS` with `stdin` (closed when `None`), no `TASKLANE_*` variables.
-async fn tasklane(args: &[&str], stdin: Option<&str>) -> Run {
+pub(crate) async fn tasklane(args: &[&str], stdin: Option<&str>) -> Run {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tasklane"));
     cmd.args(args)
         .stdin(if stdin.is_some() {
@@ -67,7 +67,7 @@ async fn tasklane(args: &[&str], stdin: Option<&str>) -> Run {
 }
 
 /// `tasklane user ARGS --db <the app's database>`.
-async fn user(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Run {
+pub(crate) async fn user(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Run {
     let db = app.db_path();
     let mut all = vec!["user"];
     all.extend_from_slice(args);
@@ -188,7 +188,7 @@ async fn a_deactivated_user_cannot_log_in_refresh_or_call_the_api_until_reactiva
     let off = user(&app, &["deactivate", "--username", "dave1"], None).await;
 
     off.ok();
-    assert!(off.stdout.contains("1 refresh token revoked"), "{off:?}");
+    assert!(off.stdout.contains("1 refresh token and 0 API tokens revoked"), "{off:?}");
     assert_eq!(
         app.login("dave1", PASSWORD).await.status,
         StatusCode::UNAUTHORIZED
@@ -242,7 +242,7 @@ async fn set_password_replaces_the_password_and_ends_every_login() {
     );
     changed.ok();
     assert!(
-        changed.stdout.contains("2 refresh tokens revoked"),
+        changed.stdout.contains("2 refresh tokens and 0 API tokens revoked"),
         "{changed:?}"
     );
     assert_eq!(

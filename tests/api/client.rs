@@ -341,7 +341,7 @@ async fn personal_api_tokens_are_scoped_shown_once_and_revocable() {
         .as_str()
         .unwrap()
         .to_owned();
-    let mut ws = app.ws(&reader, None).await;
+    let mut ws = app.ws_bearer(&reader).await;
     assert_eq!(
         app.create_task(&writer, json!({"title": "Written by a script"}))
             .await

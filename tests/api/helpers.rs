@@ -306,6 +306,26 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Opens `/ws/tasks/` with `Authorization: Bearer <token>` (how non-browser clients
+    /// send API tokens, which never go in URLs).
+    pub async fn ws_bearer(&self, token: &str) -> Ws {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = self
+            .ws_url("/ws/tasks/")
+            .into_client_request()
+            .expect("ws request");
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        let (inner, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("ws connect");
+        Ws { inner }
+    }
+}
+
 impl Ws {
     /// The next text message as JSON (pings/pongs skipped), a close, or a timeout.
     pub async fn next_within(&mut self, wait: Duration) -> WsNext {
@@ -402,7 +422,20 @@ impl Proc {
 }
 
 pub fn spawn_tasklane(db: &Path, extra: &[&str]) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tasklane"))
+    spawn_tasklane_in(Command::new(env!("CARGO_BIN_EXE_tasklane")), db, extra)
+}
+
+/// Like [`spawn_tasklane`], with the process's umask set to `umask` first.
+pub fn spawn_tasklane_with_umask(db: &Path, extra: &[&str], umask: &str) -> Proc {
+    let mut sh = Command::new("sh");
+    sh.args(["-c", &format!("umask {umask} && exec \"$@\""), "sh"])
+        .arg(env!("CARGO_BIN_EXE_tasklane"));
+    spawn_tasklane_in(sh, db, extra)
+}
+
+/// Runs `cmd` (the binary, or a wrapper that execs it) with the server's arguments.
+fn spawn_tasklane_in(mut cmd: Command, db: &Path, extra: &[&str]) -> Proc {
+    let mut child = cmd
         .args(["serve", "--bind", "127.0.0.1:0", "--log", "info"])
         .arg("--db")
         .arg(db)

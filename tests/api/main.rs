@@ -5,6 +5,7 @@ mod auth;
 mod browser;
 mod cli;
 mod client;
+mod credentials;
 mod docs;
 mod hardening;
 mod helpers;
