@@ -208,17 +208,22 @@ impl AuthApi {
         let grace = state.limits.refresh_grace.as_secs_f64();
         let rotation = state
             .store
-            .rotate_refresh(claims.jti, now_secs_f64(), grace, move |user_id, not_before| {
-                let now = now_secs().max(not_before);
-                let refresh = jwt.issue(TokenType::Refresh, user_id, now);
-                let access = jwt.issue(TokenType::Access, user_id, now);
-                let next = new_refresh(&refresh);
-                let pair = RefreshedPair {
-                    access: access.token,
-                    refresh: refresh.token,
-                };
-                (serde_json::to_string(&pair).unwrap_or_default(), next)
-            })
+            .rotate_refresh(
+                claims.jti,
+                now_secs_f64(),
+                grace,
+                move |user_id, not_before| {
+                    let now = now_secs().max(not_before);
+                    let refresh = jwt.issue(TokenType::Refresh, user_id, now);
+                    let access = jwt.issue(TokenType::Access, user_id, now);
+                    let next = new_refresh(&refresh);
+                    let pair = RefreshedPair {
+                        access: access.token,
+                        refresh: refresh.token,
+                    };
+                    (serde_json::to_string(&pair).unwrap_or_default(), next)
+                },
+            )
             .await?;
         match rotation {
             Rotation::Rotated(pair) | Rotation::Replayed(pair) => serde_json::from_str(&pair)

@@ -23,9 +23,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use super::ApiTags;
 use crate::AppState;
 use crate::auth::jwt::now_secs;
-use crate::auth::{
-    API_TOKEN_PREFIX, Caller, Credential, Scope, authenticate, bearer_token, coded,
-};
+use crate::auth::{API_TOKEN_PREFIX, Caller, Credential, Scope, authenticate, bearer_token, coded};
 use crate::error::ApiError;
 use crate::hub::{End, Follower, Item};
 use crate::metrics::StreamGuard;
@@ -104,7 +102,11 @@ impl StreamApi {
         since: Query<Option<i64>>,
         ws: WebSocket,
     ) -> Result<BoxWebSocketUpgraded, ApiError> {
-        if token.0.as_deref().is_some_and(|t| t.starts_with(API_TOKEN_PREFIX)) {
+        if token
+            .0
+            .as_deref()
+            .is_some_and(|t| t.starts_with(API_TOKEN_PREFIX))
+        {
             return Err(ApiError::unauthorized(coded(
                 "API tokens must not be sent in URLs; send them in the Authorization header.",
                 "token_in_url",

@@ -209,7 +209,10 @@ pub fn parse_new_token(
             _ => return Err("Expected a list of scopes.".into()),
         };
         if list.is_empty() {
-            return Err(format!("Name at least one scope: {}.", TOKEN_SCOPES.join(", ")));
+            return Err(format!(
+                "Name at least one scope: {}.",
+                TOKEN_SCOPES.join(", ")
+            ));
         }
         if let Some(bad) = list.iter().find(|s| !TOKEN_SCOPES.contains(&s.as_str())) {
             return Err(format!(

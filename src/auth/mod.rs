@@ -284,7 +284,10 @@ impl AccountCache {
         if entries.len() >= ACCOUNT_CACHE_MAX {
             entries.clear();
         }
-        entries.insert(user.id, (std::time::Instant::now(), user, credentials_after));
+        entries.insert(
+            user.id,
+            (std::time::Instant::now(), user, credentials_after),
+        );
     }
 }
 

@@ -143,11 +143,7 @@ pub struct Ended {
 /// every access token issued before the change is refused (its `iat` is earlier) while
 /// tokens issued from now on carry an `iat` no earlier than it. Other processes see it
 /// within the account cache's lifetime (one second).
-pub(crate) fn end_credentials(
-    tx: &rusqlite::Transaction,
-    user_id: i64,
-    now: f64,
-) -> Result<Ended> {
+pub(crate) fn end_credentials(tx: &rusqlite::Transaction, user_id: i64, now: f64) -> Result<Ended> {
     let refresh = tx.execute(
         "UPDATE refresh_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL",
         params![now, user_id],

@@ -188,7 +188,11 @@ async fn a_deactivated_user_cannot_log_in_refresh_or_call_the_api_until_reactiva
     let off = user(&app, &["deactivate", "--username", "dave1"], None).await;
 
     off.ok();
-    assert!(off.stdout.contains("1 refresh token and 0 API tokens revoked"), "{off:?}");
+    assert!(
+        off.stdout
+            .contains("1 refresh token and 0 API tokens revoked"),
+        "{off:?}"
+    );
     assert_eq!(
         app.login("dave1", PASSWORD).await.status,
         StatusCode::UNAUTHORIZED
@@ -242,7 +246,9 @@ async fn set_password_replaces_the_password_and_ends_every_login() {
     );
     changed.ok();
     assert!(
-        changed.stdout.contains("2 refresh tokens and 0 API tokens revoked"),
+        changed
+            .stdout
+            .contains("2 refresh tokens and 0 API tokens revoked"),
         "{changed:?}"
     );
     assert_eq!(

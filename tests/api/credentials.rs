@@ -49,7 +49,10 @@ async fn a_password_reset_ends_every_older_credential_within_two_seconds() {
     let script = api_token(&app, &access, &["tasks:read"]).await;
     let (bystander, _) = app.user("bystander1").await;
     // Warm the account cache, as a busy server would have it.
-    assert_eq!(app.get("/api/users/me/", &access).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/users/me/", &access).await.status,
+        StatusCode::OK
+    );
     assert_eq!(app.get("/api/tasks/", &script).await.status, StatusCode::OK);
 
     let new_password = "Blue-Mariposa-42";
@@ -171,9 +174,17 @@ async fn the_account_routes_need_the_account_read_scope() {
         let r = app.get(&path, &tasks_only).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.text);
         assert_eq!(r.json()["code"], "insufficient_scope", "{path}");
-        assert_eq!(app.get(&path, &account).await.status, StatusCode::OK, "{path}");
+        assert_eq!(
+            app.get(&path, &account).await.status,
+            StatusCode::OK,
+            "{path}"
+        );
         // Sessions are unaffected.
-        assert_eq!(app.get(&path, &session).await.status, StatusCode::OK, "{path}");
+        assert_eq!(
+            app.get(&path, &session).await.status,
+            StatusCode::OK,
+            "{path}"
+        );
     }
     // account:read reads the account, not the tasks.
     assert_eq!(
@@ -321,7 +332,10 @@ async fn help_never_shows_a_secret_from_the_environment() {
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("--redis-url"), "{text}");
-        assert!(!text.contains("hunter2"), "{args:?} shows the Redis password");
+        assert!(
+            !text.contains("hunter2"),
+            "{args:?} shows the Redis password"
+        );
         assert!(!text.contains(jwt_secret), "{args:?} shows the JWT secret");
     }
     // The CLI's own runs never print it either.
