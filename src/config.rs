@@ -92,12 +92,14 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKLANE_STREAM_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub stream_buffer: u32,
 
-    /// Redis URL (`redis://127.0.0.1:6379`): fan task events out to every process sharing
-    /// the database. Without it the server runs single-node and never contacts Redis.
+    /// Redis URL (`redis://127.0.0.1:6379`): tell every process sharing the database when
+    /// events are committed, so their streams read them. Without it the server runs
+    /// single-node and never contacts Redis.
     #[arg(long, env = "TASKLANE_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
-    /// Prefix of the Redis channel (`<prefix>:events`), so deployments can share a Redis.
+    /// Prefix of the Redis channel (`<prefix>:events`). Deployments sharing a Redis ignore
+    /// each other's messages whatever the prefix; a separate one spares them the traffic.
     #[arg(long, env = "TASKLANE_REDIS_CHANNEL", default_value = "tasklane")]
     pub redis_channel: String,
 

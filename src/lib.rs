@@ -13,7 +13,7 @@ pub mod cli;
 pub mod config;
 /// The single error type and its DRF-shaped HTTP bodies.
 pub mod error;
-/// In-process fan-out of task events.
+/// Fan-out of task events: in-process, and (with Redis) hints to other processes.
 pub mod hub;
 /// Login and registration throttles.
 pub mod limits;
@@ -78,9 +78,13 @@ impl AppState {
             Some(s) => s.0.clone(),
             None => store.setting_or_insert("jwt_secret", new_secret).await?,
         };
+        // Made on the database's first start, so every database has one.
+        let database_id = store.database_id().await?;
         let redis = args.redis_url.clone().map(|url| hub::redis::Config {
             url,
             prefix: args.redis_channel.clone(),
+            database_id,
+            key: hub::redis::HintKey::from_secret(secret.as_bytes()),
         });
         let metrics = Arc::new(metrics::Metrics::new());
         let hub = Hub::new(

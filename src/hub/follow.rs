@@ -5,7 +5,13 @@
 //! knows the next id it should see. The live channel is subscribed *before* the outbox
 //! is read, so nothing committed in between is missed; anything at or below the cursor is
 //! a duplicate and dropped; anything beyond cursor+1 means events are missing (published
-//! out of order, or arriving through another process) and they are read from the outbox.
+//! out of order) and they are read from the outbox.
+//!
+//! The cursor moves only over events this process has read from its own outbox or
+//! committed itself. Hints and pokes (events committed by another process, or Redis having
+//! been away) never carry an event: they only raise `replay_until`, how far the outbox
+//! should be read, and a follower already past a hint ignores it without reading. A hint
+//! naming events that do not exist costs one read that finds nothing, and changes nothing.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -45,7 +51,7 @@ pub struct Follower {
     sub: Subscription,
     /// The last event id delivered (or skipped over by a reset).
     cursor: i64,
-    /// Replay from the outbox until the cursor reaches this id.
+    /// Read the outbox until the cursor reaches this id, or the outbox has nothing more.
     replay_until: i64,
     pending: VecDeque<Item>,
 }
@@ -93,17 +99,18 @@ impl Follower {
             if self.cursor < self.replay_until {
                 self.fill_from_outbox().await?;
                 if self.pending.is_empty() {
-                    // Nothing more to replay (pruned meanwhile): go live.
+                    // Nothing more in the outbox (pruned meanwhile, or a hint named events
+                    // that don't exist): go live, the cursor where it is.
                     self.replay_until = self.cursor;
                 }
                 continue;
             }
             match self.sub.rx.recv().await {
-                Ok(Signal::Poke) => {
-                    // Anything committed elsewhere that never reached us?
-                    self.fill_from_outbox().await?;
-                    continue;
-                }
+                // Doorbells: another process committed through `upto`; or anything
+                // committed elsewhere may have missed us (Redis was away). Read on.
+                Ok(Signal::Hint { upto }) => self.replay_until = self.replay_until.max(upto),
+                Ok(Signal::Poke) => self.replay_until = self.replay_until.max(self.cursor + 1),
+                // Committed by this process.
                 Ok(Signal::Event(e)) if e.id <= self.cursor => continue,
                 Ok(Signal::Event(e)) if e.id == self.cursor + 1 => {
                     self.cursor = e.id;

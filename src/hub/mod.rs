@@ -1,13 +1,18 @@
 //! Fan-out of committed task events to the streams of their owners.
 //!
-//! Each user with an open stream has an in-process broadcast channel; an event goes only
+//! Each user with an open stream has an in-process broadcast channel; a signal goes only
 //! to its owner's channel. The store's outbox is the source of truth and the hub only
 //! rings the doorbell: [`Hub::follow`] replays from the outbox, then follows the channel,
 //! and fills any gap from the outbox again. It is the one place the no-gap/no-duplicate
 //! rule lives; the WebSocket and SSE handlers only render what it yields.
 //!
-//! With Redis configured, a [`redis::Bridge`] also carries each event to the other
-//! processes sharing the database; nothing outside this module knows whether it is there.
+//! Only two things put an event on a channel: this process's own commit
+//! ([`Hub::publish`]) and a follower reading the outbox. With Redis configured, a
+//! [`redis::Bridge`] tells the other processes sharing the database that a user has new
+//! events, as a hint (database, user, event id) and never as the event itself; a hint
+//! becomes [`Signal::Hint`] on that user's channel, if one is open here, and a follower
+//! behind it reads its own database. Nothing outside this module knows whether Redis is
+//! there.
 
 mod follow;
 pub mod redis;
@@ -25,8 +30,12 @@ pub use follow::{End, Follower, Item};
 /// What travels on a user's channel.
 #[derive(Debug, Clone)]
 enum Signal {
-    /// A committed event.
+    /// An event committed by this process (never one that came from outside it).
     Event(Arc<Event>),
+    /// Another process says the user's events through `upto` are committed: a follower
+    /// behind that reads the outbox. Only a doorbell: a hint never moves a cursor, and one
+    /// naming events that do not exist costs one read that finds nothing.
+    Hint { upto: i64 },
     /// "Look in the outbox": events may have been committed that never reached this
     /// process (Redis was down), so followers check for anything after their cursor.
     Poke,
@@ -58,7 +67,8 @@ pub enum Fanout {
 }
 
 impl Hub {
-    /// A hub; with `redis` (URL and channel prefix) it bridges processes through Redis.
+    /// A hub; with `redis` (URL, channel prefix, database identity and hint key) it
+    /// rings the other processes on the same database through Redis.
     pub fn new(
         store: Store,
         capacity: usize,
@@ -86,14 +96,14 @@ impl Hub {
         }
     }
 
-    /// Announces a committed event to its owner's streams, here and (with Redis) in every
-    /// other process.
+    /// Announces an event this process has just committed to its owner's streams here,
+    /// and (with Redis) rings the other processes on the same database.
     pub fn publish(&self, event: Event) {
         self.inner.published.inc();
-        let event = Arc::new(event);
-        self.inner.deliver(Signal::Event(event.clone()));
+        let (user_id, event_id) = (event.user_id, event.id);
+        self.inner.deliver(user_id, Signal::Event(Arc::new(event)));
         if let Some(bridge) = &self.inner.bridge {
-            bridge.publish(event);
+            bridge.publish(user_id, event_id);
         }
     }
 
@@ -138,21 +148,19 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Hands a signal to this process's streams: an event to its owner's, a poke to all.
-    fn deliver(&self, signal: Signal) {
-        let channels = self.channels();
-        match &signal {
-            Signal::Event(e) => {
-                if let Some(tx) = channels.get(&e.user_id) {
-                    // No receiver left is not an error: the stream just closed.
-                    let _ = tx.send(signal);
-                }
-            }
-            Signal::Poke => {
-                for tx in channels.values() {
-                    let _ = tx.send(Signal::Poke);
-                }
-            }
+    /// Hands a signal to `user_id`'s streams in this process, if it has any: without, it
+    /// costs one map lookup.
+    fn deliver(&self, user_id: i64, signal: Signal) {
+        if let Some(tx) = self.channels().get(&user_id) {
+            // No receiver left is not an error: the stream just closed.
+            let _ = tx.send(signal);
+        }
+    }
+
+    /// Pokes every stream of this process.
+    fn poke_all(&self) {
+        for tx in self.channels().values() {
+            let _ = tx.send(Signal::Poke);
         }
     }
 }

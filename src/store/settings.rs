@@ -1,4 +1,5 @@
-//! Server-wide settings kept in the database (the generated JWT secret).
+//! Server-wide settings kept in the database: the generated JWT secret and the
+//! database's identity.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -29,5 +30,13 @@ impl Store {
             Ok(value)
         })
         .await
+    }
+
+    /// This database's identity: 32 random hex characters, made the first time a server
+    /// starts on it and kept. Every process sharing the file sees the same id; another
+    /// deployment's database has another one (unless it was restored from a copy of this).
+    pub async fn database_id(&self) -> Result<String> {
+        self.setting_or_insert("database_id", || hex::encode(rand::random::<[u8; 16]>()))
+            .await
     }
 }
