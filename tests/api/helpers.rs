@@ -307,6 +307,27 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// A request with one extra header (and a JSON body when given).
+    pub async fn with_header(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        name: &str,
+        value: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .header(name, value);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        read(req.send().await.unwrap()).await
+    }
+
     /// Opens `/ws/tasks/` with `Authorization: Bearer <token>` (how non-browser clients
     /// send API tokens, which never go in URLs).
     pub async fn ws_bearer(&self, token: &str) -> Ws {

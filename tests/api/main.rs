@@ -1,14 +1,17 @@
 //! One integration-test binary: every test starts the real server on 127.0.0.1:0 with its
 //! own SQLite file and talks to it over TCP.
 
+mod api_tokens;
 mod auth;
 mod browser;
+mod changes;
 mod cli;
-mod client;
 mod credentials;
 mod docs;
 mod hardening;
 mod helpers;
+mod idempotency;
 mod redis;
 mod stream;
 mod tasks;
+mod versions;

@@ -1,0 +1,159 @@
+//! Personal API tokens: scoped, shown once, revocable, expiring.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn personal_api_tokens_are_scoped_shown_once_and_revocable() {
+    let app = spawn_app().await;
+    let (session, _) = app.user("alice1").await;
+    let t = app.new_task(&session, "Readable by scripts").await;
+
+    // Create: the secret is in the response once.
+    let r = app
+        .call(
+            Method::POST,
+            "/api/tokens/",
+            Some(&session),
+            Some(json!({"name": "reader", "scopes": ["tasks:read"], "expires_in_days": 30})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let reader = r.json()["token"].as_str().unwrap().to_owned();
+    assert!(reader.starts_with("tlp_") && reader.len() == 44);
+    let listed = app.get("/api/tokens/", &session).await;
+    assert!(!listed.text.contains(&reader));
+    assert_eq!(listed.json()[0]["name"], "reader");
+    let stored: String = db(&app)
+        .query_row("SELECT token_hash FROM api_tokens", [], |r| r.get(0))
+        .unwrap();
+    assert_ne!(stored, reader);
+
+    // Read works; writes and token management do not.
+    assert_eq!(
+        app.get(&format!("/api/tasks/{}/", t["id"]), &reader)
+            .await
+            .json()["title"],
+        "Readable by scripts"
+    );
+    // Its use is recorded (in the background, so allow a moment).
+    let mut used = Value::Null;
+    for _ in 0..50 {
+        used = app.get("/api/tokens/", &session).await.json()[0]["last_used_at"].clone();
+        if !used.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(used.is_string(), "last_used_at was never set");
+    let r = app
+        .create_task(&reader, json!({"title": "Not allowed"}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.json()["code"], "insufficient_scope");
+    let r = app
+        .call(
+            Method::POST,
+            "/api/tokens/",
+            Some(&reader),
+            Some(json!({"name": "escalate", "scopes": ["tasks:write"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/api/tokens/", &reader).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // A writer token writes, and the stream accepts tokens too.
+    let writer = app
+        .call(
+            Method::POST,
+            "/api/tokens/",
+            Some(&session),
+            Some(json!({"name": "writer", "scopes": ["tasks:read", "tasks:write"]})),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ws = app.ws_bearer(&reader).await;
+    assert_eq!(
+        app.create_task(&writer, json!({"title": "Written by a script"}))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(ws.next_json().await["task"]["title"], "Written by a script");
+
+    // Revoke: it stops working at once.
+    let id = app
+        .get("/api/tokens/", &session)
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "reader")
+        .unwrap()["id"]
+        .clone();
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/tokens/{id}/"),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = app.get("/api/tasks/", &reader).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["code"], "token_not_valid");
+
+    // Bad requests.
+    for body in [
+        json!({"name": "x", "scopes": ["admin"]}),
+        json!({"name": "x", "scopes": []}),
+        json!({"scopes": ["tasks:read"]}),
+        json!({"name": "x", "scopes": ["tasks:read"], "expires_in_days": 0}),
+    ] {
+        let r = app
+            .call(
+                Method::POST,
+                "/api/tokens/",
+                Some(&session),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn an_expired_api_token_is_refused() {
+    let app = spawn_app().await;
+    let (session, _) = app.user("alice1").await;
+    let token = app
+        .call(
+            Method::POST,
+            "/api/tokens/",
+            Some(&session),
+            Some(json!({"name": "short", "scopes": ["tasks:read"], "expires_in_days": 1})),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.get("/api/tasks/", &token).await.status, StatusCode::OK);
+    db(&app)
+        .execute("UPDATE api_tokens SET expires_unix = 1", [])
+        .unwrap();
+    assert_eq!(
+        app.get("/api/tasks/", &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
