@@ -14,13 +14,14 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
-use crate::api::auth::{create_account, password_field};
+use crate::api::auth::{create_account, find_account, password_field};
 use crate::auth::jwt::now_secs_f64;
 use crate::auth::password::hash_password;
 use crate::error::{ApiError, FieldErrors};
 use crate::store::admin::{
     self, AccountChange, BackupPacing, BackupProgress, latest_schema_version,
 };
+use crate::store::users::Account;
 use crate::store::{Store, StoreError};
 
 /// `--db`, shared by every operator command.
@@ -49,7 +50,8 @@ pub struct UserArgs {
 pub enum UserCommand {
     /// Create an account, validated exactly like `POST /api/register/`.
     Create {
-        /// Letters, digits and `@.+-_`; at most 150 characters.
+        /// Letters, digits and `@.+-_`; at most 150 characters; stored NFKC-normalised
+        /// (`ａｌｉｃｅ` is `alice`), as every command and the API read it.
         #[arg(long)]
         username: String,
         /// A valid email address, not used by another account (ignoring case).
@@ -213,7 +215,7 @@ async fn create_user(
     password: String,
 ) -> Result<(), Fail> {
     let data = as_body(json!({"username": username, "email": email, "password": password}));
-    let user = create_account(store, &data).await.map_err(invalid)?;
+    let user = create_account(store, &data, None).await.map_err(invalid)?;
     println!(
         "created user {} (id {}, email {})",
         user.username, user.id, user.email
@@ -324,11 +326,16 @@ fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
     out
 }
 
-async fn set_password(store: &Store, username: String, password: String) -> Result<(), Fail> {
-    let account = store
-        .account_by_username(username.clone())
+/// The account `username` names, NFKC-normalised as the API does.
+async fn account_named(store: &Store, username: &str) -> Result<Account, Fail> {
+    find_account(store, username)
         .await?
-        .ok_or_else(|| no_such_user(&username))?;
+        .ok_or_else(|| no_such_user(username))
+}
+
+async fn set_password(store: &Store, username: String, password: String) -> Result<(), Fail> {
+    let account = account_named(store, &username).await?;
+    let username = account.user.username.clone();
     let mut errors = FieldErrors::default();
     let password = checked_password(
         &as_body(json!({ "password": password })),
@@ -355,6 +362,7 @@ async fn set_password(store: &Store, username: String, password: String) -> Resu
 }
 
 async fn set_active(store: &Store, username: String, active: bool) -> Result<(), Fail> {
+    let username = account_named(store, &username).await?.user.username;
     let AccountChange {
         changed,
         revoked_tokens,
@@ -765,8 +773,7 @@ async fn token_command(args: TokenArgs) -> Result<(), Fail> {
     let user_of = |username: String| {
         let store = store.clone();
         async move {
-            store
-                .account_by_username(username.clone())
+            find_account(&store, &username)
                 .await?
                 .map(|a| a.user.id)
                 .ok_or_else(|| Fail(format!("no user named {username}")))

@@ -103,12 +103,15 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKLANE_REDIS_CHANNEL", default_value = "tasklane")]
     pub redis_channel: String,
 
-    /// Failed logins allowed per client address and username within `--throttle-window`;
-    /// past it, 429 with `Retry-After`. A successful login clears the count.
+    /// Login attempts per client address and username that may reach the password check
+    /// within `--throttle-window` (counted before hashing, however many arrive at once);
+    /// past it, 429 with `Retry-After`. A successful login clears the count. IPv6 clients
+    /// count per /64.
     #[arg(long, env = "TASKLANE_LOGIN_FAILURES", default_value_t = 5)]
     pub login_failures: u32,
 
-    /// Failed logins allowed per client address (any username) within the window.
+    /// Login attempts per client address (any username) that may reach the password
+    /// check within the window; successful ones don't count.
     #[arg(
         long,
         env = "TASKLANE_LOGIN_FAILURES_PER_ADDRESS",
@@ -116,16 +119,25 @@ pub struct ServeArgs {
     )]
     pub login_failures_per_address: u32,
 
-    /// Registrations allowed per client address within the window.
+    /// Registration attempts per client address within the window, whether they succeed
+    /// or fail (so taken usernames and emails can't be probed without limit).
     #[arg(long, env = "TASKLANE_REGISTRATIONS_PER_ADDRESS", default_value_t = 20)]
     pub registrations_per_address: u32,
+
+    /// Password hashes (logins, registrations) that may run or wait at once; past it, a
+    /// request is answered 503 with `Retry-After` at once instead of queueing. Hashes run
+    /// one per core (up to 8); one account takes at most `--login-failures` of these
+    /// places, however many addresses it is attacked from.
+    #[arg(long, env = "TASKLANE_HASH_QUEUE", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub hash_queue: u32,
 
     /// The window the login and registration limits count in.
     #[arg(long, env = "TASKLANE_THROTTLE_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
     pub throttle_window: Duration,
 
-    /// Take the client address from the last `X-Forwarded-For` hop (only behind a reverse
-    /// proxy that sets it; otherwise clients could pick their own address).
+    /// Take the client address from the right-most `X-Forwarded-For` address, across
+    /// every `X-Forwarded-For` line (only behind a reverse proxy that appends it;
+    /// otherwise clients could pick their own address).
     #[arg(long, env = "TASKLANE_TRUST_X_FORWARDED_FOR")]
     pub trust_x_forwarded_for: bool,
 

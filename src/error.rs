@@ -70,6 +70,10 @@ pub enum ApiError {
     /// Something failed on the server; details are in its log, never here.
     #[oai(status = 500)]
     Internal(Json<ErrorDetail>),
+    /// Too many passwords are being checked at once (or this account already has
+    /// several checks under way); retry after `Retry-After` seconds.
+    #[oai(status = 503)]
+    ServiceUnavailable(Json<ErrorDetail>, #[oai(header = "Retry-After")] u64),
 }
 
 pub fn detail(text: impl Into<String>) -> ErrorDetail {
@@ -173,6 +177,16 @@ impl ApiError {
                 "Request was throttled. Expected available in {retry_after} seconds."
             ))),
             retry_after,
+        )
+    }
+
+    /// The password-hashing queue turned the request away: 503, retry in a second.
+    pub fn busy() -> ApiError {
+        ApiError::ServiceUnavailable(
+            Json(detail(
+                "The server is busy checking other passwords. Try again in 1 second.",
+            )),
+            1,
         )
     }
 

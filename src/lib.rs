@@ -15,7 +15,7 @@ pub mod config;
 pub mod error;
 /// Fan-out of task events: in-process, and (with Redis) hints to other processes.
 pub mod hub;
-/// Login and registration throttles.
+/// Login and registration throttles (per process).
 pub mod limits;
 /// Prometheus metrics.
 pub mod metrics;
@@ -62,6 +62,9 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     pub throttles: Arc<limits::Throttles>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Admission to password hashing: bounded, at most `--login-failures` places per
+    /// account.
+    pub hash_queue: auth::password::HashQueue,
     /// Recently authenticated accounts (one second).
     pub accounts: Arc<auth::AccountCache>,
     /// Flips to `true` when the server starts shutting down; streams close with 1001.
@@ -114,6 +117,11 @@ impl AppState {
                 stream_recheck: args.stream_recheck,
             }),
             metrics,
+            // One account takes at most the places one address could use on it.
+            hash_queue: auth::password::HashQueue::new(
+                args.hash_queue as usize,
+                args.login_failures as usize,
+            ),
             accounts: Arc::default(),
             throttles: Arc::new(limits::Throttles {
                 login: limits::Throttle::new(args.login_failures, args.throttle_window),

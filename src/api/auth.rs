@@ -7,16 +7,19 @@ use serde_json::{Map, Value};
 
 use super::ApiTags;
 use super::body::DrfBody;
-use super::fields::{Chars, chars, field, is_valid_email, is_valid_username};
+use super::fields::{
+    Chars, USERNAME_MAX, chars, field, is_valid_email, is_valid_username, normalize_username,
+};
 use crate::AppState;
 use crate::auth::jwt::{Signed, TokenType, now_secs, now_secs_f64};
-use crate::auth::password::{hash_password, validate_password, verify_password};
+use crate::auth::password::{HashQueue, hash_password, validate_password, verify_password};
 use crate::auth::{coded, invalid_refresh_token};
 use crate::error::{ApiError, FieldErrors, detail, unique_message};
-use crate::limits::client_address;
+use crate::limits::{client_address, login_pair};
 use crate::model::User;
-use crate::store::Store;
 use crate::store::tokens::{NewRefresh, Rotation};
+use crate::store::users::Account;
+use crate::store::{Store, StoreError};
 
 #[derive(Default)]
 pub struct AuthApi;
@@ -107,7 +110,9 @@ pub enum RevokeResponse {
 impl AuthApi {
     /// Register a new account
     ///
-    /// Same as `POST /api/users/`, the original app's registration route.
+    /// Same as `POST /api/users/`, the original app's registration route. Every attempt,
+    /// accepted or not, counts against the client address: past the limit, 429 with
+    /// `Retry-After`. The username is stored NFKC-normalised (`ａｌｉｃｅ` is `alice`).
     #[oai(path = "/api/register", method = "post", operation_id = "register")]
     async fn register(
         &self,
@@ -121,7 +126,10 @@ impl AuthApi {
 
     /// Log in: get an access and a refresh token
     ///
-    /// A wrong password and an unknown username get the same 401.
+    /// A wrong password and an unknown username get the same 401. Attempts are counted
+    /// per client address and username before the password is checked: past the limit,
+    /// 429 with `Retry-After`. When too many passwords are being checked at once, 503
+    /// with `Retry-After`.
     #[oai(path = "/api/token", method = "post", operation_id = "obtain_token")]
     async fn obtain_token(
         &self,
@@ -142,32 +150,47 @@ impl AuthApi {
             chars(v, PASSWORD)
         });
         errors.into_result()?;
-        let (Some(username), Some(password)) = (username, password) else {
+        let (Some(raw_username), Some(password)) = (username, password) else {
             return Err(ApiError::internal("validated fields missing"));
         };
-        // Throttled before the password is checked, so guessing costs no argon2 time.
+        // A name no account can have is refused before anything is stored or hashed.
+        let Some(username) = login_username(&raw_username) else {
+            return Err(bad_credentials());
+        };
+        // Counted before the password is hashed, checked and recorded in one lock, so
+        // however many guesses arrive at once, at most the limit reach argon2.
         let address = client_address(req, state.limits.trust_x_forwarded_for);
-        let pair = format!("{address}\u{0}{username}");
+        let pair = login_pair(&address, &username);
         let throttles = &state.throttles;
-        throttles
+        let pair_attempt = throttles
             .login
-            .check(&pair)
-            .and(throttles.login_address.check(&address))
+            .acquire(&pair)
             .map_err(ApiError::too_many_requests)?;
-        let account = state.store.account_by_username(username).await?;
-        let hash = account.as_ref().map(|a| a.password_hash.clone());
-        let verified = verify_password(password, hash).await;
-        let (user_id, not_before) = match account {
-            Some(a) if verified && a.is_active => (a.user.id, a.credentials_after),
-            _ => {
-                throttles.login.hit(&pair);
-                throttles.login_address.hit(&address);
-                return Err(ApiError::unauthorized(detail(
-                    "No active account found with the given credentials",
-                )));
+        let address_attempt = match throttles.login_address.acquire(&address) {
+            Ok(a) => a,
+            Err(wait) => {
+                throttles.login.refund(&pair, pair_attempt);
+                return Err(ApiError::too_many_requests(wait));
             }
         };
+        // A bounded queue, a few places per account: a busy server says so at once.
+        let Ok(place) = state.hash_queue.enter(&username) else {
+            throttles.login.refund(&pair, pair_attempt);
+            throttles.login_address.refund(&address, address_attempt);
+            return Err(ApiError::busy());
+        };
+        let account = find_account(&state.store, &raw_username).await?;
+        let hash = account.as_ref().map(|a| a.password_hash.clone());
+        let verified = verify_password(password, hash).await;
+        drop(place);
+        let (user_id, not_before) = match account {
+            Some(a) if verified && a.is_active => (a.user.id, a.credentials_after),
+            _ => return Err(bad_credentials()),
+        };
+        // The pair's failures are forgotten; the success itself doesn't count against
+        // the address (its failures do).
         throttles.login.clear(&pair);
+        throttles.login_address.refund(&address, address_attempt);
         // Never issued before the account's credentials cut-off (a password change in
         // this same second), or the new tokens would be refused.
         let now = now_secs().max(not_before);
@@ -311,8 +334,9 @@ fn refresh_field(data: &Map<String, Value>) -> Result<String, ApiError> {
     token.ok_or_else(|| ApiError::internal("validated refresh missing"))
 }
 
-/// Registers an account from the API: throttled per client address, then
-/// [`create_account`].
+/// Registers an account from the API: every attempt counts against the client address
+/// before anything else is done (a taken username or an invalid field too, so names and
+/// emails can't be probed without limit), then [`create_account`].
 pub async fn register_user(
     req: &Request,
     state: &AppState,
@@ -322,20 +346,57 @@ pub async fn register_user(
     state
         .throttles
         .register
-        .check(&address)
+        .acquire(&address)
         .map_err(ApiError::too_many_requests)?;
-    let user = create_account(&state.store, data).await?;
-    state.throttles.register.hit(&address);
-    Ok(user)
+    create_account(&state.store, data, Some(&state.hash_queue)).await
+}
+
+/// The 401 for wrong credentials, an unknown or inactive user, or an impossible name.
+fn bad_credentials() -> ApiError {
+    ApiError::unauthorized(detail("No active account found with the given credentials"))
+}
+
+/// The username a login names, NFKC-normalised; `None` when it is longer than any
+/// account's can be. Text over four times the limit is refused without normalising it
+/// (composition never joins more than four characters into one).
+fn login_username(raw: &str) -> Option<String> {
+    if raw.chars().count() > 4 * USERNAME_MAX {
+        return None;
+    }
+    let username = normalize_username(raw);
+    (username.chars().count() <= USERNAME_MAX).then_some(username)
+}
+
+/// The account `username` names: NFKC-normalised as registration stores names, or else
+/// exactly as given (an account registered before names were normalised).
+pub async fn find_account(store: &Store, username: &str) -> Result<Option<Account>, StoreError> {
+    let normal = normalize_username(username);
+    if let Some(account) = store.account_by_username(normal.clone()).await? {
+        return Ok(Some(account));
+    }
+    if normal != username {
+        return store.account_by_username(username.to_owned()).await;
+    }
+    Ok(None)
 }
 
 /// Validates a registration like the original's serializer (field order username, email,
 /// password; uniqueness before password rules), hashes the password and creates the
-/// account. Shared by the API and `tasklane user create`.
-pub async fn create_account(store: &Store, data: &Map<String, Value>) -> Result<User, ApiError> {
+/// account. The username is NFKC-normalised first, as Django's `create_user` does, and
+/// checked as normalised. Shared by the API (hashing through its `queue`) and
+/// `tasklane user create`.
+pub async fn create_account(
+    store: &Store,
+    data: &Map<String, Value>,
+    queue: Option<&HashQueue>,
+) -> Result<User, ApiError> {
     let mut errors = FieldErrors::default();
     let username = field(data, "username", true, &mut errors, |v| {
-        let s = chars(v, Chars::trimmed(150))?;
+        let v = match v {
+            Value::String(s) => Value::String(normalize_username(s)),
+            other => other.clone(),
+        };
+        let s = chars(&v, Chars::trimmed(USERNAME_MAX))?;
         if is_valid_username(&s) {
             Ok(s)
         } else {
@@ -366,7 +427,12 @@ pub async fn create_account(store: &Store, data: &Map<String, Value>) -> Result<
     let (Some(username), Some(email), Some(password)) = (username, email, password) else {
         return Err(ApiError::internal("validated fields missing"));
     };
+    let place = match queue {
+        Some(q) => Some(q.enter(&username).map_err(|_| ApiError::busy())?),
+        None => None,
+    };
     let hash = hash_password(password).await.map_err(ApiError::internal)?;
+    drop(place);
     Ok(store.create_user(username, email, hash).await?)
 }
 

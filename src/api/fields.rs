@@ -104,6 +104,16 @@ pub fn boolean(v: &Value) -> Result<bool, String> {
     }
 }
 
+/// Usernames are at most this many characters (Django's `AbstractUser.username`).
+pub const USERNAME_MAX: usize = 150;
+
+/// Django's `AbstractBaseUser.normalize_username`: Unicode NFKC, so `ａｌｉｃｅ`
+/// (full-width) and `alice` are one name. Applied wherever a username comes in.
+pub fn normalize_username(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfkc().collect()
+}
+
 /// Django's `UnicodeUsernameValidator`: letters, digits and `@.+-_`.
 pub fn is_valid_username(s: &str) -> bool {
     !s.is_empty()
@@ -191,6 +201,14 @@ mod tests {
             Err("Must be a valid boolean.".into())
         );
         assert!(boolean(&json!(2)).is_err());
+    }
+
+    #[test]
+    fn usernames_are_nfkc_normalised_like_django() {
+        assert_eq!(normalize_username("ａｌｉｃｅ"), "alice");
+        assert_eq!(normalize_username("e\u{301}"), "\u{e9}");
+        assert_eq!(normalize_username("ﬁx"), "fix");
+        assert_eq!(normalize_username("Zoë1"), "Zoë1");
     }
 
     #[test]

@@ -148,7 +148,7 @@ fn quick_ratio(a: &[char], b: &[char]) -> f64 {
         if let Some(n) = avail.get_mut(c)
             && *n > 0
         {
-            *n -= 1;
+            *n = n.saturating_sub(1);
             matches += 1;
         }
     }
@@ -252,6 +252,87 @@ static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     tokio::sync::Semaphore::new(cores.clamp(1, 8))
 });
+
+/// Why a [`HashQueue`] turned a hash away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    /// Every place in the queue is taken.
+    QueueFull,
+    /// The key already has as many hashes running or waiting as it may.
+    KeyBusy,
+}
+
+/// Admission to password hashing for one server: at most `capacity` hashes running or
+/// waiting at once, at most `per_key` of them for one key (an account's username). Past
+/// either, a hash is refused at once (the caller answers 503) instead of waiting without
+/// bound behind the process-wide one-hash-per-core limit. A burst against one account,
+/// even from many addresses, so holds only a few places and everyone else's logins
+/// still get through.
+#[derive(Clone)]
+pub struct HashQueue {
+    inner: std::sync::Arc<QueueInner>,
+}
+
+struct QueueInner {
+    per_key_max: usize,
+    places: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Hashes running or waiting per key; at most `capacity` keys.
+    per_key: std::sync::Mutex<HashMap<String, usize>>,
+}
+
+/// A place in a [`HashQueue`], given back when dropped.
+pub struct HashPlace {
+    inner: std::sync::Arc<QueueInner>,
+    key: String,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl HashQueue {
+    pub fn new(capacity: usize, per_key: usize) -> HashQueue {
+        HashQueue {
+            inner: std::sync::Arc::new(QueueInner {
+                per_key_max: per_key.max(1),
+                places: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                    capacity.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+                )),
+                per_key: std::sync::Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// A place for one hash for `key`, or why there is none.
+    pub fn enter(&self, key: &str) -> Result<HashPlace, Busy> {
+        let mut per_key = self.inner.per_key.lock().unwrap_or_else(|p| p.into_inner());
+        let running = per_key.get(key).copied().unwrap_or(0);
+        if running >= self.inner.per_key_max {
+            return Err(Busy::KeyBusy);
+        }
+        let permit = self
+            .inner
+            .places
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Busy::QueueFull)?;
+        per_key.insert(key.to_owned(), running + 1);
+        Ok(HashPlace {
+            inner: self.inner.clone(),
+            key: key.to_owned(),
+            _permit: permit,
+        })
+    }
+}
+
+impl Drop for HashPlace {
+    fn drop(&mut self) {
+        let mut per_key = self.inner.per_key.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = per_key.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                per_key.remove(&self.key);
+            }
+        }
+    }
+}
 
 /// The 19 MiB working areas, reused: allocating (and freeing) one per hash made the
 /// allocator keep gigabytes after a burst of logins.
@@ -585,5 +666,27 @@ mod tests {
         .to_string();
         assert!(verify_password("older-params-2".to_owned(), Some(theirs.clone())).await);
         assert!(!verify_password("older-params-3".to_owned(), Some(theirs)).await);
+    }
+
+    #[test]
+    fn the_hash_queue_is_bounded_overall_and_per_key() {
+        let q = HashQueue::new(3, 2);
+        let a1 = q.enter("alice").unwrap();
+        let a2 = q.enter("alice").unwrap();
+        assert_eq!(q.enter("alice").err(), Some(Busy::KeyBusy));
+        let b1 = q.enter("bob").unwrap();
+        assert_eq!(q.enter("carol").err(), Some(Busy::QueueFull));
+        drop(a1);
+        let c1 = q.enter("carol").unwrap();
+        assert_eq!(q.enter("alice").err(), Some(Busy::QueueFull));
+        drop((a2, b1, c1));
+        let _again: Vec<HashPlace> = ["alice", "alice", "bob"]
+            .iter()
+            .map(|k| q.enter(k).unwrap())
+            .collect();
+        assert!(
+            q.inner.per_key.lock().unwrap().len() == 2,
+            "only keys with places held are tracked"
+        );
     }
 }

@@ -417,3 +417,33 @@ async fn restarting_on_the_same_file_keeps_users_tasks_and_tokens() {
     assert_eq!(app.refresh(&refresh).await.status, StatusCode::OK);
     assert_eq!(app.login("alice1", PASSWORD).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn usernames_are_nfkc_normalised_so_lookalikes_are_one_account() {
+    // Arrange
+    let app = spawn_app().await;
+    let alice = app.register("alice", "alice@example.com", PASSWORD).await;
+    assert_eq!(alice.status, StatusCode::CREATED);
+
+    // Act
+    let twin = app
+        .register("ａｌｉｃｅ", "twin@example.com", PASSWORD)
+        .await;
+    let login = app.login("ａｌｉｃｅ", PASSWORD).await;
+    let fresh = app.register("ｂｏｂ１", "bob1@example.com", PASSWORD).await;
+
+    // Assert
+    assert_eq!(twin.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        twin.text,
+        r#"{"username":["A user with that username already exists."]}"#
+    );
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    let me = app
+        .get("/api/users/me/", login.json()["access"].as_str().unwrap())
+        .await;
+    assert_eq!(me.json()["username"], "alice");
+    assert_eq!(fresh.status, StatusCode::CREATED);
+    assert_eq!(fresh.json()["username"], "bob1");
+    assert_eq!(app.login("bob1", PASSWORD).await.status, StatusCode::OK);
+}

@@ -508,3 +508,79 @@ async fn api_tokens_can_be_created_listed_and_revoked_on_the_command_line() {
         .await
         .failed();
 }
+
+#[tokio::test]
+async fn the_command_line_normalises_usernames_like_the_api() {
+    // Arrange
+    let app = spawn_app().await;
+    app.user("alice").await;
+    let new_password = "Blue-Mariposa-42";
+
+    // Act: full-width "alice" everywhere a username comes in.
+    let twin = user(
+        &app,
+        &[
+            "create",
+            "--username",
+            "ａｌｉｃｅ",
+            "--email",
+            "twin@example.com",
+            "--password",
+            PASSWORD,
+        ],
+        None,
+    )
+    .await;
+    let changed = user(
+        &app,
+        &[
+            "set-password",
+            "--username",
+            "ａｌｉｃｅ",
+            "--password-stdin",
+        ],
+        Some(&format!("{new_password}\n")),
+    )
+    .await;
+    let off = user(&app, &["deactivate", "--username", "ａｌｉｃｅ"], None).await;
+    let on = user(&app, &["activate", "--username", "ａｌｉｃｅ"], None).await;
+    let created = user(
+        &app,
+        &[
+            "create",
+            "--username",
+            "ｃａｒｏｌ１",
+            "--email",
+            "carol1@example.com",
+            "--password",
+            PASSWORD,
+        ],
+        None,
+    )
+    .await;
+
+    // Assert
+    twin.failed();
+    assert_eq!(
+        error_lines(&twin),
+        ["username: A user with that username already exists."]
+    );
+    changed.ok();
+    assert!(
+        changed.stdout.contains("password of alice changed"),
+        "{changed:?}"
+    );
+    off.ok();
+    assert!(off.stdout.contains("alice deactivated"), "{off:?}");
+    on.ok();
+    assert_eq!(
+        app.login("alice", new_password).await.status,
+        StatusCode::OK
+    );
+    created.ok();
+    assert!(
+        created.stdout.contains("created user carol1"),
+        "{created:?}"
+    );
+    assert_eq!(app.login("carol1", PASSWORD).await.status, StatusCode::OK);
+}

@@ -72,10 +72,28 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
 
 /// Starts a server on `args` (its database in `dir`).
 pub async fn start(dir: Arc<TempDir>, args: ServeArgs) -> TestApp {
-    let state = AppState::build(&args).await.expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
+    start_on(dir, args, listener).await
+}
+
+/// Like [`spawn_app_with`], listening on `bind` (e.g. `[::1]:0`); `None` when this
+/// machine can't bind it.
+pub async fn spawn_app_on(bind: &str, tweak: impl FnOnce(&mut ServeArgs)) -> Option<TestApp> {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let mut args = test_args(&dir);
+    tweak(&mut args);
+    let listener = tokio::net::TcpListener::bind(bind).await.ok()?;
+    Some(start_on(dir, args, listener).await)
+}
+
+async fn start_on(
+    dir: Arc<TempDir>,
+    args: ServeArgs,
+    listener: tokio::net::TcpListener,
+) -> TestApp {
+    let state = AppState::build(&args).await.expect("state");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(tasklane::serve(state, listener, async {

@@ -14,4 +14,5 @@ mod idempotency;
 mod redis;
 mod stream;
 mod tasks;
+mod throttle;
 mod versions;
