@@ -8,6 +8,10 @@
 use poem_openapi::{ApiResponse, Object, payload::Json};
 use serde_json::{Map, Value};
 
+use crate::auth::AuthError;
+use crate::auth::jwt::TokenError;
+pub use crate::domain::FieldErrors;
+use crate::domain::{DomainError, RefreshRefusal};
 use crate::store::StoreError;
 
 /// The `WWW-Authenticate` challenge on every 401, as DRF sends it.
@@ -84,46 +88,17 @@ pub fn detail(text: impl Into<String>) -> ErrorDetail {
     }
 }
 
-/// Field errors in the order they were added (the serializer's field order).
-#[derive(Debug, Default)]
-pub struct FieldErrors(Vec<(String, Vec<String>)>);
-
-impl FieldErrors {
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        match self.0.iter_mut().find(|(f, _)| f == field) {
-            Some((_, messages)) => messages.push(message.into()),
-            None => self.0.push((field.to_owned(), vec![message.into()])),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// `Ok(())` when empty, else the 400.
-    pub fn into_result(self) -> Result<(), ApiError> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::fields(self))
-        }
-    }
-}
-
 impl ApiError {
     pub fn fields(errors: FieldErrors) -> ApiError {
         let map: Map<String, Value> = errors
-            .0
-            .into_iter()
-            .map(|(f, m)| (f, Value::from(m)))
+            .iter()
+            .map(|(f, m)| (f.to_owned(), Value::from(m.to_vec())))
             .collect();
         ApiError::BadRequest(Json(Value::Object(map)))
     }
 
     pub fn field(field: &str, message: impl Into<String>) -> ApiError {
-        let mut e = FieldErrors::default();
-        e.add(field, message);
-        ApiError::fields(e)
+        ApiError::fields(FieldErrors::one(field, message))
     }
 
     pub fn bad_request(text: impl Into<String>) -> ApiError {
@@ -199,16 +174,22 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        DomainError::from(e).into()
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
         match e {
-            StoreError::NotFound => ApiError::not_found("Not found."),
-            StoreError::Conflict(fields) => {
-                let mut errors = FieldErrors::default();
-                for f in fields {
-                    errors.add(f, unique_message(f));
-                }
-                ApiError::fields(errors)
-            }
-            StoreError::Stale { current } => ApiError::PreconditionFailed(Json(ErrorDetail {
+            DomainError::Invalid(fields) => ApiError::fields(fields),
+            DomainError::BadCredentials => ApiError::unauthorized(detail(
+                "No active account found with the given credentials",
+            )),
+            DomainError::Throttled { retry_after } => ApiError::too_many_requests(retry_after),
+            DomainError::Busy => ApiError::busy(),
+            DomainError::Refresh(refusal) => refresh_refused(refusal),
+            DomainError::NotFound => ApiError::not_found("Not found."),
+            DomainError::Stale { current } => ApiError::PreconditionFailed(Json(ErrorDetail {
                 detail: format!(
                     "The task has changed since you read it: it is now version {current}. \
                      Fetch it again, then retry."
@@ -216,15 +197,115 @@ impl From<StoreError> for ApiError {
                 code: Some("stale_version".into()),
                 messages: None,
             })),
-            StoreError::Other(cause) => ApiError::internal(cause),
+            DomainError::KeyReused => ApiError::unprocessable(
+                "This Idempotency-Key was already used with a different request body. \
+                 Use a new key for a new task.",
+            ),
+            DomainError::Internal(cause) => ApiError::internal(cause),
         }
     }
 }
 
-/// The original's messages for taken unique fields.
-pub fn unique_message(field: &str) -> String {
-    match field {
-        "username" => "A user with that username already exists.".to_owned(),
-        _ => "This field must be unique.".to_owned(),
+/// A task operation's error: a missing task is DRF's task 404.
+pub fn task_error(e: impl Into<DomainError>) -> ApiError {
+    match e.into() {
+        DomainError::NotFound => ApiError::task_not_found(),
+        e => e.into(),
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::NotProvided => ApiError::not_authenticated(),
+            AuthError::BadHeader => ApiError::unauthorized(coded(
+                "Authorization header must contain two space-delimited values",
+                "bad_authorization_header",
+            )),
+            AuthError::InvalidAccess(e) => invalid_access_token(&e),
+            AuthError::UserInactive => {
+                ApiError::unauthorized(coded("User is inactive", "user_inactive"))
+            }
+            AuthError::UserNotFound => {
+                ApiError::unauthorized(coded("User not found", "user_not_found"))
+            }
+            AuthError::InvalidApiToken => ApiError::unauthorized(coded(
+                "API token is invalid, expired or revoked",
+                "token_not_valid",
+            )),
+            AuthError::TokenInUrl => ApiError::unauthorized(coded(
+                "API tokens must not be sent in URLs; send them in the Authorization header.",
+                "token_in_url",
+            )),
+            AuthError::SessionRequired => ApiError::forbidden(
+                "API tokens cannot manage the account or its tokens; log in instead.",
+                "session_required",
+            ),
+            AuthError::InsufficientScope(scope) => ApiError::forbidden(
+                format!("This API token lacks the {scope} scope."),
+                "insufficient_scope",
+            ),
+            AuthError::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+/// The Bearer scheme's extractor fails with an [`AuthError`]; this is its answer.
+impl poem::error::ResponseError for AuthError {
+    fn status(&self) -> poem::http::StatusCode {
+        use poem::http::StatusCode;
+        match self {
+            AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::SessionRequired | AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    fn as_response(&self) -> poem::Response {
+        use poem::IntoResponse;
+        ApiError::from(self.clone()).into_response()
+    }
+}
+
+/// simplejwt's answers on the token endpoints.
+fn refresh_refused(refusal: RefreshRefusal) -> ApiError {
+    match refusal {
+        RefreshRefusal::Token(e) => invalid_refresh_token(&e),
+        RefreshRefusal::Reused => {
+            ApiError::unauthorized(coded("Token is blacklisted", "token_not_valid"))
+        }
+        RefreshRefusal::Unknown => {
+            ApiError::unauthorized(coded("Token is invalid or expired", "token_not_valid"))
+        }
+        RefreshRefusal::NoActiveAccount => ApiError::unauthorized(coded(
+            "No active account found for the given token.",
+            "no_active_account",
+        )),
+    }
+}
+
+/// simplejwt's answer to a bad access token on a protected route.
+pub fn invalid_access_token(e: &TokenError) -> ApiError {
+    ApiError::unauthorized(ErrorDetail {
+        detail: "Given token not valid for any token type".into(),
+        code: Some("token_not_valid".into()),
+        messages: Some(vec![TokenMessage {
+            token_class: "AccessToken".into(),
+            token_type: "access".into(),
+            message: e.to_string(),
+        }]),
+    })
+}
+
+/// simplejwt's answer to a bad refresh token on the token endpoints.
+pub fn invalid_refresh_token(e: &TokenError) -> ApiError {
+    ApiError::unauthorized(coded(&e.to_string(), "token_not_valid"))
+}
+
+/// `{"detail": text, "code": code}`.
+pub fn coded(text: &str, code: &str) -> ErrorDetail {
+    ErrorDetail {
+        code: Some(code.into()),
+        ..detail(text)
     }
 }

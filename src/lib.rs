@@ -72,6 +72,15 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What the Bearer scheme needs to check a token.
+    pub fn authenticator(&self) -> auth::Authenticator {
+        auth::Authenticator {
+            store: self.store.clone(),
+            jwt: self.jwt.clone(),
+            accounts: self.accounts.clone(),
+        }
+    }
+
     /// Opens the database and loads (or creates) the signing secret.
     pub async fn build(args: &ServeArgs) -> Result<AppState, Box<dyn std::error::Error>> {
         let db = args.db.clone();

@@ -43,6 +43,46 @@ pub struct Task {
     pub version: i64,
 }
 
+/// Sort order of the task list; `-` means descending. Ties are broken by id, so pages
+/// are stable. The one definition: the API parses it, the store sorts by it.
+#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[oai(rename = "TaskOrdering")]
+pub enum Ordering {
+    #[default]
+    #[oai(rename = "id")]
+    Id,
+    #[oai(rename = "-id")]
+    IdDesc,
+    #[oai(rename = "created_at")]
+    CreatedAt,
+    #[oai(rename = "-created_at")]
+    CreatedAtDesc,
+    #[oai(rename = "updated_at")]
+    UpdatedAt,
+    #[oai(rename = "-updated_at")]
+    UpdatedAtDesc,
+    #[oai(rename = "title")]
+    Title,
+    #[oai(rename = "-title")]
+    TitleDesc,
+}
+
+impl Ordering {
+    /// As written in a query string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ordering::Id => "id",
+            Ordering::IdDesc => "-id",
+            Ordering::CreatedAt => "created_at",
+            Ordering::CreatedAtDesc => "-created_at",
+            Ordering::UpdatedAt => "updated_at",
+            Ordering::UpdatedAtDesc => "-updated_at",
+            Ordering::Title => "title",
+            Ordering::TitleDesc => "-title",
+        }
+    }
+}
+
 /// What happened to a task.
 #[derive(Enum, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[oai(rename_all = "lowercase")]

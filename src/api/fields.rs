@@ -1,13 +1,13 @@
-//! DRF's field semantics: which values a field accepts, how it coerces them, and the exact
-//! English messages the original app returned.
+//! DRF's field semantics for request bodies: which JSON values a field accepts, how it
+//! coerces them into typed values, and the exact English messages the original app
+//! returned. The rules those values must then meet are the domain's.
 
 use serde_json::{Map, Value};
 
-use crate::error::FieldErrors;
+pub use crate::domain::{Chars, FieldErrors, NOT_BLANK, check_chars};
 
 pub const REQUIRED: &str = "This field is required.";
 pub const NOT_NULL: &str = "This field may not be null.";
-pub const NOT_BLANK: &str = "This field may not be blank.";
 
 /// Reads field `name` and parses it with `parse`. A missing field is recorded as required
 /// when `required`; `null` is refused (no field of this API is nullable on input). Returns
@@ -40,50 +40,19 @@ pub fn field<T>(
     }
 }
 
-/// DRF `CharField` options.
-#[derive(Clone, Copy)]
-pub struct Chars {
-    pub allow_blank: bool,
-    pub trim: bool,
-    pub max_length: Option<usize>,
-}
-
-impl Chars {
-    pub const fn trimmed(max_length: usize) -> Chars {
-        Chars {
-            allow_blank: false,
-            trim: true,
-            max_length: Some(max_length),
-        }
-    }
-}
-
 /// DRF `CharField`: strings, and numbers as their text; not booleans, lists or objects.
+/// The text's own rules (blank, length, NUL) are the domain's [`check_chars`].
 pub fn chars(v: &Value, opts: Chars) -> Result<String, String> {
-    let s = match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return Err("Not a valid string.".into()),
-    };
-    let s = if opts.trim { s.trim().to_owned() } else { s };
-    if s.is_empty() {
-        return if opts.allow_blank {
-            Ok(s)
-        } else {
-            Err(NOT_BLANK.into())
-        };
+    check_chars(text(v)?, opts)
+}
+
+/// DRF `CharField`'s type rule alone: strings, and numbers as their text.
+pub fn text(v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err("Not a valid string.".into()),
     }
-    if let Some(max) = opts.max_length
-        && s.chars().count() > max
-    {
-        return Err(format!(
-            "Ensure this field has no more than {max} characters."
-        ));
-    }
-    if s.contains('\0') {
-        return Err("Null characters are not allowed.".into());
-    }
-    Ok(s)
 }
 
 /// DRF `BooleanField`: JSON booleans, 0/1, and the usual words in any of three casings.
@@ -102,64 +71,6 @@ pub fn boolean(v: &Value) -> Result<bool, String> {
         Value::String(s) if FALSE.contains(&s.as_str()) => Ok(false),
         _ => Err("Must be a valid boolean.".into()),
     }
-}
-
-/// Usernames are at most this many characters (Django's `AbstractUser.username`).
-pub const USERNAME_MAX: usize = 150;
-
-/// Django's `AbstractBaseUser.normalize_username`: Unicode NFKC, so `ａｌｉｃｅ`
-/// (full-width) and `alice` are one name. Applied wherever a username comes in.
-pub fn normalize_username(s: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    s.nfkc().collect()
-}
-
-/// Django's `UnicodeUsernameValidator`: letters, digits and `@.+-_`.
-pub fn is_valid_username(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '@' | '.' | '+' | '-' | '_'))
-}
-
-/// Django's `EmailValidator` (dot-atom local part; a DNS name, `localhost`, or an
-/// `[IP literal]` domain).
-pub fn is_valid_email(s: &str) -> bool {
-    if s.len() > 320 {
-        return false;
-    }
-    let Some((local, domain)) = s.rsplit_once('@') else {
-        return false;
-    };
-    let atom_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{}|~-".contains(c);
-    let local_ok = !local.is_empty()
-        && local
-            .split('.')
-            .all(|atom| !atom.is_empty() && atom.chars().all(atom_char));
-    if !local_ok {
-        return false;
-    }
-    if domain == "localhost" {
-        return true;
-    }
-    if let Some(ip) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
-        let ip = ip.strip_prefix("IPv6:").unwrap_or(ip);
-        return ip.parse::<std::net::IpAddr>().is_ok();
-    }
-    let labels: Vec<&str> = domain.split('.').collect();
-    let Some((tld, rest)) = labels.split_last() else {
-        return false;
-    };
-    let label_ok = |l: &&str| {
-        (1..=63).contains(&l.len())
-            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    !rest.is_empty()
-        && rest.iter().all(label_ok)
-        && (2..=63).contains(&tld.len())
-        && tld.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !tld.ends_with('-')
 }
 
 #[cfg(test)]
@@ -201,43 +112,5 @@ mod tests {
             Err("Must be a valid boolean.".into())
         );
         assert!(boolean(&json!(2)).is_err());
-    }
-
-    #[test]
-    fn usernames_are_nfkc_normalised_like_django() {
-        assert_eq!(normalize_username("ａｌｉｃｅ"), "alice");
-        assert_eq!(normalize_username("e\u{301}"), "\u{e9}");
-        assert_eq!(normalize_username("ﬁx"), "fix");
-        assert_eq!(normalize_username("Zoë1"), "Zoë1");
-    }
-
-    #[test]
-    fn usernames_allow_letters_digits_and_five_symbols() {
-        assert!(is_valid_username("alice.b+c-d_e@x"));
-        assert!(is_valid_username("Zoë1"));
-        assert!(!is_valid_username("bad user!"));
-    }
-
-    #[test]
-    fn emails_are_checked_like_django() {
-        for ok in [
-            "a@example.com",
-            "a.b+c@sub.example.co",
-            "x@localhost",
-            "u@[127.0.0.1]",
-        ] {
-            assert!(is_valid_email(ok), "{ok}");
-        }
-        for bad in [
-            "notanemail",
-            "a@b",
-            "@example.com",
-            "a..b@example.com",
-            "a@-x.com",
-            "a@example.c",
-            "a b@example.com",
-        ] {
-            assert!(!is_valid_email(bad), "{bad}");
-        }
     }
 }

@@ -9,18 +9,21 @@ use poem_openapi::{
 use serde_json::{Map, Value};
 
 use super::body::DrfBody;
-use super::fields::{Chars, boolean, chars, field};
+use super::fields::{boolean, field, text};
 use super::json::{PrebuiltJson, SerdeJson};
 use super::{ApiTags, PathId};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::auth::Scope;
 use crate::auth::jwt::now_secs_f64;
-use crate::error::{ApiError, FieldErrors};
+use crate::domain::FieldErrors;
+use crate::domain::tasks::{self, TaskDraft};
+use crate::error::ApiError;
 use crate::model::Task;
 use crate::store::StoreError;
 use crate::store::idempotency::{Key, Keyed};
-use crate::store::tasks::{IfMatch, NewTask, Ordering, TaskChanges, TaskQuery};
+use crate::model::Ordering;
+use crate::store::tasks::{IfMatch, NewTask, TaskChanges, TaskQuery};
 
 #[derive(Default)]
 pub struct TasksApi;
@@ -68,57 +71,6 @@ impl Example for TaskPatch {
             title: None,
             description: None,
             completed: Some(true),
-        }
-    }
-}
-
-/// Sort order of the list; `-` means descending. Ties are broken by id.
-#[derive(Enum, Debug, Clone, Copy)]
-pub enum TaskOrdering {
-    #[oai(rename = "id")]
-    Id,
-    #[oai(rename = "-id")]
-    IdDesc,
-    #[oai(rename = "created_at")]
-    CreatedAt,
-    #[oai(rename = "-created_at")]
-    CreatedAtDesc,
-    #[oai(rename = "updated_at")]
-    UpdatedAt,
-    #[oai(rename = "-updated_at")]
-    UpdatedAtDesc,
-    #[oai(rename = "title")]
-    Title,
-    #[oai(rename = "-title")]
-    TitleDesc,
-}
-
-impl TaskOrdering {
-    fn as_str(self) -> &'static str {
-        match self {
-            TaskOrdering::Id => "id",
-            TaskOrdering::IdDesc => "-id",
-            TaskOrdering::CreatedAt => "created_at",
-            TaskOrdering::CreatedAtDesc => "-created_at",
-            TaskOrdering::UpdatedAt => "updated_at",
-            TaskOrdering::UpdatedAtDesc => "-updated_at",
-            TaskOrdering::Title => "title",
-            TaskOrdering::TitleDesc => "-title",
-        }
-    }
-}
-
-impl From<TaskOrdering> for Ordering {
-    fn from(o: TaskOrdering) -> Ordering {
-        match o {
-            TaskOrdering::Id => Ordering::Id,
-            TaskOrdering::IdDesc => Ordering::IdDesc,
-            TaskOrdering::CreatedAt => Ordering::CreatedAt,
-            TaskOrdering::CreatedAtDesc => Ordering::CreatedAtDesc,
-            TaskOrdering::UpdatedAt => Ordering::UpdatedAt,
-            TaskOrdering::UpdatedAtDesc => Ordering::UpdatedAtDesc,
-            TaskOrdering::Title => Ordering::Title,
-            TaskOrdering::TitleDesc => Ordering::TitleDesc,
         }
     }
 }
@@ -201,7 +153,7 @@ impl TasksApi {
         #[oai(validator(max_length = 255))]
         search: Query<Option<String>>,
         /// Sort order; default `id`.
-        ordering: Query<Option<TaskOrdering>>,
+        ordering: Query<Option<Ordering>>,
         /// Page size, 1 to 1000.
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
@@ -213,7 +165,7 @@ impl TasksApi {
         let query = TaskQuery {
             completed: completed.0,
             search: search.0.filter(|s| !s.is_empty()),
-            ordering: ordering.0.map(Ordering::from).unwrap_or_default(),
+            ordering: ordering.0.unwrap_or_default(),
             limit: limit.0.unwrap_or(state.limits.page_size),
             offset: offset.0.unwrap_or(0),
         };
@@ -497,43 +449,22 @@ fn task_error(e: StoreError) -> ApiError {
     }
 }
 
-const TITLE: Chars = Chars::trimmed(255);
-const DESCRIPTION: Chars = Chars {
-    allow_blank: true,
-    trim: true,
-    max_length: Some(10_000),
-};
-
-/// The original serializer's rules. `partial` (PATCH) makes `title` optional.
+/// The task fields of a request body as DRF reads them (text, booleans), then the
+/// domain's rules. `partial` (PATCH) makes `title` optional.
 pub(crate) fn parse_task(
     data: &Map<String, Value>,
     partial: bool,
 ) -> Result<TaskChanges, ApiError> {
     let mut errors = FieldErrors::default();
-    let title = field(data, "title", !partial, &mut errors, |v| {
-        let s = chars(v, TITLE)?;
-        if s.chars().count() < 5 {
-            return Err("Title must be at least 5 characters long.".into());
-        }
-        Ok(s)
-    });
-    let description = field(data, "description", false, &mut errors, |v| {
-        let s = chars(v, DESCRIPTION)?;
-        if !s.is_empty() && s.chars().count() < 10 {
-            return Err("Description must be at least 10 characters long if provided.".into());
-        }
-        Ok(s)
-    });
-    let completed = field(data, "completed", false, &mut errors, boolean);
-    errors.into_result()?;
-    Ok(TaskChanges {
-        title,
-        description: description.map(Some),
-        completed,
-    })
+    let draft = TaskDraft {
+        title: field(data, "title", !partial, &mut errors, text),
+        description: field(data, "description", false, &mut errors, text),
+        completed: field(data, "completed", false, &mut errors, boolean),
+    };
+    Ok(tasks::validate(draft, errors)?)
 }
 
-fn next_link(q: &TaskQuery, ordering: Option<TaskOrdering>, offset: u64) -> String {
+fn next_link(q: &TaskQuery, ordering: Option<Ordering>, offset: u64) -> String {
     let mut params: Vec<(&str, String)> = Vec::new();
     if let Some(c) = q.completed {
         params.push(("completed", c.to_string()));

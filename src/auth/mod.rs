@@ -10,10 +10,51 @@ use poem_openapi::{
     registry::{MetaSecurityScheme, Registry},
 };
 
-use crate::AppState;
-use crate::error::{ApiError, ErrorDetail, TokenMessage, detail};
+use std::sync::Arc;
+
 use crate::model::User;
-use jwt::{TokenError, TokenType, now_secs};
+use crate::store::{Store, StoreError};
+use jwt::{Jwt, TokenError, TokenType, now_secs};
+
+/// Why a request is not let in. `error.rs` gives each its DRF / simplejwt body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization: Bearer …` (or another scheme).
+    #[error("authentication credentials were not provided")]
+    NotProvided,
+    /// `Bearer` with zero or several values.
+    #[error("malformed Authorization header")]
+    BadHeader,
+    /// Not a valid access token (signature, expiry, type, or issued before the account's
+    /// credentials cut-off).
+    #[error("invalid access token: {0}")]
+    InvalidAccess(TokenError),
+    #[error("user is inactive")]
+    UserInactive,
+    #[error("user not found")]
+    UserNotFound,
+    /// A personal API token that is unknown, expired or revoked.
+    #[error("invalid API token")]
+    InvalidApiToken,
+    /// A personal API token in a URL.
+    #[error("API token in a URL")]
+    TokenInUrl,
+    /// An API token used where only a logged-in session may act.
+    #[error("session required")]
+    SessionRequired,
+    /// An API token without the scope.
+    #[error("the API token lacks {0}")]
+    InsufficientScope(&'static str),
+    /// The store failed: logged, never shown.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        AuthError::Internal(e.to_string())
+    }
+}
 
 /// The name of the security scheme in the OpenAPI document.
 pub const SCHEME_NAME: &str = "bearerAuth";
@@ -73,13 +114,12 @@ pub const API_TOKEN_PREFIX: &str = "tlp_";
 
 impl Caller {
     /// 403 unless the credential allows `scope`.
-    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+    pub fn require(&self, scope: Scope) -> Result<(), AuthError> {
         match &self.credential {
             Credential::Session => Ok(()),
-            Credential::ApiToken { .. } if scope == Scope::Account => Err(ApiError::forbidden(
-                "API tokens cannot manage the account or its tokens; log in instead.",
-                "session_required",
-            )),
+            Credential::ApiToken { .. } if scope == Scope::Account => {
+                Err(AuthError::SessionRequired)
+            }
             Credential::ApiToken { scopes, .. }
                 if scopes.iter().any(|s| {
                     s == scope.as_str() || (scope == Scope::TasksRead && s == "tasks:write")
@@ -87,10 +127,7 @@ impl Caller {
             {
                 Ok(())
             }
-            Credential::ApiToken { .. } => Err(ApiError::forbidden(
-                format!("This API token lacks the {} scope.", scope.as_str()),
-                "insufficient_scope",
-            )),
+            Credential::ApiToken { .. } => Err(AuthError::InsufficientScope(scope.as_str())),
         }
     }
 }
@@ -127,108 +164,103 @@ impl<'a> ApiExtractor<'a> for Caller {
         _body: &mut poem::RequestBody,
         _opts: ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
-        let state = req
-            .data::<AppState>()
-            .ok_or_else(|| ApiError::internal("AppState missing from request"))?;
+        let auth = req
+            .data::<Authenticator>()
+            .ok_or_else(|| AuthError::Internal("Authenticator missing from request".into()))?;
         let header = req
             .headers()
             .get(poem::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let token = bearer_token(header)?;
-        Ok(authenticate(state, token).await?)
+        Ok(auth.authenticate(token).await?)
     }
 }
 
 /// The token in an `Authorization` header, with simplejwt's answers for bad headers: no
 /// header or another scheme (case-sensitive `Bearer`) is "not provided"; `Bearer` with
 /// zero or several values is `bad_authorization_header`.
-pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
+pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
     let mut parts = header.unwrap_or_default().split_ascii_whitespace();
     if parts.next() != Some("Bearer") {
-        return Err(ApiError::not_authenticated());
+        return Err(AuthError::NotProvided);
     }
     match (parts.next(), parts.next()) {
         (Some(token), None) => Ok(token),
-        _ => Err(ApiError::unauthorized(ErrorDetail {
-            detail: "Authorization header must contain two space-delimited values".into(),
-            code: Some("bad_authorization_header".into()),
-            messages: None,
-        })),
+        _ => Err(AuthError::BadHeader),
     }
 }
 
-/// Checks an access token (or a personal API token) and loads its active user. Used by
-/// the Bearer scheme and by the WebSocket's `?token=`.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError> {
-    if token.starts_with(API_TOKEN_PREFIX) {
-        return authenticate_api_token(state, token).await;
-    }
-    let claims = state
-        .jwt
-        .verify(token, TokenType::Access, now_secs())
-        .map_err(|e| invalid_access_token(&e))?;
-    let session = |user: User| Caller {
-        user,
-        expires_at: claims.exp,
-        issued_at: claims.iat,
-        credential: Credential::Session,
-    };
-    // Issued before the account's password changed or it was deactivated: ended.
-    let ended = || invalid_access_token(&TokenError::Invalid);
-    if let Some((user, credentials_after)) = state.accounts.get(claims.user_id) {
-        if claims.iat < credentials_after {
-            return Err(ended());
+/// What checking a token needs; the route table hands it to every request.
+#[derive(Clone)]
+pub struct Authenticator {
+    pub store: Store,
+    pub jwt: Arc<Jwt>,
+    pub accounts: Arc<AccountCache>,
+}
+
+impl Authenticator {
+    /// Checks an access token (or a personal API token) and loads its active user. Used
+    /// by the Bearer scheme and by the WebSocket's `?token=`.
+    pub async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
+        if token.starts_with(API_TOKEN_PREFIX) {
+            return self.authenticate_api_token(token).await;
         }
-        return Ok(session(user));
-    }
-    let account = state.store.account_by_id(claims.user_id).await?;
-    if let Some(a) = account.as_ref().filter(|a| a.is_active) {
-        state.accounts.put(a.user.clone(), a.credentials_after);
-    }
-    match account {
-        Some(a) if a.is_active && claims.iat < a.credentials_after => Err(ended()),
-        Some(a) if a.is_active => Ok(session(a.user)),
-        Some(_) => Err(ApiError::unauthorized(coded(
-            "User is inactive",
-            "user_inactive",
-        ))),
-        None => Err(ApiError::unauthorized(coded(
-            "User not found",
-            "user_not_found",
-        ))),
-    }
-}
-
-async fn authenticate_api_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
-    let (owner, stale_use) = state
-        .store
-        .api_token_owner(hash_api_token(token), now_secs())
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized(coded(
-                "API token is invalid, expired or revoked",
-                "token_not_valid",
-            ))
-        })?;
-    if stale_use {
-        // Writes go through the writer; the request doesn't wait for this one.
-        let (store, id) = (state.store.clone(), owner.token_id);
-        tokio::spawn(async move {
-            if let Err(e) = store.touch_api_token(id).await {
-                tracing::warn!(error = %e, "could not record an API token's use");
+        let claims = self
+            .jwt
+            .verify(token, TokenType::Access, now_secs())
+            .map_err(AuthError::InvalidAccess)?;
+        let session = |user: User| Caller {
+            user,
+            expires_at: claims.exp,
+            issued_at: claims.iat,
+            credential: Credential::Session,
+        };
+        // Issued before the account's password changed or it was deactivated: ended.
+        let ended = AuthError::InvalidAccess(TokenError::Invalid);
+        if let Some((user, credentials_after)) = self.accounts.get(claims.user_id) {
+            if claims.iat < credentials_after {
+                return Err(ended);
             }
-        });
+            return Ok(session(user));
+        }
+        let account = self.store.account_by_id(claims.user_id).await?;
+        if let Some(a) = account.as_ref().filter(|a| a.is_active) {
+            self.accounts.put(a.user.clone(), a.credentials_after);
+        }
+        match account {
+            Some(a) if a.is_active && claims.iat < a.credentials_after => Err(ended),
+            Some(a) if a.is_active => Ok(session(a.user)),
+            Some(_) => Err(AuthError::UserInactive),
+            None => Err(AuthError::UserNotFound),
+        }
     }
-    Ok(Caller {
-        user: owner.user,
-        // A stream on a token without expiry is still re-authenticated daily.
-        expires_at: owner.expires_unix.unwrap_or_else(|| now_secs() + 24 * 3600),
-        issued_at: 0,
-        credential: Credential::ApiToken {
-            id: owner.token_id,
-            scopes: owner.scopes,
-        },
-    })
+
+    async fn authenticate_api_token(&self, token: &str) -> Result<Caller, AuthError> {
+        let (owner, stale_use) = self
+            .store
+            .api_token_owner(hash_api_token(token), now_secs())
+            .await?
+            .ok_or(AuthError::InvalidApiToken)?;
+        if stale_use {
+            // Writes go through the writer; the request doesn't wait for this one.
+            let (store, id) = (self.store.clone(), owner.token_id);
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_api_token(id).await {
+                    tracing::warn!(error = %e, "could not record an API token's use");
+                }
+            });
+        }
+        Ok(Caller {
+            user: owner.user,
+            // A stream on a token without expiry is still re-authenticated daily.
+            expires_at: owner.expires_unix.unwrap_or_else(|| now_secs() + 24 * 3600),
+            issued_at: 0,
+            credential: Credential::ApiToken {
+                id: owner.token_id,
+                scopes: owner.scopes,
+            },
+        })
+    }
 }
 
 /// How API tokens are stored: SHA-256, hex. (They are 40 random characters, so a fast
@@ -288,30 +320,5 @@ impl AccountCache {
             user.id,
             (std::time::Instant::now(), user, credentials_after),
         );
-    }
-}
-
-/// simplejwt's answer to a bad access token on a protected route.
-pub fn invalid_access_token(e: &TokenError) -> ApiError {
-    ApiError::unauthorized(ErrorDetail {
-        detail: "Given token not valid for any token type".into(),
-        code: Some("token_not_valid".into()),
-        messages: Some(vec![TokenMessage {
-            token_class: "AccessToken".into(),
-            token_type: "access".into(),
-            message: e.to_string(),
-        }]),
-    })
-}
-
-/// simplejwt's answer to a bad refresh token on the token endpoints.
-pub fn invalid_refresh_token(e: &TokenError) -> ApiError {
-    ApiError::unauthorized(coded(&e.to_string(), "token_not_valid"))
-}
-
-pub fn coded(text: &str, code: &str) -> ErrorDetail {
-    ErrorDetail {
-        code: Some(code.into()),
-        ..detail(text)
     }
 }

@@ -4,7 +4,7 @@
 use rusqlite::{Row, Transaction, params};
 
 use super::{Result, Store, StoreError, events::insert_event};
-use crate::model::{Action, Event, Task, User, now_timestamp};
+use crate::model::{Action, Event, Ordering, Task, User, now_timestamp};
 
 /// A validated new task.
 #[derive(Clone, Debug)]
@@ -22,23 +22,9 @@ pub struct TaskChanges {
     pub completed: Option<bool>,
 }
 
-/// The sort orders the list accepts. Every order ends with the id, so pages are stable.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Ordering {
-    #[default]
-    Id,
-    IdDesc,
-    CreatedAt,
-    CreatedAtDesc,
-    UpdatedAt,
-    UpdatedAtDesc,
-    Title,
-    TitleDesc,
-}
-
-impl Ordering {
-    fn sql(self) -> &'static str {
-        match self {
+/// The `ORDER BY` of each order; every one ends with the id.
+fn order_by(ordering: Ordering) -> &'static str {
+        match ordering {
             Ordering::Id => "id",
             Ordering::IdDesc => "id DESC",
             Ordering::CreatedAt => "created_at, id",
@@ -48,7 +34,6 @@ impl Ordering {
             Ordering::Title => "title, id",
             Ordering::TitleDesc => "title DESC, id DESC",
         }
-    }
 }
 
 /// Filters and paging for the list.
@@ -228,7 +213,7 @@ impl Store {
             let sql = format!(
                 "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY {} \
                  LIMIT :limit OFFSET :offset",
-                q.ordering.sql()
+                order_by(q.ordering)
             );
             let limit = i64::from(q.limit);
             let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);

@@ -58,6 +58,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .at("/real_data/app.js", get(real_data::script))
         .at("/real_data/app.css", get(real_data::style))
         .data(docs)
+        .data(state.authenticator())
         .data(state)
         .with(CatchPanic::new().with_handler(panic_response))
         .with_if(cors.is_some(), cors.unwrap_or_default())

@@ -1,0 +1,309 @@
+//! Accounts and sessions: registration, login, refresh rotation, logout, and setting a
+//! password, with the original's rules and messages.
+
+use serde::{Deserialize, Serialize};
+
+use super::password_policy::validate_password;
+use super::validators::{USERNAME_MAX, is_valid_email, is_valid_username, normalize_username};
+use super::{Chars, DomainError, FieldErrors, RefreshRefusal, check, check_chars, unique_message};
+use crate::auth::jwt::{Jwt, Signed, TokenType, now_secs, now_secs_f64};
+use crate::auth::password::{HashQueue, hash_password, verify_password};
+use crate::limits::{Throttles, login_pair};
+use crate::model::User;
+use crate::store::admin::AccountChange;
+use crate::store::tokens::{NewRefresh, Rotation};
+use crate::store::users::Account;
+use crate::store::{Store, StoreError};
+
+/// Passwords are never trimmed (the original trimmed them at registration but not at
+/// login, which locked out anyone whose password began or ended with a space).
+pub const PASSWORD: Chars = Chars {
+    allow_blank: false,
+    trim: false,
+    max_length: Some(4096),
+};
+
+const USERNAME_INVALID: &str = "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
+
+/// A registration's fields as given: `None` for a field that is missing or was already
+/// refused (its message is in the errors handed to [`register`]).
+#[derive(Debug, Default)]
+pub struct Registration {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Registration {
+    /// All three fields given (the command line).
+    pub fn new(username: String, email: String, password: String) -> Registration {
+        Registration {
+            username: Some(username),
+            email: Some(email),
+            password: Some(password),
+        }
+    }
+}
+
+/// A login's pair of tokens (serialised `{access, refresh}`, as kept for replays).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+/// Validates a registration like the original's serializer (field order username, email,
+/// password; uniqueness before password rules), hashes the password and creates the
+/// account. The username is NFKC-normalised first, as Django's `create_user` does, and
+/// checked as normalised. `errors` are what parsing the request already found; the
+/// API hashes through its `queue`, the command line without one.
+pub async fn register(
+    store: &Store,
+    input: Registration,
+    mut errors: FieldErrors,
+    queue: Option<&HashQueue>,
+) -> Result<User, DomainError> {
+    let username = check(input.username, "username", &mut errors, |s| {
+        let s = check_chars(normalize_username(&s), Chars::trimmed(USERNAME_MAX))?;
+        if is_valid_username(&s) {
+            Ok(s)
+        } else {
+            Err(USERNAME_INVALID.into())
+        }
+    });
+    let email = check(input.email, "email", &mut errors, |s| {
+        let s = check_chars(s, Chars::trimmed(254))?;
+        if is_valid_email(&s) {
+            Ok(s)
+        } else {
+            Err("Enter a valid email address.".into())
+        }
+    });
+    let taken = store
+        .taken_account_fields(username.clone(), email.clone())
+        .await?;
+    for f in taken {
+        errors.add(f, unique_message(f));
+    }
+    let password = new_password(
+        input.password,
+        username.as_deref().unwrap_or_default(),
+        email.as_deref().unwrap_or_default(),
+        &mut errors,
+    );
+    errors
+        .ordered(&["username", "email", "password"])
+        .into_result()?;
+    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+        return Err(DomainError::Internal("validated fields missing".into()));
+    };
+    let place = match queue {
+        Some(q) => Some(q.enter(&username).map_err(|_| DomainError::Busy)?),
+        None => None,
+    };
+    let hash = hash_password(password)
+        .await
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
+    drop(place);
+    Ok(store.create_user(username, email, hash).await?)
+}
+
+/// A new password, checked with Django's validators against the account's username and
+/// email; failures go to `errors` under `password`.
+pub fn new_password(
+    password: Option<String>,
+    username: &str,
+    email: &str,
+    errors: &mut FieldErrors,
+) -> Option<String> {
+    let password = check(password, "password", errors, |p| check_chars(p, PASSWORD))?;
+    let failures = validate_password(&password, username, email);
+    let ok = failures.is_empty();
+    for message in failures {
+        errors.add("password", message);
+    }
+    ok.then_some(password)
+}
+
+/// The account `username` names: NFKC-normalised as registration stores names, or else
+/// exactly as given (an account registered before names were normalised).
+pub async fn find_account(store: &Store, username: &str) -> Result<Option<Account>, StoreError> {
+    let normal = normalize_username(username);
+    if let Some(account) = store.account_by_username(normal.clone()).await? {
+        return Ok(Some(account));
+    }
+    if normal != username {
+        return store.account_by_username(username.to_owned()).await;
+    }
+    Ok(None)
+}
+
+/// The username a login names, NFKC-normalised; `None` when it is longer than any
+/// account's can be. Text over four times the limit is refused without normalising it
+/// (composition never joins more than four characters into one).
+fn login_username(raw: &str) -> Option<String> {
+    if raw.chars().count() > 4 * USERNAME_MAX {
+        return None;
+    }
+    let username = normalize_username(raw);
+    (username.chars().count() <= USERNAME_MAX).then_some(username)
+}
+
+/// What a login needs besides the credentials.
+pub struct Login<'a> {
+    pub store: &'a Store,
+    pub jwt: &'a Jwt,
+    pub throttles: &'a Throttles,
+    pub hash_queue: &'a HashQueue,
+    /// The client's address (or /64), as the throttles count it.
+    pub address: &'a str,
+}
+
+/// Logs in: counts the attempt per address and username and per address before the
+/// password is hashed (checked and recorded in one lock, so however many guesses arrive
+/// at once, at most the limit reach argon2), takes a place in the bounded hashing queue,
+/// verifies, and issues a new login's tokens.
+pub async fn login(ctx: Login<'_>, username: &str, password: String) -> Result<Tokens, DomainError> {
+    // A name no account can have is refused before anything is stored or hashed.
+    let Some(normal) = login_username(username) else {
+        return Err(DomainError::BadCredentials);
+    };
+    let pair = login_pair(ctx.address, &normal);
+    let throttles = ctx.throttles;
+    let throttled = |retry_after| DomainError::Throttled { retry_after };
+    let pair_attempt = throttles.login.acquire(&pair).map_err(throttled)?;
+    let address_attempt = match throttles.login_address.acquire(ctx.address) {
+        Ok(a) => a,
+        Err(wait) => {
+            throttles.login.refund(&pair, pair_attempt);
+            return Err(throttled(wait));
+        }
+    };
+    // A bounded queue, a few places per account: a busy server says so at once.
+    let Ok(place) = ctx.hash_queue.enter(&normal) else {
+        throttles.login.refund(&pair, pair_attempt);
+        throttles.login_address.refund(ctx.address, address_attempt);
+        return Err(DomainError::Busy);
+    };
+    let account = find_account(ctx.store, username).await?;
+    let hash = account.as_ref().map(|a| a.password_hash.clone());
+    let verified = verify_password(password, hash).await;
+    drop(place);
+    let (user_id, not_before) = match account {
+        Some(a) if verified && a.is_active => (a.user.id, a.credentials_after),
+        _ => return Err(DomainError::BadCredentials),
+    };
+    // The pair's failures are forgotten; the success itself doesn't count against the
+    // address (its failures do).
+    throttles.login.clear(&pair);
+    throttles.login_address.refund(ctx.address, address_attempt);
+    // Never issued before the account's credentials cut-off (a password change in this
+    // same second), or the new tokens would be refused.
+    let now = now_secs().max(not_before);
+    let refresh = ctx.jwt.issue(TokenType::Refresh, user_id, now);
+    let access = ctx.jwt.issue(TokenType::Access, user_id, now);
+    ctx.store.insert_refresh(new_refresh(&refresh), now).await?;
+    Ok(Tokens {
+        access: access.token,
+        refresh: refresh.token,
+    })
+}
+
+fn new_refresh(refresh: &Signed) -> NewRefresh {
+    NewRefresh {
+        jti: refresh.claims.jti.clone(),
+        user_id: refresh.claims.user_id,
+        expires_at: refresh.claims.exp,
+    }
+}
+
+/// Trades a refresh token for a new pair (rotation). Presented again within `grace`
+/// seconds it gets the same pair; after that, it counts as stolen and its whole login is
+/// revoked.
+pub async fn refresh(
+    store: &Store,
+    jwt: &std::sync::Arc<Jwt>,
+    grace: f64,
+    token: &str,
+) -> Result<Tokens, DomainError> {
+    let claims = jwt
+        .verify(token, TokenType::Refresh, now_secs())
+        .map_err(|e| DomainError::Refresh(RefreshRefusal::Token(e)))?;
+    let jwt = jwt.clone();
+    let rotation = store
+        .rotate_refresh(
+            claims.jti,
+            now_secs_f64(),
+            grace,
+            move |user_id, not_before| {
+                let now = now_secs().max(not_before);
+                let refresh = jwt.issue(TokenType::Refresh, user_id, now);
+                let access = jwt.issue(TokenType::Access, user_id, now);
+                let next = new_refresh(&refresh);
+                let pair = Tokens {
+                    access: access.token,
+                    refresh: refresh.token,
+                };
+                (serde_json::to_string(&pair).unwrap_or_default(), next)
+            },
+        )
+        .await?;
+    match rotation {
+        Rotation::Rotated(pair) | Rotation::Replayed(pair) => {
+            serde_json::from_str(&pair).map_err(|e| DomainError::Internal(e.to_string()))
+        }
+        Rotation::ReuseDetected => {
+            tracing::warn!(
+                user_id = claims.user_id,
+                "spent refresh token presented again: its login's tokens are revoked"
+            );
+            Err(DomainError::Refresh(RefreshRefusal::Reused))
+        }
+        Rotation::Invalid => Err(DomainError::Refresh(RefreshRefusal::Unknown)),
+        Rotation::InactiveUser => Err(DomainError::Refresh(RefreshRefusal::NoActiveAccount)),
+    }
+}
+
+/// Logs out: revokes the refresh token's whole login.
+pub async fn revoke(store: &Store, jwt: &Jwt, token: &str) -> Result<(), DomainError> {
+    let claims = jwt
+        .verify(token, TokenType::Refresh, now_secs())
+        .map_err(|e| DomainError::Refresh(RefreshRefusal::Token(e)))?;
+    if store
+        .revoke_refresh_family(claims.jti, now_secs_f64())
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(DomainError::Refresh(RefreshRefusal::Unknown))
+    }
+}
+
+/// Sets the password of `username` (checked like registration's against the account's
+/// username and email) and ends every older credential. `NotFound` for no such user.
+pub async fn set_password(
+    store: &Store,
+    username: &str,
+    password: String,
+) -> Result<AccountChange, DomainError> {
+    let account = find_account(store, username)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let mut errors = FieldErrors::default();
+    let password = new_password(
+        Some(password),
+        &account.user.username,
+        &account.user.email,
+        &mut errors,
+    );
+    errors.into_result()?;
+    let Some(password) = password else {
+        return Err(DomainError::Internal("validated password missing".into()));
+    };
+    let hash = hash_password(password)
+        .await
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
+    Ok(store
+        .set_password_hash(account.user.username, hash, now_secs_f64())
+        .await?)
+}
