@@ -12,12 +12,15 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{Hub, Signal, Subscription};
+use super::{Hub, Note, Subscription};
 use crate::model::Event;
 use crate::store::StoreError;
 
-/// Outbox rows read per query while replaying.
+/// Outbox rows read per query while replaying: at most this many, and no more rows
+/// once they add up to `REPLAY_BYTES` (events may be large; a stream whose client stops
+/// reading holds one batch).
 const REPLAY_BATCH: u32 = 500;
+const REPLAY_BYTES: usize = 1 << 20;
 
 /// What a stream sends.
 #[derive(Debug, Clone)]
@@ -99,23 +102,31 @@ impl Follower {
                 continue;
             }
             match self.sub.rx.recv().await {
-                Ok(Signal::Poke) => {
+                Ok(Note::Poke) => {
                     // Anything committed elsewhere that never reached us?
                     self.fill_from_outbox().await?;
                     continue;
                 }
-                Ok(Signal::Event(e)) if e.id <= self.cursor => continue,
-                Ok(Signal::Event(e)) if e.id == self.cursor + 1 => {
-                    self.cursor = e.id;
-                    return Ok(Item::Event(e));
-                }
-                Ok(Signal::Event(e)) => {
-                    // A gap: the missing events are committed, so the outbox has them.
-                    self.replay_until = e.id;
+                Ok(Note::Event(id)) if id <= self.cursor => continue,
+                Ok(Note::Event(id)) => {
+                    if id == self.cursor + 1
+                        && let Some(e) = self.hub.inner.recent(self.sub.user_id, id)
+                    {
+                        self.cursor = id;
+                        return Ok(Item::Event(e));
+                    }
+                    // A gap (published out of order, or arriving through another
+                    // process), or an event no longer kept in memory: they are
+                    // committed, so the outbox has them.
+                    self.replay_until = id;
                     self.fill_from_outbox().await?;
                     if self.pending.is_empty() {
-                        self.cursor = e.id;
-                        return Ok(Item::Event(e));
+                        // Pruned meanwhile: go on from this event if memory has it.
+                        if let Some(e) = self.hub.inner.recent(self.sub.user_id, id) {
+                            self.cursor = id;
+                            return Ok(Item::Event(e));
+                        }
+                        self.replay_until = self.cursor;
                     }
                 }
                 Err(RecvError::Lagged(_)) => return Err(End::Lagged),
@@ -129,7 +140,7 @@ impl Follower {
             .hub
             .inner
             .store
-            .events_after(self.sub.user_id, self.cursor, REPLAY_BATCH)
+            .events_after(self.sub.user_id, self.cursor, REPLAY_BATCH, REPLAY_BYTES)
             .await?;
         self.pending
             .extend(events.into_iter().map(|e| Item::Event(Arc::new(e))));

@@ -12,7 +12,7 @@
 mod follow;
 pub mod redis;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::broadcast;
@@ -22,7 +22,7 @@ use crate::store::Store;
 
 pub use follow::{End, Follower, Item};
 
-/// What travels on a user's channel.
+/// What the hub is handed to fan out.
 #[derive(Debug, Clone)]
 enum Signal {
     /// A committed event.
@@ -32,7 +32,49 @@ enum Signal {
     Poke,
 }
 
-type Channels = HashMap<i64, broadcast::Sender<Signal>>;
+/// What travels on a user's channel: an event's id, never the event itself, so that a
+/// stream whose client stopped reading pins a few bytes per event it is behind, not the
+/// events (which may be large). Followers take the event from the channel's `recent`
+/// events, or from the outbox when it is no longer there.
+#[derive(Debug, Clone, Copy)]
+enum Note {
+    Event(i64),
+    Poke,
+}
+
+/// The most bytes of events each user's channel keeps in memory for its followers
+/// (always at least the newest event). A follower further behind reads from the outbox.
+const RECENT_BYTES: usize = 1 << 20;
+
+/// A user's live channel.
+struct Channel {
+    tx: broadcast::Sender<Note>,
+    /// The latest events published to this channel, oldest first: at most `capacity`
+    /// of them and `RECENT_BYTES` bytes (but always the newest).
+    recent: VecDeque<Arc<Event>>,
+    recent_bytes: usize,
+}
+
+impl Channel {
+    fn remember(&mut self, event: Arc<Event>, capacity: usize) {
+        self.recent_bytes += event.json.len();
+        self.recent.push_back(event);
+        while self.recent.len() > 1
+            && (self.recent.len() > capacity || self.recent_bytes > RECENT_BYTES)
+        {
+            if let Some(old) = self.recent.pop_front() {
+                self.recent_bytes -= old.json.len();
+            }
+        }
+    }
+
+    /// Event `id`, if still kept (usually the newest, so search from the back).
+    fn recent(&self, id: i64) -> Option<Arc<Event>> {
+        self.recent.iter().rev().find(|e| e.id == id).cloned()
+    }
+}
+
+type Channels = HashMap<i64, Channel>;
 
 #[derive(Clone)]
 pub struct Hub {
@@ -112,7 +154,7 @@ impl Hub {
         self.inner
             .channels()
             .values()
-            .map(|tx| tx.receiver_count())
+            .map(|ch| ch.tx.receiver_count())
             .sum()
     }
 
@@ -120,7 +162,12 @@ impl Hub {
         let mut channels = self.inner.channels();
         let rx = channels
             .entry(user_id)
-            .or_insert_with(|| broadcast::channel(self.inner.capacity).0)
+            .or_insert_with(|| Channel {
+                tx: broadcast::channel(self.inner.capacity).0,
+                recent: VecDeque::new(),
+                recent_bytes: 0,
+            })
+            .tx
             .subscribe();
         Subscription {
             hub: self.clone(),
@@ -140,20 +187,27 @@ impl Inner {
 
     /// Hands a signal to this process's streams: an event to its owner's, a poke to all.
     fn deliver(&self, signal: Signal) {
-        let channels = self.channels();
-        match &signal {
+        let mut channels = self.channels();
+        match signal {
             Signal::Event(e) => {
-                if let Some(tx) = channels.get(&e.user_id) {
+                if let Some(ch) = channels.get_mut(&e.user_id) {
+                    let id = e.id;
+                    ch.remember(e, self.capacity);
                     // No receiver left is not an error: the stream just closed.
-                    let _ = tx.send(signal);
+                    let _ = ch.tx.send(Note::Event(id));
                 }
             }
             Signal::Poke => {
-                for tx in channels.values() {
-                    let _ = tx.send(Signal::Poke);
+                for ch in channels.values() {
+                    let _ = ch.tx.send(Note::Poke);
                 }
             }
         }
+    }
+
+    /// `user_id`'s event `id`, if its channel still keeps it in memory.
+    fn recent(&self, user_id: i64, id: i64) -> Option<Arc<Event>> {
+        self.channels().get(&user_id)?.recent(id)
     }
 }
 
@@ -161,14 +215,14 @@ impl Inner {
 struct Subscription {
     hub: Hub,
     user_id: i64,
-    rx: broadcast::Receiver<Signal>,
+    rx: broadcast::Receiver<Note>,
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
         let mut channels = self.hub.inner.channels();
-        if let Some(tx) = channels.get(&self.user_id)
-            && tx.receiver_count() <= 1
+        if let Some(ch) = channels.get(&self.user_id)
+            && ch.tx.receiver_count() <= 1
         {
             channels.remove(&self.user_id);
         }

@@ -11,3 +11,4 @@ mod helpers;
 mod redis;
 mod stream;
 mod tasks;
+mod memory;

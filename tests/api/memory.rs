@@ -1,0 +1,345 @@
+//! Memory an attacker cannot grow: metric labels from made-up methods and paths, open
+//! streams per user, and streams whose client stops reading.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
+    // Arrange
+    let app = spawn_app_with(|a| a.metrics = true).await;
+
+    // Act: 2,000 requests with made-up methods, and 2,000 to made-up paths.
+    for i in 0..2000 {
+        let method = Method::from_bytes(format!("FOO{i}").as_bytes()).unwrap();
+        let path = if i % 2 == 0 { "/healthz" } else { "/api/tasks/" };
+        let r = app.client.request(method, app.url(path)).send().await.unwrap();
+        assert!(r.status().is_client_error(), "{}", r.status());
+    }
+    for i in 0..2000 {
+        let r = app
+            .client
+            .get(app.url(&format!("/nowhere-{i}/x{i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+
+    // Assert: the exposition stays small, with one `OTHER` method and one `other` route.
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let text = metrics.text().await.unwrap();
+    assert!(text.len() < 64 << 10, "/metrics is {} bytes", text.len());
+    assert!(text.contains(r#"method="OTHER""#), "{text}");
+    assert!(text.contains(r#"route="other""#), "{text}");
+    assert!(!text.contains("FOO"), "a made-up method became a label");
+    assert!(!text.contains("nowhere"), "a made-up path became a label");
+}
+
+/// Opens `/ws/tasks/`: the socket, or the HTTP status and body it was refused with.
+async fn try_ws(app: &TestApp, token: &str) -> Result<Ws, (u16, Option<String>, Value)> {
+    match tokio_tungstenite::connect_async(app.ws_url(&format!("/ws/tasks/?token={token}"))).await
+    {
+        Ok((inner, _)) => Ok(Ws { inner }),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            let retry = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = resp.body().clone().unwrap_or_default();
+            let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            Err((resp.status().as_u16(), retry, body))
+        }
+        Err(e) => panic!("ws connect: {e}"),
+    }
+}
+
+async fn sse(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .get(app.url("/api/events/"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn open_streams_per_user_are_capped_for_websockets_and_sse_together() {
+    // Arrange: at most 3 streams per user.
+    let app = spawn_app_with(|a| a.max_streams_per_user = 3).await;
+    let (alice, _) = app.user("alice1").await;
+    let (bob, _) = app.user("bob1").await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(try_ws(&app, &alice).await.ok().expect("one of the first 3"));
+    }
+
+    // Act + Assert: a 4th WebSocket is refused before the upgrade, DRF-shaped.
+    let (status, retry, body) = match try_ws(&app, &alice).await {
+        Ok(_) => panic!("a 4th socket was opened"),
+        Err(refused) => refused,
+    };
+    assert_eq!(status, 429);
+    assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
+    assert!(
+        body["detail"].as_str().unwrap().contains("at most 3"),
+        "{body}"
+    );
+    // SSE counts against the same cap.
+    let r = read(sse(&app, &alice).await).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.header("retry-after").is_some());
+    assert!(r.json()["detail"].is_string(), "{}", r.text);
+    // Other users have their own slots.
+    let bobs = try_ws(&app, &bob).await.ok().expect("bob's socket");
+
+    // Closing one frees its slot (once the server has seen the close).
+    let mut closing = open.pop().unwrap();
+    closing.inner.close(None).await.unwrap();
+    drop(closing);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut reopened = loop {
+        match try_ws(&app, &alice).await {
+            Ok(ws) => break ws,
+            Err((429, ..)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(other) => panic!("the freed slot was not reusable: {other:?}"),
+        }
+    };
+    // And the new stream works.
+    let t = app.new_task(&alice, "After reopening").await;
+    assert_eq!(reopened.next_json().await["task"], t);
+    // An SSE stream that ends frees its slot as well.
+    drop(open);
+    drop(bobs);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let first = loop {
+        let r = sse(&app, &alice).await;
+        if r.status() == StatusCode::OK {
+            break r;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "slots never freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let second = sse(&app, &alice).await;
+    assert_eq!(second.status(), StatusCode::OK);
+    assert_eq!(
+        read(sse(&app, &alice).await).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while sse(&app, &alice).await.status() != StatusCode::OK {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "SSE slot never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_opens_never_exceed_the_cap() {
+    let app = spawn_app_with(|a| a.max_streams_per_user = 3).await;
+    let (alice, _) = app.user("alice1").await;
+    let opens = (0..100).map(|i| {
+        let (app, alice) = (&app, &alice);
+        async move {
+            if i % 2 == 0 {
+                match try_ws(app, alice).await {
+                    Ok(ws) => (true, Some(ws), None),
+                    Err((status, ..)) => {
+                        assert_eq!(status, 429);
+                        (false, None, None)
+                    }
+                }
+            } else {
+                let r = sse(app, alice).await;
+                match r.status() {
+                    StatusCode::OK => (true, None, Some(r)),
+                    s => {
+                        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+                        (false, None, None)
+                    }
+                }
+            }
+        }
+    });
+    let results = futures_util::future::join_all(opens).await;
+    let opened = results.iter().filter(|(ok, ..)| *ok).count();
+    assert_eq!(opened, 3, "{opened} streams opened with a cap of 3");
+}
+
+/// The process's resident memory in KB.
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// `tasklane_open_streams{kind}` from `/metrics`.
+async fn open_streams(client: &reqwest::Client, p: &Proc, kind: &str) -> i64 {
+    let text = client
+        .get(p.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("tasklane_open_streams{{kind=\"{kind}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+async fn wait_for_streams(client: &reqwest::Client, p: &Proc, kind: &str, n: i64, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let now = open_streams(client, p, kind).await;
+        if now == n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{kind} streams: {now}, expected {n} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A task as large as the validators allow: ~60 KB of event JSON (control characters
+/// are written `\u0001`, six bytes each).
+fn big_task(i: usize) -> Value {
+    let title = format!("{i:05}{}", "\u{1}".repeat(250));
+    json!({"title": title, "description": "\u{1}".repeat(10_000)})
+}
+
+/// Writes `n` of the largest tasks through `p`, 8 at a time; returns the peak RSS seen
+/// (KB) while writing.
+async fn write_big_tasks(client: &reqwest::Client, p: &Proc, token: &str, n: usize) -> u64 {
+    let pid = p.child.id();
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        tokio::spawn(async move {
+            let mut peak = 0;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_kb(pid));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            peak.max(rss_kb(pid))
+        })
+    };
+    let url = p.url("/api/tasks/");
+    for chunk in 0..n.div_ceil(8) {
+        let writes = (0..8).map(|j| {
+            let body = big_task(chunk * 8 + j);
+            let req = client.post(&url).bearer_auth(token).json(&body);
+            async move { req.send().await.unwrap().status() }
+        });
+        for status in futures_util::future::join_all(writes).await {
+            assert_eq!(status, StatusCode::CREATED);
+        }
+    }
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    sampler.await.unwrap()
+}
+
+/// A TCP connection with a tiny receive buffer, so the server's writes back up at once.
+async fn tiny_window(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Reads until the server closes the connection (EOF or reset); the bytes read.
+async fn read_to_close(stream: &mut tokio::net::TcpStream, within: Duration) -> usize {
+    let mut buf = vec![0; 64 << 10];
+    let mut total = 0;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => panic!("the connection is still open after {total} bytes"),
+            Ok(Ok(0) | Err(_)) => return total,
+            Ok(Ok(n)) => total += n,
+        }
+    }
+}
+
+/// How a stalled stream is opened for these tests.
+enum Kind {
+    Sse,
+    WebSocket,
+}
+
+/// The attack: open a stream, never read it, and write 1,000 events of ~60 KB to it.
+/// Returns (RSS growth in MB while writing, bytes the client could read afterwards).
+async fn stall(kind: Kind) -> (f64, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_tasklane(&dir.path().join("stall.db"), &["--metrics"]);
+    let client = reqwest::Client::new();
+    let token = user_on(&client, &server, "owner1").await;
+    // Warm up (allocator arenas, SQLite's cache) with the same writes, no stream open.
+    write_big_tasks(&client, &server, &token, 200).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kb(server.child.id());
+
+    let mut stream = tiny_window(server.addr).await;
+    let label = match kind {
+        Kind::Sse => {
+            let req = format!(
+                "GET /api/events/ HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+                 Accept: text/event-stream\r\n\r\n",
+                server.addr
+            );
+            stream.write_all(req.as_bytes()).await.unwrap();
+            "sse"
+        }
+        Kind::WebSocket => {
+            let req = format!(
+                "GET /ws/tasks/?token={token} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\n\
+                 Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+                server.addr
+            );
+            stream.write_all(req.as_bytes()).await.unwrap();
+            "websocket"
+        }
+    };
+    wait_for_streams(&client, &server, label, 1, Duration::from_secs(5)).await;
+
+    let peak = write_big_tasks(&client, &server, &token, 1000).await;
+    let growth_mb = peak.saturating_sub(before) as f64 / 1024.0;
+    eprintln!("{label}: RSS {before} KB before, peak {peak} KB while writing: +{growth_mb:.1} MB");
+
+    // The send deadline (10 s) closes the stream whose client stopped reading.
+    wait_for_streams(&client, &server, label, 0, Duration::from_secs(20)).await;
+    let read = read_to_close(&mut stream, Duration::from_secs(10)).await;
+    eprintln!("{label}: the client could read {read} bytes before the close");
+    (growth_mb, read)
+}
+
+#[tokio::test]
+async fn an_sse_client_that_stops_reading_is_cut_off_and_pins_little_memory() {
+    let (growth_mb, read) = stall(Kind::Sse).await;
+    assert!(growth_mb < 30.0, "RSS grew by {growth_mb:.1} MB");
+    assert!(read < 60 << 20, "{read} bytes were still queued for the client");
+}
+
+#[tokio::test]
+async fn a_websocket_client_that_stops_reading_is_cut_off_and_pins_little_memory() {
+    let (growth_mb, read) = stall(Kind::WebSocket).await;
+    assert!(growth_mb < 30.0, "RSS grew by {growth_mb:.1} MB");
+    assert!(read < 60 << 20, "{read} bytes were still queued for the client");
+}
