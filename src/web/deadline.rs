@@ -5,7 +5,8 @@
 //! buffer behind it) alive for as long as it keeps the TCP connection open.
 //!
 //! The clock runs only while a write is blocked: an idle connection, or one whose client
-//! reads slowly but steadily, is never cut.
+//! reads slowly but steadily, is never cut. It also runs once the client has closed its
+//! side, so that a stream whose client went away ends even while it has nothing to send.
 
 use std::future::Future;
 use std::io;
@@ -50,13 +51,18 @@ impl<A: Acceptor> Acceptor for DeadlineAcceptor<A> {
     }
 }
 
-/// An IO whose writes fail with `TimedOut` once they have been blocked for `timeout`.
+/// An IO whose writes fail with `TimedOut` once they have been blocked for `timeout`,
+/// or once `timeout` has passed since the client closed its side.
 pub struct WriteDeadline<T> {
     inner: T,
     timeout: Duration,
-    /// The timer, reused across stalls; `armed` while a write is blocked.
+    /// The timer, reused across stalls; `armed` while it runs.
     timer: Option<Pin<Box<Sleep>>>,
     armed: bool,
+    /// The client closed its side of the connection. hyper notices mid-response too, but
+    /// then waits for the response to end — which an event stream never does — so from
+    /// here on the connection gets `timeout` to finish, progress or not.
+    read_closed: bool,
 }
 
 impl<T> WriteDeadline<T> {
@@ -66,13 +72,14 @@ impl<T> WriteDeadline<T> {
             timeout,
             timer: None,
             armed: false,
+            read_closed: false,
         }
     }
 
-    /// Passes on a write's result; while it is blocked, runs the clock and fails the write
-    /// once the deadline passes.
+    /// Passes on a write's result; while it is blocked (or the client has gone), runs the
+    /// clock and fails the write once the deadline passes.
     fn watch<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
-        if poll.is_ready() {
+        if poll.is_ready() && !self.read_closed {
             self.armed = false;
             return poll;
         }
@@ -84,12 +91,17 @@ impl<T> WriteDeadline<T> {
             timer.as_mut().reset(deadline);
             self.armed = true;
         }
+        // Polled even when the write went through, so that the task wakes at the deadline.
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                "the client stopped reading",
+                if self.read_closed {
+                    "the client closed the connection"
+                } else {
+                    "the client stopped reading"
+                },
             ))),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => poll,
         }
     }
 }
@@ -100,7 +112,13 @@ impl<T: AsyncRead + Unpin> AsyncRead for WriteDeadline<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() == before && buf.remaining() > 0
+        {
+            self.read_closed = true;
+        }
+        poll
     }
 }
 
@@ -172,5 +190,25 @@ mod tests {
         w.write_all(&[0; 48]).await.unwrap();
         assert!(started.elapsed() > limit);
         drop(reader.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn once_the_client_closes_its_side_writes_fail_after_the_deadline() {
+        use tokio::io::AsyncReadExt;
+        let limit = Duration::from_millis(300);
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let mut w = WriteDeadline::new(a, limit);
+        drop(b);
+        let mut buf = [0; 8];
+        assert_eq!(w.read(&mut buf).await.unwrap(), 0);
+        // A flush that goes through still wakes the task at the deadline, and fails then.
+        let started = Instant::now();
+        std::future::poll_fn(|cx| match Pin::new(&mut w).poll_flush(cx) {
+            Poll::Ready(Ok(())) => Poll::Pending,
+            other => other,
+        })
+        .await
+        .unwrap_err();
+        assert!(started.elapsed() >= limit);
     }
 }

@@ -71,8 +71,13 @@ async fn sse(app: &TestApp, token: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn open_streams_per_user_are_capped_for_websockets_and_sse_together() {
-    // Arrange: at most 3 streams per user.
-    let app = spawn_app_with(|a| a.max_streams_per_user = 3).await;
+    // Arrange: at most 3 streams per user; a stream whose client has gone ends within a
+    // second.
+    let app = spawn_app_with(|a| {
+        a.max_streams_per_user = 3;
+        a.send_timeout = Duration::from_secs(1);
+    })
+    .await;
     let (alice, _) = app.user("alice1").await;
     let (bob, _) = app.user("bob1").await;
     let mut open = Vec::new();
@@ -116,33 +121,52 @@ async fn open_streams_per_user_are_capped_for_websockets_and_sse_together() {
     // And the new stream works.
     let t = app.new_task(&alice, "After reopening").await;
     assert_eq!(reopened.next_json().await["task"], t);
-    // An SSE stream that ends frees its slot as well.
+    // An SSE stream whose client goes away frees its slot as well.
     drop(open);
     drop(bobs);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let first = loop {
-        let r = sse(&app, &alice).await;
-        if r.status() == StatusCode::OK {
-            break r;
+        let (status, stream) = raw_sse(&app, &alice).await;
+        if status == 200 {
+            break stream;
         }
         assert!(tokio::time::Instant::now() < deadline, "slots never freed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let second = sse(&app, &alice).await;
-    assert_eq!(second.status(), StatusCode::OK);
-    assert_eq!(
-        read(sse(&app, &alice).await).await.status,
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    assert_eq!(raw_sse(&app, &alice).await.0, 200);
+    assert_eq!(raw_sse(&app, &alice).await.0, 429);
     drop(first);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while sse(&app, &alice).await.status() != StatusCode::OK {
+    while raw_sse(&app, &alice).await.0 != 200 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "SSE slot never freed"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// `GET /api/events/` over a plain TCP connection (closed when dropped, as a browser's
+/// `EventSource.close()` does): the status, and the connection.
+async fn raw_sse(app: &TestApp, token: &str) -> (u16, tokio::net::TcpStream) {
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let req = format!(
+        "GET /api/events/ HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\r\n",
+        app.addr
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "no response head");
+        head.push(byte[0]);
+    }
+    let status = String::from_utf8_lossy(&head)
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    (status, stream)
 }
 
 #[tokio::test]
