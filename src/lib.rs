@@ -149,8 +149,10 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    let acceptor =
-        web::deadline::DeadlineAcceptor::new(TcpAcceptor::from_tokio(listener)?, state.limits.send_timeout);
+    let acceptor = web::deadline::DeadlineAcceptor::new(
+        TcpAcceptor::from_tokio(listener)?,
+        state.limits.send_timeout,
+    );
     let pruner = tokio::spawn(prune_events(state.clone()));
     let streams = state.shutdown.clone();
     let signal = async move {

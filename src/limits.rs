@@ -199,9 +199,7 @@ mod tests {
     fn concurrent_reservations_never_exceed_the_cap_and_drops_free_slots() {
         let slots = Arc::new(StreamSlots::new(3));
         let taken: Vec<StreamSlot> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..100)
-                .map(|_| s.spawn(|| slots.reserve(7)))
-                .collect();
+            let handles: Vec<_> = (0..100).map(|_| s.spawn(|| slots.reserve(7))).collect();
             handles
                 .into_iter()
                 .filter_map(|h| h.join().unwrap())
@@ -209,7 +207,10 @@ mod tests {
         });
         assert_eq!(taken.len(), 3);
         assert_eq!(slots.open(7), 3);
-        assert!(slots.reserve(8).is_some(), "another user has their own slots");
+        assert!(
+            slots.reserve(8).is_some(),
+            "another user has their own slots"
+        );
         drop(taken);
         assert_eq!(slots.open(7), 0);
         assert!(slots.lock().is_empty(), "no entry outlives its streams");

@@ -15,7 +15,7 @@ pub struct ChangesApi;
 
 /// A page stops early (with `more`) once its events add up to this many bytes of JSON, so
 /// that a page of large tasks cannot take unbounded memory.
-const PAGE_BYTES: usize = 4 << 20;
+const PAGE_BYTES: usize = 1 << 20;
 
 /// A page of changes.
 #[derive(Object, Debug)]
@@ -27,7 +27,7 @@ pub struct ChangesPage {
     /// Pass as `since` next time.
     pub cursor: i64,
     /// Whether more events are waiting (ask again at once). A page of large tasks may
-    /// stop before `limit` (at about 4 MB); then `more` is true.
+    /// stop before `limit` (at about 1 MB); then `more` is true.
     pub more: bool,
 }
 

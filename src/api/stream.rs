@@ -81,6 +81,10 @@ impl StreamApi {
     /// `since` older than the kept history yields `{"event_id": N, "action": "reset"}`:
     /// re-list your tasks. Frames a client sends are ignored; the server pings every 20 s.
     ///
+    /// A user may hold a limited number of streams open at once, WebSockets and SSE
+    /// together (32 by default); past it the upgrade is refused with 429 and
+    /// `Retry-After`. A client that stops reading for 10 s is disconnected.
+    ///
     /// Close codes: **4001** the access token expired (reconnect with a fresh token and
     /// `since`); **4008** the client read too slowly (reconnect with `since`); **1001** the
     /// server is shutting down; **1011** server error.
@@ -121,7 +125,9 @@ impl StreamApi {
     ///
     /// The twin of the WebSocket for HTTP clients: each event's `id:` is its `event_id`,
     /// so reconnecting with `Last-Event-ID` resumes without a gap. A `reset` arrives as
-    /// `event: reset`. The stream ends when the access token expires.
+    /// `event: reset`. The stream ends when the access token expires, and when the client
+    /// stops reading for 10 s. It counts against the same per-user limit as WebSockets:
+    /// past it, 429 with `Retry-After`.
     #[oai(
         path = "/api/events",
         method = "get",

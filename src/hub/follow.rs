@@ -20,7 +20,7 @@ use crate::store::StoreError;
 /// once they add up to `REPLAY_BYTES` (events may be large; a stream whose client stops
 /// reading holds one batch).
 const REPLAY_BATCH: u32 = 500;
-const REPLAY_BYTES: usize = 1 << 20;
+const REPLAY_BYTES: usize = 256 << 10;
 
 /// What a stream sends.
 #[derive(Debug, Clone)]

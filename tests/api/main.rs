@@ -8,7 +8,7 @@ mod client;
 mod docs;
 mod hardening;
 mod helpers;
+mod memory;
 mod redis;
 mod stream;
 mod tasks;
-mod memory;
