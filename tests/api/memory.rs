@@ -90,7 +90,7 @@ async fn open_streams_per_user_are_capped_for_websockets_and_sse_together() {
     let (bob, _) = app.user("bob1").await;
     let mut open = Vec::new();
     for _ in 0..3 {
-        open.push(try_ws(&app, &alice).await.ok().expect("one of the first 3"));
+        open.push(try_ws(&app, &alice).await.expect("one of the first 3"));
     }
 
     // Act + Assert: a 4th WebSocket is refused before the upgrade, DRF-shaped.
@@ -110,7 +110,7 @@ async fn open_streams_per_user_are_capped_for_websockets_and_sse_together() {
     assert!(r.header("retry-after").is_some());
     assert!(r.json()["detail"].is_string(), "{}", r.text);
     // Other users have their own slots.
-    let bobs = try_ws(&app, &bob).await.ok().expect("bob's socket");
+    let bobs = try_ws(&app, &bob).await.expect("bob's socket");
 
     // Closing one frees its slot (once the server has seen the close).
     let mut closing = open.pop().unwrap();
