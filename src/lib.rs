@@ -15,7 +15,7 @@ pub mod config;
 pub mod error;
 /// In-process fan-out of task events.
 pub mod hub;
-/// Login and registration throttles.
+/// Login and registration throttles, and the count of open streams per user.
 pub mod limits;
 /// Prometheus metrics.
 pub mod metrics;
