@@ -92,6 +92,17 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKLANE_STREAM_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub stream_buffer: u32,
 
+    /// Open event streams (WebSockets and SSE together) allowed per user in this
+    /// process; past it, a new stream gets 429 with `Retry-After` before any upgrade.
+    #[arg(long, env = "TASKLANE_MAX_STREAMS_PER_USER", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_streams_per_user: u32,
+
+    /// How long a write to a client may make no progress (the client stopped reading)
+    /// before its connection is closed and its buffers freed; the same deadline applies
+    /// to each frame of a stream.
+    #[arg(long, env = "TASKLANE_SEND_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, hide = true)]
+    pub send_timeout: Duration,
+
     /// Redis URL (`redis://127.0.0.1:6379`): tell every process sharing the database when
     /// events are committed, so their streams read them. Without it the server runs
     /// single-node and never contacts Redis.

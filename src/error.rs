@@ -17,6 +17,9 @@ use crate::store::StoreError;
 /// The `WWW-Authenticate` challenge on every 401, as DRF sends it.
 pub const BEARER_CHALLENGE: &str = r#"Bearer realm="api""#;
 
+/// Seconds a client refused a stream (too many open) is told to wait.
+pub const STREAM_RETRY_AFTER: u64 = 10;
+
 /// `{"detail": "…"}`, plus `code` and `messages` on token errors (simplejwt's shape).
 #[derive(Object, Debug, Clone)]
 pub struct ErrorDetail {
@@ -162,6 +165,20 @@ impl ApiError {
                 "The server is busy checking other passwords. Try again in 1 second.",
             )),
             1,
+        )
+    }
+
+    /// The caller already holds `max` open streams.
+    pub fn too_many_streams(max: u32) -> ApiError {
+        ApiError::TooManyRequests(
+            Json(ErrorDetail {
+                detail: format!(
+                    "Too many open streams: at most {max} per user. Close one, then retry."
+                ),
+                code: Some("too_many_streams".into()),
+                messages: None,
+            }),
+            STREAM_RETRY_AFTER,
         )
     }
 

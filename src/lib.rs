@@ -15,7 +15,7 @@ pub mod config;
 pub mod error;
 /// Fan-out of task events: in-process, and (with Redis) hints to other processes.
 pub mod hub;
-/// Login and registration throttles (per process).
+/// Login and registration throttles, and the count of open streams per user (per process).
 pub mod limits;
 /// Prometheus metrics.
 pub mod metrics;
@@ -51,6 +51,11 @@ pub struct Limits {
     /// Serve `/metrics` on the main address.
     pub metrics_on_main: bool,
     pub stream_recheck: Duration,
+    /// Open streams (WebSocket and SSE together) per user in this process.
+    pub max_streams_per_user: u32,
+    /// How long a write to a client may make no progress before the connection (or the
+    /// stream) is closed as stalled.
+    pub send_timeout: Duration,
 }
 
 /// What every handler can reach, passed as `Data<&AppState>`.
@@ -61,6 +66,8 @@ pub struct AppState {
     pub hub: Hub,
     pub limits: Arc<Limits>,
     pub throttles: Arc<limits::Throttles>,
+    /// Open streams per user, against `limits.max_streams_per_user`.
+    pub streams: Arc<limits::StreamSlots>,
     pub metrics: Arc<metrics::Metrics>,
     /// Admission to password hashing: bounded, at most `--login-failures` places per
     /// account.
@@ -124,6 +131,8 @@ impl AppState {
                 idempotency_retention: args.idempotency_retention,
                 metrics_on_main: args.metrics,
                 stream_recheck: args.stream_recheck,
+                max_streams_per_user: args.max_streams_per_user,
+                send_timeout: args.send_timeout,
             }),
             metrics,
             // One account takes at most the places one address could use on it.
@@ -132,6 +141,7 @@ impl AppState {
                 args.login_failures as usize,
             ),
             accounts: Arc::default(),
+            streams: Arc::new(limits::StreamSlots::new(args.max_streams_per_user)),
             throttles: Arc::new(limits::Throttles {
                 login: limits::Throttle::new(args.login_failures, args.throttle_window),
                 login_address: limits::Throttle::new(
@@ -160,7 +170,10 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    let acceptor = web::deadline::DeadlineAcceptor::new(
+        TcpAcceptor::from_tokio(listener)?,
+        state.limits.send_timeout,
+    );
     let pruner = tokio::spawn(prune_events(state.clone()));
     let sweeper = tokio::spawn(forget_rotated_pairs(state.clone()));
     let streams = state.shutdown.clone();

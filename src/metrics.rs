@@ -3,6 +3,7 @@
 //! Served at `/metrics` when `--metrics` (on the main address) or `--metrics-bind`
 //! (a separate, private address) is given.
 
+use poem::http;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -116,6 +117,25 @@ impl Metrics {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// The `method` label: a standard method's name, or `OTHER`, so that made-up methods
+/// (`FOO123`) cannot grow the label set. (The `route` label is a route template or
+/// `other`, and `status` a three-digit code: every label is bounded.)
+pub fn method_label(method: &http::Method) -> &'static str {
+    use http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
     }
 }
 

@@ -44,7 +44,8 @@ Exit status: 0 done, 1 could not run, 2 the fan-out lost or duplicated events."
 struct Args {
     /// Target an already-running server (loopback only), e.g. `http://127.0.0.1:8000`,
     /// instead of starting one. It must allow ~120 registrations from 127.0.0.1
-    /// (`--registrations-per-address`) and issue access tokens that outlive the run.
+    /// (`--registrations-per-address`), issue access tokens that outlive the run, and
+    /// allow ~100 streams per user (`--max-streams-per-user`) for the idle sockets.
     #[arg(long)]
     base: Option<String>,
 

@@ -68,6 +68,10 @@ impl Server {
                 // The set-up registers ~120 users from one address.
                 "--registrations-per-address",
                 "1000000",
+                // The idle scenario holds ~100 sockets per user (10,000 over 100 users),
+                // past the default cap of 32 open streams per user.
+                "--max-streams-per-user",
+                "100000",
             ]
             .map(String::from),
         );

@@ -13,6 +13,10 @@ use crate::error::ApiError;
 #[derive(Default)]
 pub struct ChangesApi;
 
+/// A page stops early (with `more`) once its events add up to this many bytes of JSON, so
+/// that a page of large tasks cannot take unbounded memory.
+const PAGE_BYTES: usize = 1 << 20;
+
 /// A page of changes.
 #[derive(Object, Debug)]
 pub struct ChangesPage {
@@ -22,7 +26,8 @@ pub struct ChangesPage {
     pub events: Vec<StreamMessage>,
     /// Pass as `since` next time.
     pub cursor: i64,
-    /// Whether more events are waiting (ask again at once).
+    /// Whether more events are waiting (ask again at once). A page of large tasks may
+    /// stop before `limit` (at about 1 MB); then `more` is true.
     pub more: bool,
 }
 
@@ -59,7 +64,7 @@ impl ChangesApi {
         }
         let events = state
             .store
-            .events_after(caller.user.id, since, limit)
+            .events_after(caller.user.id, since, limit, PAGE_BYTES)
             .await?;
         let cursor = events.last().map_or(since, |e| e.id);
         let events = events

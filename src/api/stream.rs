@@ -26,6 +26,7 @@ use crate::auth::jwt::now_secs;
 use crate::auth::{API_TOKEN_PREFIX, Caller, Credential, Scope, authenticate, bearer_token, coded};
 use crate::error::ApiError;
 use crate::hub::{End, Follower, Item};
+use crate::limits::StreamSlot;
 use crate::metrics::StreamGuard;
 use crate::model::Task;
 
@@ -48,8 +49,6 @@ pub mod close {
 
 /// How often an idle socket is pinged; a peer silent for three of these is dropped.
 const PING_EVERY: Duration = Duration::from_secs(20);
-/// How long one frame may take to reach a client before it counts as too slow.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One message of the stream.
 #[derive(Object, Debug)]
@@ -83,6 +82,10 @@ impl StreamApi {
     /// id is replayed first, then live events follow, with no gap and no duplicate. A
     /// `since` older than the kept history yields `{"event_id": N, "action": "reset"}`:
     /// re-list your tasks. Frames a client sends are ignored; the server pings every 20 s.
+    ///
+    /// A user may hold a limited number of streams open at once, WebSockets and SSE
+    /// together (32 by default); past it the upgrade is refused with 429 and
+    /// `Retry-After`. A client that stops reading for 10 s is disconnected.
     ///
     /// Close codes: **4001** the access token expired (reconnect with a fresh token and
     /// `since`); **4003** access was revoked (the account deactivated, its password
@@ -123,6 +126,7 @@ impl StreamApi {
         };
         let caller = authenticate(&state, &token).await?;
         caller.require(Scope::TasksRead)?;
+        let slot = reserve_stream(&state, &caller)?;
         let follower = state
             .hub
             .follow(caller.user.id, since.0)
@@ -137,7 +141,7 @@ impl StreamApi {
                     .max_message_size(Some(64 << 10))
                     .max_frame_size(Some(64 << 10)),
             )
-            .on_upgrade(move |socket| run_socket(socket, follower, state, caller))
+            .on_upgrade(move |socket| run_socket(socket, follower, state, caller, slot))
             .boxed())
     }
 
@@ -145,7 +149,9 @@ impl StreamApi {
     ///
     /// The twin of the WebSocket for HTTP clients: each event's `id:` is its `event_id`,
     /// so reconnecting with `Last-Event-ID` resumes without a gap. A `reset` arrives as
-    /// `event: reset`. The stream ends when the access token expires.
+    /// `event: reset`. The stream ends when the access token expires, and when the client
+    /// stops reading for 10 s. It counts against the same per-user limit as WebSockets:
+    /// past it, 429 with `Retry-After`.
     #[oai(
         path = "/api/events",
         method = "get",
@@ -163,6 +169,7 @@ impl StreamApi {
         since: Query<Option<i64>>,
     ) -> Result<EventStream<futures_util::stream::BoxStream<'static, SseItem>>, ApiError> {
         caller.require(Scope::TasksRead)?;
+        let slot = reserve_stream(&state, &caller)?;
         let since =
             match last_event_id.0 {
                 Some(id) => Some(id.trim().parse::<i64>().map_err(|_| {
@@ -178,11 +185,14 @@ impl StreamApi {
         let state = state.0.clone();
         let mut shutdown = state.shutdown.subscribe();
         let expiry = sleep_until(instant_at(caller.expires_at));
-        let guard = StreamGuard::new(&state.metrics, "sse");
+        // The follower, the gauge and the slot live as long as the body: until the
+        // stream ends or the connection closes (a client that stops reading is cut off
+        // by the send deadline, see `web::deadline`).
+        let open = (StreamGuard::new(&state.metrics, "sse"), slot);
         let delivered = state.metrics.events_delivered.clone();
-        let stream = futures_util::stream::unfold((follower, guard), |(mut f, g)| async move {
+        let stream = futures_util::stream::unfold((follower, open), |(mut f, open)| async move {
             let item = f.next().await.ok()?;
-            Some((SseItem(item), (f, g)))
+            Some((SseItem(item), (f, open)))
         })
         .take_until(async move {
             tokio::select! {
@@ -264,6 +274,15 @@ async fn shutting_down(rx: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|down| *down).await.map(|_| ());
 }
 
+/// One of the caller's stream slots, or 429 when all are taken: a user cannot hold more
+/// than `--max-streams-per-user` streams (and their buffers) open.
+fn reserve_stream(state: &AppState, caller: &Caller) -> Result<StreamSlot, ApiError> {
+    state
+        .streams
+        .reserve(caller.user.id)
+        .ok_or_else(|| ApiError::too_many_streams(state.streams.max()))
+}
+
 fn follow_error(e: End) -> ApiError {
     ApiError::internal(e)
 }
@@ -285,8 +304,11 @@ async fn run_socket(
     mut follower: Follower,
     state: AppState,
     caller: Caller,
+    _slot: StreamSlot,
 ) {
     let _open = StreamGuard::new(&state.metrics, "websocket");
+    // How long one frame may take to reach the client before it counts as too slow.
+    let send_timeout = state.limits.send_timeout;
     let mut shutdown = state.shutdown.subscribe();
     let (mut sink, mut incoming) = socket.split();
     let expiry = sleep_until(instant_at(caller.expires_at));
@@ -307,7 +329,7 @@ async fn run_socket(
                         break Some((close::SERVER_ERROR, "server error"));
                     }
                 };
-                match timeout(SEND_TIMEOUT, sink.send(Message::Text(text))).await {
+                match timeout(send_timeout, sink.send(Message::Text(text))).await {
                     Ok(Ok(())) => state.metrics.events_delivered.inc(),
                     Ok(Err(_)) => break None,
                     Err(_) => break Some((close::TOO_SLOW, "too slow")),
@@ -323,7 +345,7 @@ async fn run_socket(
                 if last_heard.elapsed() > PING_EVERY * 3 {
                     break None;
                 }
-                if timeout(SEND_TIMEOUT, sink.send(Message::Ping(Vec::new()))).await.is_err() {
+                if timeout(send_timeout, sink.send(Message::Ping(Vec::new()))).await.is_err() {
                     break None;
                 }
             }

@@ -18,12 +18,15 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{Hub, Signal, Subscription};
+use super::{Hub, Note, Subscription};
 use crate::model::Event;
 use crate::store::StoreError;
 
-/// Outbox rows read per query while replaying.
+/// Outbox rows read per query while replaying: at most this many, and no more rows
+/// once they add up to `REPLAY_BYTES` (events may be large; a stream whose client stops
+/// reading holds one batch).
 const REPLAY_BATCH: u32 = 500;
+const REPLAY_BYTES: usize = 256 << 10;
 
 /// What a stream sends.
 #[derive(Debug, Clone)]
@@ -108,21 +111,29 @@ impl Follower {
             match self.sub.rx.recv().await {
                 // Doorbells: another process committed through `upto`; or anything
                 // committed elsewhere may have missed us (Redis was away). Read on.
-                Ok(Signal::Hint { upto }) => self.replay_until = self.replay_until.max(upto),
-                Ok(Signal::Poke) => self.replay_until = self.replay_until.max(self.cursor + 1),
-                // Committed by this process.
-                Ok(Signal::Event(e)) if e.id <= self.cursor => continue,
-                Ok(Signal::Event(e)) if e.id == self.cursor + 1 => {
-                    self.cursor = e.id;
-                    return Ok(Item::Event(e));
-                }
-                Ok(Signal::Event(e)) => {
-                    // A gap: the missing events are committed, so the outbox has them.
-                    self.replay_until = e.id;
+                Ok(Note::Hint { upto }) => self.replay_until = self.replay_until.max(upto),
+                Ok(Note::Poke) => self.replay_until = self.replay_until.max(self.cursor + 1),
+                // Committed by this process: the event itself is in the channel's memory
+                // (the note carries only its id, so a stalled stream pins little).
+                Ok(Note::Event(id)) if id <= self.cursor => continue,
+                Ok(Note::Event(id)) => {
+                    if id == self.cursor + 1
+                        && let Some(e) = self.hub.inner.recent(self.sub.user_id, id)
+                    {
+                        self.cursor = id;
+                        return Ok(Item::Event(e));
+                    }
+                    // A gap (published out of order), or an event no longer kept in
+                    // memory: they are committed, so the outbox has them.
+                    self.replay_until = id;
                     self.fill_from_outbox().await?;
                     if self.pending.is_empty() {
-                        self.cursor = e.id;
-                        return Ok(Item::Event(e));
+                        // Pruned meanwhile: go on from this event if memory has it.
+                        if let Some(e) = self.hub.inner.recent(self.sub.user_id, id) {
+                            self.cursor = id;
+                            return Ok(Item::Event(e));
+                        }
+                        self.replay_until = self.cursor;
                     }
                 }
                 Err(RecvError::Lagged(_)) => return Err(End::Lagged),
@@ -136,7 +147,7 @@ impl Follower {
             .hub
             .inner
             .store
-            .events_after(self.sub.user_id, self.cursor, REPLAY_BATCH)
+            .events_after(self.sub.user_id, self.cursor, REPLAY_BATCH, REPLAY_BYTES)
             .await?;
         self.pending
             .extend(events.into_iter().map(|e| Item::Event(Arc::new(e))));

@@ -17,7 +17,7 @@
 mod follow;
 pub mod redis;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::broadcast;
@@ -27,7 +27,7 @@ use crate::store::Store;
 
 pub use follow::{End, Follower, Item};
 
-/// What travels on a user's channel.
+/// What the hub is handed to fan out.
 #[derive(Debug, Clone)]
 enum Signal {
     /// An event committed by this process (never one that came from outside it).
@@ -36,12 +36,56 @@ enum Signal {
     /// behind that reads the outbox. Only a doorbell: a hint never moves a cursor, and one
     /// naming events that do not exist costs one read that finds nothing.
     Hint { upto: i64 },
+}
+
+/// What travels on a user's channel: an event's id, never the event itself, so that a
+/// stream whose client stopped reading pins a few bytes per event it is behind, not the
+/// events (which may be large). Followers take the event from the channel's `recent`
+/// events, or from the outbox when it is no longer there.
+#[derive(Debug, Clone, Copy)]
+enum Note {
+    Event(i64),
+    Hint {
+        upto: i64,
+    },
     /// "Look in the outbox": events may have been committed that never reached this
     /// process (Redis was down), so followers check for anything after their cursor.
     Poke,
 }
 
-type Channels = HashMap<i64, broadcast::Sender<Signal>>;
+/// The most bytes of events each user's channel keeps in memory for its followers
+/// (always at least the newest event). A follower further behind reads from the outbox.
+const RECENT_BYTES: usize = 1 << 20;
+
+/// A user's live channel.
+struct Channel {
+    tx: broadcast::Sender<Note>,
+    /// The latest events published to this channel, oldest first: at most `capacity`
+    /// of them and `RECENT_BYTES` bytes (but always the newest).
+    recent: VecDeque<Arc<Event>>,
+    recent_bytes: usize,
+}
+
+impl Channel {
+    fn remember(&mut self, event: Arc<Event>, capacity: usize) {
+        self.recent_bytes += event.json.len();
+        self.recent.push_back(event);
+        while self.recent.len() > 1
+            && (self.recent.len() > capacity || self.recent_bytes > RECENT_BYTES)
+        {
+            if let Some(old) = self.recent.pop_front() {
+                self.recent_bytes -= old.json.len();
+            }
+        }
+    }
+
+    /// Event `id`, if still kept (usually the newest, so search from the back).
+    fn recent(&self, id: i64) -> Option<Arc<Event>> {
+        self.recent.iter().rev().find(|e| e.id == id).cloned()
+    }
+}
+
+type Channels = HashMap<i64, Channel>;
 
 #[derive(Clone)]
 pub struct Hub {
@@ -122,7 +166,7 @@ impl Hub {
         self.inner
             .channels()
             .values()
-            .map(|tx| tx.receiver_count())
+            .map(|ch| ch.tx.receiver_count())
             .sum()
     }
 
@@ -130,7 +174,12 @@ impl Hub {
         let mut channels = self.inner.channels();
         let rx = channels
             .entry(user_id)
-            .or_insert_with(|| broadcast::channel(self.inner.capacity).0)
+            .or_insert_with(|| Channel {
+                tx: broadcast::channel(self.inner.capacity).0,
+                recent: VecDeque::new(),
+                recent_bytes: 0,
+            })
+            .tx
             .subscribe();
         Subscription {
             hub: self.clone(),
@@ -151,16 +200,31 @@ impl Inner {
     /// Hands a signal to `user_id`'s streams in this process, if it has any: without, it
     /// costs one map lookup.
     fn deliver(&self, user_id: i64, signal: Signal) {
-        if let Some(tx) = self.channels().get(&user_id) {
-            // No receiver left is not an error: the stream just closed.
-            let _ = tx.send(signal);
-        }
+        let mut channels = self.channels();
+        let Some(ch) = channels.get_mut(&user_id) else {
+            return;
+        };
+        let note = match signal {
+            Signal::Event(e) => {
+                let id = e.id;
+                ch.remember(e, self.capacity);
+                Note::Event(id)
+            }
+            Signal::Hint { upto } => Note::Hint { upto },
+        };
+        // No receiver left is not an error: the stream just closed.
+        let _ = ch.tx.send(note);
+    }
+
+    /// `user_id`'s event `id`, if its channel still keeps it in memory.
+    fn recent(&self, user_id: i64, id: i64) -> Option<Arc<Event>> {
+        self.channels().get(&user_id)?.recent(id)
     }
 
     /// Pokes every stream of this process.
     fn poke_all(&self) {
-        for tx in self.channels().values() {
-            let _ = tx.send(Signal::Poke);
+        for ch in self.channels().values() {
+            let _ = ch.tx.send(Note::Poke);
         }
     }
 }
@@ -169,14 +233,14 @@ impl Inner {
 struct Subscription {
     hub: Hub,
     user_id: i64,
-    rx: broadcast::Receiver<Signal>,
+    rx: broadcast::Receiver<Note>,
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
         let mut channels = self.hub.inner.channels();
-        if let Some(tx) = channels.get(&self.user_id)
-            && tx.receiver_count() <= 1
+        if let Some(ch) = channels.get(&self.user_id)
+            && ch.tx.receiver_count() <= 1
         {
             channels.remove(&self.user_id);
         }

@@ -34,8 +34,15 @@ pub struct EventCursor {
 }
 
 impl Store {
-    /// The user's events with id greater than `since`, oldest first, at most `limit`.
-    pub async fn events_after(&self, user_id: i64, since: i64, limit: u32) -> Result<Vec<Event>> {
+    /// The user's events with id greater than `since`, oldest first: at most `limit`, and
+    /// no more once their JSON adds up to `max_bytes` (but always at least one).
+    pub async fn events_after(
+        &self,
+        user_id: i64,
+        since: i64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Vec<Event>> {
         self.run(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, action, task, at FROM events WHERE user_id = ?1 AND seq > ?2
@@ -50,11 +57,17 @@ impl Store {
                 ))
             })?;
             let mut out = Vec::new();
+            let mut bytes = 0;
             for row in rows {
                 let (seq, action, task, at) = row?;
                 let action = Action::parse(&action)
                     .ok_or_else(|| StoreError::Other(format!("bad action in event {seq}")))?;
-                out.push(Event::new(seq, user_id, action, &task, &at));
+                let event = Event::new(seq, user_id, action, &task, &at);
+                bytes += event.json.len();
+                out.push(event);
+                if bytes >= max_bytes {
+                    break;
+                }
             }
             Ok(out)
         })

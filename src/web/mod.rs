@@ -22,6 +22,7 @@ use crate::api;
 use crate::hub::Fanout;
 
 mod allow;
+pub mod deadline;
 mod real_data;
 use crate::error::ApiError;
 
@@ -138,16 +139,18 @@ async fn access_log<E: Endpoint>(
     let status = resp.status().as_u16();
     let elapsed = started.elapsed().as_secs_f64();
     let ms = elapsed * 1000.0;
-    // Labels from the route template, never the raw path: bounded cardinality.
+    // Labels from the route template and a fixed set of methods, never the raw path or
+    // method: a client must not be able to add label values (bounded cardinality).
     let route = routes.route(&path).unwrap_or("other");
+    let method_label = crate::metrics::method_label(&method);
     let status_label = status.to_string();
     metrics
         .requests
-        .with_label_values(&[route, method.as_str(), &status_label])
+        .with_label_values(&[route, method_label, &status_label])
         .inc();
     metrics
         .latency
-        .with_label_values(&[route, method.as_str()])
+        .with_label_values(&[route, method_label])
         .observe(elapsed);
     span.in_scope(|| {
         tracing::info!(target: "tasklane::http", %method, %path, status, ms = format!("{ms:.2}"), "request");

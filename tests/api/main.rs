@@ -11,6 +11,7 @@ mod docs;
 mod hardening;
 mod helpers;
 mod idempotency;
+mod memory;
 mod redis;
 mod stream;
 mod tasks;

@@ -111,7 +111,9 @@ async fn health(client: &reqwest::Client, p: &Proc) -> Value {
 }
 
 async fn wait_for_redis(client: &reqwest::Client, p: &Proc, want: &str) {
-    for _ in 0..200 {
+    // Reconnecting waits up to 5 s of backoff plus a 5 s connect timeout; allow for a
+    // loaded machine.
+    for _ in 0..600 {
         if health(client, p).await["redis"] == want {
             return;
         }
