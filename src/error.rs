@@ -2,9 +2,16 @@
 //!
 //! Handlers return `Result<_, ApiError>` and use `?`; store and auth errors convert here.
 //! Internal detail is logged once, at the conversion, and never put in a body.
-//! Errors raised by poem itself (unknown route, wrong method, bad query parameter…) are
-//! given the same shapes by `web::drf_errors`.
+//! Errors raised by poem itself (unknown route, wrong method, bad query parameter…) and
+//! by the Bearer scheme get the same shapes in [`from_poem`], which `web::drf_errors`
+//! applies to every response. Domain errors convert with `From`, so handlers use `?`.
 
+use poem::error::{MethodNotAllowedError, NotFoundError};
+use poem::http::{Method, StatusCode};
+use poem::{IntoResponse, Response};
+use poem_openapi::error::{
+    ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+};
 use poem_openapi::{ApiResponse, Object, payload::Json};
 use serde_json::{Map, Value};
 
@@ -199,9 +206,9 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::Invalid(fields) => ApiError::fields(fields),
-            DomainError::BadCredentials => ApiError::unauthorized(detail(
-                "No active account found with the given credentials",
-            )),
+            DomainError::BadCredentials => {
+                ApiError::unauthorized(detail("No active account found with the given credentials"))
+            }
             DomainError::Throttled { retry_after } => ApiError::too_many_requests(retry_after),
             DomainError::Busy => ApiError::busy(),
             DomainError::Refresh(refusal) => refresh_refused(refusal),
@@ -270,7 +277,6 @@ impl From<AuthError> for ApiError {
 /// The Bearer scheme's extractor fails with an [`AuthError`]; this is its answer.
 impl poem::error::ResponseError for AuthError {
     fn status(&self) -> poem::http::StatusCode {
-        use poem::http::StatusCode;
         match self {
             AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AuthError::SessionRequired | AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
@@ -279,7 +285,6 @@ impl poem::error::ResponseError for AuthError {
     }
 
     fn as_response(&self) -> poem::Response {
-        use poem::IntoResponse;
         ApiError::from(self.clone()).into_response()
     }
 }
@@ -324,5 +329,76 @@ pub fn coded(text: &str, code: &str) -> ErrorDetail {
     ErrorDetail {
         code: Some(code.into()),
         ..detail(text)
+    }
+}
+
+/// poem's own errors (unknown route, wrong method, unparsable parameter or body) and the
+/// Bearer scheme's, as DRF-shaped answers: the one place they become HTTP.
+pub fn from_poem(e: poem::Error, method: &Method) -> Response {
+    if e.is_from_response() {
+        return e.into_response();
+    }
+    if let Some(auth) = e.downcast_ref::<AuthError>() {
+        return ApiError::from(auth.clone()).into_response();
+    }
+    let api_error = if let Some(p) = e.downcast_ref::<ParseParamError>() {
+        ApiError::field(p.name, param_message(&p.reason))
+    } else if e.is::<ParsePathError>() || e.is::<NotFoundError>() {
+        ApiError::not_found("Not found.")
+    } else if e.is::<MethodNotAllowedError>() {
+        let mut resp = poem::web::Json(serde_json::json!({
+            "detail": format!("Method \"{method}\" not allowed.")
+        }))
+        .into_response();
+        resp.set_status(StatusCode::METHOD_NOT_ALLOWED);
+        return resp;
+    } else if let Some(c) = e.downcast_ref::<ContentTypeError>() {
+        match c {
+            ContentTypeError::NotSupported { content_type } => {
+                ApiError::unsupported_media_type(content_type)
+            }
+            ContentTypeError::ExpectContentType => ApiError::unsupported_media_type(""),
+        }
+    } else if let Some(p) = e.downcast_ref::<ParseRequestPayloadError>() {
+        ApiError::bad_request(p.reason.clone())
+    } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(Json(detail("Request body is too large.")))
+    } else if e.status().is_server_error() {
+        ApiError::internal(&e)
+    } else {
+        let status = e.status();
+        let mut resp = poem::web::Json(serde_json::json!({
+            "detail": status.canonical_reason().unwrap_or("Error")
+        }))
+        .into_response();
+        resp.set_status(status);
+        return resp;
+    };
+    api_error.into_response()
+}
+
+/// poem-openapi's reasons for a bad query parameter, in DRF's words.
+fn param_message(reason: &str) -> String {
+    let bound = |name: &str| {
+        reason
+            .split_once(name)
+            .and_then(|(_, rest)| rest.split([',', ')']).next())
+            .map(str::to_owned)
+    };
+    if reason.contains("minimum(") {
+        let n = bound("minimum(").unwrap_or_default();
+        format!("Ensure this value is greater than or equal to {n}.")
+    } else if reason.contains("maximum(") {
+        let n = bound("maximum(").unwrap_or_default();
+        format!("Ensure this value is less than or equal to {n}.")
+    } else if reason.contains("maxLength(") {
+        let n = bound("maxLength(").unwrap_or_default();
+        format!("Ensure this field has no more than {n} characters.")
+    } else if reason.contains("\"boolean\"") {
+        "Must be a valid boolean.".into()
+    } else if reason.contains("enumeration") {
+        "Select a valid choice.".into()
+    } else {
+        "A valid integer is required.".into()
     }
 }

@@ -9,8 +9,12 @@ pub mod api;
 pub mod auth;
 /// The operator commands: `user …`, `backup`, `migrate`.
 pub mod cli;
+/// Time and random identifiers.
+pub mod clock;
 /// Command-line and environment configuration (clap).
 pub mod config;
+/// Account, token and task rules and operations, below HTTP and the command line.
+pub mod domain;
 /// The single error type and its DRF-shaped HTTP bodies.
 pub mod error;
 /// Fan-out of task events: in-process, and (with Redis) hints to other processes.
@@ -33,7 +37,8 @@ use std::time::Duration;
 
 use poem::{Endpoint, listener::TcpAcceptor};
 
-use crate::auth::jwt::{Jwt, new_secret};
+use crate::auth::jwt::Jwt;
+use crate::clock::new_secret;
 use crate::config::ServeArgs;
 use crate::hub::Hub;
 use crate::store::Store;
@@ -200,7 +205,7 @@ async fn forget_rotated_pairs(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let before = auth::jwt::now_secs_f64() - grace.as_secs_f64();
+        let before = clock::now_secs_f64() - grace.as_secs_f64();
         if let Err(e) = state.store.forget_successors(before).await {
             tracing::warn!(error = %e, "forgetting rotated token pairs failed");
         }
@@ -214,19 +219,13 @@ async fn prune_events(state: AppState) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        let Ok(age) = chrono::Duration::from_std(retention) else {
-            return;
-        };
-        let cutoff = (chrono::Utc::now() - age)
-            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-            .to_string();
+        let cutoff = clock::timestamp_ago(retention);
         match state.store.prune_events(cutoff).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, "pruned events past the retention window"),
             Err(e) => tracing::warn!(error = %e, "pruning events failed"),
         }
-        let keys_before =
-            auth::jwt::now_secs_f64() - state.limits.idempotency_retention.as_secs_f64();
+        let keys_before = clock::now_secs_f64() - state.limits.idempotency_retention.as_secs_f64();
         if let Err(e) = state.store.prune_idempotency_keys(keys_before).await {
             tracing::warn!(error = %e, "pruning idempotency keys failed");
         }

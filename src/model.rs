@@ -43,8 +43,8 @@ pub struct Task {
     pub version: i64,
 }
 
-/// Sort order of the task list; `-` means descending. Ties are broken by id, so pages
-/// are stable. The one definition: the API parses it, the store sorts by it.
+// The one definition of the list's orders: the API parses it, the store sorts by it.
+/// Sort order of the list; `-` means descending. Ties are broken by id.
 #[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[oai(rename = "TaskOrdering")]
 pub enum Ordering {
@@ -142,11 +142,4 @@ impl Event {
             json,
         }
     }
-}
-
-/// The current instant in the API's timestamp format: `2026-11-25T11:42:56.437485Z`.
-pub fn now_timestamp() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
 }

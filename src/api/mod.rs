@@ -191,14 +191,14 @@ mod fuzz {
                 std::time::Duration::from_secs(300),
                 std::time::Duration::from_secs(300),
             );
-            let now = crate::auth::jwt::now_secs();
+            let now = crate::clock::now_secs();
             prop_assert!(jwt.verify(&token, crate::auth::jwt::TokenType::Access, now).is_err());
         }
 
         #[test]
         fn registration_fields_never_panic(username in ".{0,200}", email in ".{0,300}") {
-            let _ = super::fields::is_valid_username(&username);
-            let _ = super::fields::is_valid_email(&email);
+            let _ = crate::domain::validators::is_valid_username(&username);
+            let _ = crate::domain::validators::is_valid_email(&email);
         }
     }
 }

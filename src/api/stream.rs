@@ -22,8 +22,8 @@ use tokio::time::{Instant, sleep_until, timeout};
 
 use super::ApiTags;
 use crate::AppState;
-use crate::auth::jwt::now_secs;
-use crate::auth::{API_TOKEN_PREFIX, Caller, Credential, Scope, authenticate, bearer_token, coded};
+use crate::auth::{API_TOKEN_PREFIX, AuthError, Caller, Credential, Scope, bearer_token};
+use crate::clock::now_secs;
 use crate::error::ApiError;
 use crate::hub::{End, Follower, Item};
 use crate::limits::StreamSlot;
@@ -110,10 +110,7 @@ impl StreamApi {
             .as_deref()
             .is_some_and(|t| t.starts_with(API_TOKEN_PREFIX))
         {
-            return Err(ApiError::unauthorized(coded(
-                "API tokens must not be sent in URLs; send them in the Authorization header.",
-                "token_in_url",
-            )));
+            return Err(AuthError::TokenInUrl.into());
         }
         let header = req
             .headers()
@@ -124,7 +121,7 @@ impl StreamApi {
             (None, Some(t)) => t,
             (None, None) => return Err(ApiError::not_authenticated()),
         };
-        let caller = authenticate(&state, &token).await?;
+        let caller = state.authenticator().authenticate(&token).await?;
         caller.require(Scope::TasksRead)?;
         let slot = reserve_stream(&state, &caller)?;
         let follower = state

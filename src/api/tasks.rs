@@ -2,7 +2,7 @@
 
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Enum, Object, OpenApi,
+    ApiResponse, Object, OpenApi,
     param::{Header, Path, Query},
     types::Example,
 };
@@ -15,14 +15,13 @@ use super::{ApiTags, PathId};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::auth::Scope;
-use crate::auth::jwt::now_secs_f64;
-use crate::domain::FieldErrors;
+use crate::clock::now_secs_f64;
 use crate::domain::tasks::{self, TaskDraft};
-use crate::error::ApiError;
-use crate::model::Task;
-use crate::store::StoreError;
-use crate::store::idempotency::{Key, Keyed};
+use crate::domain::{DomainError, FieldErrors};
+use crate::error::{ApiError, task_error};
 use crate::model::Ordering;
+use crate::model::Task;
+use crate::store::idempotency::{Key, Keyed};
 use crate::store::tasks::{IfMatch, NewTask, TaskChanges, TaskQuery};
 
 #[derive(Default)]
@@ -230,10 +229,7 @@ impl TasksApi {
                 let task: Task = serde_json::from_str(&body).map_err(ApiError::internal)?;
                 Ok(created(task, Some(true)))
             }
-            Keyed::Mismatch => Err(ApiError::unprocessable(
-                "This Idempotency-Key was already used with a different request body. \
-                 Use a new key for a new task.",
-            )),
+            Keyed::Mismatch => Err(DomainError::KeyReused.into()),
         }
     }
 
@@ -440,13 +436,6 @@ fn request_hash(data: &Map<String, Value>) -> String {
 
 fn task_id(id: Path<PathId>) -> Result<i64, ApiError> {
     id.0.0.ok_or_else(|| ApiError::not_found("Not found."))
-}
-
-fn task_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::task_not_found(),
-        e => e.into(),
-    }
 }
 
 /// The task fields of a request body as DRF reads them (text, booleans), then the

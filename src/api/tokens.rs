@@ -5,13 +5,14 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json, types::Example};
 
 use super::body::DrfBody;
-use super::fields::{Chars, chars, field};
+use super::fields::{field, text};
 use super::{ApiTags, PathId};
 use crate::AppState;
-use crate::auth::{Caller, Scope, TOKEN_SCOPES, hash_api_token, new_api_token};
+use crate::auth::{Caller, Scope};
+use crate::domain::api_tokens::{self, NewToken};
 use crate::error::{ApiError, FieldErrors};
 use crate::store::Store;
-use crate::store::api_tokens::{ApiTokenRow, NewApiToken};
+use crate::store::api_tokens::ApiTokenRow;
 
 #[derive(Default)]
 pub struct TokensApi;
@@ -151,94 +152,38 @@ impl TokensApi {
     }
 }
 
-/// Validates `{name, scopes, expires_in_days}` and creates the token: its secret is in
-/// the result, and nowhere else ever. Shared by the API and `tasklane token create`.
+/// Reads `{name, scopes, expires_in_days}` as DRF would (a form sends the scopes as
+/// one string, JSON as a list) and issues the token through the domain.
 pub async fn issue_api_token(
     store: &Store,
     user_id: i64,
     data: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<CreatedToken, ApiError> {
-    let (name, scopes, days) = parse_new_token(data)?;
-    let token = new_api_token();
-    let expires = days.map(|d| {
-        let at = chrono::Utc::now() + chrono::Duration::days(i64::from(d));
-        (
-            at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-            at.timestamp(),
-        )
-    });
-    let row = store
-        .create_api_token(
-            user_id,
-            NewApiToken {
-                name,
-                token_hash: hash_api_token(&token),
-                prefix: token.chars().take(10).collect(),
-                scopes,
-                expires,
-            },
-        )
-        .await?;
-    Ok(CreatedToken {
-        info: api_token(row),
-        token,
-    })
-}
-
-/// Name, scopes and lifetime, validated with DRF-shaped messages.
-pub fn parse_new_token(
-    data: &serde_json::Map<String, serde_json::Value>,
-) -> Result<(String, Vec<String>, Option<u32>), ApiError> {
     let mut errors = FieldErrors::default();
-    let name = field(data, "name", true, &mut errors, |v| {
-        chars(v, Chars::trimmed(100))
-    });
-    let scopes = field(data, "scopes", true, &mut errors, |v| {
-        // A form sends one string; JSON a list.
-        let list: Vec<String> = match v {
-            serde_json::Value::String(s) => s
+    let input = NewToken {
+        name: field(data, "name", true, &mut errors, text),
+        scopes: field(data, "scopes", true, &mut errors, |v| match v {
+            serde_json::Value::String(s) => Ok(s
                 .split([' ', ','])
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
-                .collect(),
+                .collect()),
             serde_json::Value::Array(a) => a
                 .iter()
                 .map(|s| s.as_str().map(str::to_owned))
                 .collect::<Option<_>>()
-                .ok_or("Expected a list of scopes.")?,
-            _ => return Err("Expected a list of scopes.".into()),
-        };
-        if list.is_empty() {
-            return Err(format!(
-                "Name at least one scope: {}.",
-                TOKEN_SCOPES.join(", ")
-            ));
-        }
-        if let Some(bad) = list.iter().find(|s| !TOKEN_SCOPES.contains(&s.as_str())) {
-            return Err(format!(
-                "\"{bad}\" is not a valid scope: use {}.",
-                TOKEN_SCOPES.join(", ")
-            ));
-        }
-        let mut list = list;
-        // Writing implies reading (a write answers with the task); list it honestly.
-        if list.iter().any(|s| s == "tasks:write") {
-            list.push("tasks:read".to_owned());
-        }
-        list.sort();
-        list.dedup();
-        Ok(list)
-    });
-    let days = field(data, "expires_in_days", false, &mut errors, |v| {
-        v.as_u64()
-            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-            .filter(|d| (1..=3650).contains(d))
-            .map(|d| d as u32)
-            .ok_or_else(|| "Ensure this value is a whole number from 1 to 3650.".into())
-    });
-    errors.into_result()?;
-    match (name, scopes) {
-        (Some(n), Some(s)) => Ok((n, s, days)),
-        _ => Err(ApiError::internal("validated token fields missing")),
-    }
+                .ok_or_else(|| "Expected a list of scopes.".into()),
+            _ => Err("Expected a list of scopes.".into()),
+        }),
+        expires_in_days: field(data, "expires_in_days", false, &mut errors, |v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                .ok_or_else(|| "Ensure this value is a whole number from 1 to 3650.".into())
+        }),
+    };
+    let issued = api_tokens::issue(store, user_id, input, errors).await?;
+    Ok(CreatedToken {
+        info: api_token(issued.row),
+        token: issued.secret,
+    })
 }

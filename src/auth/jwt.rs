@@ -33,7 +33,7 @@ pub struct Claims {
     pub user_id: i64,
 }
 
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     /// Bad shape, bad signature, wrong algorithm, expired, not yet valid, missing claims.
     #[error("Token is invalid or expired")]
@@ -56,16 +56,6 @@ pub struct Jwt {
 pub struct Signed {
     pub token: String,
     pub claims: Claims,
-}
-
-/// 32 lowercase hex characters, like simplejwt's `uuid4().hex`.
-pub fn new_jti() -> String {
-    hex::encode(rand::random::<[u8; 16]>())
-}
-
-/// A new random signing secret: 64 bytes, hex-encoded.
-pub fn new_secret() -> String {
-    hex::encode(rand::random::<[u8; 64]>())
 }
 
 impl Jwt {
@@ -93,7 +83,7 @@ impl Jwt {
             token_type: ty.as_str().to_owned(),
             exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
             iat: now,
-            jti: new_jti(),
+            jti: crate::clock::new_id(),
             user_id,
         };
         // HMAC signing of a plain struct cannot fail; an empty token would simply be
@@ -118,19 +108,10 @@ impl Jwt {
     }
 }
 
-/// Unix seconds now.
-pub fn now_secs() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-/// Unix seconds now, with sub-second precision.
-pub fn now_secs_f64() -> f64 {
-    chrono::Utc::now().timestamp_micros() as f64 / 1e6
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::now_secs;
 
     fn jwt() -> Jwt {
         Jwt::new(

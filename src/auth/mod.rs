@@ -12,9 +12,10 @@ use poem_openapi::{
 
 use std::sync::Arc;
 
+use crate::clock::now_secs;
 use crate::model::User;
 use crate::store::{Store, StoreError};
-use jwt::{Jwt, TokenError, TokenType, now_secs};
+use jwt::{Jwt, TokenError, TokenType};
 
 /// Why a request is not let in. `error.rs` gives each its DRF / simplejwt body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

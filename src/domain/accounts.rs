@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::password_policy::validate_password;
 use super::validators::{USERNAME_MAX, is_valid_email, is_valid_username, normalize_username};
 use super::{Chars, DomainError, FieldErrors, RefreshRefusal, check, check_chars, unique_message};
-use crate::auth::jwt::{Jwt, Signed, TokenType, now_secs, now_secs_f64};
+use crate::auth::jwt::{Jwt, Signed, TokenType};
 use crate::auth::password::{HashQueue, hash_password, verify_password};
+use crate::clock::{now_secs, now_secs_f64};
 use crate::limits::{Throttles, login_pair};
 use crate::model::User;
 use crate::store::admin::AccountChange;
@@ -163,7 +164,11 @@ pub struct Login<'a> {
 /// password is hashed (checked and recorded in one lock, so however many guesses arrive
 /// at once, at most the limit reach argon2), takes a place in the bounded hashing queue,
 /// verifies, and issues a new login's tokens.
-pub async fn login(ctx: Login<'_>, username: &str, password: String) -> Result<Tokens, DomainError> {
+pub async fn login(
+    ctx: Login<'_>,
+    username: &str,
+    password: String,
+) -> Result<Tokens, DomainError> {
     // A name no account can have is refused before anything is stored or hashed.
     let Some(normal) = login_username(username) else {
         return Err(DomainError::BadCredentials);

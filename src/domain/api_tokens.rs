@@ -47,12 +47,14 @@ pub async fn issue(
         .ordered(&["name", "scopes", "expires_in_days"])
         .into_result()?;
     let (Some(name), Some(scopes)) = (name, scopes) else {
-        return Err(DomainError::Internal("validated token fields missing".into()));
+        return Err(DomainError::Internal(
+            "validated token fields missing".into(),
+        ));
     };
     let secret = new_api_token();
     let expires = days.map(|d| {
         let at = chrono::Utc::now() + chrono::Duration::days(d as i64);
-        (crate::model::timestamp(at), at.timestamp())
+        (crate::clock::timestamp(at), at.timestamp())
     });
     let row = store
         .create_api_token(

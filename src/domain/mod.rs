@@ -112,12 +112,8 @@ impl FieldErrors {
     /// The same errors with the fields in `order` first, in that order (as a serializer
     /// reports them however they were found), then any others.
     pub fn ordered(mut self, order: &[&str]) -> FieldErrors {
-        self.0.sort_by_key(|(f, _)| {
-            order
-                .iter()
-                .position(|o| o == f)
-                .unwrap_or(order.len())
-        });
+        self.0
+            .sort_by_key(|(f, _)| order.iter().position(|o| o == f).unwrap_or(order.len()));
         self
     }
 

@@ -173,7 +173,7 @@ impl Bridge {
         let state = Arc::new(State {
             subscribed: AtomicBool::new(false),
             publishing: AtomicBool::new(false),
-            origin: crate::auth::jwt::new_jti(),
+            origin: crate::clock::new_id(),
             channel: format!("{}:events", config.prefix),
             database_id: config.database_id,
             key: config.key,

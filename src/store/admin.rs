@@ -150,7 +150,7 @@ pub(crate) fn end_credentials(tx: &rusqlite::Transaction, user_id: i64, now: f64
     )?;
     let api = tx.execute(
         "UPDATE api_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL",
-        params![crate::model::now_timestamp(), user_id],
+        params![crate::clock::now_timestamp(), user_id],
     )?;
     tx.execute(
         "UPDATE users SET credentials_after = max(credentials_after, ?1) WHERE id = ?2",

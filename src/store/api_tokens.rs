@@ -3,7 +3,8 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Result, Store};
-use crate::model::{User, now_timestamp};
+use crate::clock::now_timestamp;
+use crate::model::User;
 
 /// A token as listed (never with its secret).
 #[derive(Clone, Debug)]
@@ -179,7 +180,5 @@ impl Store {
 }
 
 fn minute_ago() -> String {
-    (chrono::Utc::now() - chrono::Duration::seconds(60))
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    crate::clock::timestamp_ago(std::time::Duration::from_secs(60))
 }

@@ -4,7 +4,8 @@
 use rusqlite::{Transaction, params};
 
 use super::{Result, Store, StoreError};
-use crate::model::{Action, Event, Task, now_timestamp};
+use crate::clock::now_timestamp;
+use crate::model::{Action, Event, Task};
 
 /// Appends the event for `task` inside the caller's transaction, under the owner's next
 /// event id.

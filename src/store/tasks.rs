@@ -4,7 +4,8 @@
 use rusqlite::{Row, Transaction, params};
 
 use super::{Result, Store, StoreError, events::insert_event};
-use crate::model::{Action, Event, Ordering, Task, User, now_timestamp};
+use crate::clock::now_timestamp;
+use crate::model::{Action, Event, Ordering, Task, User};
 
 /// A validated new task.
 #[derive(Clone, Debug)]
@@ -24,16 +25,16 @@ pub struct TaskChanges {
 
 /// The `ORDER BY` of each order; every one ends with the id.
 fn order_by(ordering: Ordering) -> &'static str {
-        match ordering {
-            Ordering::Id => "id",
-            Ordering::IdDesc => "id DESC",
-            Ordering::CreatedAt => "created_at, id",
-            Ordering::CreatedAtDesc => "created_at DESC, id DESC",
-            Ordering::UpdatedAt => "updated_at, id",
-            Ordering::UpdatedAtDesc => "updated_at DESC, id DESC",
-            Ordering::Title => "title, id",
-            Ordering::TitleDesc => "title DESC, id DESC",
-        }
+    match ordering {
+        Ordering::Id => "id",
+        Ordering::IdDesc => "id DESC",
+        Ordering::CreatedAt => "created_at, id",
+        Ordering::CreatedAtDesc => "created_at DESC, id DESC",
+        Ordering::UpdatedAt => "updated_at, id",
+        Ordering::UpdatedAtDesc => "updated_at DESC, id DESC",
+        Ordering::Title => "title, id",
+        Ordering::TitleDesc => "title DESC, id DESC",
+    }
 }
 
 /// Filters and paging for the list.

@@ -3,7 +3,8 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Result, Store, on_unique};
-use crate::model::{User, now_timestamp};
+use crate::clock::now_timestamp;
+use crate::model::User;
 
 /// A user with what login needs and the API never shows.
 #[derive(Clone, Debug)]

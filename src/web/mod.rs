@@ -4,15 +4,10 @@
 use std::sync::Arc;
 
 use poem::{
-    Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
-    error::{MethodNotAllowedError, NotFoundError},
-    get, handler,
+    Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler,
     http::{HeaderValue, Method, StatusCode, Uri, header},
     middleware::{CatchPanic, Cors},
     web::{Data, Html, Query, Redirect},
-};
-use poem_openapi::error::{
-    ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
 use serde::Deserialize;
 use tracing::Instrument;
@@ -130,7 +125,7 @@ async fn access_log<E: Endpoint>(
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
-        .map_or_else(crate::auth::jwt::new_jti, str::to_owned);
+        .map_or_else(crate::clock::new_id, str::to_owned);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let span = tracing::info_span!("request", request_id = %id);
@@ -305,7 +300,7 @@ async fn drf_errors<E: Endpoint>(ep: &E, req: Request, allow: &allow::AllowTable
     } else {
         match ep.call(req).await {
             Ok(r) => r.into_response(),
-            Err(e) => error_response(e, &method),
+            Err(e) => crate::error::from_poem(e, &method),
         }
     };
     if let Some(methods) = allowed
@@ -329,72 +324,4 @@ async fn drf_errors<E: Endpoint>(ep: &E, req: Request, allow: &allow::AllowTable
         HeaderValue::from_static("same-origin"),
     );
     resp
-}
-
-fn error_response(e: poem::Error, method: &Method) -> Response {
-    if e.is_from_response() {
-        return e.into_response();
-    }
-    let api_error = if let Some(p) = e.downcast_ref::<ParseParamError>() {
-        ApiError::field(p.name, param_message(&p.reason))
-    } else if e.is::<ParsePathError>() || e.is::<NotFoundError>() {
-        ApiError::not_found("Not found.")
-    } else if e.is::<MethodNotAllowedError>() {
-        let mut resp = poem::web::Json(serde_json::json!({
-            "detail": format!("Method \"{method}\" not allowed.")
-        }))
-        .into_response();
-        resp.set_status(StatusCode::METHOD_NOT_ALLOWED);
-        return resp;
-    } else if let Some(c) = e.downcast_ref::<ContentTypeError>() {
-        match c {
-            ContentTypeError::NotSupported { content_type } => {
-                ApiError::unsupported_media_type(content_type)
-            }
-            ContentTypeError::ExpectContentType => ApiError::unsupported_media_type(""),
-        }
-    } else if let Some(p) = e.downcast_ref::<ParseRequestPayloadError>() {
-        ApiError::bad_request(p.reason.clone())
-    } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(poem_openapi::payload::Json(crate::error::detail(
-            "Request body is too large.",
-        )))
-    } else if e.status().is_server_error() {
-        ApiError::internal(&e)
-    } else {
-        let status = e.status();
-        let mut resp = poem::web::Json(serde_json::json!({
-            "detail": status.canonical_reason().unwrap_or("Error")
-        }))
-        .into_response();
-        resp.set_status(status);
-        return resp;
-    };
-    api_error.into_response()
-}
-
-/// poem-openapi's reasons for a bad query parameter, in DRF's words.
-fn param_message(reason: &str) -> String {
-    let bound = |name: &str| {
-        reason
-            .split_once(name)
-            .and_then(|(_, rest)| rest.split([',', ')']).next())
-            .map(str::to_owned)
-    };
-    if reason.contains("minimum(") {
-        let n = bound("minimum(").unwrap_or_default();
-        format!("Ensure this value is greater than or equal to {n}.")
-    } else if reason.contains("maximum(") {
-        let n = bound("maximum(").unwrap_or_default();
-        format!("Ensure this value is less than or equal to {n}.")
-    } else if reason.contains("maxLength(") {
-        let n = bound("maxLength(").unwrap_or_default();
-        format!("Ensure this field has no more than {n} characters.")
-    } else if reason.contains("\"boolean\"") {
-        "Must be a valid boolean.".into()
-    } else if reason.contains("enumeration") {
-        "Select a valid choice.".into()
-    } else {
-        "A valid integer is required.".into()
-    }
 }

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod commands;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "tasklane",
@@ -34,15 +36,15 @@ pub enum Command {
     },
     /// Manage accounts: create, list, set-password, deactivate, activate. Works while the
     /// server runs on the same database.
-    User(crate::cli::UserArgs),
+    User(commands::UserArgs),
     /// Copy the database to a new file while the server keeps running (SQLite online
     /// backup), then check the copy's integrity.
-    Backup(crate::cli::BackupArgs),
+    Backup(commands::BackupArgs),
     /// Manage personal API tokens: create (prints the secret once), list, revoke.
-    Token(crate::cli::TokenArgs),
+    Token(commands::TokenArgs),
     /// Apply pending schema migrations (the server also does on start) and print the
     /// schema version before and after.
-    Migrate(crate::cli::DbArgs),
+    Migrate(commands::DbArgs),
 }
 
 #[derive(Args, Debug, Clone)]

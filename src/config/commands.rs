@@ -1,0 +1,150 @@
+//! The operator commands' flags: `user`, `token`, `backup`, `migrate`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+/// `--db`, shared by every operator command.
+#[derive(Args, Debug, Clone)]
+pub struct DbArgs {
+    /// SQLite database file: the server's `--db`.
+    #[arg(
+        long,
+        env = "TASKLANE_DB",
+        default_value = "tasklane.db",
+        global = true
+    )]
+    pub db: PathBuf,
+}
+
+/// `tasklane user …`.
+#[derive(Args, Debug)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    pub command: UserCommand,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account, validated exactly like `POST /api/register/`.
+    Create {
+        /// Letters, digits and `@.+-_`; at most 150 characters; stored NFKC-normalised
+        /// (`ａｌｉｃｅ` is `alice`), as every command and the API read it.
+        #[arg(long)]
+        username: String,
+        /// A valid email address, not used by another account (ignoring case).
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// List every account: id, username, email, active.
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a user's password (validated like registration) and revoke their refresh
+    /// tokens, so every session ends at its next refresh.
+    SetPassword {
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Deactivate an account: no more logins, refreshes or API calls; revokes its
+    /// refresh tokens.
+    Deactivate {
+        #[arg(long)]
+        username: String,
+    },
+    /// Reactivate a deactivated account.
+    Activate {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+/// Where the password comes from. Without either flag it is asked for on the terminal
+/// (not echoed, typed twice), or read from standard input when that is not a terminal.
+#[derive(Args, Debug)]
+#[group(multiple = false)]
+pub struct PasswordArgs {
+    /// Read the password from the first line of standard input. Without this flag or
+    /// `--password`, it is asked for on the terminal (not echoed, typed twice).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The password. Other local users can see it in the process list: prefer
+    /// `--password-stdin`.
+    #[arg(long)]
+    pub password: Option<String>,
+}
+
+/// `tasklane backup PATH`.
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The file to write: a complete, self-contained copy of the database.
+    pub path: PathBuf,
+    /// Replace PATH if it already exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Database pages (4 KiB by default) copied per step.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(i32).range(1..))]
+    pub pages_per_step: i32,
+    /// Pause between steps, leaving the disk to the live server (e.g. `10ms`).
+    #[arg(long, default_value = "5ms", value_parser = humantime::parse_duration)]
+    pub step_pause: Duration,
+    /// Never draw the progress bar (it is drawn only when stderr is a terminal and the
+    /// database is larger than 8 MiB).
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// `tasklane token …`.
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a personal API token for a user; prints the secret once.
+    Create {
+        /// The user the token acts for.
+        #[arg(long)]
+        user: String,
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: account:read, tasks:read, tasks:write.
+        #[arg(long, default_value = "tasks:read")]
+        scopes: String,
+        /// Days until it expires (1 to 3650); never, when absent.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List a user's tokens (never their secrets).
+    List {
+        #[arg(long)]
+        user: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one of a user's tokens.
+    Revoke {
+        #[arg(long)]
+        user: String,
+        /// The token's id (from `token list`).
+        #[arg(long)]
+        id: i64,
+    },
+}
