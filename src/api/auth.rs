@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::ApiTags;
+use super::{LoginErrors, RefreshErrors, RegisterErrors};
+
 use super::body::DrfBody;
 use super::fields::{Chars, chars, field, text};
 use crate::AppState;
@@ -112,7 +114,7 @@ impl AuthApi {
         req: &Request,
         state: Data<&AppState>,
         body: DrfBody<RegisterRequest>,
-    ) -> Result<RegisterResponse, ApiError> {
+    ) -> Result<RegisterResponse, RegisterErrors> {
         let user = register_user(req, &state, &body.data).await?;
         Ok(RegisterResponse::Created(Json(user)))
     }
@@ -129,7 +131,7 @@ impl AuthApi {
         req: &Request,
         state: Data<&AppState>,
         body: DrfBody<TokenRequest>,
-    ) -> Result<Json<TokenPair>, ApiError> {
+    ) -> Result<Json<TokenPair>, LoginErrors> {
         let mut errors = FieldErrors::default();
         let login = Chars {
             allow_blank: false,
@@ -144,7 +146,7 @@ impl AuthApi {
         });
         errors.into_result()?;
         let (Some(username), Some(password)) = (username, password) else {
-            return Err(ApiError::internal("validated fields missing"));
+            return Err(ApiError::internal("validated fields missing").into());
         };
         let address = client_address(req, state.limits.trust_x_forwarded_for);
         let login = Login {
@@ -173,7 +175,7 @@ impl AuthApi {
         &self,
         state: Data<&AppState>,
         body: DrfBody<RefreshRequest>,
-    ) -> Result<Json<RefreshedPair>, ApiError> {
+    ) -> Result<Json<RefreshedPair>, RefreshErrors> {
         let token = refresh_field(&body.data)?;
         let grace = state.limits.refresh_grace.as_secs_f64();
         let Tokens { access, refresh } =
@@ -194,7 +196,7 @@ impl AuthApi {
         &self,
         state: Data<&AppState>,
         body: DrfBody<RefreshRequest>,
-    ) -> Result<RevokeResponse, ApiError> {
+    ) -> Result<RevokeResponse, RefreshErrors> {
         let token = refresh_field(&body.data)?;
         accounts::revoke(&state.store, &state.jwt, &token).await?;
         Ok(RevokeResponse::Revoked)

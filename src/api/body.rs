@@ -144,7 +144,7 @@ mod tests {
             panic!("expected 400")
         };
         assert_eq!(
-            body.0.to_string(),
+            Value::Object(body.0.0).to_string(),
             r#"{"non_field_errors":["Invalid data. Expected a dictionary, but got list."]}"#
         );
     }

@@ -4,7 +4,8 @@
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Query, payload::Json, types::ParseFromJSON};
 
-use super::ApiTags;
+use super::{ApiTags, QueryErrors};
+
 use super::stream::StreamMessage;
 use crate::AppState;
 use crate::auth::{Caller, Scope};
@@ -50,7 +51,7 @@ impl ChangesApi {
         /// At most this many events, 1 to 1000 (default 100).
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
-    ) -> Result<Json<ChangesPage>, ApiError> {
+    ) -> Result<Json<ChangesPage>, QueryErrors> {
         caller.require(Scope::TasksRead)?;
         let since = since.0;
         let limit = limit.0.unwrap_or(100);

@@ -19,6 +19,36 @@ use poem_openapi::{
     types::{ParseFromParameter, ParseResult, Type},
 };
 
+use crate::error::Errors;
+use crate::error::status::{
+    AUTH, BAD_REQUEST, BODY, NOT_FOUND, PRECONDITION_FAILED, SERVICE_UNAVAILABLE,
+    TOO_MANY_REQUESTS, UNAUTHORIZED, UNPROCESSABLE,
+};
+
+// What each family of operations can answer besides its successes (and a 500).
+/// Registering: a body, throttled per address, a password to hash.
+pub type RegisterErrors = Errors<{ BODY | TOO_MANY_REQUESTS | SERVICE_UNAVAILABLE }>;
+/// Logging in: as registering, and wrong credentials.
+pub type LoginErrors = Errors<{ BODY | UNAUTHORIZED | TOO_MANY_REQUESTS | SERVICE_UNAVAILABLE }>;
+/// Refreshing or revoking: a body with a refresh token that may be refused.
+pub type RefreshErrors = Errors<{ BODY | UNAUTHORIZED }>;
+/// Reading behind the Bearer scheme.
+pub type ReadErrors = Errors<AUTH>;
+/// Reading a list with query parameters.
+pub type QueryErrors = Errors<{ AUTH | BAD_REQUEST }>;
+/// Reading or removing one object by id.
+pub type OneErrors = Errors<{ AUTH | NOT_FOUND }>;
+/// Creating a task: a body, and an idempotency key that may not match.
+pub type CreateTaskErrors = Errors<{ AUTH | BODY | UNPROCESSABLE }>;
+/// Changing a task: a body, the task, and `If-Match`.
+pub type ChangeTaskErrors = Errors<{ AUTH | BODY | NOT_FOUND | PRECONDITION_FAILED }>;
+/// Deleting a task: the task, and `If-Match`.
+pub type DeleteTaskErrors = Errors<{ AUTH | NOT_FOUND | PRECONDITION_FAILED }>;
+/// Creating something from a body behind the Bearer scheme.
+pub type CreateErrors = Errors<{ AUTH | BODY }>;
+/// Opening a stream: query parameters, and a cap on open streams.
+pub type StreamErrors = Errors<{ AUTH | BAD_REQUEST | TOO_MANY_REQUESTS }>;
+
 #[derive(Tags)]
 pub enum ApiTags {
     /// Register, log in, refresh and revoke tokens.

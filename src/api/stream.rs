@@ -21,6 +21,8 @@ use serde_json::Value;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::ApiTags;
+use super::StreamErrors;
+
 use crate::AppState;
 use crate::auth::{API_TOKEN_PREFIX, AuthError, Caller, Credential, Scope, bearer_token};
 use crate::clock::now_secs;
@@ -104,7 +106,7 @@ impl StreamApi {
         #[oai(validator(minimum(value = "0")))]
         since: Query<Option<i64>>,
         ws: WebSocket,
-    ) -> Result<BoxWebSocketUpgraded, ApiError> {
+    ) -> Result<BoxWebSocketUpgraded, StreamErrors> {
         if token
             .0
             .as_deref()
@@ -119,7 +121,7 @@ impl StreamApi {
         let token = match (header, token.0) {
             (Some(h), _) => bearer_token(Some(h))?.to_owned(),
             (None, Some(t)) => t,
-            (None, None) => return Err(ApiError::not_authenticated()),
+            (None, None) => return Err(ApiError::not_authenticated().into()),
         };
         let caller = state.authenticator().authenticate(&token).await?;
         caller.require(Scope::TasksRead)?;
@@ -164,7 +166,7 @@ impl StreamApi {
         /// Resume after this event id (when `Last-Event-ID` is not sent).
         #[oai(validator(minimum(value = "0")))]
         since: Query<Option<i64>>,
-    ) -> Result<EventStream<futures_util::stream::BoxStream<'static, SseItem>>, ApiError> {
+    ) -> Result<EventStream<futures_util::stream::BoxStream<'static, SseItem>>, StreamErrors> {
         caller.require(Scope::TasksRead)?;
         let slot = reserve_stream(&state, &caller)?;
         let since =

@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use super::body::DrfBody;
 use super::fields::{boolean, field, text};
 use super::json::{PrebuiltJson, SerdeJson};
-use super::{ApiTags, PathId};
+use super::{
+    ApiTags, ChangeTaskErrors, CreateTaskErrors, DeleteTaskErrors, OneErrors, PathId, QueryErrors,
+};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::auth::Scope;
@@ -159,7 +161,7 @@ impl TasksApi {
         /// How many matching tasks to skip.
         #[oai(validator(maximum(value = "1000000000")))]
         offset: Query<Option<u64>>,
-    ) -> Result<ListTasksResponse, ApiError> {
+    ) -> Result<ListTasksResponse, QueryErrors> {
         caller.require(Scope::TasksRead)?;
         let query = TaskQuery {
             completed: completed.0,
@@ -194,7 +196,7 @@ impl TasksApi {
         #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
         idempotency_key: Header<Option<String>>,
         body: DrfBody<TaskInput>,
-    ) -> Result<CreateTaskResponse, ApiError> {
+    ) -> Result<CreateTaskResponse, CreateTaskErrors> {
         caller.require(Scope::TasksWrite)?;
         let changes = parse_task(&body.data, false)?;
         let new = NewTask {
@@ -211,7 +213,8 @@ impl TasksApi {
             return Err(ApiError::field(
                 "Idempotency-Key",
                 "Use 1 to 255 visible ASCII characters.",
-            ));
+            )
+            .into());
         }
         let now = now_secs_f64();
         let key = Key {
@@ -246,7 +249,7 @@ impl TasksApi {
         /// An `ETag` you hold: 304 if the task is still at that version.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,
-    ) -> Result<GetTaskResponse, ApiError> {
+    ) -> Result<GetTaskResponse, OneErrors> {
         caller.require(Scope::TasksRead)?;
         let id = task_id(id)?;
         let task = state
@@ -280,8 +283,8 @@ impl TasksApi {
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
         body: DrfBody<TaskInput>,
-    ) -> Result<UpdateTaskResponse, ApiError> {
-        change(&state, caller, id, if_match.0, &body.data, false).await
+    ) -> Result<UpdateTaskResponse, ChangeTaskErrors> {
+        Ok(change(&state, caller, id, if_match.0, &body.data, false).await?)
     }
 
     /// Change some fields of a task
@@ -302,8 +305,8 @@ impl TasksApi {
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
         body: DrfBody<TaskPatch>,
-    ) -> Result<UpdateTaskResponse, ApiError> {
-        change(&state, caller, id, if_match.0, &body.data, true).await
+    ) -> Result<UpdateTaskResponse, ChangeTaskErrors> {
+        Ok(change(&state, caller, id, if_match.0, &body.data, true).await?)
     }
 
     /// Delete a task
@@ -323,7 +326,7 @@ impl TasksApi {
         /// The `ETag` you last saw (`"v3"`), or `*`.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
-    ) -> Result<DeleteTaskResponse, ApiError> {
+    ) -> Result<DeleteTaskResponse, DeleteTaskErrors> {
         caller.require(Scope::TasksWrite)?;
         let id = task_id(id)?;
         let event = state
@@ -479,7 +482,7 @@ mod tests {
     fn errors_of(body: Value, partial: bool) -> String {
         let Value::Object(map) = body else { panic!() };
         match parse_task(&map, partial) {
-            Err(ApiError::BadRequest(Json(v))) => v.to_string(),
+            Err(ApiError::BadRequest(Json(v))) => Value::Object(v.0).to_string(),
             _ => "ok".into(),
         }
     }

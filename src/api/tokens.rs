@@ -6,7 +6,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json, typ
 
 use super::body::DrfBody;
 use super::fields::{field, text};
-use super::{ApiTags, PathId};
+use super::{ApiTags, CreateErrors, OneErrors, PathId, ReadErrors};
 use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::domain::api_tokens::{self, NewToken};
@@ -109,7 +109,7 @@ impl TokensApi {
         state: Data<&AppState>,
         caller: Caller,
         body: DrfBody<NewTokenRequest>,
-    ) -> Result<CreateTokenResponse, ApiError> {
+    ) -> Result<CreateTokenResponse, CreateErrors> {
         caller.require(Scope::Account)?;
         let created = issue_api_token(&state.store, caller.user.id, &body.data).await?;
         Ok(CreateTokenResponse::Created(Json(created)))
@@ -121,7 +121,7 @@ impl TokensApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-    ) -> Result<Json<Vec<ApiToken>>, ApiError> {
+    ) -> Result<Json<Vec<ApiToken>>, ReadErrors> {
         caller.require(Scope::Account)?;
         let rows = state.store.list_api_tokens(caller.user.id).await?;
         Ok(Json(rows.into_iter().map(api_token).collect()))
@@ -139,15 +139,15 @@ impl TokensApi {
         caller: Caller,
         /// The token's id.
         id: Path<PathId>,
-    ) -> Result<RevokeTokenResponse, ApiError> {
+    ) -> Result<RevokeTokenResponse, OneErrors> {
         caller.require(Scope::Account)?;
         let Some(id) = id.0.0 else {
-            return Err(ApiError::not_found("Not found."));
+            return Err(ApiError::not_found("Not found.").into());
         };
         if state.store.revoke_api_token(caller.user.id, id).await? {
             Ok(RevokeTokenResponse::Revoked)
         } else {
-            Err(ApiError::not_found("No API token matches the given query."))
+            Err(ApiError::not_found("No API token matches the given query.").into())
         }
     }
 }

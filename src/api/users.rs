@@ -6,7 +6,7 @@ use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 
 use super::auth::{RegisterRequest, RegisterResponse, register_user};
 use super::body::DrfBody;
-use super::{ApiTags, PathId};
+use super::{ApiTags, OneErrors, PathId, ReadErrors, RegisterErrors};
 use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
@@ -26,7 +26,7 @@ pub struct ApiRoot {
 impl UsersApi {
     /// Your account
     #[oai(path = "/api/users/me", method = "get", operation_id = "users_me")]
-    async fn users_me(&self, caller: Caller) -> Result<Json<User>, ApiError> {
+    async fn users_me(&self, caller: Caller) -> Result<Json<User>, ReadErrors> {
         caller.require(Scope::AccountRead)?;
         Ok(Json(caller.user))
     }
@@ -35,7 +35,7 @@ impl UsersApi {
     ///
     /// Kept for clients of the original, which listed every account to anyone.
     #[oai(path = "/api/users", method = "get", operation_id = "list_users")]
-    async fn list_users(&self, caller: Caller) -> Result<Json<Vec<User>>, ApiError> {
+    async fn list_users(&self, caller: Caller) -> Result<Json<Vec<User>>, ReadErrors> {
         caller.require(Scope::AccountRead)?;
         Ok(Json(vec![caller.user]))
     }
@@ -49,7 +49,7 @@ impl UsersApi {
         req: &Request,
         state: Data<&AppState>,
         body: DrfBody<RegisterRequest>,
-    ) -> Result<RegisterResponse, ApiError> {
+    ) -> Result<RegisterResponse, RegisterErrors> {
         let user = register_user(req, &state, &body.data).await?;
         Ok(RegisterResponse::Created(Json(user)))
     }
@@ -61,18 +61,18 @@ impl UsersApi {
         caller: Caller,
         /// A user id; any id but your own is a 404.
         id: Path<PathId>,
-    ) -> Result<Json<User>, ApiError> {
+    ) -> Result<Json<User>, OneErrors> {
         caller.require(Scope::AccountRead)?;
         match id.0.0 {
             Some(id) if id == caller.user.id => Ok(Json(caller.user)),
-            Some(_) => Err(ApiError::not_found("No User matches the given query.")),
-            None => Err(ApiError::not_found("Not found.")),
+            Some(_) => Err(ApiError::not_found("No User matches the given query.").into()),
+            None => Err(ApiError::not_found("Not found.").into()),
         }
     }
 
     /// API root: links to the collections
     #[oai(path = "/api", method = "get", operation_id = "api_root")]
-    async fn api_root(&self, caller: Caller, req: &Request) -> Result<Json<ApiRoot>, ApiError> {
+    async fn api_root(&self, caller: Caller, req: &Request) -> Result<Json<ApiRoot>, ReadErrors> {
         caller.require(Scope::AccountRead)?;
         let host = req
             .headers()
