@@ -2,14 +2,14 @@
 //! outbox the stream replays.
 
 use poem::web::Data;
-use poem_openapi::{Object, OpenApi, param::Query, payload::Json, types::ParseFromJSON};
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Query};
 
 use super::{ApiTags, QueryErrors};
 
+use super::json::PrebuiltJson;
 use super::stream::StreamMessage;
 use crate::AppState;
 use crate::auth::{Caller, Scope};
-use crate::error::ApiError;
 
 #[derive(Default)]
 pub struct ChangesApi;
@@ -32,6 +32,13 @@ pub struct ChangesPage {
     pub more: bool,
 }
 
+#[derive(ApiResponse)]
+pub enum ChangesResponse {
+    /// A page of your changes.
+    #[oai(status = 200)]
+    Ok(PrebuiltJson<ChangesPage>),
+}
+
 #[OpenApi(tag = "ApiTags::Stream")]
 impl ChangesApi {
     /// Your task changes since an event id
@@ -51,35 +58,24 @@ impl ChangesApi {
         /// At most this many events, 1 to 1000 (default 100).
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
-    ) -> Result<Json<ChangesPage>, QueryErrors> {
+    ) -> Result<ChangesResponse, QueryErrors> {
         caller.require(Scope::TasksRead)?;
-        let since = since.0;
-        let limit = limit.0.unwrap_or(100);
-        let at = state.store.event_cursor(caller.user.id).await?;
-        if since < at.pruned_through || since > at.last {
-            return Ok(Json(ChangesPage {
-                events: vec![StreamMessage::reset(at.last)],
-                cursor: at.last,
-                more: false,
-            }));
-        }
-        let events = state
-            .store
-            .events_after(caller.user.id, since, limit, PAGE_BYTES)
+        let page = state
+            .hub
+            .page(caller.user.id, since.0, limit.0.unwrap_or(100), PAGE_BYTES)
             .await?;
-        let cursor = events.last().map_or(since, |e| e.id);
-        let events = events
-            .iter()
-            .map(|e| {
-                let value = serde_json::from_str(&e.json).map_err(ApiError::internal)?;
-                StreamMessage::parse_from_json(Some(value))
-                    .map_err(|e| ApiError::internal(e.into_message()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Json(ChangesPage {
-            more: cursor < at.last,
-            events,
-            cursor,
-        }))
+        // The events are already JSON: the page is written around them, not re-encoded.
+        let mut body = String::from(r#"{"events":["#);
+        for (i, item) in page.items.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(&item.json());
+        }
+        body.push_str(&format!(
+            r#"],"cursor":{},"more":{}}}"#,
+            page.cursor, page.more
+        ));
+        Ok(ChangesResponse::Ok(PrebuiltJson::new(body.into_bytes())))
     }
 }

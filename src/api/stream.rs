@@ -52,6 +52,7 @@ pub mod close {
 /// How often an idle socket is pinged; a peer silent for three of these is dropped.
 const PING_EVERY: Duration = Duration::from_secs(20);
 
+// The document's description of `hub::Item`, which is what is sent, serialised once.
 /// One message of the stream.
 #[derive(Object, Debug)]
 pub struct StreamMessage {
@@ -203,27 +204,16 @@ impl StreamApi {
         .boxed();
         Ok(EventStream::new(stream)
             .keep_alive(Duration::from_secs(15))
-            .to_event(move |SseItem(item)| match item {
-                Item::Event(e) => {
-                    delivered.inc();
-                    SseEvent::message(e.json.clone()).id(e.id.to_string())
+            .to_event(move |SseItem(item)| {
+                let event = SseEvent::message(item.json()).id(item.event_id().to_string());
+                match item {
+                    Item::Event(_) => {
+                        delivered.inc();
+                        event
+                    }
+                    Item::Reset { .. } => event.event_type("reset"),
                 }
-                Item::Reset { event_id } => SseEvent::message(reset_json(event_id))
-                    .id(event_id.to_string())
-                    .event_type("reset"),
             }))
-    }
-}
-
-impl StreamMessage {
-    /// The "history lost, re-list" message.
-    pub fn reset(event_id: i64) -> StreamMessage {
-        StreamMessage {
-            event_id,
-            action: "reset".into(),
-            task: None,
-            at: None,
-        }
     }
 }
 
@@ -286,10 +276,6 @@ fn follow_error(e: End) -> ApiError {
     ApiError::internal(e)
 }
 
-fn reset_json(event_id: i64) -> String {
-    format!(r#"{{"event_id":{event_id},"action":"reset"}}"#)
-}
-
 /// The tokio instant at unix second `at` (at most a year ahead).
 fn instant_at(at: i64) -> Instant {
     let secs = u64::try_from(at.saturating_sub(now_secs())).unwrap_or(0);
@@ -320,8 +306,7 @@ async fn run_socket(
         tokio::select! {
             item = follower.next() => {
                 let text = match item {
-                    Ok(Item::Event(e)) => e.json.clone(),
-                    Ok(Item::Reset { event_id }) => reset_json(event_id),
+                    Ok(item) => item.json().into_owned(),
                     Err(End::Lagged) => break Some((close::TOO_SLOW, "too slow")),
                     Err(End::Store(e)) => {
                         tracing::error!(error = %e, "stream: outbox read failed");
@@ -395,10 +380,6 @@ impl Type for SseItem {
 
 impl ToJSON for SseItem {
     fn to_json(&self) -> Option<Value> {
-        let text = match &self.0 {
-            Item::Event(e) => e.json.clone(),
-            Item::Reset { event_id } => reset_json(*event_id),
-        };
-        serde_json::from_str(&text).ok()
+        serde_json::from_str(&self.0.json()).ok()
     }
 }

@@ -21,6 +21,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::{Hub, Note, Subscription};
 use crate::model::Event;
 use crate::store::StoreError;
+use crate::store::events::EventCursor;
 
 /// Outbox rows read per query while replaying: at most this many, and no more rows
 /// once they add up to `REPLAY_BYTES` (events may be large; a stream whose client stops
@@ -28,7 +29,8 @@ use crate::store::StoreError;
 const REPLAY_BATCH: u32 = 500;
 const REPLAY_BYTES: usize = 256 << 10;
 
-/// What a stream sends.
+/// What a stream sends: the one stream message, whatever carries it (WebSocket, SSE,
+/// `/api/changes/`).
 #[derive(Debug, Clone)]
 pub enum Item {
     /// A task change.
@@ -59,6 +61,75 @@ pub struct Follower {
     pending: VecDeque<Item>,
 }
 
+impl Item {
+    /// The message as sent: `{"event_id": 42, "action": "create", "task": {…}, "at": "…"}`
+    /// (already serialised when the event was written or read), or
+    /// `{"event_id": N, "action": "reset"}`.
+    pub fn json(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Item::Event(e) => std::borrow::Cow::Borrowed(&e.json),
+            Item::Reset { event_id } => {
+                std::borrow::Cow::Owned(format!(r#"{{"event_id":{event_id},"action":"reset"}}"#))
+            }
+        }
+    }
+
+    /// The message's event id (`Last-Event-ID` on SSE).
+    pub fn event_id(&self) -> i64 {
+        match self {
+            Item::Event(e) => e.id,
+            Item::Reset { event_id } => *event_id,
+        }
+    }
+}
+
+/// The reset rule, for every way of resuming: a `since` before the kept history, after
+/// the last event, or negative names no point the outbox can resume from.
+pub fn can_resume(since: i64, at: &EventCursor) -> bool {
+    since >= 0 && since >= at.pruned_through && since <= at.last
+}
+
+/// A page of the outbox for `/api/changes/`: the events after `since` (at most `limit`
+/// and about `max_bytes`), or a single reset; `cursor` is where the next page starts.
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<Item>,
+    pub cursor: i64,
+    pub more: bool,
+}
+
+impl Hub {
+    /// One page of `user_id`'s events after `since`, under the same reset rule as a
+    /// stream.
+    pub async fn page(
+        &self,
+        user_id: i64,
+        since: i64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Page, StoreError> {
+        let store = &self.inner.store;
+        let at = store.event_cursor(user_id).await?;
+        if !can_resume(since, &at) {
+            return Ok(Page {
+                items: vec![Item::Reset { event_id: at.last }],
+                cursor: at.last,
+                more: false,
+            });
+        }
+        let events = store.events_after(user_id, since, limit, max_bytes).await?;
+        let cursor = events.last().map_or(since, |e| e.id);
+        Ok(Page {
+            items: events
+                .into_iter()
+                .map(|e| Item::Event(Arc::new(e)))
+                .collect(),
+            cursor,
+            more: cursor < at.last,
+        })
+    }
+}
+
 impl Hub {
     /// Follows `user_id`'s events: those after `since` first (when given), then live ones.
     pub async fn follow(&self, user_id: i64, since: Option<i64>) -> Result<Follower, End> {
@@ -73,7 +144,7 @@ impl Hub {
         };
         match since {
             None => {}
-            Some(s) if s < at.pruned_through || s > at.last || s < 0 => {
+            Some(s) if !can_resume(s, &at) => {
                 follower
                     .pending
                     .push_back(Item::Reset { event_id: at.last });

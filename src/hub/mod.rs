@@ -25,7 +25,7 @@ use tokio::sync::broadcast;
 use crate::model::Event;
 use crate::store::Store;
 
-pub use follow::{End, Follower, Item};
+pub use follow::{End, Follower, Item, Page, can_resume};
 
 /// What the hub is handed to fan out.
 #[derive(Debug, Clone)]

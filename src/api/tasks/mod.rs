@@ -2,9 +2,8 @@
 
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Object, OpenApi,
+    OpenApi,
     param::{Header, Path, Query},
-    types::Example,
 };
 use serde_json::{Map, Value};
 
@@ -24,116 +23,16 @@ use crate::error::{ApiError, task_error};
 use crate::model::Ordering;
 use crate::model::Task;
 use crate::store::idempotency::{Key, Keyed};
-use crate::store::tasks::{IfMatch, NewTask, TaskChanges, TaskQuery};
+use crate::store::tasks::{NewTask, TaskChanges, TaskQuery};
+
+mod preconditions;
+mod schema;
+
+use preconditions::{etag, next_link, none_match_hits, parse_if_match, request_hash};
+pub use schema::*;
 
 #[derive(Default)]
 pub struct TasksApi;
-
-/// A task to create, or a full replacement (`PUT`).
-#[derive(Object, Debug)]
-#[oai(example)]
-pub struct TaskInput {
-    /// 5 to 255 characters; surrounding whitespace is trimmed.
-    #[oai(validator(min_length = 5, max_length = 255))]
-    pub title: String,
-    /// Blank, or at least 10 characters; trimmed. On `PUT`, omitted keeps the current value.
-    #[oai(validator(max_length = 10000))]
-    pub description: Option<String>,
-    /// Defaults to `false` on create; on `PUT`, omitted keeps the current value.
-    pub completed: Option<bool>,
-}
-
-impl Example for TaskInput {
-    fn example() -> Self {
-        TaskInput {
-            title: "Write report".into(),
-            description: Some("Quarterly report for Q3".into()),
-            completed: Some(false),
-        }
-    }
-}
-
-/// A partial change (`PATCH`): only the fields given change.
-#[derive(Object, Debug)]
-#[oai(example, skip_serializing_if_is_none)]
-pub struct TaskPatch {
-    /// 5 to 255 characters; surrounding whitespace is trimmed.
-    #[oai(validator(min_length = 5, max_length = 255))]
-    pub title: Option<String>,
-    /// Blank, or at least 10 characters; trimmed.
-    #[oai(validator(max_length = 10000))]
-    pub description: Option<String>,
-    pub completed: Option<bool>,
-}
-
-impl Example for TaskPatch {
-    fn example() -> Self {
-        TaskPatch {
-            title: None,
-            description: None,
-            completed: Some(true),
-        }
-    }
-}
-
-#[derive(ApiResponse)]
-pub enum ListTasksResponse {
-    /// One page of your tasks, as a plain array.
-    #[oai(status = 200)]
-    Ok(
-        PrebuiltJson<Vec<Task>>,
-        /// How many tasks match the filters in all.
-        #[oai(header = "X-Total-Count")]
-        u64,
-        /// `<…>; rel="next"` when more tasks follow this page.
-        #[oai(header = "Link")]
-        Option<String>,
-        /// Your last event id as of this page: stream with `since=<it>` to receive exactly
-        /// the changes made after it.
-        #[oai(header = "X-Last-Event-Id")]
-        i64,
-    ),
-}
-
-#[derive(ApiResponse)]
-pub enum CreateTaskResponse {
-    /// The task was created (or, for a repeated `Idempotency-Key`, the first response).
-    #[oai(status = 201)]
-    Created(
-        SerdeJson<Task>,
-        /// The task's version, for `If-Match`.
-        #[oai(header = "ETag")]
-        String,
-        /// `true` when this is the stored response to an earlier request with the same
-        /// `Idempotency-Key`; nothing was created this time.
-        #[oai(header = "Idempotent-Replayed")]
-        Option<bool>,
-    ),
-}
-
-#[derive(ApiResponse)]
-pub enum GetTaskResponse {
-    /// The task.
-    #[oai(status = 200)]
-    Ok(SerdeJson<Task>, #[oai(header = "ETag")] String),
-    /// The task has not changed since the version in `If-None-Match`.
-    #[oai(status = 304)]
-    NotModified(#[oai(header = "ETag")] String),
-}
-
-#[derive(ApiResponse)]
-pub enum UpdateTaskResponse {
-    /// The task after the change.
-    #[oai(status = 200)]
-    Ok(SerdeJson<Task>, #[oai(header = "ETag")] String),
-}
-
-#[derive(ApiResponse)]
-pub enum DeleteTaskResponse {
-    /// The task was deleted.
-    #[oai(status = 204)]
-    Deleted,
-}
 
 #[OpenApi(tag = "ApiTags::Tasks")]
 impl TasksApi {
@@ -381,62 +280,6 @@ async fn change(
     Ok(UpdateTaskResponse::Ok(SerdeJson(task), tag))
 }
 
-/// The strong `ETag` of a task version.
-fn etag(version: i64) -> String {
-    format!("\"v{version}\"")
-}
-
-/// `If-Match`: `*`, or a list of strong tags. Weak or unknown tags match nothing.
-fn parse_if_match(header: &str) -> IfMatch {
-    if header.trim() == "*" {
-        return IfMatch::Any;
-    }
-    IfMatch::Versions(
-        header
-            .split(',')
-            .filter_map(|t| {
-                t.trim()
-                    .strip_prefix("\"v")?
-                    .strip_suffix('"')?
-                    .parse()
-                    .ok()
-            })
-            .collect(),
-    )
-}
-
-/// `If-None-Match` uses the weak comparison: `W/"v3"` matches version 3 too.
-fn none_match_hits(header: &str, version: i64) -> bool {
-    header.trim() == "*"
-        || header.split(',').any(|t| {
-            let t = t.trim();
-            let t = t.strip_prefix("W/").unwrap_or(t);
-            t == etag(version)
-        })
-}
-
-/// A stable hash of a request's fields (key order does not matter).
-fn request_hash(data: &Map<String, Value>) -> String {
-    fn canonical(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                Value::Object(
-                    keys.into_iter()
-                        .map(|k| (k.clone(), canonical(&m[k])))
-                        .collect(),
-                )
-            }
-            Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
-            v => v.clone(),
-        }
-    }
-    use sha2::Digest;
-    let text = canonical(&Value::Object(data.clone())).to_string();
-    hex::encode(sha2::Sha256::digest(text.as_bytes()))
-}
-
 fn task_id(id: Path<PathId>) -> Result<i64, ApiError> {
     id.0.0.ok_or_else(|| ApiError::not_found("Not found."))
 }
@@ -454,23 +297,6 @@ pub(crate) fn parse_task(
         completed: field(data, "completed", false, &mut errors, boolean),
     };
     Ok(tasks::validate(draft, errors)?)
-}
-
-fn next_link(q: &TaskQuery, ordering: Option<Ordering>, offset: u64) -> String {
-    let mut params: Vec<(&str, String)> = Vec::new();
-    if let Some(c) = q.completed {
-        params.push(("completed", c.to_string()));
-    }
-    if let Some(s) = &q.search {
-        params.push(("search", s.clone()));
-    }
-    if let Some(o) = ordering {
-        params.push(("ordering", o.as_str().to_owned()));
-    }
-    params.push(("limit", q.limit.to_string()));
-    params.push(("offset", offset.to_string()));
-    let query = serde_urlencoded::to_string(&params).unwrap_or_default();
-    format!("</api/tasks/?{query}>; rel=\"next\"")
 }
 
 #[cfg(test)]

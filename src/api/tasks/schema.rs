@@ -1,0 +1,112 @@
+//! What the task operations take and answer, as the OpenAPI document describes them.
+
+use poem_openapi::{ApiResponse, Object, types::Example};
+
+use crate::api::json::{PrebuiltJson, SerdeJson};
+use crate::model::Task;
+
+/// A task to create, or a full replacement (`PUT`).
+#[derive(Object, Debug)]
+#[oai(example)]
+pub struct TaskInput {
+    /// 5 to 255 characters; surrounding whitespace is trimmed.
+    #[oai(validator(min_length = 5, max_length = 255))]
+    pub title: String,
+    /// Blank, or at least 10 characters; trimmed. On `PUT`, omitted keeps the current value.
+    #[oai(validator(max_length = 10000))]
+    pub description: Option<String>,
+    /// Defaults to `false` on create; on `PUT`, omitted keeps the current value.
+    pub completed: Option<bool>,
+}
+
+impl Example for TaskInput {
+    fn example() -> Self {
+        TaskInput {
+            title: "Write report".into(),
+            description: Some("Quarterly report for Q3".into()),
+            completed: Some(false),
+        }
+    }
+}
+
+/// A partial change (`PATCH`): only the fields given change.
+#[derive(Object, Debug)]
+#[oai(example, skip_serializing_if_is_none)]
+pub struct TaskPatch {
+    /// 5 to 255 characters; surrounding whitespace is trimmed.
+    #[oai(validator(min_length = 5, max_length = 255))]
+    pub title: Option<String>,
+    /// Blank, or at least 10 characters; trimmed.
+    #[oai(validator(max_length = 10000))]
+    pub description: Option<String>,
+    pub completed: Option<bool>,
+}
+
+impl Example for TaskPatch {
+    fn example() -> Self {
+        TaskPatch {
+            title: None,
+            description: None,
+            completed: Some(true),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum ListTasksResponse {
+    /// One page of your tasks, as a plain array.
+    #[oai(status = 200)]
+    Ok(
+        PrebuiltJson<Vec<Task>>,
+        /// How many tasks match the filters in all.
+        #[oai(header = "X-Total-Count")]
+        u64,
+        /// `<…>; rel="next"` when more tasks follow this page.
+        #[oai(header = "Link")]
+        Option<String>,
+        /// Your last event id as of this page: stream with `since=<it>` to receive exactly
+        /// the changes made after it.
+        #[oai(header = "X-Last-Event-Id")]
+        i64,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum CreateTaskResponse {
+    /// The task was created (or, for a repeated `Idempotency-Key`, the first response).
+    #[oai(status = 201)]
+    Created(
+        SerdeJson<Task>,
+        /// The task's version, for `If-Match`.
+        #[oai(header = "ETag")]
+        String,
+        /// `true` when this is the stored response to an earlier request with the same
+        /// `Idempotency-Key`; nothing was created this time.
+        #[oai(header = "Idempotent-Replayed")]
+        Option<bool>,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum GetTaskResponse {
+    /// The task.
+    #[oai(status = 200)]
+    Ok(SerdeJson<Task>, #[oai(header = "ETag")] String),
+    /// The task has not changed since the version in `If-None-Match`.
+    #[oai(status = 304)]
+    NotModified(#[oai(header = "ETag")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum UpdateTaskResponse {
+    /// The task after the change.
+    #[oai(status = 200)]
+    Ok(SerdeJson<Task>, #[oai(header = "ETag")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum DeleteTaskResponse {
+    /// The task was deleted.
+    #[oai(status = 204)]
+    Deleted,
+}
