@@ -4,8 +4,8 @@
 //! connection. Once the store is open, reads run on the pool through [`Store::run`] and
 //! writes on the writer through [`Store::write`], the `spawn_blocking` doorways, so no
 //! connection ever crosses an `.await` and async workers never block on the database.
-//! (Before that, [`Store::open`] migrates on the writer; the operator's file-level commands
-//! in [`admin`] — backup, integrity check, the schema version before migrating — open
+//! (Before that, `Store::open` migrates on the writer; the operator's file-level commands
+//! in `admin` — backup, integrity check, the schema version before migrating — open
 //! their own connection and are run on a blocking thread by their caller.) Pragmas are set
 //! once per connection; the schema is applied by numbered migrations tracked in
 //! `PRAGMA user_version`. Writes take the writer in turn and use `BEGIN IMMEDIATE`, so they

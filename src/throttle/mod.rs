@@ -5,9 +5,9 @@
 //! the same lock as the check ([`Throttle::acquire`]), so however many requests arrive at
 //! once, at most `max` per key get through inside one window.
 //!
-//! What a client address counts as ([`address_key`]) is here; reading it from a request is
-//! in `address` ([`client_address`]). The count of open streams per user is in `streams`
-//! ([`StreamSlots`]).
+//! What a client address counts as (`address_key`) is here; reading it from a request is
+//! in `address` (`client_address`). The count of open streams per user is in `streams`
+//! (`StreamSlots`).
 //!
 //! They live in each process; several processes behind one balancer each enforce their
 //! own limits (an attacker gets at most N times the attempts with N processes).

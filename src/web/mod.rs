@@ -66,7 +66,7 @@ fn mount_pages(mut route: Route, wanted: impl Fn(&Page) -> bool) -> Route {
     route
 }
 
-/// The route table: the OpenAPI operations and [`PAGES`]. Paths are matched after
+/// The route table: the OpenAPI operations and `PAGES`. Paths are matched after
 /// `without_trailing_slash`, so each is written once, without its slash.
 pub fn routes(state: AppState) -> impl Endpoint {
     let service = api::service();
