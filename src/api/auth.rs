@@ -13,8 +13,8 @@ use super::fields::{Chars, chars, field, text};
 use crate::AppState;
 use crate::domain::accounts::{self, Login, PASSWORD, Registration, Tokens};
 use crate::error::{ApiError, FieldErrors};
-use crate::limits::client_address;
 use crate::model::User;
+use crate::throttle::client_address;
 
 #[derive(Default)]
 pub struct AuthApi;

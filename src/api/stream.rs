@@ -28,9 +28,9 @@ use crate::auth::{API_TOKEN_PREFIX, AuthError, Caller, Credential, Scope, bearer
 use crate::clock::now_secs;
 use crate::error::ApiError;
 use crate::hub::{End, Follower, Item};
-use crate::limits::StreamSlot;
 use crate::metrics::StreamGuard;
 use crate::model::Task;
+use crate::throttle::StreamSlot;
 
 #[derive(Default)]
 pub struct StreamApi;

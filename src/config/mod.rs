@@ -1,5 +1,7 @@
 //! Command-line and environment configuration, parsed once in `main` with clap.
-//! Every flag has a `TASKLANE_*` environment twin; the doc comments are the `--help`.
+//! Every `serve` flag, and the operator commands' `--db`, has a `TASKLANE_*` environment
+//! twin (the other operator-command flags are command-line only); the doc comments are the
+//! `--help`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -229,8 +231,9 @@ impl std::str::FromStr for Secret {
 }
 
 impl ServeArgs {
-    /// The defaults, as `tasklane serve` with no flags and no environment would have them,
-    /// for tests and tools that build a server in-process.
+    /// The settings of `tasklane serve` with no flags, for tests and tools that build a
+    /// server in-process. Like `serve`, it reads `TASKLANE_*` variables: set in the
+    /// environment, they apply here too.
     pub fn defaults(db: PathBuf) -> ServeArgs {
         let mut args = Cli::parse_from(["tasklane", "serve"]).serve_args();
         args.db = db;

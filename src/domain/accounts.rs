@@ -9,12 +9,12 @@ use super::{Chars, DomainError, FieldErrors, RefreshRefusal, check, check_chars,
 use crate::auth::jwt::{Jwt, Signed, TokenType};
 use crate::auth::password::{HashQueue, hash_password, verify_password};
 use crate::clock::{now_secs, now_secs_f64};
-use crate::limits::{Throttles, login_pair};
 use crate::model::User;
 use crate::store::admin::AccountChange;
 use crate::store::tokens::{NewRefresh, Rotation};
 use crate::store::users::Account;
 use crate::store::{Store, StoreError};
+use crate::throttle::{Throttles, login_pair};
 
 /// Passwords are never trimmed (the original trimmed them at registration but not at
 /// login, which locked out anyone whose password began or ended with a space).

@@ -1,12 +1,16 @@
 //! The only code that speaks SQL.
 //!
 //! `Store` owns an r2d2 pool of SQLite connections to one file for reads, and one writer
-//! connection. Every query runs through [`Store::run`] or [`Store::write`], the
-//! `spawn_blocking` doorways, so no connection ever crosses an `.await` and async workers
-//! never block on the database. Pragmas are set once per connection; the schema is applied
-//! by numbered migrations tracked in `PRAGMA user_version`. Writes take the writer in turn
-//! and use `BEGIN IMMEDIATE`, so they never fail half-way with SQLITE_BUSY on lock upgrade;
-//! writers in other processes queue on the busy timeout.
+//! connection. Once the store is open, reads run on the pool through [`Store::run`] and
+//! writes on the writer through [`Store::write`], the `spawn_blocking` doorways, so no
+//! connection ever crosses an `.await` and async workers never block on the database.
+//! (Before that, `Store::open` migrates on the writer; the operator's file-level commands
+//! in `admin` — backup, integrity check, the schema version before migrating — open
+//! their own connection and are run on a blocking thread by their caller.) Pragmas are set
+//! once per connection; the schema is applied by numbered migrations tracked in
+//! `PRAGMA user_version`. Writes take the writer in turn and use `BEGIN IMMEDIATE`, so they
+//! never fail half-way with SQLITE_BUSY on lock upgrade; writers in other processes queue
+//! on the busy timeout.
 //!
 //! rusqlite types stay inside this module: callers see model types and [`StoreError`].
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use poem::{
-    Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler,
+    Endpoint, EndpointExt, IntoResponse, Request, Response, Route, RouteMethod, get, handler,
     http::{HeaderValue, Method, StatusCode, Uri, header},
     middleware::{CatchPanic, Cors},
     web::{Data, Html, Query, Redirect},
@@ -21,8 +21,53 @@ pub mod deadline;
 mod real_data;
 use crate::error::ApiError;
 
-/// The route table. Paths are matched after `without_trailing_slash`, so each is written
-/// once, without its slash.
+/// A page outside the OpenAPI document: it answers GET (and HEAD).
+struct Page {
+    path: &'static str,
+    route: fn() -> RouteMethod,
+    /// `/metrics`: mounted on the main address only with `--metrics` (and alone on the
+    /// `--metrics-bind` address), though its `Allow` is known either way.
+    metrics: bool,
+}
+
+impl Page {
+    const fn new(path: &'static str, route: fn() -> RouteMethod) -> Page {
+        Page {
+            path,
+            route,
+            metrics: false,
+        }
+    }
+}
+
+/// Every page outside the OpenAPI document, each path written only here: the route table
+/// and the `Allow` table are both built from this list.
+const PAGES: &[Page] = &[
+    Page::new("/", || get(index)),
+    Page::new("/openapi.json", || get(openapi_json)),
+    Page::new("/swagger", || get(swagger)),
+    Page::new("/redoc", || get(redoc)),
+    Page::new("/healthz", || get(healthz)),
+    Page::new("/real_data", || get(real_data::page)),
+    Page::new("/real_data/app.js", || get(real_data::script)),
+    Page::new("/real_data/app.css", || get(real_data::style)),
+    Page {
+        path: "/metrics",
+        route: || get(metrics_endpoint),
+        metrics: true,
+    },
+];
+
+/// Adds the pages `wanted` picks to `route`.
+fn mount_pages(mut route: Route, wanted: impl Fn(&Page) -> bool) -> Route {
+    for page in PAGES.iter().filter(|page| wanted(page)) {
+        route = route.at(page.path, (page.route)());
+    }
+    route
+}
+
+/// The route table: the OpenAPI operations and `PAGES`. Paths are matched after
+/// `without_trailing_slash`, so each is written once, without its slash.
 pub fn routes(state: AppState) -> impl Endpoint {
     let service = api::service();
     let docs = Arc::new(Docs {
@@ -35,41 +80,33 @@ pub fn routes(state: AppState) -> impl Endpoint {
         ),
     });
     let cors = (!state.limits.cors_origins.is_empty()).then(|| cors(&state.limits.cors_origins));
-    let allow = Arc::new(allow::AllowTable::from_spec(&docs.spec));
+    let allow = Arc::new(allow::AllowTable::from_spec(
+        &docs.spec,
+        PAGES.iter().map(|page| page.path),
+    ));
     let metrics = state.metrics.clone();
     let routes_for_log = allow.clone();
     let metrics_on_main = state.limits.metrics_on_main;
-    let mut routes = Route::new();
-    if metrics_on_main {
-        routes = routes.at("/metrics", get(metrics_endpoint));
-    }
-    routes
-        .nest("/", service)
-        .at("/", get(index))
-        .at("/openapi.json", get(openapi_json))
-        .at("/swagger", get(swagger))
-        .at("/redoc", get(redoc))
-        .at("/healthz", get(healthz))
-        .at("/real_data", get(real_data::page))
-        .at("/real_data/app.js", get(real_data::script))
-        .at("/real_data/app.css", get(real_data::style))
-        .data(docs)
-        .data(state.authenticator())
-        .data(state)
-        .with(CatchPanic::new().with_handler(panic_response))
-        .with_if(cors.is_some(), cors.unwrap_or_default())
-        .around(move |ep, req| {
-            let allow = allow.clone();
-            async move { Ok(drf_errors(ep.as_ref(), req, &allow).await) }
-        })
-        .around(move |ep, req| {
-            let (routes, metrics) = (routes_for_log.clone(), metrics.clone());
-            async move { access_log(ep, req, &routes, &metrics).await }
-        })
-        .around(|ep, mut req| async move {
-            without_trailing_slash(&mut req);
-            ep.call(req).await
-        })
+    mount_pages(Route::new().nest("/", service), |page| {
+        !page.metrics || metrics_on_main
+    })
+    .data(docs)
+    .data(state.authenticator())
+    .data(state)
+    .with(CatchPanic::new().with_handler(panic_response))
+    .with_if(cors.is_some(), cors.unwrap_or_default())
+    .around(move |ep, req| {
+        let allow = allow.clone();
+        async move { Ok(drf_errors(ep.as_ref(), req, &allow).await) }
+    })
+    .around(move |ep, req| {
+        let (routes, metrics) = (routes_for_log.clone(), metrics.clone());
+        async move { access_log(ep, req, &routes, &metrics).await }
+    })
+    .around(|ep, mut req| async move {
+        without_trailing_slash(&mut req);
+        ep.call(req).await
+    })
 }
 
 /// CORS for the configured origins only. Tokens travel in `Authorization`, not cookies,
@@ -170,9 +207,7 @@ fn metrics_endpoint(state: Data<&AppState>) -> Response {
 
 /// Only `/metrics`, for `--metrics-bind`.
 pub fn metrics_only(state: AppState) -> impl Endpoint {
-    Route::new()
-        .at("/metrics", get(metrics_endpoint))
-        .data(state)
+    mount_pages(Route::new(), |page| page.metrics).data(state)
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -5,17 +5,24 @@
 //! the same lock as the check ([`Throttle::acquire`]), so however many requests arrive at
 //! once, at most `max` per key get through inside one window.
 //!
-//! Also the count of open streams per user ([`StreamSlots`]).
+//! What a client address counts as (`address_key`) is here; reading it from a request is
+//! in `address` (`client_address`). The count of open streams per user is in `streams`
+//! (`StreamSlots`).
 //!
 //! They live in each process; several processes behind one balancer each enforce their
 //! own limits (an attacker gets at most N times the attempts with N processes).
 
+mod address;
+mod streams;
+
+pub use address::{client_address, forwarded_for};
+pub use streams::{StreamSlot, StreamSlots};
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use poem::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 /// Keys tracked at most per throttle, so an attacker cycling through names or addresses
@@ -208,116 +215,9 @@ pub struct Throttles {
     pub register: Throttle,
 }
 
-/// Open event streams per user (WebSockets and SSE together), in this process.
-///
-/// A slot is reserved under the lock, before the stream starts, so concurrent opens can
-/// never exceed the cap; it is released when its [`StreamSlot`] drops, however the stream
-/// ends. The map holds only users with an open stream.
-pub struct StreamSlots {
-    max: u32,
-    open: Mutex<HashMap<i64, u32>>,
-}
-
-/// One reserved stream; dropping it frees the slot.
-pub struct StreamSlot {
-    slots: Arc<StreamSlots>,
-    user_id: i64,
-}
-
-impl StreamSlots {
-    pub fn new(max: u32) -> StreamSlots {
-        StreamSlots {
-            max: max.max(1),
-            open: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The most streams one user may hold open.
-    pub fn max(&self) -> u32 {
-        self.max
-    }
-
-    /// Reserves one of `user_id`'s slots, or `None` when all are taken.
-    pub fn reserve(self: &Arc<Self>, user_id: i64) -> Option<StreamSlot> {
-        let mut open = self.lock();
-        let n = open.entry(user_id).or_insert(0);
-        if *n >= self.max {
-            return None;
-        }
-        *n += 1;
-        Some(StreamSlot {
-            slots: self.clone(),
-            user_id,
-        })
-    }
-
-    /// Streams `user_id` holds open now.
-    pub fn open(&self, user_id: i64) -> u32 {
-        self.lock().get(&user_id).copied().unwrap_or(0)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, u32>> {
-        self.open.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Drop for StreamSlot {
-    fn drop(&mut self) {
-        let mut open = self.slots.lock();
-        if let Some(n) = open.get_mut(&self.user_id) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                open.remove(&self.user_id);
-            }
-        }
-    }
-}
-
 /// The key of one (address, username) pair in [`Throttles::login`].
 pub fn login_pair(address: &str, username: &str) -> String {
     format!("{address}\u{0}{username}")
-}
-
-/// The client's throttle key ([`address_key`]): of the peer, or with `trust_forwarded`
-/// of the right-most `X-Forwarded-For` address (the hop the reverse proxy appended),
-/// across every `X-Forwarded-For` line of the request. A right-most entry that is not an
-/// address counts as absent: the peer (the proxy) is used.
-pub fn client_address(req: &poem::Request, trust_forwarded: bool) -> String {
-    let forwarded = if trust_forwarded {
-        forwarded_for(req.headers())
-    } else {
-        None
-    };
-    match forwarded.or_else(|| req.remote_addr().as_socket_addr().map(|a| a.ip())) {
-        Some(ip) => address_key(ip),
-        None => "unknown".to_owned(),
-    }
-}
-
-/// The right-most address of all `X-Forwarded-For` lines, a port stripped
-/// (`1.2.3.4:5678`, `[::1]:80`). `None` when there is none or it doesn't parse.
-pub fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let last = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        // A line that isn't text must not let an earlier (client-written) entry win.
-        .flat_map(|v| v.to_str().unwrap_or("\u{0}").split(','))
-        .map(str::trim)
-        .rfind(|s| !s.is_empty())?;
-    parse_hop(last)
-}
-
-fn parse_hop(s: &str) -> Option<IpAddr> {
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Some(ip);
-    }
-    if let Ok(sa) = s.parse::<SocketAddr>() {
-        return Some(sa.ip());
-    }
-    s.strip_prefix('[')
-        .and_then(|r| r.strip_suffix(']'))
-        .and_then(|r| r.parse::<Ipv6Addr>().ok())
-        .map(IpAddr::V6)
 }
 
 /// What a client address is counted as: an IPv4 address as itself (also when written
@@ -352,28 +252,6 @@ mod tests {
         assert!(t.acquire("b").is_ok());
         t.clear("a");
         assert!(t.acquire("a").is_ok());
-    }
-
-    #[test]
-    fn concurrent_reservations_never_exceed_the_cap_and_drops_free_slots() {
-        let slots = Arc::new(StreamSlots::new(3));
-        let taken: Vec<StreamSlot> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..100).map(|_| s.spawn(|| slots.reserve(7))).collect();
-            handles
-                .into_iter()
-                .filter_map(|h| h.join().unwrap())
-                .collect()
-        });
-        assert_eq!(taken.len(), 3);
-        assert_eq!(slots.open(7), 3);
-        assert!(
-            slots.reserve(8).is_some(),
-            "another user has their own slots"
-        );
-        drop(taken);
-        assert_eq!(slots.open(7), 0);
-        assert!(slots.lock().is_empty(), "no entry outlives its streams");
-        assert!(slots.reserve(7).is_some());
     }
 
     #[test]
@@ -473,43 +351,5 @@ mod tests {
         assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
         assert_ne!(key("2001:db8:1:3::a"), key("2001:db8:1:2::a"));
         assert_eq!(key("::1"), "::/64");
-    }
-
-    #[test]
-    fn the_rightmost_forwarded_address_of_every_line_wins_without_its_port() {
-        let headers = |lines: &[&str]| {
-            let mut h = HeaderMap::new();
-            for l in lines {
-                h.append("x-forwarded-for", l.parse().unwrap());
-            }
-            h
-        };
-        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
-        assert_eq!(forwarded_for(&headers(&[])), None);
-        assert_eq!(
-            forwarded_for(&headers(&["203.0.113.9, 198.51.100.1"])),
-            ip("198.51.100.1")
-        );
-        assert_eq!(
-            forwarded_for(&headers(&["198.51.100.66", "203.0.113.9, 198.51.100.2"])),
-            ip("198.51.100.2")
-        );
-        assert_eq!(
-            forwarded_for(&headers(&["198.51.100.66", "198.51.100.3:5678"])),
-            ip("198.51.100.3")
-        );
-        assert_eq!(
-            forwarded_for(&headers(&["198.51.100.66, [2001:db8::1]:80"])),
-            ip("2001:db8::1")
-        );
-        assert_eq!(
-            forwarded_for(&headers(&["[2001:db8::2]", " 198.51.100.4 , "])),
-            ip("198.51.100.4")
-        );
-        assert_eq!(
-            forwarded_for(&headers(&["198.51.100.66", "unknown"])),
-            None,
-            "garbage at the right does not let a left entry win"
-        );
     }
 }

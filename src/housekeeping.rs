@@ -1,0 +1,43 @@
+//! The server's background chores: pruning old events and idempotency keys, and
+//! forgetting rotated token pairs once their grace window has passed.
+
+use std::time::Duration;
+
+use crate::clock;
+use crate::state::AppState;
+
+/// Clears the pair kept for each rotated refresh token once its grace window has passed
+/// (within two seconds of it), so the database never holds a usable JWT for long.
+pub(crate) async fn forget_rotated_pairs(state: AppState) {
+    let grace = state.limits.refresh_grace;
+    let every = (grace / 4).clamp(Duration::from_millis(250), Duration::from_secs(2));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let before = clock::now_secs_f64() - grace.as_secs_f64();
+        if let Err(e) = state.store.forget_successors(before).await {
+            tracing::warn!(error = %e, "forgetting rotated token pairs failed");
+        }
+    }
+}
+
+/// Deletes events and idempotency keys older than their retention windows, now and then.
+pub(crate) async fn prune_events(state: AppState) {
+    let retention = state.limits.event_retention;
+    let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let cutoff = clock::timestamp_ago(retention);
+        match state.store.prune_events(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "pruned events past the retention window"),
+            Err(e) => tracing::warn!(error = %e, "pruning events failed"),
+        }
+        let keys_before = clock::now_secs_f64() - state.limits.idempotency_retention.as_secs_f64();
+        if let Err(e) = state.store.prune_idempotency_keys(keys_before).await {
+            tracing::warn!(error = %e, "pruning idempotency keys failed");
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! What every handler can reach ([`AppState`]) and the knobs they read ([`Limits`]), built
+//! once from the `serve` flags.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::{self, jwt::Jwt};
+use crate::clock::new_secret;
+use crate::config::ServeArgs;
+use crate::hub::{self, Hub};
+use crate::metrics;
+use crate::store::Store;
+use crate::throttle;
+
+/// Limits and knobs the handlers read.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub page_size: u32,
+    pub refresh_grace: Duration,
+    pub event_retention: Duration,
+    pub trust_x_forwarded_for: bool,
+    pub cors_origins: Vec<String>,
+    pub idempotency_retention: Duration,
+    /// Serve `/metrics` on the main address.
+    pub metrics_on_main: bool,
+    pub stream_recheck: Duration,
+    /// Open streams (WebSocket and SSE together) per user in this process.
+    pub max_streams_per_user: u32,
+    /// How long a write to a client may make no progress before the connection (or the
+    /// stream) is closed as stalled.
+    pub send_timeout: Duration,
+}
+
+/// What every handler can reach, passed as `Data<&AppState>`.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub jwt: Arc<Jwt>,
+    pub hub: Hub,
+    pub limits: Arc<Limits>,
+    pub throttles: Arc<throttle::Throttles>,
+    /// Open streams per user, against `limits.max_streams_per_user`.
+    pub streams: Arc<throttle::StreamSlots>,
+    pub metrics: Arc<metrics::Metrics>,
+    /// Admission to password hashing: bounded, at most `--login-failures` places per
+    /// account.
+    pub hash_queue: auth::password::HashQueue,
+    /// Recently authenticated accounts (one second).
+    pub accounts: Arc<auth::AccountCache>,
+    /// Flips to `true` when the server starts shutting down; streams close with 1001.
+    pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl AppState {
+    /// What the Bearer scheme needs to check a token.
+    pub fn authenticator(&self) -> auth::Authenticator {
+        auth::Authenticator {
+            store: self.store.clone(),
+            jwt: self.jwt.clone(),
+            accounts: self.accounts.clone(),
+        }
+    }
+
+    /// Opens the database and loads (or creates) the signing secret.
+    pub async fn build(args: &ServeArgs) -> Result<AppState, Box<dyn std::error::Error>> {
+        let db = args.db.clone();
+        let pool_size = args.pool_size;
+        let store = tokio::task::spawn_blocking(move || Store::open(&db, pool_size)).await??;
+        let secret = match &args.jwt_secret {
+            Some(s) => s.0.clone(),
+            None => store.setting_or_insert("jwt_secret", new_secret).await?,
+        };
+        // Made on the database's first start, so every database has one.
+        let database_id = store.database_id().await?;
+        let redis = args.redis_url.clone().map(|url| hub::redis::Config {
+            url,
+            prefix: args.redis_channel.clone(),
+            database_id,
+            key: hub::redis::HintKey::from_secret(secret.as_bytes()),
+        });
+        let metrics = Arc::new(metrics::Metrics::new());
+        let hub = Hub::new(
+            store.clone(),
+            args.stream_buffer as usize,
+            redis,
+            metrics.events_published.clone(),
+        )
+        .map_err(|e| format!("--redis-url: {e}"))?;
+        Ok(AppState {
+            store: store.clone(),
+            jwt: Arc::new(Jwt::new(
+                secret.as_bytes(),
+                args.access_ttl,
+                args.refresh_ttl,
+            )),
+            hub,
+            limits: Arc::new(Limits {
+                max_body_bytes: args.max_body,
+                page_size: args.page_size,
+                refresh_grace: args.refresh_grace,
+                event_retention: args.event_retention,
+                trust_x_forwarded_for: args.trust_x_forwarded_for,
+                cors_origins: args.cors_origins.clone(),
+                idempotency_retention: args.idempotency_retention,
+                metrics_on_main: args.metrics,
+                stream_recheck: args.stream_recheck,
+                max_streams_per_user: args.max_streams_per_user,
+                send_timeout: args.send_timeout,
+            }),
+            metrics,
+            // One account takes at most the places one address could use on it.
+            hash_queue: auth::password::HashQueue::new(
+                args.hash_queue as usize,
+                args.login_failures as usize,
+            ),
+            accounts: Arc::default(),
+            streams: Arc::new(throttle::StreamSlots::new(args.max_streams_per_user)),
+            throttles: Arc::new(throttle::Throttles {
+                login: throttle::Throttle::new(args.login_failures, args.throttle_window),
+                login_address: throttle::Throttle::new(
+                    args.login_failures_per_address,
+                    args.throttle_window,
+                ),
+                register: throttle::Throttle::new(
+                    args.registrations_per_address,
+                    args.throttle_window,
+                ),
+            }),
+            shutdown: Arc::new(tokio::sync::watch::channel(false).0),
+        })
+    }
+}
