@@ -288,38 +288,41 @@ pub fn new_api_token() -> String {
 /// Active accounts seen in the last second, so a burst of requests with one token costs
 /// one database read, not one each. Only active accounts are kept: a deactivated or
 /// deleted account is refused within [`ACCOUNT_CACHE_TTL`], even when the change came
-/// from another process (the admin CLI).
-#[derive(Default)]
+/// from another process (the admin CLI). At most [`ACCOUNT_CACHE_MAX`] accounts are kept.
 pub struct AccountCache {
-    /// When it was read, the user, and its credentials cut-off.
-    #[allow(clippy::type_complexity)]
-    entries: std::sync::Mutex<std::collections::HashMap<i64, (std::time::Instant, User, i64)>>,
+    /// The user and its credentials cut-off, by user id.
+    entries: moka::sync::Cache<i64, (User, i64)>,
 }
 
 /// How long a cached account is trusted.
 pub const ACCOUNT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
-/// Accounts kept at most; the cache is emptied past it.
-const ACCOUNT_CACHE_MAX: usize = 50_000;
+/// Accounts kept at most.
+pub const ACCOUNT_CACHE_MAX: u64 = 50_000;
+
+impl Default for AccountCache {
+    fn default() -> Self {
+        AccountCache {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(ACCOUNT_CACHE_MAX)
+                .time_to_live(ACCOUNT_CACHE_TTL)
+                .build(),
+        }
+    }
+}
 
 impl AccountCache {
     /// The active account and its credentials cut-off, when read within the TTL.
     pub fn get(&self, user_id: i64) -> Option<(User, i64)> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(&user_id)
-            .filter(|(at, _, _)| at.elapsed() < ACCOUNT_CACHE_TTL)
-            .map(|(_, user, after)| (user.clone(), *after))
+        self.entries.get(&user_id)
     }
 
     /// Remembers an active account.
     pub fn put(&self, user: User, credentials_after: i64) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= ACCOUNT_CACHE_MAX {
-            entries.clear();
-        }
-        entries.insert(
-            user.id,
-            (std::time::Instant::now(), user, credentials_after),
-        );
+        self.entries.insert(user.id, (user, credentials_after));
+    }
+
+    /// Forgets an account this process just changed, so its next request reads it again.
+    pub fn forget(&self, user_id: i64) {
+        self.entries.invalidate(&user_id);
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Fail, open_store};
+use super::{Fail, open_store, table};
 use crate::config::commands::{TokenArgs, TokenCommand};
 use crate::domain::FieldErrors;
 use crate::domain::accounts::find_account;
@@ -65,20 +65,22 @@ pub(super) async fn run(args: TokenArgs) -> Result<(), Fail> {
                     .collect();
                 println!("{}", Value::Array(list));
             } else {
-                println!(
-                    "{:>5}  {:<24}  {:<12}  {:<22}  expires",
-                    "id", "name", "prefix", "scopes"
+                let rows: Vec<[String; 5]> = rows
+                    .iter()
+                    .map(|r| {
+                        [
+                            r.id.to_string(),
+                            r.name.clone(),
+                            r.prefix.clone(),
+                            r.scopes.join(" "),
+                            r.expires_at.clone().unwrap_or_else(|| "never".into()),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    table(["ID", "NAME", "PREFIX", "SCOPES", "EXPIRES"], &rows)
                 );
-                for r in rows {
-                    println!(
-                        "{:>5}  {:<24}  {:<12}  {:<22}  {}",
-                        r.id,
-                        r.name,
-                        r.prefix,
-                        r.scopes.join(" "),
-                        r.expires_at.as_deref().unwrap_or("never")
-                    );
-                }
             }
             Ok(())
         }
