@@ -20,6 +20,7 @@
   let backoff = BACKOFF_MIN;
   let retryTimer = 0;
   let refreshing = null; // the one token refresh in flight, shared by every caller
+  let ending = null; // a password change or account deletion in flight (it may end the session)
 
   const timeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
@@ -262,15 +263,23 @@
 
   async function onClose(code, opened) {
     setStatus(navigator.onLine ? "reconnecting" : "offline");
+    // Our own password change or deletion closes the socket too: its answer, not the
+    // close, decides what the page says. If it ended the session, there is nothing to do.
+    if (ending) {
+      await ending.catch(() => {});
+      if (!access()) return;
+    }
     try {
       if (code === 4001) {
         await refreshTokens(); // the access token expired: get a new one, then resume
         return connect();
       }
       if (code === 4008) return connect(); // we fell behind: resume right away
-      if (!opened) {
-        // The upgrade itself failed, and a browser never tells us why (a 401 looks like
-        // any other 1006). Ask the API: its 401 handling refreshes the token if needed.
+      if (code === 4003 || !opened) {
+        // 4003: access was revoked (the password changed elsewhere, the account deleted).
+        // Or the upgrade itself failed, and a browser never tells us why (a 401 looks
+        // like any other 1006). Ask the API: its 401 handling refreshes the token if it
+        // can and logs out if it cannot; if the API still answers, back off and retry.
         await api("GET", "/api/users/me/");
       }
     } catch (err) {
@@ -309,13 +318,25 @@
     }
   }
 
-  function showFieldErrors(form, body) {
+  const messages = (v) => (Array.isArray(v) ? v.join(" ") : typeof v === "string" ? v : "");
+
+  // A DRF-shaped 400 body: each field's messages beside its field; `detail`,
+  // `non_field_errors` and keys the form has no field for (if `top` is given) at the top.
+  function showFieldErrors(form, body, top) {
+    const shown = new Set();
     for (const p of form.querySelectorAll(".error[data-field]")) {
-      const msgs = body && body[p.dataset.field];
-      p.textContent = Array.isArray(msgs) ? msgs.join(" ") : "";
+      shown.add(p.dataset.field);
+      p.textContent = messages(body && body[p.dataset.field]);
       const input = form.querySelector(`[name="${p.dataset.field}"]`);
       input.setAttribute("aria-invalid", p.textContent ? "true" : "false");
     }
+    if (!top) return;
+    const rest = Object.entries(body || {})
+      .filter(([key]) => !shown.has(key))
+      .sort(([a], [b]) => (a === "detail" ? -1 : b === "detail" ? 1 : 0))
+      .map(([, v]) => messages(v))
+      .filter(Boolean);
+    top.textContent = rest.join(" ");
   }
 
   async function addTask(ev) {
@@ -348,6 +369,121 @@
     } finally {
       button.disabled = false;
     }
+  }
+
+  // ---- the account panel ------------------------------------------------------------------
+  function showAccount(user) {
+    $("#account-email-current").textContent = user.email || "—";
+    $("#password-form-username").value = user.username || "";
+  }
+
+  async function loadAccount() {
+    try {
+      const res = await api("GET", "/api/users/me/");
+      if (res.ok) showAccount(await res.json());
+    } catch {
+      // Loading the tasks reports a dead session; the email just stays blank.
+    }
+  }
+
+  // Back to the panel's first state: forms empty and closed, no messages.
+  function resetAccount() {
+    for (const form of $("#account").querySelectorAll("form")) {
+      form.reset();
+      showFieldErrors(form, {}, form.querySelector(":scope > .error[role=alert]"));
+    }
+    for (const d of $("#account").querySelectorAll("details")) d.open = false;
+    $("#account-notice").textContent = "";
+    $("#account-email-current").textContent = "";
+    confirmDelete(false);
+  }
+
+  function confirmDelete(show) {
+    $("#delete-form").hidden = !show;
+    $("#delete-start").hidden = show;
+    $("#delete-start").setAttribute("aria-expanded", String(show));
+    if (show) {
+      $("#delete-password").focus();
+    } else {
+      $("#delete-form").reset();
+      showFieldErrors($("#delete-form"), {}, $("#delete-form-error"));
+    }
+  }
+
+  // Sends one account form: `send` makes the request, `done` handles a success. A 400 is
+  // shown beside the fields, anything else at the form's top.
+  async function accountSubmit(ev, send, done) {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    const top = form.querySelector(":scope > .error[role=alert]");
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    $("#account-notice").textContent = "";
+    top.textContent = "";
+    try {
+      const res = await send();
+      const data = await res.json().catch(() => ({}));
+      if (res.ok) {
+        showFieldErrors(form, {}, top);
+        done(data);
+      } else if (res.status === 400) {
+        showFieldErrors(form, data, top);
+        form.querySelector("[aria-invalid=true]")?.focus();
+      } else {
+        top.textContent = data.detail || `That did not work (${res.status}).`;
+      }
+    } catch (err) {
+      if (err instanceof AuthError) return loggedOut(err.message);
+      top.textContent = "Could not reach the server.";
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // A password change or deletion ends the session server-side (the socket closes too):
+  // `ending` lets the socket's close handler wait for this answer.
+  function endingSubmit(ev, send, done) {
+    const run = accountSubmit(ev, send, done).finally(() => {
+      if (ending === run) ending = null;
+    });
+    ending = run;
+  }
+
+  function changeEmail(ev) {
+    accountSubmit(
+      ev,
+      () => api("PATCH", "/api/users/me/", { email: $("#account-email").value.trim() }),
+      (user) => {
+        showAccount(user);
+        $("#email-form").reset();
+        $("#email-details").open = false;
+        $("#account-notice").textContent = `Email changed to ${user.email}.`;
+      },
+    );
+  }
+
+  function changePassword(ev) {
+    endingSubmit(
+      ev,
+      () =>
+        api("PATCH", "/api/users/me/", {
+          current_password: $("#account-current-password").value,
+          password: $("#account-new-password").value,
+        }),
+      // Every token of the account has ended, this page's included.
+      () => loggedOut("", "Password changed — log in again with the new password."),
+    );
+  }
+
+  function deleteAccount(ev) {
+    endingSubmit(
+      ev,
+      () => api("DELETE", "/api/users/me/", { password: $("#delete-password").value }),
+      () => {
+        $("#username").value = "";
+        loggedOut("", "Account deleted.");
+      },
+    );
   }
 
   async function logIn(ev) {
@@ -384,8 +520,9 @@
     if (refresh) post("/api/token/revoke/", { refresh }).catch(() => {});
   }
 
-  // Back to the login form: forget the tokens, the socket and the list.
-  function loggedOut(message) {
+  // Back to the login form: forget the tokens, the socket and the list. `message` is an
+  // error, `notice` news (password changed, account deleted).
+  function loggedOut(message, notice = "") {
     disconnect();
     sessionStorage.clear();
     tasks.clear();
@@ -398,8 +535,10 @@
     $("#logout").hidden = true;
     $("#whoami").textContent = "";
     $("#login-view").hidden = false;
+    resetAccount();
     $("#login-error").textContent = message;
-    $("#username").focus();
+    $("#login-notice").textContent = notice;
+    ($("#username").value ? $("#password") : $("#username")).focus();
   }
 
   // Logged in: list the tasks, then stream the changes made after that snapshot.
@@ -409,7 +548,9 @@
     $("#app-view").hidden = false;
     $("#logout").hidden = false;
     $("#whoami").textContent = sessionStorage.getItem(KEY.user) || "";
+    $("#login-notice").textContent = "";
     setStatus("reconnecting");
+    loadAccount();
     try {
       await loadTasks();
       connect();
@@ -424,6 +565,14 @@
   $("#login-form").addEventListener("submit", logIn);
   $("#add-form").addEventListener("submit", addTask);
   $("#logout").addEventListener("click", logOut);
+  $("#email-form").addEventListener("submit", changeEmail);
+  $("#password-form").addEventListener("submit", changePassword);
+  $("#delete-form").addEventListener("submit", deleteAccount);
+  $("#delete-start").addEventListener("click", () => confirmDelete(true));
+  $("#delete-cancel").addEventListener("click", () => {
+    confirmDelete(false);
+    $("#delete-start").focus();
+  });
   window.addEventListener("offline", () => {
     if (access()) setStatus("offline");
   });

@@ -196,6 +196,35 @@ impl Browser {
         .as_i64()
     }
 
+    /// The `textContent` of the element at `css` ("" when there is none).
+    async fn text(&self, css: &str) -> String {
+        let v = self
+            .js(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+                vec![json!(css)],
+            )
+            .await;
+        v.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits until the element at `css` shows a text containing `needle`.
+    async fn until_text(&self, css: &str, needle: &str) -> String {
+        self.until(&format!("{needle:?} in {css}"), async || {
+            Some(self.text(css).await).filter(|t| t.contains(needle))
+        })
+        .await
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .expect(css)
+            .click()
+            .await
+            .expect("click");
+    }
+
     async fn fill(&self, css: &str, text: &str) {
         let input = self.client.find(Locator::Css(css)).await.expect(css);
         input.clear().await.expect("clear");
@@ -664,5 +693,195 @@ async fn the_live_page_rides_through_access_token_expiry_and_reloads() {
     // …so the page's last refresh token is dead.
     let r = app.refresh(refresh.as_str().expect("refresh token")).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    b.quit().await;
+}
+
+#[tokio::test]
+async fn the_account_panel_changes_email_and_password_and_deletes_the_account() {
+    let Some(b) = browser().await else { return };
+    let app = spawn_app().await;
+    let (access, _) = app.user("erin1").await;
+    const NEW_PASSWORD: &str = "Tide-Lantern-4417";
+
+    b.client
+        .goto(&app.url("/real_data/"))
+        .await
+        .expect("open page");
+    b.js(
+        "window.cspViolations = [];
+         document.addEventListener('securitypolicyviolation',
+             e => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));",
+        vec![],
+    )
+    .await;
+    let connected = async || {
+        let v = b
+            .js(
+                "return document.querySelector('#status').dataset.state",
+                vec![],
+            )
+            .await;
+        (v == "connected").then_some(())
+    };
+    let log_in = async |password: &str| {
+        b.fill("#username", "erin1").await;
+        b.fill("#password", password).await;
+        b.submit("#login-form").await;
+    };
+    log_in(PASSWORD).await;
+    b.until("the first connection", connected).await;
+    b.until_text("#account-email-current", "erin1@example.com")
+        .await;
+
+    // The fields say what they are, to tests and to password managers.
+    let autocomplete = b
+        .js(
+            "return ['#account-email', '#account-current-password', '#account-new-password',
+                     '#delete-password']
+                 .map(s => document.querySelector(s).getAttribute('autocomplete'))",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        autocomplete,
+        json!([
+            "email",
+            "current-password",
+            "new-password",
+            "current-password"
+        ])
+    );
+
+    // An invalid email: the API's message beside the email field.
+    b.click("#email-details > summary").await;
+    b.fill("#account-email", "not-an-email").await;
+    b.submit("#email-form").await;
+    b.until_text("#account-email-error", "Enter a valid email address.")
+        .await;
+    // A good one: the page shows it, and so does the API.
+    b.fill("#account-email", "erin.new@example.com").await;
+    b.submit("#email-form").await;
+    b.until_text("#account-email-current", "erin.new@example.com")
+        .await;
+    assert_eq!(b.text("#account-email-error").await, "");
+    let me = app.get("/api/users/me/", &access).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    assert_eq!(me.json()["email"], "erin.new@example.com", "{}", me.text);
+
+    // A wrong current password: the error beside that field, and still logged in.
+    b.click("#password-details > summary").await;
+    b.fill("#account-current-password", "not-my-password").await;
+    b.fill("#account-new-password", NEW_PASSWORD).await;
+    b.submit("#password-form").await;
+    b.until_text(
+        "#account-current-password-error",
+        "Your old password was entered incorrectly.",
+    )
+    .await;
+    let beside = b
+        .js(
+            "const input = document.querySelector('#account-current-password');
+             const err = document.querySelector('#account-current-password-error');
+             return input.closest('.field').contains(err)
+                 && input.getAttribute('aria-describedby') === err.id
+                 && input.getAttribute('aria-invalid') === 'true'
+                 && document.querySelector('#account-new-password-error').textContent === ''
+                 && document.querySelector('#login-view').hidden;",
+            vec![],
+        )
+        .await;
+    assert_eq!(beside, json!(true), "the error is not beside its field");
+
+    // The right one: the session ends, the page says so and shows the login form.
+    b.fill("#account-current-password", PASSWORD).await;
+    b.submit("#password-form").await;
+    let logged_out = async || {
+        let v = b
+            .js(
+                "return !document.querySelector('#login-view').hidden
+                     && document.querySelector('#app-view').hidden
+                     && sessionStorage.length === 0
+                     && document.querySelector('#status').dataset.state === 'offline'",
+                vec![],
+            )
+            .await;
+        (v == json!(true)).then_some(())
+    };
+    b.until("the login form after the password change", logged_out)
+        .await;
+    let notice = "Password changed — log in again with the new password";
+    b.until_text("#login-notice", notice).await;
+    // The socket's own close (4003) must not overwrite that with another message.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(b.text("#login-notice").await.contains(notice));
+    assert_eq!(b.text("#login-error").await, "");
+    let r = app.get("/api/users/me/", &access).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    let r = app.login("erin1", PASSWORD).await;
+    assert_ne!(r.status, StatusCode::OK, "the old password still works");
+
+    // Logging in with the new password works.
+    log_in(NEW_PASSWORD).await;
+    b.until("the connection with the new password", connected)
+        .await;
+    b.until_text("#account-email-current", "erin.new@example.com")
+        .await;
+    assert_eq!(b.text("#login-notice").await, "");
+
+    // Delete: the button first asks for the password; a wrong one is refused beside it.
+    b.click("#delete-start").await;
+    let asking = b
+        .js(
+            "return !document.querySelector('#delete-form').hidden
+                 && document.querySelector('#delete-start').hidden",
+            vec![],
+        )
+        .await;
+    assert_eq!(asking, json!(true), "no confirm step");
+    b.fill("#delete-password", "not-my-password").await;
+    b.submit("#delete-form").await;
+    b.until("the delete form's password error", async || {
+        Some(b.text("#delete-password-error").await).filter(|t| !t.is_empty())
+    })
+    .await;
+    assert!(
+        b.js(
+            "return document.querySelector('#login-view').hidden",
+            vec![]
+        )
+        .await
+            == json!(true)
+    );
+    // The right password: the account is gone, and the page is back at the login form.
+    b.fill("#delete-password", NEW_PASSWORD).await;
+    b.submit("#delete-form").await;
+    b.until("the login form after the deletion", logged_out)
+        .await;
+    b.until_text("#login-notice", "Account deleted").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(b.text("#login-notice").await.contains("Account deleted"));
+    assert_eq!(b.text("#login-error").await, "");
+
+    // Logging in fails now, through the page and the API.
+    log_in(NEW_PASSWORD).await;
+    b.until_text("#login-error", "No active account").await;
+    let r = app.login("erin1", NEW_PASSWORD).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+
+    let violations = b.js("return window.cspViolations", vec![]).await;
+    assert_eq!(violations, json!([]), "CSP violations");
+    let console = b.console().await;
+    // The API's 400s and 401s above are expected; nothing else may be logged as an error.
+    let errors: Vec<&String> = console
+        .iter()
+        .filter(|m| {
+            m.contains("Content Security Policy")
+                || (m.contains("SEVERE")
+                    && !m.contains(
+                        "Failed to load resource: the server responded with a status of 4",
+                    ))
+        })
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
     b.quit().await;
 }
