@@ -45,6 +45,8 @@ const POLL_WHILE_DEGRADED: Duration = Duration::from_secs(2);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const TIMEOUT: Duration = Duration::from_secs(5);
+/// The event id of a hint that says "this account changed" instead of naming events.
+pub const ACCOUNT_CHANGED: i64 = 0;
 /// How often an idle subscription checks that Redis still answers.
 const LIVENESS_EVERY: Duration = Duration::from_secs(2);
 
@@ -255,8 +257,10 @@ async fn subscribe_loop(client: redis::Client, state: Arc<State>, hub: Weak<Inne
                         msg = messages.next() => {
                             let Some(msg) = msg else { break "connection closed" };
                             let Some(hub) = hub.upgrade() else { return };
-                            if let Some((user_id, upto)) = state.heard(msg.get_payload_bytes()) {
-                                hub.deliver(user_id, Signal::Hint { upto });
+                            match state.heard(msg.get_payload_bytes()) {
+                                Some((user_id, ACCOUNT_CHANGED)) => hub.account_changed(user_id),
+                                Some((user_id, upto)) => hub.deliver(user_id, Signal::Hint { upto }),
+                                None => {}
                             }
                         }
                         _ = check.tick() => {
