@@ -87,6 +87,11 @@ impl AppState {
             metrics.events_published.clone(),
         )
         .map_err(|e| format!("--redis-url: {e}"))?;
+        let accounts = Arc::new(auth::AccountCache::default());
+        {
+            let accounts = accounts.clone();
+            hub.on_account_change(move |user_id| accounts.forget(user_id));
+        }
         Ok(AppState {
             store: store.clone(),
             jwt: Arc::new(Jwt::new(
@@ -114,7 +119,7 @@ impl AppState {
                 args.hash_queue as usize,
                 args.login_failures as usize,
             ),
-            accounts: Arc::default(),
+            accounts,
             streams: Arc::new(throttle::StreamSlots::new(args.max_streams_per_user)),
             throttles: Arc::new(throttle::Throttles {
                 login: throttle::Throttle::new(args.login_failures, args.throttle_window),

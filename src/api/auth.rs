@@ -151,12 +151,12 @@ impl AuthApi {
         let address = client_address(req, state.limits.trust_x_forwarded_for);
         let login = Login {
             store: &state.store,
-            jwt: &state.jwt,
             throttles: &state.throttles,
             hash_queue: &state.hash_queue,
             address: &address,
         };
-        let Tokens { access, refresh } = accounts::login(login, &username, password).await?;
+        let Tokens { access, refresh } =
+            accounts::login(login, &state.jwt, &username, password).await?;
         Ok(Json(TokenPair { refresh, access }))
     }
 

@@ -1,6 +1,7 @@
 //! The OpenAPI operations: one unit struct per tag, state arriving as `Data<&AppState>`,
 //! so the document builds without a database (`tasklane openapi`, the freshness test).
 
+pub mod account;
 pub mod auth;
 pub mod body;
 pub mod changes;
@@ -46,6 +47,9 @@ pub type ChangeTaskErrors = Errors<{ AUTH | BODY | NOT_FOUND | PRECONDITION_FAIL
 pub type DeleteTaskErrors = Errors<{ AUTH | NOT_FOUND | PRECONDITION_FAILED }>;
 /// Creating something from a body behind the Bearer scheme.
 pub type CreateErrors = Errors<{ AUTH | BODY }>;
+/// Changing or deleting your account: a body, your password checked as a login attempt.
+pub type AccountErrors =
+    Errors<{ AUTH | BODY | NOT_FOUND | TOO_MANY_REQUESTS | SERVICE_UNAVAILABLE }>;
 /// Opening a stream: query parameters, and a cap on open streams.
 pub type StreamErrors = Errors<{ AUTH | BAD_REQUEST | TOO_MANY_REQUESTS }>;
 

@@ -4,9 +4,13 @@
 use poem::{Request, web::Data};
 use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 
+use super::account::{
+    AccountDeletion, AccountPatch, AccountUpdate, ChangeResponse, DeleteResponse, change, delete,
+    owner,
+};
 use super::auth::{RegisterRequest, RegisterResponse, register_user};
 use super::body::DrfBody;
-use super::{ApiTags, OneErrors, PathId, ReadErrors, RegisterErrors};
+use super::{AccountErrors, ApiTags, OneErrors, PathId, ReadErrors, RegisterErrors};
 use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
@@ -87,5 +91,104 @@ impl UsersApi {
             tasks: format!("http://{host}/api/tasks/"),
             users: format!("http://{host}/api/users/"),
         }))
+    }
+
+    /// Change your account
+    #[oai(path = "/api/users/me", method = "put", operation_id = "update_me")]
+    async fn update_me(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: DrfBody<AccountUpdate>,
+    ) -> Result<ChangeResponse, AccountErrors> {
+        Ok(change(req, &state, caller, &body.data, false).await?)
+    }
+
+    /// Change some fields of your account
+    #[oai(
+        path = "/api/users/me",
+        method = "patch",
+        operation_id = "partial_update_me"
+    )]
+    async fn partial_update_me(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: DrfBody<AccountPatch>,
+    ) -> Result<ChangeResponse, AccountErrors> {
+        Ok(change(req, &state, caller, &body.data, true).await?)
+    }
+
+    /// Delete your account
+    #[oai(path = "/api/users/me", method = "delete", operation_id = "delete_me")]
+    async fn delete_me(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: DrfBody<AccountDeletion>,
+    ) -> Result<DeleteResponse, AccountErrors> {
+        Ok(delete(req, &state, caller, &body.data).await?)
+    }
+
+    /// Change your account (by id)
+    ///
+    /// Any id but your own is a 404, and nothing changes.
+    #[oai(path = "/api/users/:id", method = "put", operation_id = "update_user")]
+    async fn update_user(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        caller: Caller,
+        /// Your user id.
+        id: Path<PathId>,
+        body: DrfBody<AccountUpdate>,
+    ) -> Result<ChangeResponse, AccountErrors> {
+        let caller = owner(caller, id)?;
+        Ok(change(req, &state, caller, &body.data, false).await?)
+    }
+
+    /// Change some fields of your account (by id)
+    ///
+    /// Any id but your own is a 404, and nothing changes.
+    #[oai(
+        path = "/api/users/:id",
+        method = "patch",
+        operation_id = "partial_update_user"
+    )]
+    async fn partial_update_user(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        caller: Caller,
+        /// Your user id.
+        id: Path<PathId>,
+        body: DrfBody<AccountPatch>,
+    ) -> Result<ChangeResponse, AccountErrors> {
+        let caller = owner(caller, id)?;
+        Ok(change(req, &state, caller, &body.data, true).await?)
+    }
+
+    /// Delete your account (by id)
+    ///
+    /// Any id but your own is a 404, and nothing is deleted.
+    #[oai(
+        path = "/api/users/:id",
+        method = "delete",
+        operation_id = "delete_user"
+    )]
+    async fn delete_user(
+        &self,
+        req: &Request,
+        state: Data<&AppState>,
+        caller: Caller,
+        /// Your user id.
+        id: Path<PathId>,
+        body: DrfBody<AccountDeletion>,
+    ) -> Result<DeleteResponse, AccountErrors> {
+        let caller = owner(caller, id)?;
+        Ok(delete(req, &state, caller, &body.data).await?)
     }
 }

@@ -42,6 +42,10 @@ pub(super) async fn run(args: UserArgs) -> Result<(), Fail> {
             let store = open_store(&db, false).await?;
             set_active(&store, username, true).await
         }
+        UserCommand::Delete { username, yes } => {
+            let store = open_store(&db, false).await?;
+            delete_user(&store, username, yes).await
+        }
     }
 }
 
@@ -132,6 +136,38 @@ async fn set_active(store: &Store, username: String, active: bool) -> Result<(),
             revoked(revoked_tokens, revoked_api_tokens)
         ),
     }
+    Ok(())
+}
+
+/// Deletes the account `username` names, once confirmed (`--yes`, or typing the name on
+/// a terminal). Servers on the same database refuse its tokens and close its streams
+/// (4003) within two seconds.
+async fn delete_user(store: &Store, username: String, yes: bool) -> Result<(), Fail> {
+    let account = account_named(store, &username).await?;
+    let name = account.user.username;
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Fail(format!(
+                "refusing to delete {name} without confirmation: pass --yes"
+            )));
+        }
+        eprint!("Delete {name}, with all their tasks and tokens? Type the username to confirm: ");
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Fail(format!("cannot read the confirmation: {e}")))?;
+        if line.trim() != name {
+            return Err(Fail("not confirmed; nothing deleted".into()));
+        }
+    }
+    if !store.delete_account(account.user.id).await? {
+        return Err(no_such_user(&name));
+    }
+    println!(
+        "deleted user {name} (id {}) with its tasks, events and tokens",
+        account.user.id
+    );
     Ok(())
 }
 

@@ -66,6 +66,15 @@ pub enum UserCommand {
         #[arg(long)]
         username: String,
     },
+    /// Delete an account with its tasks, events and tokens; its username and email are
+    /// free again. Asks for confirmation on a terminal.
+    Delete {
+        #[arg(long)]
+        username: String,
+        /// Do not ask (needed when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// Where the password comes from. Without either flag it is asked for on the terminal

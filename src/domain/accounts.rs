@@ -64,24 +64,10 @@ pub async fn register(
     mut errors: FieldErrors,
     queue: Option<&HashQueue>,
 ) -> Result<User, DomainError> {
-    let username = check(input.username, "username", &mut errors, |s| {
-        let s = check_chars(normalize_username(&s), Chars::trimmed(USERNAME_MAX))?;
-        if is_valid_username(&s) {
-            Ok(s)
-        } else {
-            Err(USERNAME_INVALID.into())
-        }
-    });
-    let email = check(input.email, "email", &mut errors, |s| {
-        let s = check_chars(s, Chars::trimmed(254))?;
-        if is_valid_email(&s) {
-            Ok(s)
-        } else {
-            Err("Enter a valid email address.".into())
-        }
-    });
+    let username = check(input.username, "username", &mut errors, username_rule);
+    let email = check(input.email, "email", &mut errors, email_rule);
     let taken = store
-        .taken_account_fields(username.clone(), email.clone())
+        .taken_account_fields(username.clone(), email.clone(), None)
         .await?;
     for f in taken {
         errors.add(f, unique_message(f));
@@ -107,6 +93,27 @@ pub async fn register(
         .map_err(|e| DomainError::Internal(e.to_string()))?;
     drop(place);
     Ok(store.create_user(username, email, hash).await?)
+}
+
+/// A username as Django's `AbstractUser` takes it: NFKC-normalised, trimmed, at most 150
+/// characters of letters, digits and `@.+-_`.
+pub fn username_rule(s: String) -> Result<String, String> {
+    let s = check_chars(normalize_username(&s), Chars::trimmed(USERNAME_MAX))?;
+    if is_valid_username(&s) {
+        Ok(s)
+    } else {
+        Err(USERNAME_INVALID.into())
+    }
+}
+
+/// An email address as Django's `EmailValidator` takes it, at most 254 characters.
+pub fn email_rule(s: String) -> Result<String, String> {
+    let s = check_chars(s, Chars::trimmed(254))?;
+    if is_valid_email(&s) {
+        Ok(s)
+    } else {
+        Err("Enter a valid email address.".into())
+    }
 }
 
 /// A new password, checked with Django's validators against the account's username and
@@ -150,28 +157,30 @@ fn login_username(raw: &str) -> Option<String> {
     (username.chars().count() <= USERNAME_MAX).then_some(username)
 }
 
-/// What a login needs besides the credentials.
+/// What checking a password needs besides the password: every check is a login attempt
+/// as the throttles count it.
 pub struct Login<'a> {
     pub store: &'a Store,
-    pub jwt: &'a Jwt,
     pub throttles: &'a Throttles,
     pub hash_queue: &'a HashQueue,
     /// The client's address (or /64), as the throttles count it.
     pub address: &'a str,
 }
 
-/// Logs in: counts the attempt per address and username and per address before the
-/// password is hashed (checked and recorded in one lock, so however many guesses arrive
-/// at once, at most the limit reach argon2), takes a place in the bounded hashing queue,
-/// verifies, and issues a new login's tokens.
-pub async fn login(
-    ctx: Login<'_>,
+/// Checks `password` for the account `username` names, as a login attempt: counted per
+/// address and username and per address before the password is hashed (checked and
+/// recorded in one lock, so however many guesses arrive at once, at most the limit reach
+/// argon2), in a place of the bounded hashing queue. The active account when the password
+/// is right (its failures are then forgotten); `None` when it is wrong, the account
+/// unknown or inactive.
+pub async fn check_password(
+    ctx: &Login<'_>,
     username: &str,
     password: String,
-) -> Result<Tokens, DomainError> {
+) -> Result<Option<Account>, DomainError> {
     // A name no account can have is refused before anything is stored or hashed.
     let Some(normal) = login_username(username) else {
-        return Err(DomainError::BadCredentials);
+        return Ok(None);
     };
     let pair = login_pair(ctx.address, &normal);
     let throttles = ctx.throttles;
@@ -194,19 +203,34 @@ pub async fn login(
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     let verified = verify_password(password, hash).await;
     drop(place);
-    let (user_id, not_before) = match account {
-        Some(a) if verified && a.is_active => (a.user.id, a.credentials_after),
-        _ => return Err(DomainError::BadCredentials),
-    };
-    // The pair's failures are forgotten; the success itself doesn't count against the
-    // address (its failures do).
-    throttles.login.clear(&pair);
-    throttles.login_address.refund(ctx.address, address_attempt);
+    match account {
+        Some(a) if verified && a.is_active => {
+            // The pair's failures are forgotten; the success itself doesn't count
+            // against the address (its failures do).
+            throttles.login.clear(&pair);
+            throttles.login_address.refund(ctx.address, address_attempt);
+            Ok(Some(a))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Logs in: checks the password ([`check_password`]) and issues a new login's tokens.
+pub async fn login(
+    ctx: Login<'_>,
+    jwt: &Jwt,
+    username: &str,
+    password: String,
+) -> Result<Tokens, DomainError> {
+    let account = check_password(&ctx, username, password)
+        .await?
+        .ok_or(DomainError::BadCredentials)?;
     // Never issued before the account's credentials cut-off (a password change in this
     // same second), or the new tokens would be refused.
-    let now = now_secs().max(not_before);
-    let refresh = ctx.jwt.issue(TokenType::Refresh, user_id, now);
-    let access = ctx.jwt.issue(TokenType::Access, user_id, now);
+    let now = now_secs().max(account.credentials_after);
+    let user_id = account.user.id;
+    let refresh = jwt.issue(TokenType::Refresh, user_id, now);
+    let access = jwt.issue(TokenType::Access, user_id, now);
     ctx.store.insert_refresh(new_refresh(&refresh), now).await?;
     Ok(Tokens {
         access: access.token,

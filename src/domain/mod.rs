@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod api_tokens;
 pub mod password_policy;
+pub mod profile;
 pub mod tasks;
 pub mod validators;
 

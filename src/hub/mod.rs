@@ -99,7 +99,12 @@ struct Inner {
     channels: Mutex<Channels>,
     bridge: Option<redis::Bridge>,
     published: prometheus::IntCounter,
+    /// Told when an account changed in a way that may end its credentials (here or, by a
+    /// hint, in another process): the state forgets the cached account.
+    on_account_change: std::sync::OnceLock<AccountHook>,
 }
+
+type AccountHook = Box<dyn Fn(i64) + Send + Sync>;
 
 /// How the hub reaches other processes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +137,7 @@ impl Hub {
                 channels: Mutex::new(HashMap::new()),
                 bridge,
                 published,
+                on_account_change: std::sync::OnceLock::new(),
             }
         });
         match err {
@@ -189,7 +195,30 @@ impl Hub {
     }
 }
 
+impl Hub {
+    /// What to do when an account changed (set once, when the state is built).
+    pub fn on_account_change(&self, hook: impl Fn(i64) + Send + Sync + 'static) {
+        let _ = self.inner.on_account_change.set(Box::new(hook));
+    }
+
+    /// Account `user_id` changed its password, was deactivated or deleted: this process
+    /// and (with Redis) every other forgets what it cached of it, so its credentials and
+    /// streams are checked against the database again within a second.
+    pub fn account_changed(&self, user_id: i64) {
+        self.inner.account_changed(user_id);
+        if let Some(bridge) = &self.inner.bridge {
+            bridge.publish(user_id, redis::ACCOUNT_CHANGED);
+        }
+    }
+}
+
 impl Inner {
+    fn account_changed(&self, user_id: i64) {
+        if let Some(hook) = self.on_account_change.get() {
+            hook(user_id);
+        }
+    }
+
     fn channels(&self) -> std::sync::MutexGuard<'_, Channels> {
         // A panic while holding this lock leaves the map consistent; keep going.
         self.channels

@@ -79,32 +79,96 @@ impl Store {
 }
 
 impl Store {
-    /// Which of `username` and `email` (when given) another account already uses, in
-    /// field order. The insert checks again; this is for complete error messages.
+    /// Which of `username` and `email` (when given) another account than `except` (when
+    /// given: the account being edited) already uses, in field order. The write checks
+    /// again; this is for complete error messages.
     pub async fn taken_account_fields(
         &self,
         username: Option<String>,
         email: Option<String>,
+        except: Option<i64>,
     ) -> Result<Vec<&'static str>> {
         self.run(move |c| {
+            let except = except.unwrap_or(0);
             let mut taken = Vec::new();
-            if let Some(u) = username {
+            for (field, value, sql) in [
+                (
+                    "username",
+                    username,
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1 AND id != ?2)",
+                ),
+                (
+                    "email",
+                    email,
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE email = ?1 AND id != ?2)",
+                ),
+            ] {
+                let Some(value) = value else { continue };
                 let exists: bool = c
-                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)")?
-                    .query_row([u], |r| r.get(0))?;
+                    .prepare_cached(sql)?
+                    .query_row(params![value, except], |r| r.get(0))?;
                 if exists {
-                    taken.push("username");
-                }
-            }
-            if let Some(e) = email {
-                let exists: bool = c
-                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE email = ?1)")?
-                    .query_row([e], |r| r.get(0))?;
-                if exists {
-                    taken.push("email");
+                    taken.push(field);
                 }
             }
             Ok(taken)
+        })
+        .await
+    }
+}
+
+/// What an owner changes of their account; `None` keeps the value.
+#[derive(Debug, Default)]
+pub struct AccountUpdate {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    /// A new password's hash: every older credential ends with it.
+    pub password_hash: Option<String>,
+}
+
+impl Store {
+    /// Applies `update` to account `user_id` in one transaction; a new password also ends
+    /// every older credential ([`super::admin::end_credentials`]). `Conflict` for a name or
+    /// email another account took meanwhile; `NotFound` when the account is gone.
+    pub async fn update_account(
+        &self,
+        user_id: i64,
+        update: AccountUpdate,
+        now: f64,
+    ) -> Result<User> {
+        self.write(move |tx| {
+            let user = tx
+                .query_row(
+                    "UPDATE users SET username = coalesce(?1, username),
+                                      email = coalesce(?2, email),
+                                      password_hash = coalesce(?3, password_hash)
+                     WHERE id = ?4 RETURNING id, username, email",
+                    params![update.username, update.email, update.password_hash, user_id],
+                    |r| {
+                        Ok(User {
+                            id: r.get(0)?,
+                            username: r.get(1)?,
+                            email: r.get(2)?,
+                        })
+                    },
+                )
+                .map_err(|e| on_unique(e, "users", &["username", "email"]))?;
+            if update.password_hash.is_some() {
+                super::admin::end_credentials(tx, user_id, now)?;
+            }
+            Ok(user)
+        })
+        .await
+    }
+
+    /// Deletes account `user_id` and, by cascade, its tasks, events, idempotency keys and
+    /// tokens. False when there was no such account.
+    pub async fn delete_account(&self, user_id: i64) -> Result<bool> {
+        self.write(move |tx| {
+            Ok(tx
+                .prepare_cached("DELETE FROM users WHERE id = ?1")?
+                .execute([user_id])?
+                == 1)
         })
         .await
     }

@@ -1,6 +1,7 @@
 //! One integration-test binary: every test starts the real server on 127.0.0.1:0 with its
 //! own SQLite file and talks to it over TCP.
 
+mod account;
 mod api_tokens;
 mod auth;
 mod browser;

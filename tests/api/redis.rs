@@ -120,9 +120,10 @@ async fn wait_for_redis(client: &reqwest::Client, p: &Proc, want: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!(
-        "{} never reported redis {want}: {}",
+        "{} never reported redis {want}: {}\n{}",
         p.addr,
-        health(client, p).await
+        health(client, p).await,
+        p.log()
     );
 }
 

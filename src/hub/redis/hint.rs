@@ -32,7 +32,8 @@ fn hmac_with(key: &[u8]) -> Hmac<Sha256> {
     Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length")
 }
 
-/// "User `user_id` of database `database_id` has events through `event_id`", from process
+/// "User `user_id` of database `database_id` has events through `event_id`" (or, with
+/// event id 0, "the account changed: check its credentials again"), from process
 /// `origin`. On the wire: the five fields and an HMAC-SHA256 of them, space-separated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hint<'a> {
@@ -77,8 +78,8 @@ impl<'a> Hint<'a> {
         let [HINT_VERSION, db, origin, user_id, event_id] = parts[..] else {
             return Err(Ignored::Malformed);
         };
-        let positive = |s: &str| s.parse::<i64>().ok().filter(|n| *n > 0);
-        let (Some(user_id), Some(event_id)) = (positive(user_id), positive(event_id)) else {
+        let at_least = |s: &str, min: i64| s.parse::<i64>().ok().filter(|n| *n >= min);
+        let (Some(user_id), Some(event_id)) = (at_least(user_id, 1), at_least(event_id, 0)) else {
             return Err(Ignored::Malformed);
         };
         let sig = hex::decode(sig).map_err(|_| Ignored::Malformed)?;

@@ -45,6 +45,10 @@ const POLL_WHILE_DEGRADED: Duration = Duration::from_secs(2);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const TIMEOUT: Duration = Duration::from_secs(5);
+/// The event id of a hint that says "this account changed" instead of naming events.
+pub const ACCOUNT_CHANGED: i64 = 0;
+/// How often an idle subscription checks that Redis still answers.
+const LIVENESS_EVERY: Duration = Duration::from_secs(2);
 
 /// Where the bridge connects, and what its hints say and are signed with.
 #[derive(Debug, Clone)]
@@ -241,19 +245,33 @@ async fn subscribe_loop(client: redis::Client, state: Arc<State>, hub: Weak<Inne
                 if !poke(&hub) {
                     return;
                 }
-                let mut messages = ps.into_on_message();
-                while let Some(msg) = messages.next().await {
-                    let Some(hub) = hub.upgrade() else { return };
-                    if let Some((user_id, upto)) = state.heard(msg.get_payload_bytes()) {
-                        hub.deliver(user_id, Signal::Hint { upto });
-                    }
-                }
-                set(
-                    &state.subscribed,
-                    false,
-                    "subscribe",
-                    Some(&"connection closed"),
+                // A dead server does not always end the message stream (seen after
+                // SIGKILL: no EOF ever came), so the connection is also PINGed.
+                let (mut sink, mut messages) = ps.split();
+                let mut check = tokio::time::interval_at(
+                    tokio::time::Instant::now() + LIVENESS_EVERY,
+                    LIVENESS_EVERY,
                 );
+                let why = loop {
+                    tokio::select! {
+                        msg = messages.next() => {
+                            let Some(msg) = msg else { break "connection closed" };
+                            let Some(hub) = hub.upgrade() else { return };
+                            match state.heard(msg.get_payload_bytes()) {
+                                Some((user_id, ACCOUNT_CHANGED)) => hub.account_changed(user_id),
+                                Some((user_id, upto)) => hub.deliver(user_id, Signal::Hint { upto }),
+                                None => {}
+                            }
+                        }
+                        _ = check.tick() => {
+                            let pong = tokio::time::timeout(TIMEOUT, sink.ping::<redis::Value>()).await;
+                            if !matches!(pong, Ok(Ok(_))) {
+                                break "no answer to PING";
+                            }
+                        }
+                    }
+                };
+                set(&state.subscribed, false, "subscribe", Some(&why));
             }
             Ok(Err(e)) => {
                 if !first_failure_logged {

@@ -1,0 +1,142 @@
+//! The owner's own account: changing the username, email or password, and deleting it.
+//! The original let anyone do this to any account without a token; here only the owner
+//! can, and a password is needed for what cannot be undone.
+
+use super::accounts::{Login, check_password, email_rule, new_password, username_rule};
+use super::{DomainError, FieldErrors, check, unique_message};
+use crate::clock::now_secs_f64;
+use crate::model::User;
+use crate::store::users::AccountUpdate;
+
+/// Django's message for a wrong old password (`PasswordChangeForm`).
+pub const WRONG_CURRENT_PASSWORD: &str =
+    "Your old password was entered incorrectly. Please enter it again.";
+/// The message for a wrong password when deleting the account.
+pub const WRONG_PASSWORD: &str = "Your password was entered incorrectly. Please enter it again.";
+const REQUIRED: &str = "This field is required.";
+
+/// An edit as given: `None` for a field that is absent (kept) or was already refused (its
+/// message is in the errors handed to [`edit`]).
+#[derive(Debug, Default)]
+pub struct AccountEdit {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    /// A new password; needs `current_password`.
+    pub password: Option<String>,
+    pub current_password: Option<String>,
+}
+
+/// What an edit did.
+#[derive(Debug)]
+pub struct Edited {
+    pub user: User,
+    /// The password changed: every older credential of the account has ended, the one
+    /// the request came with included.
+    pub credentials_ended: bool,
+}
+
+/// Edits `owner`'s account with registration's rules and messages (uniqueness ignoring
+/// the account itself). A new password needs the current one, checked as a login
+/// attempt (throttled, and a wrong one counts as a failed login).
+pub async fn edit(
+    ctx: &Login<'_>,
+    owner: &User,
+    input: AccountEdit,
+    mut errors: FieldErrors,
+) -> Result<Edited, DomainError> {
+    let username = check(input.username, "username", &mut errors, username_rule);
+    let email = check(input.email, "email", &mut errors, email_rule);
+    let taken = ctx
+        .store
+        .taken_account_fields(username.clone(), email.clone(), Some(owner.id))
+        .await?;
+    for f in taken {
+        errors.add(f, unique_message(f));
+    }
+    let wants_password = input.password.is_some();
+    let password = new_password(
+        input.password,
+        username.as_deref().unwrap_or(&owner.username),
+        email.as_deref().unwrap_or(&owner.email),
+        &mut errors,
+    );
+    let current = match (wants_password, input.current_password) {
+        (true, None) => {
+            if !errors.iter().any(|(f, _)| f == "current_password") {
+                errors.add("current_password", REQUIRED);
+            }
+            None
+        }
+        (_, current) => current,
+    };
+    const ORDER: &[&str] = &["username", "email", "password", "current_password"];
+    let errors = errors.ordered(ORDER);
+    errors.clone().into_result()?;
+    // Only a change that is otherwise valid costs a password check.
+    let password_hash = match (password, current) {
+        (Some(password), Some(current)) => {
+            if check_password(ctx, &owner.username, current)
+                .await?
+                .is_none_or(|a| a.user.id != owner.id)
+            {
+                return Err(DomainError::Invalid(FieldErrors::one(
+                    "current_password",
+                    WRONG_CURRENT_PASSWORD,
+                )));
+            }
+            let place = ctx
+                .hash_queue
+                .enter(&owner.username)
+                .map_err(|_| DomainError::Busy)?;
+            let hash = crate::auth::password::hash_password(password)
+                .await
+                .map_err(|e| DomainError::Internal(e.to_string()))?;
+            drop(place);
+            Some(hash)
+        }
+        _ => None,
+    };
+    let credentials_ended = password_hash.is_some();
+    let update = AccountUpdate {
+        username,
+        email,
+        password_hash,
+    };
+    let user = ctx
+        .store
+        .update_account(owner.id, update, now_secs_f64())
+        .await?;
+    Ok(Edited {
+        user,
+        credentials_ended,
+    })
+}
+
+/// Deletes `owner`'s account, with its tasks, events, keys and tokens, once `password`
+/// (checked as a login attempt) is right.
+pub async fn delete(
+    ctx: &Login<'_>,
+    owner: &User,
+    password: Option<String>,
+    errors: FieldErrors,
+) -> Result<(), DomainError> {
+    let Some(password) = password else {
+        let mut errors = errors;
+        if errors.is_empty() {
+            errors.add("password", REQUIRED);
+        }
+        return Err(DomainError::Invalid(errors));
+    };
+    errors.into_result()?;
+    if check_password(ctx, &owner.username, password)
+        .await?
+        .is_none_or(|a| a.user.id != owner.id)
+    {
+        return Err(DomainError::Invalid(FieldErrors::one(
+            "password",
+            WRONG_PASSWORD,
+        )));
+    }
+    ctx.store.delete_account(owner.id).await?;
+    Ok(())
+}
