@@ -462,12 +462,17 @@
     );
   }
 
+  // A blank password is left out: the API then says "This field is required." rather
+  // than check it (a wrong password counts as a failed login).
+  const given = (name, value) => (value === "" ? {} : { [name]: value });
+
   function changePassword(ev) {
     endingSubmit(
       ev,
       () =>
         api("PATCH", "/api/users/me/", {
-          current_password: $("#account-current-password").value,
+          ...given("current_password", $("#account-current-password").value),
+          // Always sent, even blank: a PATCH without it would change nothing.
           password: $("#account-new-password").value,
         }),
       // Every token of the account has ended, this page's included.
@@ -478,7 +483,7 @@
   function deleteAccount(ev) {
     endingSubmit(
       ev,
-      () => api("DELETE", "/api/users/me/", { password: $("#delete-password").value }),
+      () => api("DELETE", "/api/users/me/", given("password", $("#delete-password").value)),
       () => {
         $("#username").value = "";
         loggedOut("", "Account deleted.");

@@ -768,10 +768,13 @@ async fn the_account_panel_changes_email_and_password_and_deletes_the_account() 
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
     assert_eq!(me.json()["email"], "erin.new@example.com", "{}", me.text);
 
-    // A wrong current password: the error beside that field, and still logged in.
+    // No current password, then a wrong one: the error beside that field, still logged in.
     b.click("#password-details > summary").await;
-    b.fill("#account-current-password", "not-my-password").await;
     b.fill("#account-new-password", NEW_PASSWORD).await;
+    b.submit("#password-form").await;
+    b.until_text("#account-current-password-error", "This field is required.")
+        .await;
+    b.fill("#account-current-password", "not-my-password").await;
     b.submit("#password-form").await;
     b.until_text(
         "#account-current-password-error",
@@ -838,12 +841,14 @@ async fn the_account_panel_changes_email_and_password_and_deletes_the_account() 
         )
         .await;
     assert_eq!(asking, json!(true), "no confirm step");
+    // No password: required (the page leaves a blank one out rather than have it checked).
+    b.submit("#delete-form").await;
+    b.until_text("#delete-password-error", "This field is required.")
+        .await;
     b.fill("#delete-password", "not-my-password").await;
     b.submit("#delete-form").await;
-    b.until("the delete form's password error", async || {
-        Some(b.text("#delete-password-error").await).filter(|t| !t.is_empty())
-    })
-    .await;
+    b.until_text("#delete-password-error", "entered incorrectly")
+        .await;
     assert!(
         b.js(
             "return document.querySelector('#login-view').hidden",
