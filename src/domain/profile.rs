@@ -2,8 +2,8 @@
 //! The original let anyone do this to any account without a token; here only the owner
 //! can, and a password is needed for what cannot be undone.
 
-use super::accounts::{Login, check_password, email_rule, new_password, username_rule};
-use super::{DomainError, FieldErrors, check, unique_message};
+use super::accounts::{Login, PASSWORD, check_password, email_rule, new_password, username_rule};
+use super::{DomainError, FieldErrors, check, check_chars, unique_message};
 use crate::clock::now_secs_f64;
 use crate::model::User;
 use crate::store::users::AccountUpdate;
@@ -60,7 +60,14 @@ pub async fn edit(
         email.as_deref().unwrap_or(&owner.email),
         &mut errors,
     );
-    let current = match (wants_password, input.current_password) {
+    // A blank password is not checked (it would count as a failed login).
+    let current_password = check(
+        input.current_password,
+        "current_password",
+        &mut errors,
+        |s| check_chars(s, PASSWORD),
+    );
+    let current = match (wants_password, current_password) {
         (true, None) => {
             if !errors.iter().any(|(f, _)| f == "current_password") {
                 errors.add("current_password", REQUIRED);
@@ -120,8 +127,11 @@ pub async fn delete(
     password: Option<String>,
     errors: FieldErrors,
 ) -> Result<(), DomainError> {
+    let mut errors = errors;
+    let password = check(password, "password", &mut errors, |s| {
+        check_chars(s, PASSWORD)
+    });
     let Some(password) = password else {
-        let mut errors = errors;
         if errors.is_empty() {
             errors.add("password", REQUIRED);
         }

@@ -213,6 +213,21 @@ async fn a_wrong_current_password_counts_as_a_failed_login() {
             ),
         )
     };
+    // A blank current password is refused without being checked: no attempt counted.
+    for _ in 0..3 {
+        let r = app
+            .call(
+                Method::PATCH,
+                "/api/users/me/",
+                Some(&access),
+                Some(json!({"password": "Blue-Mariposa-42", "current_password": ""})),
+            )
+            .await;
+        assert_eq!(
+            r.json(),
+            json!({"current_password": ["This field may not be blank."]})
+        );
+    }
     assert_eq!(guess(1).await.status, StatusCode::BAD_REQUEST);
     assert_eq!(guess(2).await.status, StatusCode::BAD_REQUEST);
     let r = guess(3).await;
