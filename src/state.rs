@@ -50,6 +50,9 @@ pub struct AppState {
     pub accounts: Arc<auth::AccountCache>,
     /// Flips to `true` when the server starts shutting down; streams close with 1001.
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Ids of accounts that changed (password, deactivation, deletion), here or in another
+    /// process: their open streams re-check their credential at once.
+    pub account_changes: tokio::sync::broadcast::Sender<i64>,
 }
 
 impl AppState {
@@ -88,9 +91,14 @@ impl AppState {
         )
         .map_err(|e| format!("--redis-url: {e}"))?;
         let accounts = Arc::new(auth::AccountCache::default());
+        let account_changes = tokio::sync::broadcast::channel(256).0;
         {
-            let accounts = accounts.clone();
-            hub.on_account_change(move |user_id| accounts.forget(user_id));
+            let (accounts, changes) = (accounts.clone(), account_changes.clone());
+            hub.on_account_change(move |user_id| {
+                accounts.forget(user_id);
+                // No stream open: nobody to tell.
+                let _ = changes.send(user_id);
+            });
         }
         Ok(AppState {
             store: store.clone(),
@@ -133,6 +141,7 @@ impl AppState {
                 ),
             }),
             shutdown: Arc::new(tokio::sync::watch::channel(false).0),
+            account_changes,
         })
     }
 }

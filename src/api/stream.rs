@@ -223,8 +223,21 @@ impl StreamApi {
 async fn revoked(state: &AppState, caller: &Caller) {
     let every = state.limits.stream_recheck.max(Duration::from_millis(100));
     let mut tick = tokio::time::interval_at(Instant::now() + every, every);
+    let mut changes = state.account_changes.subscribe();
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            changed = changes.recv() => match changed {
+                // Another account: nothing to check.
+                Ok(id) if id != caller.user.id => continue,
+                // This account changed (or some news was missed): check now.
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                // The state is going away: keep to the ticks.
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    tick.tick().await;
+                }
+            },
+        }
         match still_allowed(state, caller).await {
             Ok(true) => {}
             Ok(false) => return,

@@ -524,3 +524,55 @@ async fn without_a_redis_url_the_server_never_needs_redis() {
     assert_eq!(ws.next_json().await["event_id"], 1);
     assert!(!p.log().to_lowercase().contains("redis"), "{}", p.log());
 }
+
+#[tokio::test]
+async fn an_account_deleted_through_one_process_loses_its_streams_on_another_at_once() {
+    let Some(redis_url) = shared_redis().await else {
+        return;
+    };
+    // Arrange: two processes, one database file, one Redis; alice's socket on B.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let prefix = channel_prefix();
+    let flags = ["--redis-url", &redis_url, "--redis-channel", &prefix];
+    let a = spawn_tasklane(&db, &flags);
+    let b = spawn_tasklane(&db, &flags);
+    let client = reqwest::Client::new();
+    wait_for_redis(&client, &a, "ok").await;
+    wait_for_redis(&client, &b, "ok").await;
+    let alice = user_on(&client, &a, "alice1").await;
+    let mut on_b = ws_on(&b, &alice, None).await;
+    // B has seen alice's token, so its account cache holds her.
+    let r = client
+        .get(b.url("/api/users/me/"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Act: she deletes her account through A.
+    let r = client
+        .delete(a.url("/api/users/me/"))
+        .bearer_auth(&alice)
+        .json(&json!({ "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let at = std::time::Instant::now();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    // Assert: B closes her stream with 4003 within a second, and refuses her token.
+    match on_b.next_within(Duration::from_secs(5)).await {
+        WsNext::Closed(Some(4003), _) => {}
+        other => panic!("expected close 4003 on B, got {other:?}"),
+    }
+    assert!(at.elapsed() < Duration::from_secs(1), "{:?}", at.elapsed());
+    let r = client
+        .get(b.url("/api/users/me/"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
