@@ -111,9 +111,9 @@ pub enum DeleteResponse {
 const PASSWORD_CHANGED: &str = "Password changed. Every session and API token of this account \
      has ended, this one included: log in again with the new password.";
 
-/// The caller, when `id` is their own; else the original's 404.
-pub(super) fn owner(caller: Caller, id: Path<PathId>) -> Result<Caller, ApiError> {
-    caller.require(Scope::Account)?;
+/// The caller, allowed `scope`, when `id` is their own; else the original's 404.
+pub(super) fn owner(caller: Caller, id: Path<PathId>, scope: Scope) -> Result<Caller, ApiError> {
+    caller.require(scope)?;
     match id.0.0 {
         Some(id) if id == caller.user.id => Ok(caller),
         Some(_) => Err(ApiError::not_found("No User matches the given query.")),

@@ -4,9 +4,7 @@
 
 use serde_json::{Map, Value};
 
-pub use crate::domain::{Chars, FieldErrors, NOT_BLANK, check_chars};
-
-pub const REQUIRED: &str = "This field is required.";
+pub use crate::domain::{Chars, FieldErrors, NOT_BLANK, REQUIRED, check_chars};
 pub const NOT_NULL: &str = "This field may not be null.";
 
 /// Reads field `name` and parses it with `parse`. A missing field is recorded as required

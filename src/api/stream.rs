@@ -24,7 +24,9 @@ use super::ApiTags;
 use super::StreamErrors;
 
 use crate::AppState;
-use crate::auth::{API_TOKEN_PREFIX, AuthError, Caller, Credential, Scope, bearer_token};
+use crate::auth::{
+    API_TOKEN_PREFIX, AccountState, AuthError, Caller, Credential, Scope, bearer_token,
+};
 use crate::clock::now_secs;
 use crate::error::ApiError;
 use crate::hub::{End, Follower, Item};
@@ -252,21 +254,10 @@ async fn still_allowed(
     caller: &Caller,
 ) -> Result<bool, crate::store::StoreError> {
     match &caller.credential {
-        Credential::Session => {
-            // Through the account cache: a second old at most, one read per user however
-            // many streams it has open.
-            if let Some((_, after)) = state.accounts.get(caller.user.id) {
-                return Ok(caller.issued_at >= after);
-            }
-            let account = state.store.account_by_id(caller.user.id).await?;
-            Ok(match account {
-                Some(a) if a.is_active => {
-                    state.accounts.put(a.user.clone(), a.credentials_after);
-                    caller.issued_at >= a.credentials_after
-                }
-                _ => false,
-            })
-        }
+        Credential::Session => Ok(matches!(
+            state.authenticator().account(caller.user.id).await?,
+            AccountState::Active { credentials_after, .. } if caller.issued_at >= credentials_after
+        )),
         Credential::ApiToken { id, .. } => state.store.api_token_live(*id, now_secs()).await,
     }
 }

@@ -13,7 +13,6 @@ use super::body::DrfBody;
 use super::{AccountErrors, ApiTags, OneErrors, PathId, ReadErrors, RegisterErrors};
 use crate::AppState;
 use crate::auth::{Caller, Scope};
-use crate::error::ApiError;
 use crate::model::User;
 
 #[derive(Default)]
@@ -66,12 +65,7 @@ impl UsersApi {
         /// A user id; any id but your own is a 404.
         id: Path<PathId>,
     ) -> Result<Json<User>, OneErrors> {
-        caller.require(Scope::AccountRead)?;
-        match id.0.0 {
-            Some(id) if id == caller.user.id => Ok(Json(caller.user)),
-            Some(_) => Err(ApiError::not_found("No User matches the given query.").into()),
-            None => Err(ApiError::not_found("Not found.").into()),
-        }
+        Ok(Json(owner(caller, id, Scope::AccountRead)?.user))
     }
 
     /// API root: links to the collections
@@ -146,7 +140,7 @@ impl UsersApi {
         id: Path<PathId>,
         body: DrfBody<AccountUpdate>,
     ) -> Result<ChangeResponse, AccountErrors> {
-        let caller = owner(caller, id)?;
+        let caller = owner(caller, id, Scope::Account)?;
         Ok(change(req, &state, caller, &body.data, false).await?)
     }
 
@@ -167,7 +161,7 @@ impl UsersApi {
         id: Path<PathId>,
         body: DrfBody<AccountPatch>,
     ) -> Result<ChangeResponse, AccountErrors> {
-        let caller = owner(caller, id)?;
+        let caller = owner(caller, id, Scope::Account)?;
         Ok(change(req, &state, caller, &body.data, true).await?)
     }
 
@@ -188,7 +182,7 @@ impl UsersApi {
         id: Path<PathId>,
         body: DrfBody<AccountDeletion>,
     ) -> Result<DeleteResponse, AccountErrors> {
-        let caller = owner(caller, id)?;
+        let caller = owner(caller, id, Scope::Account)?;
         Ok(delete(req, &state, caller, &body.data).await?)
     }
 }

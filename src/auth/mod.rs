@@ -191,6 +191,18 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
     }
 }
 
+/// An account, as a credential check sees it.
+#[derive(Debug, Clone)]
+pub enum AccountState {
+    /// Active; access tokens issued (`iat`) before `credentials_after` are ended.
+    Active {
+        user: User,
+        credentials_after: i64,
+    },
+    Inactive,
+    Missing,
+}
+
 /// What checking a token needs; the route table hands it to every request.
 #[derive(Clone)]
 pub struct Authenticator {
@@ -216,24 +228,40 @@ impl Authenticator {
             issued_at: claims.iat,
             credential: Credential::Session,
         };
-        // Issued before the account's password changed or it was deactivated: ended.
-        let ended = AuthError::InvalidAccess(TokenError::Invalid);
-        if let Some((user, credentials_after)) = self.accounts.get(claims.user_id) {
-            if claims.iat < credentials_after {
-                return Err(ended);
+        match self.account(claims.user_id).await? {
+            // Issued before the account's password changed or it was deactivated: ended.
+            AccountState::Active {
+                credentials_after, ..
+            } if claims.iat < credentials_after => {
+                Err(AuthError::InvalidAccess(TokenError::Invalid))
             }
-            return Ok(session(user));
+            AccountState::Active { user, .. } => Ok(session(user)),
+            AccountState::Inactive => Err(AuthError::UserInactive),
+            AccountState::Missing => Err(AuthError::UserNotFound),
         }
-        let account = self.store.account_by_id(claims.user_id).await?;
-        if let Some(a) = account.as_ref().filter(|a| a.is_active) {
-            self.accounts.put(a.user.clone(), a.credentials_after);
+    }
+
+    /// Account `user_id` as a credential check needs it: from the one-second cache, or
+    /// read (and cached when active). One read per user per second, however many requests
+    /// and streams it has.
+    pub async fn account(&self, user_id: i64) -> Result<AccountState, StoreError> {
+        if let Some((user, credentials_after)) = self.accounts.get(user_id) {
+            return Ok(AccountState::Active {
+                user,
+                credentials_after,
+            });
         }
-        match account {
-            Some(a) if a.is_active && claims.iat < a.credentials_after => Err(ended),
-            Some(a) if a.is_active => Ok(session(a.user)),
-            Some(_) => Err(AuthError::UserInactive),
-            None => Err(AuthError::UserNotFound),
-        }
+        Ok(match self.store.account_by_id(user_id).await? {
+            Some(a) if a.is_active => {
+                self.accounts.put(a.user.clone(), a.credentials_after);
+                AccountState::Active {
+                    user: a.user,
+                    credentials_after: a.credentials_after,
+                }
+            }
+            Some(_) => AccountState::Inactive,
+            None => AccountState::Missing,
+        })
     }
 
     async fn authenticate_api_token(&self, token: &str) -> Result<Caller, AuthError> {

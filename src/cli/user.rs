@@ -99,8 +99,9 @@ async fn account_named(store: &Store, username: &str) -> Result<Account, Fail> {
 }
 
 async fn set_password(store: &Store, username: String, password: String) -> Result<(), Fail> {
-    let username = account_named(store, &username).await?.user.username;
-    let change = accounts::set_password(store, &username, password)
+    let account = account_named(store, &username).await?;
+    let username = account.user.username.clone();
+    let change = accounts::set_password(store, account, password)
         .await
         .map_err(|e| match e {
             DomainError::NotFound => no_such_user(&username),

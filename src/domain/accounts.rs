@@ -84,15 +84,26 @@ pub async fn register(
     let (Some(username), Some(email), Some(password)) = (username, email, password) else {
         return Err(DomainError::Internal("validated fields missing".into()));
     };
+    let hash = hash_new(queue, &username, password).await?;
+    Ok(store.create_user(username, email, hash).await?)
+}
+
+/// Hashes a new password for account `key`, in a place of the bounded hashing `queue`
+/// when there is one (the server's; the command line has none).
+pub async fn hash_new(
+    queue: Option<&HashQueue>,
+    key: &str,
+    password: String,
+) -> Result<String, DomainError> {
     let place = match queue {
-        Some(q) => Some(q.enter(&username).map_err(|_| DomainError::Busy)?),
+        Some(q) => Some(q.enter(key).map_err(|_| DomainError::Busy)?),
         None => None,
     };
     let hash = hash_password(password)
         .await
         .map_err(|e| DomainError::Internal(e.to_string()))?;
     drop(place);
-    Ok(store.create_user(username, email, hash).await?)
+    Ok(hash)
 }
 
 /// A username as Django's `AbstractUser` takes it: NFKC-normalised, trimmed, at most 150
@@ -308,16 +319,13 @@ pub async fn revoke(store: &Store, jwt: &Jwt, token: &str) -> Result<(), DomainE
     }
 }
 
-/// Sets the password of `username` (checked like registration's against the account's
-/// username and email) and ends every older credential. `NotFound` for no such user.
+/// Sets the password of `account` (checked like registration's against its username and
+/// email) and ends every older credential. `NotFound` when it is gone meanwhile.
 pub async fn set_password(
     store: &Store,
-    username: &str,
+    account: Account,
     password: String,
 ) -> Result<AccountChange, DomainError> {
-    let account = find_account(store, username)
-        .await?
-        .ok_or(DomainError::NotFound)?;
     let mut errors = FieldErrors::default();
     let password = new_password(
         Some(password),
@@ -329,9 +337,7 @@ pub async fn set_password(
     let Some(password) = password else {
         return Err(DomainError::Internal("validated password missing".into()));
     };
-    let hash = hash_password(password)
-        .await
-        .map_err(|e| DomainError::Internal(e.to_string()))?;
+    let hash = hash_new(None, &account.user.username, password).await?;
     Ok(store
         .set_password_hash(account.user.username, hash, now_secs_f64())
         .await?)

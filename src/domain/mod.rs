@@ -147,6 +147,7 @@ impl Chars {
 }
 
 pub const NOT_BLANK: &str = "This field may not be blank.";
+pub const REQUIRED: &str = "This field is required.";
 
 /// A text field's rules, with DRF's messages: trimmed (when asked), not blank (unless
 /// allowed), at most `max_length` characters, no NUL.

@@ -2,8 +2,10 @@
 //! The original let anyone do this to any account without a token; here only the owner
 //! can, and a password is needed for what cannot be undone.
 
-use super::accounts::{Login, PASSWORD, check_password, email_rule, new_password, username_rule};
-use super::{DomainError, FieldErrors, check, check_chars, unique_message};
+use super::accounts::{
+    Login, PASSWORD, check_password, email_rule, hash_new, new_password, username_rule,
+};
+use super::{DomainError, FieldErrors, REQUIRED, check, check_chars, unique_message};
 use crate::clock::now_secs_f64;
 use crate::model::User;
 use crate::store::users::AccountUpdate;
@@ -13,7 +15,6 @@ pub const WRONG_CURRENT_PASSWORD: &str =
     "Your old password was entered incorrectly. Please enter it again.";
 /// The message for a wrong password when deleting the account.
 pub const WRONG_PASSWORD: &str = "Your password was entered incorrectly. Please enter it again.";
-const REQUIRED: &str = "This field is required.";
 
 /// An edit as given: `None` for a field that is absent (kept) or was already refused (its
 /// message is in the errors handed to [`edit`]).
@@ -77,8 +78,7 @@ pub async fn edit(
         (_, current) => current,
     };
     const ORDER: &[&str] = &["username", "email", "password", "current_password"];
-    let errors = errors.ordered(ORDER);
-    errors.clone().into_result()?;
+    errors.ordered(ORDER).into_result()?;
     // Only a change that is otherwise valid costs a password check.
     let password_hash = match (password, current) {
         (Some(password), Some(current)) => {
@@ -91,15 +91,7 @@ pub async fn edit(
                     WRONG_CURRENT_PASSWORD,
                 )));
             }
-            let place = ctx
-                .hash_queue
-                .enter(&owner.username)
-                .map_err(|_| DomainError::Busy)?;
-            let hash = crate::auth::password::hash_password(password)
-                .await
-                .map_err(|e| DomainError::Internal(e.to_string()))?;
-            drop(place);
-            Some(hash)
+            Some(hash_new(Some(ctx.hash_queue), &owner.username, password).await?)
         }
         _ => None,
     };
