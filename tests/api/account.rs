@@ -132,18 +132,7 @@ async fn another_users_account_is_a_404_for_every_verb_and_stays_untouched() {
 async fn a_password_change_needs_the_current_one_and_ends_every_older_credential() {
     let app = spawn_app().await;
     let (access, refresh) = app.user("carol1").await;
-    let script = app
-        .call(
-            Method::POST,
-            "/api/tokens/",
-            Some(&access),
-            Some(json!({"name": "script", "scopes": ["tasks:read"]})),
-        )
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let script = api_token(&app, &access, &["tasks:read"]).await;
     let (other, _) = app.user("dave1").await;
     let new = "Blue-Mariposa-42";
     let patch = |body: Value| app.call(Method::PATCH, "/api/users/me/", Some(&access), Some(body));
@@ -259,13 +248,7 @@ async fn deleting_the_account_needs_the_password_and_removes_everything_it_owned
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
-    app.call(
-        Method::POST,
-        "/api/tokens/",
-        Some(&access),
-        Some(json!({"name": "script", "scopes": ["tasks:read"]})),
-    )
-    .await;
+    api_token(&app, &access, &["tasks:read"]).await;
     let mut ws = app.ws(&access, None).await;
     let delete =
         |body: Value| app.call(Method::DELETE, "/api/users/me/", Some(&access), Some(body));
@@ -333,18 +316,7 @@ async fn deleting_the_account_needs_the_password_and_removes_everything_it_owned
 async fn an_api_token_cannot_change_or_delete_the_account() {
     let app = spawn_app().await;
     let (access, _) = app.user("gina1").await;
-    let token = app
-        .call(
-            Method::POST,
-            "/api/tokens/",
-            Some(&access),
-            Some(json!({"name": "script", "scopes": ["account:read", "tasks:write"]})),
-        )
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = api_token(&app, &access, &["account:read", "tasks:write"]).await;
     for (method, body) in [
         (Method::PATCH, json!({"email": "x@example.com"})),
         (Method::DELETE, json!({"password": PASSWORD})),

@@ -10,20 +10,6 @@ use serde_json::{Value, json};
 use crate::cli::{tasklane, user};
 use crate::helpers::*;
 
-/// Creates an API token with `scopes` from `session`: the secret.
-async fn api_token(app: &TestApp, session: &str, scopes: &[&str]) -> String {
-    let r = app
-        .call(
-            Method::POST,
-            "/api/tokens/",
-            Some(session),
-            Some(json!({"name": "script", "scopes": scopes})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    r.json()["token"].as_str().expect("token").to_owned()
-}
-
 /// Polls `GET path` with `token` until it is refused; fails unless that happens within
 /// `within` of `since`.
 async fn refused_within(app: &TestApp, path: &str, token: &str, since: Instant, within: Duration) {

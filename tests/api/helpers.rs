@@ -258,6 +258,20 @@ impl TestApp {
     }
 }
 
+/// Creates an API token with `scopes` from `session`: the secret.
+pub async fn api_token(app: &TestApp, session: &str, scopes: &[&str]) -> String {
+    let r = app
+        .call(
+            Method::POST,
+            "/api/tokens/",
+            Some(session),
+            Some(json!({"name": "script", "scopes": scopes})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.json()["token"].as_str().expect("token").to_owned()
+}
+
 pub async fn read(resp: reqwest::Response) -> Resp {
     let status = resp.status();
     let headers = resp.headers().clone();

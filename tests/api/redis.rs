@@ -151,6 +151,21 @@ fn channel_prefix() -> String {
     format!("tasklane-test-{}", rand::random::<u64>())
 }
 
+/// Two processes on one new database file, fanning out through the Redis at
+/// `redis_url` on a channel of their own, both connected to it.
+async fn two_processes(redis_url: &str) -> (tempfile::TempDir, Proc, Proc, reqwest::Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let prefix = channel_prefix();
+    let flags = ["--redis-url", redis_url, "--redis-channel", &prefix];
+    let a = spawn_tasklane(&db, &flags);
+    let b = spawn_tasklane(&db, &flags);
+    let client = reqwest::Client::new();
+    wait_for_redis(&client, &a, "ok").await;
+    wait_for_redis(&client, &b, "ok").await;
+    (dir, a, b, client)
+}
+
 /// PUBLISHes `payload` on `channel`: how many subscribers heard it.
 async fn publish(redis_url: &str, channel: &str, payload: &[u8]) -> i64 {
     let client = redis::Client::open(redis_url).unwrap();
@@ -218,15 +233,7 @@ async fn a_client_on_one_process_sees_changes_made_through_another() {
         return;
     };
     // Arrange: two processes, one database file, one Redis.
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("shared.db");
-    let prefix = channel_prefix();
-    let flags = ["--redis-url", &redis_url, "--redis-channel", &prefix];
-    let a = spawn_tasklane(&db, &flags);
-    let b = spawn_tasklane(&db, &flags);
-    let client = reqwest::Client::new();
-    wait_for_redis(&client, &a, "ok").await;
-    wait_for_redis(&client, &b, "ok").await;
+    let (_dir, a, b, client) = two_processes(&redis_url).await;
     let alice = user_on(&client, &a, "alice1").await;
     let bob = user_on(&client, &a, "bob1").await;
     let mut alice_on_b = ws_on(&b, &alice, None).await;
@@ -531,15 +538,7 @@ async fn an_account_deleted_through_one_process_loses_its_streams_on_another_at_
         return;
     };
     // Arrange: two processes, one database file, one Redis; alice's socket on B.
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("shared.db");
-    let prefix = channel_prefix();
-    let flags = ["--redis-url", &redis_url, "--redis-channel", &prefix];
-    let a = spawn_tasklane(&db, &flags);
-    let b = spawn_tasklane(&db, &flags);
-    let client = reqwest::Client::new();
-    wait_for_redis(&client, &a, "ok").await;
-    wait_for_redis(&client, &b, "ok").await;
+    let (_dir, a, b, client) = two_processes(&redis_url).await;
     let alice = user_on(&client, &a, "alice1").await;
     let mut on_b = ws_on(&b, &alice, None).await;
     // B has seen alice's token, so its account cache holds her.
