@@ -91,12 +91,32 @@ impl Drop for RedisServer {
     }
 }
 
+/// A free port below the kernel's ephemeral range (32768 and up here). A port from that
+/// range (what binding port 0 gives) can be handed to the server's own outgoing connection
+/// while nothing listens on it: a connect to 127.0.0.1:P from source port P is a TCP
+/// self-connection, which echoes every command back and looks like a Redis that answers,
+/// so a process never saw its dead Redis as gone (`redis_going_away…` failed now and then).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let (lo, hi) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| {
+            let mut it = r.split_whitespace().map(|n| n.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999));
+    // Below the range if it leaves room, else above it.
+    let candidates = if lo > 11000 {
+        10000..lo
+    } else {
+        hi.saturating_add(1)..u16::MAX
+    };
+    for _ in 0..1000 {
+        let port = candidates.start + rand::random::<u16>() % (candidates.end - candidates.start);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port outside the ephemeral range {lo}-{hi}");
 }
 
 async fn health(client: &reqwest::Client, p: &Proc) -> Value {
