@@ -1,5 +1,6 @@
 //! Prometheus metrics: requests by route and status with latency histograms, open
-//! streams, events published and delivered, the Redis bridge, and the database pool.
+//! streams, events published and delivered, the Redis bridge, the database pool, and
+//! the writer's commits.
 //! Served at `/metrics` when `--metrics` (on the main address) or `--metrics-bind`
 //! (a separate, private address) is given.
 
@@ -18,6 +19,8 @@ pub struct Metrics {
     pub events_delivered: IntCounter,
     redis_connected: IntGauge,
     pool_connections: IntGaugeVec,
+    db_commits: IntCounter,
+    db_writes: IntCounter,
 }
 
 impl Default for Metrics {
@@ -77,6 +80,16 @@ impl Metrics {
             &["state"],
         )
         .expect("static metric definition");
+        let db_commits = IntCounter::new(
+            "db_commits_total",
+            "Write transactions committed (each one sync with --synchronous full).",
+        )
+        .expect("static metric definition");
+        let db_writes = IntCounter::new(
+            "db_writes_total",
+            "Writes committed; over db_commits_total, the mean group-commit batch.",
+        )
+        .expect("static metric definition");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -85,6 +98,8 @@ impl Metrics {
             Box::new(events_delivered.clone()),
             Box::new(redis_connected.clone()),
             Box::new(pool_connections.clone()),
+            Box::new(db_commits.clone()),
+            Box::new(db_writes.clone()),
         ] {
             let _ = registry.register(c);
         }
@@ -97,11 +112,13 @@ impl Metrics {
             events_delivered,
             redis_connected,
             pool_connections,
+            db_commits,
+            db_writes,
         }
     }
 
     /// The text exposition, with the gauges read fresh.
-    pub fn render(&self, redis: Option<bool>, pool: (u32, u32)) -> String {
+    pub fn render(&self, redis: Option<bool>, pool: (u32, u32), writes: (u64, u64)) -> String {
         self.redis_connected.set(match redis {
             None => -1,
             Some(true) => 1,
@@ -114,6 +131,11 @@ impl Metrics {
         self.pool_connections
             .with_label_values(&["in_use"])
             .set(i64::from(connections.saturating_sub(idle)));
+        let (commits, written) = writes;
+        self.db_commits
+            .inc_by(commits.saturating_sub(self.db_commits.get()));
+        self.db_writes
+            .inc_by(written.saturating_sub(self.db_writes.get()));
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()

@@ -68,8 +68,9 @@ impl AppState {
     /// Opens the database and loads (or creates) the signing secret.
     pub async fn build(args: &ServeArgs) -> Result<AppState, Box<dyn std::error::Error>> {
         let db = args.db.clone();
-        let pool_size = args.pool_size;
-        let store = tokio::task::spawn_blocking(move || Store::open(&db, pool_size)).await??;
+        let (pool_size, synchronous) = (args.pool_size, args.synchronous);
+        let store =
+            tokio::task::spawn_blocking(move || Store::open(&db, pool_size, synchronous)).await??;
         let secret = match &args.jwt_secret {
             Some(s) => s.0.clone(),
             None => store.setting_or_insert("jwt_secret", new_secret).await?,

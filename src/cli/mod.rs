@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use crate::config::commands::{BackupArgs, DbArgs, TokenArgs, UserArgs};
 use crate::domain::{DomainError, FieldErrors};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Synchronous};
 
 /// A failure already worth a line on stderr.
 struct Fail(String);
@@ -87,7 +87,7 @@ async fn open_store(db: &Path, create: bool) -> Result<Store, Fail> {
         )));
     }
     let path = db.to_owned();
-    tokio::task::spawn_blocking(move || Store::open(&path, 2))
+    tokio::task::spawn_blocking(move || Store::open(&path, 2, Synchronous::Full))
         .await
         .map_err(|e| Fail(format!("opening the database failed: {e}")))?
         .map_err(|e| Fail(format!("cannot open {}: {e}", db.display())))

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::store::Synchronous;
 use clap::{Args, Parser, Subcommand};
 
 pub mod commands;
@@ -58,6 +59,13 @@ pub struct ServeArgs {
     /// SQLite database file; created on first start.
     #[arg(long, env = "TASKLANE_DB", default_value = "tasklane.db")]
     pub db: PathBuf,
+
+    /// When a write is acknowledged: `full` (the default) syncs each commit to stable
+    /// storage before answering, so no acknowledged write is lost even to a power cut;
+    /// `normal` answers once the OS has the write, faster but a power cut or kernel crash
+    /// can lose the last writes (a crash of tasklane itself loses nothing).
+    #[arg(long, env = "TASKLANE_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
+    pub synchronous: Synchronous,
 
     /// Secret for signing JWTs (HS256). When absent, one is generated on first start and
     /// kept in the database, so restarts don't log anyone out.

@@ -1,16 +1,16 @@
 //! The only code that speaks SQL.
 //!
 //! `Store` owns an r2d2 pool of SQLite connections to one file for reads, and one writer
-//! connection. Once the store is open, reads run on the pool through [`Store::run`] and
-//! writes on the writer through [`Store::write`], the `spawn_blocking` doorways, so no
-//! connection ever crosses an `.await` and async workers never block on the database.
+//! connection on a thread of its own. Once the store is open, reads run on the pool
+//! through [`Store::run`] (a `spawn_blocking` doorway) and writes on the writer thread
+//! through [`Store::write`], which batches them into group commits; so no connection ever
+//! crosses an `.await` and async workers never block on the database.
 //! (Before that, `Store::open` migrates on the writer; the operator's file-level commands
 //! in `admin` — backup, integrity check, the schema version before migrating — open
 //! their own connection and are run on a blocking thread by their caller.) Pragmas are set
 //! once per connection; the schema is applied by numbered migrations tracked in
-//! `PRAGMA user_version`. Writes take the writer in turn and use `BEGIN IMMEDIATE`, so they
-//! never fail half-way with SQLITE_BUSY on lock upgrade; writers in other processes queue
-//! on the busy timeout.
+//! `PRAGMA user_version`. Write batches use `BEGIN IMMEDIATE`, so they never fail half-way
+//! with SQLITE_BUSY on lock upgrade; writers in other processes queue on the busy timeout.
 //!
 //! rusqlite types stay inside this module: callers see model types and [`StoreError`].
 
@@ -22,9 +22,12 @@ pub mod settings;
 pub mod tasks;
 pub mod tokens;
 pub mod users;
+mod writer;
+
+pub use writer::MAX_BATCH;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -72,27 +75,50 @@ impl From<r2d2::Error> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// When a commit is on stable storage (SQLite's `synchronous` in WAL mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Synchronous {
+    /// Every commit syncs the WAL before it returns: an acknowledged write survives a
+    /// power cut or kernel crash.
+    #[default]
+    Full,
+    /// Commits reach the OS but are synced only at checkpoints: a crash of the process
+    /// loses nothing, a power cut or kernel crash may lose the last writes.
+    Normal,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     /// Connections for reads.
     pool: r2d2::Pool<SqliteConnectionManager>,
     /// The one connection this process writes through (see [`Store::write`]).
-    writer: Arc<Mutex<Connection>>,
+    writer: writer::Writer,
 }
 
 impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     /// Blocking: call at start-up, before serving.
-    pub fn open(path: &Path, pool_size: u32) -> Result<Store> {
+    pub fn open(path: &Path, pool_size: u32, synchronous: Synchronous) -> Result<Store> {
         create_private(path)?;
-        let manager = SqliteConnectionManager::file(path).with_init(|c| {
+        let pragmas = format!(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = {};
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;",
+            synchronous.pragma()
+        );
+        let manager = SqliteConnectionManager::file(path).with_init(move |c| {
             c.busy_timeout(BUSY_TIMEOUT)?;
-            c.execute_batch(
-                "PRAGMA journal_mode = WAL;
-                 PRAGMA synchronous = NORMAL;
-                 PRAGMA foreign_keys = ON;
-                 PRAGMA temp_store = MEMORY;",
-            )?;
+            c.execute_batch(&pragmas)?;
             c.set_prepared_statement_cache_capacity(64);
             Ok(())
         });
@@ -103,10 +129,9 @@ impl Store {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
-        Ok(Store {
-            pool,
-            writer: Arc::new(Mutex::new(writer)),
-        })
+        let writer = writer::Writer::start(writer)
+            .map_err(|e| StoreError::Other(format!("cannot start the writer thread: {e}")))?;
+        Ok(Store { pool, writer })
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
@@ -124,28 +149,25 @@ impl Store {
         .map_err(|e| StoreError::Other(format!("blocking task failed: {e}")))?
     }
 
-    /// Runs `f` on the writer connection on the blocking thread pool, inside one
-    /// `BEGIN IMMEDIATE` transaction that commits when `f` returns `Ok` and rolls back
-    /// otherwise.
+    /// Runs `f` on the writer connection, in the next commit batch (see [`writer`]):
+    /// inside a `BEGIN IMMEDIATE` transaction shared with the other writes queued with it,
+    /// in a savepoint of its own that is released when `f` returns `Ok` and rolled back
+    /// otherwise. Returns once the batch is committed (with `synchronous=FULL`, synced).
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction) -> Result<T> + Send + 'static,
     {
-        let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || {
-            // One writer at a time in this process: the others wait on this lock and are
-            // woken the moment it is free, instead of polling SQLite's busy handler
-            // (which sleeps in growing steps). Other processes still queue on the busy
-            // timeout.
-            let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
-        .map_err(|e| StoreError::Other(format!("blocking task failed: {e}")))?
+        self.writer.write(f).await
+    }
+
+    /// Transactions committed by this process's writer, and the writes they carried.
+    pub fn write_stats(&self) -> (u64, u64) {
+        let s = self.writer.stats();
+        (
+            s.commits.load(Ordering::Relaxed),
+            s.writes.load(Ordering::Relaxed),
+        )
     }
 
     /// Connections in the pool, and how many of them are idle.

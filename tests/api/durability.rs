@@ -1,0 +1,203 @@
+//! Durable acknowledged writes: every write the API acknowledges was synced to stable
+//! storage before its answer, and concurrent writes share syncs (group commit).
+//! Syncs are counted by a SQLite VFS shim ([`super::sync_count`]) that makes each sync
+//! slow and counts it only once done, so an answer sent before its sync is caught.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tasklane::store::Synchronous;
+
+use crate::helpers::{PASSWORD, Resp, TestApp, spawn_app_with};
+use crate::sync_count::{Syncs, watch};
+
+const SLOW_SYNC: Duration = Duration::from_millis(20);
+
+async fn app_counting_syncs(synchronous: Synchronous) -> (TestApp, Syncs, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let syncs = watch(dir.path(), SLOW_SYNC);
+    let db = dir.path().join("durable.db");
+    let app = spawn_app_with(|a| {
+        a.db = db;
+        a.synchronous = synchronous;
+    })
+    .await;
+    (app, syncs, dir)
+}
+
+/// Sends one request and returns its answer with the syncs completed before it arrived.
+async fn synced(syncs: &Syncs, request: impl Future<Output = Resp>) -> (Resp, u64) {
+    let before = syncs.count();
+    let r = request.await;
+    (r, syncs.count() - before)
+}
+
+#[tokio::test]
+async fn every_acknowledged_write_is_synced_before_its_answer() {
+    let (app, syncs, _dir) = app_counting_syncs(Synchronous::Full).await;
+    let mut checked: Vec<(&str, u64)> = Vec::new();
+
+    let (r, n) = synced(&syncs, app.register("alice", "alice@example.com", PASSWORD)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    checked.push(("register", n));
+    let (r, n) = synced(&syncs, app.login("alice", PASSWORD)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    checked.push(("login (a refresh token)", n));
+    let tokens = r.json();
+    let access = tokens["access"].as_str().unwrap().to_owned();
+    let (r, n) = synced(&syncs, app.refresh(tokens["refresh"].as_str().unwrap())).await;
+    assert_eq!(r.status, StatusCode::OK);
+    checked.push(("refresh rotation", n));
+    let refresh = r.json()["refresh"].as_str().unwrap().to_owned();
+
+    let (r, n) = synced(
+        &syncs,
+        app.create_task(&access, json!({"title": "Durable"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    checked.push(("create", n));
+    let id = r.json()["id"].as_i64().unwrap();
+    let keyed = async {
+        let resp = app
+            .client
+            .post(app.url("/api/tasks/"))
+            .bearer_auth(&access)
+            .header("idempotency-key", "k-1")
+            .json(&json!({"title": "Keyed once"}))
+            .send()
+            .await
+            .unwrap();
+        crate::helpers::read(resp).await
+    };
+    let (r, n) = synced(&syncs, keyed).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    checked.push(("create with an idempotency key", n));
+    let path = format!("/api/tasks/{id}/");
+    let (r, n) = synced(
+        &syncs,
+        app.call(
+            Method::PATCH,
+            &path,
+            Some(&access),
+            Some(json!({"completed": true})),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    checked.push(("patch", n));
+    let (r, n) = synced(
+        &syncs,
+        app.call(
+            Method::PUT,
+            &path,
+            Some(&access),
+            Some(json!({"title": "Durable, put", "description": "Synced before answered", "completed": false})),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    checked.push(("put", n));
+    let (r, n) = synced(&syncs, app.call(Method::DELETE, &path, Some(&access), None)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    checked.push(("delete", n));
+    let (r, n) = synced(
+        &syncs,
+        app.call(
+            Method::POST,
+            "/api/tokens/",
+            Some(&access),
+            Some(json!({"name": "script", "scopes": ["tasks:read"]})),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    checked.push(("API token created", n));
+    let token_id = r.json()["id"].as_i64().unwrap();
+    let (r, n) = synced(
+        &syncs,
+        app.call(
+            Method::DELETE,
+            &format!("/api/tokens/{token_id}/"),
+            Some(&access),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    checked.push(("API token revoked", n));
+    let (r, n) = synced(
+        &syncs,
+        app.call(
+            Method::POST,
+            "/api/token/revoke/",
+            None,
+            Some(json!({ "refresh": refresh })),
+        ),
+    )
+    .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    checked.push(("logout", n));
+
+    let unsynced: Vec<_> = checked.iter().filter(|(_, n)| *n == 0).collect();
+    assert!(
+        unsynced.is_empty(),
+        "answered before any sync: {unsynced:?} (all: {checked:?})"
+    );
+}
+
+#[tokio::test]
+async fn with_synchronous_normal_writes_are_answered_without_a_sync() {
+    // The contrast that shows the test above can fail: the same writes, no syncs.
+    let (app, syncs, _dir) = app_counting_syncs(Synchronous::Normal).await;
+    let (access, _) = app.user("bob").await;
+    let before = syncs.count();
+    for i in 0..10 {
+        app.new_task(&access, &format!("Fast task {i}")).await;
+    }
+    assert_eq!(
+        syncs.count() - before,
+        0,
+        "NORMAL syncs only at checkpoints"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_writes_share_syncs_and_keep_their_order() {
+    let (app, syncs, _dir) = app_counting_syncs(Synchronous::Full).await;
+    let (access, _) = app.user("carol").await;
+    let before = syncs.count();
+    let writes = 40;
+    let mut answers = Vec::new();
+    for i in 0..writes {
+        let client = app.client.clone();
+        let url = app.url("/api/tasks/");
+        let access = access.clone();
+        answers.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(access)
+                .json(&json!({"title": format!("Concurrent {i}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for a in answers {
+        assert_eq!(a.await.unwrap(), StatusCode::CREATED);
+    }
+    let used = syncs.count() - before;
+    // Each sync takes 20 ms; while one runs, the requests that arrive wait and share the
+    // next. One sync per write would be 40.
+    assert!(
+        used >= 1 && used <= writes / 2,
+        "{used} syncs for {writes} writes"
+    );
+
+    // Every write has its event: ids 1..=40, no gap, no repeat.
+    let changes = app.get("/api/changes/?since=0", &access).await.json();
+    let ids = crate::helpers::ids(changes["events"].as_array().unwrap());
+    assert_eq!(ids, (1..=writes as i64).collect::<Vec<_>>());
+}
