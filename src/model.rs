@@ -7,7 +7,7 @@ use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
 
 /// A user as the API shows it: never the password hash.
-#[derive(Object, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Object, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[oai(rename = "User")]
 pub struct User {
     /// Unique id.
@@ -45,7 +45,7 @@ pub struct Task {
 
 // The one definition of the list's orders: the API parses it, the store sorts by it.
 /// Sort order of the list; `-` means descending. Ties are broken by id.
-#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[oai(rename = "TaskOrdering")]
 pub enum Ordering {
     #[default]

@@ -36,6 +36,8 @@ pub struct Limits {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Rendered task-list pages, checked against the database on every read.
+    pub listing: crate::domain::listing::Listing,
     pub jwt: Arc<Jwt>,
     pub hub: Hub,
     pub limits: Arc<Limits>,
@@ -103,6 +105,7 @@ impl AppState {
         }
         Ok(AppState {
             store: store.clone(),
+            listing: crate::domain::listing::Listing::new(args.list_cache_mb * 1024 * 1024),
             jwt: Arc::new(Jwt::new(
                 secret.as_bytes(),
                 args.access_ttl,

@@ -62,14 +62,14 @@ impl<T: Type + Serialize + Send> ApiResponse for SerdeJson<T> {
 
 /// A JSON body already written (by the store), documented as `T`.
 pub struct PrebuiltJson<T> {
-    body: Vec<u8>,
+    body: bytes::Bytes,
     _schema: std::marker::PhantomData<fn() -> T>,
 }
 
 impl<T> PrebuiltJson<T> {
-    pub fn new(body: Vec<u8>) -> Self {
+    pub fn new(body: impl Into<bytes::Bytes>) -> Self {
         PrebuiltJson {
-            body,
+            body: body.into(),
             _schema: std::marker::PhantomData,
         }
     }

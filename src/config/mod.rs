@@ -186,6 +186,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKLANE_PAGE_SIZE", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub page_size: u32,
 
+    /// Memory for rendered task-list pages, in MiB (0: render every list). A kept page
+    /// is served only after a point read shows the user's tasks unchanged since.
+    #[arg(long, env = "TASKLANE_LIST_CACHE_MB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    pub list_cache_mb: u64,
+
     /// SQLite connections in the pool.
     #[arg(long, env = "TASKLANE_POOL_SIZE", default_value_t = 8)]
     pub pool_size: u32,

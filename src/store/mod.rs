@@ -149,6 +149,33 @@ impl Store {
         .map_err(|e| StoreError::Other(format!("blocking task failed: {e}")))?
     }
 
+    /// Runs `f` at once, on this thread, with an idle pooled connection: a short read on
+    /// the hot path without a thread hop. `None` when no connection is idle or the
+    /// database is busy, and the caller takes [`Store::run`] instead. It never waits: the
+    /// connection's busy timeout is zero for the call. Only for reads that touch a few
+    /// cached pages (an indexed point read), so an async worker is held for microseconds.
+    pub(crate) fn read_now<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Option<Result<T>> {
+        let conn = self.pool.try_get()?;
+        conn.busy_timeout(Duration::ZERO).ok()?;
+        let out = f(&conn);
+        // Cannot fail: it only sets the connection's busy handler.
+        let _ = conn.busy_timeout(BUSY_TIMEOUT);
+        match out {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                None
+            }
+            out => Some(out.map_err(StoreError::from)),
+        }
+    }
+
     /// Runs `f` on the writer connection, in the next commit batch (see [`writer`]):
     /// inside a `BEGIN IMMEDIATE` transaction shared with the other writes queued with it,
     /// in a savepoint of its own that is released when `f` returns `Ok` and rolled back

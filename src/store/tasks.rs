@@ -38,7 +38,7 @@ fn order_by(ordering: Ordering) -> &'static str {
 }
 
 /// Filters and paging for the list.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TaskQuery {
     pub completed: Option<bool>,
     /// Case-insensitive substring of title or description.
@@ -259,6 +259,20 @@ impl Store {
             })
         })
         .await
+    }
+
+    /// The user's last event id: it moves with every change to their tasks, in the same
+    /// transaction, so an unchanged value means an unchanged task list. A point read,
+    /// taken on the calling thread when a connection is idle.
+    pub async fn event_seq(&self, user_id: i64) -> Result<i64> {
+        fn read(c: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<i64> {
+            c.prepare_cached("SELECT event_seq FROM users WHERE id = ?1")?
+                .query_row([user_id], |r| r.get(0))
+        }
+        if let Some(seq) = self.read_now(|c| read(c, user_id)) {
+            return seq;
+        }
+        self.run(move |c| Ok(read(c, user_id)?)).await
     }
 
     pub async fn get_task(&self, owner: User, id: i64) -> Result<Task> {

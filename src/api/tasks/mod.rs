@@ -28,7 +28,7 @@ use crate::store::tasks::{NewTask, TaskChanges, TaskQuery};
 mod preconditions;
 mod schema;
 
-use preconditions::{etag, next_link, none_match_hits, parse_if_match, request_hash};
+use preconditions::{etag, next_link, none_match_hits, parse_if_match, request_hash, tags_match};
 pub use schema::*;
 
 #[derive(Default)]
@@ -60,6 +60,9 @@ impl TasksApi {
         /// How many matching tasks to skip.
         #[oai(validator(maximum(value = "1000000000")))]
         offset: Query<Option<u64>>,
+        /// The `ETag` of a page you hold: a 304 without a body while it is still the page.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
     ) -> Result<ListTasksResponse, QueryErrors> {
         caller.require(Scope::TasksRead)?;
         let query = TaskQuery {
@@ -69,15 +72,27 @@ impl TasksApi {
             limit: limit.0.unwrap_or(state.limits.page_size),
             offset: offset.0.unwrap_or(0),
         };
-        let page = state.store.list_tasks(caller.user, query.clone()).await?;
+        let page = state
+            .listing
+            .page(&state.store, caller.user, query.clone())
+            .await?;
+        if let Some(tags) = &if_none_match.0
+            && tags_match(tags, &page.etag)
+        {
+            return Ok(ListTasksResponse::NotModified(
+                page.etag.clone(),
+                page.last_event_id,
+            ));
+        }
         let next_offset = query.offset + page.count as u64;
         let link = (next_offset < page.total && page.count > 0)
             .then(|| next_link(&query, ordering.0, next_offset));
         Ok(ListTasksResponse::Ok(
-            PrebuiltJson::new(page.json),
+            PrebuiltJson::new(page.json.clone()),
             page.total,
             link,
             page.last_event_id,
+            page.etag.clone(),
         ))
     }
 

@@ -33,11 +33,15 @@ pub(super) fn parse_if_match(header: &str) -> IfMatch {
 
 /// `If-None-Match` uses the weak comparison: `W/"v3"` matches version 3 too.
 pub(super) fn none_match_hits(header: &str, version: i64) -> bool {
+    tags_match(header, &etag(version))
+}
+
+/// `If-None-Match` against an opaque strong tag (quoted), with the weak comparison.
+pub(super) fn tags_match(header: &str, tag: &str) -> bool {
     header.trim() == "*"
         || header.split(',').any(|t| {
             let t = t.trim();
-            let t = t.strip_prefix("W/").unwrap_or(t);
-            t == etag(version)
+            t.strip_prefix("W/").unwrap_or(t) == tag
         })
 }
 

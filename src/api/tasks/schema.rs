@@ -68,6 +68,20 @@ pub enum ListTasksResponse {
         /// the changes made after it.
         #[oai(header = "X-Last-Event-Id")]
         i64,
+        /// This answer's validator: send it as `If-None-Match` to get a 304 while the page
+        /// is unchanged.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// The page is the one your `If-None-Match` names: keep it.
+    #[oai(status = 304)]
+    NotModified(
+        /// The page's validator.
+        #[oai(header = "ETag")]
+        String,
+        /// Your last event id as of this page.
+        #[oai(header = "X-Last-Event-Id")]
+        i64,
     ),
 }
 

@@ -1,0 +1,97 @@
+//! The task list, served from rendered pages that are checked against the database on
+//! every read.
+//!
+//! The list is the hottest read. Rendering a page (stepping the rows, writing 15 KB of
+//! JSON on a blocking thread) costs far more than knowing whether it changed: every change
+//! to a user's tasks moves `users.event_seq` in the same transaction, so a page rendered
+//! at sequence N is the page as long as the user's sequence is still N. Each read takes
+//! that one indexed point read (on the calling thread when a connection is idle, see
+//! [`Store::event_seq`]) and serves the kept page when it matches: fresh whoever wrote,
+//! this process, another process on the same file, or the CLI, with or without Redis.
+//!
+//! Pages are kept per (user as shown, filters, order, limit, offset) in a cache bounded
+//! in bytes; the user's JSON is part of the key because it is part of every task.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sha2::Digest;
+
+use crate::model::User;
+use crate::store::tasks::TaskQuery;
+use crate::store::{Result, Store};
+
+/// One rendered page of a user's list.
+#[derive(Debug)]
+pub struct Page {
+    /// The tasks, as a JSON array.
+    pub json: Bytes,
+    /// How many tasks the page has.
+    pub count: usize,
+    /// How many tasks match in all.
+    pub total: u64,
+    /// The user's last event id as of this page.
+    pub last_event_id: i64,
+    /// A strong validator of the whole answer (body, total and last event id), quoted.
+    pub etag: String,
+}
+
+#[derive(Hash, PartialEq, Eq)]
+struct Key {
+    owner: User,
+    query: TaskQuery,
+}
+
+/// Kept pages, bounded in bytes.
+#[derive(Clone)]
+pub struct Listing {
+    pages: Option<moka::sync::Cache<Arc<Key>, Arc<Page>>>,
+}
+
+impl Listing {
+    /// Keeps at most about `max_bytes` of pages; `0` keeps none (every read renders).
+    pub fn new(max_bytes: u64) -> Listing {
+        let pages = (max_bytes > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|key: &Arc<Key>, page: &Arc<Page>| {
+                    let key = key.owner.username.len() + key.owner.email.len() + 128;
+                    u32::try_from(page.json.len() + page.etag.len() + key).unwrap_or(u32::MAX)
+                })
+                .build()
+        });
+        Listing { pages }
+    }
+
+    /// The page `query` selects of `owner`'s tasks, as of now.
+    pub async fn page(&self, store: &Store, owner: User, query: TaskQuery) -> Result<Arc<Page>> {
+        let Some(pages) = &self.pages else {
+            return render(store, owner, query).await.map(Arc::new);
+        };
+        let key = Arc::new(Key { owner, query });
+        if let Some(kept) = pages.get(&key)
+            && store.event_seq(key.owner.id).await? == kept.last_event_id
+        {
+            return Ok(kept);
+        }
+        let page = Arc::new(render(store, key.owner.clone(), key.query.clone()).await?);
+        pages.insert(key, page.clone());
+        Ok(page)
+    }
+}
+
+async fn render(store: &Store, owner: User, query: TaskQuery) -> Result<Page> {
+    let page = store.list_tasks(owner, query).await?;
+    let mut hash = sha2::Sha256::new();
+    hash.update(page.last_event_id.to_le_bytes());
+    hash.update(page.total.to_le_bytes());
+    hash.update(&page.json);
+    let etag = format!("\"l{}\"", hex::encode(&hash.finalize()[..16]));
+    Ok(Page {
+        json: Bytes::from(page.json),
+        count: page.count,
+        total: page.total,
+        last_event_id: page.last_event_id,
+        etag,
+    })
+}
