@@ -6,6 +6,12 @@
 //! delivery latency and loss while writes run) and `idle` (server memory with many idle
 //! authenticated WebSockets). Every phase is bounded in time, and the whole run by
 //! `--max-time`.
+//!
+//! The HTTP scenarios (healthz, list, create, login) run closed-loop: each connection
+//! sends its next request when the previous answer arrives. With `--open-loop FRACTION`
+//! (or `--open-loop-rate`) each also runs open-loop right after, at a constant arrival
+//! rate, with latency counted from each request's intended send time, so queueing shows
+//! (see `load`). The table and the JSON label each run `closed` or `open`.
 
 mod api;
 mod http;
@@ -28,7 +34,7 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use crate::load::{MakeReq, Plan};
-use crate::scenarios::{Memory, fanout, http_scenario, idle, list_user, users};
+use crate::scenarios::{Memory, OpenLoop, OpenRate, fanout, http_scenario, idle, list_user, users};
 use crate::server::{Server, round1};
 
 #[derive(Parser, Debug)]
@@ -39,6 +45,17 @@ use crate::server::{Server, round1};
 generator to CPU 1 (taskset), so neither steals the other's core and the figures are \
 the server's on one core. `--server-cpus all --client-cpus all` lets both float. Each \
 scenario's notes give the CPU the server, the client and other processes used.\n\n\
+Open loop: the HTTP scenarios (healthz, list, create, login) run closed-loop, each \
+connection sending its next request when the previous answer arrives; a slow server is \
+then simply sent less, and the percentiles leave out the requests that would have \
+queued. `--open-loop 0.7` also runs each of them open-loop, right after its closed \
+loop, at 0.7 × the throughput just measured: requests fall due at that constant rate \
+whatever the server does, the same connections serve them in order as they come free, \
+and each latency counts from the request's intended time, so time in the backlog \
+counts. The row `open` gives that rate achieved (ok answers/s), percentiles of the ok \
+answers, errors (with timeouts: still unanswered `--open-loop-drain` after the window) \
+and `late` (intended in the window, never sent). `--open-loop-rate list=8000` fixes a \
+scenario's rate instead, to compare builds at the same load.\n\n\
 Exit status: 0 done, 1 could not run, 2 the fan-out lost or duplicated events."
 )]
 struct Args {
@@ -84,6 +101,23 @@ struct Args {
     /// Keep-alive connections of the healthz, list and create scenarios.
     #[arg(long, default_value_t = 64)]
     connections: usize,
+
+    /// Also run each HTTP scenario (healthz, list, create, login) open-loop after its
+    /// closed loop, at FRACTION × the closed-loop throughput just measured (e.g. 0.7; above
+    /// 1 overloads the server on purpose). See "Open loop" below.
+    #[arg(long, value_name = "FRACTION", value_parser = parse_fraction)]
+    open_loop: Option<f64>,
+
+    /// Open-loop runs at fixed total rates (req/s) instead, e.g. `list=8000,create=5000`:
+    /// these scenarios run open-loop at that rate, with or without `--open-loop` (which
+    /// still sets the others').
+    #[arg(long, value_name = "SCENARIO=RATE", value_delimiter = ',', value_parser = parse_rate)]
+    open_loop_rate: Vec<(Scenario, f64)>,
+
+    /// Open loop: how long requests in flight when the window ends may still take. Those
+    /// unanswered then count as errors (timeouts).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    open_loop_drain: Duration,
 
     /// Connections of the login scenario. Each login in flight holds a 19 MiB argon2id
     /// buffer on the server, so this is kept lower.
@@ -135,6 +169,68 @@ enum Scenario {
     Login,
     Fanout,
     Idle,
+}
+
+impl Scenario {
+    /// The HTTP load scenarios, which can run open-loop.
+    fn is_http(self) -> bool {
+        matches!(
+            self,
+            Scenario::Healthz | Scenario::List | Scenario::Create | Scenario::Login
+        )
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Healthz => "healthz",
+            Scenario::List => "list",
+            Scenario::Create => "create",
+            Scenario::Login => "login",
+            Scenario::Fanout => "fanout",
+            Scenario::Idle => "idle",
+        }
+    }
+}
+
+impl Args {
+    /// The open-loop run of scenario `s`, if any: a fixed rate, else the fraction.
+    fn open_loop_of(&self, s: Scenario) -> Option<OpenLoop> {
+        let fixed = self.open_loop_rate.iter().rev().find(|(n, _)| *n == s);
+        let rate = match fixed {
+            Some(&(_, r)) => OpenRate::Fixed(r),
+            None => OpenRate::Fraction(self.open_loop?),
+        };
+        Some(OpenLoop {
+            rate,
+            drain: self.open_loop_drain,
+        })
+    }
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    let f: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if f.is_finite() && f > 0.0 && f <= 10.0 {
+        Ok(f)
+    } else {
+        Err("a fraction above 0, at most 10".into())
+    }
+}
+
+fn parse_rate(s: &str) -> Result<(Scenario, f64), String> {
+    let (name, rate) = s
+        .split_once('=')
+        .ok_or("expected SCENARIO=RATE, e.g. list=8000")?;
+    let scenario = Scenario::from_str(name.trim(), true)?;
+    if !scenario.is_http() {
+        return Err(format!(
+            "{name} is not an HTTP scenario (healthz, list, create, login)"
+        ));
+    }
+    let rate: f64 = rate.trim().parse().map_err(|e| format!("{rate}: {e}"))?;
+    if !(rate.is_finite() && rate > 0.0 && rate <= 1e7) {
+        return Err(format!("{rate}: a rate above 0, at most 10^7 req/s"));
+    }
+    Ok((scenario, rate))
 }
 
 /// Users the create and login scenarios spread over.
@@ -268,6 +364,12 @@ async fn target(args: &Args) -> anyhow::Result<Target> {
 async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
     let began = Instant::now();
     let wants = |s: Scenario| args.only.contains(&s);
+    if let Some((s, _)) = args.open_loop_rate.iter().find(|(s, _)| !wants(*s)) {
+        bail!(
+            "--open-loop-rate names {}, which --only leaves out",
+            s.name()
+        );
+    }
     let Target { addr, pid, server } = target(args).await?;
     let mut memory = Memory {
         pid,
@@ -301,14 +403,15 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
 
     if wants(Scenario::Healthz) {
         let make: MakeReq = Arc::new(|_, _| http::Req::get("/healthz", None));
-        let (row, v) = http_scenario(
+        let (r, v) = http_scenario(
             (addr, pid),
             "healthz",
             plan(args.connections, StatusCode::OK),
+            args.open_loop_of(Scenario::Healthz),
             make,
         )
         .await;
-        rows.push(row);
+        rows.extend(r);
         scenarios.insert("healthz".into(), v);
     }
     if wants(Scenario::List) {
@@ -317,17 +420,20 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
         let token = user.token.clone();
         let make: MakeReq =
             Arc::new(move |_, _| http::Req::get("/api/tasks/", Some(token.clone())));
-        let (mut row, mut v) = http_scenario(
+        let (mut r, mut v) = http_scenario(
             (addr, pid),
             "list",
             plan(args.connections, StatusCode::OK),
+            args.open_loop_of(Scenario::List),
             make,
         )
         .await;
-        row.notes
-            .push_str(&format!("; {} tasks/response", args.list_tasks));
+        for row in &mut r {
+            row.notes
+                .push_str(&format!("; {} tasks/response", args.list_tasks));
+        }
         v["tasks_per_response"] = json!(args.list_tasks);
-        rows.push(row);
+        rows.extend(r);
         scenarios.insert("list".into(), v);
         memory.read("after list");
     }
@@ -341,32 +447,38 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
             let user = &users[c % users.len()];
             api::create_task_req(&user.token, &format!("Bench task {c}-{seq}"))
         });
-        let (mut row, mut v) = http_scenario(
+        let (mut r, mut v) = http_scenario(
             (addr, pid),
             "create",
             plan(args.connections, StatusCode::CREATED),
+            args.open_loop_of(Scenario::Create),
             make,
         )
         .await;
-        row.notes
-            .push_str(&format!("; over {} users", load_users.len()));
+        for row in &mut r {
+            row.notes
+                .push_str(&format!("; over {} users", load_users.len()));
+        }
         v["users"] = json!(load_users.len());
-        rows.push(row);
+        rows.extend(r);
         scenarios.insert("create".into(), v);
         memory.read("after create");
     }
     if wants(Scenario::Login) {
         let names: Vec<String> = load_users.iter().map(|u| u.name.clone()).collect();
         let make: MakeReq = Arc::new(move |c, _| api::login_req(&names[c % names.len()]));
-        let (mut row, v) = http_scenario(
+        let (mut r, v) = http_scenario(
             (addr, pid),
             "login",
             plan(args.login_connections, StatusCode::OK),
+            args.open_loop_of(Scenario::Login),
             make,
         )
         .await;
-        row.notes.push_str("; argon2id verify each");
-        rows.push(row);
+        for row in &mut r {
+            row.notes.push_str("; argon2id verify each");
+        }
+        rows.extend(r);
         scenarios.insert("login".into(), v);
         memory.read("after login");
     }
@@ -407,11 +519,14 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
         "server_cpus": if server.is_some() { json!(args.server_cpus) } else { Value::Null },
     });
     summary["settings"] = json!({
-        "scenarios": args.only.iter().map(|s| format!("{s:?}").to_lowercase()).collect::<Vec<_>>(),
+        "scenarios": args.only.iter().map(|s| s.name()).collect::<Vec<_>>(),
         "warmup_s": args.warmup.as_secs_f64(),
         "duration_s": args.duration.as_secs_f64(),
         "connections": args.connections,
         "login_connections": args.login_connections,
+        "open_loop_fraction": args.open_loop,
+        "open_loop_rates": args.open_loop_rate.iter().map(|(s, r)| (s.name().to_owned(), json!(r))).collect::<Map<_, _>>(),
+        "open_loop_drain_s": args.open_loop_drain.as_secs_f64(),
         "list_tasks": args.list_tasks,
         "subscribers": args.subscribers,
         "subscriber_users": args.subscriber_users,

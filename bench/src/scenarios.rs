@@ -66,35 +66,151 @@ pub async fn list_user(addr: SocketAddr, prefix: &str, tasks: usize) -> anyhow::
     Ok(user)
 }
 
+/// How an HTTP scenario's open-loop run picks its rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OpenRate {
+    /// This fraction of the throughput its closed-loop run has just measured.
+    Fraction(f64),
+    /// Requests per second, in total.
+    Fixed(f64),
+}
+
+/// An HTTP scenario's open-loop run, after its closed-loop one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OpenLoop {
+    pub rate: OpenRate,
+    pub drain: Duration,
+}
+
+/// Runs an HTTP scenario closed-loop, then open-loop too with `open`: a table row per
+/// run, and the scenario's JSON object with a `closed_loop` and an `open_loop` member.
 pub async fn http_scenario(
     target: (SocketAddr, Option<u32>),
     name: &str,
     plan: Plan,
+    open: Option<OpenLoop>,
     make: MakeReq,
-) -> (Row, Value) {
+) -> (Vec<Row>, Value) {
     let (addr, pid) = target;
     progress(format!(
-        "{name}: {} connections, {:?} warm-up + {:?}",
+        "{name}: closed loop, {} connections, {:?} warm-up + {:?}",
         plan.connections, plan.warmup, plan.duration
     ));
     let cpu = CpuMeter::start(pid);
-    let out = load::run(addr, plan, make).await;
+    let out = load::run(addr, plan, make.clone()).await;
     let cpu = cpu.stop();
     let mut row = Row::new(name).latency(&out.latency);
+    row.mode = "closed";
     row.rate = Some(out.rate());
     row.errors = out.errors;
     row.notes = format!("{} conns; {}", plan.connections, cpu_note(cpu));
     if let Some(e) = &out.first_error {
         row.notes.push_str(&format!("; first error: {e}"));
     }
-    let v = json!({
+    let closed = json!({
         "connections": plan.connections,
         "requests": out.requests,
         "rate_per_s": round1(out.rate()),
         "errors": out.errors,
         "first_error": out.first_error,
         "latency": latency_json(&out.latency),
+        "latency_from": "actual send (each connection sends when its previous answer arrives)",
         "cpu_percent": cpu_json(cpu),
+    });
+    let mut rows = vec![row];
+    let mut v = json!({ "closed_loop": closed });
+    if let Some(open) = open {
+        let (row, json) = open_loop(target, name, plan, open, out.rate(), make).await;
+        rows.push(row);
+        v["open_loop"] = json;
+    }
+    (rows, v)
+}
+
+async fn open_loop(
+    (addr, pid): (SocketAddr, Option<u32>),
+    name: &str,
+    plan: Plan,
+    open: OpenLoop,
+    closed_rate: f64,
+    make: MakeReq,
+) -> (Row, Value) {
+    let (rate, basis, fraction) = match open.rate {
+        OpenRate::Fraction(f) => (f * closed_rate, format!("{f} × closed"), Some(f)),
+        OpenRate::Fixed(r) => (r, "fixed".to_owned(), None),
+    };
+    progress(format!(
+        "{name}: open loop, {rate:.0} req/s ({basis}) over {} connections, {:?} warm-up + {:?}, drain ≤ {:?}",
+        plan.connections, plan.warmup, plan.duration, open.drain
+    ));
+    let mut row = Row::new(name);
+    row.mode = "open";
+    let cpu = CpuMeter::start(pid);
+    let result = load::run_open(
+        addr,
+        plan,
+        load::Open {
+            rate,
+            drain: open.drain,
+        },
+        make,
+    )
+    .await;
+    let cpu = cpu.stop();
+    let out = match result {
+        Ok(out) => out,
+        Err(e) => {
+            row.notes = format!("not run: {e:#}");
+            return (row, json!({ "error": format!("{e:#}") }));
+        }
+    };
+    let target_rate = out.schedule.rate();
+    row = row.latency(&out.latency);
+    row.rate = Some(out.rate());
+    row.errors = out.errors + out.timeouts + out.warmup_errors;
+    row.late = Some(out.late);
+    let delay = |q: f64| out.send_delay.value_at_quantile(q) as f64 / 1000.0;
+    row.notes = format!(
+        "target {target_rate:.0}/s ({basis}); {} conns; sent behind schedule p50 {:.2} p99 {:.2} ms; {}",
+        plan.connections,
+        delay(0.5),
+        delay(0.99),
+        cpu_note(cpu)
+    );
+    if out.ok < out.intended {
+        row.notes.push_str(&format!(
+            "; percentiles over the {} ok of {} intended",
+            out.ok, out.intended
+        ));
+    }
+    if out.timeouts > 0 {
+        row.notes.push_str(&format!(
+            "; {} unanswered {:?} after the window",
+            out.timeouts, out.drain
+        ));
+    }
+    if let Some(e) = &out.first_error {
+        row.notes.push_str(&format!("; first error: {e}"));
+    }
+    let v = json!({
+        "connections": plan.connections,
+        "rate_basis": basis,
+        "fraction_of_closed_loop": fraction,
+        "target_rate_per_s": round1(target_rate),
+        "intended": out.intended,
+        "ok": out.ok,
+        "rate_per_s": round1(out.rate()),
+        "errors": out.errors,
+        "timeouts": out.timeouts,
+        "late": out.late,
+        "warmup_errors": out.warmup_errors,
+        "first_error": out.first_error,
+        "drain_s": out.drain.as_secs_f64(),
+        "latency": latency_json(&out.latency),
+        "latency_from": "intended send time (start + k / rate), so time queued for a free connection counts; percentiles over the ok answers only",
+        "send_delay": latency_json(&out.send_delay),
+        "cpu_percent": cpu_json(cpu),
+        "counts_note": "requests intended in the measured window: intended = ok + errors + timeouts + late; late = never sent before the window ended; timeouts = unanswered at the end of the drain",
     });
     (row, v)
 }
