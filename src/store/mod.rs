@@ -1,46 +1,30 @@
-//! The only code that speaks SQL.
+//! The only code that speaks SQL, behind one doorway.
 //!
-//! `Store` owns an r2d2 pool of SQLite connections to one file for reads, and one writer
-//! connection on a thread of its own. Once the store is open, reads run on the pool
-//! through [`Store::run`] (a `spawn_blocking` doorway) and writes on the writer thread
-//! through [`Store::write`], which batches them into group commits; so no connection ever
-//! crosses an `.await` and async workers never block on the database.
-//! (Before that, `Store::open` migrates on the writer; the operator's file-level commands
-//! in `admin` — backup, integrity check, the schema version before migrating — open
-//! their own connection and are run on a blocking thread by their caller.) Pragmas are set
-//! once per connection; the schema is applied by numbered migrations tracked in
-//! `PRAGMA user_version`. Write batches use `BEGIN IMMEDIATE`, so they never fail half-way
-//! with SQLITE_BUSY on lock upgrade; writers in other processes queue on the busy timeout.
-//!
-//! rusqlite types stay inside this module: callers see model types and [`StoreError`].
+//! [`Store`] is what the rest of the server holds: the same methods whatever database
+//! is behind them. Today that is SQLite ([`sqlite`]), the zero-set-up default: one file,
+//! a pool of readers and one writer thread that group-commits. Each backend keeps its own
+//! SQL and its own numbered migrations; the types the store takes and gives live in the
+//! modules here (`tasks`, `users`, …), so callers never see a driver's types.
 
 pub mod admin;
 pub mod api_tokens;
 pub mod events;
 pub mod idempotency;
-pub mod settings;
+pub mod sqlite;
 pub mod tasks;
 pub mod tokens;
 pub mod users;
-mod writer;
-
-pub use writer::MAX_BATCH;
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
-
-/// Numbered schema steps; step N brings `user_version` from N-1 to N.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../schema.sql"),
-    include_str!("migrations/0002_credentials.sql"),
-];
-
-/// How long a connection waits for another writer before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::model::{Event, Task, User};
+use admin::{AccountChange, AccountSummary};
+use api_tokens::{ApiTokenRow, NewApiToken, TokenOwner};
+use events::EventCursor;
+use idempotency::{Key, Keyed};
+use tasks::{IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery};
+use tokens::{NewRefresh, Rotation};
+use users::{Account, AccountUpdate};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -58,21 +42,6 @@ pub enum StoreError {
     Other(String),
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        match e {
-            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
-            e => StoreError::Other(e.to_string()),
-        }
-    }
-}
-
-impl From<r2d2::Error> for StoreError {
-    fn from(e: r2d2::Error) -> Self {
-        StoreError::Other(format!("connection pool: {e}"))
-    }
-}
-
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// When a commit is on stable storage (SQLite's `synchronous` in WAL mode).
@@ -87,200 +56,153 @@ pub enum Synchronous {
     Normal,
 }
 
-impl Synchronous {
-    fn pragma(self) -> &'static str {
-        match self {
-            Synchronous::Full => "FULL",
-            Synchronous::Normal => "NORMAL",
-        }
-    }
+/// The database a server (or an operator command) works on.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
 }
 
 #[derive(Clone)]
-pub struct Store {
-    /// Connections for reads.
-    pool: r2d2::Pool<SqliteConnectionManager>,
-    /// The one connection this process writes through (see [`Store::write`]).
-    writer: writer::Writer,
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+}
+
+/// Each method forwards to the backend's method of the same name and arguments.
+macro_rules! forward {
+    ($(
+        $(#[$doc:meta])*
+        pub async fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
+    )*) => {
+        impl Store {
+            $(
+                $(#[$doc])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match &self.backend {
+                        Backend::Sqlite(db) => db.$name($($arg),*).await,
+                    }
+                }
+            )*
+        }
+    };
 }
 
 impl Store {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
+    /// Opens (creating if needed) the SQLite file and brings its schema up to date.
     /// Blocking: call at start-up, before serving.
     pub fn open(path: &Path, pool_size: u32, synchronous: Synchronous) -> Result<Store> {
-        create_private(path)?;
-        let pragmas = format!(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = {};
-             PRAGMA foreign_keys = ON;
-             PRAGMA temp_store = MEMORY;",
-            synchronous.pragma()
-        );
-        let manager = SqliteConnectionManager::file(path).with_init(move |c| {
-            c.busy_timeout(BUSY_TIMEOUT)?;
-            c.execute_batch(&pragmas)?;
-            c.set_prepared_statement_cache_capacity(64);
-            Ok(())
-        });
-        let mut writer = r2d2::ManageConnection::connect(&manager)?;
-        migrate(&mut writer)?;
-        let pool = r2d2::Pool::builder()
-            .max_size(pool_size.max(1))
-            .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
-            .build(manager)?;
-        let writer = writer::Writer::start(writer)
-            .map_err(|e| StoreError::Other(format!("cannot start the writer thread: {e}")))?;
-        Ok(Store { pool, writer })
-    }
-
-    /// Runs `f` with a pooled connection on the blocking thread pool.
-    pub async fn run<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
-    {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
+        Ok(Store {
+            backend: Backend::Sqlite(sqlite::Sqlite::open(path, pool_size, synchronous)?),
         })
-        .await
-        .map_err(|e| StoreError::Other(format!("blocking task failed: {e}")))?
-    }
-
-    /// Runs `f` at once, on this thread, with an idle pooled connection: a short read on
-    /// the hot path without a thread hop. `None` when no connection is idle or the
-    /// database is busy, and the caller takes [`Store::run`] instead. It never waits: the
-    /// connection's busy timeout is zero for the call. Only for reads that touch a few
-    /// cached pages (an indexed point read), so an async worker is held for microseconds.
-    pub(crate) fn read_now<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Option<Result<T>> {
-        let conn = self.pool.try_get()?;
-        conn.busy_timeout(Duration::ZERO).ok()?;
-        let out = f(&conn);
-        // Cannot fail: it only sets the connection's busy handler.
-        let _ = conn.busy_timeout(BUSY_TIMEOUT);
-        match out {
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(
-                    e.code,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                ) =>
-            {
-                None
-            }
-            out => Some(out.map_err(StoreError::from)),
-        }
-    }
-
-    /// Runs `f` on the writer connection, in the next commit batch (see [`writer`]):
-    /// inside a `BEGIN IMMEDIATE` transaction shared with the other writes queued with it,
-    /// in a savepoint of its own that is released when `f` returns `Ok` and rolled back
-    /// otherwise. Returns once the batch is committed (with `synchronous=FULL`, synced).
-    pub async fn write<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction) -> Result<T> + Send + 'static,
-    {
-        self.writer.write(f).await
     }
 
     /// Transactions committed by this process's writer, and the writes they carried.
     pub fn write_stats(&self) -> (u64, u64) {
-        let s = self.writer.stats();
-        (
-            s.commits.load(Ordering::Relaxed),
-            s.writes.load(Ordering::Relaxed),
-        )
+        match &self.backend {
+            Backend::Sqlite(db) => db.write_stats(),
+        }
     }
 
     /// Connections in the pool, and how many of them are idle.
     pub fn pool_state(&self) -> (u32, u32) {
-        let s = self.pool.state();
-        (s.connections, s.idle_connections)
+        match &self.backend {
+            Backend::Sqlite(db) => db.pool_state(),
+        }
     }
 
+    /// Returns the value stored under `key`, first storing `make()` if there is none.
+    /// Safe against several processes starting at once: the first insert wins.
+    pub async fn setting_or_insert(
+        &self,
+        key: &'static str,
+        make: impl FnOnce() -> String + Send + 'static,
+    ) -> Result<String> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.setting_or_insert(key, make).await,
+        }
+    }
+
+    /// Spends the refresh token `jti` and stores its successor, all in one transaction.
+    /// `issue(user_id, credentials_after)` signs the new pair (issued no earlier than the
+    /// account's credentials cut-off) and returns it as JSON plus the new token's row.
+    pub async fn rotate_refresh<F>(
+        &self,
+        jti: String,
+        now: f64,
+        grace: f64,
+        issue: F,
+    ) -> Result<Rotation>
+    where
+        F: FnOnce(i64, i64) -> (String, NewRefresh) + Send + 'static,
+    {
+        match &self.backend {
+            Backend::Sqlite(db) => db.rotate_refresh(jti, now, grace, issue).await,
+        }
+    }
+}
+
+forward! {
     /// `SELECT 1`: the health check.
-    pub async fn ping(&self) -> Result<()> {
-        self.run(|c| {
-            c.query_row("SELECT 1", [], |_| Ok(()))?;
-            Ok(())
-        })
-        .await
-    }
-}
+    pub async fn ping(&self) -> Result<()>;
+    /// This database's random identity, made on its first start.
+    pub async fn database_id(&self) -> Result<String>;
 
-/// Creates the database file, when it does not exist yet, readable and writable by its
-/// owner only (0600) whatever the umask. SQLite gives the `-wal`, `-shm` and `-journal`
-/// files it creates beside it the same mode. An existing file is left as it is, with a
-/// warning when others may read it.
-pub(crate) fn create_private(path: &Path) -> Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let io = |e: std::io::Error| StoreError::Other(format!("{}: {e}", path.display()));
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        // The umask can only have removed bits; make it exactly 0600.
-        Ok(file) => file
-            .set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            if let Ok(meta) = std::fs::metadata(path)
-                && meta.permissions().mode() & 0o077 != 0
-            {
-                tracing::warn!(
-                    path = %path.display(),
-                    mode = format!("{:o}", meta.permissions().mode() & 0o777),
-                    "the database file is readable by other users; `chmod 600` it"
-                );
-            }
-            Ok(())
-        }
-        Err(e) => Err(io(e)),
-    }
-}
+    /// Creates an account. A taken username or email is `Conflict` naming the field
+    /// (callers check `taken_account_fields` first for complete messages; this catches
+    /// races).
+    pub async fn create_user(&self, username: String, email: String, password_hash: String) -> Result<User>;
+    pub async fn account_by_username(&self, username: String) -> Result<Option<Account>>;
+    pub async fn account_by_id(&self, id: i64) -> Result<Option<Account>>;
+    /// Which of `username` and `email` another account (not `except`) already holds.
+    pub async fn taken_account_fields(&self, username: Option<String>, email: Option<String>, except: Option<i64>) -> Result<Vec<&'static str>>;
+    /// Applies `update` to account `user_id` in one transaction; a new password also ends
+    /// every older credential.
+    pub async fn update_account(&self, user_id: i64, update: AccountUpdate, now: f64) -> Result<User>;
+    /// Deletes the account with its tasks, events and tokens.
+    pub async fn delete_account(&self, user_id: i64) -> Result<bool>;
 
-fn migrate(conn: &mut Connection) -> Result<()> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let target = MIGRATIONS.len() as i64;
-    if current > target {
-        return Err(StoreError::Other(format!(
-            "database schema version {current} is newer than this binary knows ({target}); \
-             upgrade tasklane"
-        )));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Another process may have migrated while we waited for the lock.
-        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if now > i as i64 {
-            continue;
-        }
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
-        tracing::info!(version = i + 1, "database schema migrated");
-    }
-    Ok(())
-}
+    /// One page of the owner's tasks, rendered as JSON, with the count and the owner's
+    /// last event id read in the same snapshot.
+    pub async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage>;
+    /// The user's last event id: it moves with every change to their tasks, in the same
+    /// transaction, so an unchanged value means an unchanged task list.
+    pub async fn event_seq(&self, user_id: i64) -> Result<i64>;
+    pub async fn get_task(&self, owner: User, id: i64) -> Result<Task>;
+    pub async fn create_task(&self, owner: User, new: NewTask) -> Result<(Task, Event)>;
+    /// Applies `changes` to the owner's task `id`; `updated_at` moves even when nothing
+    /// else does (as the original's empty PATCH did).
+    pub async fn update_task(&self, owner: User, id: i64, changes: TaskChanges, if_match: Option<IfMatch>) -> Result<(Task, Event)>;
+    /// Deletes the owner's task `id`; the event carries the task as it was.
+    pub async fn delete_task(&self, owner: User, id: i64, if_match: Option<IfMatch>) -> Result<Event>;
+    /// Creates a task once per idempotency key: a retry gets the first response.
+    pub async fn create_task_once(&self, owner: User, new: NewTask, key: Key) -> Result<Keyed>;
+    /// Forgets keys older than `before` (unix seconds).
+    pub async fn prune_idempotency_keys(&self, before: f64) -> Result<usize>;
 
-/// Maps a UNIQUE constraint failure on `table.column` to `StoreError::Conflict([field])`,
-/// the one seam where database uniqueness turns into a field error.
-pub(crate) fn on_unique(e: rusqlite::Error, table: &str, fields: &[&'static str]) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e
-        && f.code == rusqlite::ErrorCode::ConstraintViolation
-    {
-        for field in fields {
-            if msg.contains(&format!("{table}.{field}")) {
-                return StoreError::Conflict(vec![field]);
-            }
-        }
-    }
-    e.into()
+    /// The user's events after `since`, oldest first: at most `limit`, and no more than
+    /// about `max_bytes` of task JSON (at least one event).
+    pub async fn events_after(&self, user_id: i64, since: i64, limit: u32, max_bytes: usize) -> Result<Vec<Event>>;
+    pub async fn event_cursor(&self, user_id: i64) -> Result<EventCursor>;
+    /// Deletes events older than `cutoff` (an API timestamp).
+    pub async fn prune_events(&self, cutoff: String) -> Result<usize>;
+
+    pub async fn insert_refresh(&self, token: NewRefresh, now: i64) -> Result<()>;
+    /// Forgets the pairs kept for replay once their grace window has passed.
+    pub async fn forget_successors(&self, before: f64) -> Result<usize>;
+    /// Revokes the family of refresh token `jti` (logout); false when unknown.
+    pub async fn revoke_refresh_family(&self, jti: String, now: f64) -> Result<bool>;
+
+    pub async fn create_api_token(&self, user_id: i64, new: NewApiToken) -> Result<ApiTokenRow>;
+    pub async fn list_api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenRow>>;
+    pub async fn revoke_api_token(&self, user_id: i64, id: i64) -> Result<bool>;
+    /// Who the token with this hash speaks for, and whether it is live at `now`.
+    pub async fn api_token_owner(&self, token_hash: String, now: i64) -> Result<Option<(TokenOwner, bool)>>;
+    pub async fn touch_api_token(&self, id: i64) -> Result<()>;
+    pub async fn api_token_live(&self, id: i64, now: i64) -> Result<bool>;
+
+    pub async fn list_accounts(&self) -> Result<Vec<AccountSummary>>;
+    pub async fn schema_version(&self) -> Result<i64>;
+    /// Sets a new password hash and ends every older credential of the account.
+    pub async fn set_password_hash(&self, username: String, password_hash: String, now: f64) -> Result<AccountChange>;
+    /// Activates or deactivates the account; deactivating ends its credentials.
+    pub async fn set_account_active(&self, username: String, active: bool, now: f64) -> Result<AccountChange>;
 }

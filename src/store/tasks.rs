@@ -1,11 +1,8 @@
-//! Tasks. Every change writes its outbox event in the same transaction and returns it,
-//! so the caller can publish exactly what was committed.
+//! Tasks as the store takes and gives them. Every change writes its outbox event in the
+//! same transaction and returns it, so the caller can publish exactly what was committed.
 
-use rusqlite::{Row, Transaction, params};
-
-use super::{Result, Store, StoreError, events::insert_event};
-use crate::clock::now_timestamp;
-use crate::model::{Action, Event, Ordering, Task, User};
+use super::{Result, StoreError};
+use crate::model::{Ordering, Task};
 
 /// A validated new task.
 #[derive(Clone, Debug)]
@@ -24,7 +21,7 @@ pub struct TaskChanges {
 }
 
 /// The `ORDER BY` of each order; every one ends with the id.
-fn order_by(ordering: Ordering) -> &'static str {
+pub(crate) fn order_by(ordering: Ordering) -> &'static str {
     match ordering {
         Ordering::Id => "id",
         Ordering::IdDesc => "id DESC",
@@ -60,63 +57,6 @@ pub struct TaskPage {
     pub last_event_id: i64,
 }
 
-fn json_error(e: serde_json::Error) -> StoreError {
-    StoreError::Other(format!("json: {e}"))
-}
-
-/// Appends one task row (`TASK_COLUMNS`) as JSON, in `Task`'s key order.
-fn write_task(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let text = |i: usize| -> Result<&str> {
-        r.get_ref(i)?
-            .as_str()
-            .map_err(|e| StoreError::Other(e.to_string()))
-    };
-    let id: i64 = r.get(0)?;
-    let completed: bool = r.get(3)?;
-    let version: i64 = r.get(6)?;
-    write!(out, r#"{{"id":{id},"title":"#).map_err(|e| StoreError::Other(e.to_string()))?;
-    serde_json::to_writer(&mut *out, text(1)?).map_err(json_error)?;
-    out.extend_from_slice(br#","description":"#);
-    match r
-        .get_ref(2)?
-        .as_str_or_null()
-        .map_err(|e| StoreError::Other(e.to_string()))?
-    {
-        Some(d) => serde_json::to_writer(&mut *out, d).map_err(json_error)?,
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(if completed {
-        br#","completed":true,"created_at":"#
-    } else {
-        br#","completed":false,"created_at":"#
-    });
-    serde_json::to_writer(&mut *out, text(4)?).map_err(json_error)?;
-    out.extend_from_slice(br#","updated_at":"#);
-    serde_json::to_writer(&mut *out, text(5)?).map_err(json_error)?;
-    out.extend_from_slice(br#","user":"#);
-    out.extend_from_slice(user_json);
-    write!(out, r#","version":{version}}}"#).map_err(|e| StoreError::Other(e.to_string()))?;
-    Ok(())
-}
-
-const TASK_COLUMNS: &str = "id, title, description, completed, created_at, updated_at, version";
-
-fn task(owner: &User) -> impl Fn(&Row) -> rusqlite::Result<Task> + '_ {
-    move |r| {
-        Ok(Task {
-            id: r.get(0)?,
-            title: r.get(1)?,
-            description: r.get(2)?,
-            completed: r.get(3)?,
-            created_at: r.get(4)?,
-            updated_at: r.get(5)?,
-            user: owner.clone(),
-            version: r.get(6)?,
-        })
-    }
-}
-
 /// An `If-Match` condition: any current version (`*`), or one of these.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IfMatch {
@@ -124,7 +64,7 @@ pub enum IfMatch {
     Versions(Vec<i64>),
 }
 
-fn check(task: &Task, if_match: Option<&IfMatch>) -> Result<()> {
+pub(crate) fn check(task: &Task, if_match: Option<&IfMatch>) -> Result<()> {
     match if_match {
         Some(IfMatch::Versions(v)) if !v.contains(&task.version) => Err(StoreError::Stale {
             current: task.version,
@@ -134,7 +74,7 @@ fn check(task: &Task, if_match: Option<&IfMatch>) -> Result<()> {
 }
 
 /// `%`, `_` and `\` in a search term are literal.
-fn like_pattern(term: &str) -> String {
+pub(crate) fn like_pattern(term: &str) -> String {
     let mut p = String::with_capacity(term.len() + 2);
     p.push('%');
     for c in term.chars() {
@@ -145,203 +85,4 @@ fn like_pattern(term: &str) -> String {
     }
     p.push('%');
     p
-}
-
-/// Inserts a task and its event inside the caller's transaction.
-pub(super) fn insert_task(tx: &Transaction, owner: User, new: NewTask) -> Result<(Task, Event)> {
-    let now = now_timestamp();
-    tx.prepare_cached(
-        "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-    )?
-    .execute(params![
-        owner.id,
-        new.title,
-        new.description,
-        new.completed,
-        now
-    ])?;
-    let task = Task {
-        id: tx.last_insert_rowid(),
-        title: new.title,
-        description: new.description,
-        completed: new.completed,
-        created_at: now.clone(),
-        updated_at: now,
-        user: owner,
-        version: 1,
-    };
-    let event = insert_event(tx, Action::Create, &task)?;
-    Ok((task, event))
-}
-
-fn fetch(tx: &Transaction, owner: &User, id: i64) -> Result<Task> {
-    let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1 AND user_id = ?2");
-    Ok(tx
-        .prepare_cached(&sql)?
-        .query_row(params![id, owner.id], task(owner))?)
-}
-
-impl Store {
-    /// One page of the owner's tasks as a JSON array, how many match in all, and the
-    /// owner's last event id, all from one snapshot: a stream resumed from that id misses
-    /// nothing the page does not show.
-    ///
-    /// The array is written straight from the rows (no `Task` values, no second pass):
-    /// the list is the hottest read, and this is byte for byte what serialising the
-    /// tasks would give.
-    pub async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage> {
-        self.run(move |conn| {
-            let c = conn.transaction()?;
-            let mut filter = String::from("user_id = :user");
-            if q.completed.is_some() {
-                filter.push_str(" AND completed = :completed");
-            }
-            if q.search.is_some() {
-                filter.push_str(
-                    " AND (title LIKE :pattern ESCAPE '\\' \
-                     OR IFNULL(description, '') LIKE :pattern ESCAPE '\\')",
-                );
-            }
-            let pattern = q.search.as_deref().map(like_pattern);
-            let mut args: Vec<(&str, &dyn rusqlite::ToSql)> = vec![(":user", &owner.id)];
-            if let Some(completed) = &q.completed {
-                args.push((":completed", completed));
-            }
-            if let Some(pattern) = &pattern {
-                args.push((":pattern", pattern));
-            }
-            let sql = format!(
-                "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY {} \
-                 LIMIT :limit OFFSET :offset",
-                order_by(q.ordering)
-            );
-            let limit = i64::from(q.limit);
-            let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
-            let mut page_args = args.clone();
-            page_args.push((":limit", &limit));
-            page_args.push((":offset", &offset));
-            let user_json = serde_json::to_vec(&owner).map_err(json_error)?;
-            let mut body = Vec::with_capacity(64 + 320 * q.limit.min(100) as usize);
-            body.push(b'[');
-            let mut count = 0usize;
-            {
-                let mut stmt = c.prepare_cached(&sql)?;
-                let mut rows = stmt.query(page_args.as_slice())?;
-                while let Some(r) = rows.next()? {
-                    if count > 0 {
-                        body.push(b',');
-                    }
-                    write_task(&mut body, r, &user_json)?;
-                    count += 1;
-                }
-            }
-            body.push(b']');
-            // The count is only needed when the page might not be everything.
-            let total = if q.offset == 0 && count < q.limit as usize {
-                count as u64
-            } else {
-                let sql = format!("SELECT COUNT(*) FROM tasks WHERE {filter}");
-                let n: i64 = c
-                    .prepare_cached(&sql)?
-                    .query_row(args.as_slice(), |r| r.get(0))?;
-                n as u64
-            };
-            let last_event_id: i64 = c
-                .prepare_cached("SELECT event_seq FROM users WHERE id = ?1")?
-                .query_row([owner.id], |r| r.get(0))?;
-            c.commit()?;
-            Ok(TaskPage {
-                json: body,
-                count,
-                total,
-                last_event_id,
-            })
-        })
-        .await
-    }
-
-    /// The user's last event id: it moves with every change to their tasks, in the same
-    /// transaction, so an unchanged value means an unchanged task list. A point read,
-    /// taken on the calling thread when a connection is idle.
-    pub async fn event_seq(&self, user_id: i64) -> Result<i64> {
-        fn read(c: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<i64> {
-            c.prepare_cached("SELECT event_seq FROM users WHERE id = ?1")?
-                .query_row([user_id], |r| r.get(0))
-        }
-        if let Some(seq) = self.read_now(|c| read(c, user_id)) {
-            return seq;
-        }
-        self.run(move |c| Ok(read(c, user_id)?)).await
-    }
-
-    pub async fn get_task(&self, owner: User, id: i64) -> Result<Task> {
-        self.run(move |c| {
-            let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1 AND user_id = ?2");
-            Ok(c.prepare_cached(&sql)?
-                .query_row(params![id, owner.id], task(&owner))?)
-        })
-        .await
-    }
-
-    pub async fn create_task(&self, owner: User, new: NewTask) -> Result<(Task, Event)> {
-        self.write(move |tx| insert_task(tx, owner, new)).await
-    }
-
-    /// Applies `changes` to the owner's task `id`; `updated_at` moves even when nothing else
-    /// does (as the original's empty PATCH did).
-    pub async fn update_task(
-        &self,
-        owner: User,
-        id: i64,
-        changes: TaskChanges,
-        if_match: Option<IfMatch>,
-    ) -> Result<(Task, Event)> {
-        self.write(move |tx| {
-            let mut task = fetch(tx, &owner, id)?;
-            check(&task, if_match.as_ref())?;
-            if let Some(title) = changes.title {
-                task.title = title;
-            }
-            if let Some(description) = changes.description {
-                task.description = description;
-            }
-            if let Some(completed) = changes.completed {
-                task.completed = completed;
-            }
-            task.updated_at = now_timestamp();
-            task.version += 1;
-            tx.prepare_cached(
-                "UPDATE tasks SET title = ?1, description = ?2, completed = ?3, updated_at = ?4,
-                 version = version + 1 WHERE id = ?5",
-            )?
-            .execute(params![
-                task.title,
-                task.description,
-                task.completed,
-                task.updated_at,
-                id
-            ])?;
-            let event = insert_event(tx, Action::Update, &task)?;
-            Ok((task, event))
-        })
-        .await
-    }
-
-    /// Deletes the owner's task `id`; the event carries the task as it was.
-    pub async fn delete_task(
-        &self,
-        owner: User,
-        id: i64,
-        if_match: Option<IfMatch>,
-    ) -> Result<Event> {
-        self.write(move |tx| {
-            let task = fetch(tx, &owner, id)?;
-            check(&task, if_match.as_ref())?;
-            tx.prepare_cached("DELETE FROM tasks WHERE id = ?1")?
-                .execute([id])?;
-            insert_event(tx, Action::Delete, &task)
-        })
-        .await
-    }
 }

@@ -3,9 +3,10 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Result, Store};
+use super::Sqlite;
+use crate::store::Result;
 
-impl Store {
+impl Sqlite {
     /// Returns the value stored under `key`, first storing `make()` if there is none.
     /// Safe against several processes starting at once: the first insert wins.
     pub async fn setting_or_insert(

@@ -225,7 +225,8 @@ mod tests {
     use std::sync::mpsc as std_mpsc;
     use std::time::Duration;
 
-    use super::super::{Store, StoreError, Synchronous};
+    use crate::store::sqlite::Sqlite as Store;
+    use crate::store::{StoreError, Synchronous};
 
     fn store(dir: &tempfile::TempDir) -> Store {
         Store::open(&dir.path().join("t.db"), 2, Synchronous::Full).unwrap()
@@ -257,7 +258,10 @@ mod tests {
         (release, held)
     }
 
-    fn insert(store: &Store, key: &'static str) -> tokio::task::JoinHandle<super::Result<()>> {
+    fn insert(
+        store: &Store,
+        key: &'static str,
+    ) -> tokio::task::JoinHandle<crate::store::Result<()>> {
         let s = store.clone();
         tokio::spawn(async move {
             s.write(move |tx| {
@@ -289,7 +293,7 @@ mod tests {
         });
         let s = store.clone();
         let panicked = tokio::spawn(async move {
-            s.write(|tx| -> super::Result<()> {
+            s.write(|tx| -> crate::store::Result<()> {
                 tx.execute("INSERT INTO settings (key, value) VALUES ('d', 'x')", [])?;
                 panic!("a bug in one request");
             })

@@ -1,0 +1,100 @@
+//! The outbox: task events, written with the change they describe, read back by the
+//! stream to replay what a client missed, and pruned after the retention window.
+
+use rusqlite::{Transaction, params};
+
+use super::Sqlite;
+use crate::clock::now_timestamp;
+use crate::model::{Action, Event, Task};
+use crate::store::events::EventCursor;
+use crate::store::{Result, StoreError};
+
+/// Appends the event for `task` inside the caller's transaction, under the owner's next
+/// event id.
+pub(super) fn insert_event(tx: &Transaction, action: Action, task: &Task) -> Result<Event> {
+    let task_json =
+        serde_json::to_string(task).map_err(|e| StoreError::Other(format!("task json: {e}")))?;
+    let at = now_timestamp();
+    let seq: i64 = tx
+        .prepare_cached(
+            "UPDATE users SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq",
+        )?
+        .query_row([task.user.id], |r| r.get(0))?;
+    tx.prepare_cached(
+        "INSERT INTO events (user_id, seq, action, task_id, task, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![task.user.id, seq, action.as_str(), task.id, task_json, at])?;
+    Ok(Event::new(seq, task.user.id, action, &task_json, &at))
+}
+
+impl Sqlite {
+    /// The user's events with id greater than `since`, oldest first: at most `limit`, and
+    /// no more once their JSON adds up to `max_bytes` (but always at least one).
+    pub async fn events_after(
+        &self,
+        user_id: i64,
+        since: i64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Vec<Event>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, action, task, at FROM events WHERE user_id = ?1 AND seq > ?2
+                 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![user_id, since, limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            let mut bytes = 0;
+            for row in rows {
+                let (seq, action, task, at) = row?;
+                let action = Action::parse(&action)
+                    .ok_or_else(|| StoreError::Other(format!("bad action in event {seq}")))?;
+                let event = Event::new(seq, user_id, action, &task, &at);
+                bytes += event.json.len();
+                out.push(event);
+                if bytes >= max_bytes {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub async fn event_cursor(&self, user_id: i64) -> Result<EventCursor> {
+        self.run(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT event_seq, events_pruned_through FROM users WHERE id = ?1",
+            )?
+            .query_row([user_id], |r| {
+                Ok(EventCursor {
+                    last: r.get(0)?,
+                    pruned_through: r.get(1)?,
+                })
+            })?)
+        })
+        .await
+    }
+
+    /// Deletes events older than `cutoff` (an API timestamp), remembering per user how far
+    /// the history was cut so that a stale `since` gets a reset, never a silent gap.
+    pub async fn prune_events(&self, cutoff: String) -> Result<usize> {
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE users SET events_pruned_through = MAX(events_pruned_through,
+                    (SELECT MAX(seq) FROM events e WHERE e.user_id = users.id AND e.at < ?1))
+                 WHERE id IN (SELECT DISTINCT user_id FROM events WHERE at < ?1)",
+                [&cutoff],
+            )?;
+            Ok(tx.execute("DELETE FROM events WHERE at < ?1", [&cutoff])?)
+        })
+        .await
+    }
+}

@@ -1,0 +1,146 @@
+//! Refresh tokens: rotation, grace-window replay and family revocation.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::Sqlite;
+use crate::store::Result;
+use crate::store::tokens::{NewRefresh, Rotation};
+
+impl Sqlite {
+    /// Records a refresh token issued at login; it starts a new family.
+    pub async fn insert_refresh(&self, token: NewRefresh, now: i64) -> Result<()> {
+        self.write(move |tx| {
+            // Forget tokens that can no longer be presented anyway.
+            tx.prepare_cached("DELETE FROM refresh_tokens WHERE expires_at < ?1")?
+                .execute([now])?;
+            tx.prepare_cached(
+                "INSERT INTO refresh_tokens (jti, family, user_id, expires_at)
+                 VALUES (?1, ?1, ?2, ?3)",
+            )?
+            .execute(params![token.jti, token.user_id, token.expires_at])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Spends the refresh token `jti` and stores its successor, all in one transaction.
+    /// `issue(user_id, credentials_after)` signs the new pair (issued no earlier than the
+    /// account's credentials cut-off) and returns it as JSON plus the new token's row.
+    pub async fn rotate_refresh<F>(
+        &self,
+        jti: String,
+        now: f64,
+        grace: f64,
+        issue: F,
+    ) -> Result<Rotation>
+    where
+        F: FnOnce(i64, i64) -> (String, NewRefresh) + Send + 'static,
+    {
+        self.write(move |tx| {
+            let row = tx
+                .prepare_cached(
+                    "SELECT r.family, r.user_id, r.expires_at, r.spent_at, r.successor, r.revoked_at,
+                            IFNULL(u.is_active, 0), IFNULL(u.credentials_after, 0)
+                     FROM refresh_tokens r LEFT JOIN users u ON u.id = r.user_id
+                     WHERE r.jti = ?1",
+                )?
+                .query_row([&jti], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<f64>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<f64>>(5)?,
+                        r.get::<_, bool>(6)?,
+                        r.get::<_, i64>(7)?,
+                    ))
+                })
+                .optional()?;
+            let Some((family, user_id, expires_at, spent_at, successor, revoked_at, active, after)) =
+                row
+            else {
+                return Ok(Rotation::Invalid);
+            };
+            if revoked_at.is_some() || (expires_at as f64) < now {
+                return Ok(Rotation::Invalid);
+            }
+            if !active {
+                return Ok(Rotation::InactiveUser);
+            }
+            if let Some(spent_at) = spent_at {
+                return Ok(match successor {
+                    Some(pair) if now - spent_at <= grace => Rotation::Replayed(pair),
+                    _ => {
+                        tx.prepare_cached(
+                            "UPDATE refresh_tokens SET revoked_at = ?1
+                             WHERE family = ?2 AND revoked_at IS NULL",
+                        )?
+                        .execute(params![now, family])?;
+                        Rotation::ReuseDetected
+                    }
+                });
+            }
+            let (pair, next) = issue(user_id, after);
+            tx.prepare_cached(
+                "INSERT INTO refresh_tokens (jti, family, user_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![next.jti, family, next.user_id, next.expires_at])?;
+            tx.prepare_cached(
+                "UPDATE refresh_tokens SET spent_at = ?1, successor = ?2 WHERE jti = ?3",
+            )?
+            .execute(params![now, pair, jti])?;
+            Ok(Rotation::Rotated(pair))
+        })
+        .await
+    }
+
+    /// Forgets the pairs kept for replay once their grace window has passed (spent before
+    /// `before`, unix seconds), so no usable JWT stays in the database. A cheap read first:
+    /// most sweeps find nothing and take no write lock.
+    pub async fn forget_successors(&self, before: f64) -> Result<usize> {
+        let any = self
+            .run(move |c| {
+                Ok(c.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM refresh_tokens
+                     WHERE successor IS NOT NULL AND spent_at < ?1)",
+                )?
+                .query_row([before], |r| r.get::<_, bool>(0))?)
+            })
+            .await?;
+        if !any {
+            return Ok(0);
+        }
+        self.write(move |tx| {
+            Ok(tx
+                .prepare_cached(
+                    "UPDATE refresh_tokens SET successor = NULL
+                     WHERE successor IS NOT NULL AND spent_at < ?1",
+                )?
+                .execute([before])?)
+        })
+        .await
+    }
+
+    /// Revokes the family of refresh token `jti` (logout). Returns whether it was known.
+    pub async fn revoke_refresh_family(&self, jti: String, now: f64) -> Result<bool> {
+        self.write(move |tx| {
+            let family: Option<String> = tx
+                .query_row(
+                    "SELECT family FROM refresh_tokens WHERE jti = ?1",
+                    [&jti],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(family) = family else {
+                return Ok(false);
+            };
+            tx.execute(
+                "UPDATE refresh_tokens SET revoked_at = ?1 WHERE family = ?2 AND revoked_at IS NULL",
+                params![now, family],
+            )?;
+            Ok(true)
+        })
+        .await
+    }
+}

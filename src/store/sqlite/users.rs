@@ -1,0 +1,157 @@
+//! Accounts.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Sqlite, on_unique};
+use crate::clock::now_timestamp;
+use crate::model::User;
+use crate::store::Result;
+use crate::store::users::{Account, AccountUpdate};
+
+const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, is_active, credentials_after";
+
+fn account(r: &Row) -> rusqlite::Result<Account> {
+    Ok(Account {
+        user: User {
+            id: r.get(0)?,
+            username: r.get(1)?,
+            email: r.get(2)?,
+        },
+        password_hash: r.get(3)?,
+        is_active: r.get(4)?,
+        credentials_after: r.get(5)?,
+    })
+}
+
+impl Sqlite {
+    /// Creates an account. A taken username or email is `Conflict` naming the field
+    /// (callers check `taken_account_fields` first for complete messages; this catches races).
+    pub async fn create_user(
+        &self,
+        username: String,
+        email: String,
+        password_hash: String,
+    ) -> Result<User> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO users (username, email, password_hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![username, email, password_hash, now_timestamp()],
+            )
+            .map_err(|e| on_unique(e, "users", &["username", "email"]))?;
+            Ok(User {
+                id: tx.last_insert_rowid(),
+                username,
+                email,
+            })
+        })
+        .await
+    }
+
+    pub async fn account_by_username(&self, username: String) -> Result<Option<Account>> {
+        self.run(move |c| {
+            let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE username = ?1");
+            Ok(c.prepare_cached(&sql)?
+                .query_row([username], account)
+                .optional()?)
+        })
+        .await
+    }
+
+    pub async fn account_by_id(&self, id: i64) -> Result<Option<Account>> {
+        self.run(move |c| {
+            let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = ?1");
+            Ok(c.prepare_cached(&sql)?
+                .query_row([id], account)
+                .optional()?)
+        })
+        .await
+    }
+}
+
+impl Sqlite {
+    /// Which of `username` and `email` (when given) another account than `except` (when
+    /// given: the account being edited) already uses, in field order. The write checks
+    /// again; this is for complete error messages.
+    pub async fn taken_account_fields(
+        &self,
+        username: Option<String>,
+        email: Option<String>,
+        except: Option<i64>,
+    ) -> Result<Vec<&'static str>> {
+        self.run(move |c| {
+            let except = except.unwrap_or(0);
+            let mut taken = Vec::new();
+            for (field, value, sql) in [
+                (
+                    "username",
+                    username,
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1 AND id != ?2)",
+                ),
+                (
+                    "email",
+                    email,
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE email = ?1 AND id != ?2)",
+                ),
+            ] {
+                let Some(value) = value else { continue };
+                let exists: bool = c
+                    .prepare_cached(sql)?
+                    .query_row(params![value, except], |r| r.get(0))?;
+                if exists {
+                    taken.push(field);
+                }
+            }
+            Ok(taken)
+        })
+        .await
+    }
+}
+
+impl Sqlite {
+    /// Applies `update` to account `user_id` in one transaction; a new password also ends
+    /// every older credential ([`super::admin::end_credentials`]). `Conflict` for a name or
+    /// email another account took meanwhile; `NotFound` when the account is gone.
+    pub async fn update_account(
+        &self,
+        user_id: i64,
+        update: AccountUpdate,
+        now: f64,
+    ) -> Result<User> {
+        self.write(move |tx| {
+            let user = tx
+                .query_row(
+                    "UPDATE users SET username = coalesce(?1, username),
+                                      email = coalesce(?2, email),
+                                      password_hash = coalesce(?3, password_hash)
+                     WHERE id = ?4 RETURNING id, username, email",
+                    params![update.username, update.email, update.password_hash, user_id],
+                    |r| {
+                        Ok(User {
+                            id: r.get(0)?,
+                            username: r.get(1)?,
+                            email: r.get(2)?,
+                        })
+                    },
+                )
+                .map_err(|e| on_unique(e, "users", &["username", "email"]))?;
+            if update.password_hash.is_some() {
+                super::admin::end_credentials(tx, user_id, now)?;
+            }
+            Ok(user)
+        })
+        .await
+    }
+
+    /// Deletes account `user_id` and, by cascade, its tasks, events, idempotency keys and
+    /// tokens. False when there was no such account.
+    pub async fn delete_account(&self, user_id: i64) -> Result<bool> {
+        self.write(move |tx| {
+            Ok(tx
+                .prepare_cached("DELETE FROM users WHERE id = ?1")?
+                .execute([user_id])?
+                == 1)
+        })
+        .await
+    }
+}
