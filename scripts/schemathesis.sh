@@ -38,8 +38,9 @@ TOKEN=$(curl -sf "$BASE/api/token/" -H 'content-type: application/json' \
     -d '{"username":"schemathesis","password":"S3cure-Passw0rd!x"}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])')
 
+CONFIG="$PWD/scripts/schemathesis.toml"
 cd "$WORK"
-"$ST" run "$BASE/openapi.json" \
+"$ST" --config-file "$CONFIG" run "$BASE/openapi.json" \
     --header "Authorization: Bearer $TOKEN" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,use_after_free,ensure_resource_availability,ignored_auth,unsupported_method,missing_required_header \
     --exclude-path /ws/tasks --exclude-path /api/events \
