@@ -1,5 +1,5 @@
-//! The server's background chores: pruning old events and idempotency keys, and
-//! forgetting rotated token pairs once their grace window has passed.
+//! The server's background chores: pruning old events, idempotency keys and throttle
+//! counts, and forgetting rotated token pairs once their grace window has passed.
 
 use std::time::Duration;
 
@@ -38,6 +38,24 @@ pub(crate) async fn prune_events(state: AppState) {
         let keys_before = clock::now_secs_f64() - state.limits.idempotency_retention.as_secs_f64();
         if let Err(e) = state.store.prune_idempotency_keys(keys_before).await {
             tracing::warn!(error = %e, "pruning idempotency keys failed");
+        }
+    }
+}
+
+/// Most throttle counts kept: past it (an attack from very many addresses), the oldest
+/// go first, as the in-memory throttles evicted their oldest keys.
+const MAX_THROTTLE_ROWS: u64 = 300_000;
+
+/// Deletes throttle counts that left the window, every few seconds.
+pub(crate) async fn prune_throttles(state: AppState) {
+    let window = state.throttles.login.window();
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let before = clock::now_secs_f64() - window.as_secs_f64();
+        if let Err(e) = state.store.prune_throttles(before, MAX_THROTTLE_ROWS).await {
+            tracing::warn!(error = %e, "pruning throttle counts failed");
         }
     }
 }

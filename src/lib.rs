@@ -36,8 +36,8 @@ pub mod state;
 pub mod store;
 /// Logging set-up and process signals.
 pub mod telemetry;
-/// Login and registration throttles, client addresses, and open streams per user (per
-/// process).
+/// Login and registration throttles (counted in the database, shared by every process),
+/// client addresses, and open streams per user (per process).
 pub mod throttle;
 /// Everything HTTP outside the OpenAPI operations: docs pages, health, middleware.
 pub mod web;
@@ -71,6 +71,7 @@ pub async fn serve(
     );
     let pruner = tokio::spawn(housekeeping::prune_events(state.clone()));
     let sweeper = tokio::spawn(housekeeping::forget_rotated_pairs(state.clone()));
+    let throttles = tokio::spawn(housekeeping::prune_throttles(state.clone()));
     let streams = state.shutdown.clone();
     let signal = async move {
         shutdown.await;
@@ -83,6 +84,7 @@ pub async fn serve(
         .await;
     pruner.abort();
     sweeper.abort();
+    throttles.abort();
     result
 }
 

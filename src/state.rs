@@ -134,14 +134,23 @@ impl AppState {
             accounts,
             streams: Arc::new(throttle::StreamSlots::new(args.max_streams_per_user)),
             throttles: Arc::new(throttle::Throttles {
-                login: throttle::Throttle::new(args.login_failures, args.throttle_window),
+                login: throttle::Throttle::new(
+                    "login",
+                    args.login_failures,
+                    args.throttle_window,
+                    store.clone(),
+                ),
                 login_address: throttle::Throttle::new(
+                    "login_address",
                     args.login_failures_per_address,
                     args.throttle_window,
+                    store.clone(),
                 ),
                 register: throttle::Throttle::new(
+                    "register",
                     args.registrations_per_address,
                     args.throttle_window,
+                    store.clone(),
                 ),
             }),
             shutdown: Arc::new(tokio::sync::watch::channel(false).0),

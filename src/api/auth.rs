@@ -225,7 +225,8 @@ pub async fn register_user(
         .throttles
         .register
         .acquire(&address)
-        .map_err(ApiError::too_many_requests)?;
+        .await
+        .map_err(accounts::refused)?;
     let mut errors = FieldErrors::default();
     let input = Registration {
         username: field(data, "username", true, &mut errors, text),

@@ -14,6 +14,7 @@ use crate::store::admin::AccountChange;
 use crate::store::tokens::{NewRefresh, Rotation};
 use crate::store::users::Account;
 use crate::store::{Store, StoreError};
+use crate::throttle::Refused;
 use crate::throttle::{Throttles, login_pair};
 
 /// Passwords are never trimmed (the original trimmed them at registration but not at
@@ -195,19 +196,21 @@ pub async fn check_password(
     };
     let pair = login_pair(ctx.address, &normal);
     let throttles = ctx.throttles;
-    let throttled = |retry_after| DomainError::Throttled { retry_after };
-    let pair_attempt = throttles.login.acquire(&pair).map_err(throttled)?;
-    let address_attempt = match throttles.login_address.acquire(ctx.address) {
+    let pair_attempt = throttles.login.acquire(&pair).await.map_err(refused)?;
+    let address_attempt = match throttles.login_address.acquire(ctx.address).await {
         Ok(a) => a,
-        Err(wait) => {
-            throttles.login.refund(&pair, pair_attempt);
-            return Err(throttled(wait));
+        Err(r) => {
+            throttles.login.refund(&pair, pair_attempt).await;
+            return Err(refused(r));
         }
     };
     // A bounded queue, a few places per account: a busy server says so at once.
     let Ok(place) = ctx.hash_queue.enter(&normal) else {
-        throttles.login.refund(&pair, pair_attempt);
-        throttles.login_address.refund(ctx.address, address_attempt);
+        throttles.login.refund(&pair, pair_attempt).await;
+        throttles
+            .login_address
+            .refund(ctx.address, address_attempt)
+            .await;
         return Err(DomainError::Busy);
     };
     let account = find_account(ctx.store, username).await?;
@@ -218,11 +221,22 @@ pub async fn check_password(
         Some(a) if verified && a.is_active => {
             // The pair's failures are forgotten; the success itself doesn't count
             // against the address (its failures do).
-            throttles.login.clear(&pair);
-            throttles.login_address.refund(ctx.address, address_attempt);
+            throttles.login.clear(&pair).await;
+            throttles
+                .login_address
+                .refund(ctx.address, address_attempt)
+                .await;
             Ok(Some(a))
         }
         _ => Ok(None),
+    }
+}
+
+/// A throttle's refusal as the domain says it.
+pub fn refused(r: Refused) -> DomainError {
+    match r {
+        Refused::Wait(retry_after) => DomainError::Throttled { retry_after },
+        Refused::Store(e) => e.into(),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod events;
 pub mod idempotency;
 pub mod sqlite;
 pub mod tasks;
+pub mod throttles;
 pub mod tokens;
 pub mod users;
 
@@ -23,6 +24,7 @@ use api_tokens::{ApiTokenRow, NewApiToken, TokenOwner};
 use events::EventCursor;
 use idempotency::{Key, Keyed};
 use tasks::{IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery};
+use throttles::Counted;
 use tokens::{NewRefresh, Rotation};
 use users::{Account, AccountUpdate};
 
@@ -198,6 +200,17 @@ forward! {
     pub async fn api_token_owner(&self, token_hash: String, now: i64) -> Result<Option<(TokenOwner, bool)>>;
     pub async fn touch_api_token(&self, id: i64) -> Result<()>;
     pub async fn api_token_live(&self, id: i64, now: i64) -> Result<bool>;
+
+    /// Counts one attempt of `key` in `scope` unless `max` are already counted in the
+    /// last `window` seconds: the check and the count are one atomic step across every
+    /// process on the database.
+    pub async fn throttle_acquire(&self, scope: &'static str, key: Vec<u8>, max: u32, window: f64, now: f64) -> Result<Counted>;
+    /// Takes back the attempt counted at `at` (one row, if it is still there).
+    pub async fn throttle_refund(&self, scope: &'static str, key: Vec<u8>, at: f64) -> Result<()>;
+    /// Forgets every attempt of `key` in `scope`.
+    pub async fn throttle_clear(&self, scope: &'static str, key: Vec<u8>) -> Result<()>;
+    /// Deletes attempts counted at or before `before`, then the oldest past `keep` rows.
+    pub async fn prune_throttles(&self, before: f64, keep: u64) -> Result<usize>;
 
     pub async fn list_accounts(&self) -> Result<Vec<AccountSummary>>;
     pub async fn schema_version(&self) -> Result<i64>;

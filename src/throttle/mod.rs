@@ -1,16 +1,23 @@
-//! Throttles: in-memory counters of recent attempts per key (a username at an address, a
-//! client address) that turn into 429 + `Retry-After` past a limit.
+//! Throttles: counts of recent attempts per key (a username at an address, a client
+//! address) that turn into 429 + `Retry-After` past a limit.
 //!
-//! An attempt is counted *before* the work it guards (a password hash, a registration), in
-//! the same lock as the check ([`Throttle::acquire`]), so however many requests arrive at
-//! once, at most `max` per key get through inside one window.
+//! The counts live in the database ([`Store::throttle_acquire`]), so every process on it
+//! — several on one SQLite file, or several hosts on one PostgreSQL — counts the same
+//! attempts: N processes give an attacker no more guesses than one. (Redis would also be
+//! shared, but it is optional and may be down; the database is always there, and a
+//! throttle that fails open when Redis goes away would be no throttle.) An attempt is
+//! counted *before* the work it guards (a password hash, a registration), in the same
+//! atomic step as the check, so however many requests arrive at once, on however many
+//! hosts, at most `max` per key get through inside one window.
+//!
+//! A key this process has seen over its limit is refused from memory until its oldest
+//! attempt leaves the window, so a flood of throttled attempts costs the database
+//! nothing. (Another process's refund can free a place a little earlier than this
+//! process notices: the memory only ever refuses, never admits.)
 //!
 //! What a client address counts as (`address_key`) is here; reading it from a request is
 //! in `address` (`client_address`). The count of open streams per user is in `streams`
-//! (`StreamSlots`).
-//!
-//! They live in each process; several processes behind one balancer each enforce their
-//! own limits (an attacker gets at most N times the attempts with N processes).
+//! (`StreamSlots`), and stays per process.
 
 mod address;
 mod streams;
@@ -18,17 +25,17 @@ mod streams;
 pub use address::{client_address, forwarded_for};
 pub use streams::{StreamSlot, StreamSlots};
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-/// Keys tracked at most per throttle, so an attacker cycling through names or addresses
-/// can't grow memory without bound. Past it, the keys hit least recently are forgotten
-/// first; counting never stops.
-pub const MAX_KEYS: usize = 100_000;
+use crate::clock::now_secs_f64;
+use crate::store::throttles::Counted;
+use crate::store::{Store, StoreError};
+
+/// Keys this process remembers as over their limit.
+const MAX_BLOCKED: u64 = 100_000;
 
 /// A key as stored: 16 bytes of its SHA-256, so the table's size doesn't depend on how
 /// long the keys are.
@@ -41,166 +48,105 @@ fn digest(key: &str) -> Digest16 {
     out
 }
 
-struct Entry {
-    /// The counted attempts still inside the window, oldest first (at most `max`).
-    hits: VecDeque<Instant>,
-    /// Position in `Table::order`: higher is more recently hit.
-    seq: u64,
-}
-
-#[derive(Default)]
-struct Table {
-    entries: HashMap<Digest16, Entry>,
-    /// Every key by when it was last hit, least recent first.
-    order: BTreeMap<u64, Digest16>,
-    next_seq: u64,
-}
-
-impl Table {
-    fn remove(&mut self, key: &Digest16) {
-        if let Some(e) = self.entries.remove(key) {
-            self.order.remove(&e.seq);
-        }
-    }
-
-    /// Drops the least recently hit key.
-    fn evict_oldest(&mut self) {
-        if let Some((_, key)) = self.order.pop_first() {
-            self.entries.remove(&key);
-        }
-    }
-
-    /// Drops keys whose last hit has left the window, least recent first (cheap: it stops
-    /// at the first key still live).
-    fn prune(&mut self, now: Instant, window: Duration) {
-        while let Some((_, key)) = self.order.first_key_value() {
-            let stale = self
-                .entries
-                .get(key)
-                .and_then(|e| e.hits.back())
-                .is_none_or(|t| now.duration_since(*t) >= window);
-            if !stale {
-                break;
-            }
-            self.evict_oldest();
-        }
-    }
-
-    fn touch(&mut self, key: Digest16) {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        if let Some(e) = self.entries.get_mut(&key) {
-            self.order.remove(&e.seq);
-            e.seq = seq;
-            self.order.insert(seq, key);
-        }
-    }
-}
-
 /// One counted attempt, to [`Throttle::refund`] it.
 #[derive(Debug, Clone, Copy)]
-pub struct Attempt(Instant);
+pub struct Attempt(f64);
+
+/// Why an attempt may not go ahead.
+#[derive(Debug)]
+pub enum Refused {
+    /// Over the limit: retry after this many seconds.
+    Wait(u64),
+    /// The count could not be taken.
+    Store(StoreError),
+}
 
 pub struct Throttle {
-    max: usize,
+    scope: &'static str,
+    max: u32,
     window: Duration,
-    max_keys: usize,
-    table: Mutex<Table>,
+    store: Store,
+    /// Keys seen over the limit here, until when.
+    blocked: moka::sync::Cache<Digest16, Instant>,
 }
 
 impl Throttle {
-    /// At most `max` attempts per key within any `window`.
-    pub fn new(max: u32, window: Duration) -> Throttle {
-        Throttle::with_max_keys(max, window, MAX_KEYS)
-    }
-
-    /// Like [`Throttle::new`], tracking at most `max_keys` keys.
-    pub fn with_max_keys(max: u32, window: Duration, max_keys: usize) -> Throttle {
+    /// At most `max` attempts per key within any `window`, counted in `store` under
+    /// `scope`.
+    pub fn new(scope: &'static str, max: u32, window: Duration, store: Store) -> Throttle {
         Throttle {
-            max: max.max(1) as usize,
+            scope,
+            max: max.max(1),
             window,
-            max_keys: max_keys.max(1),
-            table: Mutex::new(Table::default()),
+            store,
+            blocked: moka::sync::Cache::builder()
+                .max_capacity(MAX_BLOCKED)
+                .time_to_live(window.max(Duration::from_secs(1)))
+                .build(),
         }
     }
 
-    /// Counts one attempt for `key` if it is under its limit, checking and recording in one
-    /// lock: `Ok(attempt)` when the attempt may go ahead (and is now counted), `Err(seconds)`
-    /// while the key is over its limit (retry after that many seconds; nothing counted).
-    pub fn acquire(&self, key: &str) -> Result<Attempt, u64> {
+    /// Counts one attempt for `key` if it is under its limit, checking and recording in
+    /// one atomic step: `Ok(attempt)` when the attempt may go ahead (and is now counted).
+    pub async fn acquire(&self, key: &str) -> Result<Attempt, Refused> {
         let key = digest(key);
-        let mut t = self.lock();
-        let now = Instant::now();
-        t.prune(now, self.window);
-        if let Some(e) = t.entries.get_mut(&key) {
-            while e
-                .hits
-                .front()
-                .is_some_and(|h| now.duration_since(*h) >= self.window)
-            {
-                e.hits.pop_front();
+        if let Some(until) = self.blocked.get(&key) {
+            let now = Instant::now();
+            if until > now {
+                return Err(Refused::Wait((until - now).as_secs() + 1));
             }
-            if e.hits.len() >= self.max {
-                let oldest = e.hits.front().copied().unwrap_or(now);
-                let wait = (oldest + self.window).saturating_duration_since(now);
-                return Err(wait.as_secs() + 1);
+        }
+        let counted = self
+            .store
+            .throttle_acquire(
+                self.scope,
+                key.to_vec(),
+                self.max,
+                self.window.as_secs_f64(),
+                now_secs_f64(),
+            )
+            .await
+            .map_err(Refused::Store)?;
+        match counted {
+            Counted::Allowed(at) => Ok(Attempt(at)),
+            Counted::Over { retry_after } => {
+                // retry_after is rounded up: remember a little less, never more.
+                let rest = Duration::from_secs(retry_after.saturating_sub(1));
+                if !rest.is_zero() {
+                    self.blocked.insert(key, Instant::now() + rest);
+                }
+                Err(Refused::Wait(retry_after))
             }
-            e.hits.push_back(now);
-            t.touch(key);
-            return Ok(Attempt(now));
         }
-        while t.entries.len() >= self.max_keys {
-            t.evict_oldest();
-        }
-        let seq = t.next_seq;
-        t.next_seq += 1;
-        t.entries.insert(
-            key,
-            Entry {
-                hits: VecDeque::from([now]),
-                seq,
-            },
-        );
-        t.order.insert(seq, key);
-        Ok(Attempt(now))
     }
 
     /// Takes back an attempt counted for `key`: one that never reached the work it guards
     /// (the server was too busy), or one that should not count (a successful login, for
-    /// the per-address limit). Only that attempt: the others keep their place in the window.
-    pub fn refund(&self, key: &str, attempt: Attempt) {
+    /// the per-address limit). Only that attempt: the others keep their place in the
+    /// window. A failure is logged; the attempt then stays counted.
+    pub async fn refund(&self, key: &str, attempt: Attempt) {
         let key = digest(key);
-        let mut t = self.lock();
-        let empty = match t.entries.get_mut(&key) {
-            Some(e) => {
-                if let Some(i) = e.hits.iter().rposition(|h| *h == attempt.0) {
-                    e.hits.remove(i);
-                }
-                e.hits.is_empty()
-            }
-            None => false,
-        };
-        if empty {
-            t.remove(&key);
+        if let Err(e) = self
+            .store
+            .throttle_refund(self.scope, key.to_vec(), attempt.0)
+            .await
+        {
+            tracing::warn!(error = %e, scope = self.scope, "could not refund a throttled attempt");
         }
     }
 
     /// Forgets `key` (a successful login).
-    pub fn clear(&self, key: &str) {
-        self.lock().remove(&digest(key));
+    pub async fn clear(&self, key: &str) {
+        let key = digest(key);
+        self.blocked.invalidate(&key);
+        if let Err(e) = self.store.throttle_clear(self.scope, key.to_vec()).await {
+            tracing::warn!(error = %e, scope = self.scope, "could not clear a throttle");
+        }
     }
 
-    /// How many keys are tracked now.
-    pub fn len(&self) -> usize {
-        self.lock().entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    /// How long this throttle's attempts count.
+    pub fn window(&self) -> Duration {
+        self.window
     }
 }
 
@@ -240,106 +186,110 @@ pub fn address_key(ip: IpAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Synchronous;
 
-    #[test]
-    fn a_key_is_blocked_after_max_attempts_and_others_are_not() {
-        let t = Throttle::new(3, Duration::from_secs(60));
+    fn store(dir: &tempfile::TempDir) -> Store {
+        Store::open(&dir.path().join("t.db"), 2, Synchronous::Normal).unwrap()
+    }
+
+    fn wait(r: Result<Attempt, Refused>) -> u64 {
+        match r {
+            Err(Refused::Wait(s)) => s,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_is_blocked_after_max_attempts_and_others_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Throttle::new("test", 3, Duration::from_secs(60), store(&dir));
         for _ in 0..3 {
-            assert!(t.acquire("a").is_ok());
+            assert!(t.acquire("a").await.is_ok());
         }
-        let wait = t.acquire("a").unwrap_err();
-        assert!((1..=61).contains(&wait), "{wait}");
-        assert!(t.acquire("b").is_ok());
-        t.clear("a");
-        assert!(t.acquire("a").is_ok());
+        let w = wait(t.acquire("a").await);
+        assert!((1..=61).contains(&w), "{w}");
+        assert!(t.acquire("b").await.is_ok());
+        t.clear("a").await;
+        assert!(t.acquire("a").await.is_ok());
     }
 
-    #[test]
-    fn a_refund_gives_back_that_attempt_only() {
-        let t = Throttle::new(2, Duration::from_secs(60));
-        let first = t.acquire("a").unwrap();
-        let second = t.acquire("a").unwrap();
-        assert!(t.acquire("a").is_err());
-        t.refund("a", second);
-        let third = t.acquire("a").unwrap();
-        assert!(t.acquire("a").is_err());
-        t.refund("a", first);
-        assert!(t.acquire("a").is_ok());
-        assert!(t.acquire("a").is_err());
-        t.refund("never-seen", third);
-        assert_eq!(t.len(), 1);
+    #[tokio::test]
+    async fn a_refund_gives_back_that_attempt_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Throttle::new("test", 2, Duration::from_secs(60), store(&dir));
+        let first = t.acquire("a").await.unwrap();
+        let second = t.acquire("a").await.unwrap();
+        // Refused at the database (not remembered: the wait rounds to the full window).
+        assert!(t.acquire("a").await.is_err());
+        t.refund("a", second).await;
+        t.blocked.invalidate_all();
+        let third = t.acquire("a").await.unwrap();
+        assert!(t.acquire("a").await.is_err());
+        t.refund("a", first).await;
+        t.blocked.invalidate_all();
+        assert!(t.acquire("a").await.is_ok());
+        assert!(t.acquire("a").await.is_err());
+        t.refund("never-seen", third).await;
     }
 
-    #[test]
-    fn a_key_whose_attempts_are_all_refunded_is_forgotten() {
-        let t = Throttle::new(2, Duration::from_secs(60));
-        let a = t.acquire("a").unwrap();
-        t.refund("a", a);
-        assert!(t.is_empty());
+    #[tokio::test]
+    async fn attempts_age_out_of_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Throttle::new("test", 1, Duration::from_millis(300), store(&dir));
+        t.acquire("a").await.unwrap();
+        assert!(t.acquire("a").await.is_err());
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(t.acquire("a").await.is_ok());
     }
 
-    #[test]
-    fn attempts_age_out_of_the_window() {
-        let t = Throttle::new(1, Duration::from_millis(30));
-        t.acquire("a").unwrap();
-        assert!(t.acquire("a").is_err());
-        std::thread::sleep(Duration::from_millis(40));
-        assert!(t.acquire("a").is_ok());
-    }
-
-    #[test]
-    fn concurrent_attempts_get_through_at_most_max_times() {
-        let t = std::sync::Arc::new(Throttle::new(5, Duration::from_secs(60)));
-        let passed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let threads: Vec<_> = (0..16)
-            .map(|_| {
-                let (t, passed) = (t.clone(), passed.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..50 {
-                        if t.acquire("victim").is_ok() {
-                            passed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
-                    }
-                })
-            })
-            .collect();
-        for th in threads {
-            th.join().unwrap();
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_processes_count_the_same_attempts_exactly() {
+        // Two stores on one file are two processes as far as SQLite knows.
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (store(&dir), store(&dir));
+        let ta = std::sync::Arc::new(Throttle::new("test", 5, Duration::from_secs(60), a));
+        let tb = std::sync::Arc::new(Throttle::new("test", 5, Duration::from_secs(60), b));
+        let mut tries = Vec::new();
+        for i in 0..40 {
+            let t = if i % 2 == 0 { ta.clone() } else { tb.clone() };
+            tries.push(tokio::spawn(
+                async move { t.acquire("victim").await.is_ok() },
+            ));
         }
-        assert_eq!(passed.load(std::sync::atomic::Ordering::Relaxed), 5);
+        let mut passed = 0;
+        for t in tries {
+            passed += usize::from(t.await.unwrap());
+        }
+        assert_eq!(passed, 5);
     }
 
-    #[test]
-    fn a_full_table_evicts_the_oldest_key_and_still_counts_the_new_one() {
-        let t = Throttle::with_max_keys(2, Duration::from_secs(60), 3);
-        t.acquire("oldest").unwrap();
-        t.acquire("middle").unwrap();
-        t.acquire("newest").unwrap();
-        // "middle" hit again: now "oldest" is the least recently hit.
-        t.acquire("middle").unwrap();
-        assert_eq!(t.len(), 3);
-
-        t.acquire("new").unwrap();
-
-        assert_eq!(t.len(), 3, "the table never grows past its bound");
-        t.acquire("new").unwrap();
-        assert!(t.acquire("new").is_err(), "the new key is counted");
-        assert!(t.acquire("middle").is_err(), "live keys are kept");
-        // "oldest" was forgotten, so it starts again (and evicts "newest").
-        assert!(t.acquire("oldest").is_ok());
-        assert!(t.acquire("oldest").is_ok());
-        assert!(t.acquire("oldest").is_err());
+    #[tokio::test]
+    async fn a_key_over_its_limit_is_refused_without_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = store(&dir);
+        let t = Throttle::new("test", 1, Duration::from_secs(60), db.clone());
+        t.acquire("flooded").await.unwrap();
+        assert!(t.acquire("flooded").await.is_err());
+        let (_, writes) = db.write_stats();
+        for _ in 0..100 {
+            assert!(t.acquire("flooded").await.is_err());
+        }
+        assert_eq!(db.write_stats().1, writes, "refused from memory");
     }
 
-    #[test]
-    fn stale_keys_are_dropped_as_new_ones_come() {
-        let t = Throttle::new(1, Duration::from_millis(20));
+    #[tokio::test]
+    async fn pruning_bounds_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = store(&dir);
+        let t = Throttle::new("test", 1, Duration::from_secs(60), db.clone());
         for i in 0..50 {
-            t.acquire(&format!("k{i}")).unwrap();
+            t.acquire(&format!("k{i}")).await.unwrap();
         }
-        std::thread::sleep(Duration::from_millis(30));
-        t.acquire("fresh").unwrap();
-        assert_eq!(t.len(), 1);
+        assert_eq!(db.prune_throttles(0.0, 20).await.unwrap(), 30);
+        assert_eq!(
+            db.prune_throttles(now_secs_f64() + 1.0, 20).await.unwrap(),
+            20
+        );
     }
 
     #[test]

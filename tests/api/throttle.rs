@@ -387,3 +387,56 @@ async fn huge_usernames_get_the_unknown_user_401_and_cost_no_memory() {
         "the server grew by {grown} KiB ({before} -> {after})"
     );
 }
+
+#[tokio::test]
+async fn two_processes_on_one_database_count_the_same_attempts() {
+    // Two servers on one file (two processes, as far as the database knows), each
+    // receiving half of the guesses: together they let through exactly the limit, as one
+    // server would. Before, each counted its own five.
+    let a = spawn_app_with(|a| {
+        a.trust_x_forwarded_for = true;
+        a.login_failures = 5;
+        a.registrations_per_address = 3;
+    })
+    .await;
+    let b = start(a.dir.clone(), a.args.clone()).await;
+    a.user("alice1").await;
+    let attacker = ["198.51.100.20"];
+    let guesses = (0..40).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        async move { login_via(app, "alice1", &format!("wrong-guess-{i}"), &attacker).await }
+    });
+    let responses = join_all(guesses).await;
+    assert_eq!(
+        count(&responses, StatusCode::UNAUTHORIZED),
+        5,
+        "reached the hash"
+    );
+    assert_eq!(count(&responses, StatusCode::TOO_MANY_REQUESTS), 35);
+    assert_retry_after(&responses);
+
+    // Registrations: 3 from one address, over both.
+    let mut statuses = Vec::new();
+    for (i, app) in [&a, &b, &a, &b].into_iter().enumerate() {
+        let name = format!("newcomer{i}");
+        let r = app
+            .client
+            .post(app.url("/api/register/"))
+            .header("x-forwarded-for", "203.0.113.9")
+            .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        statuses.push(r);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::CREATED,
+            StatusCode::CREATED,
+            StatusCode::CREATED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+}

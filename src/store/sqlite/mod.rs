@@ -20,6 +20,7 @@ mod events;
 mod idempotency;
 mod settings;
 mod tasks;
+mod throttles;
 mod tokens;
 mod users;
 mod writer;
@@ -37,6 +38,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema.sql"),
     include_str!("migrations/0002_credentials.sql"),
+    include_str!("migrations/0003_throttles.sql"),
 ];
 
 /// How long a connection waits for another writer before giving up.

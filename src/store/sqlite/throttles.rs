@@ -1,0 +1,80 @@
+//! Throttle counts on SQLite: each check-and-count is one write, so the single writer (and
+//! `BEGIN IMMEDIATE` across processes) makes it atomic.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::Sqlite;
+use crate::store::Result;
+use crate::store::throttles::{Counted, retry_after};
+
+impl Sqlite {
+    pub async fn throttle_acquire(
+        &self,
+        scope: &'static str,
+        key: Vec<u8>,
+        max: u32,
+        window: f64,
+        now: f64,
+    ) -> Result<Counted> {
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "DELETE FROM throttle_hits WHERE scope = ?1 AND key = ?2 AND at <= ?3",
+            )?
+            .execute(params![scope, key, now - window])?;
+            let (count, oldest): (i64, Option<f64>) = tx
+                .prepare_cached(
+                    "SELECT count(*), min(at) FROM throttle_hits WHERE scope = ?1 AND key = ?2",
+                )?
+                .query_row(params![scope, key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if count >= i64::from(max) {
+                return Ok(Counted::Over {
+                    retry_after: retry_after(oldest.unwrap_or(now), window, now),
+                });
+            }
+            tx.prepare_cached("INSERT INTO throttle_hits (scope, key, at) VALUES (?1, ?2, ?3)")?
+                .execute(params![scope, key, now])?;
+            Ok(Counted::Allowed(now))
+        })
+        .await
+    }
+
+    pub async fn throttle_refund(&self, scope: &'static str, key: Vec<u8>, at: f64) -> Result<()> {
+        self.write(move |tx| {
+            let row: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT rowid FROM throttle_hits WHERE scope = ?1 AND key = ?2 AND at = ?3 LIMIT 1",
+                )?
+                .query_row(params![scope, key, at], |r| r.get(0))
+                .optional()?;
+            if let Some(row) = row {
+                tx.prepare_cached("DELETE FROM throttle_hits WHERE rowid = ?1")?
+                    .execute([row])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn throttle_clear(&self, scope: &'static str, key: Vec<u8>) -> Result<()> {
+        self.write(move |tx| {
+            tx.prepare_cached("DELETE FROM throttle_hits WHERE scope = ?1 AND key = ?2")?
+                .execute(params![scope, key])?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn prune_throttles(&self, before: f64, keep: u64) -> Result<usize> {
+        self.write(move |tx| {
+            let mut gone = tx.execute("DELETE FROM throttle_hits WHERE at <= ?1", [before])?;
+            // Past `keep` rows (an attack from very many addresses), the oldest go first.
+            gone += tx.execute(
+                "DELETE FROM throttle_hits WHERE rowid IN (
+                     SELECT rowid FROM throttle_hits ORDER BY at DESC LIMIT -1 OFFSET ?1)",
+                [i64::try_from(keep).unwrap_or(i64::MAX)],
+            )?;
+            Ok(gone)
+        })
+        .await
+    }
+}
