@@ -102,7 +102,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(
         "tasklane listening on http://{} (database {}); docs at http://{}/swagger/",
         listener.local_addr()?,
-        args.db.display(),
+        args.database(),
         listener.local_addr()?
     );
     if let Some(addr) = args.metrics_bind {

@@ -76,7 +76,10 @@ impl Metrics {
         )
         .expect("static metric definition");
         let pool_connections = IntGaugeVec::new(
-            Opts::new("db_pool_connections", "SQLite pool connections by state."),
+            Opts::new(
+                "db_pool_connections",
+                "Database pool connections by state (SQLite readers or PostgreSQL connections).",
+            ),
             &["state"],
         )
         .expect("static metric definition");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::auth::{self, jwt::Jwt};
 use crate::clock::new_secret;
-use crate::config::ServeArgs;
+use crate::config::{Database, ServeArgs};
 use crate::hub::{self, Hub};
 use crate::metrics;
 use crate::store::Store;
@@ -67,12 +67,17 @@ impl AppState {
         }
     }
 
-    /// Opens the database and loads (or creates) the signing secret.
+    /// Opens the database (`--database-url`'s PostgreSQL, else the `--db` SQLite file) and
+    /// loads (or creates) the signing secret.
     pub async fn build(args: &ServeArgs) -> Result<AppState, Box<dyn std::error::Error>> {
-        let db = args.db.clone();
         let (pool_size, synchronous) = (args.pool_size, args.synchronous);
-        let store =
-            tokio::task::spawn_blocking(move || Store::open(&db, pool_size, synchronous)).await??;
+        let store = match args.database() {
+            Database::Postgres(url) => Store::connect_postgres(url.expose(), pool_size).await?,
+            Database::Sqlite(db) => {
+                tokio::task::spawn_blocking(move || Store::open(&db, pool_size, synchronous))
+                    .await??
+            }
+        };
         let secret = match &args.jwt_secret {
             Some(s) => s.0.clone(),
             None => store.setting_or_insert("jwt_secret", new_secret).await?,

@@ -1,9 +1,10 @@
 //! The operator commands: `tasklane user …`, `tasklane token …`, `tasklane backup`,
 //! `tasklane migrate`.
 //!
-//! They open the database file directly (`--db`, as `serve` does) and work while a server
-//! runs on it: writes are short transactions that queue on SQLite's busy timeout, and the
-//! backup copies one consistent snapshot while the server keeps writing. Each command
+//! They open the database directly (`--db` or `--database-url`, as `serve` does) and work
+//! while servers run on it: writes are short transactions (on SQLite they queue on the
+//! busy timeout), and the backup copies one consistent snapshot of a SQLite file while
+//! the server keeps writing. Each command
 //! prints its result to stdout, its errors to stderr, and exits non-zero on failure. The
 //! rules are the domain's, the same the API applies; nothing here speaks HTTP.
 
@@ -12,9 +13,9 @@ mod migrate;
 mod token;
 mod user;
 
-use std::path::Path;
 use std::process::ExitCode;
 
+use crate::config::Database;
 use crate::config::commands::{BackupArgs, DbArgs, TokenArgs, UserArgs};
 use crate::domain::{DomainError, FieldErrors};
 use crate::store::{Store, StoreError, Synchronous};
@@ -77,20 +78,35 @@ pub async fn token(args: TokenArgs) -> ExitCode {
 }
 
 /// Opens the database as the server does (applying pending migrations). Every command
-/// but `user create` refuses to create a missing file: a mistyped `--db` would
-/// otherwise leave an empty database behind and report "no such user".
-async fn open_store(db: &Path, create: bool) -> Result<Store, Fail> {
-    if !create && !db.exists() {
-        return Err(Fail(format!(
-            "database {} does not exist (set --db or TASKLANE_DB)",
-            db.display()
-        )));
+/// but `user create` refuses to create a missing SQLite file: a mistyped `--db` would
+/// otherwise leave an empty database behind and report "no such user". (A PostgreSQL
+/// database is never created: a missing one is the server's "does not exist" error.)
+async fn open_store(db: &Database, create: bool) -> Result<Store, Fail> {
+    match db {
+        Database::Postgres(url) => {
+            Store::connect_postgres(url.expose(), 2)
+                .await
+                .map_err(|e| match e {
+                    // It names the database by its URL without the password.
+                    StoreError::Other(m) => Fail(format!("cannot open {m}")),
+                    e => Fail(format!("cannot open {url}: {e}")),
+                })
+        }
+        Database::Sqlite(path) => {
+            if !create && !path.exists() {
+                return Err(Fail(format!(
+                    "database {} does not exist (set --db or TASKLANE_DB)",
+                    path.display()
+                )));
+            }
+            let path = path.clone();
+            let shown = path.display().to_string();
+            tokio::task::spawn_blocking(move || Store::open(&path, 2, Synchronous::Full))
+                .await
+                .map_err(|e| Fail(format!("opening the database failed: {e}")))?
+                .map_err(|e| Fail(format!("cannot open {shown}: {e}")))
+        }
     }
-    let path = db.to_owned();
-    tokio::task::spawn_blocking(move || Store::open(&path, 2, Synchronous::Full))
-        .await
-        .map_err(|e| Fail(format!("opening the database failed: {e}")))?
-        .map_err(|e| Fail(format!("cannot open {}: {e}", db.display())))
 }
 
 /// A plain table: columns padded to their widest cell (in characters), two spaces apart,

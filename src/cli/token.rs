@@ -9,7 +9,7 @@ use crate::domain::accounts::find_account;
 use crate::domain::api_tokens::{self, Issued, NewToken};
 
 pub(super) async fn run(args: TokenArgs) -> Result<(), Fail> {
-    let store = open_store(&args.db.db, false).await?;
+    let store = open_store(&args.db.database(), false).await?;
     let user_of = |username: String| {
         let store = store.clone();
         async move {

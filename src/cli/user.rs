@@ -14,7 +14,7 @@ use crate::store::users::Account;
 use crate::store::{Store, StoreError};
 
 pub(super) async fn run(args: UserArgs) -> Result<(), Fail> {
-    let db = args.db.db;
+    let db = args.db.database();
     match args.command {
         UserCommand::Create {
             username,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-/// `--db`, shared by every operator command.
+/// `--db` or `--database-url`, shared by every operator command.
 #[derive(Args, Debug, Clone)]
 pub struct DbArgs {
     /// SQLite database file: the server's `--db`.
@@ -16,6 +16,15 @@ pub struct DbArgs {
         global = true
     )]
     pub db: PathBuf,
+    /// PostgreSQL database URL instead: the server's `--database-url`. Not with `--db`.
+    #[arg(
+        long,
+        env = "TASKLANE_DATABASE_URL",
+        hide_env_values = true,
+        global = true,
+        conflicts_with = "db"
+    )]
+    pub database_url: Option<super::DatabaseUrl>,
 }
 
 /// `tasklane user …`.

@@ -1,6 +1,6 @@
 //! Command-line and environment configuration, parsed once in `main` with clap.
-//! Every `serve` flag, and the operator commands' `--db`, has a `TASKLANE_*` environment
-//! twin (the other operator-command flags are command-line only); the doc comments are the
+//! Every `serve` flag, and the operator commands' `--db` and `--database-url`, has a
+//! `TASKLANE_*` environment twin (the other operator-command flags are command-line only); the doc comments are the
 //! `--help`.
 
 use std::net::SocketAddr;
@@ -60,10 +60,24 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKLANE_DB", default_value = "tasklane.db")]
     pub db: PathBuf,
 
-    /// When a write is acknowledged: `full` (the default) syncs each commit to stable
-    /// storage before answering, so no acknowledged write is lost even to a power cut;
-    /// `normal` answers once the OS has the write, faster but a power cut or kernel crash
-    /// can lose the last writes (a crash of tasklane itself loses nothing).
+    /// PostgreSQL instead of the SQLite file, for several hosts on one database:
+    /// `postgres://user:password@host:5432/tasklane?sslmode=verify-full`. `sslmode` is
+    /// libpq's: `disable`, `prefer` (the default; unverified), `require` (unverified),
+    /// `verify-ca`, `verify-full`; `sslrootcert=FILE` names the trusted roots (the
+    /// system's by default). The schema is created or migrated on start. Not with `--db`.
+    #[arg(
+        long,
+        env = "TASKLANE_DATABASE_URL",
+        hide_env_values = true,
+        conflicts_with = "db"
+    )]
+    pub database_url: Option<DatabaseUrl>,
+
+    /// When a write is acknowledged (SQLite): `full` (the default) syncs each commit to
+    /// stable storage before answering, so no acknowledged write is lost even to a power
+    /// cut; `normal` answers once the OS has the write, faster but a power cut or kernel
+    /// crash can lose the last writes (a crash of tasklane itself loses nothing). On
+    /// PostgreSQL every commit waits for its WAL flush (`synchronous_commit=on`).
     #[arg(long, env = "TASKLANE_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
     pub synchronous: Synchronous,
 
@@ -191,7 +205,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKLANE_LIST_CACHE_MB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(0..=65_536))]
     pub list_cache_mb: u64,
 
-    /// SQLite connections in the pool.
+    /// Database connections in the pool (SQLite readers, or PostgreSQL connections).
     #[arg(long, env = "TASKLANE_POOL_SIZE", default_value_t = 8)]
     pub pool_size: u32,
 
@@ -223,6 +237,73 @@ fn parse_origin(s: &str) -> Result<String, String> {
     }
 }
 
+/// A PostgreSQL URL (`postgres://` or `postgresql://`). Its `Debug` and `Display` hide
+/// the password ([`crate::store::postgres::redact`]); [`DatabaseUrl::expose`] gives the
+/// real thing to the one place that connects.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL with its password, to connect with. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "DatabaseUrl({})",
+            crate::store::postgres::redact(&self.0)
+        )
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::store::postgres::redact(&self.0))
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(DatabaseUrl(s.to_owned()))
+        } else {
+            Err("expected a PostgreSQL URL: postgres://user:password@host:5432/database".into())
+        }
+    }
+}
+
+/// The database a command works on: `--db` or `--database-url`.
+#[derive(Clone, Debug)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(DatabaseUrl),
+}
+
+impl Database {
+    fn of(db: &std::path::Path, url: &Option<DatabaseUrl>) -> Database {
+        match url {
+            Some(url) => Database::Postgres(url.clone()),
+            None => Database::Sqlite(db.to_owned()),
+        }
+    }
+}
+
+/// The file's path, or the URL without its password.
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => write!(f, "{url}"),
+        }
+    }
+}
+
 /// A secret string whose `Debug` never shows it.
 #[derive(Clone)]
 pub struct Secret(pub String);
@@ -251,6 +332,20 @@ impl ServeArgs {
         let mut args = Cli::parse_from(["tasklane", "serve"]).serve_args();
         args.db = db;
         args
+    }
+}
+
+impl ServeArgs {
+    /// The database to serve: `--database-url` when given, else the `--db` file.
+    pub fn database(&self) -> Database {
+        Database::of(&self.db, &self.database_url)
+    }
+}
+
+impl commands::DbArgs {
+    /// The database to work on: `--database-url` when given, else the `--db` file.
+    pub fn database(&self) -> Database {
+        Database::of(&self.db, &self.database_url)
     }
 }
 

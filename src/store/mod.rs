@@ -1,15 +1,20 @@
 //! The only code that speaks SQL, behind one doorway.
 //!
 //! [`Store`] is what the rest of the server holds: the same methods whatever database
-//! is behind them. Today that is SQLite ([`sqlite`]), the zero-set-up default: one file,
-//! a pool of readers and one writer thread that group-commits. Each backend keeps its own
-//! SQL and its own numbered migrations; the types the store takes and gives live in the
-//! modules here (`tasks`, `users`, …), so callers never see a driver's types.
+//! is behind them. SQLite ([`sqlite`]) is the zero-set-up default: one file, a pool of
+//! readers and one writer thread that group-commits. PostgreSQL ([`postgres`],
+//! `--database-url`) is for several hosts on one database: an async pool, TLS, row locks
+//! where SQLite has its single writer. Each backend keeps its own SQL and its own
+//! numbered migrations; the types the store takes and gives live in the modules here
+//! (`tasks`, `users`, …), so callers never see a driver's types, and every guarantee
+//! (gapless per-user event ids, outbox in the same transaction, race-free idempotency and
+//! `If-Match`, durable commits) holds on both.
 
 pub mod admin;
 pub mod api_tokens;
 pub mod events;
 pub mod idempotency;
+pub mod postgres;
 pub mod sqlite;
 pub mod tasks;
 pub mod throttles;
@@ -67,6 +72,7 @@ pub struct Store {
 #[derive(Clone)]
 enum Backend {
     Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
 }
 
 /// Each method forwards to the backend's method of the same name and arguments.
@@ -81,6 +87,7 @@ macro_rules! forward {
                 pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     match &self.backend {
                         Backend::Sqlite(db) => db.$name($($arg),*).await,
+                        Backend::Postgres(db) => db.$name($($arg),*).await,
                     }
                 }
             )*
@@ -97,10 +104,30 @@ impl Store {
         })
     }
 
-    /// Transactions committed by this process's writer, and the writes they carried.
+    /// Connects to the PostgreSQL database at `url` (`postgres://…`, with libpq's
+    /// `sslmode`) with a pool of up to `pool_size` connections, and brings its schema up
+    /// to date (once, however many hosts start at once). Errors name the database by its
+    /// [`postgres::redact`]ed URL, never showing the password.
+    pub async fn connect_postgres(url: &str, pool_size: u32) -> Result<Store> {
+        Ok(Store {
+            backend: Backend::Postgres(postgres::Postgres::connect(url, pool_size).await?),
+        })
+    }
+
+    /// Which database is behind the store: `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Transactions committed by this process, and the writes they carried (SQLite
+    /// groups several writes per commit; on PostgreSQL each write is its own).
     pub fn write_stats(&self) -> (u64, u64) {
         match &self.backend {
             Backend::Sqlite(db) => db.write_stats(),
+            Backend::Postgres(db) => db.write_stats(),
         }
     }
 
@@ -108,6 +135,15 @@ impl Store {
     pub fn pool_state(&self) -> (u32, u32) {
         match &self.backend {
             Backend::Sqlite(db) => db.pool_state(),
+            Backend::Postgres(db) => db.pool_state(),
+        }
+    }
+
+    /// The schema version this binary migrates this kind of database to.
+    pub fn latest_schema_version(&self) -> i64 {
+        match &self.backend {
+            Backend::Sqlite(_) => sqlite::admin::latest_schema_version(),
+            Backend::Postgres(_) => postgres::admin::latest_schema_version(),
         }
     }
 
@@ -120,6 +156,7 @@ impl Store {
     ) -> Result<String> {
         match &self.backend {
             Backend::Sqlite(db) => db.setting_or_insert(key, make).await,
+            Backend::Postgres(db) => db.setting_or_insert(key, make).await,
         }
     }
 
@@ -138,6 +175,7 @@ impl Store {
     {
         match &self.backend {
             Backend::Sqlite(db) => db.rotate_refresh(jti, now, grace, issue).await,
+            Backend::Postgres(db) => db.rotate_refresh(jti, now, grace, issue).await,
         }
     }
 }

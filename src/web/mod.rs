@@ -265,6 +265,7 @@ fn spec_response(docs: &Docs) -> Response {
 
 /// 200 when the database answers (Redis being away only degrades streams across
 /// processes, so it shows in the body, not the status); 503 when the database does not.
+/// The body also names the backend (`sqlite` or `postgres`) and its pool's connections.
 #[handler]
 async fn healthz(state: Data<&AppState>) -> Response {
     let redis = match state.hub.fanout() {
@@ -278,11 +279,16 @@ async fn healthz(state: Data<&AppState>) -> Response {
         (Ok(()), "degraded") => "degraded",
         (Ok(()), _) => "ok",
     };
+    let (connections, idle) = state.store.pool_state();
+    // `database` stays "ok"/"unavailable" for existing monitors; which database it is
+    // and its pool come in fields of their own.
     let body = serde_json::json!({
         "status": status,
         "database": if database.is_ok() { "ok" } else { "unavailable" },
         "redis": redis,
         "streams": state.hub.followers(),
+        "backend": state.store.backend_name(),
+        "pool": {"connections": connections, "idle": idle},
     });
     let mut resp = poem::web::Json(body).into_response();
     if let Err(e) = database {

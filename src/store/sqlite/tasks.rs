@@ -7,7 +7,8 @@ use super::{Sqlite, events::insert_event};
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task, User};
 use crate::store::tasks::{
-    IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, check, like_pattern, order_by,
+    IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check, like_pattern, order_by,
+    write_task,
 };
 use crate::store::{Result, StoreError};
 
@@ -16,39 +17,25 @@ fn json_error(e: serde_json::Error) -> StoreError {
 }
 
 /// Appends one task row (`TASK_COLUMNS`) as JSON, in `Task`'s key order.
-fn write_task(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
-    use std::io::Write;
+fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
     let text = |i: usize| -> Result<&str> {
         r.get_ref(i)?
             .as_str()
             .map_err(|e| StoreError::Other(e.to_string()))
     };
-    let id: i64 = r.get(0)?;
-    let completed: bool = r.get(3)?;
-    let version: i64 = r.get(6)?;
-    write!(out, r#"{{"id":{id},"title":"#).map_err(|e| StoreError::Other(e.to_string()))?;
-    serde_json::to_writer(&mut *out, text(1)?).map_err(json_error)?;
-    out.extend_from_slice(br#","description":"#);
-    match r
-        .get_ref(2)?
-        .as_str_or_null()
-        .map_err(|e| StoreError::Other(e.to_string()))?
-    {
-        Some(d) => serde_json::to_writer(&mut *out, d).map_err(json_error)?,
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(if completed {
-        br#","completed":true,"created_at":"#
-    } else {
-        br#","completed":false,"created_at":"#
-    });
-    serde_json::to_writer(&mut *out, text(4)?).map_err(json_error)?;
-    out.extend_from_slice(br#","updated_at":"#);
-    serde_json::to_writer(&mut *out, text(5)?).map_err(json_error)?;
-    out.extend_from_slice(br#","user":"#);
-    out.extend_from_slice(user_json);
-    write!(out, r#","version":{version}}}"#).map_err(|e| StoreError::Other(e.to_string()))?;
-    Ok(())
+    let row = TaskRow {
+        id: r.get(0)?,
+        title: text(1)?,
+        description: r
+            .get_ref(2)?
+            .as_str_or_null()
+            .map_err(|e| StoreError::Other(e.to_string()))?,
+        completed: r.get(3)?,
+        created_at: text(4)?,
+        updated_at: text(5)?,
+        version: r.get(6)?,
+    };
+    write_task(out, &row, user_json)
 }
 
 const TASK_COLUMNS: &str = "id, title, description, completed, created_at, updated_at, version";
@@ -153,7 +140,7 @@ impl Sqlite {
                     if count > 0 {
                         body.push(b',');
                     }
-                    write_task(&mut body, r, &user_json)?;
+                    write_row(&mut body, r, &user_json)?;
                     count += 1;
                 }
             }

@@ -1,0 +1,40 @@
+//! Server-wide settings kept in the database: the generated JWT secret and the
+//! database's identity.
+
+use super::Postgres;
+use crate::store::Result;
+
+impl Postgres {
+    /// Returns the value stored under `key`, first storing `make()` if there is none.
+    /// Safe against several hosts starting at once: the first insert wins
+    /// (`ON CONFLICT DO NOTHING` waits for a concurrent insert of the key to commit), and
+    /// every host then reads the value that won.
+    pub async fn setting_or_insert(
+        &self,
+        key: &'static str,
+        make: impl FnOnce() -> String + Send + 'static,
+    ) -> Result<String> {
+        let c = self.client().await?;
+        let read = "SELECT value FROM settings WHERE key = $1";
+        if let Some(r) = c.query_opt(read, &[&key]).await? {
+            return Ok(r.try_get(0)?);
+        }
+        let n = c
+            .execute(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                &[&key, &make()],
+            )
+            .await?;
+        if n == 1 {
+            self.committed();
+        }
+        Ok(c.query_one(read, &[&key]).await?.try_get(0)?)
+    }
+
+    /// This database's identity: 32 random hex characters, made the first time a server
+    /// starts on it and kept. Every host sharing the database sees the same id.
+    pub async fn database_id(&self) -> Result<String> {
+        self.setting_or_insert("database_id", || hex::encode(rand::random::<[u8; 16]>()))
+            .await
+    }
+}

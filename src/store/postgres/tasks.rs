@@ -1,0 +1,351 @@
+//! Tasks. Every change writes its outbox event in the same transaction and returns it,
+//! so the caller can publish exactly what was committed.
+//!
+//! A change starts with [`next_event_id`]: `UPDATE users SET event_seq = event_seq + 1 …
+//! RETURNING`, which locks the owner's row until commit. Everything else the transaction
+//! does to the owner's tasks happens under that lock, so one user's writers (on any
+//! host) run one after another, each seeing the last one's commit, and the ids they hand
+//! out are gapless and in commit order.
+
+use deadpool_postgres::Transaction;
+use tokio_postgres::{IsolationLevel, Row, types::ToSql};
+
+use super::Postgres;
+use crate::clock::now_timestamp;
+use crate::model::{Action, Event, Task, User};
+use crate::store::tasks::{
+    IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check, like_pattern, order_by,
+    write_task,
+};
+use crate::store::{Result, StoreError};
+
+const TASK_COLUMNS: &str = "id, title, description, completed, created_at, updated_at, version";
+
+fn task(r: &Row, owner: &User) -> Result<Task> {
+    Ok(Task {
+        id: r.try_get(0)?,
+        title: r.try_get(1)?,
+        description: r.try_get(2)?,
+        completed: r.try_get(3)?,
+        created_at: r.try_get(4)?,
+        updated_at: r.try_get(5)?,
+        user: owner.clone(),
+        version: r.try_get(6)?,
+    })
+}
+
+/// Takes the owner's next event id, locking their row until the transaction ends: the
+/// first statement of every transaction that changes their tasks. `None` when the user
+/// is gone.
+pub(super) async fn next_event_id(tx: &Transaction<'_>, user_id: i64) -> Result<Option<i64>> {
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE users SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
+        )
+        .await?;
+    Ok(match tx.query_opt(&stmt, &[&user_id]).await? {
+        Some(r) => Some(r.try_get(0)?),
+        None => None,
+    })
+}
+
+/// [`next_event_id`] for a create: a missing owner is an error (as SQLite's foreign key
+/// makes it), not a missing task.
+pub(super) async fn next_event_id_for_create(tx: &Transaction<'_>, user_id: i64) -> Result<i64> {
+    next_event_id(tx, user_id)
+        .await?
+        .ok_or_else(|| StoreError::Other(format!("user {user_id} does not exist")))
+}
+
+/// Appends the event `seq` for `task` inside the caller's transaction.
+pub(super) async fn insert_event(
+    tx: &Transaction<'_>,
+    seq: i64,
+    action: Action,
+    task: &Task,
+) -> Result<Event> {
+    let task_json =
+        serde_json::to_string(task).map_err(|e| StoreError::Other(format!("task json: {e}")))?;
+    let at = now_timestamp();
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO events (user_id, seq, action, task_id, task, at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .await?;
+    tx.execute(
+        &stmt,
+        &[
+            &task.user.id,
+            &seq,
+            &action.as_str(),
+            &task.id,
+            &task_json,
+            &at,
+        ],
+    )
+    .await?;
+    Ok(Event::new(seq, task.user.id, action, &task_json, &at))
+}
+
+/// Inserts a task and its event `seq` inside the caller's transaction (which holds the
+/// owner's row lock, from [`next_event_id`]).
+pub(super) async fn insert_task(
+    tx: &Transaction<'_>,
+    owner: User,
+    new: NewTask,
+    seq: i64,
+) -> Result<(Task, Event)> {
+    let now = now_timestamp();
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+        )
+        .await?;
+    let id: i64 = tx
+        .query_one(
+            &stmt,
+            &[
+                &owner.id,
+                &new.title,
+                &new.description,
+                &new.completed,
+                &now,
+            ],
+        )
+        .await?
+        .try_get(0)?;
+    let task = Task {
+        id,
+        title: new.title,
+        description: new.description,
+        completed: new.completed,
+        created_at: now.clone(),
+        updated_at: now,
+        user: owner,
+        version: 1,
+    };
+    let event = insert_event(tx, seq, Action::Create, &task).await?;
+    Ok((task, event))
+}
+
+/// The owner's task `id`, locked for the rest of the transaction.
+async fn fetch_for_update(tx: &Transaction<'_>, owner: &User, id: i64) -> Result<Task> {
+    let stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE"
+        ))
+        .await?;
+    let row = tx
+        .query_opt(&stmt, &[&id, &owner.id])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    task(&row, owner)
+}
+
+/// Appends one task row (`TASK_COLUMNS`) as JSON, in `Task`'s key order.
+fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
+    let row = TaskRow {
+        id: r.try_get(0)?,
+        title: r.try_get(1)?,
+        description: r.try_get(2)?,
+        completed: r.try_get(3)?,
+        created_at: r.try_get(4)?,
+        updated_at: r.try_get(5)?,
+        version: r.try_get(6)?,
+    };
+    write_task(out, &row, user_json)
+}
+
+impl Postgres {
+    /// One page of the owner's tasks as a JSON array, how many match in all, and the
+    /// owner's last event id, all from one `REPEATABLE READ` snapshot: a stream resumed
+    /// from that id misses nothing the page does not show.
+    ///
+    /// The search is SQLite's `LIKE`: `ILIKE` on `COLLATE "C"` text folds ASCII letters
+    /// only, `%`, `_` and `\` in the term are literal (`ESCAPE '\'`), and a missing
+    /// description is searched as empty. The array is written straight from the rows by
+    /// the same function as SQLite's, so the bytes are the same.
+    pub async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage> {
+        let mut c = self.client().await?;
+        let tx = c
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let pattern = q.search.as_deref().map(like_pattern);
+        let limit = i64::from(q.limit);
+        let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
+        let mut filter = String::from("user_id = $1");
+        let mut args: Vec<&(dyn ToSql + Sync)> = vec![&owner.id];
+        if let Some(completed) = &q.completed {
+            args.push(completed);
+            filter.push_str(&format!(" AND completed = ${}", args.len()));
+        }
+        if let Some(pattern) = &pattern {
+            args.push(pattern);
+            let n = args.len();
+            filter.push_str(&format!(
+                " AND (title ILIKE ${n}::text COLLATE \"C\" ESCAPE E'\\\\' \
+                 OR coalesce(description, '') ILIKE ${n}::text COLLATE \"C\" ESCAPE E'\\\\')"
+            ));
+        }
+        let mut page_args = args.clone();
+        page_args.push(&limit);
+        page_args.push(&offset);
+        let page_sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY {} LIMIT ${} OFFSET ${}",
+            order_by(q.ordering),
+            args.len() + 1,
+            args.len() + 2,
+        );
+        let page_stmt = tx.prepare_cached(&page_sql).await?;
+        let seq_stmt = tx
+            .prepare_cached("SELECT event_seq FROM users WHERE id = $1")
+            .await?;
+        // Sent together (pipelined): the page's statement takes the snapshot both read.
+        let seq_args: [&(dyn ToSql + Sync); 1] = [&owner.id];
+        let (rows, seq) = futures_util::try_join!(
+            tx.query(&page_stmt, &page_args),
+            tx.query_opt(&seq_stmt, &seq_args)
+        )?;
+        let last_event_id: i64 = seq.ok_or(StoreError::NotFound)?.try_get(0)?;
+        let user_json =
+            serde_json::to_vec(&owner).map_err(|e| StoreError::Other(format!("json: {e}")))?;
+        let mut body = Vec::with_capacity(64 + 320 * rows.len());
+        body.push(b'[');
+        for (i, r) in rows.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            write_row(&mut body, r, &user_json)?;
+        }
+        body.push(b']');
+        let count = rows.len();
+        // The count is only needed when the page might not be everything.
+        let total = if q.offset == 0 && count < q.limit as usize {
+            count as u64
+        } else {
+            let stmt = tx
+                .prepare_cached(&format!("SELECT count(*) FROM tasks WHERE {filter}"))
+                .await?;
+            let n: i64 = tx.query_one(&stmt, &args).await?.try_get(0)?;
+            n as u64
+        };
+        tx.commit().await?;
+        Ok(TaskPage {
+            json: body,
+            count,
+            total,
+            last_event_id,
+        })
+    }
+
+    /// The user's last event id: it moves with every change to their tasks, in the same
+    /// transaction, so an unchanged value means an unchanged task list. A point read.
+    pub async fn event_seq(&self, user_id: i64) -> Result<i64> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached("SELECT event_seq FROM users WHERE id = $1")
+            .await?;
+        Ok(c.query_opt(&stmt, &[&user_id])
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .try_get(0)?)
+    }
+
+    pub async fn get_task(&self, owner: User, id: i64) -> Result<Task> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&format!(
+                "SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2"
+            ))
+            .await?;
+        let row = c
+            .query_opt(&stmt, &[&id, &owner.id])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        task(&row, &owner)
+    }
+
+    pub async fn create_task(&self, owner: User, new: NewTask) -> Result<(Task, Event)> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let seq = next_event_id_for_create(&tx, owner.id).await?;
+        let out = insert_task(&tx, owner, new, seq).await?;
+        self.commit(tx).await?;
+        Ok(out)
+    }
+
+    /// Applies `changes` to the owner's task `id`; `updated_at` moves even when nothing else
+    /// does (as the original's empty PATCH did).
+    pub async fn update_task(
+        &self,
+        owner: User,
+        id: i64,
+        changes: TaskChanges,
+        if_match: Option<IfMatch>,
+    ) -> Result<(Task, Event)> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let seq = next_event_id(&tx, owner.id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut task = fetch_for_update(&tx, &owner, id).await?;
+        check(&task, if_match.as_ref())?;
+        if let Some(title) = changes.title {
+            task.title = title;
+        }
+        if let Some(description) = changes.description {
+            task.description = description;
+        }
+        if let Some(completed) = changes.completed {
+            task.completed = completed;
+        }
+        task.updated_at = now_timestamp();
+        task.version += 1;
+        let stmt = tx
+            .prepare_cached(
+                "UPDATE tasks SET title = $1, description = $2, completed = $3, updated_at = $4,
+                 version = version + 1 WHERE id = $5",
+            )
+            .await?;
+        tx.execute(
+            &stmt,
+            &[
+                &task.title,
+                &task.description,
+                &task.completed,
+                &task.updated_at,
+                &id,
+            ],
+        )
+        .await?;
+        let event = insert_event(&tx, seq, Action::Update, &task).await?;
+        self.commit(tx).await?;
+        Ok((task, event))
+    }
+
+    /// Deletes the owner's task `id`; the event carries the task as it was.
+    pub async fn delete_task(
+        &self,
+        owner: User,
+        id: i64,
+        if_match: Option<IfMatch>,
+    ) -> Result<Event> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let seq = next_event_id(&tx, owner.id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let task = fetch_for_update(&tx, &owner, id).await?;
+        check(&task, if_match.as_ref())?;
+        let stmt = tx.prepare_cached("DELETE FROM tasks WHERE id = $1").await?;
+        tx.execute(&stmt, &[&id]).await?;
+        let event = insert_event(&tx, seq, Action::Delete, &task).await?;
+        self.commit(tx).await?;
+        Ok(event)
+    }
+}

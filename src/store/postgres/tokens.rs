@@ -1,0 +1,195 @@
+//! Refresh tokens: rotation, grace-window replay and family revocation.
+//!
+//! A rotation or a revocation locks the owner's row (`FOR NO KEY UPDATE`) before the
+//! token's: the order every writer keeps. So two hosts presenting one token at once queue
+//! on it, and the second judges the token as the first left it (spent: a replay within
+//! the grace window); and a password change, which locks the same row, never interleaves
+//! with a rotation (no successor is issued alongside it that would outlive it).
+
+use super::Postgres;
+use crate::store::Result;
+use crate::store::tokens::{NewRefresh, Rotation};
+
+impl Postgres {
+    /// Records a refresh token issued at login; it starts a new family.
+    pub async fn insert_refresh(&self, token: NewRefresh, now: i64) -> Result<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        // The owner first, as everywhere (the foreign key would take this lock anyway,
+        // but only after the sweep below).
+        tx.execute(
+            "SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE",
+            &[&token.user_id],
+        )
+        .await?;
+        // Forget tokens that can no longer be presented anyway; rows another transaction
+        // holds are left for the next login.
+        let stmt = tx
+            .prepare_cached(
+                "DELETE FROM refresh_tokens WHERE jti IN (
+                     SELECT jti FROM refresh_tokens WHERE expires_at < $1
+                     FOR UPDATE SKIP LOCKED)",
+            )
+            .await?;
+        tx.execute(&stmt, &[&now]).await?;
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO refresh_tokens (jti, family, user_id, expires_at)
+                 VALUES ($1, $1, $2, $3)",
+            )
+            .await?;
+        tx.execute(&stmt, &[&token.jti, &token.user_id, &token.expires_at])
+            .await?;
+        self.commit(tx).await
+    }
+
+    /// Spends the refresh token `jti` and stores its successor, all in one transaction.
+    /// `issue(user_id, credentials_after)` signs the new pair (issued no earlier than the
+    /// account's credentials cut-off) and returns it as JSON plus the new token's row.
+    pub async fn rotate_refresh<F>(
+        &self,
+        jti: String,
+        now: f64,
+        grace: f64,
+        issue: F,
+    ) -> Result<Rotation>
+    where
+        F: FnOnce(i64, i64) -> (String, NewRefresh) + Send + 'static,
+    {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        // A token's owner never changes: read it, lock the owner, then the token.
+        let owner = tx
+            .query_opt("SELECT user_id FROM refresh_tokens WHERE jti = $1", &[&jti])
+            .await?;
+        let Some(owner) = owner else {
+            return Ok(Rotation::Invalid);
+        };
+        let owner: i64 = owner.try_get(0)?;
+        let account = tx
+            .query_opt(
+                "SELECT is_active, credentials_after FROM users WHERE id = $1 FOR NO KEY UPDATE",
+                &[&owner],
+            )
+            .await?;
+        let (active, after): (bool, i64) = match account {
+            Some(r) => (r.try_get(0)?, r.try_get(1)?),
+            None => (false, 0),
+        };
+        let row = tx
+            .query_opt(
+                "SELECT family, user_id, expires_at, spent_at, successor, revoked_at
+                 FROM refresh_tokens WHERE jti = $1 FOR UPDATE",
+                &[&jti],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(Rotation::Invalid);
+        };
+        let family: String = row.try_get(0)?;
+        let user_id: i64 = row.try_get(1)?;
+        let expires_at: i64 = row.try_get(2)?;
+        let spent_at: Option<f64> = row.try_get(3)?;
+        let successor: Option<String> = row.try_get(4)?;
+        let revoked_at: Option<f64> = row.try_get(5)?;
+        if revoked_at.is_some() || (expires_at as f64) < now {
+            return Ok(Rotation::Invalid);
+        }
+        if !active {
+            return Ok(Rotation::InactiveUser);
+        }
+        if let Some(spent_at) = spent_at {
+            return Ok(match successor {
+                Some(pair) if now - spent_at <= grace => Rotation::Replayed(pair),
+                _ => {
+                    tx.execute(
+                        "UPDATE refresh_tokens SET revoked_at = $1
+                         WHERE family = $2 AND revoked_at IS NULL",
+                        &[&now, &family],
+                    )
+                    .await?;
+                    self.commit(tx).await?;
+                    Rotation::ReuseDetected
+                }
+            });
+        }
+        let (pair, next) = issue(user_id, after);
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO refresh_tokens (jti, family, user_id, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .await?;
+        tx.execute(
+            &stmt,
+            &[&next.jti, &family, &next.user_id, &next.expires_at],
+        )
+        .await?;
+        let stmt = tx
+            .prepare_cached(
+                "UPDATE refresh_tokens SET spent_at = $1, successor = $2 WHERE jti = $3",
+            )
+            .await?;
+        tx.execute(&stmt, &[&now, &pair, &jti]).await?;
+        self.commit(tx).await?;
+        Ok(Rotation::Rotated(pair))
+    }
+
+    /// Forgets the pairs kept for replay once their grace window has passed (spent before
+    /// `before`, unix seconds), so no usable JWT stays in the database. A cheap read first:
+    /// most sweeps find nothing. Rows another transaction holds are left for the next sweep.
+    pub async fn forget_successors(&self, before: f64) -> Result<usize> {
+        let c = self.client().await?;
+        let any: bool = c
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM refresh_tokens
+                 WHERE successor IS NOT NULL AND spent_at < $1)",
+                &[&before],
+            )
+            .await?
+            .try_get(0)?;
+        if !any {
+            return Ok(0);
+        }
+        let n = c
+            .execute(
+                "UPDATE refresh_tokens SET successor = NULL WHERE jti IN (
+                     SELECT jti FROM refresh_tokens
+                     WHERE successor IS NOT NULL AND spent_at < $1
+                     FOR UPDATE SKIP LOCKED)",
+                &[&before],
+            )
+            .await?;
+        self.committed();
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    /// Revokes the family of refresh token `jti` (logout). Returns whether it was known.
+    pub async fn revoke_refresh_family(&self, jti: String, now: f64) -> Result<bool> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let row = tx
+            .query_opt(
+                "SELECT family, user_id FROM refresh_tokens WHERE jti = $1",
+                &[&jti],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let family: String = row.try_get(0)?;
+        let user_id: i64 = row.try_get(1)?;
+        tx.execute(
+            "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
+            &[&user_id],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL",
+            &[&now, &family],
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,183 @@
+//! Accounts.
+
+use tokio_postgres::Row;
+
+use super::{Postgres, on_unique};
+use crate::clock::now_timestamp;
+use crate::model::User;
+use crate::store::users::{Account, AccountUpdate};
+use crate::store::{Result, StoreError};
+
+const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, is_active, credentials_after";
+
+/// The unique constraints of `users` and the fields they guard.
+pub(super) const USER_UNIQUE: &[(&str, &str)] = &[
+    ("users_username_key", "username"),
+    ("users_email_key", "email"),
+];
+
+fn account(r: &Row) -> Result<Account> {
+    Ok(Account {
+        user: User {
+            id: r.try_get(0)?,
+            username: r.try_get(1)?,
+            email: r.try_get(2)?,
+        },
+        password_hash: r.try_get(3)?,
+        is_active: r.try_get(4)?,
+        credentials_after: r.try_get(5)?,
+    })
+}
+
+impl Postgres {
+    /// Creates an account. A taken username or email is `Conflict` naming the field
+    /// (callers check `taken_account_fields` first for complete messages; this catches races).
+    pub async fn create_user(
+        &self,
+        username: String,
+        email: String,
+        password_hash: String,
+    ) -> Result<User> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(
+                "INSERT INTO users (username, email, password_hash, created_at)
+                 VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .await?;
+        let row = c
+            .query_one(
+                &stmt,
+                &[&username, &email, &password_hash, &now_timestamp()],
+            )
+            .await
+            .map_err(|e| on_unique(e, USER_UNIQUE))?;
+        self.committed();
+        Ok(User {
+            id: row.try_get(0)?,
+            username,
+            email,
+        })
+    }
+
+    pub async fn account_by_username(&self, username: String) -> Result<Option<Account>> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM users WHERE username = $1"
+            ))
+            .await?;
+        c.query_opt(&stmt, &[&username])
+            .await?
+            .as_ref()
+            .map(account)
+            .transpose()
+    }
+
+    pub async fn account_by_id(&self, id: i64) -> Result<Option<Account>> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = $1"
+            ))
+            .await?;
+        c.query_opt(&stmt, &[&id])
+            .await?
+            .as_ref()
+            .map(account)
+            .transpose()
+    }
+
+    /// Which of `username` and `email` (when given) another account than `except` (when
+    /// given: the account being edited) already uses, in field order. Emails compare
+    /// ignoring ASCII case, as the unique index on `lower(email)` does. The write checks
+    /// again; this is for complete error messages.
+    pub async fn taken_account_fields(
+        &self,
+        username: Option<String>,
+        email: Option<String>,
+        except: Option<i64>,
+    ) -> Result<Vec<&'static str>> {
+        let c = self.client().await?;
+        let except = except.unwrap_or(0);
+        let mut taken = Vec::new();
+        for (field, value, sql) in [
+            (
+                "username",
+                username,
+                "SELECT EXISTS (SELECT 1 FROM users WHERE username = $1 AND id <> $2)",
+            ),
+            (
+                "email",
+                email,
+                "SELECT EXISTS (SELECT 1 FROM users
+                 WHERE lower(email) = lower($1::text COLLATE \"C\") AND id <> $2)",
+            ),
+        ] {
+            let Some(value) = value else { continue };
+            let stmt = c.prepare_cached(sql).await?;
+            let exists: bool = c.query_one(&stmt, &[&value, &except]).await?.try_get(0)?;
+            if exists {
+                taken.push(field);
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Applies `update` to account `user_id` in one transaction; a new password also ends
+    /// every older credential ([`super::admin::end_credentials`]). `Conflict` for a name or
+    /// email another account took meanwhile; `NotFound` when the account is gone. The
+    /// `UPDATE` is the transaction's first statement: it locks the user row first.
+    pub async fn update_account(
+        &self,
+        user_id: i64,
+        update: AccountUpdate,
+        now: f64,
+    ) -> Result<User> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let stmt = tx
+            .prepare_cached(
+                "UPDATE users SET username = coalesce($1, username),
+                                  email = coalesce($2, email),
+                                  password_hash = coalesce($3, password_hash)
+                 WHERE id = $4 RETURNING id, username, email",
+            )
+            .await?;
+        let row = tx
+            .query_opt(
+                &stmt,
+                &[
+                    &update.username,
+                    &update.email,
+                    &update.password_hash,
+                    &user_id,
+                ],
+            )
+            .await
+            .map_err(|e| on_unique(e, USER_UNIQUE))?
+            .ok_or(StoreError::NotFound)?;
+        let user = User {
+            id: row.try_get(0)?,
+            username: row.try_get(1)?,
+            email: row.try_get(2)?,
+        };
+        if update.password_hash.is_some() {
+            super::admin::end_credentials(&tx, user_id, now).await?;
+        }
+        self.commit(tx).await?;
+        Ok(user)
+    }
+
+    /// Deletes account `user_id` and, by cascade, its tasks, events, idempotency keys and
+    /// tokens. False when there was no such account. The `DELETE` locks the user row
+    /// before the cascade locks any row under it.
+    pub async fn delete_account(&self, user_id: i64) -> Result<bool> {
+        let c = self.client().await?;
+        let n = c
+            .execute("DELETE FROM users WHERE id = $1", &[&user_id])
+            .await?;
+        self.committed();
+        Ok(n == 1)
+    }
+}
