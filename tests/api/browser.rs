@@ -125,6 +125,9 @@ async fn connect(port: u16, profile: &TempDir) -> Client {
         "goog:loggingPrefs": { "browser": "ALL" },
     }))
     .expect("capabilities");
+    // Two rustls crypto providers are linked into this test binary (ring, which the server
+    // uses, and aws-lc through fantoccini), so rustls cannot pick one by itself.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     ClientBuilder::rustls()
         .expect("rustls connector")
         .capabilities(caps)

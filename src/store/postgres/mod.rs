@@ -58,6 +58,7 @@ mod events;
 mod idempotency;
 mod settings;
 mod tasks;
+mod throttles;
 mod tls;
 mod tokens;
 mod users;
@@ -73,7 +74,10 @@ use super::{Result, StoreError};
 use crate::clock::now_timestamp;
 
 /// Numbered schema steps; step N is recorded as version N in `tasklane_migrations`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_schema.sql"),
+    include_str!("migrations/0002_throttles.sql"),
+];
 
 /// The advisory lock migrations run under ("taskla" "ne" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7461_736b_6c61_6e65;
