@@ -125,6 +125,10 @@ async fn connect(port: u16, profile: &TempDir) -> Client {
         "goog:loggingPrefs": { "browser": "ALL" },
     }))
     .expect("capabilities");
+    // The test build links two rustls crypto providers (tasklane's ring, fantoccini's
+    // aws-lc-rs), so rustls cannot pick a default by itself: name one. (The shipped
+    // binary has ring only.)
+    let _ = rustls::crypto::ring::default_provider().install_default();
     ClientBuilder::rustls()
         .expect("rustls connector")
         .capabilities(caps)
