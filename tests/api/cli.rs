@@ -437,6 +437,24 @@ async fn a_backup_of_a_postgresql_database_points_to_pg_dump() {
 }
 
 #[tokio::test]
+async fn a_database_url_that_is_not_postgresql_is_refused_without_showing_its_password() {
+    let run = tasklane(
+        &[
+            "user",
+            "list",
+            "--database-url",
+            "postgress://alice:hunter2@127.0.0.1:1/tasklane",
+        ],
+        None,
+    )
+    .await;
+    run.failed();
+    assert!(run.stderr.contains("postgres://"), "{run:?}");
+    assert!(run.stderr.contains("alice:***@"), "{run:?}");
+    assert!(!run.stderr.contains("hunter2"), "{run:?}");
+}
+
+#[tokio::test]
 async fn the_file_and_the_url_cannot_both_be_given() {
     for args in [
         &["user", "list"][..],
