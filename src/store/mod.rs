@@ -139,14 +139,6 @@ impl Store {
         }
     }
 
-    /// The schema version this binary migrates this kind of database to.
-    pub fn latest_schema_version(&self) -> i64 {
-        match &self.backend {
-            Backend::Sqlite(_) => sqlite::admin::latest_schema_version(),
-            Backend::Postgres(_) => postgres::admin::latest_schema_version(),
-        }
-    }
-
     /// Returns the value stored under `key`, first storing `make()` if there is none.
     /// Safe against several processes starting at once: the first insert wins.
     pub async fn setting_or_insert(

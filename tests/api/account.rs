@@ -277,7 +277,7 @@ async fn deleting_the_account_needs_the_password_and_removes_everything_it_owned
         at.elapsed()
     );
 
-    let c = db(&app);
+    let c = db(&app).await;
     for table in [
         "tasks",
         "events",
@@ -285,13 +285,12 @@ async fn deleting_the_account_needs_the_password_and_removes_everything_it_owned
         "refresh_tokens",
         "api_tokens",
     ] {
-        let n: i64 = c
-            .query_row(
+        let n = c
+            .int(
                 &format!("SELECT count(*) FROM {table} WHERE user_id = ?1"),
-                [id],
-                |r| r.get(0),
+                &[&id],
             )
-            .unwrap();
+            .await;
         assert_eq!(n, 0, "{table} still holds the account's rows");
     }
     assert_eq!(

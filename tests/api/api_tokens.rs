@@ -26,9 +26,10 @@ async fn personal_api_tokens_are_scoped_shown_once_and_revocable() {
     let listed = app.get("/api/tokens/", &session).await;
     assert!(!listed.text.contains(&reader));
     assert_eq!(listed.json()[0]["name"], "reader");
-    let stored: String = db(&app)
-        .query_row("SELECT token_hash FROM api_tokens", [], |r| r.get(0))
-        .unwrap();
+    let stored = db(&app)
+        .await
+        .text("SELECT token_hash FROM api_tokens", &[])
+        .await;
     assert_ne!(stored, reader);
 
     // Read works; writes and token management do not.
@@ -150,8 +151,9 @@ async fn an_expired_api_token_is_refused() {
         .to_owned();
     assert_eq!(app.get("/api/tasks/", &token).await.status, StatusCode::OK);
     db(&app)
-        .execute("UPDATE api_tokens SET expires_unix = 1", [])
-        .unwrap();
+        .await
+        .execute("UPDATE api_tokens SET expires_unix = 1", &[])
+        .await;
     assert_eq!(
         app.get("/api/tasks/", &token).await.status,
         StatusCode::UNAUTHORIZED

@@ -137,9 +137,10 @@ async fn registration_errors_match_the_original() {
 async fn passwords_are_stored_as_argon2id_hashes() {
     let app = spawn_app().await;
     app.register("alice1", "alice1@example.com", PASSWORD).await;
-    let hash: String = db(&app)
-        .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
-        .unwrap();
+    let hash = db(&app)
+        .await
+        .text("SELECT password_hash FROM users", &[])
+        .await;
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(!hash.contains(PASSWORD));
 }
@@ -355,8 +356,9 @@ async fn a_deleted_users_tokens_stop_working() {
     let app = spawn_app().await;
     let (access, refresh) = app.user("alice1").await;
     db(&app)
-        .execute("DELETE FROM users WHERE username = 'alice1'", [])
-        .unwrap();
+        .await
+        .execute("DELETE FROM users WHERE username = 'alice1'", &[])
+        .await;
     let r = app.get("/api/users/me/", &access).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.json()["code"], "user_not_found");

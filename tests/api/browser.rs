@@ -125,8 +125,9 @@ async fn connect(port: u16, profile: &TempDir) -> Client {
         "goog:loggingPrefs": { "browser": "ALL" },
     }))
     .expect("capabilities");
-    // Two rustls crypto providers are linked into this test binary (ring, which the server
-    // uses, and aws-lc through fantoccini), so rustls cannot pick one by itself.
+    // The test build links two rustls crypto providers (tasklane's ring, fantoccini's
+    // aws-lc-rs), so rustls cannot pick a default by itself: name one. (The shipped
+    // binary has ring only.)
     let _ = rustls::crypto::ring::default_provider().install_default();
     ClientBuilder::rustls()
         .expect("rustls connector")

@@ -30,10 +30,10 @@ async fn changes_pages_through_the_outbox_with_a_cursor() {
     assert_eq!(none, json!({"events": [], "cursor": 5, "more": false}));
 
     // An expired cursor gets the stream's reset message.
-    let c = db(&app);
-    c.execute("UPDATE users SET events_pruned_through = 3", [])
-        .unwrap();
-    c.execute("DELETE FROM events WHERE seq <= 3", []).unwrap();
+    let c = db(&app).await;
+    c.execute("UPDATE users SET events_pruned_through = 3", &[])
+        .await;
+    c.execute("DELETE FROM events WHERE seq <= 3", &[]).await;
     let reset = app.get("/api/changes/?since=1", &token).await.json();
     assert_eq!(
         reset,

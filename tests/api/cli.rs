@@ -66,12 +66,12 @@ pub(crate) async fn tasklane(args: &[&str], stdin: Option<&str>) -> Run {
     }
 }
 
-/// `tasklane user ARGS --db <the app's database>`.
+/// `tasklane user ARGS --db <the app's database>` (or `--database-url`).
 pub(crate) async fn user(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Run {
-    let db = app.db_path();
+    let db = app.db_flags();
     let mut all = vec!["user"];
     all.extend_from_slice(args);
-    all.extend_from_slice(&["--db", db.to_str().expect("utf-8 path")]);
+    all.extend(db.iter().map(String::as_str));
     tasklane(&all, stdin).await
 }
 
@@ -269,9 +269,18 @@ async fn set_password_replaces_the_password_and_ends_every_login() {
 async fn unknown_users_and_missing_databases_are_errors_not_panics() {
     let app = spawn_app().await;
     let missing = app.dir.path().join("nope.db");
+    let missing_flags = match suite_postgres() {
+        Some(server) => vec![
+            "--database-url".to_owned(),
+            with_database(&server, "tasklane_no_such_database"),
+        ],
+        None => vec!["--db".to_owned(), missing.display().to_string()],
+    };
 
     let unknown = user(&app, &["activate", "--username", "ghost"], None).await;
-    let no_db = tasklane(&["user", "list", "--db", missing.to_str().unwrap()], None).await;
+    let mut list = vec!["user", "list"];
+    list.extend(missing_flags.iter().map(String::as_str));
+    let no_db = tasklane(&list, None).await;
 
     unknown.failed();
     assert!(
@@ -288,6 +297,9 @@ async fn unknown_users_and_missing_databases_are_errors_not_panics() {
 
 #[tokio::test]
 async fn a_backup_taken_while_the_server_writes_is_consistent_and_complete() {
+    if skip_on_postgres("SQLite's online backup; PostgreSQL's is pg_dump (see the test below)") {
+        return;
+    }
     let app = Arc::new(spawn_app().await);
     let (token, _) = app.user("frank1").await;
     let description = "x".repeat(3000);
@@ -385,14 +397,13 @@ async fn a_backup_taken_while_the_server_writes_is_consistent_and_complete() {
         ids.len()
     );
     // A snapshot: ids are handed out in order, so the copy holds a prefix of them.
-    let live = db(&app);
-    let live_ids: Vec<i64> = live
-        .prepare("SELECT id FROM tasks ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let live_ids: Vec<i64> = db(&app)
+        .await
+        .rows("SELECT id FROM tasks ORDER BY id", &[])
+        .await
+        .into_iter()
+        .map(|r| r[0].as_deref().unwrap().parse().unwrap())
+        .collect();
     assert!(
         live_ids.len() > ids.len(),
         "writes after the snapshot are not in the copy"
@@ -407,19 +418,101 @@ async fn a_backup_taken_while_the_server_writes_is_consistent_and_complete() {
 }
 
 #[tokio::test]
+async fn a_backup_of_a_postgresql_database_points_to_pg_dump() {
+    let run = tasklane(
+        &[
+            "backup",
+            "copy.db",
+            "--database-url",
+            "postgres://alice:hunter2@127.0.0.1:1/tasklane",
+        ],
+        None,
+    )
+    .await;
+    run.failed();
+    assert!(run.stderr.contains("pg_dump"), "{run:?}");
+    assert!(run.stderr.contains("tasklane copy"), "{run:?}");
+    assert!(!run.stderr.contains("hunter2"), "{run:?}");
+    assert!(!std::path::Path::new("copy.db").exists());
+}
+
+#[tokio::test]
+async fn a_database_url_that_is_not_postgresql_is_refused_without_showing_its_password() {
+    let run = tasklane(
+        &[
+            "user",
+            "list",
+            "--database-url",
+            "postgress://alice:hunter2@127.0.0.1:1/tasklane",
+        ],
+        None,
+    )
+    .await;
+    run.failed();
+    assert!(run.stderr.contains("postgres://"), "{run:?}");
+    assert!(run.stderr.contains("alice:***@"), "{run:?}");
+    assert!(!run.stderr.contains("hunter2"), "{run:?}");
+}
+
+#[tokio::test]
+async fn the_file_and_the_url_cannot_both_be_given() {
+    for args in [
+        &["user", "list"][..],
+        &["migrate"][..],
+        &["serve", "--bind", "127.0.0.1:0"][..],
+    ] {
+        let mut all = args.to_vec();
+        all.extend([
+            "--db",
+            "x.db",
+            "--database-url",
+            "postgres://u:hunter2@h/db",
+        ]);
+        let run = tasklane(&all, None).await;
+        assert_eq!(run.code, Some(2), "{all:?}: {run:?}");
+        assert!(run.stderr.contains("cannot be used with"), "{run:?}");
+        assert!(!run.stderr.contains("hunter2"), "{run:?}");
+    }
+}
+
+#[tokio::test]
 async fn migrate_prints_the_schema_version_before_and_after() {
     let app = spawn_app().await;
-    let latest = tasklane::store::admin::latest_schema_version();
-    let fresh = app.dir.path().join("fresh.db");
+    // A new database: a file, or on PostgreSQL an empty database of the test's own.
+    let fresh_pg = match suite_postgres() {
+        Some(server) => Some(PgDatabase::create(&server).await),
+        None => None,
+    };
+    let (latest, fresh, note) = match &fresh_pg {
+        Some(pg) => (
+            tasklane::store::postgres::admin::latest_schema_version(),
+            vec!["--database-url".to_owned(), pg.url.clone()],
+            "schema created",
+        ),
+        None => (
+            tasklane::store::admin::latest_schema_version(),
+            vec![
+                "--db".to_owned(),
+                app.dir.path().join("fresh.db").display().to_string(),
+            ],
+            "new database created",
+        ),
+    };
+    let migrate = |db: Vec<String>| async move {
+        let mut all = vec!["migrate"];
+        all.extend(db.iter().map(String::as_str));
+        tasklane(&all, None).await
+    };
 
-    let created = tasklane(&["migrate", "--db", fresh.to_str().unwrap()], None).await;
-    let again = tasklane(&["migrate", "--db", fresh.to_str().unwrap()], None).await;
-    let live = tasklane(&["migrate", "--db", app.db_path().to_str().unwrap()], None).await;
+    let created = migrate(fresh.clone()).await;
+    let again = migrate(fresh.clone()).await;
+    let live = migrate(app.db_flags()).await;
 
     assert!(
-        created.ok().stdout.contains(&format!(
-            "schema version 0 -> {latest} (new database created)"
-        )),
+        created
+            .ok()
+            .stdout
+            .contains(&format!("schema version 0 -> {latest} ({note})")),
         "{created:?}"
     );
     assert!(
@@ -430,10 +523,18 @@ async fn migrate_prints_the_schema_version_before_and_after() {
         "{again:?}"
     );
     assert!(live.ok().stdout.contains("(up to date)"), "{live:?}");
-    let v: i64 = rusqlite::Connection::open(&fresh)
-        .unwrap()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
+    let v = match &fresh_pg {
+        Some(pg) => pg_connect(&pg.url)
+            .await
+            .query_one("SELECT count(*) FROM tasklane_migrations", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        None => rusqlite::Connection::open(app.dir.path().join("fresh.db"))
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap(),
+    };
     assert_eq!(v, latest);
 }
 
@@ -441,8 +542,8 @@ async fn migrate_prints_the_schema_version_before_and_after() {
 async fn api_tokens_can_be_created_listed_and_revoked_on_the_command_line() {
     let app = spawn_app().await;
     app.user("alice1").await;
-    let db = app.db_path();
-    let db = db.to_str().expect("utf-8 path");
+    let db = app.db_flags();
+    let (flag, db) = (db[0].as_str(), db[1].as_str());
 
     let run = tasklane(
         &[
@@ -454,7 +555,7 @@ async fn api_tokens_can_be_created_listed_and_revoked_on_the_command_line() {
             "cron",
             "--scopes",
             "tasks:read,tasks:write",
-            "--db",
+            flag,
             db,
         ],
         None,
@@ -475,7 +576,7 @@ async fn api_tokens_can_be_created_listed_and_revoked_on_the_command_line() {
     );
 
     let list = tasklane(
-        &["token", "list", "--user", "alice1", "--json", "--db", db],
+        &["token", "list", "--user", "alice1", "--json", flag, db],
         None,
     )
     .await;
@@ -485,9 +586,7 @@ async fn api_tokens_can_be_created_listed_and_revoked_on_the_command_line() {
     let id = listed[0]["id"].as_i64().expect("id").to_string();
 
     tasklane(
-        &[
-            "token", "revoke", "--user", "alice1", "--id", &id, "--db", db,
-        ],
+        &["token", "revoke", "--user", "alice1", "--id", &id, flag, db],
         None,
     )
     .await
@@ -498,13 +597,13 @@ async fn api_tokens_can_be_created_listed_and_revoked_on_the_command_line() {
     );
     tasklane(
         &[
-            "token", "create", "--user", "alice1", "--name", "x", "--scopes", "admin", "--db", db,
+            "token", "create", "--user", "alice1", "--name", "x", "--scopes", "admin", flag, db,
         ],
         None,
     )
     .await
     .failed();
-    tasklane(&["token", "list", "--user", "nobody", "--db", db], None)
+    tasklane(&["token", "list", "--user", "nobody", flag, db], None)
         .await
         .failed();
 }

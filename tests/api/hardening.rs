@@ -360,30 +360,29 @@ async fn a_sigkill_mid_write_loses_no_acknowledged_write() {
     let restarted = spawn_tasklane(&db_path, &[]);
 
     // Assert: every acknowledged response is in the outbox exactly as it was answered,
-    // every acknowledged task exists, and the file is intact.
-    let conn = rusqlite::Connection::open(&db_path).unwrap();
-    let integrity: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    // every acknowledged task exists, and the database is intact (SQLite's
+    // integrity_check; PostgreSQL answers).
+    let conn = db_at(&db_path).await;
+    assert!(conn.intact().await);
     for task in &acked {
         let json = task.to_string();
-        let found: bool = conn
-            .query_row(
+        let found = conn
+            .int(
                 "SELECT EXISTS (SELECT 1 FROM events WHERE task = ?1)",
-                [&json],
-                |r| r.get(0),
+                &[&json],
             )
-            .unwrap();
-        assert!(found, "acknowledged write missing from the outbox: {json}");
-        let exists: bool = conn
-            .query_row(
+            .await;
+        assert_eq!(
+            found, 1,
+            "acknowledged write missing from the outbox: {json}"
+        );
+        let exists = conn
+            .int(
                 "SELECT EXISTS (SELECT 1 FROM tasks WHERE id = ?1)",
-                [task["id"].as_i64().unwrap()],
-                |r| r.get(0),
+                &[&task["id"].as_i64().unwrap()],
             )
-            .unwrap();
-        assert!(exists, "acknowledged task {} missing", task["id"]);
+            .await;
+        assert_eq!(exists, 1, "acknowledged task {} missing", task["id"]);
     }
     let health: Value = client
         .get(restarted.url("/healthz"))

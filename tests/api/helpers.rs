@@ -1,4 +1,11 @@
-//! Spawns the real server on 127.0.0.1:0 with a fresh SQLite file, and speaks its API.
+//! Spawns the real server on 127.0.0.1:0 with a fresh database, and speaks its API.
+//!
+//! The database is a SQLite file in a temporary folder, or, when
+//! `TASKLANE_TEST_DATABASE_URL` names a PostgreSQL server (e.g.
+//! `postgres://postgres@127.0.0.1:5432/postgres`), a new database created on it for the
+//! test (`tasklane_t_<random>`) and dropped when the test is done: the whole suite then
+//! runs against PostgreSQL. Tests that look at SQLite files themselves skip on
+//! PostgreSQL with [`skip_on_postgres`], saying why.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -25,7 +32,7 @@ pub const PASSWORD: &str = "S3cure-Passw0rd!x";
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    pub dir: Arc<TempDir>,
+    pub dir: Arc<TestDir>,
     pub args: ServeArgs,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
@@ -50,8 +57,141 @@ impl Resp {
     }
 }
 
-pub fn test_args(dir: &TempDir) -> ServeArgs {
+/// The PostgreSQL server the whole suite runs against: `TASKLANE_TEST_DATABASE_URL`.
+pub fn suite_postgres() -> Option<String> {
+    std::env::var("TASKLANE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+pub fn on_postgres() -> bool {
+    suite_postgres().is_some()
+}
+
+/// True (skip the rest of the test) when the suite runs on PostgreSQL, saying why.
+pub fn skip_on_postgres(why: &str) -> bool {
+    if on_postgres() {
+        eprintln!("skipped on PostgreSQL: {why}");
+        return true;
+    }
+    false
+}
+
+/// A database of a test's own on a PostgreSQL server: created by [`PgDatabase::create`],
+/// dropped (best effort, closing its connections) when this is dropped.
+pub struct PgDatabase {
+    /// The URL servers and commands are given.
+    pub url: String,
+    name: String,
+    /// The server's URL the database was created from (and is dropped through).
+    admin: String,
+}
+
+impl PgDatabase {
+    /// A new empty database on the server at `admin` (a URL of an existing database).
+    pub async fn create(admin: &str) -> PgDatabase {
+        let name = format!("tasklane_t_{}", hex::encode(rand::random::<[u8; 8]>()));
+        let client = pg_connect(admin).await;
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE on {admin}: {e}"));
+        PgDatabase {
+            url: with_database(admin, &name),
+            name,
+            admin: admin.to_owned(),
+        }
+    }
+
+    /// [`PgDatabase::create`] from code that cannot await.
+    pub fn create_blocking(admin: &str) -> PgDatabase {
+        let admin = admin.to_owned();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(PgDatabase::create(&admin))
+        })
+        .join()
+        .expect("create database")
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Its own thread and runtime: this may run inside a test's runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+                    .await
+                    .map_err(std::io::Error::other)?;
+                tokio::spawn(conn);
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .map_err(std::io::Error::other)
+            })
+        })
+        .join();
+    }
+}
+
+/// A plain connection to `url` (the test server: no TLS).
+pub async fn pg_connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at {url}: {e}"));
+    tokio::spawn(conn);
+    client
+}
+
+/// `url` naming database `name` instead of its own.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let authority_at = base.find("://").map_or(0, |i| i + 3);
+    let path_at = base[authority_at..]
+        .find('/')
+        .map_or(base.len(), |i| authority_at + i);
+    format!("{}/{name}{query}", &base[..path_at])
+}
+
+/// A test's temporary folder and, when the suite runs on PostgreSQL, its database.
+pub struct TestDir {
+    tmp: TempDir,
+    pub pg: Option<PgDatabase>,
+}
+
+impl TestDir {
+    pub async fn new() -> TestDir {
+        let pg = match suite_postgres() {
+            Some(admin) => Some(PgDatabase::create(&admin).await),
+            None => None,
+        };
+        TestDir {
+            tmp: tempfile::tempdir().expect("temp dir"),
+            pg,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+}
+
+pub fn test_args(dir: &TestDir) -> ServeArgs {
     let mut args = ServeArgs::defaults(dir.path().join("tasklane.db"));
+    args.database_url = dir
+        .pg
+        .as_ref()
+        .map(|pg| pg.url.parse().expect("database url"));
     args.jwt_secret = Some(TEST_SECRET.parse().expect("secret"));
     // Every test client comes from 127.0.0.1; throttle tests lower these again.
     args.registrations_per_address = 100_000;
@@ -64,14 +204,14 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
-    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let dir = Arc::new(TestDir::new().await);
     let mut args = test_args(&dir);
     tweak(&mut args);
     start(dir, args).await
 }
 
 /// Starts a server on `args` (its database in `dir`).
-pub async fn start(dir: Arc<TempDir>, args: ServeArgs) -> TestApp {
+pub async fn start(dir: Arc<TestDir>, args: ServeArgs) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -81,7 +221,7 @@ pub async fn start(dir: Arc<TempDir>, args: ServeArgs) -> TestApp {
 /// Like [`spawn_app_with`], listening on `bind` (e.g. `[::1]:0`); `None` when this
 /// machine can't bind it.
 pub async fn spawn_app_on(bind: &str, tweak: impl FnOnce(&mut ServeArgs)) -> Option<TestApp> {
-    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let dir = Arc::new(TestDir::new().await);
     let mut args = test_args(&dir);
     tweak(&mut args);
     let listener = tokio::net::TcpListener::bind(bind).await.ok()?;
@@ -89,7 +229,7 @@ pub async fn spawn_app_on(bind: &str, tweak: impl FnOnce(&mut ServeArgs)) -> Opt
 }
 
 async fn start_on(
-    dir: Arc<TempDir>,
+    dir: Arc<TestDir>,
     args: ServeArgs,
     listener: tokio::net::TcpListener,
 ) -> TestApp {
@@ -115,7 +255,7 @@ async fn start_on(
 
 impl TestApp {
     /// Stops the server gracefully; the database stays in `dir`.
-    pub async fn stop(mut self) -> (Arc<TempDir>, ServeArgs) {
+    pub async fn stop(mut self) -> (Arc<TestDir>, ServeArgs) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -133,6 +273,14 @@ impl TestApp {
 
     pub fn db_path(&self) -> PathBuf {
         self.args.db.clone()
+    }
+
+    /// The flags that point an operator command at this server's database.
+    pub fn db_flags(&self) -> Vec<String> {
+        match &self.args.database_url {
+            Some(url) => vec!["--database-url".into(), url.expose().to_owned()],
+            None => vec!["--db".into(), self.db_path().display().to_string()],
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -297,12 +445,226 @@ pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Opens the server's database file directly (for checks the API cannot make).
-pub fn db(app: &TestApp) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(app.db_path()).expect("open db");
-    c.busy_timeout(Duration::from_secs(5))
-        .expect("busy timeout");
-    c
+/// Opens the server's database directly (for checks the API cannot make).
+pub async fn db(app: &TestApp) -> TestDb {
+    match &app.args.database_url {
+        Some(url) => TestDb::Postgres(pg_connect(url.expose()).await),
+        None => TestDb::sqlite(&app.db_path()),
+    }
+}
+
+/// Opens the database of the servers [`spawn_tasklane`] started on `path`.
+pub async fn db_at(path: &Path) -> TestDb {
+    match pg_for_path(path) {
+        Some(pg) => TestDb::Postgres(pg_connect(&pg.url).await),
+        None => TestDb::sqlite(path),
+    }
+}
+
+/// A direct connection to a server's database, SQLite or PostgreSQL. SQL is written
+/// once for both: `?1`-style parameters (rewritten to `$1` for PostgreSQL), `TRUE` and
+/// `FALSE` for booleans.
+pub enum TestDb {
+    Sqlite(rusqlite::Connection),
+    Postgres(tokio_postgres::Client),
+}
+
+/// A parameter of a [`TestDb`] statement.
+pub trait SqlArg: Sync {
+    fn sqlite(&self) -> rusqlite::types::Value;
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync);
+}
+
+impl SqlArg for i64 {
+    fn sqlite(&self) -> rusqlite::types::Value {
+        rusqlite::types::Value::Integer(*self)
+    }
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        self
+    }
+}
+
+impl SqlArg for &str {
+    fn sqlite(&self) -> rusqlite::types::Value {
+        rusqlite::types::Value::Text((*self).to_owned())
+    }
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        self
+    }
+}
+
+impl SqlArg for String {
+    fn sqlite(&self) -> rusqlite::types::Value {
+        rusqlite::types::Value::Text(self.clone())
+    }
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        self
+    }
+}
+
+impl TestDb {
+    fn sqlite(path: &Path) -> TestDb {
+        let c = rusqlite::Connection::open(path).expect("open db");
+        c.busy_timeout(Duration::from_secs(5))
+            .expect("busy timeout");
+        TestDb::Sqlite(c)
+    }
+
+    /// `?1` → `$1`.
+    fn pg_sql(sql: &str) -> String {
+        let mut out = String::with_capacity(sql.len());
+        let mut chars = sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+                out.push('$');
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Runs a statement: how many rows it changed.
+    pub async fn execute(&self, sql: &str, args: &[&dyn SqlArg]) -> u64 {
+        match self {
+            TestDb::Sqlite(c) => {
+                let values: Vec<_> = args.iter().map(|a| a.sqlite()).collect();
+                c.execute(sql, rusqlite::params_from_iter(values))
+                    .unwrap_or_else(|e| panic!("{sql}: {e}")) as u64
+            }
+            TestDb::Postgres(c) => {
+                let params: Vec<_> = args.iter().map(|a| a.pg()).collect();
+                c.execute(&Self::pg_sql(sql), &params)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+            }
+        }
+    }
+
+    /// The rows of a query, every column read as text (NULL as `None`).
+    pub async fn rows(&self, sql: &str, args: &[&dyn SqlArg]) -> Vec<Vec<Option<String>>> {
+        match self {
+            TestDb::Sqlite(c) => {
+                let values: Vec<_> = args.iter().map(|a| a.sqlite()).collect();
+                let mut stmt = c.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+                let n = stmt.column_count();
+                stmt.query_map(rusqlite::params_from_iter(values), |r| {
+                    (0..n)
+                        .map(|i| {
+                            Ok(match r.get_ref(i)? {
+                                rusqlite::types::ValueRef::Null => None,
+                                rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
+                                rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
+                                rusqlite::types::ValueRef::Text(t) => {
+                                    Some(String::from_utf8_lossy(t).into_owned())
+                                }
+                                rusqlite::types::ValueRef::Blob(b) => Some(hex::encode(b)),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .collect::<Result<_, _>>()
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+            TestDb::Postgres(c) => {
+                let params: Vec<_> = args.iter().map(|a| a.pg()).collect();
+                let rows = c
+                    .query(&Self::pg_sql(sql), &params)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+                rows.iter()
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| pg_text(r, i))
+                            .collect::<Vec<Option<String>>>()
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The first column of the one row a query returns, as text.
+    pub async fn text(&self, sql: &str, args: &[&dyn SqlArg]) -> String {
+        let rows = self.rows(sql, args).await;
+        assert_eq!(rows.len(), 1, "{sql}: {} rows", rows.len());
+        rows[0][0].clone().unwrap_or_else(|| panic!("{sql}: NULL"))
+    }
+
+    /// The first column of the one row a query returns, as an integer (SQLite's and
+    /// PostgreSQL's booleans too: 1 or 0).
+    pub async fn int(&self, sql: &str, args: &[&dyn SqlArg]) -> i64 {
+        match self.text(sql, args).await.as_str() {
+            "true" => 1,
+            "false" => 0,
+            n => n
+                .parse()
+                .unwrap_or_else(|_| panic!("{sql}: {n} is not a number")),
+        }
+    }
+
+    /// The names of the tables.
+    pub async fn tables(&self) -> Vec<String> {
+        let sql = match self {
+            TestDb::Sqlite(_) => "SELECT name FROM sqlite_schema WHERE type = 'table'",
+            TestDb::Postgres(_) => {
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'"
+            }
+        };
+        self.rows(sql, &[])
+            .await
+            .into_iter()
+            .filter_map(|mut r| r.remove(0))
+            .collect()
+    }
+
+    /// Whether the database is intact: SQLite's `integrity_check`; on PostgreSQL (whose
+    /// pages the server checks itself) whether it answers.
+    pub async fn intact(&self) -> bool {
+        match self {
+            TestDb::Sqlite(_) => self.text("PRAGMA integrity_check", &[]).await == "ok",
+            TestDb::Postgres(_) => self.int("SELECT 1", &[]).await == 1,
+        }
+    }
+}
+
+/// Column `i` of a PostgreSQL row as text, whatever its type.
+fn pg_text(r: &tokio_postgres::Row, i: usize) -> Option<String> {
+    use tokio_postgres::types::Type;
+    let t = r.columns()[i].type_().clone();
+    if t == Type::BOOL {
+        r.get::<_, Option<bool>>(i).map(|b| b.to_string())
+    } else if t == Type::INT8 {
+        r.get::<_, Option<i64>>(i).map(|v| v.to_string())
+    } else if t == Type::INT4 {
+        r.get::<_, Option<i32>>(i).map(|v| v.to_string())
+    } else if t == Type::FLOAT8 {
+        r.get::<_, Option<f64>>(i).map(|v| v.to_string())
+    } else {
+        r.get::<_, Option<String>>(i)
+    }
+}
+
+/// The PostgreSQL databases of the servers [`spawn_tasklane`] started, by the path it
+/// was given: processes started on one path share one database, as on one file. Kept
+/// while a [`Proc`] on it lives.
+static PG_BY_PATH: Mutex<Vec<(PathBuf, std::sync::Weak<PgDatabase>)>> = Mutex::new(Vec::new());
+
+/// On PostgreSQL, the database standing for the SQLite file `path`.
+fn pg_for_path(path: &Path) -> Option<Arc<PgDatabase>> {
+    let admin = suite_postgres()?;
+    let mut known = PG_BY_PATH.lock().unwrap();
+    known.retain(|(_, db)| db.strong_count() > 0);
+    if let Some(db) = known
+        .iter()
+        .find(|(p, _)| p == path)
+        .and_then(|(_, db)| db.upgrade())
+    {
+        return Some(db);
+    }
+    let db = Arc::new(PgDatabase::create_blocking(&admin));
+    known.push((path.to_owned(), Arc::downgrade(&db)));
+    Some(db)
 }
 
 /// A WebSocket client of `/ws/tasks/`.
@@ -455,6 +817,8 @@ pub struct Proc {
     pub child: Child,
     pub addr: SocketAddr,
     log: Arc<Mutex<String>>,
+    /// Its database, on PostgreSQL: kept while the process runs.
+    _pg: Option<Arc<PgDatabase>>,
 }
 
 impl Drop for Proc {
@@ -486,16 +850,28 @@ pub fn spawn_tasklane_with_umask(db: &Path, extra: &[&str], umask: &str) -> Proc
     spawn_tasklane_in(sh, db, extra)
 }
 
-/// Runs `cmd` (the binary, or a wrapper that execs it) with the server's arguments.
+/// Runs `cmd` (the binary, or a wrapper that execs it) with the server's arguments: on
+/// the SQLite file `db`, or on PostgreSQL, the database standing for it.
 fn spawn_tasklane_in(mut cmd: Command, db: &Path, extra: &[&str]) -> Proc {
+    let pg = pg_for_path(db);
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--log", "info"]);
+    match &pg {
+        Some(pg) => cmd.args(["--database-url", &pg.url]),
+        None => cmd.arg("--db").arg(db),
+    };
+    run_server(cmd, pg, extra)
+}
+
+/// Starts `cmd` (`serve` and its database flag given) with the tests' flags and `extra`,
+/// and waits for it to listen.
+fn run_server(mut cmd: Command, pg: Option<Arc<PgDatabase>>, extra: &[&str]) -> Proc {
     let mut child = cmd
-        .args(["serve", "--bind", "127.0.0.1:0", "--log", "info"])
-        .arg("--db")
-        .arg(db)
         .args(["--jwt-secret", TEST_SECRET])
         .args(["--registrations-per-address", "100000"])
         .args(extra)
         .env_remove("TASKLANE_REDIS_URL")
+        .env_remove("TASKLANE_DB")
+        .env_remove("TASKLANE_DATABASE_URL")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -526,7 +902,20 @@ fn spawn_tasklane_in(mut cmd: Command, db: &Path, extra: &[&str]) -> Proc {
         .expect("tasklane did not start")
         .parse()
         .expect("address");
-    Proc { child, addr, log }
+    Proc {
+        child,
+        addr,
+        log,
+        _pg: pg,
+    }
+}
+
+/// Runs the binary on the PostgreSQL database at `url`.
+pub fn spawn_tasklane_on_url(url: &str, extra: &[&str]) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tasklane"));
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--log", "info"])
+        .args(["--database-url", url]);
+    run_server(cmd, None, extra)
 }
 
 /// Registers `name` through `p` and logs in: the access token.

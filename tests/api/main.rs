@@ -1,5 +1,6 @@
 //! One integration-test binary: every test starts the real server on 127.0.0.1:0 with its
-//! own SQLite file and talks to it over TCP.
+//! own database and talks to it over TCP. The database is a SQLite file, or a PostgreSQL
+//! database of its own when `TASKLANE_TEST_DATABASE_URL` is set (see `helpers`).
 
 mod account;
 mod api_tokens;
@@ -14,6 +15,7 @@ mod hardening;
 mod helpers;
 mod idempotency;
 mod memory;
+mod postgres;
 mod redis;
 mod stream;
 mod sync_count;

@@ -199,15 +199,11 @@ async fn publish(redis_url: &str, channel: &str, payload: &[u8]) -> i64 {
 }
 
 /// The identity of the database in `db`, as the server stored it.
-fn database_id(db: &Path) -> String {
-    let c = rusqlite::Connection::open(db).unwrap();
-    c.busy_timeout(Duration::from_secs(5)).unwrap();
-    c.query_row(
-        "SELECT value FROM settings WHERE key = 'database_id'",
-        [],
-        |r| r.get(0),
-    )
-    .unwrap()
+async fn database_id(db: &Path) -> String {
+    db_at(db)
+        .await
+        .text("SELECT value FROM settings WHERE key = 'database_id'", &[])
+        .await
 }
 
 /// A hint in the current wire format, signed with `secret`.
@@ -300,7 +296,7 @@ async fn nothing_published_on_redis_is_ever_delivered() {
     wait_for_redis(&client, &p, "ok").await;
     let alice = user_on(&client, &p, "alice1").await;
     let mut ws = ws_on(&p, &alice, None).await;
-    let db_id = database_id(&db);
+    let db_id = database_id(&db).await;
     let own_channel = format!("{prefix}:events");
 
     // Act: whoever can publish on the Redis publishes made-up events (old wire format)
@@ -421,7 +417,7 @@ async fn deployments_sharing_a_redis_never_hear_each_other() {
 
     // Assert: A did ring on the shared channel, B's alice heard nothing of it, and B's
     // own writes still arrive.
-    let a_id = database_id(&dir.path().join("a.db"));
+    let a_id = database_id(&dir.path().join("a.db")).await;
     let rang = tokio::time::timeout(Duration::from_secs(5), async {
         let mut messages = heard.on_message();
         while let Some(m) = messages.next().await {

@@ -164,10 +164,10 @@ async fn a_since_older_than_the_kept_history_gets_a_reset() {
         app.new_task(&token, &format!("Task {i}")).await;
     }
     // As the retention pruner would have done.
-    let c = db(&app);
-    c.execute("UPDATE users SET events_pruned_through = 4", [])
-        .unwrap();
-    c.execute("DELETE FROM events WHERE seq <= 4", []).unwrap();
+    let c = db(&app).await;
+    c.execute("UPDATE users SET events_pruned_through = 4", &[])
+        .await;
+    c.execute("DELETE FROM events WHERE seq <= 4", &[]).await;
 
     let mut ws = app.ws(&token, Some(2)).await;
     assert_eq!(
@@ -413,11 +413,12 @@ async fn deactivating_an_account_closes_its_streams_with_4003() {
     let (token, _) = app.user("alice1").await;
     let mut ws = app.ws(&token, None).await;
     db(&app)
+        .await
         .execute(
-            "UPDATE users SET is_active = 0 WHERE username = 'alice1'",
-            [],
+            "UPDATE users SET is_active = FALSE WHERE username = 'alice1'",
+            &[],
         )
-        .unwrap();
+        .await;
     match ws.next_within(Duration::from_secs(5)).await {
         WsNext::Closed(code, _) => assert_eq!(code, Some(4003)),
         other => panic!("expected 4003, got {other:?}"),

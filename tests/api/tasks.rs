@@ -545,18 +545,13 @@ async fn every_change_writes_its_event_in_the_outbox() {
     )
     .await;
     app.call(Method::DELETE, &path, Some(&token), None).await;
-    let conn = db(&app);
-    let mut stmt = conn
-        .prepare("SELECT action, task FROM events ORDER BY seq")
-        .unwrap();
-    let rows: Vec<(String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let actions: Vec<&str> = rows.iter().map(|(a, _)| a.as_str()).collect();
+    let rows = db(&app)
+        .await
+        .rows("SELECT action, task FROM events ORDER BY seq", &[])
+        .await;
+    let actions: Vec<&str> = rows.iter().map(|r| r[0].as_deref().unwrap()).collect();
     assert_eq!(actions, ["create", "update", "delete"]);
-    let deleted: Value = serde_json::from_str(&rows[2].1).unwrap();
+    let deleted: Value = serde_json::from_str(rows[2][1].as_deref().unwrap()).unwrap();
     assert_eq!(deleted["completed"], true);
     assert_eq!(deleted["title"], "Evented task");
 }

@@ -231,17 +231,17 @@ async fn a_kept_list_page_is_never_stale_nor_anothers() {
     // moves the user's sequence, as every API write does in the same transaction.
     let page = a.list_tasks(&alice, "").await.json();
     let id = page[0]["id"].as_i64().unwrap();
-    let db = db(&a);
+    let db = db(&a).await;
     db.execute(
         "UPDATE tasks SET title = 'Edited in place'  WHERE id = ?1",
-        [id],
+        &[&id],
     )
-    .unwrap();
+    .await;
     db.execute(
         "UPDATE users SET event_seq = event_seq + 1 WHERE username = 'alice'",
-        [],
+        &[],
     )
-    .unwrap();
+    .await;
     assert_eq!(
         a.list_tasks(&alice, "").await.json()[0]["title"],
         "Edited in place"

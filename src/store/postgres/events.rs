@@ -10,6 +10,11 @@ use crate::store::{Result, StoreError};
 impl Postgres {
     /// The user's events with id greater than `since`, oldest first: at most `limit`, and
     /// no more once their JSON adds up to `max_bytes` (but always at least one).
+    ///
+    /// The server already leaves out the events that start past `max_bytes` (a running
+    /// sum of the tasks' sizes, which it reads without fetching them), so a replay of
+    /// large events costs about `max_bytes`, not `limit` of them; the exact cut, on the
+    /// events' own JSON, is made here, as SQLite's does.
     pub async fn events_after(
         &self,
         user_id: i64,
@@ -20,12 +25,19 @@ impl Postgres {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(
-                "SELECT seq, action, task, at FROM events WHERE user_id = $1 AND seq > $2
-                 ORDER BY seq LIMIT $3",
+                "SELECT seq, action, task, at FROM (
+                     SELECT seq, action, task, at,
+                            sum(octet_length(task)) OVER (ORDER BY seq) - octet_length(task)
+                                AS before
+                     FROM events WHERE user_id = $1 AND seq > $2
+                     ORDER BY seq LIMIT $3
+                 ) e
+                 WHERE before < $4 ORDER BY seq",
             )
             .await?;
+        let max = i64::try_from(max_bytes).unwrap_or(i64::MAX).max(1);
         let rows = c
-            .query(&stmt, &[&user_id, &since, &i64::from(limit)])
+            .query(&stmt, &[&user_id, &since, &i64::from(limit), &max])
             .await?;
         let mut out = Vec::new();
         let mut bytes = 0;

@@ -44,7 +44,8 @@
 //!   `StoreError::Conflict([field])` ([`on_unique`]), as SQLite's message is.
 //! - **Durable commits**: every connection starts with `-c synchronous_commit=on` in its
 //!   startup options (after any the URL gives), so a commit returns only once its WAL is
-//!   flushed, whatever the server's or the role's default.
+//!   flushed, whatever the server's, the database's or the role's default; `connect`
+//!   checks it took (a pooler may drop startup options) and refuses to run otherwise.
 //! - **The list** ([`tasks`]): page, count and last event id come from one `REPEATABLE
 //!   READ` snapshot; text columns are `COLLATE "C"`, so ordering is byte order and
 //!   `ILIKE` folds ASCII only, as SQLite's `LIKE` does.
@@ -134,10 +135,14 @@ impl Postgres {
     /// with a pool of up to `pool_size` connections, and brings its schema up to date.
     pub async fn connect(url: &str, pool_size: u32) -> Result<Postgres> {
         let (mut config, tls) = tls::parse(url)?;
-        // Appended, so it wins over a `-c synchronous_commit=…` in the URL's options.
+        // Appended, so they win over the same settings in the URL's options. A host that
+        // vanishes mid-transaction (its network, not its process: the kernel would close
+        // the socket) must not keep a user's row locked for the TCP keepalive's hours:
+        // none of our transactions waits on anything but the database.
+        let ours = "-c synchronous_commit=on -c idle_in_transaction_session_timeout=60s";
         let options = match config.get_options() {
-            Some(o) if !o.trim().is_empty() => format!("{o} -c synchronous_commit=on"),
-            _ => "-c synchronous_commit=on".to_owned(),
+            Some(o) if !o.trim().is_empty() => format!("{o} {ours}"),
+            _ => ours.to_owned(),
         };
         config.options(&options);
         if config.get_application_name().is_none() {
@@ -165,7 +170,29 @@ impl Postgres {
             commits: Arc::new(AtomicU64::new(0)),
         };
         db.migrate().await.map_err(|e| about(url, e))?;
+        // A pooler between us and the server may drop startup options: refuse to run
+        // with commits that could be acknowledged before they are durable.
+        let durability = db.synchronous_commit().await.map_err(|e| about(url, e))?;
+        if durability != "on" {
+            return Err(about(
+                url,
+                StoreError::Other(format!(
+                    "synchronous_commit is {durability:?} on our connections, not \"on\" \
+                     (a connection pooler dropping startup options?): commits would not be \
+                     durable when acknowledged"
+                )),
+            ));
+        }
         Ok(db)
+    }
+
+    /// `synchronous_commit` as a pooled connection sees it: `on` (set in every
+    /// connection's startup options), so each commit returns once its WAL is flushed.
+    pub async fn synchronous_commit(&self) -> Result<String> {
+        let c = self.client().await?;
+        Ok(c.query_one("SHOW synchronous_commit", &[])
+            .await?
+            .try_get(0)?)
     }
 
     /// A pooled connection.
