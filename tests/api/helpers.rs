@@ -640,6 +640,8 @@ fn pg_text(r: &tokio_postgres::Row, i: usize) -> Option<String> {
         r.get::<_, Option<i32>>(i).map(|v| v.to_string())
     } else if t == Type::FLOAT8 {
         r.get::<_, Option<f64>>(i).map(|v| v.to_string())
+    } else if t == Type::BYTEA {
+        r.get::<_, Option<Vec<u8>>>(i).map(hex::encode)
     } else {
         r.get::<_, Option<String>>(i)
     }
