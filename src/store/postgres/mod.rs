@@ -76,7 +76,7 @@ use crate::clock::now_timestamp;
 /// Numbered schema steps; step N is recorded as version N in `tasklane_migrations`.
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_schema.sql")];
 
-/// The advisory lock migrations run under ("taskla" "ne" in ASCII).
+/// The advisory lock migrations run under ("tasklane" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7461_736b_6c61_6e65;
 /// The advisory lock the event pruner runs under: one pruner at a time across hosts.
 const PRUNE_LOCK: i64 = MIGRATION_LOCK + 1;
