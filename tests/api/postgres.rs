@@ -813,3 +813,129 @@ async fn writers_sweepers_and_an_account_deletion_on_two_hosts_never_deadlock() 
     );
     assert!(a.account_by_id(victim.id).await.unwrap().is_none());
 }
+
+/// The sweeps' results on `store`: events pruned, cursors, what is left, keys and
+/// rotated pairs forgotten.
+async fn sweep_story(store: &Store) -> Vec<String> {
+    let a = account(store, "sweeper").await;
+    let b = account(store, "other").await;
+    let mut out = Vec::new();
+    for i in 0..3 {
+        store
+            .create_task(a.clone(), task(&format!("Old a {i}")))
+            .await
+            .unwrap();
+    }
+    for i in 0..2 {
+        store
+            .create_task(b.clone(), task(&format!("Old b {i}")))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let cutoff = now_timestamp();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    for i in 0..2 {
+        store
+            .create_task(a.clone(), task(&format!("New a {i}")))
+            .await
+            .unwrap();
+    }
+    out.push(format!(
+        "pruned {}",
+        store.prune_events(cutoff.clone()).await.unwrap()
+    ));
+    out.push(format!(
+        "again {}",
+        store.prune_events(cutoff).await.unwrap()
+    ));
+    for u in [&a, &b] {
+        out.push(format!("{:?}", store.event_cursor(u.id).await.unwrap()));
+        let left: Vec<i64> = store
+            .events_after(u.id, 0, 100, usize::MAX)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        out.push(format!("left {left:?}"));
+    }
+    let t0 = 1_900_000_000.0;
+    for (k, at) in [("early", t0), ("late", t0 + 100.0)] {
+        let key = Key {
+            key: k.into(),
+            request_hash: "h".into(),
+            now: at,
+            expired_before: 0.0,
+        };
+        store
+            .create_task_once(a.clone(), task("Keyed"), key)
+            .await
+            .unwrap();
+    }
+    out.push(format!(
+        "keys {}",
+        store.prune_idempotency_keys(t0 + 50.0).await.unwrap()
+    ));
+    let jti = new_id();
+    let exp = 2_000_000_000;
+    store
+        .insert_refresh(
+            NewRefresh {
+                jti: jti.clone(),
+                user_id: a.id,
+                expires_at: exp,
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let issue = move |user_id, _| {
+        (
+            "pair".to_owned(),
+            NewRefresh {
+                jti: new_id(),
+                user_id,
+                expires_at: exp,
+            },
+        )
+    };
+    let r = store
+        .rotate_refresh(jti.clone(), t0, 10.0, issue)
+        .await
+        .unwrap();
+    out.push(format!("{r:?}"));
+    out.push(format!(
+        "forgot {}",
+        store.forget_successors(t0 - 1.0).await.unwrap()
+    ));
+    out.push(format!(
+        "forgot {}",
+        store.forget_successors(t0 + 1.0).await.unwrap()
+    ));
+    let r = store
+        .rotate_refresh(jti.clone(), t0 + 2.0, 10.0, issue)
+        .await
+        .unwrap();
+    out.push(format!("{r:?}"));
+    out.push(format!(
+        "revoked {}",
+        store.revoke_refresh_family(jti, t0).await.unwrap()
+    ));
+    out
+}
+
+#[tokio::test]
+async fn the_sweeps_give_what_sqlite_gives() {
+    let Some(db) = fresh().await else { return };
+    let pg = Store::connect_postgres(&db.url, 2).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sweeps.db");
+    let sqlite = tokio::task::spawn_blocking(move || Store::open(&path, 2, Synchronous::Full))
+        .await
+        .unwrap()
+        .unwrap();
+    let expected = sweep_story(&sqlite).await;
+    assert_eq!(expected[0], "pruned 5");
+    assert_eq!(sweep_story(&pg).await, expected);
+}

@@ -75,28 +75,39 @@ impl Postgres {
     ///
     /// One pruner at a time across hosts (an advisory lock); it locks the users concerned
     /// in id order before touching their events (the order every writer keeps), then
-    /// deletes and records the cut in one statement, so both see the same rows.
+    /// deletes those users' old events and records the cut in one statement, so both see
+    /// the same rows. (Another user's events that turn old meanwhile wait for the next
+    /// sweep.)
     pub async fn prune_events(&self, cutoff: String) -> Result<usize> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PRUNE_LOCK])
             .await?;
-        tx.execute(
-            "SELECT id FROM users
-             WHERE id IN (SELECT DISTINCT user_id FROM events WHERE at < $1)
-             ORDER BY id FOR NO KEY UPDATE",
-            &[&cutoff],
-        )
-        .await?;
+        let users = tx
+            .query(
+                "SELECT id FROM users
+                 WHERE id IN (SELECT DISTINCT user_id FROM events WHERE at < $1)
+                 ORDER BY id FOR NO KEY UPDATE",
+                &[&cutoff],
+            )
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<Vec<i64>, _>>()?;
+        if users.is_empty() {
+            tx.rollback().await?;
+            return Ok(0);
+        }
         let deleted: i64 = tx
             .query_one(
-                "WITH gone AS (DELETE FROM events WHERE at < $1 RETURNING user_id, seq),
+                "WITH gone AS (DELETE FROM events WHERE at < $1 AND user_id = ANY($2)
+                               RETURNING user_id, seq),
                       cut AS (UPDATE users u
                               SET events_pruned_through = greatest(u.events_pruned_through, g.last)
                               FROM (SELECT user_id, max(seq) AS last FROM gone GROUP BY user_id) g
                               WHERE u.id = g.user_id)
                  SELECT count(*) FROM gone",
-                &[&cutoff],
+                &[&cutoff, &users],
             )
             .await?
             .try_get(0)?;

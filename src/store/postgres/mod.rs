@@ -80,7 +80,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_throttles.sql"),
 ];
 
-/// The advisory lock migrations run under ("taskla" "ne" in ASCII).
+/// The advisory lock migrations run under ("tasklane" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7461_736b_6c61_6e65;
 /// The advisory lock the event pruner runs under: one pruner at a time across hosts.
 const PRUNE_LOCK: i64 = MIGRATION_LOCK + 1;
