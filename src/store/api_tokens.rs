@@ -33,3 +33,7 @@ pub struct TokenOwner {
     pub scopes: Vec<String>,
     pub expires_unix: Option<i64>,
 }
+
+/// The columns an [`ApiTokenRow`] is read from, in this order (both backends).
+pub(crate) const API_TOKEN_COLUMNS: &str =
+    "id, name, prefix, scopes, created_at, expires_at, last_used_at";

@@ -129,6 +129,10 @@ pub(crate) fn like_pattern(term: &str) -> String {
     p
 }
 
+/// The columns a task row is read from, in this order (both backends).
+pub(crate) const TASK_COLUMNS: &str =
+    "id, title, description, completed, created_at, updated_at, version";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,3 +21,7 @@ pub struct AccountUpdate {
     /// A new password's hash: every older credential ends with it.
     pub password_hash: Option<String>,
 }
+
+/// The columns an [`Account`] is read from, in this order (both backends).
+pub(crate) const ACCOUNT_COLUMNS: &str =
+    "id, username, email, password_hash, is_active, credentials_after";

@@ -6,9 +6,8 @@ use super::Postgres;
 use crate::clock::now_timestamp;
 use crate::model::User;
 use crate::store::Result;
+use crate::store::api_tokens::API_TOKEN_COLUMNS;
 use crate::store::api_tokens::{ApiTokenRow, NewApiToken, TokenOwner};
-
-const COLUMNS: &str = "id, name, prefix, scopes, created_at, expires_at, last_used_at";
 
 fn row(r: &Row) -> Result<ApiTokenRow> {
     let scopes: &str = r.try_get(3)?;
@@ -63,7 +62,7 @@ impl Postgres {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL
+                "SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL
                  ORDER BY id DESC"
             ))
             .await?;

@@ -13,13 +13,12 @@ use tokio_postgres::{IsolationLevel, Row, types::ToSql};
 use super::Postgres;
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task, User};
+use crate::store::tasks::TASK_COLUMNS;
 use crate::store::tasks::{
     IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check, like_pattern, order_by,
     write_task,
 };
 use crate::store::{Result, StoreError};
-
-const TASK_COLUMNS: &str = "id, title, description, completed, created_at, updated_at, version";
 
 fn task(r: &Row, owner: &User) -> Result<Task> {
     Ok(Task {

@@ -5,10 +5,9 @@ use tokio_postgres::Row;
 use super::{Postgres, on_unique};
 use crate::clock::now_timestamp;
 use crate::model::User;
+use crate::store::users::ACCOUNT_COLUMNS;
 use crate::store::users::{Account, AccountUpdate};
 use crate::store::{Result, StoreError};
-
-const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, is_active, credentials_after";
 
 /// The unique constraints of `users` and the fields they guard.
 pub(super) const USER_UNIQUE: &[(&str, &str)] = &[

@@ -6,9 +6,8 @@ use super::Sqlite;
 use crate::clock::now_timestamp;
 use crate::model::User;
 use crate::store::Result;
+use crate::store::api_tokens::API_TOKEN_COLUMNS;
 use crate::store::api_tokens::{ApiTokenRow, NewApiToken, TokenOwner};
-
-const COLUMNS: &str = "id, name, prefix, scopes, created_at, expires_at, last_used_at";
 
 fn row(r: &Row) -> rusqlite::Result<ApiTokenRow> {
     let scopes: String = r.get(3)?;
@@ -60,7 +59,7 @@ impl Sqlite {
     pub async fn list_api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenRow>> {
         self.run(move |c| {
             let sql = format!(
-                "SELECT {COLUMNS} FROM api_tokens WHERE user_id = ?1 AND revoked_at IS NULL
+                "SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ?1 AND revoked_at IS NULL
                  ORDER BY id DESC"
             );
             let rows = c

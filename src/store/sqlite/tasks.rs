@@ -6,6 +6,7 @@ use rusqlite::{Row, Transaction, params};
 use super::{Sqlite, events::insert_event};
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task, User};
+use crate::store::tasks::TASK_COLUMNS;
 use crate::store::tasks::{
     IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check, like_pattern, order_by,
     write_task,
@@ -37,8 +38,6 @@ fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
     };
     write_task(out, &row, user_json)
 }
-
-const TASK_COLUMNS: &str = "id, title, description, completed, created_at, updated_at, version";
 
 fn task(owner: &User) -> impl Fn(&Row) -> rusqlite::Result<Task> + '_ {
     move |r| {

@@ -6,9 +6,8 @@ use super::{Sqlite, on_unique};
 use crate::clock::now_timestamp;
 use crate::model::User;
 use crate::store::Result;
+use crate::store::users::ACCOUNT_COLUMNS;
 use crate::store::users::{Account, AccountUpdate};
-
-const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, is_active, credentials_after";
 
 fn account(r: &Row) -> rusqlite::Result<Account> {
     Ok(Account {
