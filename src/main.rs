@@ -25,6 +25,7 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Backup(args)) => tasklane::cli::backup(args).await,
         Some(Command::Migrate(args)) => tasklane::cli::migrate(args).await,
         Some(Command::Token(args)) => tasklane::cli::token(args).await,
+        Some(Command::Copy(args)) => tasklane::cli::copy(args).await,
         _ => {
             let args = cli.serve_args();
             tasklane::telemetry::init(&args.log, args.log_format);

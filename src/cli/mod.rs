@@ -1,5 +1,5 @@
 //! The operator commands: `tasklane user …`, `tasklane token …`, `tasklane backup`,
-//! `tasklane migrate`.
+//! `tasklane migrate`, `tasklane copy`.
 //!
 //! They open the database directly (`--db` or `--database-url`, as `serve` does) and work
 //! while servers run on it: writes are short transactions (on SQLite they queue on the
@@ -9,6 +9,7 @@
 //! rules are the domain's, the same the API applies; nothing here speaks HTTP.
 
 mod backup;
+mod copy;
 mod migrate;
 mod token;
 mod user;
@@ -16,7 +17,7 @@ mod user;
 use std::process::ExitCode;
 
 use crate::config::Database;
-use crate::config::commands::{BackupArgs, DbArgs, TokenArgs, UserArgs};
+use crate::config::commands::{BackupArgs, CopyArgs, DbArgs, TokenArgs, UserArgs};
 use crate::domain::{DomainError, FieldErrors};
 use crate::store::{Store, StoreError, Synchronous};
 
@@ -65,6 +66,11 @@ pub async fn user(args: UserArgs) -> ExitCode {
 /// Runs `tasklane backup …`.
 pub async fn backup(args: BackupArgs) -> ExitCode {
     finish(backup::run(args).await)
+}
+
+/// Runs `tasklane copy`.
+pub async fn copy(args: CopyArgs) -> ExitCode {
+    finish(copy::run(args).await)
 }
 
 /// Runs `tasklane migrate`.

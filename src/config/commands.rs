@@ -123,6 +123,23 @@ pub struct BackupArgs {
     pub db: DbArgs,
 }
 
+/// `tasklane copy --from SRC --to DST`.
+#[derive(Args, Debug)]
+pub struct CopyArgs {
+    /// What to copy: a SQLite file, or a PostgreSQL URL (`postgres://…`). Read in one
+    /// snapshot; servers may keep running on it, and what they write after the snapshot
+    /// is not copied.
+    #[arg(long, value_name = "SRC")]
+    pub from: super::Database,
+    /// Where to: a SQLite file (created if missing) or a PostgreSQL URL, holding no data
+    /// yet (its schema is created or migrated first).
+    #[arg(long, value_name = "DST")]
+    pub to: super::Database,
+    /// Never print progress (it is printed to stderr as tables are copied).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
 /// `tasklane token …`.
 #[derive(Args, Debug)]
 pub struct TokenArgs {

@@ -45,6 +45,10 @@ pub enum Command {
     Backup(commands::BackupArgs),
     /// Manage personal API tokens: create (prints the secret once), list, revoke.
     Token(commands::TokenArgs),
+    /// Copy a whole deployment between SQLite and PostgreSQL (either way, or file to
+    /// file): accounts, tasks, event history, tokens and settings, into an empty target,
+    /// then read the target back and check it.
+    Copy(commands::CopyArgs),
     /// Apply pending schema migrations (the server also does on start) and print the
     /// schema version before and after.
     Migrate(commands::DbArgs),
@@ -275,11 +279,31 @@ impl std::str::FromStr for DatabaseUrl {
     }
 }
 
-/// The database a command works on: `--db` or `--database-url`.
+/// The database a command works on: `--db` or `--database-url`; or, for `copy`, one
+/// argument that is a PostgreSQL URL (`postgres://…`, `postgresql://…`) or else a SQLite
+/// file's path.
 #[derive(Clone, Debug)]
 pub enum Database {
     Sqlite(PathBuf),
     Postgres(DatabaseUrl),
+}
+
+impl std::str::FromStr for Database {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("give a SQLite file's path or a postgres:// URL".into());
+        }
+        let lower = s.to_ascii_lowercase();
+        Ok(
+            if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+                Database::Postgres(DatabaseUrl(s.to_owned()))
+            } else {
+                Database::Sqlite(PathBuf::from(s))
+            },
+        )
+    }
 }
 
 impl Database {

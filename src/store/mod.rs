@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod api_tokens;
+pub mod copy;
 pub mod events;
 pub mod idempotency;
 pub mod postgres;
@@ -248,4 +249,13 @@ forward! {
     pub async fn set_password_hash(&self, username: String, password_hash: String, now: f64) -> Result<AccountChange>;
     /// Activates or deactivates the account; deactivating ends its credentials.
     pub async fn set_account_active(&self, username: String, active: bool, now: f64) -> Result<AccountChange>;
+
+    /// `tasklane copy` ([`copy`]): every table of the database and its columns.
+    pub async fn copy_columns(&self) -> Result<Vec<(String, Vec<String>)>>;
+    /// The row count of each table in [`copy::TABLES`].
+    pub async fn copy_counts(&self) -> Result<Vec<u64>>;
+    /// Sends every table's rows, read in one snapshot.
+    pub async fn export(&self, tx: tokio::sync::mpsc::Sender<copy::Chunk>) -> Result<()>;
+    /// Writes a source's rows into this empty database in one transaction.
+    pub async fn import(&self, rx: tokio::sync::mpsc::Receiver<copy::Chunk>) -> Result<()>;
 }

@@ -916,6 +916,15 @@ fn run_server(mut cmd: Command, pg: Option<Arc<PgDatabase>>, extra: &[&str]) -> 
     }
 }
 
+/// Runs the binary on the SQLite file `db`, whatever database the suite runs on.
+pub fn spawn_tasklane_on_file(db: &Path, extra: &[&str]) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tasklane"));
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--log", "info"])
+        .arg("--db")
+        .arg(db);
+    run_server(cmd, None, extra)
+}
+
 /// Runs the binary on the PostgreSQL database at `url`.
 pub fn spawn_tasklane_on_url(url: &str, extra: &[&str]) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tasklane"));

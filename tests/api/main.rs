@@ -8,6 +8,7 @@ mod auth;
 mod browser;
 mod changes;
 mod cli;
+mod copy;
 mod credentials;
 mod docs;
 mod durability;

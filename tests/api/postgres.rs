@@ -25,7 +25,7 @@ use tasklane::store::{Store, StoreError, Synchronous};
 use crate::helpers::*;
 
 /// The server these tests use, or None (skip) when it is unreachable and not required.
-async fn server() -> Option<String> {
+pub(crate) async fn server() -> Option<String> {
     let url = suite_postgres()
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let reachable = tokio::time::timeout(
@@ -56,7 +56,7 @@ fn skip_or_fail<T>(why: &str) -> Option<T> {
 }
 
 /// A new empty database on the server, or None (skip).
-async fn fresh() -> Option<PgDatabase> {
+pub(crate) async fn fresh() -> Option<PgDatabase> {
     Some(PgDatabase::create(&server().await?).await)
 }
 

@@ -55,6 +55,7 @@
 
 pub mod admin;
 mod api_tokens;
+mod copy;
 mod events;
 mod idempotency;
 mod settings;

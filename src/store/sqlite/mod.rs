@@ -16,6 +16,7 @@
 
 pub mod admin;
 mod api_tokens;
+mod copy;
 mod events;
 mod idempotency;
 mod settings;

@@ -1,0 +1,161 @@
+//! `tasklane copy --from SRC --to DST`: a deployment moved between SQLite and PostgreSQL
+//! (see [`crate::store::copy`] for what travels and how it is checked).
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{Fail, open_store, table};
+use crate::config::Database;
+use crate::config::commands::CopyArgs;
+use crate::store::StoreError;
+use crate::store::copy::{self, Progress};
+use crate::store::sqlite::admin;
+
+pub(super) async fn run(args: CopyArgs) -> Result<(), Fail> {
+    let (from, to) = (args.from, args.to);
+    if same(&from, &to) {
+        return Err(Fail(format!("{from} is both the source and the target")));
+    }
+    let source = open_store(&from, false).await?;
+    // A SQLite target made here is removed again if the copy fails.
+    let made = match &to {
+        Database::Sqlite(path) => (!path.exists()).then(|| path.clone()),
+        Database::Postgres(_) => None,
+    };
+    let target = match open_store(&to, true).await {
+        Ok(t) => t,
+        Err(e) => {
+            remove_made(made.as_deref());
+            return Err(e);
+        }
+    };
+
+    let mut shown = Shown::new(!args.no_progress);
+    let copied = copy::copy(&source, &target, |p| shown.progress(p)).await;
+    shown.end();
+    drop(target);
+    let report = match copied {
+        Ok(r) => r,
+        Err(e) => {
+            remove_made(made.as_deref());
+            let why = match e {
+                StoreError::Other(m) => m,
+                e => e.to_string(),
+            };
+            return Err(Fail(format!(
+                "copy failed, nothing was written to {to}: {why}"
+            )));
+        }
+    };
+    let mut integrity = String::new();
+    if let Database::Sqlite(path) = &to {
+        let problems = admin::integrity_check(path)?;
+        if problems != ["ok"] {
+            return Err(Fail(format!(
+                "{} failed SQLite's integrity check: {}",
+                path.display(),
+                problems.join("; ")
+            )));
+        }
+        integrity = "; SQLite integrity_check ok".into();
+    }
+
+    println!("copied {from} to {to}");
+    let rows: Vec<[String; 2]> = report
+        .tables
+        .iter()
+        .map(|(name, n)| [n.to_string(), (*name).to_owned()])
+        .collect();
+    print!("{}", table(["ROWS", "TABLE"], &rows));
+    let next: Vec<String> = report
+        .high_water
+        .iter()
+        .map(|(t, v)| format!("{t} {}", v + 1))
+        .collect();
+    println!("next ids: {}", next.join(", "));
+    println!(
+        "checked: every table read back from the target matches the source (row count and \
+         SHA-256 of its rows){integrity}"
+    );
+    Ok(())
+}
+
+/// The same file (by its canonical path) or the same URL.
+fn same(a: &Database, b: &Database) -> bool {
+    match (a, b) {
+        (Database::Sqlite(a), Database::Sqlite(b)) => {
+            a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+        }
+        (Database::Postgres(a), Database::Postgres(b)) => a.expose() == b.expose(),
+        _ => false,
+    }
+}
+
+fn remove_made(path: Option<&Path>) {
+    let Some(path) = path else { return };
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Progress on stderr: one line redrawn on a terminal, else a line per table and every
+/// few seconds on long tables.
+struct Shown {
+    on: bool,
+    terminal: bool,
+    last: Option<Instant>,
+    table: &'static str,
+    drawn: bool,
+}
+
+impl Shown {
+    fn new(on: bool) -> Shown {
+        Shown {
+            on,
+            terminal: std::io::stderr().is_terminal(),
+            last: None,
+            table: "",
+            drawn: false,
+        }
+    }
+
+    fn progress(&mut self, p: Progress) {
+        if !self.on {
+            return;
+        }
+        let every = if self.terminal {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(5)
+        };
+        let table_done = p.table_done == p.table_total;
+        let due = self.last.is_none_or(|t| t.elapsed() >= every);
+        if !(due || (table_done && !self.terminal) || p.table != self.table) {
+            return;
+        }
+        self.table = p.table;
+        self.last = Some(Instant::now());
+        let pct = (p.done * 100).checked_div(p.total).unwrap_or(100);
+        let line = format!(
+            "copying {}: {}/{} rows ({pct}% of {} rows in all)",
+            p.table, p.table_done, p.table_total, p.total
+        );
+        let mut err = std::io::stderr().lock();
+        if self.terminal {
+            let _ = write!(err, "\r\x1b[2K{line}");
+            self.drawn = true;
+        } else {
+            let _ = writeln!(err, "{line}");
+        }
+        let _ = err.flush();
+    }
+
+    fn end(&mut self) {
+        if self.drawn {
+            eprintln!();
+        }
+    }
+}

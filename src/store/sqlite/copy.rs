@@ -1,0 +1,165 @@
+//! The SQLite side of `tasklane copy` (see [`crate::store::copy`]).
+
+use rusqlite::types::Value;
+use tokio::sync::mpsc;
+
+use super::Sqlite;
+use crate::store::copy::{Cell, Chunk, Chunker, TABLES, abandoned, cell_from_sqlite};
+use crate::store::{Result, StoreError};
+
+impl Sqlite {
+    /// Every table (but SQLite's own) and its columns.
+    pub async fn copy_columns(&self) -> Result<Vec<(String, Vec<String>)>> {
+        self.run(|c| {
+            let names: Vec<String> = c
+                .prepare(
+                    "SELECT name FROM sqlite_schema WHERE type = 'table' \
+                     AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+                )?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut out = Vec::new();
+            for name in names {
+                let columns: Vec<String> = c
+                    .prepare("SELECT name FROM pragma_table_info(?1)")?
+                    .query_map([&name], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                out.push((name, columns));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The row count of every table in [`TABLES`].
+    pub async fn copy_counts(&self) -> Result<Vec<u64>> {
+        self.run(|c| counts(c)).await
+    }
+
+    /// Sends every table's rows, read in one snapshot (see [`Chunk`]).
+    pub async fn export(&self, tx: mpsc::Sender<Chunk>) -> Result<()> {
+        self.run(move |c| {
+            // A read transaction: every statement below sees the same snapshot, whatever
+            // the server writes meanwhile.
+            let snapshot = c.transaction()?;
+            tx.blocking_send(Chunk::Plan(counts(&snapshot)?))
+                .map_err(|_| abandoned())?;
+            for (i, table) in TABLES.iter().enumerate() {
+                let mut stmt = snapshot.prepare(&format!(
+                    "SELECT {} FROM {} ORDER BY {}",
+                    table.column_list(),
+                    table.name,
+                    table.order_by
+                ))?;
+                let mut rows = stmt.query([])?;
+                let mut chunker = Chunker::new(i);
+                while let Some(row) = rows.next()? {
+                    let mut cells = Vec::with_capacity(table.columns.len());
+                    for col in 0..table.columns.len() {
+                        cells.push(cell_from_sqlite(table, col, row.get::<_, Value>(col)?)?);
+                    }
+                    if let Some(chunk) = chunker.push(cells) {
+                        tx.blocking_send(chunk).map_err(|_| abandoned())?;
+                    }
+                }
+                if let Some(chunk) = chunker.take() {
+                    tx.blocking_send(chunk).map_err(|_| abandoned())?;
+                }
+            }
+            let mut marks = Vec::new();
+            for (i, table) in TABLES.iter().enumerate().filter(|(_, t)| t.generated_id) {
+                // AUTOINCREMENT's mark can be past the largest id left (deleted rows).
+                let mark: i64 = snapshot.query_row(
+                    &format!(
+                        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?1), 0), \
+                         coalesce((SELECT max(id) FROM {}), 0))",
+                        table.name
+                    ),
+                    [table.name],
+                    |r| r.get(0),
+                )?;
+                marks.push((i, mark));
+            }
+            tx.blocking_send(Chunk::HighWater(marks))
+                .map_err(|_| abandoned())?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Writes what `rx` brings into this (empty) database in one transaction, committed
+    /// (and synced) only once the source has sent everything.
+    pub async fn import(&self, mut rx: mpsc::Receiver<Chunk>) -> Result<()> {
+        self.write(move |tx| {
+            let held = counts(tx)?;
+            if held.iter().any(|&n| n > 0) {
+                return Err(StoreError::Other(
+                    "the target started holding data during the copy".into(),
+                ));
+            }
+            let mut ended = false;
+            while let Some(chunk) = rx.blocking_recv() {
+                match chunk {
+                    Chunk::Plan(_) => {}
+                    Chunk::Rows { table, rows } => {
+                        let t = &TABLES[table];
+                        let marks = vec!["?"; t.columns.len()].join(", ");
+                        let mut stmt = tx.prepare_cached(&format!(
+                            "INSERT INTO {} ({}) VALUES ({marks})",
+                            t.name,
+                            t.column_list()
+                        ))?;
+                        for row in rows {
+                            stmt.execute(rusqlite::params_from_iter(row.into_iter().map(value)))?;
+                        }
+                    }
+                    Chunk::HighWater(marks) => {
+                        for (table, mark) in marks {
+                            let name = TABLES[table].name;
+                            let moved = tx.execute(
+                                "UPDATE sqlite_sequence SET seq = max(seq, ?2) WHERE name = ?1",
+                                rusqlite::params![name, mark],
+                            )?;
+                            if moved == 0 && mark > 0 {
+                                tx.execute(
+                                    "INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)",
+                                    rusqlite::params![name, mark],
+                                )?;
+                            }
+                        }
+                        ended = true;
+                    }
+                }
+            }
+            if !ended {
+                // The source failed: roll back, leaving the target empty.
+                return Err(abandoned());
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn counts(c: &rusqlite::Connection) -> Result<Vec<u64>> {
+    TABLES
+        .iter()
+        .map(|t| {
+            let n: i64 = c.query_row(&format!("SELECT count(*) FROM {}", t.name), [], |r| {
+                r.get(0)
+            })?;
+            Ok(n as u64)
+        })
+        .collect()
+}
+
+fn value(cell: Cell) -> Value {
+    match cell {
+        Cell::Null => Value::Null,
+        Cell::Int(v) => Value::Integer(v),
+        Cell::Bool(v) => Value::Integer(i64::from(v)),
+        Cell::Real(v) => Value::Real(v),
+        Cell::Text(v) => Value::Text(v),
+        Cell::Bytes(v) => Value::Blob(v),
+    }
+}
