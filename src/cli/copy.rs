@@ -107,7 +107,6 @@ struct Shown {
     on: bool,
     terminal: bool,
     last: Option<Instant>,
-    table: &'static str,
     drawn: bool,
 }
 
@@ -117,7 +116,6 @@ impl Shown {
             on,
             terminal: std::io::stderr().is_terminal(),
             last: None,
-            table: "",
             drawn: false,
         }
     }
@@ -133,10 +131,19 @@ impl Shown {
         };
         let table_done = p.table_done == p.table_total;
         let due = self.last.is_none_or(|t| t.elapsed() >= every);
-        if !(due || (table_done && !self.terminal) || p.table != self.table) {
+        // A terminal's line is redrawn often; a log gets a line per table and one every
+        // few seconds in a long one.
+        let show = if self.terminal {
+            due || table_done
+        } else {
+            table_done || (due && self.last.is_some())
+        };
+        if self.last.is_none() {
+            self.last = Some(Instant::now());
+        }
+        if !show {
             return;
         }
-        self.table = p.table;
         self.last = Some(Instant::now());
         let pct = (p.done * 100).checked_div(p.total).unwrap_or(100);
         let line = format!(

@@ -18,7 +18,7 @@ mod follow;
 pub mod redis;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
@@ -124,26 +124,29 @@ impl Hub {
         redis: Option<redis::Config>,
         published: prometheus::IntCounter,
     ) -> Result<Hub, ::redis::RedisError> {
-        let mut err = None;
-        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
-            let bridge = redis.and_then(|config| {
-                redis::Bridge::start(config, weak.clone())
-                    .map_err(|e| err = Some(e))
-                    .ok()
-            });
-            Inner {
-                store,
-                capacity: capacity.max(1),
-                channels: Mutex::new(HashMap::new()),
-                bridge,
-                published,
-                on_account_change: std::sync::OnceLock::new(),
+        let (bridge, starter) = match redis {
+            Some(config) => {
+                let (bridge, starter) = redis::Bridge::new(config)?;
+                (Some(bridge), Some(starter))
             }
+            None => (None, None),
+        };
+        let inner = Arc::new(Inner {
+            store,
+            capacity: capacity.max(1),
+            channels: Mutex::new(HashMap::new()),
+            bridge,
+            published,
+            on_account_change: std::sync::OnceLock::new(),
         });
-        match err {
-            Some(e) => Err(e),
-            None => Ok(Hub { inner }),
+        // Only now: the bridge's tasks hold the hub weakly, and stop when it is gone. Started
+        // inside `Arc::new_cyclic` they could find it not built yet and stop at once, leaving
+        // the process without a subscription while it reported Redis "ok" (the
+        // `redis_going_away…` and `nothing_published…` flakes).
+        if let Some(starter) = starter {
+            starter.start(Arc::downgrade(&inner));
         }
+        Ok(Hub { inner })
     }
 
     /// Announces an event this process has just committed to its owner's streams here,

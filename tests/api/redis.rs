@@ -322,10 +322,33 @@ async fn nothing_published_on_redis_is_ever_delivered() {
             hint(TEST_SECRET, &db_id, 1, first).into_bytes(),
         ]
     };
-    for forged in forgeries(1) {
+    for (i, forged) in forgeries(1).into_iter().enumerate() {
         publish(&redis_url, "tasklane:events", &forged).await;
         // The process is listening: it heard every one of them.
-        assert_eq!(publish(&redis_url, &own_channel, &forged).await, 1);
+        let heard = publish(&redis_url, &own_channel, &forged).await;
+        if heard != 1 {
+            let mut later = Vec::new();
+            for _ in 0..10 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                later.push(publish(&redis_url, &own_channel, b"probe").await);
+            }
+            let client = redis::Client::open(redis_url.as_str()).unwrap();
+            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+            let clients: String = redis::cmd("CLIENT")
+                .arg("LIST")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let channels: Vec<String> = redis::cmd("PUBSUB")
+                .arg("CHANNELS")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            panic!(
+                "the process is not subscribed to {own_channel} at forgery {i} (later: {later:?}):\nclients:\n{clients}\nchannels: {channels:?}\n{}",
+                p.log()
+            );
+        }
     }
 
     // Assert: nothing arrived, and the next real write arrives as event 1.
@@ -340,7 +363,12 @@ async fn nothing_published_on_redis_is_ever_delivered() {
 
     // Again, now that there is a real event 1: no duplicate, no jump.
     for forged in forgeries(2) {
-        assert_eq!(publish(&redis_url, &own_channel, &forged).await, 1);
+        assert_eq!(
+            publish(&redis_url, &own_channel, &forged).await,
+            1,
+            "the process is not subscribed:\n{}",
+            p.log()
+        );
     }
     assert_silent(&mut ws, Duration::from_millis(500), "after more forgeries").await;
     assert_eq!(
@@ -452,9 +480,6 @@ async fn deployments_sharing_a_redis_never_hear_each_other() {
 }
 
 #[tokio::test]
-#[ignore = "flaky (2 of the last 6 CI runs): after Redis is killed, the server sometimes keeps \
-            reporting redis ok for 30 s; the root cause is open and is the next thing to fix. \
-            Run it with `cargo test -- --ignored redis_going_away`"]
 async fn redis_going_away_loses_no_write_and_no_event() {
     // Arrange: our own Redis, two processes using it.
     let port = free_port();

@@ -24,9 +24,9 @@
 //! events made through other processes still arrive (late). On reconnect, a final poke
 //! fills whatever was missed. Transitions are logged once, not per event.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
@@ -47,8 +47,11 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// The event id of a hint that says "this account changed" instead of naming events.
 pub const ACCOUNT_CHANGED: i64 = 0;
-/// How often an idle subscription checks that Redis still answers.
+/// How often an idle connection checks that Redis still answers.
 const LIVENESS_EVERY: Duration = Duration::from_secs(2);
+/// A connection with no sign of life for this long is not reported as connected, whatever
+/// its loop believes: health never says "ok" without recent proof.
+const STALE_AFTER: Duration = Duration::from_secs(2 * 2 + 5);
 
 /// Where the bridge connects, and what its hints say and are signed with.
 #[derive(Debug, Clone)]
@@ -71,6 +74,11 @@ pub(super) struct Bridge {
 struct State {
     subscribed: AtomicBool,
     publishing: AtomicBool,
+    /// When each connection last answered (ms since `born`): a PONG, a message, a
+    /// publish.
+    subscriber_alive: AtomicU64,
+    publisher_alive: AtomicU64,
+    born: Instant,
     /// This process's id: its own hints coming back from Redis are skipped.
     origin: String,
     channel: String,
@@ -80,14 +88,25 @@ struct State {
     warned_bad_signature: AtomicBool,
 }
 
+/// A bridge's background tasks, not started yet: [`Starter::start`] them once the hub
+/// they serve exists (a task that ran before would find no hub, and stop).
+pub(super) struct Starter {
+    client: redis::Client,
+    state: Arc<State>,
+    rx: mpsc::Receiver<(i64, i64)>,
+}
+
 impl Bridge {
-    /// Checks the URL and starts the background tasks; connecting happens there, so a
+    /// Checks the URL; connecting happens in the tasks [`Starter::start`] spawns, so a
     /// Redis that is down at start only means starting degraded.
-    pub(super) fn start(config: Config, hub: Weak<Inner>) -> Result<Bridge, redis::RedisError> {
+    pub(super) fn new(config: Config) -> Result<(Bridge, Starter), redis::RedisError> {
         let client = redis::Client::open(config.url.as_str())?;
         let state = Arc::new(State {
             subscribed: AtomicBool::new(false),
             publishing: AtomicBool::new(false),
+            subscriber_alive: AtomicU64::new(0),
+            publisher_alive: AtomicU64::new(0),
+            born: Instant::now(),
             origin: crate::clock::new_id(),
             channel: format!("{}:events", config.prefix),
             database_id: config.database_id,
@@ -95,9 +114,12 @@ impl Bridge {
             warned_bad_signature: AtomicBool::new(false),
         });
         let (out, rx) = mpsc::channel(OUTBOX_QUEUE);
-        tokio::spawn(publish_loop(client.clone(), state.clone(), rx));
-        tokio::spawn(subscribe_loop(client, state.clone(), hub));
-        Ok(Bridge { out, state })
+        let starter = Starter {
+            client,
+            state: state.clone(),
+            rx,
+        };
+        Ok((Bridge { out, state }, starter))
     }
 
     /// Rings the other processes: `user_id` has events through `event_id`.
@@ -107,12 +129,44 @@ impl Bridge {
     }
 
     pub(super) fn is_connected(&self) -> bool {
-        self.state.subscribed.load(Ordering::Relaxed)
-            && self.state.publishing.load(Ordering::Relaxed)
+        let s = &self.state;
+        s.subscribed.load(Ordering::Relaxed)
+            && s.publishing.load(Ordering::Relaxed)
+            && s.recent(&s.subscriber_alive)
+            && s.recent(&s.publisher_alive)
+    }
+}
+
+impl Starter {
+    /// Starts publishing and subscribing for `hub`, which must be upgradable already.
+    pub(super) fn start(self, hub: Weak<Inner>) {
+        let Starter { client, state, rx } = self;
+        // Once a loop stops (the hub is gone), it is not connected whatever it last was.
+        let (c, s) = (client.clone(), state.clone());
+        tokio::spawn(async move {
+            publish_loop(c, s.clone(), rx).await;
+            s.publishing.store(false, Ordering::Relaxed);
+        });
+        let s = state;
+        tokio::spawn(async move {
+            subscribe_loop(client, s.clone(), hub).await;
+            s.subscribed.store(false, Ordering::Relaxed);
+        });
     }
 }
 
 impl State {
+    /// Notes that a connection just answered.
+    fn alive(&self, at: &AtomicU64) {
+        at.store(self.born.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// The connection answered within [`STALE_AFTER`].
+    fn recent(&self, at: &AtomicU64) -> bool {
+        let now = self.born.elapsed().as_millis() as u64;
+        now.saturating_sub(at.load(Ordering::Relaxed)) <= STALE_AFTER.as_millis() as u64
+    }
+
     /// What a message heard on the channel asks of this process: ring `user_id`'s streams
     /// up to an event id, or nothing.
     fn heard(&self, payload: &[u8]) -> Option<(i64, i64)> {
@@ -194,25 +248,33 @@ async fn publish_loop(
         };
         attempt = 0;
         first_failure_logged = true;
+        state.alive(&state.publisher_alive);
         set(&state.publishing, true, "publish", None);
-        while let Some((user_id, event_id)) = rx.recv().await {
-            let payload = Hint {
-                database_id: &state.database_id,
-                origin: &state.origin,
-                user_id,
-                event_id,
-            }
-            .encode(&state.key);
-            let sent = tokio::time::timeout(
-                TIMEOUT,
-                redis::cmd("PUBLISH")
-                    .arg(&state.channel)
-                    .arg(payload)
-                    .query_async::<i64>(&mut conn),
-            )
-            .await;
+        // An idle connection is PINGed, so a Redis that went away is noticed (and
+        // reported) before the next hint needs it.
+        let mut check =
+            tokio::time::interval_at(tokio::time::Instant::now() + LIVENESS_EVERY, LIVENESS_EVERY);
+        loop {
+            let command = tokio::select! {
+                next = rx.recv() => {
+                    let Some((user_id, event_id)) = next else { return };
+                    let payload = Hint {
+                        database_id: &state.database_id,
+                        origin: &state.origin,
+                        user_id,
+                        event_id,
+                    }
+                    .encode(&state.key);
+                    let mut publish = redis::cmd("PUBLISH");
+                    publish.arg(&state.channel).arg(payload);
+                    publish
+                }
+                _ = check.tick() => redis::cmd("PING"),
+            };
+            let sent =
+                tokio::time::timeout(TIMEOUT, command.query_async::<redis::Value>(&mut conn)).await;
             match sent {
-                Ok(Ok(_)) => {}
+                Ok(Ok(_)) => state.alive(&state.publisher_alive),
                 Ok(Err(e)) => {
                     set(&state.publishing, false, "publish", Some(&e));
                     continue 'connect;
@@ -222,8 +284,8 @@ async fn publish_loop(
                     continue 'connect;
                 }
             }
+            check.reset();
         }
-        return; // the hub is gone
     }
 }
 
@@ -240,6 +302,7 @@ async fn subscribe_loop(client: redis::Client, state: Arc<State>, hub: Weak<Inne
             Ok(Ok(ps)) => {
                 attempt = 0;
                 first_failure_logged = true;
+                state.alive(&state.subscriber_alive);
                 set(&state.subscribed, true, "subscribe", None);
                 // Whatever was committed elsewhere while we were away is in the outbox.
                 if !poke(&hub) {
@@ -256,6 +319,7 @@ async fn subscribe_loop(client: redis::Client, state: Arc<State>, hub: Weak<Inne
                     tokio::select! {
                         msg = messages.next() => {
                             let Some(msg) = msg else { break "connection closed" };
+                            state.alive(&state.subscriber_alive);
                             let Some(hub) = hub.upgrade() else { return };
                             match state.heard(msg.get_payload_bytes()) {
                                 Some((user_id, ACCOUNT_CHANGED)) => hub.account_changed(user_id),
@@ -268,6 +332,7 @@ async fn subscribe_loop(client: redis::Client, state: Arc<State>, hub: Weak<Inne
                             if !matches!(pong, Ok(Ok(_))) {
                                 break "no answer to PING";
                             }
+                            state.alive(&state.subscriber_alive);
                         }
                     }
                 };
