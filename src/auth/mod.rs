@@ -46,6 +46,9 @@ pub enum AuthError {
     /// An API token without the scope.
     #[error("the API token lacks {0}")]
     InsufficientScope(&'static str),
+    /// The database is unreachable or refusing work for now: 503, retry shortly.
+    #[error("{0}")]
+    Unavailable(String),
     /// The store failed: logged, never shown.
     #[error("{0}")]
     Internal(String),
@@ -53,7 +56,10 @@ pub enum AuthError {
 
 impl From<StoreError> for AuthError {
     fn from(e: StoreError) -> Self {
-        AuthError::Internal(e.to_string())
+        match e {
+            StoreError::Unavailable(cause) => AuthError::Unavailable(cause),
+            e => AuthError::Internal(e.to_string()),
+        }
     }
 }
 

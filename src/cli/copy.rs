@@ -40,7 +40,7 @@ pub(super) async fn run(args: CopyArgs) -> Result<(), Fail> {
         Err(e) => {
             remove_made(made.as_deref());
             let why = match e {
-                StoreError::Other(m) => m,
+                StoreError::Other(m) | StoreError::Unavailable(m) => m,
                 e => e.to_string(),
             };
             return Err(Fail(format!(

@@ -94,7 +94,9 @@ async fn open_store(db: &Database, create: bool) -> Result<Store, Fail> {
                 .await
                 .map_err(|e| match e {
                     // It names the database by its URL without the password.
-                    StoreError::Other(m) => Fail(format!("cannot open {m}")),
+                    StoreError::Other(m) | StoreError::Unavailable(m) => {
+                        Fail(format!("cannot open {m}"))
+                    }
                     e => Fail(format!("cannot open {url}: {e}")),
                 })
         }

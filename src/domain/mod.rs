@@ -40,6 +40,9 @@ pub enum DomainError {
     /// An idempotency key reused with a different request.
     #[error("idempotency key reused with another request")]
     KeyReused,
+    /// The database is unreachable or refusing work for now: 503, retry shortly.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// The store failed (I/O, corruption…): logged, never shown.
     #[error("{0}")]
     Internal(String),
@@ -70,6 +73,7 @@ impl From<StoreError> for DomainError {
                 DomainError::Invalid(errors)
             }
             StoreError::Stale { current } => DomainError::Stale { current },
+            StoreError::Unavailable(cause) => DomainError::Unavailable(cause),
             StoreError::Other(cause) => DomainError::Internal(cause),
         }
     }

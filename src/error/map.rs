@@ -44,6 +44,7 @@ impl From<DomainError> for ApiError {
                 "This Idempotency-Key was already used with a different request body. \
                  Use a new key for a new task.",
             ),
+            DomainError::Unavailable(cause) => ApiError::unavailable(cause),
             DomainError::Internal(cause) => ApiError::internal(cause),
         }
     }
@@ -88,6 +89,7 @@ impl From<AuthError> for ApiError {
                 format!("This API token lacks the {scope} scope."),
                 "insufficient_scope",
             ),
+            AuthError::Unavailable(cause) => ApiError::unavailable(cause),
             AuthError::Internal(cause) => ApiError::internal(cause),
         }
     }
@@ -98,6 +100,7 @@ impl poem::error::ResponseError for AuthError {
     fn status(&self) -> poem::http::StatusCode {
         match self {
             AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::SessionRequired | AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
         }

@@ -80,7 +80,10 @@ pub enum ApiError {
     #[oai(status = 500)]
     Internal(Json<ErrorDetail>),
     /// Too many passwords are being checked at once (or this account already has
-    /// several checks under way); retry after `Retry-After` seconds.
+    /// several checks under way), or the database is unreachable for now (restarting,
+    /// failing over, out of connections); retry after `Retry-After` seconds. A write
+    /// answered 503 by the database may have been applied: retry creates with the same
+    /// `Idempotency-Key`.
     #[oai(status = 503)]
     ServiceUnavailable(Json<ErrorDetail>, #[oai(header = "Retry-After")] u64),
 }
@@ -183,6 +186,19 @@ impl ApiError {
                 messages: None,
             }),
             STREAM_RETRY_AFTER,
+        )
+    }
+
+    /// The database is unreachable or refusing work: logs `cause`, 503 with `Retry-After`.
+    pub fn unavailable(cause: impl std::fmt::Display) -> ApiError {
+        tracing::warn!(error = %cause, "database unavailable");
+        ApiError::ServiceUnavailable(
+            Json(ErrorDetail {
+                detail: "The database is unavailable. Try again in 1 second.".into(),
+                code: Some("database_unavailable".into()),
+                messages: None,
+            }),
+            1,
         )
     }
 

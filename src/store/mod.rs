@@ -45,7 +45,14 @@ pub enum StoreError {
     /// A precondition (`If-Match`) named another version than the current one.
     #[error("stale: the current version is {current}")]
     Stale { current: i64 },
-    /// Anything else: I/O, corruption, pool exhaustion. Logged, never shown to clients.
+    /// The database cannot be reached or is refusing work for now: PostgreSQL down,
+    /// failing over, out of connections, or read-only; a SQLite file locked past the busy
+    /// timeout; no pooled connection free in time. Retrying later may succeed (answered
+    /// 503 with `Retry-After`). A write that got this may or may not have committed:
+    /// retry it with the same `Idempotency-Key`.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: I/O, corruption, a bug. Logged, never shown to clients.
     #[error("database error: {0}")]
     Other(String),
 }

@@ -867,10 +867,16 @@ fn spawn_tasklane_in(mut cmd: Command, db: &Path, extra: &[&str]) -> Proc {
 /// Starts `cmd` (`serve` and its database flag given) with the tests' flags and `extra`,
 /// and waits for it to listen.
 fn run_server(mut cmd: Command, pg: Option<Arc<PgDatabase>>, extra: &[&str]) -> Proc {
-    let mut child = cmd
-        .args(["--jwt-secret", TEST_SECRET])
+    cmd.args(["--jwt-secret", TEST_SECRET])
         .args(["--registrations-per-address", "100000"])
-        .args(extra)
+        .args(extra);
+    run_command(cmd, pg)
+}
+
+/// Starts `cmd` (a whole `tasklane serve …` command line, none of the tests' defaults
+/// added) with no `TASKLANE_*` database or Redis variables, and waits for it to listen.
+pub fn run_command(mut cmd: Command, pg: Option<Arc<PgDatabase>>) -> Proc {
+    let mut child = cmd
         .env_remove("TASKLANE_REDIS_URL")
         .env_remove("TASKLANE_DB")
         .env_remove("TASKLANE_DATABASE_URL")

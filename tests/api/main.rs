@@ -14,6 +14,7 @@ mod docs;
 mod durability;
 mod hardening;
 mod helpers;
+mod hosts;
 mod idempotency;
 mod memory;
 mod postgres;

@@ -18,7 +18,7 @@ use tasklane::hub::redis::{Hint, HintKey};
 use crate::helpers::*;
 
 /// The shared Redis, or None (skip) when it is unreachable and not required.
-async fn shared_redis() -> Option<String> {
+pub(crate) async fn shared_redis() -> Option<String> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let reachable = async {
         let client = redis::Client::open(url.as_str()).ok()?;
@@ -147,7 +147,7 @@ async fn wait_for_redis(client: &reqwest::Client, p: &Proc, want: &str) {
     );
 }
 
-async fn ws_on(p: &Proc, token: &str, since: Option<i64>) -> Ws {
+pub(crate) async fn ws_on(p: &Proc, token: &str, since: Option<i64>) -> Ws {
     let mut url = format!("ws://{}/ws/tasks/?token={token}", p.addr);
     if let Some(s) = since {
         url.push_str(&format!("&since={s}"));

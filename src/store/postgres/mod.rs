@@ -91,7 +91,30 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        StoreError::Other(chain(&e))
+        if unavailable(&e) {
+            StoreError::Unavailable(chain(&e))
+        } else {
+            StoreError::Other(chain(&e))
+        }
+    }
+}
+
+/// The server is gone, going, not accepting, out of connections or read-only (a standby
+/// during a failover): the request may succeed if retried, on a new connection.
+fn unavailable(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") // connection exception
+                || code.starts_with("53") // insufficient resources: too many connections…
+                || code.starts_with("57P") // shutting down, crashed, starting up
+                || code == "25006" // read-only transaction: a standby, mid-failover
+        }
+        // No SQLSTATE: the connection itself failed (refused, reset, timed out).
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
     }
 }
 
@@ -111,6 +134,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 fn about(url: &str, e: StoreError) -> StoreError {
     match e {
         StoreError::Other(m) => StoreError::Other(format!("{}: {m}", redact(url))),
+        StoreError::Unavailable(m) => StoreError::Unavailable(format!("{}: {m}", redact(url))),
         e => e,
     }
 }
@@ -119,6 +143,10 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
             deadpool_postgres::PoolError::Backend(e) => e.into(),
+            e @ (deadpool_postgres::PoolError::Timeout(_)
+            | deadpool_postgres::PoolError::Closed) => {
+                StoreError::Unavailable(format!("connection pool: {e}"))
+            }
             e => StoreError::Other(format!("connection pool: {e}")),
         }
     }

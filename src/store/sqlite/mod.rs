@@ -49,6 +49,15 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match e {
             rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+            // Another process held the write lock past the busy timeout.
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
             e => StoreError::Other(e.to_string()),
         }
     }
@@ -56,7 +65,8 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<r2d2::Error> for StoreError {
     fn from(e: r2d2::Error) -> Self {
-        StoreError::Other(format!("connection pool: {e}"))
+        // r2d2 only fails a `get` when no connection came free in time.
+        StoreError::Unavailable(format!("connection pool: {e}"))
     }
 }
 
