@@ -959,3 +959,26 @@ pub async fn user_on(client: &reqwest::Client, p: &Proc, name: &str) -> String {
         .unwrap();
     r["access"].as_str().unwrap().to_owned()
 }
+
+/// The python of a venv with the original's Django stack (`scripts/django-venv.sh`):
+/// `TASKLANE_DJANGO_PYTHON`, else `target/django-venv/bin/python`. None (skip, loudly)
+/// when there is none, unless `REQUIRE_DJANGO=1` (CI), where it fails.
+pub fn django_python() -> Option<PathBuf> {
+    let python = std::env::var_os("TASKLANE_DJANGO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/django-venv/bin/python")
+        });
+    if python.exists() {
+        return Some(python);
+    }
+    let why = format!(
+        "no Django venv at {} (run scripts/django-venv.sh)",
+        python.display()
+    );
+    if std::env::var("REQUIRE_DJANGO").as_deref() == Ok("1") {
+        panic!("{why}, and REQUIRE_DJANGO=1");
+    }
+    eprintln!("\n*** SKIPPED: {why}; REQUIRE_DJANGO=1 makes this fail ***\n");
+    None
+}
