@@ -26,6 +26,7 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Migrate(args)) => tasklane::cli::migrate(args).await,
         Some(Command::Token(args)) => tasklane::cli::token(args).await,
         Some(Command::Copy(args)) => tasklane::cli::copy(args).await,
+        Some(Command::ImportDjango(args)) => tasklane::cli::import_django(args).await,
         _ => {
             let args = cli.serve_args();
             tasklane::telemetry::init(&args.log, args.log_format);

@@ -10,6 +10,7 @@
 
 mod backup;
 mod copy;
+mod import_django;
 mod migrate;
 mod token;
 mod user;
@@ -17,7 +18,9 @@ mod user;
 use std::process::ExitCode;
 
 use crate::config::Database;
-use crate::config::commands::{BackupArgs, CopyArgs, DbArgs, TokenArgs, UserArgs};
+use crate::config::commands::{
+    BackupArgs, CopyArgs, DbArgs, ImportDjangoArgs, TokenArgs, UserArgs,
+};
 use crate::domain::{DomainError, FieldErrors};
 use crate::store::{Store, StoreError, Synchronous};
 
@@ -71,6 +74,11 @@ pub async fn backup(args: BackupArgs) -> ExitCode {
 /// Runs `tasklane copy`.
 pub async fn copy(args: CopyArgs) -> ExitCode {
     finish(copy::run(args).await)
+}
+
+/// Runs `tasklane import-django`.
+pub async fn import_django(args: ImportDjangoArgs) -> ExitCode {
+    finish(import_django::run(args).await)
 }
 
 /// Runs `tasklane migrate`.

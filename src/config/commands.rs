@@ -140,6 +140,24 @@ pub struct CopyArgs {
     pub no_progress: bool,
 }
 
+/// `tasklane import-django --from SOURCE`.
+#[derive(Args, Debug)]
+pub struct ImportDjangoArgs {
+    /// The original's database: its SQLite file (`db.sqlite3`) or a PostgreSQL URL.
+    /// Read only, in one snapshot.
+    #[arg(long, value_name = "SOURCE")]
+    pub from: super::Database,
+    /// Read and check everything, print the counts, conflicts and warnings, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Never print the progress line (shown on a terminal for long imports).
+    #[arg(long)]
+    pub no_progress: bool,
+    /// The target: tasklane's database, which must hold no accounts yet.
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
 /// `tasklane token …`.
 #[derive(Args, Debug)]
 pub struct TokenArgs {

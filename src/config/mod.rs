@@ -49,6 +49,9 @@ pub enum Command {
     /// file): accounts, tasks, event history, tokens and settings, into an empty target,
     /// then read the target back and check it.
     Copy(commands::CopyArgs),
+    /// Import the original Django app's accounts (with their password hashes) and tasks,
+    /// ids and timestamps kept, into a database holding no accounts yet.
+    ImportDjango(commands::ImportDjangoArgs),
     /// Apply pending schema migrations (the server also does on start) and print the
     /// schema version before and after.
     Migrate(commands::DbArgs),

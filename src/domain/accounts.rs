@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::password_policy::validate_password;
 use super::validators::{USERNAME_MAX, is_valid_email, is_valid_username, normalize_username};
 use super::{Chars, DomainError, FieldErrors, RefreshRefusal, check, check_chars, unique_message};
-use crate::auth::jwt::{Jwt, Signed, TokenType};
+use crate::auth::jwt::{Claims, Jwt, Signed, TokenType};
 use crate::auth::password::{HashQueue, hash_password, verify_password};
 use crate::clock::{now_secs, now_secs_f64};
 use crate::model::User;
@@ -283,10 +283,76 @@ pub async fn refresh(
     let claims = jwt
         .verify(token, TokenType::Refresh, now_secs())
         .map_err(|e| DomainError::Refresh(RefreshRefusal::Token(e)))?;
+    let mut rotation = rotate(store, jwt, grace, &claims).await?;
+    if matches!(rotation, Rotation::Unknown) && adopt(store, &claims).await? {
+        rotation = rotate(store, jwt, grace, &claims).await?;
+    }
+    match rotation {
+        Rotation::Rotated(pair) | Rotation::Replayed(pair) => {
+            serde_json::from_str(&pair).map_err(|e| DomainError::Internal(e.to_string()))
+        }
+        Rotation::ReuseDetected => {
+            tracing::warn!(
+                user_id = claims.user_id,
+                "spent refresh token presented again: its login's tokens are revoked"
+            );
+            Err(DomainError::Refresh(RefreshRefusal::Reused))
+        }
+        Rotation::Invalid | Rotation::Unknown => Err(DomainError::Refresh(RefreshRefusal::Unknown)),
+        Rotation::InactiveUser => Err(DomainError::Refresh(RefreshRefusal::NoActiveAccount)),
+    }
+}
+
+/// A refresh token signed with our key that was never issued here, adopted when the
+/// original Django app issued it before its accounts were imported (`import-django`
+/// records when): it is stored as a live token of a new login, to be rotated once like any
+/// other. Not when the account is gone or inactive, or ended its credentials since (a
+/// password change), or when the token is younger than the import.
+async fn adopt(store: &Store, claims: &Claims) -> Result<bool, DomainError> {
+    let Some(imported_at) = store
+        .setting(crate::store::tokens::IMPORTED_AT)
+        .await?
+        .and_then(|v| v.parse::<i64>().ok())
+    else {
+        return Ok(false);
+    };
+    if claims.iat > imported_at {
+        return Ok(false);
+    }
+    let Some(account) = store.account_by_id(claims.user_id).await? else {
+        return Ok(false);
+    };
+    if !account.is_active || claims.iat < account.credentials_after {
+        return Ok(false);
+    }
+    let token = NewRefresh {
+        jti: claims.jti.clone(),
+        user_id: claims.user_id,
+        expires_at: claims.exp,
+    };
+    match store.insert_refresh(token, now_secs()).await {
+        // Adopted here, or by a concurrent request (which then rotated it, or will).
+        Ok(()) | Err(StoreError::Conflict(_)) => {
+            tracing::info!(
+                user_id = claims.user_id,
+                "adopted a refresh token the original app issued"
+            );
+            Ok(true)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn rotate(
+    store: &Store,
+    jwt: &std::sync::Arc<Jwt>,
+    grace: f64,
+    claims: &Claims,
+) -> Result<Rotation, DomainError> {
     let jwt = jwt.clone();
-    let rotation = store
+    Ok(store
         .rotate_refresh(
-            claims.jti,
+            claims.jti.clone(),
             now_secs_f64(),
             grace,
             move |user_id, not_before| {
@@ -301,21 +367,7 @@ pub async fn refresh(
                 (serde_json::to_string(&pair).unwrap_or_default(), next)
             },
         )
-        .await?;
-    match rotation {
-        Rotation::Rotated(pair) | Rotation::Replayed(pair) => {
-            serde_json::from_str(&pair).map_err(|e| DomainError::Internal(e.to_string()))
-        }
-        Rotation::ReuseDetected => {
-            tracing::warn!(
-                user_id = claims.user_id,
-                "spent refresh token presented again: its login's tokens are revoked"
-            );
-            Err(DomainError::Refresh(RefreshRefusal::Reused))
-        }
-        Rotation::Invalid => Err(DomainError::Refresh(RefreshRefusal::Unknown)),
-        Rotation::InactiveUser => Err(DomainError::Refresh(RefreshRefusal::NoActiveAccount)),
-    }
+        .await?)
 }
 
 /// Logs out: revokes the refresh token's whole login.

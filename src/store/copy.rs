@@ -217,6 +217,32 @@ pub const TABLES: &[Table] = &[
     },
 ];
 
+/// What a target must hold for an import to go ahead (checked in its transaction).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Nothing at all: `tasklane copy`.
+    Empty,
+    /// No accounts (so no tasks, events or tokens); settings, such as those a server that
+    /// started on it made, may be there: `tasklane import-django`.
+    NoAccounts,
+}
+
+impl Target {
+    /// Why a target holding `counts` (per [`TABLES`]) is refused, if it is.
+    pub fn refusal(self, counts: &[u64]) -> Option<String> {
+        match self {
+            Target::Empty if counts.iter().any(|&n| n > 0) => Some(format!(
+                "the target already holds data ({})",
+                describe(counts)
+            )),
+            Target::NoAccounts if counts[1] > 0 => {
+                Some(format!("the target already holds {} accounts", counts[1]))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Rows per chunk, and about how many bytes of text a chunk holds at most.
 pub const CHUNK_ROWS: usize = 2_000;
 pub const CHUNK_BYTES: usize = 4 << 20;
@@ -385,7 +411,7 @@ pub async fn copy(from: &Store, to: &Store, mut progress: impl FnMut(Progress)) 
     };
     let writer = {
         let to = to.clone();
-        tokio::spawn(async move { to.import(dst_rx).await })
+        tokio::spawn(async move { to.import(dst_rx, Target::Empty).await })
     };
 
     let mut tally = Tally::new();
@@ -504,7 +530,7 @@ async fn join(task: tokio::task::JoinHandle<Result<()>>) -> Result<()> {
 }
 
 /// "3 settings, 1 users" for the tables that hold rows.
-fn describe(counts: &[u64]) -> String {
+pub fn describe(counts: &[u64]) -> String {
     let parts: Vec<String> = TABLES
         .iter()
         .zip(counts)

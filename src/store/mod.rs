@@ -185,6 +185,8 @@ forward! {
     pub async fn ping(&self) -> Result<()>;
     /// This database's random identity, made on its first start.
     pub async fn database_id(&self) -> Result<String>;
+    /// The value of setting `key`, if set.
+    pub async fn setting(&self, key: &'static str) -> Result<Option<String>>;
 
     /// Creates an account. A taken username or email is `Conflict` naming the field
     /// (callers check `taken_account_fields` first for complete messages; this catches
@@ -264,5 +266,5 @@ forward! {
     /// Sends every table's rows, read in one snapshot.
     pub async fn export(&self, tx: tokio::sync::mpsc::Sender<copy::Chunk>) -> Result<()>;
     /// Writes a source's rows into this empty database in one transaction.
-    pub async fn import(&self, rx: tokio::sync::mpsc::Receiver<copy::Chunk>) -> Result<()>;
+    pub async fn import(&self, rx: tokio::sync::mpsc::Receiver<copy::Chunk>, target: copy::Target) -> Result<()>;
 }

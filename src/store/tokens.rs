@@ -1,5 +1,9 @@
 //! Refresh tokens: rotation, grace-window replay and family revocation.
 
+/// The setting `tasklane import-django` records its time in (unix seconds): refresh tokens
+/// the original app issued before it may be adopted, once each.
+pub const IMPORTED_AT: &str = "django_imported_at";
+
 /// A refresh token about to be stored.
 #[derive(Clone, Debug)]
 pub struct NewRefresh {
@@ -17,8 +21,10 @@ pub enum Rotation {
     Replayed(String),
     /// It was spent before the grace window: its whole family is now revoked.
     ReuseDetected,
-    /// Unknown, expired, revoked or logged out.
+    /// Expired, revoked or logged out.
     Invalid,
+    /// Never issued here (no row): it may be the original app's, from before an import.
+    Unknown,
     /// The account is gone or deactivated.
     InactiveUser,
 }

@@ -11,7 +11,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::Postgres;
-use crate::store::copy::{Cell, Chunk, Chunker, Kind, TABLES, Table, abandoned};
+use crate::store::copy::{Cell, Chunk, Chunker, Kind, TABLES, Table, Target, abandoned};
 use crate::store::{Result, StoreError};
 
 impl Postgres {
@@ -98,7 +98,7 @@ impl Postgres {
 
     /// Writes what `rx` brings into this (empty) database in one transaction, committed
     /// only once the source has sent everything.
-    pub async fn import(&self, mut rx: mpsc::Receiver<Chunk>) -> Result<()> {
+    pub async fn import(&self, mut rx: mpsc::Receiver<Chunk>, target: Target) -> Result<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         // Nobody writes the tables while we fill them (a server started on the target
@@ -107,10 +107,8 @@ impl Postgres {
             tx.batch_execute(&format!("LOCK TABLE {} IN EXCLUSIVE MODE", t.name))
                 .await?;
         }
-        if counts(&tx).await?.iter().any(|&n| n > 0) {
-            return Err(StoreError::Other(
-                "the target started holding data during the copy".into(),
-            ));
+        if let Some(why) = target.refusal(&counts(&tx).await?) {
+            return Err(StoreError::Other(why));
         }
         let mut ended = false;
         while let Some(chunk) = rx.recv().await {

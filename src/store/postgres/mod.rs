@@ -215,6 +215,25 @@ impl Postgres {
         Ok(db)
     }
 
+    /// One plain connection to `url` (its `sslmode` honoured), outside any pool: for
+    /// reading another application's database (`tasklane import-django`).
+    pub async fn connect_client(url: &str) -> Result<tokio_postgres::Client> {
+        let (mut config, tls) = tls::parse(url)?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let (client, connection) = config
+            .connect(tls)
+            .await
+            .map_err(|e| about(url, e.into()))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "source connection ended");
+            }
+        });
+        Ok(client)
+    }
+
     /// `synchronous_commit` as a pooled connection sees it: `on` (set in every
     /// connection's startup options), so each commit returns once its WAL is flushed.
     pub async fn synchronous_commit(&self) -> Result<String> {

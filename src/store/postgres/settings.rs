@@ -31,6 +31,17 @@ impl Postgres {
         Ok(c.query_one(read, &[&key]).await?.try_get(0)?)
     }
 
+    /// The value of setting `key`, if set.
+    pub async fn setting(&self, key: &'static str) -> Result<Option<String>> {
+        let c = self.client().await?;
+        Ok(
+            c.query_opt("SELECT value FROM settings WHERE key = $1", &[&key])
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?,
+        )
+    }
+
     /// This database's identity: 32 random hex characters, made the first time a server
     /// starts on it and kept. Every host sharing the database sees the same id.
     pub async fn database_id(&self) -> Result<String> {

@@ -63,7 +63,7 @@ impl Postgres {
             .query_opt("SELECT user_id FROM refresh_tokens WHERE jti = $1", &[&jti])
             .await?;
         let Some(owner) = owner else {
-            return Ok(Rotation::Invalid);
+            return Ok(Rotation::Unknown);
         };
         let owner: i64 = owner.try_get(0)?;
         let account = tx

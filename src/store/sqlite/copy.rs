@@ -4,7 +4,7 @@ use rusqlite::types::Value;
 use tokio::sync::mpsc;
 
 use super::Sqlite;
-use crate::store::copy::{Cell, Chunk, Chunker, TABLES, abandoned, cell_from_sqlite};
+use crate::store::copy::{Cell, Chunk, Chunker, TABLES, Target, abandoned, cell_from_sqlite};
 use crate::store::{Result, StoreError};
 
 impl Sqlite {
@@ -89,13 +89,10 @@ impl Sqlite {
 
     /// Writes what `rx` brings into this (empty) database in one transaction, committed
     /// (and synced) only once the source has sent everything.
-    pub async fn import(&self, mut rx: mpsc::Receiver<Chunk>) -> Result<()> {
+    pub async fn import(&self, mut rx: mpsc::Receiver<Chunk>, target: Target) -> Result<()> {
         self.write(move |tx| {
-            let held = counts(tx)?;
-            if held.iter().any(|&n| n > 0) {
-                return Err(StoreError::Other(
-                    "the target started holding data during the copy".into(),
-                ));
+            if let Some(why) = target.refusal(&counts(tx)?) {
+                return Err(StoreError::Other(why));
             }
             let mut ended = false;
             while let Some(chunk) = rx.blocking_recv() {

@@ -33,6 +33,19 @@ impl Sqlite {
         .await
     }
 
+    /// The value of setting `key`, if set.
+    pub async fn setting(&self, key: &'static str) -> Result<Option<String>> {
+        self.run(move |c| {
+            Ok(
+                c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
+        })
+        .await
+    }
+
     /// This database's identity: 32 random hex characters, made the first time a server
     /// starts on it and kept. Every process sharing the file sees the same id; another
     /// deployment's database has another one (unless it was restored from a copy of this).

@@ -60,7 +60,7 @@ impl Sqlite {
             let Some((family, user_id, expires_at, spent_at, successor, revoked_at, active, after)) =
                 row
             else {
-                return Ok(Rotation::Invalid);
+                return Ok(Rotation::Unknown);
             };
             if revoked_at.is_some() || (expires_at as f64) < now {
                 return Ok(Rotation::Invalid);
