@@ -70,7 +70,7 @@ from rest_framework_simplejwt.tokens import RefreshToken  # noqa: E402
 
 from tasks.models import Task  # noqa: E402
 
-call_command("migrate", run_syncdb=True, verbosity=0)
+call_command("migrate", verbosity=0)
 
 
 def when(text):
