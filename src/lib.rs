@@ -99,6 +99,15 @@ pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+    // Before the "listening" line, which tells watchers the start is over.
+    if !state.store.any_account().await? {
+        let at = listener.local_addr()?;
+        tracing::info!(
+            "no account yet: register with POST http://{at}/api/register/ (or in Swagger at \
+             http://{at}/swagger/), or create one here with `tasklane user create --username \
+             NAME --email EMAIL`"
+        );
+    }
     tracing::info!(
         "tasklane listening on http://{} (database {}); docs at http://{}/swagger/",
         listener.local_addr()?,

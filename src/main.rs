@@ -33,8 +33,13 @@ async fn main() -> std::process::ExitCode {
             match tasklane::run(args).await {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {
-                    tracing::error!("tasklane: {e}");
-                    eprintln!("tasklane: {e}");
+                    // Once: through the log when it shows errors (it writes to stderr,
+                    // as JSON with --log-format json), else straight to stderr.
+                    if tracing::enabled!(tracing::Level::ERROR) {
+                        tracing::error!("tasklane: {e}");
+                    } else {
+                        eprintln!("tasklane: {e}");
+                    }
                     std::process::ExitCode::FAILURE
                 }
             }

@@ -253,6 +253,8 @@ forward! {
     pub async fn prune_throttles(&self, before: f64, keep: u64) -> Result<usize>;
 
     pub async fn list_accounts(&self) -> Result<Vec<AccountSummary>>;
+    /// Whether any account exists (the first start's hint).
+    pub async fn any_account(&self) -> Result<bool>;
     pub async fn schema_version(&self) -> Result<i64>;
     /// Sets a new password hash and ends every older credential of the account.
     pub async fn set_password_hash(&self, username: String, password_hash: String, now: f64) -> Result<AccountChange>;

@@ -683,3 +683,70 @@ async fn the_command_line_normalises_usernames_like_the_api() {
     );
     assert_eq!(app.login("carol1", PASSWORD).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_start_up_error_is_printed_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    for format in ["text", "json"] {
+        let run = tasklane(
+            &[
+                "serve",
+                "--bind",
+                &addr,
+                "--db",
+                db.to_str().unwrap(),
+                "--log-format",
+                format,
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(run.code, Some(1), "{run:#?}");
+        assert_eq!(
+            run.stderr.matches("cannot listen on").count(),
+            1,
+            "{format}: {run:#?}"
+        );
+    }
+    // With the log off, it is still said.
+    let run = tasklane(
+        &[
+            "serve",
+            "--bind",
+            &addr,
+            "--db",
+            db.to_str().unwrap(),
+            "--log",
+            "off",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        run.stderr.matches("cannot listen on").count(),
+        1,
+        "{run:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_first_start_says_how_to_get_an_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("first.db");
+    let first = spawn_tasklane(&db, &[]);
+    let hint = "no account yet";
+    assert!(first.log().contains(hint), "{}", first.log());
+    assert!(
+        first.log().contains("tasklane user create"),
+        "{}",
+        first.log()
+    );
+    let client = reqwest::Client::new();
+    user_on(&client, &first, "alice").await;
+    // A later start on the same database (the first still running) says nothing of it.
+    let second = spawn_tasklane(&db, &[]);
+    assert!(!second.log().contains(hint), "{}", second.log());
+}

@@ -34,6 +34,14 @@ impl Postgres {
         .collect()
     }
 
+    /// Whether any account exists.
+    pub async fn any_account(&self) -> Result<bool> {
+        let c = self.client().await?;
+        Ok(c.query_one("SELECT EXISTS (SELECT 1 FROM users)", &[])
+            .await?
+            .try_get(0)?)
+    }
+
     /// How many migration steps have been applied.
     pub async fn schema_version(&self) -> Result<i64> {
         let c = self.client().await?;

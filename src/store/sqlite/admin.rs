@@ -39,6 +39,11 @@ impl Sqlite {
     }
 
     /// `PRAGMA user_version`.
+    pub async fn any_account(&self) -> Result<bool> {
+        self.run(|c| Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?))
+            .await
+    }
+
     pub async fn schema_version(&self) -> Result<i64> {
         self.run(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
             .await
