@@ -16,11 +16,26 @@ async fn main() -> std::process::ExitCode {
                     std::process::ExitCode::FAILURE
                 }
             },
-            None => {
-                print!("{}", tasklane::api::spec_json());
-                std::process::ExitCode::SUCCESS
-            }
+            None => print_out(tasklane::api::spec_json().as_bytes()),
         },
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "tasklane", &mut out);
+            print_out(&out)
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            let rendered =
+                clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out);
+            match rendered {
+                Ok(()) => print_out(&out),
+                Err(e) => {
+                    eprintln!("tasklane: cannot render the manual page: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
         Some(Command::User(args)) => tasklane::cli::user(args).await,
         Some(Command::Backup(args)) => tasklane::cli::backup(args).await,
         Some(Command::Migrate(args)) => tasklane::cli::migrate(args).await,
@@ -43,6 +58,20 @@ async fn main() -> std::process::ExitCode {
                     std::process::ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Writes a command's output to stdout; a reader that went away (`| head`) is not an error.
+fn print_out(bytes: &[u8]) -> std::process::ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tasklane: cannot write to stdout: {e}");
+            std::process::ExitCode::FAILURE
         }
     }
 }

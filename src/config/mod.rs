@@ -18,7 +18,11 @@ pub mod commands;
     version,
     about = "Task-management API server in one binary"
 )]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Exit status: 0 on success; 1 when the command failed (the reason is on \
+                  stderr); 2 for a usage error (an unknown or invalid flag)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -49,6 +53,14 @@ pub enum Command {
     /// file): accounts, tasks, event history, tokens and settings, into an empty target,
     /// then read the target back and check it.
     Copy(commands::CopyArgs),
+    /// Print a shell completion script: `tasklane completions bash > /etc/bash_completion.d/tasklane`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `tasklane man | man -l -`, or save it as
+    /// `/usr/local/share/man/man1/tasklane.1`.
+    Man,
     /// Import the original Django app's accounts (with their password hashes) and tasks,
     /// ids and timestamps kept, into a database holding no accounts yet.
     ImportDjango(commands::ImportDjangoArgs),
@@ -60,11 +72,21 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "TASKLANE_BIND", default_value = "127.0.0.1:8000")]
+    #[arg(
+        help_heading = "Server",
+        long,
+        env = "TASKLANE_BIND",
+        default_value = "127.0.0.1:8000"
+    )]
     pub bind: SocketAddr,
 
     /// SQLite database file; created on first start.
-    #[arg(long, env = "TASKLANE_DB", default_value = "tasklane.db")]
+    #[arg(
+        help_heading = "Server",
+        long,
+        env = "TASKLANE_DB",
+        default_value = "tasklane.db"
+    )]
     pub db: PathBuf,
 
     /// PostgreSQL instead of the SQLite file, for several hosts on one database:
@@ -73,6 +95,7 @@ pub struct ServeArgs {
     /// `verify-ca`, `verify-full`; `sslrootcert=FILE` names the trusted roots (the
     /// system's by default). The schema is created or migrated on start. Not with `--db`.
     #[arg(
+        help_heading = "Server",
         long,
         env = "TASKLANE_DATABASE_URL",
         hide_env_values = true,
@@ -85,78 +108,99 @@ pub struct ServeArgs {
     /// cut; `normal` answers once the OS has the write, faster but a power cut or kernel
     /// crash can lose the last writes (a crash of tasklane itself loses nothing). On
     /// PostgreSQL every commit waits for its WAL flush (`synchronous_commit=on`).
-    #[arg(long, env = "TASKLANE_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
+    #[arg(help_heading = "Server", long, env = "TASKLANE_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
     pub synchronous: Synchronous,
 
     /// Secret for signing JWTs (HS256). When absent, one is generated on first start and
     /// kept in the database, so restarts don't log anyone out.
-    #[arg(long, env = "TASKLANE_JWT_SECRET", hide_env_values = true)]
+    #[arg(
+        help_heading = "Auth",
+        long,
+        env = "TASKLANE_JWT_SECRET",
+        hide_env_values = true
+    )]
     pub jwt_secret: Option<Secret>,
 
     /// Lifetime of access tokens, e.g. `5m`, `1h`.
-    #[arg(long, env = "TASKLANE_ACCESS_TTL", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Auth", long, env = "TASKLANE_ACCESS_TTL", default_value = "5m", value_parser = humantime::parse_duration)]
     pub access_ttl: Duration,
 
     /// Lifetime of refresh tokens, e.g. `1d`.
-    #[arg(long, env = "TASKLANE_REFRESH_TTL", default_value = "1d", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Auth", long, env = "TASKLANE_REFRESH_TTL", default_value = "1d", value_parser = humantime::parse_duration)]
     pub refresh_ttl: Duration,
 
     /// How long a just-rotated refresh token may be presented again and get the same new
     /// pair (two tabs, or a retried request), before reuse counts as theft.
-    #[arg(long, env = "TASKLANE_REFRESH_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Auth", long, env = "TASKLANE_REFRESH_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub refresh_grace: Duration,
 
     /// How long task events are kept for streams to resume from (`since`). Older
     /// events are pruned; resuming from before them gets a `reset`.
-    #[arg(long, env = "TASKLANE_EVENT_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Streams", long, env = "TASKLANE_EVENT_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
     pub event_retention: Duration,
 
     /// How long an `Idempotency-Key` is remembered.
-    #[arg(long, env = "TASKLANE_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Limits", long, env = "TASKLANE_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub idempotency_retention: Duration,
 
     /// How often an open stream re-checks that its credential still stands (account
     /// active, password unchanged since the token was issued, API token live); otherwise
     /// it closes with 4003. Checks go through a one-second account cache.
-    #[arg(long, env = "TASKLANE_STREAM_RECHECK", default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Streams", long, env = "TASKLANE_STREAM_RECHECK", default_value = "1s", value_parser = humantime::parse_duration)]
     pub stream_recheck: Duration,
 
     /// How many events a stream may fall behind before it is closed as too slow (4008).
-    #[arg(long, env = "TASKLANE_STREAM_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(help_heading = "Streams", long, env = "TASKLANE_STREAM_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub stream_buffer: u32,
 
     /// Open event streams (WebSockets and SSE together) allowed per user in this
     /// process; past it, a new stream gets 429 with `Retry-After` before any upgrade.
-    #[arg(long, env = "TASKLANE_MAX_STREAMS_PER_USER", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(help_heading = "Streams", long, env = "TASKLANE_MAX_STREAMS_PER_USER", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_streams_per_user: u32,
 
     /// How long a write to a client may make no progress (the client stopped reading)
     /// before its connection is closed and its buffers freed; the same deadline applies
     /// to each frame of a stream.
-    #[arg(long, env = "TASKLANE_SEND_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, hide = true)]
+    #[arg(help_heading = "Streams", long, env = "TASKLANE_SEND_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, hide = true)]
     pub send_timeout: Duration,
 
     /// Redis URL (`redis://127.0.0.1:6379`): tell every process sharing the database when
     /// events are committed, so their streams read them. Without it the server runs
     /// single-node and never contacts Redis.
-    #[arg(long, env = "TASKLANE_REDIS_URL", hide_env_values = true)]
+    #[arg(
+        help_heading = "Streams",
+        long,
+        env = "TASKLANE_REDIS_URL",
+        hide_env_values = true
+    )]
     pub redis_url: Option<String>,
 
     /// Prefix of the Redis channel (`<prefix>:events`). Deployments sharing a Redis ignore
     /// each other's messages whatever the prefix; a separate one spares them the traffic.
-    #[arg(long, env = "TASKLANE_REDIS_CHANNEL", default_value = "tasklane")]
+    #[arg(
+        help_heading = "Streams",
+        long,
+        env = "TASKLANE_REDIS_CHANNEL",
+        default_value = "tasklane"
+    )]
     pub redis_channel: String,
 
     /// Login attempts per client address and username that may reach the password check
     /// within `--throttle-window` (counted before hashing, however many arrive at once);
     /// past it, 429 with `Retry-After`. A successful login clears the count. IPv6 clients
     /// count per /64.
-    #[arg(long, env = "TASKLANE_LOGIN_FAILURES", default_value_t = 5)]
+    #[arg(
+        help_heading = "Auth",
+        long,
+        env = "TASKLANE_LOGIN_FAILURES",
+        default_value_t = 5
+    )]
     pub login_failures: u32,
 
     /// Login attempts per client address (any username) that may reach the password
     /// check within the window; successful ones don't count.
     #[arg(
+        help_heading = "Auth",
         long,
         env = "TASKLANE_LOGIN_FAILURES_PER_ADDRESS",
         default_value_t = 30
@@ -165,63 +209,78 @@ pub struct ServeArgs {
 
     /// Registration attempts per client address within the window, whether they succeed
     /// or fail (so taken usernames and emails can't be probed without limit).
-    #[arg(long, env = "TASKLANE_REGISTRATIONS_PER_ADDRESS", default_value_t = 20)]
+    #[arg(
+        help_heading = "Auth",
+        long,
+        env = "TASKLANE_REGISTRATIONS_PER_ADDRESS",
+        default_value_t = 20
+    )]
     pub registrations_per_address: u32,
 
     /// Password hashes (logins, registrations) that may run or wait at once; past it, a
     /// request is answered 503 with `Retry-After` at once instead of queueing. Hashes run
     /// one per core (up to 8); one account takes at most `--login-failures` of these
     /// places, however many addresses it is attacked from.
-    #[arg(long, env = "TASKLANE_HASH_QUEUE", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(help_heading = "Limits", long, env = "TASKLANE_HASH_QUEUE", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub hash_queue: u32,
 
     /// The window the login and registration limits count in.
-    #[arg(long, env = "TASKLANE_THROTTLE_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
+    #[arg(help_heading = "Auth", long, env = "TASKLANE_THROTTLE_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
     pub throttle_window: Duration,
 
     /// Take the client address from the right-most `X-Forwarded-For` address, across
     /// every `X-Forwarded-For` line (only behind a reverse proxy that appends it;
     /// otherwise clients could pick their own address).
-    #[arg(long, env = "TASKLANE_TRUST_X_FORWARDED_FOR")]
+    #[arg(help_heading = "Server", long, env = "TASKLANE_TRUST_X_FORWARDED_FOR")]
     pub trust_x_forwarded_for: bool,
 
     /// Allow browser pages from this origin to call the API (CORS), e.g.
     /// `https://app.example.com`; repeat for several. Off by default; never `*`.
-    #[arg(long = "cors-origin", env = "TASKLANE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    #[arg(help_heading = "Server", long = "cors-origin", env = "TASKLANE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origins: Vec<String>,
 
     /// Serve Prometheus metrics at `/metrics` on the main address.
-    #[arg(long, env = "TASKLANE_METRICS")]
+    #[arg(help_heading = "Operations", long, env = "TASKLANE_METRICS")]
     pub metrics: bool,
 
     /// Serve Prometheus metrics at `/metrics` on this separate address instead (keep it
     /// private, e.g. `127.0.0.1:9100`).
-    #[arg(long, env = "TASKLANE_METRICS_BIND")]
+    #[arg(help_heading = "Operations", long, env = "TASKLANE_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
 
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "TASKLANE_MAX_BODY", default_value_t = 1 << 20)]
+    #[arg(help_heading = "Limits", long, env = "TASKLANE_MAX_BODY", default_value_t = 1 << 20)]
     pub max_body: usize,
 
     /// Tasks per page when the list is called without `limit`.
-    #[arg(long, env = "TASKLANE_PAGE_SIZE", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(help_heading = "Limits", long, env = "TASKLANE_PAGE_SIZE", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub page_size: u32,
 
     /// Memory for rendered task-list pages, in MiB (0: render every list). A kept page
     /// is served only after a point read shows the user's tasks unchanged since.
-    #[arg(long, env = "TASKLANE_LIST_CACHE_MB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    #[arg(help_heading = "Limits", long, env = "TASKLANE_LIST_CACHE_MB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(0..=65_536))]
     pub list_cache_mb: u64,
 
     /// Database connections in the pool (SQLite readers, or PostgreSQL connections).
-    #[arg(long, env = "TASKLANE_POOL_SIZE", default_value_t = 8)]
+    #[arg(
+        help_heading = "Server",
+        long,
+        env = "TASKLANE_POOL_SIZE",
+        default_value_t = 8
+    )]
     pub pool_size: u32,
 
     /// Log filter: a level (`info`, `debug`…) or a tracing directive list.
-    #[arg(long, env = "TASKLANE_LOG", default_value = "info")]
+    #[arg(
+        help_heading = "Operations",
+        long,
+        env = "TASKLANE_LOG",
+        default_value = "info"
+    )]
     pub log: String,
 
     /// Log format: `text` for people, `json` (one object per line) for machines.
-    #[arg(long, env = "TASKLANE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(help_heading = "Operations", long, env = "TASKLANE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
 

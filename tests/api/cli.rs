@@ -750,3 +750,47 @@ async fn the_first_start_says_how_to_get_an_account() {
     let second = spawn_tasklane(&db, &[]);
     assert!(!second.log().contains(hint), "{}", second.log());
 }
+
+#[tokio::test]
+async fn the_command_line_fits_the_shell() {
+    for (shell, mark) in [
+        ("bash", "_tasklane()"),
+        ("zsh", "#compdef tasklane"),
+        ("fish", "complete -c tasklane"),
+    ] {
+        let run = tasklane(&["completions", shell], None).await;
+        run.ok();
+        assert!(run.stdout.contains(mark), "{shell}: {run:#?}");
+        assert!(
+            run.stdout.contains("import-django"),
+            "{shell} misses a command"
+        );
+    }
+    let man = tasklane(&["man"], None).await;
+    man.ok();
+    assert!(man.stdout.contains(".TH tasklane 1"), "{man:#?}");
+    assert!(
+        man.stdout.contains("database\\-url"),
+        "the man page lists the flags"
+    );
+
+    let help = tasklane(&["--help"], None).await;
+    help.ok();
+    let headings: Vec<usize> = ["Server:", "Auth:", "Streams:", "Limits:", "Operations:"]
+        .iter()
+        .map(|h| {
+            help.stdout
+                .find(&format!("\n{h}\n"))
+                .unwrap_or_else(|| panic!("no {h}"))
+        })
+        .collect();
+    assert!(headings.is_sorted(), "headings out of order");
+    // Each flag under its heading.
+    let at = |flag: &str| help.stdout.find(flag).unwrap();
+    assert!(at("--jwt-secret") > headings[1] && at("--jwt-secret") < headings[2]);
+    assert!(at("--redis-url") > headings[2] && at("--redis-url") < headings[3]);
+    assert!(help.stdout.contains("Exit status: 0 on success; 1"));
+
+    let usage = tasklane(&["--no-such-flag"], None).await;
+    assert_eq!(usage.code, Some(2), "{usage:#?}");
+}
