@@ -10,6 +10,7 @@ mod changes;
 mod cli;
 mod copy;
 mod credentials;
+mod django_hashes;
 mod docs;
 mod durability;
 mod hardening;
