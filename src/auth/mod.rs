@@ -1,6 +1,8 @@
-//! Authentication: argon2id passwords, simplejwt-compatible JWTs, and the Bearer
-//! security scheme every protected operation takes as its `Caller` argument.
+//! Authentication: argon2id passwords (and the Django app's hashes, verified once and
+//! replaced), simplejwt-compatible JWTs, and the Bearer security scheme every protected
+//! operation takes as its `Caller` argument.
 
+pub mod django;
 pub mod jwt;
 pub mod password;
 

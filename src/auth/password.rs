@@ -1,5 +1,7 @@
 //! Password storage: argon2id PHC strings with the OWASP minimum parameters, hashed and
 //! verified on tokio's blocking pool, at most one per core, behind a bounded queue.
+//! Hashes imported from the Django app verify too ([`super::django`]); a login that
+//! verifies one (or an argon2 hash weaker than ours) stores a new one ([`needs_rehash`]).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -20,6 +22,74 @@ const SALT_LEN: usize = 16;
 /// password nobody knows). Verifying against it makes a login for an unknown user cost the same
 /// as a wrong password for a known one.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$u8N/lN5HHBKdI6kS6oi16Q$hZPlmI6S1MGKBbjpq8irWQd5gK/Al+BJ8NSnB5IdJvo";
+
+/// The most memory a stored argon2 hash may ask for, in KiB: 256 MiB (Django's argon2
+/// hashes ask 100 MiB, ours 19 MiB).
+pub const MAX_ARGON2_M_COST_KIB: u32 = 256 * 1024;
+/// The most argon2 work (memory in KiB times passes) verified: 1 GiB passed over, five
+/// times a Django hash's (100 MiB twice), 27 times ours (19 MiB twice).
+pub const MAX_ARGON2_WORK: u64 = 1024 * 1024;
+
+/// Why a stored hash cannot be verified: no password matches it.
+#[derive(Debug)]
+pub enum Refused {
+    /// Django's unusable password (`!` and random text): never matches, by design.
+    Unusable,
+    /// No hasher tasklane knows; the Django algorithm name when the hash has one.
+    Unknown(Option<String>),
+    /// The named hasher's format, but not a hash it could have made.
+    Malformed(&'static str),
+    /// Parameters past what tasklane verifies (the hasher's name and which).
+    TooCostly(&'static str, String),
+}
+
+impl Refused {
+    /// Logs a warning, once per process for each kind of refusal and hasher (a refused
+    /// hash is refused at every login: the log names the problem once). Unusable
+    /// passwords are not a problem.
+    fn warn_once(&self) {
+        static WARNED: std::sync::Mutex<Vec<(&'static str, &'static str)>> =
+            std::sync::Mutex::new(Vec::new());
+        let key = match self {
+            Refused::Unusable => return,
+            Refused::Unknown(_) => ("unknown", ""),
+            Refused::Malformed(name) => ("malformed", *name),
+            Refused::TooCostly(name, _) => ("too costly", *name),
+        };
+        {
+            let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+            if warned.contains(&key) {
+                return;
+            }
+            warned.push(key);
+        }
+        match self {
+            Refused::Unusable => {}
+            Refused::Unknown(name) => {
+                // Only a plain algorithm name is shown: a hash without one might be
+                // anything, even a password stored in clear by mistake.
+                let name = name.as_deref().filter(|n| {
+                    n.len() <= 32 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                });
+                tracing::warn!(
+                    algorithm = name.unwrap_or("(none)"),
+                    "a stored password hash uses no hasher tasklane knows: its login is refused \
+                     (logged once)"
+                );
+            }
+            Refused::Malformed(name) => tracing::warn!(
+                algorithm = *name,
+                "a stored password hash is malformed: its login is refused (logged once)"
+            ),
+            Refused::TooCostly(name, what) => tracing::warn!(
+                algorithm = *name,
+                parameters = %what,
+                "a stored password hash asks for more work than tasklane verifies: its login \
+                 is refused (logged once)"
+            ),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
@@ -145,17 +215,26 @@ impl Drop for HashPlace {
 /// allocator keep gigabytes after a burst of logins.
 static WORKSPACES: std::sync::Mutex<Vec<Vec<argon2::Block>>> = std::sync::Mutex::new(Vec::new());
 
+/// Runs `f` on the blocking pool with a permit (at most one hash per core at a time).
+async fn on_hashing_pool<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PasswordError> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|_| PasswordError::Join("hashing closed".into()))?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PasswordError::Join(e.to_string()))
+}
+
 /// Runs `f` on the blocking pool with a permit and a reusable working area of
 /// `blocks` argon2 blocks.
 async fn with_workspace<T: Send + 'static>(
     blocks: usize,
     f: impl FnOnce(&mut [argon2::Block]) -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
-    let _permit = HASHING
-        .acquire()
-        .await
-        .map_err(|_| PasswordError::Join("hashing closed".into()))?;
-    tokio::task::spawn_blocking(move || {
+    on_hashing_pool(move || {
         let taken = WORKSPACES.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut memory = match taken {
             Some(m) if m.len() == blocks => m,
@@ -172,7 +251,6 @@ async fn with_workspace<T: Send + 'static>(
         out
     })
     .await
-    .map_err(|e| PasswordError::Join(e.to_string()))
 }
 
 /// argon2id PHC hash with OWASP minimum parameters (m=19456 KiB, t=2, p=1), random salt,
@@ -206,29 +284,108 @@ fn hash_with(
     ))
 }
 
-/// Verifies on the blocking pool. `hash == None` (unknown user) verifies against a fixed
-/// dummy argon2id hash with the same parameters and returns false, so an unknown user costs
-/// the same time as a wrong password. A malformed stored hash returns false (never panics).
+/// Verifies on the blocking pool. `hash` is tasklane's argon2 PHC string or a Django hash
+/// ([`super::django`]), told apart by its prefix. `hash == None` (unknown user) verifies
+/// against a fixed dummy argon2id hash with the same parameters and returns false, so an
+/// unknown user costs the same time as a wrong password for a known one; so does a hash
+/// no password matches (Django's unusable `!…` passwords, a malformed hash, an unknown
+/// algorithm, parameters past the caps: these last are logged once). Never panics.
 pub async fn verify_password(password: String, hash: Option<String>) -> bool {
-    let known = hash.is_some();
-    let phc = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());
-    let Ok(parsed) = PasswordHash::new(&phc) else {
+    let Some(hash) = hash else {
+        verify_dummy(password).await;
         return false;
     };
-    let Ok(params) = Params::try_from(&parsed) else {
-        return false;
-    };
-    let blocks = params.m_cost() as usize;
-    let phc = phc.clone();
-    let ok = with_workspace(blocks, move |memory| verify_with(&password, &phc, memory))
+    match how_to_verify(&hash) {
+        Ok(Verifier::Argon2 {
+            phc,
+            blocks,
+            default_version,
+        }) => with_workspace(blocks, move |memory| {
+            verify_with(&password, &phc, default_version, memory)
+        })
         .await
-        .unwrap_or(false);
-    ok && known
+        .unwrap_or(false),
+        Ok(Verifier::Django(kdf)) => on_hashing_pool(move || kdf.verify(&password, &hash))
+            .await
+            .unwrap_or(false),
+        Err(refused) => {
+            refused.warn_once();
+            verify_dummy(password).await;
+            false
+        }
+    }
+}
+
+/// Verifies against [`DUMMY_HASH`], for the time it takes.
+async fn verify_dummy(password: String) {
+    let _ = with_workspace(ARGON2_M_COST_KIB as usize, move |memory| {
+        verify_with(&password, DUMMY_HASH, Version::V0x13, memory)
+    })
+    .await;
+}
+
+/// How a stored hash is verified.
+enum Verifier {
+    /// An argon2 PHC string (ours, or Django's without its `argon2` prefix), with the
+    /// working area it needs and the version assumed when it names none.
+    Argon2 {
+        phc: String,
+        blocks: usize,
+        default_version: Version,
+    },
+    /// Django's other hashers.
+    Django(super::django::Kdf),
+}
+
+fn how_to_verify(hash: &str) -> Result<Verifier, Refused> {
+    if hash.starts_with(UNUSABLE_PREFIX) {
+        return Err(Refused::Unusable);
+    }
+    if hash.starts_with('$') {
+        // Ours: the argon2 crate takes a PHC string without a version as version 0x13.
+        return argon2_verifier(hash.to_owned(), Version::V0x13);
+    }
+    match super::django::parse(hash)? {
+        // argon2-cffi (the C library) takes one without a version as 0x10.
+        super::django::DjangoHash::Argon2(phc) => argon2_verifier(phc, Version::V0x10),
+        super::django::DjangoHash::Kdf(kdf) => Ok(Verifier::Django(kdf)),
+    }
+}
+
+/// Django's `UNUSABLE_PASSWORD_PREFIX`: `make_password(None)` is `!` and 40 random
+/// characters, which no password matches.
+pub const UNUSABLE_PREFIX: &str = "!";
+
+fn argon2_verifier(phc: String, default_version: Version) -> Result<Verifier, Refused> {
+    let malformed = || Refused::Malformed("argon2");
+    let parsed = PasswordHash::new(&phc).map_err(|_| malformed())?;
+    let params = Params::try_from(&parsed).map_err(|_| malformed())?;
+    Algorithm::try_from(parsed.algorithm).map_err(|_| malformed())?;
+    let (m, t) = (params.m_cost(), params.t_cost());
+    if m > MAX_ARGON2_M_COST_KIB || u64::from(m) * u64::from(t) > MAX_ARGON2_WORK {
+        return Err(Refused::TooCostly(
+            "argon2",
+            format!(
+                "m={m} KiB, t={t} (at most m={MAX_ARGON2_M_COST_KIB} and m·t={MAX_ARGON2_WORK} \
+                 are verified)"
+            ),
+        ));
+    }
+    Ok(Verifier::Argon2 {
+        blocks: m as usize,
+        phc,
+        default_version,
+    })
 }
 
 /// The parameters (algorithm, version, costs) come from the stored PHC string itself, so
 /// hashes made with older or stronger settings keep verifying.
-fn verify_with(password: &str, phc: &str, memory: &mut [argon2::Block]) -> bool {
+fn verify_with(
+    password: &str,
+    phc: &str,
+    default_version: Version,
+    memory: &mut [argon2::Block],
+) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
@@ -240,10 +397,13 @@ fn verify_with(password: &str, phc: &str, memory: &mut [argon2::Block]) -> bool 
     let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
         return false;
     };
-    let version = parsed
-        .version
-        .and_then(|v| Version::try_from(v).ok())
-        .unwrap_or(Version::V0x13);
+    let version = match parsed.version {
+        Some(v) => match Version::try_from(v) {
+            Ok(v) => v,
+            Err(_) => return false,
+        },
+        None => default_version,
+    };
     let mut salt_buf = [0u8; 64];
     let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
         return false;
@@ -258,6 +418,25 @@ fn verify_with(password: &str, phc: &str, memory: &mut [argon2::Block]) -> bool 
     }
     // `Output`'s equality is constant-time.
     password_hash::Output::new(&raw).is_ok_and(|computed| computed == expected)
+}
+
+/// Whether a stored hash that just verified should be replaced with a new
+/// [`hash_password`] one, as Django's `must_update`: every Django hash, and argon2 hashes
+/// that are not argon2id version 0x13 or ask less memory or fewer passes than ours.
+pub fn needs_rehash(hash: &str) -> bool {
+    if !hash.starts_with('$') {
+        return true;
+    }
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return true;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return true;
+    };
+    parsed.algorithm != Algorithm::Argon2id.ident()
+        || parsed.version != Some(Version::V0x13.into())
+        || params.m_cost() < ARGON2_M_COST_KIB
+        || params.t_cost() < ARGON2_T_COST
 }
 
 #[cfg(test)]

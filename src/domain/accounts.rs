@@ -7,7 +7,7 @@ use super::password_policy::validate_password;
 use super::validators::{USERNAME_MAX, is_valid_email, is_valid_username, normalize_username};
 use super::{Chars, DomainError, FieldErrors, RefreshRefusal, check, check_chars, unique_message};
 use crate::auth::jwt::{Claims, Jwt, Signed, TokenType};
-use crate::auth::password::{HashQueue, hash_password, verify_password};
+use crate::auth::password::{HashQueue, hash_password, needs_rehash, verify_password};
 use crate::clock::{now_secs, now_secs_f64};
 use crate::model::User;
 use crate::store::admin::AccountChange;
@@ -184,7 +184,9 @@ pub struct Login<'a> {
 /// recorded in one lock, so however many guesses arrive at once, at most the limit reach
 /// argon2), in a place of the bounded hashing queue. The active account when the password
 /// is right (its failures are then forgotten); `None` when it is wrong, the account
-/// unknown or inactive.
+/// unknown, inactive or its password unusable. A right password stored in an older
+/// format (a Django hash, a weaker argon2 one) is stored anew as ours, in the same place
+/// of the queue (`upgrade_hash`).
 pub async fn check_password(
     ctx: &Login<'_>,
     username: &str,
@@ -215,21 +217,73 @@ pub async fn check_password(
     };
     let account = find_account(ctx.store, username).await?;
     let hash = account.as_ref().map(|a| a.password_hash.clone());
+    // Kept only when a right password may need storing anew.
+    let again = hash
+        .as_deref()
+        .is_some_and(needs_rehash)
+        .then(|| password.clone());
     let verified = verify_password(password, hash).await;
-    drop(place);
-    match account {
-        Some(a) if verified && a.is_active => {
-            // The pair's failures are forgotten; the success itself doesn't count
-            // against the address (its failures do).
-            throttles.login.clear(&pair).await;
-            throttles
-                .login_address
-                .refund(ctx.address, address_attempt)
-                .await;
-            Ok(Some(a))
-        }
-        _ => Ok(None),
+    let mut account = account.filter(|a| verified && a.is_active);
+    if let (Some(a), Some(password)) = (account.as_mut(), again) {
+        upgrade_hash(ctx.store, a, password).await;
     }
+    drop(place);
+    if account.is_some() {
+        // The pair's failures are forgotten; the success itself doesn't count
+        // against the address (its failures do).
+        throttles.login.clear(&pair).await;
+        throttles
+            .login_address
+            .refund(ctx.address, address_attempt)
+            .await;
+    }
+    Ok(account)
+}
+
+/// Stores `password` (just verified against `account`'s hash, in an older format) as a
+/// new argon2id hash, as Django's `check_password` does with its setter, without ending
+/// any session or token: it is the same password. Only if the stored hash is still the
+/// one verified, so a password changed meanwhile wins. A failure is logged, never the
+/// login's: the old hash keeps working.
+async fn upgrade_hash(store: &Store, account: &mut Account, password: String) {
+    let user_id = account.user.id;
+    let from = hash_scheme(&account.password_hash);
+    let new = match hash_password(password).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(user_id, from, error = %e, "could not rehash a password at login");
+            return;
+        }
+    };
+    match store
+        .upgrade_password_hash(user_id, account.password_hash.clone(), new.clone())
+        .await
+    {
+        Ok(true) => {
+            tracing::info!(user_id, from, "password hash upgraded to argon2id at login");
+            account.password_hash = new;
+        }
+        // A new password, or another login's rehash, came first: it stays.
+        Ok(false) => tracing::info!(
+            user_id,
+            from,
+            "password hash changed during login: left as it is"
+        ),
+        Err(e) => {
+            tracing::warn!(user_id, from, error = %e, "could not store a rehashed password at login")
+        }
+    }
+}
+
+/// A stored hash's algorithm, for logs: Django's name before the first `$`, or the
+/// argon2 variant of a PHC string.
+fn hash_scheme(hash: &str) -> &str {
+    let name = match hash.strip_prefix('$') {
+        Some(phc) => phc.split('$').next(),
+        None => hash.split_once('$').map(|(name, _)| name),
+    };
+    name.filter(|n| n.len() <= 32 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .unwrap_or("unknown")
 }
 
 /// A throttle's refusal as the domain says it.

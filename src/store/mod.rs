@@ -199,6 +199,10 @@ forward! {
     /// Applies `update` to account `user_id` in one transaction; a new password also ends
     /// every older credential.
     pub async fn update_account(&self, user_id: i64, update: AccountUpdate, now: f64) -> Result<User>;
+    /// Replaces the account's password hash with `new_hash` only if it is still
+    /// `old_hash` (a password changed meanwhile wins), ending no credential: the same
+    /// password in a newer format. True when replaced.
+    pub async fn upgrade_password_hash(&self, user_id: i64, old_hash: String, new_hash: String) -> Result<bool>;
     /// Deletes the account with its tasks, events and tokens.
     pub async fn delete_account(&self, user_id: i64) -> Result<bool>;
 

@@ -11,6 +11,7 @@ mod cli;
 mod copy;
 mod credentials;
 mod django;
+mod django_hashes;
 mod docs;
 mod durability;
 mod hardening;

@@ -168,6 +168,28 @@ impl Postgres {
         Ok(user)
     }
 
+    /// Replaces account `user_id`'s password hash with `new_hash` if it is still
+    /// `old_hash` (compare-and-set: a password set meanwhile wins), ending no credential:
+    /// the same password, stored anew (see [`crate::auth::password::needs_rehash`]). True
+    /// when it was replaced. One statement: the row lock orders it with a concurrent
+    /// password change, and the loser's condition no longer holds.
+    pub async fn upgrade_password_hash(
+        &self,
+        user_id: i64,
+        old_hash: String,
+        new_hash: String,
+    ) -> Result<bool> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(
+                "UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
+            )
+            .await?;
+        let n = c.execute(&stmt, &[&new_hash, &user_id, &old_hash]).await?;
+        self.committed();
+        Ok(n == 1)
+    }
+
     /// Deletes account `user_id` and, by cascade, its tasks, events, idempotency keys and
     /// tokens. False when there was no such account. The `DELETE` locks the user row
     /// before the cascade locks any row under it.

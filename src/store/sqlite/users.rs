@@ -142,6 +142,27 @@ impl Sqlite {
         .await
     }
 
+    /// Replaces account `user_id`'s password hash with `new_hash` if it is still
+    /// `old_hash` (compare-and-set: a password set meanwhile wins), ending no credential:
+    /// the same password, stored anew (see [`crate::auth::password::needs_rehash`]). True
+    /// when it was replaced.
+    pub async fn upgrade_password_hash(
+        &self,
+        user_id: i64,
+        old_hash: String,
+        new_hash: String,
+    ) -> Result<bool> {
+        self.write(move |tx| {
+            Ok(tx
+                .prepare_cached(
+                    "UPDATE users SET password_hash = ?1 WHERE id = ?2 AND password_hash = ?3",
+                )?
+                .execute(params![new_hash, user_id, old_hash])?
+                == 1)
+        })
+        .await
+    }
+
     /// Deletes account `user_id` and, by cascade, its tasks, events, idempotency keys and
     /// tokens. False when there was no such account.
     pub async fn delete_account(&self, user_id: i64) -> Result<bool> {
