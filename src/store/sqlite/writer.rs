@@ -108,6 +108,12 @@ impl Writer {
         &self.stats
     }
 
+    /// Jobs waiting in the queue (not counting one being run).
+    #[cfg(test)]
+    fn queued(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
     /// Runs `f` in the next batch and returns its result once the batch is committed.
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
@@ -258,6 +264,18 @@ mod tests {
         (release, held)
     }
 
+    /// Waits until `n` jobs wait in the writer's queue: spawned writes reach it in the order
+    /// they are awaited here, whatever the machine's load.
+    async fn queued(store: &Store, n: usize) {
+        for _ in 0..10_000 {
+            if store.writer.queued() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("{n} writes never reached the queue");
+    }
+
     fn insert(
         store: &Store,
         key: &'static str,
@@ -282,7 +300,9 @@ mod tests {
 
         // Queued while the writer is busy: these five form one batch.
         let a = insert(&store, "a");
+        queued(&store, 1).await;
         let dup = insert(&store, "a"); // a uniqueness conflict with the write before it
+        queued(&store, 2).await;
         let s = store.clone();
         let refused = tokio::spawn(async move {
             s.write(|tx| {
@@ -291,6 +311,7 @@ mod tests {
             })
             .await
         });
+        queued(&store, 3).await;
         let s = store.clone();
         let panicked = tokio::spawn(async move {
             s.write(|tx| -> crate::store::Result<()> {
@@ -299,9 +320,9 @@ mod tests {
             })
             .await
         });
+        queued(&store, 4).await;
         let b = insert(&store, "b");
-        // Let them all reach the queue before the writer is free.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        queued(&store, 5).await;
         release.send(()).unwrap();
         held.await.unwrap();
 
@@ -355,7 +376,7 @@ mod tests {
                 .await
             }));
             // Queue them in a known order.
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            queued(&store, i + 1).await;
         }
         release.send(()).unwrap();
         held.await.unwrap();
