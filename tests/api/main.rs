@@ -18,6 +18,7 @@ mod helpers;
 mod hosts;
 mod idempotency;
 mod memory;
+mod oauth;
 mod postgres;
 mod redis;
 mod stream;
