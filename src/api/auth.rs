@@ -11,6 +11,7 @@ use super::{LoginErrors, RefreshErrors, RegisterErrors};
 use super::body::DrfBody;
 use super::fields::{Chars, chars, field, text};
 use crate::AppState;
+use crate::domain::DomainError;
 use crate::domain::accounts::{self, Login, PASSWORD, Registration, Tokens};
 use crate::error::{ApiError, FieldErrors};
 use crate::model::User;
@@ -132,31 +133,8 @@ impl AuthApi {
         state: Data<&AppState>,
         body: DrfBody<TokenRequest>,
     ) -> Result<Json<TokenPair>, LoginErrors> {
-        let mut errors = FieldErrors::default();
-        let login = Chars {
-            allow_blank: false,
-            trim: true,
-            max_length: None,
-        };
-        let username = field(&body.data, "username", true, &mut errors, |v| {
-            chars(v, login)
-        });
-        let password = field(&body.data, "password", true, &mut errors, |v| {
-            chars(v, PASSWORD)
-        });
-        errors.into_result()?;
-        let (Some(username), Some(password)) = (username, password) else {
-            return Err(ApiError::internal("validated fields missing").into());
-        };
-        let address = client_address(req, state.limits.trust_x_forwarded_for);
-        let login = Login {
-            store: &state.store,
-            throttles: &state.throttles,
-            hash_queue: &state.hash_queue,
-            address: &address,
-        };
-        let Tokens { access, refresh } =
-            accounts::login(login, &state.jwt, &username, password).await?;
+        let (username, password) = login_fields(&body.data)?;
+        let Tokens { access, refresh } = log_in(req, &state, &username, password).await?;
         Ok(Json(TokenPair { refresh, access }))
     }
 
@@ -201,6 +179,43 @@ impl AuthApi {
         accounts::revoke(&state.store, &state.jwt, &token).await?;
         Ok(RevokeResponse::Revoked)
     }
+}
+
+/// The `username` and `password` of a login, checked as `/api/token/` checks them: the
+/// username trimmed, neither blank, the password at most 4,096 characters.
+pub fn login_fields(data: &Map<String, Value>) -> Result<(String, String), DomainError> {
+    let mut errors = FieldErrors::default();
+    let login = Chars {
+        allow_blank: false,
+        trim: true,
+        max_length: None,
+    };
+    let username = field(data, "username", true, &mut errors, |v| chars(v, login));
+    let password = field(data, "password", true, &mut errors, |v| chars(v, PASSWORD));
+    errors.into_result()?;
+    match (username, password) {
+        (Some(username), Some(password)) => Ok((username, password)),
+        _ => Err(DomainError::Internal("validated fields missing".into())),
+    }
+}
+
+/// Logs in from the API: the one path `POST /api/token/` and `POST /api/oauth/token/`
+/// share (the client address as the throttles count it, the hashing queue, the domain's
+/// login with its throttles, timing and inactive accounts).
+pub async fn log_in(
+    req: &Request,
+    state: &AppState,
+    username: &str,
+    password: String,
+) -> Result<Tokens, DomainError> {
+    let address = client_address(req, state.limits.trust_x_forwarded_for);
+    let login = Login {
+        store: &state.store,
+        throttles: &state.throttles,
+        hash_queue: &state.hash_queue,
+        address: &address,
+    };
+    accounts::login(login, &state.jwt, username, password).await
 }
 
 fn refresh_field(data: &Map<String, Value>) -> Result<String, ApiError> {

@@ -7,6 +7,7 @@ pub mod body;
 pub mod changes;
 pub mod fields;
 pub mod json;
+pub mod oauth;
 pub mod stream;
 pub mod tasks;
 pub mod tokens;
@@ -70,6 +71,7 @@ pub enum ApiTags {
 
 pub type Api = (
     auth::AuthApi,
+    oauth::OAuthApi,
     users::UsersApi,
     tasks::TasksApi,
     stream::StreamApi,
@@ -81,10 +83,12 @@ const DESCRIPTION: &str = "\
 Task-management API. Every task belongs to the user who created it; nobody else can see \
 or change it (another user's task is a 404).
 
-**Try it here:** `POST /api/register/` an account, `POST /api/token/` to get an access \
-token, press **Authorize** and paste the `access` value, then call the task routes. \
-Access tokens last 5 minutes by default; `POST /api/token/refresh/` trades the refresh \
-token for a new pair (the old refresh token is spent).
+**Try it here:** `POST /api/register/` an account, press **Authorize** and log in with \
+its username and password under `oauth2` (OAuth 2.0's password flow, at \
+`POST /api/oauth/token/`), then call the task routes. Or `POST /api/token/` and paste \
+its `access` value under `bearerAuth`. Access tokens last 5 minutes by default; \
+`POST /api/token/refresh/` trades the refresh token for a new pair (the old refresh \
+token is spent).
 
 Errors have Django REST framework's shapes: `{\"field\": [\"message\"]}` for invalid \
 input, `{\"detail\": \"…\"}` otherwise. Bodies may be JSON or form-encoded. Every path \
@@ -98,9 +102,46 @@ pub fn service() -> OpenApiService<Api, ()> {
 
 /// The OpenAPI document as pretty JSON, exactly as committed in `openapi/openapi.json`.
 pub fn spec_json() -> String {
-    let mut s = service().spec();
+    let mut s = spec();
     s.push('\n');
     s
+}
+
+/// The OpenAPI document as served.
+pub fn spec() -> String {
+    with_oauth_scopes(service().spec())
+}
+
+/// poem-openapi leaves an OAuth flow's `scopes` out when it has none, but OpenAPI 3.0
+/// requires the field (an empty map when the server defines no scopes): put it back.
+pub fn with_oauth_scopes(spec: String) -> String {
+    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&spec) else {
+        return spec;
+    };
+    let mut changed = false;
+    let schemes = doc
+        .pointer_mut("/components/securitySchemes")
+        .and_then(serde_json::Value::as_object_mut);
+    for scheme in schemes.into_iter().flat_map(|s| s.values_mut()) {
+        let flows = scheme
+            .get_mut("flows")
+            .and_then(serde_json::Value::as_object_mut);
+        for flow in flows.into_iter().flat_map(|f| f.values_mut()) {
+            if let Some(flow) = flow.as_object_mut()
+                && !flow.contains_key("scopes")
+            {
+                flow.insert(
+                    "scopes".into(),
+                    serde_json::Value::Object(Default::default()),
+                );
+                changed = true;
+            }
+        }
+    }
+    if !changed {
+        return spec;
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or(spec)
 }
 
 /// An object id in a path. Any text is accepted so that `/api/tasks/abc/` is the 404 it

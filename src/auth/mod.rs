@@ -9,7 +9,7 @@ pub mod password;
 use poem::Request;
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ExtractParamOptions,
-    registry::{MetaSecurityScheme, Registry},
+    registry::{MetaOAuthFlow, MetaOAuthFlows, MetaSecurityScheme, Registry},
 };
 
 use std::sync::Arc;
@@ -67,6 +67,11 @@ impl From<StoreError> for AuthError {
 
 /// The name of the security scheme in the OpenAPI document.
 pub const SCHEME_NAME: &str = "bearerAuth";
+
+/// The name of the OAuth2 scheme in the OpenAPI document: the same access tokens, got
+/// through OAuth2's password flow (Swagger UI's Authorize dialog asks for a username and
+/// password). Every protected operation takes either scheme.
+pub const OAUTH2_SCHEME_NAME: &str = "oauth2";
 
 /// The authenticated user of a request.
 ///
@@ -162,10 +167,36 @@ impl<'a> ApiExtractor<'a> for Caller {
                 openid_connect_url: None,
             },
         );
+        registry.create_security_scheme(
+            OAUTH2_SCHEME_NAME,
+            MetaSecurityScheme {
+                ty: "oauth2",
+                description: Some(
+                    "Log in with your username and password (OAuth 2.0's password flow, `POST /api/oauth/token/`; no client id or secret). The access token is then sent as `Authorization: Bearer <token>`, as with bearerAuth.",
+                ),
+                name: None,
+                key_in: None,
+                scheme: None,
+                bearer_format: None,
+                flows: Some(MetaOAuthFlows {
+                    implicit: None,
+                    password: Some(MetaOAuthFlow {
+                        authorization_url: None,
+                        token_url: Some(crate::api::oauth::TOKEN_URL),
+                        refresh_url: Some(crate::api::oauth::TOKEN_URL),
+                        scopes: Vec::new(),
+                    }),
+                    client_credentials: None,
+                    authorization_code: None,
+                }),
+                openid_connect_url: None,
+            },
+        );
     }
 
+    /// Either scheme (each is an alternative requirement in the document).
     fn security_schemes() -> Vec<&'static str> {
-        vec![SCHEME_NAME]
+        vec![SCHEME_NAME, OAUTH2_SCHEME_NAME]
     }
 
     async fn from_request(

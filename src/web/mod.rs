@@ -70,14 +70,19 @@ fn mount_pages(mut route: Route, wanted: impl Fn(&Page) -> bool) -> Route {
 /// `without_trailing_slash`, so each is written once, without its slash.
 pub fn routes(state: AppState) -> impl Endpoint {
     let service = api::service();
+    // The pages embed the document as poem-openapi writes it; serve the fixed one.
+    let (raw, spec) = (service.spec(), api::spec());
     let docs = Arc::new(Docs {
-        spec: service.spec(),
-        swagger: service.swagger_ui_html(),
+        swagger: swagger_page(&service.swagger_ui_html().replacen(&raw, &spec, 1)),
         // The page is served offline; drop the web-font link.
-        redoc: service.redoc_html().replace(
-            r#"<link href="https://fonts.googleapis.com/css?family=Montserrat:300,400,700|Roboto:300,400,700" rel="stylesheet">"#,
-            "",
-        ),
+        redoc: service
+            .redoc_html()
+            .replacen(&raw, &spec, 1)
+            .replace(
+                r#"<link href="https://fonts.googleapis.com/css?family=Montserrat:300,400,700|Roboto:300,400,700" rel="stylesheet">"#,
+                "",
+            ),
+        spec,
     });
     let cors = (!state.limits.cors_origins.is_empty()).then(|| cors(&state.limits.cors_origins));
     let allow = Arc::new(allow::AllowTable::from_spec(
@@ -216,6 +221,20 @@ pub fn metrics_only(state: AppState) -> impl Endpoint {
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::internal("a handler panicked").into_response()
+}
+
+/// Swagger UI, set up for the `oauth2` scheme's password flow: its Authorize dialog asks
+/// for a username and password and posts them to `/api/oauth/token/`. The token endpoint
+/// takes no client credentials, so the dialog's client id, secret and "client credentials
+/// location" rows are hidden (what they send, an empty HTTP Basic pair, is ignored).
+fn swagger_page(html: &str) -> String {
+    const STYLE: &str = "<style>\
+        .auth-container .wrapper:has(> label[for=password_type]),\
+        .auth-container .wrapper:has(> label[for=client_id_password]),\
+        .auth-container .wrapper:has(> label[for=client_secret_password]) { display: none; }\
+        </style>";
+    // The page's own `</head>` (the inline bundle before it has that text in strings).
+    html.replacen("</head>\n<body>", &format!("{STYLE}</head>\n<body>"), 1)
 }
 
 /// The generated documents, built once.

@@ -1,5 +1,6 @@
-// tasklane live page: log in, list your tasks, and keep the list in sync through the
-// WebSocket stream. No dependencies; task data is only ever written with textContent.
+// tasklane live page: sign up or log in, list your tasks (all of them, page after page),
+// edit them in place, and keep the list in sync through the WebSocket stream, with a feed
+// of what changed. No dependencies; task data is only ever written with textContent.
 "use strict";
 
 (() => {
@@ -8,33 +9,62 @@
   const KEY = { access: "tasklane.access", refresh: "tasklane.refresh", user: "tasklane.username" };
   const BACKOFF_MIN = 500;
   const BACKOFF_MAX = 30000;
+  const PAGE = 1000; // the list API's largest page
+  const FEED_MAX = 50;
+  const FLASH_MS = 2500;
+
+  // The session lives in localStorage, shared by every tab of this origin: a new tab is
+  // logged in, logging out (or a password change) in one tab logs out all of them, and
+  // a refresh made by one tab is used by the others. The README's security section says
+  // what that costs (the refresh token outlives the tab, up to its lifetime).
+  const store = window.localStorage;
 
   // ---- state --------------------------------------------------------------------------
   const tasks = new Map(); // id -> task, the list as we believe the server has it
   const rows = new Map(); // id -> <li>
+  const shown = new WeakMap(); // <li> -> the task object it shows
   const gone = new Set(); // ids deleted: never brought back by a late upsert
+  const seen = new Map(); // id -> the task as the list or the stream last showed it (for the feed)
+  const inFlight = new Map(); // id -> this tab's writes in flight on it
+  const creating = new Map(); // title -> this tab's creates in flight with it
+  const ownVersions = new Set(); // "id:version" / "id:deleted" this tab's writes produced
+  const flashTimers = new Map(); // id -> timer ending its highlight
   let lastEventId = 0; // highest event applied (or covered by a snapshot): resume point
   let buffered = null; // events received while a re-list is in flight, else null
   let socket = null;
+  let socketToken = null; // the access token the socket was opened with
   let socketGen = 0; // bumped to disown a socket we no longer want to hear from
   let backoff = BACKOFF_MIN;
   let retryTimer = 0;
-  let refreshing = null; // the one token refresh in flight, shared by every caller
+  let listTimer = 0;
+  let refreshing = null; // the one token refresh in flight in this tab, shared by every caller
   let ending = null; // a password change or account deletion in flight (it may end the session)
 
   const timeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const clockFmt = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
 
   // ---- tokens ---------------------------------------------------------------------------
-  const access = () => sessionStorage.getItem(KEY.access);
+  const access = () => store.getItem(KEY.access);
 
   function saveTokens(a, r) {
-    sessionStorage.setItem(KEY.access, a);
-    sessionStorage.setItem(KEY.refresh, r);
+    store.setItem(KEY.access, a);
+    store.setItem(KEY.refresh, r); // last: other tabs act on this key
   }
+
+  function forgetTokens() {
+    for (const k of Object.values(KEY)) store.removeItem(k);
+  }
+
+  // Sessions used to live in sessionStorage, one tab each: carry one over, once.
+  if (!store.getItem(KEY.refresh) && sessionStorage.getItem(KEY.refresh)) {
+    store.setItem(KEY.user, sessionStorage.getItem(KEY.user) || "");
+    saveTokens(sessionStorage.getItem(KEY.access) || "", sessionStorage.getItem(KEY.refresh));
+  }
+  for (const k of Object.values(KEY)) sessionStorage.removeItem(k);
 
   class AuthError extends Error {}
 
-  // An unauthenticated JSON POST (log in, refresh, revoke).
+  // An unauthenticated JSON POST (sign up, log in, refresh, revoke).
   const post = (path, body) =>
     fetch(path, {
       method: "POST",
@@ -43,22 +73,26 @@
       cache: "no-store",
     });
 
-  // Only one refresh may be in flight: refresh tokens rotate, so two concurrent refreshes
-  // with the same token would spend it twice. Everyone who needs a fresh token awaits the
-  // same promise.
+  // Only one refresh may be in flight per tab: refresh tokens rotate, so two refreshes
+  // with the same token would spend it twice. Everyone in this tab who needs a fresh token
+  // awaits the same promise. Other tabs share the stored token: each reads it when it
+  // refreshes, and two tabs refreshing the same one at once get the same new pair (the
+  // server's grace window), so they never trip its reuse detection.
   function refreshTokens() {
     if (!refreshing) {
       refreshing = (async () => {
-        const refresh = sessionStorage.getItem(KEY.refresh);
+        const refresh = store.getItem(KEY.refresh);
         if (!refresh) throw new AuthError("Please log in.");
         const res = await post("/api/token/refresh/", { refresh });
+        const now = store.getItem(KEY.refresh);
+        if (now && now !== refresh) return; // another tab traded it meanwhile: use its pair
         if (res.status === 401 || res.status === 400) {
           throw new AuthError("Your session has ended. Please log in again.");
         }
         if (!res.ok) throw new Error(`token refresh failed (${res.status})`);
         const body = await res.json();
-        // Logged out meanwhile: don't bring the session back.
-        if (sessionStorage.getItem(KEY.refresh) !== refresh) throw new AuthError("");
+        // Logged out meanwhile (here or in another tab): don't bring the session back.
+        if (store.getItem(KEY.refresh) !== refresh) throw new AuthError("");
         saveTokens(body.access, body.refresh); // always keep the new refresh: the old is spent
       })().finally(() => {
         refreshing = null;
@@ -68,7 +102,7 @@
   }
 
   // An API call with the access token; on a 401 refresh once and retry once.
-  async function api(method, path, body) {
+  async function api(method, path, body, headers = {}) {
     for (let attempt = 0; ; attempt++) {
       const token = access();
       const res = await fetch(path, {
@@ -77,15 +111,69 @@
           Accept: "application/json",
           Authorization: `Bearer ${token}`,
           ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+          ...headers,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         cache: "no-store",
       });
       if (res.status !== 401) return res;
       if (attempt > 0) throw new AuthError("Your session has ended. Please log in again.");
-      // If another call refreshed while this one was out, just retry with the new token.
+      // If another call (or tab) refreshed while this one was out, just retry.
       if (access() === token) await refreshTokens();
     }
+  }
+
+  // A write by this tab to task `id` (null for a create of `title`). While it is in
+  // flight, and once it answered by the version it made, the stream's event for it is
+  // known as this tab's own: the feed says so and the row does not flash.
+  async function write(id, title, method, path, body, headers) {
+    const pending = id === null ? creating : inFlight;
+    const key = id === null ? title : id;
+    pending.set(key, (pending.get(key) || 0) + 1);
+    try {
+      const res = await api(method, path, body, headers);
+      const data = res.status === 204 ? {} : await res.json().catch(() => ({}));
+      if (res.ok && data && typeof data.id === "number") ownVersions.add(`${data.id}:${data.version}`);
+      if (res.status === 204) ownVersions.add(`${id}:deleted`);
+      return { res, data };
+    } finally {
+      const n = pending.get(key) - 1;
+      if (n > 0) pending.set(key, n);
+      else pending.delete(key);
+    }
+  }
+
+  function fromHere(msg) {
+    const t = msg.task;
+    if (inFlight.has(t.id)) return true;
+    if (msg.action === "create" && creating.has(t.title)) return true;
+    const key = msg.action === "delete" ? `${t.id}:deleted` : `${t.id}:${t.version}`;
+    return ownVersions.delete(key);
+  }
+
+  const messages = (v) => (Array.isArray(v) ? v.join(" ") : typeof v === "string" ? v : "");
+
+  // Why a request failed, in the API's words when it gave any.
+  function reason(res, data) {
+    const said = data && (messages(data.detail) || Object.values(data).map(messages).find(Boolean));
+    return said || `the server answered ${res.status}.`;
+  }
+
+  // ---- views ----------------------------------------------------------------------------
+  function showView(which) {
+    $("#login-view").hidden = which !== "login";
+    $("#signup-view").hidden = which !== "signup";
+    $("#app-view").hidden = which !== "app";
+    $("#logout").hidden = which !== "app";
+  }
+
+  function switchTo(which) {
+    showView(which);
+    $("#login-error").textContent = "";
+    $("#login-notice").textContent = "";
+    showFieldErrors($("#signup-form"), {}, $("#signup-error"));
+    if (which === "signup") $("#signup-username").focus();
+    else ($("#username").value ? $("#password") : $("#username")).focus();
   }
 
   // ---- rendering --------------------------------------------------------------------------
@@ -93,6 +181,13 @@
     const pill = $("#status");
     pill.dataset.state = state;
     pill.textContent = { connected: "connected", reconnecting: "reconnecting…", offline: "offline" }[state];
+  }
+
+  // A message above the list; `ms` clears it after that long (unless replaced).
+  function listMessage(text, ms) {
+    clearTimeout(listTimer);
+    $("#list-error").textContent = text;
+    if (ms) listTimer = setTimeout(() => ($("#list-error").textContent = ""), ms);
   }
 
   function newest(a, b) {
@@ -106,10 +201,16 @@
     const box = el("input", "task-toggle", { type: "checkbox", id: `task-${id}-done` });
     box.addEventListener("change", () => toggle(id, box));
     const main = el("div", "task-main");
-    main.append(el("label", "task-title", { htmlFor: box.id }), el("p", "task-description"), el("p", "task-meta"));
+    const view = el("div", "task-view");
+    view.append(el("label", "task-title", { htmlFor: box.id }), el("p", "task-description"), el("p", "task-meta"));
+    main.append(view, el("p", "error task-error", { role: "alert" }));
+    const edit = el("button", "btn btn-quiet task-edit", { type: "button", textContent: "Edit" });
+    edit.addEventListener("click", () => startEdit(id));
     const del = el("button", "btn btn-quiet task-delete", { type: "button", textContent: "Delete" });
     del.addEventListener("click", () => remove(id, del));
-    li.append(box, main, del);
+    const actions = el("div", "task-actions");
+    actions.append(edit, del);
+    li.append(box, main, actions);
     return li;
   }
 
@@ -118,6 +219,7 @@
     const box = li.querySelector(".task-toggle");
     if (!box.disabled) box.checked = t.completed; // a click in flight keeps its tick
     li.querySelector(".task-title").textContent = t.title;
+    li.querySelector(".task-edit").setAttribute("aria-label", `Edit “${t.title}”`);
     li.querySelector(".task-delete").setAttribute("aria-label", `Delete “${t.title}”`);
     const desc = li.querySelector(".task-description");
     desc.textContent = t.description || "";
@@ -129,8 +231,8 @@
     meta.replaceChildren(t.completed ? "Done · updated " : "Open · updated ", when);
   }
 
-  // Brings the DOM in line with `tasks`, reusing rows and moving only those out of place
-  // (moving a focused node would lose keyboard focus).
+  // Brings the DOM in line with `tasks`, reusing rows, refilling only those whose task
+  // changed and moving only those out of place (moving a focused node would lose focus).
   function render() {
     const ul = $("#tasks");
     const sorted = [...tasks.values()].sort(newest);
@@ -140,22 +242,51 @@
         rows.delete(id);
       }
     }
+    let open = 0;
     sorted.forEach((t, i) => {
+      if (!t.completed) open++;
       let li = rows.get(t.id);
       if (!li) rows.set(t.id, (li = makeRow(t.id)));
-      fillRow(li, t);
+      if (shown.get(li) !== t) {
+        fillRow(li, t);
+        shown.set(li, t);
+      }
       if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null);
     });
     $("#empty").hidden = sorted.length > 0;
     $("#count").textContent = sorted.length ? `(${sorted.length})` : "";
+    $("#count-open").textContent = String(open);
+    $("#count-done").textContent = String(sorted.length - open);
   }
 
-  // Upsert by id. `fromHttp`: a response may arrive after a newer event for the same
-  // task, so it never overwrites a later version. Events are applied in commit order.
-  function upsert(t, fromHttp) {
+  function rowError(id, text) {
+    const p = rows.get(id)?.querySelector(".task-error");
+    if (p) p.textContent = text;
+  }
+
+  // A row changed elsewhere lights up for a moment.
+  function flash(id) {
+    const li = rows.get(id);
+    if (!li) return;
+    li.classList.remove("flash");
+    void li.offsetWidth; // restart the animation
+    li.classList.add("flash");
+    clearTimeout(flashTimers.get(id));
+    flashTimers.set(
+      id,
+      setTimeout(() => {
+        li.classList.remove("flash");
+        flashTimers.delete(id);
+      }, FLASH_MS),
+    );
+  }
+
+  // Upsert by id. A task never goes back to an older version: a response may arrive
+  // after a newer event for the same task, or the other way round.
+  function upsert(t) {
     if (gone.has(t.id)) return;
     const old = tasks.get(t.id);
-    if (fromHttp && old && old.updated_at > t.updated_at) return;
+    if (old && old.version > t.version) return;
     tasks.set(t.id, t);
   }
 
@@ -164,25 +295,117 @@
     tasks.delete(id);
   }
 
+  // ---- the activity feed ------------------------------------------------------------------
+  const q = (s) => `“${s}”`;
+
+  function describe(msg, before) {
+    const t = msg.task;
+    if (msg.action === "create") return `Added ${q(t.title)}`;
+    if (msg.action === "delete") return `Deleted ${q(t.title)}`;
+    if (!before) return `Updated ${q(t.title)}`;
+    const parts = [];
+    if (before.title !== t.title) parts.push(["renamed", `Renamed ${q(before.title)} to ${q(t.title)}`, `was ${q(before.title)}`]);
+    if ((before.description || "") !== (t.description || "")) {
+      parts.push(["description", `Edited the description of ${q(t.title)}`, "new description"]);
+    }
+    if (before.completed !== t.completed) {
+      parts.push(t.completed ? ["done", `Completed ${q(t.title)}`, "done"] : ["open", `Reopened ${q(t.title)}`, "reopened"]);
+    }
+    if (parts.length === 0) return `Updated ${q(t.title)}`;
+    if (parts.length === 1) return parts[0][1];
+    return `Edited ${q(t.title)} (${parts.map((p) => p[2]).join(", ")})`;
+  }
+
+  function addToFeed(msg, before, here) {
+    const item = el("li", `feed-item feed-${msg.action}`);
+    item.dataset.origin = here ? "here" : "elsewhere";
+    item.dataset.taskId = String(msg.task.id);
+    const d = new Date(msg.at);
+    const when = el("time", "", {
+      dateTime: msg.at || "",
+      textContent: Number.isNaN(d.getTime()) ? "" : clockFmt.format(d),
+    });
+    const meta = el("span", "feed-meta");
+    meta.append(here ? "this tab" : "elsewhere", " · ", when);
+    item.append(el("span", "feed-text", { textContent: describe(msg, before) }), meta);
+    const feed = $("#feed");
+    feed.prepend(item);
+    while (feed.children.length > FEED_MAX) feed.lastElementChild.remove();
+    $("#feed-empty").hidden = true;
+  }
+
+  function clearFeed() {
+    $("#feed").replaceChildren();
+    $("#feed-empty").hidden = false;
+  }
+
   // ---- the list and the stream ------------------------------------------------------------
+  // The next page's path from a `Link` header, when it is on this server.
+  function nextPage(link) {
+    const m = link && /<([^>]*)>\s*;\s*rel="?next"?/.exec(link);
+    if (!m) return null;
+    const url = new URL(m[1], location.href);
+    return url.origin === location.origin ? url.pathname + url.search : null;
+  }
+
+  // Every task, following `Link` page after page. Consistent when no event happened
+  // between the first page and the last (each says the last event id it includes); else
+  // a deletion meanwhile may have shifted the offsets past a task, so list again (twice at
+  // most, then the stream's replay from the first page's id fixes what it can).
+  async function fetchAll() {
+    for (let attempt = 0; ; attempt++) {
+      const list = [];
+      let first = null;
+      let last = null;
+      let path = `/api/tasks/?limit=${PAGE}&ordering=-created_at`;
+      while (path) {
+        const res = await api("GET", path);
+        if (!res.ok) throw new Error(`listing tasks failed (${res.status})`);
+        for (const t of await res.json()) list.push(t);
+        last = Number(res.headers.get("X-Last-Event-Id")) || 0;
+        if (first === null) first = last;
+        path = nextPage(res.headers.get("Link"));
+      }
+      if (first === last || attempt >= 2) return { list, since: first };
+    }
+  }
+
   async function loadTasks() {
-    const res = await api("GET", "/api/tasks/?limit=1000&ordering=-created_at");
-    if (!res.ok) throw new Error(`listing tasks failed (${res.status})`);
-    const list = await res.json();
+    const { list, since } = await fetchAll();
     tasks.clear();
-    for (const t of list) if (!gone.has(t.id)) tasks.set(t.id, t);
+    seen.clear();
+    for (const t of list) {
+      seen.set(t.id, t);
+      if (!gone.has(t.id)) tasks.set(t.id, t);
+    }
     // The snapshot already contains every change up to this event id.
-    lastEventId = Number(res.headers.get("X-Last-Event-Id")) || 0;
-    $("#list-error").textContent = "";
+    lastEventId = since;
+    listMessage("");
     render();
   }
 
   function applyEvent(msg) {
     if (msg.event_id <= lastEventId) return; // replayed, or covered by the snapshot
     lastEventId = msg.event_id;
-    if (msg.action === "delete") drop(msg.task.id);
-    else if (msg.action === "create" || msg.action === "update") upsert(msg.task, false);
+    const t = msg.task;
+    if (!t || !["create", "update", "delete"].includes(msg.action)) return;
+    // What the change was, against the last the stream showed (this tab's own answer
+    // may already be in `tasks`).
+    const before = seen.get(t.id);
+    if (msg.action === "delete") seen.delete(t.id);
+    else seen.set(t.id, t);
+    const here = fromHere(msg);
+    if (msg.action === "delete") {
+      if (!here && rows.get(t.id)?.classList.contains("editing")) {
+        listMessage(`${q(t.title)} was deleted elsewhere while you were editing it.`, 10000);
+      }
+      drop(t.id);
+    } else {
+      upsert(t);
+    }
     render();
+    addToFeed(msg, before, here);
+    if (!here) flash(t.id);
   }
 
   // `reset`: the server no longer has the events after our `since`. Re-list; events that
@@ -194,7 +417,7 @@
       await loadTasks();
     } catch (err) {
       if (err instanceof AuthError) return loggedOut(err.message);
-      $("#list-error").textContent = "Could not reload your tasks; retrying…";
+      listMessage("Could not reload your tasks; retrying…");
       buffered = null;
       setTimeout(relist, 2000);
       return;
@@ -227,6 +450,7 @@
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const url = `${scheme}://${location.host}/ws/tasks/?token=${encodeURIComponent(access())}&since=${lastEventId}`;
     let opened = false;
+    socketToken = access();
     socket = new WebSocket(url);
     socket.addEventListener("open", () => {
       if (gen !== socketGen) return;
@@ -271,7 +495,8 @@
     }
     try {
       if (code === 4001) {
-        await refreshTokens(); // the access token expired: get a new one, then resume
+        // The access token expired: get a new one (unless another tab already did), then resume.
+        if (access() === socketToken) await refreshTokens();
         return connect();
       }
       if (code === 4008) return connect(); // we fell behind: resume right away
@@ -289,50 +514,173 @@
     backOff();
   }
 
-  // ---- actions --------------------------------------------------------------------------
+  // ---- actions on tasks -------------------------------------------------------------------
   async function toggle(id, box) {
     const want = box.checked;
+    const what = want ? "done" : "open";
     box.disabled = true;
+    rowError(id, "");
     try {
-      const res = await api("PATCH", `/api/tasks/${id}/`, { completed: want });
-      if (res.ok) upsert(await res.json(), true);
-      else if (res.status === 404) drop(id);
+      const { res, data } = await write(id, null, "PATCH", `/api/tasks/${id}/`, { completed: want });
+      if (res.ok) upsert(data);
+      else if (res.status === 404) {
+        drop(id);
+        listMessage("That task was deleted elsewhere.", 10000);
+      } else rowError(id, `Could not mark it ${what}: ${reason(res, data)}`);
     } catch (err) {
       if (err instanceof AuthError) return loggedOut(err.message);
+      rowError(id, `Could not mark it ${what}: the server did not answer. It is as before.`);
     } finally {
       box.disabled = false;
-      render(); // on failure this puts the checkbox back to the task's real state
+      box.checked = Boolean(tasks.get(id)?.completed); // the task's real state
+      render();
     }
   }
 
   async function remove(id, btn) {
     btn.disabled = true;
+    rowError(id, "");
     try {
-      const res = await api("DELETE", `/api/tasks/${id}/`);
+      const { res, data } = await write(id, null, "DELETE", `/api/tasks/${id}/`);
       if (res.status === 204 || res.status === 404) drop(id);
+      else rowError(id, `Could not delete it: ${reason(res, data)}`);
     } catch (err) {
       if (err instanceof AuthError) return loggedOut(err.message);
+      rowError(id, "Could not delete it: the server did not answer.");
     } finally {
       btn.disabled = false;
       render();
     }
   }
 
-  const messages = (v) => (Array.isArray(v) ? v.join(" ") : typeof v === "string" ? v : "");
+  // Inline editing: the row's title and description become a small form. Saving sends
+  // `If-Match` with the version the edit started from, so a change made elsewhere
+  // meanwhile is never overwritten unseen.
+  function startEdit(id) {
+    const li = rows.get(id);
+    const t = tasks.get(id);
+    if (!li || !t || li.classList.contains("editing")) return;
+    const base = `task-${id}-edit`;
+    const form = el("form", "task-edit-form", { noValidate: true });
+    form.dataset.version = String(t.version);
+    const field = (label, input, name) => {
+      input.id = `${base}-${name}`;
+      input.name = name;
+      const err = el("p", "error", { id: `${input.id}-error` });
+      err.dataset.field = name;
+      input.setAttribute("aria-describedby", err.id);
+      const div = el("div", "field");
+      div.append(el("label", "", { htmlFor: input.id, textContent: label }), input, err);
+      return div;
+    };
+    const title = el("input", "edit-title", { value: t.title, maxLength: 255, autocomplete: "off", required: true });
+    const desc = el("textarea", "edit-description", { value: t.description || "", rows: 3 });
+    const save = el("button", "btn btn-primary", { type: "submit", textContent: "Save" });
+    const cancel = el("button", "btn btn-quiet", { type: "button", textContent: "Cancel" });
+    const actions = el("div", "actions");
+    actions.append(save, cancel);
+    form.append(
+      el("p", "error edit-error", { role: "alert" }),
+      field("Title", title, "title"),
+      field("Description", desc, "description"),
+      actions,
+    );
+    form.addEventListener("submit", (ev) => saveEdit(ev, id));
+    cancel.addEventListener("click", () => endEdit(id));
+    form.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape") {
+        ev.preventDefault();
+        endEdit(id);
+      } else if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    rowError(id, "");
+    li.classList.add("editing");
+    li.querySelector(".task-main").append(form);
+    title.focus();
+    title.select();
+  }
+
+  function endEdit(id) {
+    const li = rows.get(id);
+    if (!li) return;
+    li.querySelector(".task-edit-form")?.remove();
+    li.classList.remove("editing");
+    li.querySelector(".task-edit").focus();
+  }
+
+  async function saveEdit(ev, id) {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    const top = form.querySelector(".edit-error");
+    const button = form.querySelector("button[type=submit]");
+    const body = { title: form.elements.title.value, description: form.elements.description.value };
+    button.disabled = true;
+    top.textContent = "";
+    try {
+      const { res, data } = await write(id, null, "PATCH", `/api/tasks/${id}/`, body, {
+        "If-Match": `"v${form.dataset.version}"`,
+      });
+      if (res.ok) {
+        upsert(data);
+        render();
+        endEdit(id);
+      } else if (res.status === 400) {
+        showFieldErrors(form, data, top);
+        form.querySelector("[aria-invalid=true]")?.focus();
+      } else if (res.status === 412) {
+        // Changed elsewhere since the edit began: show what it is now, keep the edit, and
+        // let a second Save overwrite it knowingly.
+        showFieldErrors(form, {}, top);
+        const now = await fetchTask(id);
+        if (now) {
+          form.dataset.version = String(now.version);
+          upsert(now);
+          render();
+        }
+        top.textContent =
+          `Not saved: this task changed elsewhere while you were editing it` +
+          (now ? ` (it is now ${q(now.title)}).` : ".") +
+          " Save again to replace that change with yours, or Cancel to keep it.";
+      } else if (res.status === 404) {
+        drop(id);
+        render();
+        listMessage("That task was deleted elsewhere; your edit was not saved.", 10000);
+      } else {
+        top.textContent = `Not saved: ${reason(res, data)}`;
+      }
+    } catch (err) {
+      if (err instanceof AuthError) return loggedOut(err.message);
+      top.textContent = "Not saved: the server did not answer. Your edit is still here; try again.";
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function fetchTask(id) {
+    try {
+      const res = await api("GET", `/api/tasks/${id}/`);
+      return res.ok ? await res.json() : null;
+    } catch {
+      return null;
+    }
+  }
 
   // A DRF-shaped 400 body: each field's messages beside its field; `detail`,
   // `non_field_errors` and keys the form has no field for (if `top` is given) at the top.
   function showFieldErrors(form, body, top) {
-    const shown = new Set();
+    const fields = new Set();
     for (const p of form.querySelectorAll(".error[data-field]")) {
-      shown.add(p.dataset.field);
+      fields.add(p.dataset.field);
       p.textContent = messages(body && body[p.dataset.field]);
       const input = form.querySelector(`[name="${p.dataset.field}"]`);
       input.setAttribute("aria-invalid", p.textContent ? "true" : "false");
     }
     if (!top) return;
     const rest = Object.entries(body || {})
-      .filter(([key]) => !shown.has(key))
+      .filter(([key]) => !fields.has(key))
       .sort(([a], [b]) => (a === "detail" ? -1 : b === "detail" ? 1 : 0))
       .map(([, v]) => messages(v))
       .filter(Boolean);
@@ -349,19 +697,18 @@
     button.disabled = true;
     $("#add-error").textContent = "";
     try {
-      const res = await api("POST", "/api/tasks/", body);
-      const data = await res.json().catch(() => ({}));
+      const { res, data } = await write(null, body.title.trim(), "POST", "/api/tasks/", body);
       if (res.status === 201) {
         showFieldErrors(form, {});
         form.reset();
-        upsert(data, true);
+        upsert(data);
         render();
         $("#new-title").focus();
       } else if (res.status === 400) {
         showFieldErrors(form, data);
         if (data.detail) $("#add-error").textContent = data.detail;
       } else {
-        $("#add-error").textContent = data.detail || `Could not add the task (${res.status}).`;
+        $("#add-error").textContent = `Could not add the task: ${reason(res, data)}`;
       }
     } catch (err) {
       if (err instanceof AuthError) return loggedOut(err.message);
@@ -491,6 +838,13 @@
     );
   }
 
+  // ---- getting in and out ---------------------------------------------------------------------
+  function signedIn(username, tokens) {
+    store.setItem(KEY.user, username);
+    saveTokens(tokens.access, tokens.refresh);
+    start();
+  }
+
   async function logIn(ev) {
     ev.preventDefault();
     const button = ev.currentTarget.querySelector("button[type=submit]");
@@ -502,10 +856,8 @@
       const res = await post("/api/token/", { username, password: $("#password").value });
       const data = await res.json().catch(() => ({}));
       if (res.ok) {
-        saveTokens(data.access, data.refresh);
-        sessionStorage.setItem(KEY.user, username);
         $("#password").value = "";
-        start();
+        signedIn(username, data);
       } else if (data.detail) {
         err.textContent = data.detail;
       } else {
@@ -519,40 +871,85 @@
     }
   }
 
+  // Register, then log in with the same credentials: one step for the user.
+  async function signUp(ev) {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    const top = $("#signup-error");
+    const button = form.querySelector("button[type=submit]");
+    const body = {
+      username: $("#signup-username").value.trim(),
+      email: $("#signup-email").value.trim(),
+      password: $("#signup-password").value,
+    };
+    top.textContent = "";
+    button.disabled = true;
+    try {
+      const res = await post("/api/register/", body);
+      const data = await res.json().catch(() => ({}));
+      if (res.status === 201) {
+        showFieldErrors(form, {}, top);
+        form.reset();
+        // The username as stored (NFKC-normalised).
+        const username = data.username || body.username;
+        const login = await post("/api/token/", { username, password: body.password });
+        const tokens = await login.json().catch(() => ({}));
+        if (login.ok) return signedIn(username, tokens);
+        switchTo("login");
+        $("#username").value = username;
+        $("#login-notice").textContent = "Account created. Log in to start.";
+        $("#login-error").textContent = tokens.detail || "";
+        $("#password").focus();
+      } else if (res.status === 400) {
+        showFieldErrors(form, data, top);
+        form.querySelector("[aria-invalid=true]")?.focus();
+      } else {
+        top.textContent = `Could not create the account: ${reason(res, data)}`;
+      }
+    } catch {
+      top.textContent = "Could not reach the server.";
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   async function logOut() {
-    const refresh = sessionStorage.getItem(KEY.refresh);
+    const refresh = store.getItem(KEY.refresh);
     loggedOut("");
     if (refresh) post("/api/token/revoke/", { refresh }).catch(() => {});
   }
 
-  // Back to the login form: forget the tokens, the socket and the list. `message` is an
-  // error, `notice` news (password changed, account deleted).
-  function loggedOut(message, notice = "") {
+  // Back to the login form: forget the tokens (in every tab), the socket and the list.
+  // `message` is an error, `notice` news (password changed, account deleted).
+  function loggedOut(message, notice = "", view = "login") {
     disconnect();
-    sessionStorage.clear();
+    forgetTokens();
     tasks.clear();
     gone.clear();
+    seen.clear();
+    inFlight.clear();
+    creating.clear();
+    ownVersions.clear();
     lastEventId = 0;
     buffered = null;
     render();
+    clearFeed();
+    listMessage("");
     setStatus("offline");
-    $("#app-view").hidden = true;
-    $("#logout").hidden = true;
+    showView(view);
     $("#whoami").textContent = "";
-    $("#login-view").hidden = false;
     resetAccount();
     $("#login-error").textContent = message;
     $("#login-notice").textContent = notice;
-    ($("#username").value ? $("#password") : $("#username")).focus();
+    if (view === "signup") $("#signup-username").focus();
+    else ($("#username").value ? $("#password") : $("#username")).focus();
   }
 
   // Logged in: list the tasks, then stream the changes made after that snapshot.
   async function start() {
     if (!access()) return;
-    $("#login-view").hidden = true;
-    $("#app-view").hidden = false;
-    $("#logout").hidden = false;
-    $("#whoami").textContent = sessionStorage.getItem(KEY.user) || "";
+    showView("app");
+    $("#whoami").textContent = store.getItem(KEY.user) || "";
     $("#login-notice").textContent = "";
     setStatus("reconnecting");
     loadAccount();
@@ -561,13 +958,24 @@
       connect();
     } catch (err) {
       if (err instanceof AuthError) return loggedOut(err.message);
-      $("#list-error").textContent = "Could not load your tasks; retrying…";
+      listMessage("Could not load your tasks; retrying…");
       backoff = Math.min(backoff * 2, BACKOFF_MAX);
       setTimeout(start, backoff);
     }
   }
 
+  // Another tab logged in or out (or refreshed the tokens, which needs nothing here).
+  window.addEventListener("storage", (ev) => {
+    if (ev.storageArea !== store || (ev.key !== null && ev.key !== KEY.refresh)) return;
+    const signed = Boolean(store.getItem(KEY.refresh));
+    if (!signed && !$("#app-view").hidden) loggedOut("", "Your session ended in another tab.");
+    else if (signed && $("#app-view").hidden) start();
+  });
+
   $("#login-form").addEventListener("submit", logIn);
+  $("#signup-form").addEventListener("submit", signUp);
+  $("#show-signup").addEventListener("click", () => switchTo("signup"));
+  $("#show-login").addEventListener("click", () => switchTo("login"));
   $("#add-form").addEventListener("submit", addTask);
   $("#logout").addEventListener("click", logOut);
   $("#email-form").addEventListener("submit", changeEmail);
@@ -589,5 +997,5 @@
   });
 
   if (access()) start();
-  else loggedOut("");
+  else loggedOut("", "", location.hash === "#signup" ? "signup" : "login");
 })();

@@ -1,5 +1,6 @@
-//! `/real_data/`: the live page. Log in, see your tasks, and watch them change as they
-//! are created, updated and deleted anywhere. Embedded in the binary; no CDN.
+//! `/real_data/`: the live page. Sign up or log in, see and edit your tasks, and watch
+//! them change as they are created, updated and deleted anywhere. Embedded in the binary;
+//! no CDN.
 
 use poem::{IntoResponse, Response, handler, http::HeaderValue, http::header};
 

@@ -621,9 +621,9 @@ async fn the_live_page_rides_through_access_token_expiry_and_reloads() {
         (v == "connected").then_some(())
     };
     b.until("the first connection", connected).await;
-    let stored = "return sessionStorage.getItem('tasklane.refresh')";
+    let stored = "return localStorage.getItem('tasklane.refresh')";
     let first = b.js(stored, vec![]).await;
-    assert!(first.is_string(), "no refresh token in sessionStorage");
+    assert!(first.is_string(), "no refresh token in localStorage");
 
     // The page traded its refresh token (rotation) and is connected again.
     let rotated = async || {
@@ -645,7 +645,7 @@ async fn the_live_page_rides_through_access_token_expiry_and_reloads() {
     })
     .await;
 
-    // A reload keeps the session (sessionStorage) and lists the task again.
+    // A reload keeps the session (localStorage) and lists the task again.
     b.client.refresh().await.expect("reload");
     b.until("the task after a reload", async || {
         (b.task_row(id).await["title"] == "Renew the passport").then_some(())
@@ -673,7 +673,7 @@ async fn the_live_page_rides_through_access_token_expiry_and_reloads() {
         let v = b
             .js(
                 "return !document.querySelector('#login-view').hidden
-                     && sessionStorage.length === 0
+                     && localStorage.length === 0
                      && document.querySelector('#status').dataset.state === 'offline'",
                 vec![],
             )
@@ -807,7 +807,7 @@ async fn the_account_panel_changes_email_and_password_and_deletes_the_account() 
             .js(
                 "return !document.querySelector('#login-view').hidden
                      && document.querySelector('#app-view').hidden
-                     && sessionStorage.length === 0
+                     && localStorage.length === 0
                      && document.querySelector('#status').dataset.state === 'offline'",
                 vec![],
             )
@@ -892,5 +892,595 @@ async fn the_account_panel_changes_email_and_password_and_deletes_the_account() 
         })
         .collect();
     assert!(errors.is_empty(), "console errors: {errors:#?}");
+    b.quit().await;
+}
+
+/// Console lines that are errors, beyond the API's expected 4xx answers and the requests
+/// a test blocked on purpose.
+fn console_errors(console: &[String]) -> Vec<&String> {
+    console
+        .iter()
+        .filter(|m| {
+            m.contains("Content Security Policy")
+                || (m.contains("SEVERE")
+                    && !m.contains(
+                        "Failed to load resource: the server responded with a status of 4",
+                    )
+                    && !m.contains("ERR_BLOCKED_BY_CLIENT"))
+        })
+        .collect()
+}
+
+impl Browser {
+    /// With `REAL_DATA_SCREENSHOT=<path.png>`, keeps a screenshot as `<path>-<name>.png`.
+    async fn screenshot(&self, name: &str) {
+        if let Ok(path) = std::env::var("REAL_DATA_SCREENSHOT") {
+            let path = path.replace(".png", &format!("-{name}.png"));
+            let png = self.client.screenshot().await.expect("screenshot");
+            std::fs::write(&path, png).expect("write screenshot");
+            eprintln!("screenshot: {path}");
+        }
+    }
+
+    /// Records CSP violations in `window.cspViolations` (read at the end of a test).
+    async fn watch_csp(&self) {
+        self.js(
+            "window.cspViolations = [];
+             document.addEventListener('securitypolicyviolation',
+                 e => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));",
+            vec![],
+        )
+        .await;
+    }
+
+    async fn until_connected(&self, what: &str) {
+        self.until(what, async || {
+            let v = self
+                .js(
+                    "return document.querySelector('#status').dataset.state === 'connected'
+                         && !document.querySelector('#app-view').hidden",
+                    vec![],
+                )
+                .await;
+            (v == json!(true)).then_some(())
+        })
+        .await;
+    }
+
+    /// `[open, done]` as the counts show them.
+    async fn counts(&self) -> Value {
+        self.js(
+            "return [document.querySelector('#count-open').textContent,
+                     document.querySelector('#count-done').textContent]",
+            vec![],
+        )
+        .await
+    }
+
+    /// The newest feed entry as `{text, origin}`, or null.
+    async fn feed_top(&self) -> Value {
+        self.js(
+            "const li = document.querySelector('#feed li');
+             return li && { text: li.querySelector('.feed-text').textContent,
+                            origin: li.dataset.origin };",
+            vec![],
+        )
+        .await
+    }
+
+    /// Whether task `id`'s row is lit up as changed elsewhere.
+    async fn flashing(&self, id: i64) -> bool {
+        self.js(
+            "const li = document.querySelector(`#tasks li[data-task-id=\"${arguments[0]}\"]`);
+             return Boolean(li && li.classList.contains('flash'));",
+            vec![json!(id)],
+        )
+        .await
+            == json!(true)
+    }
+
+    /// Waits until the newest feed entry says `text`, from `origin`; then whether task
+    /// `id`'s row is lit up (both are done in the same turn of the page's event loop).
+    async fn until_feed(&self, text: &str, origin: &str, id: i64) -> bool {
+        self.until(&format!("{text:?} ({origin}) in the feed"), async || {
+            let top = self.feed_top().await;
+            (top["text"] == text && top["origin"] == origin).then_some(())
+        })
+        .await;
+        self.flashing(id).await
+    }
+}
+
+#[tokio::test]
+async fn a_new_user_signs_up_on_the_live_page_edits_in_place_and_sees_every_change() {
+    let Some(b) = browser().await else { return };
+    let app = spawn_app().await;
+
+    b.client
+        .goto(&app.url("/real_data/"))
+        .await
+        .expect("open page");
+    b.until("the login form", async || {
+        let v = b
+            .js(
+                "return !document.querySelector('#login-view').hidden",
+                vec![],
+            )
+            .await;
+        (v == json!(true)).then_some(())
+    })
+    .await;
+    b.watch_csp().await;
+
+    // A fresh server has no account: sign-up is one click from the login form. The fields
+    // say what they are, to password managers and tests.
+    let login_password = b
+        .js(
+            "return document.querySelector('#login-form input[type=password]').getAttribute('autocomplete')",
+            vec![],
+        )
+        .await;
+    assert_eq!(login_password, "current-password");
+    b.click("#show-signup").await;
+    let fields = b
+        .js(
+            "return !document.querySelector('#signup-view').hidden
+                 && document.querySelector('#login-view').hidden
+                 && [...document.querySelectorAll('#signup-form input')]
+                        .map(i => [i.name, i.getAttribute('autocomplete')]);",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        fields,
+        json!([
+            ["username", "username"],
+            ["email", "email"],
+            ["password", "new-password"]
+        ])
+    );
+
+    // The API's field errors, each beside its field.
+    b.fill("#signup-username", "newbie1").await;
+    b.fill("#signup-email", "not-an-email").await;
+    b.fill("#signup-password", "password").await;
+    b.submit("#signup-form").await;
+    b.until_text("#signup-email-error", "Enter a valid email address.")
+        .await;
+    b.until_text("#signup-password-error", "This password is too common.")
+        .await;
+    assert_eq!(b.text("#signup-username-error").await, "");
+    let invalid = b
+        .js(
+            "return ['#signup-email', '#signup-password', '#signup-username']
+                 .map(s => document.querySelector(s).getAttribute('aria-invalid'))",
+            vec![],
+        )
+        .await;
+    assert_eq!(invalid, json!(["true", "true", "false"]));
+    b.screenshot("signup").await;
+
+    // Fixed: the account exists, and the page is logged in and connected.
+    b.fill("#signup-email", "newbie1@example.com").await;
+    b.fill("#signup-password", PASSWORD).await;
+    b.submit("#signup-form").await;
+    b.until_connected("the page after signing up").await;
+    assert_eq!(b.text("#whoami").await, "newbie1");
+    assert_eq!(b.counts().await, json!(["0", "0"]));
+    let access = app.login("newbie1", PASSWORD).await.json()["access"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+
+    // Changes made elsewhere (here, the API): counted, in the feed, and lit up.
+    let milk = app.new_task(&access, "Buy oat milk").await["id"]
+        .as_i64()
+        .expect("id");
+    assert!(
+        b.until_feed("Added “Buy oat milk”", "elsewhere", milk)
+            .await,
+        "the new row is not lit up"
+    );
+    let plumber = app.new_task(&access, "Call the plumber").await["id"]
+        .as_i64()
+        .expect("id");
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/tasks/{milk}/"),
+            Some(&access),
+            Some(json!({"completed": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        b.until_feed("Completed “Buy oat milk”", "elsewhere", milk)
+            .await,
+        "the completed row is not lit up"
+    );
+    b.until("the counts", async || {
+        (b.counts().await == json!(["1", "1"])).then_some(())
+    })
+    .await;
+
+    // The highlight is brief.
+    b.until("the highlight to end", async || {
+        (!b.flashing(plumber).await && !b.flashing(milk).await).then_some(())
+    })
+    .await;
+
+    // Inline editing: a field error beside the title, then a saved edit.
+    let row = row_css;
+    b.click(&format!("{} .task-edit", row(plumber))).await;
+    let title = format!("#task-{plumber}-edit-title");
+    let description = format!("#task-{plumber}-edit-description");
+    let form = format!("{} .task-edit-form", row(plumber));
+    b.fill(&title, "abc").await;
+    b.submit(&form).await;
+    b.until_text(&format!("{title}-error"), "at least 5 characters")
+        .await;
+    b.fill(&title, "Call the plumber today").await;
+    b.fill(&description, "About the kitchen tap, before Friday.")
+        .await;
+    b.submit(&form).await;
+    b.until("the edited row", async || {
+        let row = b.task_row(plumber).await;
+        let editing = b
+            .js(
+                "return document.querySelectorAll('.task-edit-form').length",
+                vec![],
+            )
+            .await;
+        (row["title"] == "Call the plumber today" && editing == json!(0)).then_some(())
+    })
+    .await;
+    let t = app
+        .get(&format!("/api/tasks/{plumber}/"), &access)
+        .await
+        .json();
+    assert_eq!(t["title"], "Call the plumber today");
+    assert_eq!(t["description"], "About the kitchen tap, before Friday.");
+    // This tab's own change: in the feed as such, and not lit up.
+    let lit = b
+        .until_feed(
+            "Edited “Call the plumber today” (was “Call the plumber”, new description)",
+            "here",
+            plumber,
+        )
+        .await;
+    assert!(!lit, "this tab's own edit is lit up as if made elsewhere");
+
+    // A failed action is shown, not reverted silently: an edit of a task changed
+    // elsewhere meanwhile is refused (If-Match), says so, and keeps the edit.
+    b.click(&format!("{} .task-edit", row(plumber))).await;
+    b.fill(&title, "Plumber: kitchen tap").await;
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/tasks/{plumber}/"),
+            Some(&access),
+            Some(json!({"title": "Plumber, changed on the phone"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        b.until_feed(
+            "Renamed “Call the plumber today” to “Plumber, changed on the phone”",
+            "elsewhere",
+            plumber,
+        )
+        .await
+    );
+    b.submit(&form).await;
+    let refused = b
+        .until_text(
+            &format!("{form} .edit-error"),
+            "changed elsewhere while you were editing it",
+        )
+        .await;
+    assert!(
+        refused.contains("“Plumber, changed on the phone”"),
+        "{refused}"
+    );
+    let kept = b
+        .js(
+            "return document.querySelector(arguments[0]).value",
+            vec![json!(title)],
+        )
+        .await;
+    assert_eq!(kept, "Plumber: kitchen tap", "the edit was thrown away");
+    b.screenshot("edit").await;
+    // Saving again, knowingly, replaces it.
+    b.submit(&form).await;
+    b.until("the second save", async || {
+        (b.task_row(plumber).await["title"] == "Plumber: kitchen tap").then_some(())
+    })
+    .await;
+
+    // A toggle the network drops: an error on the row, and the checkbox as it really is.
+    b.client
+        .issue_cmd(Cdp(json!({"cmd": "Network.enable", "params": {}})))
+        .await
+        .expect("Network.enable");
+    let block =
+        |urls: Value| Cdp(json!({"cmd": "Network.setBlockedURLs", "params": {"urls": urls}}));
+    b.client
+        .issue_cmd(block(json!([format!("*/api/tasks/{plumber}/*")])))
+        .await
+        .expect("block");
+    b.click(&format!("#task-{plumber}-done")).await;
+    b.until_text(
+        &format!("{} .task-error", row(plumber)),
+        "Could not mark it done",
+    )
+    .await;
+    assert_eq!(b.task_row(plumber).await["checked"], false);
+    b.client.issue_cmd(block(json!([]))).await.expect("unblock");
+    b.click(&format!("#task-{plumber}-done")).await;
+    b.until("the toggle once the network is back", async || {
+        let row = b.task_row(plumber).await;
+        let error = b.text(&format!("{} .task-error", row_css(plumber))).await;
+        (row["checked"] == true && error.is_empty()).then_some(())
+    })
+    .await;
+    b.until("the counts", async || {
+        (b.counts().await == json!(["0", "2"])).then_some(())
+    })
+    .await;
+
+    let violations = b.js("return window.cspViolations", vec![]).await;
+    assert_eq!(violations, json!([]), "CSP violations");
+    let console = b.console().await;
+    let errors = console_errors(&console);
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+
+    // A second tab is logged in already, and lists the same tasks.
+    let first = b.client.window().await.expect("this tab");
+    let second = b.client.new_window(true).await.expect("new tab").handle;
+    b.client
+        .switch_to_window(second)
+        .await
+        .expect("to the new tab");
+    b.client
+        .goto(&app.url("/real_data/"))
+        .await
+        .expect("open page");
+    b.until_connected("the second tab, logged in").await;
+    assert_eq!(b.text("#whoami").await, "newbie1");
+    b.until("the tasks in the second tab", async || {
+        (b.task_row(plumber).await["title"] == "Plumber: kitchen tap").then_some(())
+    })
+    .await;
+    // Logging out there logs out here too.
+    b.click("#logout").await;
+    b.until("the second tab's login form", async || {
+        let v = b
+            .js(
+                "return !document.querySelector('#login-view').hidden",
+                vec![],
+            )
+            .await;
+        (v == json!(true)).then_some(())
+    })
+    .await;
+    b.client
+        .switch_to_window(first)
+        .await
+        .expect("back to the first tab");
+    b.until_text("#login-notice", "Your session ended in another tab.")
+        .await;
+    let state = b
+        .js(
+            "return [document.querySelector('#app-view').hidden,
+                     document.querySelector('#status').dataset.state,
+                     document.querySelectorAll('#tasks li').length,
+                     localStorage.getItem('tasklane.refresh')]",
+            vec![],
+        )
+        .await;
+    assert_eq!(state, json!([true, "offline", 0, null]));
+
+    // `/real_data/#signup` opens at the sign-up form.
+    b.client
+        .goto(&app.url("/real_data/#signup"))
+        .await
+        .expect("open page");
+    b.client.refresh().await.expect("reload");
+    b.until("the sign-up form", async || {
+        let v = b
+            .js(
+                "return !document.querySelector('#signup-view').hidden
+                     && document.querySelector('#login-view').hidden
+                     && document.activeElement === document.querySelector('#signup-username')",
+                vec![],
+            )
+            .await;
+        (v == json!(true)).then_some(())
+    })
+    .await;
+    b.quit().await;
+}
+
+fn row_css(id: i64) -> String {
+    format!("#tasks li[data-task-id=\"{id}\"]")
+}
+
+#[tokio::test]
+async fn the_live_page_lists_every_task_past_the_first_thousand() {
+    let Some(b) = browser().await else { return };
+    let app = spawn_app().await;
+    let (access, _) = app.user("many1").await;
+    const TASKS: usize = 1_005;
+    for chunk in (0..TASKS).collect::<Vec<_>>().chunks(25) {
+        let created =
+            futures_util::future::join_all(chunk.iter().map(|i| {
+                app.create_task(&access, json!({"title": format!("Task number {i:04}")}))
+            }))
+            .await;
+        for r in created {
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+    }
+
+    b.client
+        .goto(&app.url("/real_data/"))
+        .await
+        .expect("open page");
+    b.fill("#username", "many1").await;
+    b.fill("#password", PASSWORD).await;
+    b.submit("#login-form").await;
+    b.until_connected("the page").await;
+    b.until("every task in the list", async || {
+        let n = b
+            .js(
+                "return document.querySelectorAll('#tasks li').length",
+                vec![],
+            )
+            .await;
+        (n == json!(TASKS) && b.counts().await == json!([TASKS.to_string(), "0"])).then_some(())
+    })
+    .await;
+    // Each task once: the second page is in.
+    let titles = b
+        .js(
+            "return [...document.querySelectorAll('#tasks .task-title')].map(e => e.textContent)",
+            vec![],
+        )
+        .await;
+    let mut titles: Vec<String> = serde_json::from_value(titles).expect("titles");
+    titles.sort();
+    let expected: Vec<String> = (0..TASKS).map(|i| format!("Task number {i:04}")).collect();
+    assert_eq!(titles, expected);
+    let pages = b
+        .js(
+            "return performance.getEntriesByType('resource')
+                 .map(e => new URL(e.name))
+                 .filter(u => u.pathname === '/api/tasks/' || u.pathname === '/api/tasks')
+                 .map(u => u.searchParams.get('offset') || '0')",
+            vec![],
+        )
+        .await;
+    assert_eq!(pages, json!(["0", "1000"]), "the pages fetched");
+    b.quit().await;
+}
+
+#[tokio::test]
+async fn swagger_ui_authorizes_with_a_password_and_tries_list_tasks() {
+    let Some(b) = browser().await else { return };
+    let app = spawn_app().await;
+    let (access, _) = app.user("gina1").await;
+    app.new_task(&access, "Seen through Swagger").await;
+
+    b.client
+        .goto(&app.url("/swagger/"))
+        .await
+        .expect("open swagger");
+    b.until("the Authorize button", async || {
+        let v = b
+            .js(
+                "return Boolean(document.querySelector('.auth-wrapper .authorize'))",
+                vec![],
+            )
+            .await;
+        (v == json!(true)).then_some(())
+    })
+    .await;
+    b.click(".auth-wrapper .authorize").await;
+    b.until("the password flow's fields", async || {
+        let v = b
+            .js(
+                "return Boolean(document.querySelector('#oauth_username'))",
+                vec![],
+            )
+            .await;
+        (v == json!(true)).then_some(())
+    })
+    .await;
+    // No client id or secret to fill in: those rows are hidden.
+    let client_rows = b
+        .js(
+            "return ['password_type', 'client_id_password', 'client_secret_password']
+                 .map(id => document.querySelector(`label[for=${id}]`))
+                 .map(l => l ? getComputedStyle(l.closest('.wrapper')).display : 'absent')",
+            vec![],
+        )
+        .await;
+    assert_eq!(client_rows, json!(["none", "none", "none"]));
+
+    b.fill("#oauth_username", "gina1").await;
+    b.fill("#oauth_password", PASSWORD).await;
+    b.click(".auth-container:has(#oauth_username) button.authorize")
+        .await;
+    let authorized = b
+        .until("Swagger UI to be authorized", async || {
+            let v = b
+                .js(
+                    "const c = [...document.querySelectorAll('.auth-container')]
+                         .find(c => c.textContent.includes('oauth2'));
+                     const errors = c && c.querySelector('.errors');
+                     if (errors && errors.textContent.trim()) return 'error: ' + errors.textContent;
+                     return c && [...c.querySelectorAll('button')].some(b => b.textContent === 'Logout')
+                         ? 'ok' : null;",
+                    vec![],
+                )
+                .await;
+            v.as_str().map(str::to_owned)
+        })
+        .await;
+    assert_eq!(authorized, "ok", "Swagger UI could not log in");
+    b.click(".auth-btn-wrapper .btn-done").await;
+
+    // "Try it out" on GET /api/tasks/ now works.
+    let op = "#operations-Tasks-list_tasks";
+    b.click(&format!("{op} .opblock-summary")).await;
+    b.until("the Try it out button", async || {
+        let v = b
+            .js(
+                "return Boolean(document.querySelector(arguments[0] + ' .try-out__btn'))",
+                vec![json!(op)],
+            )
+            .await;
+        (v == json!(true)).then_some(())
+    })
+    .await;
+    b.click(&format!("{op} .try-out__btn")).await;
+    b.until("the Execute button", async || {
+        let v = b
+            .js(
+                "return Boolean(document.querySelector(arguments[0] + ' .execute'))",
+                vec![json!(op)],
+            )
+            .await;
+        (v == json!(true)).then_some(())
+    })
+    .await;
+    b.click(&format!("{op} .execute")).await;
+    let live = b
+        .until("the live response", async || {
+            let v = b
+                .js(
+                    "const t = document.querySelector(arguments[0] + ' .live-responses-table');
+                     return t ? t.innerText : null;",
+                    vec![json!(op)],
+                )
+                .await;
+            v.as_str()
+                .filter(|t| t.contains("Seen through Swagger"))
+                .map(str::to_owned)
+        })
+        .await;
+    assert!(live.contains("200"), "{live}");
+    let curl = b
+        .js(
+            "return document.querySelector(arguments[0] + ' .curl-command').innerText",
+            vec![json!(op)],
+        )
+        .await;
+    assert!(
+        curl.as_str()
+            .unwrap_or_default()
+            .contains("Authorization: Bearer ey"),
+        "{curl}"
+    );
     b.quit().await;
 }

@@ -23,7 +23,7 @@ fn the_committed_openapi_document_is_fresh() {
 #[tokio::test]
 async fn the_document_is_served_where_clients_look_for_it() {
     let app = spawn_app().await;
-    let expected = tasklane::api::service().spec();
+    let expected = tasklane::api::spec();
     for path in [
         "/openapi.json",
         "/swagger/?format=openapi",

@@ -19,6 +19,7 @@ mod helpers;
 mod hosts;
 mod idempotency;
 mod memory;
+mod oauth;
 mod postgres;
 mod redis;
 mod stream;
