@@ -103,9 +103,8 @@ pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     if !state.store.any_account().await? {
         let at = listener.local_addr()?;
         tracing::info!(
-            "no account yet: register with POST http://{at}/api/register/ (or in Swagger at \
-             http://{at}/swagger/), or create one here with `tasklane user create --username \
-             NAME --email EMAIL`"
+            "no account yet: open http://{at}/real_data/#signup to sign up, or create one \
+             here with `tasklane user create --username NAME --email EMAIL`"
         );
     }
     tracing::info!(
