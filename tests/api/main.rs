@@ -13,6 +13,7 @@ mod credentials;
 mod django;
 mod docs;
 mod durability;
+mod forwarded;
 mod hardening;
 mod helpers;
 mod hosts;
