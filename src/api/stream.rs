@@ -12,9 +12,10 @@ use poem::web::{
     },
 };
 use poem_openapi::{
-    ApiResponse, Enum, Object, OpenApi,
+    ApiExtractor, ApiExtractorType, ApiResponse, Enum, ExtractParamOptions, Object, OpenApi,
     param::{Header, Query},
     payload::EventStream,
+    registry::Registry,
     types::{Example, ToJSON, Type},
 };
 use serde_json::Value;
@@ -179,10 +180,11 @@ impl StreamApi {
     async fn stream_tasks_sse(
         &self,
         state: Data<&AppState>,
-        authorization: BearerHeader,
+        caller: SseCaller,
         /// An access token, for `EventSource`. Never a personal API token (`tlp_…`): URLs
         /// end up in proxy logs, so send those as `Authorization: Bearer tlp_…` instead.
-        token: Query<Option<String>>,
+        #[oai(name = "token")]
+        _token: Query<Option<String>>,
         /// Resume after this event id (set by `EventSource` on reconnect).
         #[oai(name = "Last-Event-ID")]
         last_event_id: Header<Option<String>>,
@@ -190,7 +192,7 @@ impl StreamApi {
         #[oai(validator(minimum(value = "0")))]
         since: Query<Option<i64>>,
     ) -> Result<SseResponse, StreamErrors> {
-        let caller = stream_caller(&state, authorization.0.as_deref(), token.0).await?;
+        let SseCaller(caller) = caller;
         caller.require(Scope::TasksRead)?;
         let slot = reserve_stream(&state, &caller)?;
         let since =
@@ -249,6 +251,48 @@ pub enum SseResponse {
     /// history; a comment line every 15 s to keep the connection open.
     #[oai(status = 200)]
     Events(EventStream<futures_util::stream::BoxStream<'static, SseItem>>),
+}
+
+/// The caller of `GET /api/events/` (see [`stream_caller`]), authenticated before the
+/// other parameters are read, as the Bearer scheme is on every other route: a request
+/// without a credential is a 401 whatever else is wrong with it. It reads `?token=`
+/// itself; the operation's `token` parameter is there for the document.
+pub struct SseCaller(Caller);
+
+impl<'a> ApiExtractor<'a> for SseCaller {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <BearerHeader as ApiExtractor>::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        <BearerHeader as ApiExtractor>::security_schemes()
+    }
+
+    async fn from_request(
+        req: &'a poem::Request,
+        _body: &mut poem::RequestBody,
+        _opts: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        let state = req
+            .data::<AppState>()
+            .ok_or_else(|| ApiError::internal("AppState missing from request"))?;
+        let header = req
+            .headers()
+            .get(poem::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        // The first `token`, as the `Query` parameter reads it.
+        let token = serde_urlencoded::from_str::<Vec<(String, String)>>(
+            req.uri().query().unwrap_or_default(),
+        )
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|(k, v)| (k == "token").then_some(v));
+        Ok(SseCaller(stream_caller(state, header, token).await?))
+    }
 }
 
 /// The caller of a stream: from `Authorization: Bearer <access or tlp_ token>`, or else

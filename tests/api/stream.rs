@@ -461,6 +461,13 @@ async fn sse_refuses_api_tokens_and_refresh_tokens_in_the_query() {
     assert_eq!(r.json()["code"], "token_not_valid");
     let r = app.get_with_auth("/api/events/?token=", None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // The credential is checked first, as on every route behind the Bearer scheme.
+    let r = app.get_with_auth("/api/events/?since=-1", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = app
+        .get_with_auth(&format!("/api/events/?since=-1&token={access}"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
 
     // The API token still works in the header.
     let resp = app
