@@ -3,12 +3,92 @@
 //! They derive both poem-openapi's `Object` (for the HTTP schema) and serde's
 //! `Serialize` (for the outbox and the stream), with fields in the original app's key order.
 
+use std::borrow::Cow;
+
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+use poem_openapi::types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// An instant as the API writes it: RFC 3339 in UTC with microseconds
+/// (`2026-11-25T11:42:56.437485Z`, see `clock::timestamp`). The text is kept as stored, so
+/// the wire is unchanged; the type is there so the document says `format: date-time`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(transparent)]
+pub struct Timestamp(pub String);
+
+impl Timestamp {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Timestamp {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Timestamp {
+    fn from(s: String) -> Self {
+        Timestamp(s)
+    }
+}
+
+impl From<&str> for Timestamp {
+    fn from(s: &str) -> Self {
+        Timestamp(s.to_owned())
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Type for Timestamp {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string_date-time".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "date-time")))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for Timestamp {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(s)) => Ok(Timestamp(s)),
+            other => Err(ParseError::expected_type(other.unwrap_or_default())),
+        }
+    }
+}
+
+impl ToJSON for Timestamp {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
 
 /// A user as the API shows it: never the password hash.
 #[derive(Object, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
-#[oai(rename = "User")]
+#[oai(rename = "User", example)]
 pub struct User {
     /// Unique id.
     pub id: i64,
@@ -20,7 +100,7 @@ pub struct User {
 
 /// A task, always owned by exactly one user.
 #[derive(Object, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[oai(rename = "Task")]
+#[oai(rename = "Task", example)]
 pub struct Task {
     /// Unique id; ids are global and never reused.
     pub id: i64,
@@ -32,15 +112,40 @@ pub struct Task {
     /// Whether the task is done.
     pub completed: bool,
     /// When the task was created (RFC 3339, UTC, microseconds).
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// When the task last changed (RFC 3339, UTC, microseconds).
-    pub updated_at: String,
+    pub updated_at: Timestamp,
     // The owner. (No doc comment: it would turn the `$ref` into an `allOf` wrapper that
     // client generators render as a separate class.)
     pub user: User,
     /// 1 at creation, +1 on every change; also the `ETag` (`"v3"`). Send it back in
     /// `If-Match` to change the task only if nobody else has.
     pub version: i64,
+}
+
+impl Example for User {
+    fn example() -> Self {
+        User {
+            id: 1,
+            username: "alice".into(),
+            email: "alice@example.com".into(),
+        }
+    }
+}
+
+impl Example for Task {
+    fn example() -> Self {
+        Task {
+            id: 42,
+            title: "Write report".into(),
+            description: Some("Quarterly report for Q3".into()),
+            completed: false,
+            created_at: "2026-11-25T11:42:56.437485Z".into(),
+            updated_at: "2026-11-25T11:42:56.437485Z".into(),
+            user: User::example(),
+            version: 1,
+        }
+    }
 }
 
 // The one definition of the list's orders: the API parses it, the store sorts by it.

@@ -74,6 +74,7 @@ pub struct RefreshRequest {
 
 /// A login's tokens (key order as simplejwt: refresh first).
 #[derive(Object, Debug)]
+#[oai(example)]
 pub struct TokenPair {
     /// Trade for a new pair at `POST /api/token/refresh/`; lasts 1 day by default.
     pub refresh: String,
@@ -83,9 +84,46 @@ pub struct TokenPair {
 
 /// A refreshed pair. The refresh token presented is now spent: keep the new one.
 #[derive(Object, Serialize, Deserialize, Debug)]
+#[oai(example)]
 pub struct RefreshedPair {
     pub access: String,
     pub refresh: String,
+}
+
+// Shortened JWTs of the right shape (header.payload.signature), for the examples.
+const EXAMPLE_ACCESS: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIiwidXNlcl9pZCI6MX0.c2lnbmF0dXJl";
+const EXAMPLE_REFRESH: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsInVzZXJfaWQiOjF9.c2lnbmF0dXJl";
+
+impl Example for TokenPair {
+    fn example() -> Self {
+        TokenPair {
+            refresh: EXAMPLE_REFRESH.into(),
+            access: EXAMPLE_ACCESS.into(),
+        }
+    }
+}
+
+impl Example for RefreshedPair {
+    fn example() -> Self {
+        RefreshedPair {
+            access: EXAMPLE_ACCESS.into(),
+            refresh: EXAMPLE_REFRESH.into(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum LoginResponse {
+    /// Logged in: an access token for the API and a refresh token to renew it.
+    #[oai(status = 200)]
+    Ok(Json<TokenPair>),
+}
+
+#[derive(ApiResponse)]
+pub enum RefreshResponse {
+    /// A new pair; the refresh token sent is spent.
+    #[oai(status = 200)]
+    Ok(Json<RefreshedPair>),
 }
 
 #[derive(ApiResponse)]
@@ -132,10 +170,10 @@ impl AuthApi {
         req: &Request,
         state: Data<&AppState>,
         body: DrfBody<TokenRequest>,
-    ) -> Result<Json<TokenPair>, LoginErrors> {
+    ) -> Result<LoginResponse, LoginErrors> {
         let (username, password) = login_fields(&body.data)?;
         let Tokens { access, refresh } = log_in(req, &state, &username, password).await?;
-        Ok(Json(TokenPair { refresh, access }))
+        Ok(LoginResponse::Ok(Json(TokenPair { refresh, access })))
     }
 
     /// Trade a refresh token for a new pair
@@ -153,12 +191,12 @@ impl AuthApi {
         &self,
         state: Data<&AppState>,
         body: DrfBody<RefreshRequest>,
-    ) -> Result<Json<RefreshedPair>, RefreshErrors> {
+    ) -> Result<RefreshResponse, RefreshErrors> {
         let token = refresh_field(&body.data)?;
         let grace = state.limits.refresh_grace.as_secs_f64();
         let Tokens { access, refresh } =
             accounts::refresh(&state.store, &state.jwt, grace, &token).await?;
-        Ok(Json(RefreshedPair { access, refresh }))
+        Ok(RefreshResponse::Ok(Json(RefreshedPair { access, refresh })))
     }
 
     /// Log out: revoke a refresh token

@@ -8,16 +8,19 @@ pub mod changes;
 pub mod fields;
 pub mod json;
 pub mod oauth;
+pub mod origin;
 pub mod stream;
 pub mod tasks;
 pub mod tokens;
 pub mod users;
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
+use poem::{endpoint::BoxEndpoint, http::Method};
 use poem_openapi::{
-    OpenApiService, Tags,
-    registry::{MetaSchema, MetaSchemaRef},
+    OpenApi, OpenApiService, Tags,
+    registry::{MetaApi, MetaSchema, MetaSchemaRef, Registry},
     types::{ParseFromParameter, ParseResult, Type},
 };
 
@@ -69,7 +72,7 @@ pub enum ApiTags {
     Tokens,
 }
 
-pub type Api = (
+pub type Api = HeaderCase<(
     auth::AuthApi,
     oauth::OAuthApi,
     users::UsersApi,
@@ -77,7 +80,74 @@ pub type Api = (
     stream::StreamApi,
     changes::ChangesApi,
     tokens::TokensApi,
-);
+)>;
+
+/// The response headers the API documents, spelled as they usually are. poem-openapi
+/// upper-cases a response header's name in the document (`ETAG`); [`HeaderCase`] puts
+/// these spellings back.
+pub const RESPONSE_HEADERS: &[&str] = &[
+    "Cache-Control",
+    "ETag",
+    "Idempotent-Replayed",
+    "Link",
+    "Pragma",
+    "Retry-After",
+    "WWW-Authenticate",
+    "X-Last-Event-Id",
+    "X-Total-Count",
+];
+
+/// `name` as spelled in [`RESPONSE_HEADERS`] (compared ignoring case); another name is
+/// capitalised word by word (`X-FOO-BAR` → `X-Foo-Bar`).
+pub fn header_case(name: &str) -> String {
+    if let Some(known) = RESPONSE_HEADERS
+        .iter()
+        .find(|h| h.eq_ignore_ascii_case(name))
+    {
+        return (*known).to_owned();
+    }
+    name.split('-')
+        .map(|word| {
+            let lower = word.to_ascii_lowercase();
+            let mut chars = lower.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The operations `A`, with their response headers' names in the document passed through
+/// [`header_case`]. Routing and the responses themselves are `A`'s, untouched (header
+/// names are case-insensitive on the wire; HTTP/2 sends them in lower case anyway).
+#[derive(Default)]
+pub struct HeaderCase<A>(A);
+
+impl<A: OpenApi> OpenApi for HeaderCase<A> {
+    fn meta() -> Vec<MetaApi> {
+        let mut apis = A::meta();
+        let headers = apis
+            .iter_mut()
+            .flat_map(|api| &mut api.paths)
+            .flat_map(|path| &mut path.operations)
+            .flat_map(|op| &mut op.responses.responses)
+            .flat_map(|response| &mut response.headers);
+        for header in headers {
+            header.name = header_case(&header.name);
+        }
+        apis
+    }
+
+    fn register(registry: &mut Registry) {
+        A::register(registry);
+    }
+
+    fn add_routes(self, route_table: &mut HashMap<String, HashMap<Method, BoxEndpoint<'static>>>) {
+        self.0.add_routes(route_table);
+    }
+}
 
 const DESCRIPTION: &str = "\
 Task-management API. Every task belongs to the user who created it; nobody else can see \
@@ -142,6 +212,20 @@ pub fn with_oauth_scopes(spec: String) -> String {
         return spec;
     }
     serde_json::to_string_pretty(&doc).unwrap_or(spec)
+}
+
+#[cfg(test)]
+mod header_names {
+    use super::header_case;
+
+    #[test]
+    fn known_headers_get_their_usual_spelling_and_others_are_capitalised() {
+        assert_eq!(header_case("ETAG"), "ETag");
+        assert_eq!(header_case("WWW-AUTHENTICATE"), "WWW-Authenticate");
+        assert_eq!(header_case("x-last-event-id"), "X-Last-Event-Id");
+        assert_eq!(header_case("X-REQUEST-ID"), "X-Request-Id");
+        assert_eq!(header_case("CONTENT-LOCATION"), "Content-Location");
+    }
 }
 
 /// An object id in a path. Any text is accepted so that `/api/tasks/abc/` is the 404 it

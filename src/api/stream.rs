@@ -12,10 +12,11 @@ use poem::web::{
     },
 };
 use poem_openapi::{
-    Object, OpenApi,
+    ApiExtractor, ApiExtractorType, ApiResponse, Enum, ExtractParamOptions, Object, OpenApi,
     param::{Header, Query},
     payload::EventStream,
-    types::{ToJSON, Type},
+    registry::Registry,
+    types::{Example, ToJSON, Type},
 };
 use serde_json::Value;
 use tokio::time::{Instant, sleep_until, timeout};
@@ -25,13 +26,14 @@ use super::StreamErrors;
 
 use crate::AppState;
 use crate::auth::{
-    API_TOKEN_PREFIX, AccountState, AuthError, Caller, Credential, Scope, bearer_token,
+    API_TOKEN_PREFIX, AccountState, AuthError, BearerHeader, Caller, Credential, Scope,
+    bearer_token,
 };
 use crate::clock::now_secs;
 use crate::error::ApiError;
 use crate::hub::{End, Follower, Item};
 use crate::metrics::StreamGuard;
-use crate::model::Task;
+use crate::model::{Task, Timestamp};
 use crate::throttle::StreamSlot;
 
 #[derive(Default)]
@@ -57,20 +59,48 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 // The document's description of `hub::Item`, which is what is sent, serialised once.
 /// One message of the stream.
 #[derive(Object, Debug)]
+#[oai(example)]
 pub struct StreamMessage {
     /// This event's id: 1, 2, 3… per user, in commit order. Resume with `since=<event_id>`
     /// (WebSocket) or `Last-Event-ID` (SSE).
     pub event_id: i64,
-    /// `create`, `update` or `delete` — or `reset`: the requested `since` is older than
-    /// the kept history (or unknown), so re-list your tasks; events continue after `event_id`.
-    pub action: String,
+    // What happened. (No doc comment: it would wrap the enum's `$ref` in an `allOf`.)
+    pub action: StreamAction,
     // The task after the change (for a delete: as it was); absent on `reset`. (No doc
     // comment: it would wrap the `$ref` in an `allOf`.)
     #[oai(skip_serializing_if_is_none)]
     pub task: Option<Task>,
     /// When the change was committed. Absent on `reset`.
     #[oai(skip_serializing_if_is_none)]
-    pub at: Option<String>,
+    pub at: Option<Timestamp>,
+}
+
+impl Example for StreamMessage {
+    fn example() -> Self {
+        StreamMessage {
+            event_id: 7,
+            action: StreamAction::Update,
+            task: Some(Task {
+                completed: true,
+                updated_at: "2026-11-25T12:03:10.000512Z".into(),
+                version: 2,
+                ..Task::example()
+            }),
+            at: Some("2026-11-25T12:03:10.000512Z".into()),
+        }
+    }
+}
+
+/// What a stream message says: a task was created, updated or deleted — or `reset`: the
+/// requested `since` is older than the kept history (or unknown), so re-list your tasks;
+/// events continue after `event_id`.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum StreamAction {
+    Create,
+    Update,
+    Delete,
+    Reset,
 }
 
 #[OpenApi(tag = "ApiTags::Stream")]
@@ -100,8 +130,8 @@ impl StreamApi {
     #[oai(path = "/ws/tasks", method = "get", operation_id = "stream_tasks_ws")]
     async fn stream_tasks_ws(
         &self,
-        req: &poem::Request,
         state: Data<&AppState>,
+        authorization: BearerHeader,
         /// An access token. Never a personal API token (`tlp_…`): URLs end up in proxy
         /// logs, so send those as `Authorization: Bearer tlp_…` instead.
         token: Query<Option<String>>,
@@ -110,23 +140,7 @@ impl StreamApi {
         since: Query<Option<i64>>,
         ws: WebSocket,
     ) -> Result<BoxWebSocketUpgraded, StreamErrors> {
-        if token
-            .0
-            .as_deref()
-            .is_some_and(|t| t.starts_with(API_TOKEN_PREFIX))
-        {
-            return Err(AuthError::TokenInUrl.into());
-        }
-        let header = req
-            .headers()
-            .get(poem::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let token = match (header, token.0) {
-            (Some(h), _) => bearer_token(Some(h))?.to_owned(),
-            (None, Some(t)) => t,
-            (None, None) => return Err(ApiError::not_authenticated().into()),
-        };
-        let caller = state.authenticator().authenticate(&token).await?;
+        let caller = stream_caller(&state, authorization.0.as_deref(), token.0).await?;
         caller.require(Scope::TasksRead)?;
         let slot = reserve_stream(&state, &caller)?;
         let follower = state
@@ -154,6 +168,10 @@ impl StreamApi {
     /// `event: reset`. The stream ends when the access token expires, and when the client
     /// stops reading for 10 s. It counts against the same per-user limit as WebSockets:
     /// past it, 429 with `Retry-After`.
+    ///
+    /// Authenticate with `Authorization: Bearer <access or tlp_ API token>` or, from a
+    /// browser's `EventSource` (which cannot set headers), `?token=<access>`. A personal
+    /// API token in the URL is refused (401 `token_in_url`): URLs end up in proxy logs.
     #[oai(
         path = "/api/events",
         method = "get",
@@ -162,14 +180,19 @@ impl StreamApi {
     async fn stream_tasks_sse(
         &self,
         state: Data<&AppState>,
-        caller: Caller,
+        caller: SseCaller,
+        /// An access token, for `EventSource`. Never a personal API token (`tlp_…`): URLs
+        /// end up in proxy logs, so send those as `Authorization: Bearer tlp_…` instead.
+        #[oai(name = "token")]
+        _token: Query<Option<String>>,
         /// Resume after this event id (set by `EventSource` on reconnect).
         #[oai(name = "Last-Event-ID")]
         last_event_id: Header<Option<String>>,
         /// Resume after this event id (when `Last-Event-ID` is not sent).
         #[oai(validator(minimum(value = "0")))]
         since: Query<Option<i64>>,
-    ) -> Result<EventStream<futures_util::stream::BoxStream<'static, SseItem>>, StreamErrors> {
+    ) -> Result<SseResponse, StreamErrors> {
+        let SseCaller(caller) = caller;
         caller.require(Scope::TasksRead)?;
         let slot = reserve_stream(&state, &caller)?;
         let since =
@@ -204,19 +227,95 @@ impl StreamApi {
             }
         })
         .boxed();
-        Ok(EventStream::new(stream)
-            .keep_alive(Duration::from_secs(15))
-            .to_event(move |SseItem(item)| {
-                let event = SseEvent::message(item.json()).id(item.event_id().to_string());
-                match item {
-                    Item::Event(_) => {
-                        delivered.inc();
-                        event
+        Ok(SseResponse::Events(
+            EventStream::new(stream)
+                .keep_alive(Duration::from_secs(15))
+                .to_event(move |SseItem(item)| {
+                    let event = SseEvent::message(item.json()).id(item.event_id().to_string());
+                    match item {
+                        Item::Event(_) => {
+                            delivered.inc();
+                            event
+                        }
+                        Item::Reset { .. } => event.event_type("reset"),
                     }
-                    Item::Reset { .. } => event.event_type("reset"),
-                }
-            }))
+                }),
+        ))
     }
+}
+
+#[derive(ApiResponse)]
+pub enum SseResponse {
+    /// The stream: per task change an event whose `id:` is its `event_id` and whose
+    /// `data:` is a `StreamMessage`; `event: reset` when `since` is older than the kept
+    /// history; a comment line every 15 s to keep the connection open.
+    #[oai(status = 200)]
+    Events(EventStream<futures_util::stream::BoxStream<'static, SseItem>>),
+}
+
+/// The caller of `GET /api/events/` (see [`stream_caller`]), authenticated before the
+/// other parameters are read, as the Bearer scheme is on every other route: a request
+/// without a credential is a 401 whatever else is wrong with it. It reads `?token=`
+/// itself; the operation's `token` parameter is there for the document.
+pub struct SseCaller(Caller);
+
+impl<'a> ApiExtractor<'a> for SseCaller {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <BearerHeader as ApiExtractor>::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        <BearerHeader as ApiExtractor>::security_schemes()
+    }
+
+    async fn from_request(
+        req: &'a poem::Request,
+        _body: &mut poem::RequestBody,
+        _opts: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        let state = req
+            .data::<AppState>()
+            .ok_or_else(|| ApiError::internal("AppState missing from request"))?;
+        let header = req
+            .headers()
+            .get(poem::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        // The first `token`, as the `Query` parameter reads it.
+        let token = serde_urlencoded::from_str::<Vec<(String, String)>>(
+            req.uri().query().unwrap_or_default(),
+        )
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|(k, v)| (k == "token").then_some(v));
+        Ok(SseCaller(stream_caller(state, header, token).await?))
+    }
+}
+
+/// The caller of a stream: from `Authorization: Bearer <access or tlp_ token>`, or else
+/// from `?token=<access>` for browsers (neither a WebSocket nor an `EventSource` can set
+/// headers). A personal API token in the URL is refused, whatever the header says: URLs
+/// end up in proxy logs and browser history. A refresh token is refused as anywhere else.
+async fn stream_caller(
+    state: &AppState,
+    header: Option<&str>,
+    query: Option<String>,
+) -> Result<Caller, ApiError> {
+    if query
+        .as_deref()
+        .is_some_and(|t| t.starts_with(API_TOKEN_PREFIX))
+    {
+        return Err(AuthError::TokenInUrl.into());
+    }
+    let token = match (header, query) {
+        (Some(h), _) => bearer_token(Some(h))?.to_owned(),
+        (None, Some(t)) => t,
+        (None, None) => return Err(ApiError::not_authenticated()),
+    };
+    Ok(state.authenticator().authenticate(&token).await?)
 }
 
 /// Resolves once the caller's account is deactivated or deleted, its password changed (the

@@ -2,7 +2,9 @@
 //! as `Authorization: Bearer tlp_…` on the task routes and the stream.
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json, types::Example};
+use poem_openapi::{
+    ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json, types::Example,
+};
 
 use super::body::DrfBody;
 use super::fields::{field, text};
@@ -11,11 +13,39 @@ use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::domain::api_tokens::{self, NewToken};
 use crate::error::{ApiError, FieldErrors};
+use crate::model::Timestamp;
 use crate::store::Store;
 use crate::store::api_tokens::ApiTokenRow;
 
 #[derive(Default)]
 pub struct TokensApi;
+
+/// What a personal API token may do. `tasks:write` implies `tasks:read` (every write
+/// answers with the task): a token asked for with `tasks:write` lists both.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenScope {
+    /// Read your tasks, their events and changes.
+    #[oai(rename = "tasks:read")]
+    TasksRead,
+    /// Create, change and delete your tasks.
+    #[oai(rename = "tasks:write")]
+    TasksWrite,
+    /// Read your account (`/api/`, `/api/users/…`).
+    #[oai(rename = "account:read")]
+    AccountRead,
+}
+
+impl TokenScope {
+    /// The scope stored as `name` (one of `auth::TOKEN_SCOPES`).
+    pub fn from_name(name: &str) -> Option<TokenScope> {
+        match name {
+            "tasks:read" => Some(TokenScope::TasksRead),
+            "tasks:write" => Some(TokenScope::TasksWrite),
+            "account:read" => Some(TokenScope::AccountRead),
+            _ => None,
+        }
+    }
+}
 
 /// A token to create.
 #[derive(Object, Debug)]
@@ -25,8 +55,8 @@ pub struct NewTokenRequest {
     #[oai(validator(min_length = 1, max_length = 100))]
     pub name: String,
     /// Any of `tasks:read`, `tasks:write` (which implies `tasks:read`: writes answer with
-    /// the task) and `account:read` (`/api/`, `/api/users/…`).
-    pub scopes: Vec<String>,
+    /// the task) and `account:read` (`/api/`, `/api/users/…`); at least one.
+    pub scopes: Vec<TokenScope>,
     /// Days until it expires, 1 to 3650; omit for a token that does not expire.
     #[oai(validator(minimum(value = "1"), maximum(value = "3650")))]
     pub expires_in_days: Option<u32>,
@@ -36,7 +66,7 @@ impl Example for NewTokenRequest {
     fn example() -> Self {
         NewTokenRequest {
             name: "nightly backup script".into(),
-            scopes: vec!["tasks:read".into()],
+            scopes: vec![TokenScope::TasksRead],
             expires_in_days: Some(90),
         }
     }
@@ -44,27 +74,56 @@ impl Example for NewTokenRequest {
 
 /// A personal API token, without its secret.
 #[derive(Object, Debug)]
+#[oai(example)]
 pub struct ApiToken {
     pub id: i64,
     pub name: String,
     /// The token's first characters, to recognise it.
     pub prefix: String,
-    pub scopes: Vec<String>,
-    pub created_at: String,
+    /// What it may do, sorted.
+    pub scopes: Vec<TokenScope>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it stops working; `null`: never.
     #[oai(nullable)]
-    pub expires_at: Option<String>,
+    pub expires_at: Option<Timestamp>,
+    /// When it was last used (updated at most once a minute); `null`: never.
     #[oai(nullable)]
-    pub last_used_at: Option<String>,
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl Example for ApiToken {
+    fn example() -> Self {
+        ApiToken {
+            id: 3,
+            name: "nightly backup script".into(),
+            prefix: "tlp_8fK2xQ".into(),
+            scopes: vec![TokenScope::TasksRead],
+            created_at: "2026-11-25T11:42:56.437485Z".into(),
+            expires_at: Some("2027-02-23T11:42:56.437485Z".into()),
+            last_used_at: None,
+        }
+    }
 }
 
 /// A token just created: the only time its secret is shown.
 #[derive(Object, Debug)]
+#[oai(example)]
 pub struct CreatedToken {
     #[oai(flatten)]
     pub info: ApiToken,
     /// The secret: send as `Authorization: Bearer <token>`. Store it now; it is kept only
     /// as a hash and cannot be shown again.
     pub token: String,
+}
+
+impl Example for CreatedToken {
+    fn example() -> Self {
+        CreatedToken {
+            info: ApiToken::example(),
+            token: "tlp_8fK2xQ0cVb7Jm4TzLw1RyN5sHd9Ae3GuPk6XoI".into(),
+        }
+    }
 }
 
 #[derive(ApiResponse)]
@@ -81,15 +140,34 @@ pub enum RevokeTokenResponse {
     Revoked,
 }
 
+#[derive(ApiResponse)]
+pub enum ListTokensResponse {
+    /// Your tokens that are not revoked (expired ones too), newest first, without their
+    /// secrets.
+    #[oai(status = 200)]
+    Ok(Json<Vec<ApiToken>>),
+}
+
 pub fn api_token(row: ApiTokenRow) -> ApiToken {
     ApiToken {
         id: row.id,
         name: row.name,
         prefix: row.prefix,
-        scopes: row.scopes,
-        created_at: row.created_at,
-        expires_at: row.expires_at,
-        last_used_at: row.last_used_at,
+        // Every stored scope is one of `TOKEN_SCOPES` (checked when the token is issued).
+        scopes: row
+            .scopes
+            .iter()
+            .filter_map(|s| {
+                let scope = TokenScope::from_name(s);
+                if scope.is_none() {
+                    tracing::warn!(token = row.id, scope = %s, "API token with an unknown scope");
+                }
+                scope
+            })
+            .collect(),
+        created_at: row.created_at.into(),
+        expires_at: row.expires_at.map(Timestamp),
+        last_used_at: row.last_used_at.map(Timestamp),
     }
 }
 
@@ -121,10 +199,12 @@ impl TokensApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-    ) -> Result<Json<Vec<ApiToken>>, ReadErrors> {
+    ) -> Result<ListTokensResponse, ReadErrors> {
         caller.require(Scope::Account)?;
         let rows = state.store.list_api_tokens(caller.user.id).await?;
-        Ok(Json(rows.into_iter().map(api_token).collect()))
+        Ok(ListTokensResponse::Ok(Json(
+            rows.into_iter().map(api_token).collect(),
+        )))
     }
 
     /// Revoke a personal API token
@@ -186,4 +266,29 @@ pub async fn issue_api_token(
         info: api_token(issued.row),
         token: issued.secret,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::registry::Registry;
+    use poem_openapi::types::Type;
+
+    use super::TokenScope;
+    use crate::auth::TOKEN_SCOPES;
+
+    #[test]
+    fn the_documented_scopes_are_the_scopes_a_token_may_carry() {
+        let mut registry = Registry::new();
+        TokenScope::register(&mut registry);
+        let mut documented: Vec<String> = registry.schemas["TokenScope"]
+            .enum_items
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        documented.sort();
+        assert_eq!(documented, TOKEN_SCOPES);
+        for name in TOKEN_SCOPES {
+            assert!(TokenScope::from_name(name).is_some(), "{name}");
+        }
+    }
 }

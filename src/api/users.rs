@@ -2,7 +2,7 @@
 //! anyone; here every route sees only the caller.
 
 use poem::{Request, web::Data};
-use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json, types::Example};
 
 use super::account::{
     AccountDeletion, AccountPatch, AccountUpdate, ChangeResponse, DeleteResponse, change, delete,
@@ -10,6 +10,7 @@ use super::account::{
 };
 use super::auth::{RegisterRequest, RegisterResponse, register_user};
 use super::body::DrfBody;
+use super::origin::external_origin;
 use super::{AccountErrors, ApiTags, OneErrors, PathId, ReadErrors, RegisterErrors};
 use crate::AppState;
 use crate::auth::{Caller, Scope};
@@ -18,29 +19,68 @@ use crate::model::User;
 #[derive(Default)]
 pub struct UsersApi;
 
-/// Links to the collections, as DRF's browsable API root had them.
+/// Links to the collections, as DRF's browsable API root had them: absolute URLs, as the
+/// client reached the server (behind a proxy, see `--trust-x-forwarded-for`).
 #[derive(Object)]
+#[oai(example)]
 pub struct ApiRoot {
     pub tasks: String,
     pub users: String,
+}
+
+impl Example for ApiRoot {
+    fn example() -> Self {
+        ApiRoot {
+            tasks: "https://tasks.example.com/api/tasks/".into(),
+            users: "https://tasks.example.com/api/users/".into(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum MeResponse {
+    /// Your account.
+    #[oai(status = 200)]
+    Ok(Json<User>),
+}
+
+#[derive(ApiResponse)]
+pub enum UserListResponse {
+    /// A list holding only your own account.
+    #[oai(status = 200)]
+    Ok(Json<Vec<User>>),
+}
+
+#[derive(ApiResponse)]
+pub enum UserResponse {
+    /// Your account (the id was yours).
+    #[oai(status = 200)]
+    Ok(Json<User>),
+}
+
+#[derive(ApiResponse)]
+pub enum ApiRootResponse {
+    /// The collections' URLs.
+    #[oai(status = 200)]
+    Ok(Json<ApiRoot>),
 }
 
 #[OpenApi(tag = "ApiTags::Users")]
 impl UsersApi {
     /// Your account
     #[oai(path = "/api/users/me", method = "get", operation_id = "users_me")]
-    async fn users_me(&self, caller: Caller) -> Result<Json<User>, ReadErrors> {
+    async fn users_me(&self, caller: Caller) -> Result<MeResponse, ReadErrors> {
         caller.require(Scope::AccountRead)?;
-        Ok(Json(caller.user))
+        Ok(MeResponse::Ok(Json(caller.user)))
     }
 
     /// List users: only yourself
     ///
     /// Kept for clients of the original, which listed every account to anyone.
     #[oai(path = "/api/users", method = "get", operation_id = "list_users")]
-    async fn list_users(&self, caller: Caller) -> Result<Json<Vec<User>>, ReadErrors> {
+    async fn list_users(&self, caller: Caller) -> Result<UserListResponse, ReadErrors> {
         caller.require(Scope::AccountRead)?;
-        Ok(Json(vec![caller.user]))
+        Ok(UserListResponse::Ok(Json(vec![caller.user])))
     }
 
     /// Register a new account (the original's route)
@@ -64,27 +104,26 @@ impl UsersApi {
         caller: Caller,
         /// A user id; any id but your own is a 404.
         id: Path<PathId>,
-    ) -> Result<Json<User>, OneErrors> {
-        Ok(Json(owner(caller, id, Scope::AccountRead)?.user))
+    ) -> Result<UserResponse, OneErrors> {
+        Ok(UserResponse::Ok(Json(
+            owner(caller, id, Scope::AccountRead)?.user,
+        )))
     }
 
     /// API root: links to the collections
     #[oai(path = "/api", method = "get", operation_id = "api_root")]
-    async fn api_root(&self, caller: Caller, req: &Request) -> Result<Json<ApiRoot>, ReadErrors> {
+    async fn api_root(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        req: &Request,
+    ) -> Result<ApiRootResponse, ReadErrors> {
         caller.require(Scope::AccountRead)?;
-        let host = req
-            .headers()
-            .get(poem::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| {
-                h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c))
-            })
-            .unwrap_or("localhost");
-        Ok(Json(ApiRoot {
-            tasks: format!("http://{host}/api/tasks/"),
-            users: format!("http://{host}/api/users/"),
-        }))
+        let origin = external_origin(req, state.limits.trust_x_forwarded_for);
+        Ok(ApiRootResponse::Ok(Json(ApiRoot {
+            tasks: format!("{origin}/api/tasks/"),
+            users: format!("{origin}/api/users/"),
+        })))
     }
 
     /// Change your account

@@ -9,7 +9,7 @@ use poem_openapi::registry::{MetaResponses, MetaSchema, MetaSchemaRef, Registry}
 use poem_openapi::types::{ToJSON, Type};
 use serde_json::{Map, Value};
 
-use super::ApiError;
+use super::{ApiError, ErrorDetail};
 use crate::auth::AuthError;
 use crate::domain::DomainError;
 use crate::store::StoreError;
@@ -17,8 +17,16 @@ use crate::store::StoreError;
 /// A 400 body, typed for generated clients: each invalid field's name maps to its
 /// messages; `non_field_errors` holds the messages about the input as a whole; a body that
 /// could not be read at all gets `detail` instead.
+///
+/// Documented as one of two shapes: an [`ErrorDetail`] (`{"detail": "…"}`), or the
+/// `ValidationError` schema, a map of field to messages. (One object with a string
+/// `detail` beside string-list fields cannot be typed in TypeScript, for one: the two
+/// shapes can.)
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidationError(pub Map<String, Value>);
+
+/// The name of the field map's schema.
+const FIELD_MAP: &str = "ValidationError";
 
 impl Type for ValidationError {
     const IS_REQUIRED: bool = true;
@@ -26,19 +34,28 @@ impl Type for ValidationError {
     type RawElementValueType = Self;
 
     fn name() -> Cow<'static, str> {
-        "ValidationError".into()
+        "ValidationError_or_ErrorDetail".into()
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Reference(Self::name().into_owned())
+        // `ErrorDetail` first: a client that tries the shapes in order (as
+        // openapi-python-client's does) would take `{"detail": "…"}` for a field map
+        // otherwise, since its messages are not checked to be lists.
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            one_of: vec![
+                ErrorDetail::schema_ref(),
+                MetaSchemaRef::Reference(FIELD_MAP.into()),
+            ],
+            ..MetaSchema::ANY
+        }))
     }
 
     fn register(registry: &mut Registry) {
-        registry.create_schema::<Self, _>(Self::name().into_owned(), |_| MetaSchema {
+        ErrorDetail::register(registry);
+        registry.create_schema::<Self, _>(FIELD_MAP.into(), |_| MetaSchema {
             description: Some(
-                "Messages per field, in the serializer's field order: `{\"title\": [\"This field is required.\"]}`. `non_field_errors` holds messages about the input as a whole; a body that could not be read has `detail` (a string) instead.",
+                "Messages per field, in the serializer's field order: `{\"title\": [\"This field is required.\"]}`. `non_field_errors` holds messages about the input as a whole. (A body that could not be read gets an `ErrorDetail` instead.)",
             ),
-            properties: vec![("detail", String::schema_ref())],
             additional_properties: Some(Box::new(Vec::<String>::schema_ref())),
             example: Some(serde_json::json!({
                 "title": ["Title must be at least 5 characters long."]

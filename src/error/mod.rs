@@ -9,7 +9,7 @@
 mod documented;
 mod map;
 
-use poem_openapi::{ApiResponse, Object, payload::Json};
+use poem_openapi::{ApiResponse, Object, payload::Json, types::Example};
 use serde_json::{Map, Value};
 
 pub use crate::domain::FieldErrors;
@@ -24,6 +24,7 @@ pub const STREAM_RETRY_AFTER: u64 = 10;
 
 /// `{"detail": "…"}`, plus `code` and `messages` on token errors (simplejwt's shape).
 #[derive(Object, Debug, Clone)]
+#[oai(example)]
 pub struct ErrorDetail {
     /// What went wrong, in words.
     pub detail: String,
@@ -33,6 +34,12 @@ pub struct ErrorDetail {
     /// For rejected tokens: which token class rejected it and why.
     #[oai(skip_serializing_if_is_none)]
     pub messages: Option<Vec<TokenMessage>>,
+}
+
+impl Example for ErrorDetail {
+    fn example() -> Self {
+        detail("Authentication credentials were not provided.")
+    }
 }
 
 /// One entry of simplejwt's `messages` array.

@@ -14,6 +14,7 @@ mod django;
 mod django_hashes;
 mod docs;
 mod durability;
+mod forwarded;
 mod hardening;
 mod helpers;
 mod hosts;

@@ -393,6 +393,93 @@ async fn sse_resumes_from_last_event_id() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
+/// A browser's `EventSource` cannot set headers: the access token rides in `?token=`.
+#[tokio::test]
+async fn sse_takes_an_access_token_in_the_query() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice1").await;
+    let resp = app
+        .client
+        .get(app.url(&format!("/api/events/?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let t = app.new_task(&token, "Heard by EventSource").await;
+    let events = sse_events_through(resp, 1).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, "1");
+    assert_eq!(events[0].2["action"], "create");
+    assert_eq!(events[0].2["task"], t);
+
+    // Resuming with `since` works the same way.
+    let resp = app
+        .client
+        .get(app.url(&format!("/api/events/?since=0&token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(sse_events_through(resp, 1).await[0].2["task"], t);
+}
+
+#[tokio::test]
+async fn sse_refuses_api_tokens_and_refresh_tokens_in_the_query() {
+    let app = spawn_app().await;
+    let (access, refresh) = app.user("alice1").await;
+    let script = api_token(&app, &access, &["tasks:read"]).await;
+
+    // A personal API token never travels in a URL, not even beside a good header.
+    for authorization in [None, Some(format!("Bearer {access}"))] {
+        let r = app
+            .get_with_auth(
+                &format!("/api/events/?token={script}"),
+                authorization.as_deref(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+        assert_eq!(r.json()["code"], "token_in_url");
+        assert_eq!(r.header("www-authenticate"), Some(r#"Bearer realm="api""#));
+    }
+
+    // A refresh token is not an access token.
+    let r = app
+        .get_with_auth(&format!("/api/events/?token={refresh}"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.json()["code"], "token_not_valid");
+
+    // Nor is rubbish, and no token at all is the usual 401.
+    let r = app.get_with_auth("/api/events/?token=nonsense", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["code"], "token_not_valid");
+    let r = app.get_with_auth("/api/events/?token=", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // The credential is checked first, as on every route behind the Bearer scheme.
+    let r = app.get_with_auth("/api/events/?since=-1", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = app
+        .get_with_auth(&format!("/api/events/?since=-1&token={access}"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+
+    // The API token still works in the header.
+    let resp = app
+        .client
+        .get(app.url("/api/events/"))
+        .bearer_auth(&script)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn the_list_says_where_to_resume_the_stream() {
     let app = spawn_app().await;

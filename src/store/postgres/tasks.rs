@@ -12,7 +12,7 @@ use tokio_postgres::{IsolationLevel, Row, types::ToSql};
 
 use super::Postgres;
 use crate::clock::now_timestamp;
-use crate::model::{Action, Event, Task, User};
+use crate::model::{Action, Event, Task, Timestamp, User};
 use crate::store::tasks::TASK_COLUMNS;
 use crate::store::tasks::{
     IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check, like_pattern, order_by,
@@ -26,8 +26,8 @@ fn task(r: &Row, owner: &User) -> Result<Task> {
         title: r.try_get(1)?,
         description: r.try_get(2)?,
         completed: r.try_get(3)?,
-        created_at: r.try_get(4)?,
-        updated_at: r.try_get(5)?,
+        created_at: Timestamp(r.try_get(4)?),
+        updated_at: Timestamp(r.try_get(5)?),
         user: owner.clone(),
         version: r.try_get(6)?,
     })
@@ -120,8 +120,8 @@ pub(super) async fn insert_task(
         title: new.title,
         description: new.description,
         completed: new.completed,
-        created_at: now.clone(),
-        updated_at: now,
+        created_at: Timestamp(now.clone()),
+        updated_at: Timestamp(now),
         user: owner,
         version: 1,
     };
@@ -303,7 +303,7 @@ impl Postgres {
         if let Some(completed) = changes.completed {
             task.completed = completed;
         }
-        task.updated_at = now_timestamp();
+        task.updated_at = Timestamp(now_timestamp());
         task.version += 1;
         let stmt = tx
             .prepare_cached(
@@ -317,7 +317,7 @@ impl Postgres {
                 &task.title,
                 &task.description,
                 &task.completed,
-                &task.updated_at,
+                &task.updated_at.0,
                 &id,
             ],
         )

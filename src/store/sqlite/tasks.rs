@@ -5,7 +5,7 @@ use rusqlite::{Row, Transaction, params};
 
 use super::{Sqlite, events::insert_event};
 use crate::clock::now_timestamp;
-use crate::model::{Action, Event, Task, User};
+use crate::model::{Action, Event, Task, Timestamp, User};
 use crate::store::tasks::TASK_COLUMNS;
 use crate::store::tasks::{
     IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check, like_pattern, order_by,
@@ -46,8 +46,8 @@ fn task(owner: &User) -> impl Fn(&Row) -> rusqlite::Result<Task> + '_ {
             title: r.get(1)?,
             description: r.get(2)?,
             completed: r.get(3)?,
-            created_at: r.get(4)?,
-            updated_at: r.get(5)?,
+            created_at: Timestamp(r.get(4)?),
+            updated_at: Timestamp(r.get(5)?),
             user: owner.clone(),
             version: r.get(6)?,
         })
@@ -73,8 +73,8 @@ pub(super) fn insert_task(tx: &Transaction, owner: User, new: NewTask) -> Result
         title: new.title,
         description: new.description,
         completed: new.completed,
-        created_at: now.clone(),
-        updated_at: now,
+        created_at: Timestamp(now.clone()),
+        updated_at: Timestamp(now),
         user: owner,
         version: 1,
     };
@@ -216,7 +216,7 @@ impl Sqlite {
             if let Some(completed) = changes.completed {
                 task.completed = completed;
             }
-            task.updated_at = now_timestamp();
+            task.updated_at = Timestamp(now_timestamp());
             task.version += 1;
             tx.prepare_cached(
                 "UPDATE tasks SET title = ?1, description = ?2, completed = ?3, updated_at = ?4,
@@ -226,7 +226,7 @@ impl Sqlite {
                 task.title,
                 task.description,
                 task.completed,
-                task.updated_at,
+                task.updated_at.as_str(),
                 id
             ])?;
             let event = insert_event(tx, Action::Update, &task)?;

@@ -1,0 +1,145 @@
+// What a TypeScript client of tasklane writes, checked by `tsc --strict` against the
+// types openapi-typescript generates from openapi/openapi.json (scripts/ts_client.sh).
+// Nothing here runs: a wrong field name, type, enum value or header name in the document
+// is a compile error here.
+import type { components, paths } from "./schema";
+
+type Schemas = components["schemas"];
+type Json = "application/json; charset=utf-8";
+
+/** The JSON body an operation takes. */
+type Body<Op> = Op extends { requestBody: { content: { "application/json": infer B } } }
+  ? B
+  : never;
+/** The JSON an operation answers with status `S`. */
+type Answer<Op, S extends number> = Op extends {
+  responses: { [K in S]: { content: { [M in Json]: infer R } } };
+}
+  ? R
+  : never;
+/** The headers an operation answers with status `S`. */
+type AnswerHeaders<Op, S extends number> = Op extends {
+  responses: { [K in S]: { headers: infer H } };
+}
+  ? H
+  : never;
+/** The names of `T`'s properties, without its index signature. */
+type Named<T> = keyof { [K in keyof T as string extends K ? never : K]: T[K] };
+/** An operation's query parameters. */
+type QueryOf<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
+
+type Login = paths["/api/token"]["post"];
+type CreateTask = paths["/api/tasks"]["post"];
+type ListTasks = paths["/api/tasks"]["get"];
+type Events = paths["/api/events"]["get"];
+
+/** Any `fetch`: passed in, so this file never touches the network. */
+type Fetch = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string },
+) => Promise<{ status: number; headers: { get(name: string): string | null }; json(): Promise<unknown> }>;
+
+type Invalid = Answer<Login, 400>;
+
+/** Thrown with the body of a 400: messages per field. */
+class ValidationFailed extends Error {
+  constructor(readonly fields: Invalid) {
+    super("invalid input");
+  }
+}
+
+async function send(fetch: Fetch, url: string, method: string, token: string | null, body?: unknown, extra: Record<string, string> = {}) {
+  const headers: Record<string, string> = { accept: "application/json", ...extra };
+  if (token !== null) headers["authorization"] = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const init = body === undefined ? { method, headers } : { method, headers, body: JSON.stringify(body) };
+  const response = await fetch(url, init);
+  if (response.status === 400) throw new ValidationFailed((await response.json()) as Invalid);
+  return response;
+}
+
+export async function login(fetch: Fetch, base: string, credentials: Body<Login>): Promise<Answer<Login, 200>> {
+  const response = await send(fetch, `${base}/api/token/`, "POST", null, credentials);
+  return (await response.json()) as Answer<Login, 200>;
+}
+
+export async function createTask(
+  fetch: Fetch,
+  base: string,
+  access: string,
+  task: Body<CreateTask>,
+  idempotencyKey: string,
+): Promise<{ task: Answer<CreateTask, 201>; etag: AnswerHeaders<CreateTask, 201>["ETag"] }> {
+  const response = await send(fetch, `${base}/api/tasks/`, "POST", access, task, { "Idempotency-Key": idempotencyKey });
+  const created = (await response.json()) as Answer<CreateTask, 201>;
+  return { task: created, etag: response.headers.get("ETag") ?? `"v${created.version}"` };
+}
+
+export async function listTasks(
+  fetch: Fetch,
+  base: string,
+  access: string,
+  query: QueryOf<ListTasks>,
+): Promise<{ tasks: Answer<ListTasks, 200>; total: AnswerHeaders<ListTasks, 200>["X-Total-Count"]; next: string | null }> {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) params.set(key, String(value));
+  }
+  const response = await send(fetch, `${base}/api/tasks/?${params}`, "GET", access);
+  return {
+    tasks: (await response.json()) as Answer<ListTasks, 200>,
+    total: Number(response.headers.get("X-Total-Count")),
+    next: response.headers.get("Link"),
+  };
+}
+
+/** An `EventSource` URL: the access token rides in `?token=` (never a `tlp_` token). */
+export function eventsUrl(base: string, access: string, since?: QueryOf<Events>["since"]): string {
+  const query: QueryOf<Events> = since === undefined ? { token: access } : { token: access, since };
+  return `${base}/api/events/?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]))}`;
+}
+
+export async function firstHour(fetch: Fetch, base: string): Promise<string> {
+  const pair = await login(fetch, base, { username: "alice", password: "correct-horse-battery" });
+  const { task, etag } = await createTask(fetch, base, pair.access, { title: "Write report", completed: false }, "3f1c9a");
+  const page = await listTasks(fetch, base, pair.access, { ordering: "-created_at", completed: false, limit: 50 });
+  const newest: Schemas["Task"] | undefined = page.tasks[0];
+  const when: string = task.created_at;
+  const owner: string = task.user.username;
+  return `${etag} ${page.total} ${newest?.title ?? ""} ${when} ${owner} ${page.next ?? ""}`;
+}
+
+// The document's promises, checked by the compiler.
+export const checks = {
+  // Enums, not open strings.
+  ordering: "-updated_at" satisfies NonNullable<QueryOf<ListTasks>["ordering"]>,
+  action: "reset" satisfies Schemas["StreamMessage"]["action"],
+  scopes: ["tasks:read", "tasks:write", "account:read"] satisfies Schemas["NewTokenRequest"]["scopes"],
+  // A 400 is messages per field, or `detail` for a body that could not be read.
+  invalid: { title: ["This field is required."], non_field_errors: ["No."] } satisfies Invalid,
+  unreadable: { detail: "JSON parse error" } satisfies Invalid,
+  // Response headers under their usual names.
+  lastEvent: 7 satisfies AnswerHeaders<ListTasks, 200>["X-Last-Event-Id"],
+  retryAfter: 10 satisfies AnswerHeaders<Login, 429>["Retry-After"],
+  challenge: 'Bearer realm="api"' satisfies AnswerHeaders<Login, 401>["WWW-Authenticate"],
+  replayed: true satisfies NonNullable<AnswerHeaders<CreateTask, 201>["Idempotent-Replayed"]>,
+  listHeaders: ["X-Total-Count", "Link", "X-Last-Event-Id", "ETag"] satisfies Named<AnswerHeaders<ListTasks, 200>>[],
+};
+
+// And what the compiler must refuse.
+// @ts-expect-error a login needs a password
+export const noPassword: Body<Login> = { username: "alice" };
+// @ts-expect-error a task needs a title
+export const noTitle: Body<CreateTask> = { completed: true };
+// @ts-expect-error not an ordering
+export const badOrdering: QueryOf<ListTasks> = { ordering: "priority" };
+// @ts-expect-error not an action
+export const badAction: Schemas["StreamMessage"]["action"] = "created";
+// @ts-expect-error not a scope
+export const badScope: Schemas["ApiToken"]["scopes"] = ["tasks:admin"];
+// @ts-expect-error a field's messages are a list
+export const badInvalid: Invalid = { title: "This field is required." };
+// @ts-expect-error header names are not upper case
+export const upperCase: Named<AnswerHeaders<ListTasks, 200>> = "X-TOTAL-COUNT";
+// @ts-expect-error a field's message list is not a detail
+export const mixed: Invalid = { detail: ["x"], title: "y" };
