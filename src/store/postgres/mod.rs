@@ -3,7 +3,8 @@
 //! `Postgres` owns a deadpool pool of tokio-postgres connections (async all the way: no
 //! `spawn_blocking`, no connection held across anything but its own queries). Every write
 //! is one transaction of its own on a pooled connection, committed before the caller
-//! hears of it; reads are single statements, or a read-only `REPEATABLE READ` transaction
+//! hears of it, except task creates: those waiting at once share one transaction and one
+//! WAL flush ([`group`]). Reads are single statements, or a read-only `REPEATABLE READ` transaction
 //! when several must agree. The schema is applied by numbered migrations
 //! (`migrations/NNNN_*.sql`, embedded), recorded in `tasklane_migrations` and run at
 //! connect under a transaction-scoped advisory lock, so hosts starting at once migrate
@@ -57,6 +58,7 @@ pub mod admin;
 mod api_tokens;
 mod copy;
 mod events;
+mod group;
 mod idempotency;
 mod settings;
 mod tasks;
@@ -66,7 +68,8 @@ mod tokens;
 mod users;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
@@ -127,8 +130,10 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 #[derive(Clone)]
 pub struct Postgres {
     pool: Pool,
-    /// Write transactions committed by this process.
-    commits: Arc<AtomicU64>,
+    /// Write transactions committed by this process, and the writes they carried.
+    counts: Arc<group::Counts>,
+    /// The group commit of task creates, started by the first create.
+    creates: Arc<OnceLock<group::Creates>>,
 }
 
 impl Postgres {
@@ -166,10 +171,7 @@ impl Postgres {
             .create_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Other(format!("connection pool: {e}")))?;
-        let db = Postgres {
-            pool,
-            commits: Arc::new(AtomicU64::new(0)),
-        };
+        let db = Postgres::with_pool(pool);
         db.migrate().await.map_err(|e| about(url, e))?;
         // A pooler between us and the server may drop startup options: refuse to run
         // with commits that could be acknowledged before they are durable.
@@ -185,6 +187,20 @@ impl Postgres {
             ));
         }
         Ok(db)
+    }
+
+    fn with_pool(pool: Pool) -> Postgres {
+        Postgres {
+            pool,
+            counts: Arc::default(),
+            creates: Arc::default(),
+        }
+    }
+
+    /// The create queue ([`group`]), started on first use.
+    fn creates(&self) -> &group::Creates {
+        self.creates
+            .get_or_init(|| group::Creates::start(self.pool.clone(), self.counts.clone()))
     }
 
     /// `synchronous_commit` as a pooled connection sees it: `on` (set in every
@@ -210,14 +226,16 @@ impl Postgres {
 
     /// Counts a write committed on its own (one statement outside a transaction).
     fn committed(&self) {
-        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.counts.add(1, 1);
     }
 
     /// Write transactions committed by this process, and the writes they carried (one
-    /// each: there is no group commit here).
+    /// each, except task creates, which group-commit: [`group`]).
     pub fn write_stats(&self) -> (u64, u64) {
-        let n = self.commits.load(Ordering::Relaxed);
-        (n, n)
+        (
+            self.counts.commits.load(Ordering::Relaxed),
+            self.counts.writes.load(Ordering::Relaxed),
+        )
     }
 
     /// Connections in the pool, and how many of them are idle.
@@ -393,10 +411,7 @@ impl Postgres {
             .max_size(1)
             .build()
             .map_err(|e| StoreError::Other(format!("connection pool: {e}")))?;
-        Ok(Postgres {
-            pool,
-            commits: Arc::new(AtomicU64::new(0)),
-        })
+        Ok(Postgres::with_pool(pool))
     }
 }
 
