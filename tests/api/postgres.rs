@@ -255,6 +255,43 @@ async fn creates_group_committed_on_two_hosts_stay_gapless_and_match_their_event
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coalesced_event_id_reads_see_every_commit_made_before_them() {
+    let Some(db) = fresh().await else { return };
+    let (a, b) = two_hosts(&db).await;
+    let mut owners = Vec::new();
+    for name in ["ann", "bob", "cyd"] {
+        owners.push(account(&a, name).await);
+    }
+    let mut expected = vec![0_i64; owners.len()];
+    for round in 0..30 {
+        // A write on host B, then many reads at once on host A, all asked after it
+        // committed: each must see it, and a user who does not exist is NotFound.
+        let k = round % owners.len();
+        b.create_task(owners[k].clone(), task(&format!("Round {round} task")))
+            .await
+            .unwrap();
+        expected[k] += 1;
+        let mut reads = Vec::new();
+        for i in 0..24 {
+            let (a, id) = match i % 4 {
+                3 => (a.clone(), i64::MAX),
+                j => (a.clone(), owners[j].id),
+            };
+            reads.push(tokio::spawn(async move { (id, a.event_seq(id).await) }));
+        }
+        for r in reads {
+            match r.await.unwrap() {
+                (i64::MAX, got) => assert!(matches!(got, Err(StoreError::NotFound)), "{got:?}"),
+                (id, got) => {
+                    let k = owners.iter().position(|o| o.id == id).unwrap();
+                    assert_eq!(got.unwrap(), expected[k], "round {round}, user {id}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_idempotency_key_through_two_hosts_creates_one_task() {
     let Some(db) = fresh().await else { return };
     let (a, b) = two_hosts(&db).await;

@@ -60,6 +60,7 @@ mod copy;
 mod events;
 mod group;
 mod idempotency;
+mod seqs;
 mod settings;
 mod tasks;
 mod throttles;
@@ -134,6 +135,8 @@ pub struct Postgres {
     counts: Arc<group::Counts>,
     /// The group commit of task creates, started by the first create.
     creates: Arc<OnceLock<group::Creates>>,
+    /// The coalesced `event_seq` reads, started by the first.
+    seq_reads: Arc<OnceLock<seqs::SeqReads>>,
 }
 
 impl Postgres {
@@ -194,6 +197,7 @@ impl Postgres {
             pool,
             counts: Arc::default(),
             creates: Arc::default(),
+            seq_reads: Arc::default(),
         }
     }
 
@@ -201,6 +205,12 @@ impl Postgres {
     fn creates(&self) -> &group::Creates {
         self.creates
             .get_or_init(|| group::Creates::start(self.pool.clone(), self.counts.clone()))
+    }
+
+    /// The `event_seq` read queue ([`seqs`]), started on first use.
+    fn seq_reads(&self) -> &seqs::SeqReads {
+        self.seq_reads
+            .get_or_init(|| seqs::SeqReads::start(self.pool.clone()))
     }
 
     /// `synchronous_commit` as a pooled connection sees it: `on` (set in every

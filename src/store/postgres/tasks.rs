@@ -255,16 +255,13 @@ impl Postgres {
     }
 
     /// The user's last event id: it moves with every change to their tasks, in the same
-    /// transaction, so an unchanged value means an unchanged task list. A point read.
+    /// transaction, so an unchanged value means an unchanged task list. A point read,
+    /// sent with the others waiting at the time ([`super::seqs`]).
     pub async fn event_seq(&self, user_id: i64) -> Result<i64> {
-        let c = self.client().await?;
-        let stmt = c
-            .prepare_cached("SELECT event_seq FROM users WHERE id = $1")
-            .await?;
-        Ok(c.query_opt(&stmt, &[&user_id])
+        self.seq_reads()
+            .read(user_id)
             .await?
-            .ok_or(StoreError::NotFound)?
-            .try_get(0)?)
+            .ok_or(StoreError::NotFound)
     }
 
     pub async fn get_task(&self, owner: User, id: i64) -> Result<Task> {
