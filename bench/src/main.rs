@@ -1,6 +1,12 @@
 //! `tasklane-bench`: starts a release tasklane on a temporary database (or targets
 //! `--base`), loads it over loopback and prints a table and a JSON summary.
 //!
+//! `--backend sqlite` (the default) serves a temporary SQLite file, `postgres` a fresh
+//! PostgreSQL database made and dropped through `--postgres-url`, and `both` runs every
+//! selected scenario on each (a fresh server each), in one table with PostgreSQL's
+//! throughput over SQLite's; the JSON then has `backends.sqlite`, `backends.postgres`
+//! and a `comparison`.
+//!
 //! Scenarios, in this order: `healthz` (the stack's ceiling), `list` (GET a 50-task list),
 //! `create` (POST tasks), `login` (POST /api/token/, argon2id), `fanout` (WebSocket
 //! delivery latency and loss while writes run) and `idle` (server memory with many idle
@@ -16,6 +22,7 @@
 mod api;
 mod http;
 mod load;
+mod pg;
 mod report;
 mod scenarios;
 mod server;
@@ -34,7 +41,9 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use crate::load::{MakeReq, Plan};
-use crate::scenarios::{Memory, OpenLoop, OpenRate, fanout, http_scenario, idle, list_user, users};
+use crate::scenarios::{
+    Memory, OpenLoop, OpenRate, Subject, fanout, http_scenario, idle, list_user, users,
+};
 use crate::server::{Server, round1};
 
 #[derive(Parser, Debug)]
@@ -56,6 +65,9 @@ counts. The row `open` gives that rate achieved (ok answers/s), percentiles of t
 answers, errors (with timeouts: still unanswered `--open-loop-drain` after the window) \
 and `late` (intended in the window, never sent). `--open-loop-rate list=8000` fixes a \
 scenario's rate instead, to compare builds at the same load.\n\n\
+PostgreSQL (`--backend postgres|both`): the server gets the fresh database's URL in \
+TASKLANE_DATABASE_URL. PostgreSQL itself is not pinned: its processes share both CPUs \
+with the server and the load generator (the notes give their CPU as `pg`).\n\n\
 Exit status: 0 done, 1 could not run, 2 the fan-out lost or duplicated events."
 )]
 struct Args {
@@ -156,9 +168,28 @@ struct Args {
     #[arg(long)]
     json: Option<PathBuf>,
 
-    /// Give up (and stop the server) after this long.
+    /// Give up (and stop the server) after this long, per backend.
     #[arg(long, default_value = "180s", value_parser = humantime::parse_duration)]
     max_time: Duration,
+
+    /// The database of the started server: `sqlite` (a temporary file), `postgres` (a
+    /// fresh database on `--postgres-url`, dropped afterwards) or `both` (every selected
+    /// scenario on SQLite, then on PostgreSQL, each on a fresh server; one table with
+    /// PostgreSQL's throughput over SQLite's). Both durable: SQLite `--synchronous full`,
+    /// PostgreSQL `synchronous_commit=on`.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Sqlite)]
+    backend: BackendChoice,
+
+    /// PostgreSQL to benchmark on (plain TCP): through this URL the harness creates
+    /// `tasklane_bench_<random hex>`, serves that, and drops it afterwards (`WITH
+    /// (FORCE)`, also after an error or Ctrl-C). Its password is never printed.
+    #[arg(
+        long,
+        env = "TASKLANE_BENCH_POSTGRES_URL",
+        hide_env_values = true,
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    postgres_url: String,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -253,7 +284,7 @@ fn main() -> ExitCode {
         }
     };
     let env = json!({
-        "command": std::env::args().collect::<Vec<_>>(),
+        "command": shown_command(),
         "started_at": chrono::Utc::now().to_rfc3339(),
         "machine": machine,
         "client": {
@@ -262,12 +293,7 @@ fn main() -> ExitCode {
             "nofile_limit": nofile,
         },
     });
-    let result = runtime.block_on(async {
-        match tokio::time::timeout(args.max_time, run(&args, env)).await {
-            Ok(r) => r,
-            Err(_) => bail!("the run took longer than --max-time {:?}", args.max_time),
-        }
-    });
+    let result = runtime.block_on(run(&args, env));
     // Don't wait for sockets or connection tasks left behind.
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
@@ -295,6 +321,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// This process's arguments, with any password in `--postgres-url` hidden.
+fn shown_command() -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for arg in std::env::args() {
+        let shown = if out.last().is_some_and(|a| a == "--postgres-url") {
+            pg::redact(&arg)
+        } else if let Some(url) = arg.strip_prefix("--postgres-url=") {
+            format!("--postgres-url={}", pg::redact(url))
+        } else {
+            arg
+        };
+        out.push(shown);
+    }
+    out
+}
+
 /// Pins this process (its only thread, so far) to `cpus` with `taskset`.
 fn pin_self(cpus: &str) -> Value {
     if cpus == "all" {
@@ -317,6 +359,29 @@ fn progress(msg: impl AsRef<str>) {
     eprintln!("[bench] {}", msg.as_ref());
 }
 
+/// Which database the started server runs on.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum BackendChoice {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
 /// The server under test: one we started, or one at `--base`.
 struct Target {
     addr: SocketAddr,
@@ -324,7 +389,7 @@ struct Target {
     server: Option<Server>,
 }
 
-async fn target(args: &Args) -> anyhow::Result<Target> {
+async fn target(args: &Args, db: &server::Db<'_>) -> anyhow::Result<Target> {
     if let Some(base) = &args.base {
         let authority = base
             .strip_prefix("http://")
@@ -347,7 +412,7 @@ async fn target(args: &Args) -> anyhow::Result<Target> {
         });
     }
     let cpus = (args.server_cpus != "all").then_some(args.server_cpus.as_str());
-    let server = Server::start(&args.server_bin, cpus).await?;
+    let server = Server::start(&args.server_bin, cpus, db).await?;
     progress(format!(
         "server pid {} listening on {} ({})",
         server.pid,
@@ -361,6 +426,45 @@ async fn target(args: &Args) -> anyhow::Result<Target> {
     })
 }
 
+/// `fut`, bounded by `--max-time` and ended by Ctrl-C (so the caller can still drop its
+/// PostgreSQL database).
+async fn bounded<T>(
+    args: &Args,
+    fut: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    tokio::select! {
+        r = tokio::time::timeout(args.max_time, fut) => match r {
+            Ok(r) => r,
+            Err(_) => bail!("the run took longer than --max-time {:?}", args.max_time),
+        },
+        _ = tokio::signal::ctrl_c() => bail!("interrupted"),
+    }
+}
+
+/// What one backend's run gave.
+struct BackendRun {
+    backend: Backend,
+    rows: Vec<report::Row>,
+    scenarios: Map<String, Value>,
+    memory: Memory,
+    target: Value,
+    server_log: Option<Value>,
+}
+
+impl BackendRun {
+    /// The one invariant: a subscriber gets every event of its user exactly once.
+    fn checks(&self) -> Value {
+        let fan = self.scenarios.get("fanout");
+        let count = |k: &str| fan.and_then(|f| f[k].as_u64()).unwrap_or(0);
+        let (lost, duplicates) = (count("lost"), count("duplicates"));
+        json!({
+            "events_lost": fan.map(|_| lost),
+            "events_duplicated": fan.map(|_| duplicates),
+            "passed": lost == 0 && duplicates == 0,
+        })
+    }
+}
+
 async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
     let began = Instant::now();
     let wants = |s: Scenario| args.only.contains(&s);
@@ -370,7 +474,187 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
             s.name()
         );
     }
-    let Target { addr, pid, server } = target(args).await?;
+    let backends: &[Backend] = match args.backend {
+        BackendChoice::Sqlite => &[Backend::Sqlite],
+        BackendChoice::Postgres => &[Backend::Postgres],
+        BackendChoice::Both => &[Backend::Sqlite, Backend::Postgres],
+    };
+    if args.base.is_some() && args.backend != BackendChoice::Sqlite {
+        bail!("--backend postgres and both start their own servers: not with --base");
+    }
+    // Connected first, so that `both` fails now rather than after its SQLite half.
+    let admin = if backends.contains(&Backend::Postgres) {
+        let admin = pg::Admin::connect(&args.postgres_url).await?;
+        progress(format!(
+            "PostgreSQL at {}: not pinned, it shares both CPUs with the server and the load generator",
+            admin.shown()
+        ));
+        Some(admin)
+    } else {
+        None
+    };
+    let mut runs = Vec::new();
+    for &backend in backends {
+        if backends.len() > 1 {
+            progress(format!("=== {} ===", backend.name()));
+        }
+        let run = match (backend, &admin) {
+            (Backend::Postgres, Some(admin)) => {
+                let db = admin.create_database().await?;
+                progress(format!("created database {}", db.name));
+                let result = bounded(args, run_backend(args, backend, Some((admin, &db)))).await;
+                match admin.drop_database(&db.name).await {
+                    Ok(()) => progress(format!("dropped database {}", db.name)),
+                    Err(e) => progress(format!(
+                        "warning: {e:#}; drop it by hand: DROP DATABASE \"{}\" WITH (FORCE)",
+                        db.name
+                    )),
+                }
+                result?
+            }
+            _ => bounded(args, run_backend(args, backend, None)).await?,
+        };
+        runs.push(run);
+    }
+
+    println!();
+    let rows = match &mut runs[..] {
+        [s, p] => report::compare(std::mem::take(&mut s.rows), std::mem::take(&mut p.rows)),
+        runs => runs
+            .iter_mut()
+            .flat_map(|r| std::mem::take(&mut r.rows))
+            .collect(),
+    };
+    report::print_table(&rows);
+    for run in &runs {
+        if run.memory.lines.is_empty() {
+            continue;
+        }
+        println!();
+        let of = if runs.len() > 1 {
+            format!(", {}", run.backend.name())
+        } else {
+            String::new()
+        };
+        println!(
+            "server memory (VmRSS, pid {}{of}):",
+            run.memory.pid.unwrap_or_default()
+        );
+        for line in &run.memory.lines {
+            println!("  {line}");
+        }
+    }
+    println!();
+
+    summary["backend"] = json!(match args.backend {
+        BackendChoice::Sqlite => "sqlite",
+        BackendChoice::Postgres => "postgres",
+        BackendChoice::Both => "both",
+    });
+    summary["settings"] = json!({
+        "backends": backends.iter().map(|b| b.name()).collect::<Vec<_>>(),
+        "scenarios": args.only.iter().map(|s| s.name()).collect::<Vec<_>>(),
+        "warmup_s": args.warmup.as_secs_f64(),
+        "duration_s": args.duration.as_secs_f64(),
+        "connections": args.connections,
+        "login_connections": args.login_connections,
+        "open_loop_fraction": args.open_loop,
+        "open_loop_rates": args.open_loop_rate.iter().map(|(s, r)| (s.name().to_owned(), json!(r))).collect::<Map<_, _>>(),
+        "open_loop_drain_s": args.open_loop_drain.as_secs_f64(),
+        "list_tasks": args.list_tasks,
+        "subscribers": args.subscribers,
+        "subscriber_users": args.subscriber_users,
+        "fanout_rate": args.fanout_rate,
+        "fanout_writers": args.fanout_writers,
+        "idle_sockets": args.idle_sockets,
+        "connect_concurrency": args.connect_concurrency,
+    });
+    if let [run] = &mut runs[..] {
+        // One backend: the summary's shape as before `--backend` existed.
+        summary["target"] = std::mem::take(&mut run.target);
+        summary["checks"] = run.checks();
+        summary["scenarios"] = Value::Object(std::mem::take(&mut run.scenarios));
+        summary["server_memory"] = Value::Object(std::mem::take(&mut run.memory.readings));
+        if let Some(log) = run.server_log.take() {
+            summary["server_log"] = log;
+        }
+    } else {
+        let checks: Vec<Value> = runs.iter().map(BackendRun::checks).collect();
+        let passed = checks.iter().all(|c| c["passed"].as_bool().unwrap_or(true));
+        summary["checks"] = json!({
+            "passed": passed,
+            "by_backend": runs.iter().map(|r| r.backend.name()).zip(checks).map(|(b, c)| (b.to_owned(), c)).collect::<Map<_, _>>(),
+        });
+        summary["comparison"] = comparison(&rows);
+        let mut by_backend = Map::new();
+        for run in runs {
+            let checks = run.checks();
+            by_backend.insert(
+                run.backend.name().to_owned(),
+                json!({
+                    "target": run.target,
+                    "checks": checks,
+                    "scenarios": run.scenarios,
+                    "server_memory": run.memory.readings,
+                    "server_log": run.server_log,
+                }),
+            );
+        }
+        summary["backends"] = Value::Object(by_backend);
+    }
+    summary["elapsed_s"] = json!(round1(began.elapsed().as_secs_f64()));
+    Ok(summary)
+}
+
+/// Each scenario and mode run on both backends: rates, latencies and PostgreSQL's rate
+/// over SQLite's, from the compared table's rows.
+fn comparison(rows: &[report::Row]) -> Value {
+    let side = |r: &report::Row| {
+        json!({
+            "rate_per_s": r.rate.map(round1),
+            "p50_ms": r.p50_ms,
+            "p99_ms": r.p99_ms,
+            "errors": r.errors,
+        })
+    };
+    let items: Vec<Value> = rows
+        .windows(2)
+        .filter(|w| w[0].backend == Some("sqlite") && w[1].backend == Some("postgres"))
+        .filter(|w| w[0].scenario == w[1].scenario && w[0].mode == w[1].mode)
+        .map(|w| {
+            json!({
+                "scenario": w[0].scenario,
+                "mode": if w[0].mode.is_empty() { Value::Null } else { json!(w[0].mode) },
+                "sqlite": side(&w[0]),
+                "postgres": side(&w[1]),
+                "rate_ratio_postgres_to_sqlite": w[1].ratio.map(|x| (x * 1000.0).round() / 1000.0),
+            })
+        })
+        .collect();
+    Value::Array(items)
+}
+
+/// Runs the selected scenarios on a fresh server on `backend` (or on `--base`), and stops
+/// the server.
+async fn run_backend(
+    args: &Args,
+    backend: Backend,
+    pg: Option<(&pg::Admin, &pg::Database)>,
+) -> anyhow::Result<BackendRun> {
+    let wants = |s: Scenario| args.only.contains(&s);
+    let db = match pg {
+        Some((_, db)) => server::Db::Postgres(db),
+        None => server::Db::TempSqlite,
+    };
+    let Target { addr, pid, server } = target(args, &db).await?;
+    let subject = Subject {
+        addr,
+        pid,
+        db: pg.map(|(admin, db)| pg::Probe {
+            admin,
+            database: &db.name,
+        }),
+    };
     let mut memory = Memory {
         pid,
         readings: Map::new(),
@@ -400,11 +684,10 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
         duration: args.duration,
         expect,
     };
-
     if wants(Scenario::Healthz) {
         let make: MakeReq = Arc::new(|_, _| http::Req::get("/healthz", None));
         let (r, v) = http_scenario(
-            (addr, pid),
+            subject,
             "healthz",
             plan(args.connections, StatusCode::OK),
             args.open_loop_of(Scenario::Healthz),
@@ -421,7 +704,7 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
         let make: MakeReq =
             Arc::new(move |_, _| http::Req::get("/api/tasks/", Some(token.clone())));
         let (mut r, mut v) = http_scenario(
-            (addr, pid),
+            subject,
             "list",
             plan(args.connections, StatusCode::OK),
             args.open_loop_of(Scenario::List),
@@ -448,7 +731,7 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
             api::create_task_req(&user.token, &format!("Bench task {c}-{seq}"))
         });
         let (mut r, mut v) = http_scenario(
-            (addr, pid),
+            subject,
             "create",
             plan(args.connections, StatusCode::CREATED),
             args.open_loop_of(Scenario::Create),
@@ -468,7 +751,7 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
         let names: Vec<String> = load_users.iter().map(|u| u.name.clone()).collect();
         let make: MakeReq = Arc::new(move |c, _| api::login_req(&names[c % names.len()]));
         let (mut r, v) = http_scenario(
-            (addr, pid),
+            subject,
             "login",
             plan(args.login_connections, StatusCode::OK),
             args.open_loop_of(Scenario::Login),
@@ -488,7 +771,7 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
         memory.read("after stream set-up");
     }
     if wants(Scenario::Fanout) {
-        let (row, v) = fanout((addr, pid), &fan_users, args).await?;
+        let (row, v) = fanout(subject, &fan_users, args).await?;
         rows.push(row);
         scenarios.insert("fanout".into(), v);
         memory.read("after fan-out");
@@ -499,57 +782,45 @@ async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value> {
         scenarios.insert("idle".into(), v);
     }
 
-    println!();
-    report::print_table(&rows);
-    if !memory.lines.is_empty() {
-        println!();
-        println!("server memory (VmRSS, pid {}):", pid.unwrap_or_default());
-        for line in &memory.lines {
-            println!("  {line}");
-        }
-    }
-    println!();
-
-    summary["target"] = json!({
+    let database = match pg {
+        Some((admin, db)) => json!({
+            "backend": "postgres",
+            "url": db.shown(),
+            "name": db.name,
+            "server": admin.info().await,
+            "synchronous_commit": "on (the server sets it on every connection)",
+            "cpus": "not pinned",
+        }),
+        None if server.is_some() => json!({
+            "backend": "sqlite",
+            "file": "a new file in a temporary directory",
+            "synchronous": "full (the server's default)",
+        }),
+        None => Value::Null,
+    };
+    let target = json!({
         "mode": if server.is_some() { "started" } else { "base" },
         "addr": addr.to_string(),
         "pid": pid,
         "server_command": server.as_ref().map(|s| s.command.clone()),
         "server_binary": server.as_ref().map(|_| server::binary_info(&args.server_bin)),
         "server_cpus": if server.is_some() { json!(args.server_cpus) } else { Value::Null },
+        "database": database,
     });
-    summary["settings"] = json!({
-        "scenarios": args.only.iter().map(|s| s.name()).collect::<Vec<_>>(),
-        "warmup_s": args.warmup.as_secs_f64(),
-        "duration_s": args.duration.as_secs_f64(),
-        "connections": args.connections,
-        "login_connections": args.login_connections,
-        "open_loop_fraction": args.open_loop,
-        "open_loop_rates": args.open_loop_rate.iter().map(|(s, r)| (s.name().to_owned(), json!(r))).collect::<Map<_, _>>(),
-        "open_loop_drain_s": args.open_loop_drain.as_secs_f64(),
-        "list_tasks": args.list_tasks,
-        "subscribers": args.subscribers,
-        "subscriber_users": args.subscriber_users,
-        "fanout_rate": args.fanout_rate,
-        "fanout_writers": args.fanout_writers,
-        "idle_sockets": args.idle_sockets,
-        "connect_concurrency": args.connect_concurrency,
-    });
-    // The one invariant: a subscriber gets every event of its user exactly once.
-    let fan = scenarios.get("fanout");
-    let count = |k: &str| fan.and_then(|f| f[k].as_u64()).unwrap_or(0);
-    let (lost, duplicates) = (count("lost"), count("duplicates"));
-    summary["checks"] = json!({
-        "events_lost": fan.map(|_| lost),
-        "events_duplicated": fan.map(|_| duplicates),
-        "passed": lost == 0 && duplicates == 0,
-    });
-    summary["scenarios"] = Value::Object(scenarios);
-    summary["server_memory"] = Value::Object(memory.readings);
-    if let Some(mut server) = server {
-        summary["server_log"] = server.log_summary();
-        server.stop().await;
-    }
-    summary["elapsed_s"] = json!(round1(began.elapsed().as_secs_f64()));
-    Ok(summary)
+    let server_log = match server {
+        Some(mut server) => {
+            let log = server.log_summary();
+            server.stop().await;
+            Some(log)
+        }
+        None => None,
+    };
+    Ok(BackendRun {
+        backend,
+        rows,
+        scenarios,
+        memory,
+        target,
+        server_log,
+    })
 }

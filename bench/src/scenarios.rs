@@ -13,6 +13,15 @@ use crate::report::{Row, latency_json};
 use crate::server::{CpuMeter, CpuUse, Rss, round1};
 use crate::{Args, progress, ws};
 
+/// The server under test: its address, its pid when known, and the PostgreSQL database
+/// behind it when it has one (to count PostgreSQL's CPU).
+#[derive(Clone, Copy)]
+pub struct Subject<'a> {
+    pub addr: SocketAddr,
+    pub pid: Option<u32>,
+    pub db: Option<crate::pg::Probe<'a>>,
+}
+
 /// Server memory readings, in order.
 pub struct Memory {
     pub pid: Option<u32>,
@@ -85,20 +94,20 @@ pub struct OpenLoop {
 /// Runs an HTTP scenario closed-loop, then open-loop too with `open`: a table row per
 /// run, and the scenario's JSON object with a `closed_loop` and an `open_loop` member.
 pub async fn http_scenario(
-    target: (SocketAddr, Option<u32>),
+    target: Subject<'_>,
     name: &str,
     plan: Plan,
     open: Option<OpenLoop>,
     make: MakeReq,
 ) -> (Vec<Row>, Value) {
-    let (addr, pid) = target;
+    let addr = target.addr;
     progress(format!(
         "{name}: closed loop, {} connections, {:?} warm-up + {:?}",
         plan.connections, plan.warmup, plan.duration
     ));
-    let cpu = CpuMeter::start(pid);
+    let cpu = CpuMeter::start(target.pid, target.db).await;
     let out = load::run(addr, plan, make.clone()).await;
-    let cpu = cpu.stop();
+    let cpu = cpu.stop().await;
     let mut row = Row::new(name).latency(&out.latency);
     row.mode = "closed";
     row.rate = Some(out.rate());
@@ -128,7 +137,7 @@ pub async fn http_scenario(
 }
 
 async fn open_loop(
-    (addr, pid): (SocketAddr, Option<u32>),
+    target: Subject<'_>,
     name: &str,
     plan: Plan,
     open: OpenLoop,
@@ -145,9 +154,9 @@ async fn open_loop(
     ));
     let mut row = Row::new(name);
     row.mode = "open";
-    let cpu = CpuMeter::start(pid);
+    let cpu = CpuMeter::start(target.pid, target.db).await;
     let result = load::run_open(
-        addr,
+        target.addr,
         plan,
         load::Open {
             rate,
@@ -156,7 +165,7 @@ async fn open_loop(
         make,
     )
     .await;
-    let cpu = cpu.stop();
+    let cpu = cpu.stop().await;
     let out = match result {
         Ok(out) => out,
         Err(e) => {
@@ -216,7 +225,7 @@ async fn open_loop(
 }
 
 pub async fn fanout(
-    (addr, pid): (SocketAddr, Option<u32>),
+    target: Subject<'_>,
     users: &[User],
     args: &Args,
 ) -> anyhow::Result<(Row, Value)> {
@@ -234,9 +243,9 @@ pub async fn fanout(
         plan.rate,
         plan.duration
     ));
-    let cpu = CpuMeter::start(pid);
-    let out = ws::fanout(addr, users, &plan).await?;
-    let cpu = cpu.stop();
+    let cpu = CpuMeter::start(target.pid, target.db).await;
+    let out = ws::fanout(target.addr, users, &plan).await?;
+    let cpu = cpu.stop().await;
     let delivery_rate = out.deliveries as f64 / out.write_window.as_secs_f64();
     let mut row = Row::new("fanout").latency(&out.commit_to_receipt);
     row.rate = Some(delivery_rate);
@@ -363,14 +372,21 @@ pub async fn idle(
 /// CPU use as the notes show it: percent of one core.
 fn cpu_note(cpu: CpuUse) -> String {
     let pct = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |v| format!("{v:.0}%"));
+    let pg = cpu
+        .database
+        .map_or_else(String::new, |_| format!(" pg {}", pct(cpu.database)));
     match cpu.server {
         Some(_) => format!(
-            "cpu srv {} cli {} other {}",
+            "cpu srv {} cli {}{pg} other {}",
             pct(cpu.server),
             pct(cpu.client),
             pct(cpu.other)
         ),
-        None => format!("cpu cli {} srv+other {}", pct(cpu.client), pct(cpu.other)),
+        None => format!(
+            "cpu cli {}{pg} srv+other {}",
+            pct(cpu.client),
+            pct(cpu.other)
+        ),
     }
 }
 
@@ -378,6 +394,7 @@ fn cpu_json(cpu: CpuUse) -> Value {
     json!({
         "server": cpu.server,
         "client": cpu.client,
+        "postgres": cpu.database,
         "other_processes": cpu.other,
         "unit": "percent of one core, averaged over warm-up and run",
     })

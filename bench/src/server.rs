@@ -1,7 +1,7 @@
-//! The server under test: started from the release binary on a temporary database,
-//! optionally pinned with `taskset`; its memory read from `/proc`.
+//! The server under test: started from the release binary on a temporary SQLite file or
+//! a PostgreSQL database, optionally pinned with `taskset`; its memory read from `/proc`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -19,7 +19,7 @@ pub struct Server {
     child: Child,
     pub pid: u32,
     pub addr: SocketAddr,
-    /// The exact command, for the report.
+    /// The exact command, for the report (a database URL in it without its password).
     pub command: Vec<String>,
     stderr: Arc<Mutex<Stderr>>,
     _dir: tempfile::TempDir,
@@ -34,10 +34,20 @@ struct Stderr {
     last: VecDeque<String>,
 }
 
+/// The database a started server serves.
+pub enum Db<'a> {
+    /// A new SQLite file in a temporary directory (`--db`), durable (`--synchronous full`,
+    /// the server's default).
+    TempSqlite,
+    /// A PostgreSQL database, by URL. It goes to the server in `TASKLANE_DATABASE_URL`
+    /// (`--database-url`'s variable), so no password shows in its command line.
+    Postgres(&'a crate::pg::Database),
+}
+
 impl Server {
-    /// Starts `bin serve` on a free loopback port with a fresh database; `cpus` is a `taskset -c`
-    /// list to pin it to.
-    pub async fn start(bin: &Path, cpus: Option<&str>) -> anyhow::Result<Server> {
+    /// Starts `bin serve` on a free loopback port on `db`; `cpus` is a `taskset -c` list
+    /// to pin it to.
+    pub async fn start(bin: &Path, cpus: Option<&str>, db: &Db<'_>) -> anyhow::Result<Server> {
         if !bin.is_file() {
             bail!(
                 "no server binary at {} — build it with `cargo build --release` (or pass --server-bin)",
@@ -45,11 +55,19 @@ impl Server {
             );
         }
         let dir = tempfile::tempdir().context("temp dir")?;
-        let db: PathBuf = dir.path().join("bench.db");
         // `--log warn` keeps per-request logging out of the figures, but it also hides
         // the "listening on" line; so pick a free port here and wait for /healthz.
         let addr = free_port().context("pick a free port")?;
         let mut command: Vec<String> = Vec::new();
+        let mut env: Vec<(&str, String)> = Vec::new();
+        let mut database: Vec<String> = Vec::new();
+        match db {
+            Db::TempSqlite => {
+                let file: PathBuf = dir.path().join("bench.db");
+                database.extend(["--db".into(), file.display().to_string()]);
+            }
+            Db::Postgres(pg) => env.push(("TASKLANE_DATABASE_URL", pg.url.clone())),
+        }
         if let Some(cpus) = cpus {
             command.extend(["taskset".into(), "-c".into(), cpus.into()]);
         }
@@ -59,8 +77,6 @@ impl Server {
                 "serve",
                 "--bind",
                 &addr.to_string(),
-                "--db",
-                &db.display().to_string(),
                 "--log",
                 "warn",
                 "--access-ttl",
@@ -75,8 +91,13 @@ impl Server {
             ]
             .map(String::from),
         );
-        let mut child = Command::new(&command[0])
+        command.extend(database);
+        let mut child = Command::new(&command[0]);
+        // One from the caller's shell would conflict with `--db`, or pick another database.
+        child.env_remove("TASKLANE_DATABASE_URL");
+        let mut child = child
             .args(&command[1..])
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -104,6 +125,10 @@ impl Server {
             }
         });
 
+        // The command as reported: the environment it had, passwords hidden.
+        if let Db::Postgres(pg) = db {
+            command.insert(0, format!("TASKLANE_DATABASE_URL={}", pg.shown()));
+        }
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -146,7 +171,7 @@ impl Server {
         }
     }
 
-    /// SIGTERM, then SIGKILL if it has not stopped in 12 s. The temp database goes too.
+    /// SIGTERM, then SIGKILL if it has not stopped in 12 s. A temp SQLite file goes too.
     pub async fn stop(mut self) {
         let term = Command::new("kill")
             .args(["-TERM", &self.pid.to_string()])
@@ -276,23 +301,35 @@ fn machine_busy_seconds() -> Option<f64> {
 pub struct CpuUse {
     pub server: Option<f64>,
     pub client: Option<f64>,
+    /// The PostgreSQL processes serving the bench database (PostgreSQL backend only).
+    pub database: Option<f64>,
     /// Everything else on the machine (other processes): noise in the figures.
     pub other: Option<f64>,
 }
 
-/// Measures the server's, this process's and the rest of the machine's CPU use.
-pub struct CpuMeter {
+/// Measures the server's, this process's, PostgreSQL's and the rest of the machine's
+/// CPU use.
+pub struct CpuMeter<'a> {
     server_pid: Option<u32>,
+    database: Option<(crate::pg::Probe<'a>, HashMap<u32, f64>)>,
     started: std::time::Instant,
     server: Option<f64>,
     client: Option<f64>,
     machine: Option<f64>,
 }
 
-impl CpuMeter {
-    pub fn start(server_pid: Option<u32>) -> CpuMeter {
+impl<'a> CpuMeter<'a> {
+    pub async fn start(
+        server_pid: Option<u32>,
+        database: Option<crate::pg::Probe<'a>>,
+    ) -> CpuMeter<'a> {
+        let database = match database {
+            Some(probe) => Some((probe, probe.cpu().await)),
+            None => None,
+        };
         CpuMeter {
             server_pid,
+            database,
             started: std::time::Instant::now(),
             server: server_pid.and_then(cpu_seconds),
             client: cpu_seconds(std::process::id()),
@@ -301,20 +338,38 @@ impl CpuMeter {
     }
 
     /// Average use since `start`.
-    pub fn stop(&self) -> CpuUse {
+    pub async fn stop(&self) -> CpuUse {
+        // PostgreSQL processes that started meanwhile (new pool connections) count whole.
+        let database_now = match &self.database {
+            Some((probe, _)) => Some(probe.cpu().await),
+            None => None,
+        };
         let wall = self.started.elapsed().as_secs_f64();
         let used = |before: Option<f64>, now: Option<f64>| Some((now? - before?) / wall * 100.0);
         let server = used(self.server, self.server_pid.and_then(cpu_seconds));
         let client = used(self.client, cpu_seconds(std::process::id()));
         let machine = used(self.machine, machine_busy_seconds());
+        let database = match (&self.database, database_now) {
+            (Some((_, before)), Some(now)) => {
+                let secs: f64 = now
+                    .iter()
+                    .map(|(pid, t)| t - before.get(pid).copied().unwrap_or(0.0))
+                    .sum();
+                Some(secs / wall * 100.0)
+            }
+            _ => None,
+        };
         let other = match (machine, client) {
-            (Some(m), Some(c)) => Some((m - c - server.unwrap_or(0.0)).max(0.0)),
+            (Some(m), Some(c)) => {
+                Some((m - c - server.unwrap_or(0.0) - database.unwrap_or(0.0)).max(0.0))
+            }
             _ => None,
         };
         let round = |v: Option<f64>| v.map(f64::round);
         CpuUse {
             server: round(server),
             client: round(client),
+            database: round(database),
             other: round(other),
         }
     }

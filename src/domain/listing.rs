@@ -5,9 +5,11 @@
 //! JSON on a blocking thread) costs far more than knowing whether it changed: every change
 //! to a user's tasks moves `users.event_seq` in the same transaction, so a page rendered
 //! at sequence N is the page as long as the user's sequence is still N. Each read takes
-//! that one indexed point read (on the calling thread when a connection is idle, see
+//! that one indexed point read (SQLite: on the calling thread when a connection is idle;
+//! PostgreSQL: in one query with the other reads waiting at the time; see
 //! [`Store::event_seq`]) and serves the kept page when it matches: fresh whoever wrote,
-//! this process, another process on the same file, or the CLI, with or without Redis.
+//! this process, another process or host on the same database, or the CLI, with or
+//! without Redis.
 //!
 //! Pages are kept per (user as shown, filters, order, limit, offset) in a cache bounded
 //! in bytes; the user's JSON is part of the key because it is part of every task.

@@ -131,7 +131,7 @@ impl Store {
     }
 
     /// Transactions committed by this process, and the writes they carried (SQLite
-    /// groups several writes per commit; on PostgreSQL each write is its own).
+    /// groups several writes per commit; on PostgreSQL only task creates do).
     pub fn write_stats(&self) -> (u64, u64) {
         match &self.backend {
             Backend::Sqlite(db) => db.write_stats(),

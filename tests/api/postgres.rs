@@ -174,6 +174,124 @@ async fn two_hosts_writing_for_one_user_hand_out_gapless_event_ids_in_commit_ord
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_group_committed_on_two_hosts_stay_gapless_and_match_their_events() {
+    let Some(db) = fresh().await else { return };
+    let (a, b) = two_hosts(&db).await;
+    let mut owners = Vec::new();
+    for name in ["ann", "bob", "cyd", "dee", "eve"] {
+        owners.push(account(&a, name).await);
+    }
+    // One owner is gone before the creates: theirs fail alone, the others' commit.
+    let gone = account(&a, "gone").await;
+    assert!(a.delete_account(gone.id).await.unwrap());
+    let (commits_before, writes_before) = a.write_stats();
+
+    // Many creates at once on each host, the owners interleaved in different orders, so
+    // both hosts' batches hold several owners' row locks at the same time.
+    let per_host = 120;
+    let mut handles = Vec::new();
+    for i in 0..2 * per_host {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let owner = match i % 13 {
+            0 => gone.clone(),
+            k if i % 2 == 0 => owners[k % owners.len()].clone(),
+            k => owners[owners.len() - 1 - k % owners.len()].clone(),
+        };
+        handles.push(tokio::spawn(async move {
+            let out = store
+                .create_task(owner.clone(), task(&format!("Create number {i}")))
+                .await;
+            (i % 2 == 0, owner, out)
+        }));
+    }
+    let mut created = BTreeMap::<i64, Vec<_>>::new();
+    let (mut refused, mut created_on_a) = (0, 0);
+    for h in handles {
+        match h.await.unwrap() {
+            (on_a, owner, Ok((t, e))) => {
+                assert_eq!((t.user.id, e.user_id), (owner.id, owner.id));
+                created.entry(owner.id).or_default().push((t, e));
+                created_on_a += u64::from(on_a);
+            }
+            (_, owner, Err(e)) => {
+                assert_eq!(owner.id, gone.id, "{e:?}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, (0..2 * per_host).filter(|i| i % 13 == 0).count());
+
+    for owner in &owners {
+        let mine = &created[&owner.id];
+        // Event ids 1..=n, each once, and the outbox holds exactly what each create returned.
+        let mut ids: Vec<i64> = mine.iter().map(|(_, e)| e.id).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (1..=mine.len() as i64).collect::<Vec<_>>());
+        let stored = b
+            .events_after(owner.id, 0, 10_000, usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), mine.len());
+        for (t, e) in mine {
+            let s = stored.iter().find(|s| s.id == e.id).unwrap();
+            assert_eq!(s.json, e.json);
+            let v: Value = serde_json::from_str(&e.json).unwrap();
+            assert_eq!(v["task"], serde_json::to_value(t).unwrap());
+            assert_eq!(b.get_task(owner.clone(), t.id).await.unwrap(), *t);
+        }
+        // Within one owner, a later event id never has an earlier task id.
+        let mut by_event: Vec<_> = mine.iter().map(|(t, e)| (e.id, t.id)).collect();
+        by_event.sort_unstable();
+        assert!(by_event.windows(2).all(|w| w[0].1 < w[1].1), "{by_event:?}");
+    }
+    // Host a counted its creates, and they shared commits.
+    let (commits, writes) = a.write_stats();
+    assert_eq!(writes - writes_before, created_on_a);
+    assert!(
+        commits - commits_before < created_on_a,
+        "no two creates shared a commit: {} commits for {created_on_a}",
+        commits - commits_before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coalesced_event_id_reads_see_every_commit_made_before_them() {
+    let Some(db) = fresh().await else { return };
+    let (a, b) = two_hosts(&db).await;
+    let mut owners = Vec::new();
+    for name in ["ann", "bob", "cyd"] {
+        owners.push(account(&a, name).await);
+    }
+    let mut expected = vec![0_i64; owners.len()];
+    for round in 0..30 {
+        // A write on host B, then many reads at once on host A, all asked after it
+        // committed: each must see it, and a user who does not exist is NotFound.
+        let k = round % owners.len();
+        b.create_task(owners[k].clone(), task(&format!("Round {round} task")))
+            .await
+            .unwrap();
+        expected[k] += 1;
+        let mut reads = Vec::new();
+        for i in 0..24 {
+            let (a, id) = match i % 4 {
+                3 => (a.clone(), i64::MAX),
+                j => (a.clone(), owners[j].id),
+            };
+            reads.push(tokio::spawn(async move { (id, a.event_seq(id).await) }));
+        }
+        for r in reads {
+            match r.await.unwrap() {
+                (i64::MAX, got) => assert!(matches!(got, Err(StoreError::NotFound)), "{got:?}"),
+                (id, got) => {
+                    let k = owners.iter().position(|o| o.id == id).unwrap();
+                    assert_eq!(got.unwrap(), expected[k], "round {round}, user {id}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_idempotency_key_through_two_hosts_creates_one_task() {
     let Some(db) = fresh().await else { return };
     let (a, b) = two_hosts(&db).await;

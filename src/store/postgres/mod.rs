@@ -3,7 +3,8 @@
 //! `Postgres` owns a deadpool pool of tokio-postgres connections (async all the way: no
 //! `spawn_blocking`, no connection held across anything but its own queries). Every write
 //! is one transaction of its own on a pooled connection, committed before the caller
-//! hears of it; reads are single statements, or a read-only `REPEATABLE READ` transaction
+//! hears of it, except task creates: those waiting at once share one transaction and one
+//! WAL flush ([`group`]). Reads are single statements, or a read-only `REPEATABLE READ` transaction
 //! when several must agree. The schema is applied by numbered migrations
 //! (`migrations/NNNN_*.sql`, embedded), recorded in `tasklane_migrations` and run at
 //! connect under a transaction-scoped advisory lock, so hosts starting at once migrate
@@ -57,7 +58,9 @@ pub mod admin;
 mod api_tokens;
 mod copy;
 mod events;
+mod group;
 mod idempotency;
+mod seqs;
 mod settings;
 mod tasks;
 mod throttles;
@@ -66,7 +69,8 @@ mod tokens;
 mod users;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
@@ -155,8 +159,12 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 #[derive(Clone)]
 pub struct Postgres {
     pool: Pool,
-    /// Write transactions committed by this process.
-    commits: Arc<AtomicU64>,
+    /// Write transactions committed by this process, and the writes they carried.
+    counts: Arc<group::Counts>,
+    /// The group commit of task creates, started by the first create.
+    creates: Arc<OnceLock<group::Creates>>,
+    /// The coalesced `event_seq` reads, started by the first.
+    seq_reads: Arc<OnceLock<seqs::SeqReads>>,
 }
 
 impl Postgres {
@@ -194,10 +202,7 @@ impl Postgres {
             .create_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Other(format!("connection pool: {e}")))?;
-        let db = Postgres {
-            pool,
-            commits: Arc::new(AtomicU64::new(0)),
-        };
+        let db = Postgres::with_pool(pool);
         db.migrate().await.map_err(|e| about(url, e))?;
         // A pooler between us and the server may drop startup options: refuse to run
         // with commits that could be acknowledged before they are durable.
@@ -234,6 +239,27 @@ impl Postgres {
         Ok(client)
     }
 
+    fn with_pool(pool: Pool) -> Postgres {
+        Postgres {
+            pool,
+            counts: Arc::default(),
+            creates: Arc::default(),
+            seq_reads: Arc::default(),
+        }
+    }
+
+    /// The create queue ([`group`]), started on first use.
+    fn creates(&self) -> &group::Creates {
+        self.creates
+            .get_or_init(|| group::Creates::start(self.pool.clone(), self.counts.clone()))
+    }
+
+    /// The `event_seq` read queue ([`seqs`]), started on first use.
+    fn seq_reads(&self) -> &seqs::SeqReads {
+        self.seq_reads
+            .get_or_init(|| seqs::SeqReads::start(self.pool.clone()))
+    }
+
     /// `synchronous_commit` as a pooled connection sees it: `on` (set in every
     /// connection's startup options), so each commit returns once its WAL is flushed.
     pub async fn synchronous_commit(&self) -> Result<String> {
@@ -257,14 +283,16 @@ impl Postgres {
 
     /// Counts a write committed on its own (one statement outside a transaction).
     fn committed(&self) {
-        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.counts.add(1, 1);
     }
 
     /// Write transactions committed by this process, and the writes they carried (one
-    /// each: there is no group commit here).
+    /// each, except task creates, which group-commit: [`group`]).
     pub fn write_stats(&self) -> (u64, u64) {
-        let n = self.commits.load(Ordering::Relaxed);
-        (n, n)
+        (
+            self.counts.commits.load(Ordering::Relaxed),
+            self.counts.writes.load(Ordering::Relaxed),
+        )
     }
 
     /// Connections in the pool, and how many of them are idle.
@@ -440,10 +468,7 @@ impl Postgres {
             .max_size(1)
             .build()
             .map_err(|e| StoreError::Other(format!("connection pool: {e}")))?;
-        Ok(Postgres {
-            pool,
-            commits: Arc::new(AtomicU64::new(0)),
-        })
+        Ok(Postgres::with_pool(pool))
     }
 }
 

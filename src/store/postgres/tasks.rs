@@ -11,6 +11,7 @@ use deadpool_postgres::Transaction;
 use tokio_postgres::{IsolationLevel, Row, types::ToSql};
 
 use super::Postgres;
+use super::group::NewRow;
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task, Timestamp, User};
 use crate::store::tasks::TASK_COLUMNS;
@@ -129,6 +130,17 @@ pub(super) async fn insert_task(
     Ok((task, event))
 }
 
+/// What follows the id in the JSON of `task` (whose id is 0): `{"id":` + id + this is
+/// the task's JSON with that id. `None` if the id is not the first field.
+fn json_after_id(task: &Task) -> Result<Option<String>> {
+    let json =
+        serde_json::to_string(task).map_err(|e| StoreError::Other(format!("task json: {e}")))?;
+    Ok(json
+        .strip_prefix(r#"{"id":0"#)
+        .filter(|tail| tail.starts_with(','))
+        .map(str::to_owned))
+}
+
 /// The owner's task `id`, locked for the rest of the transaction.
 async fn fetch_for_update(tx: &Transaction<'_>, owner: &User, id: i64) -> Result<Task> {
     let stmt = tx
@@ -243,16 +255,13 @@ impl Postgres {
     }
 
     /// The user's last event id: it moves with every change to their tasks, in the same
-    /// transaction, so an unchanged value means an unchanged task list. A point read.
+    /// transaction, so an unchanged value means an unchanged task list. A point read,
+    /// sent with the others waiting at the time ([`super::seqs`]).
     pub async fn event_seq(&self, user_id: i64) -> Result<i64> {
-        let c = self.client().await?;
-        let stmt = c
-            .prepare_cached("SELECT event_seq FROM users WHERE id = $1")
-            .await?;
-        Ok(c.query_opt(&stmt, &[&user_id])
+        self.seq_reads()
+            .read(user_id)
             .await?
-            .ok_or(StoreError::NotFound)?
-            .try_get(0)?)
+            .ok_or(StoreError::NotFound)
     }
 
     pub async fn get_task(&self, owner: User, id: i64) -> Result<Task> {
@@ -269,13 +278,54 @@ impl Postgres {
         task(&row, &owner)
     }
 
+    /// Through the group commit ([`super::group`]): the owner's next event id, the task
+    /// and its event in one statement, committed with whatever other creates are
+    /// waiting. The event's copy of the task is the task's JSON with the id the insert
+    /// gave spliced in ([`json_after_id`]).
     pub async fn create_task(&self, owner: User, new: NewTask) -> Result<(Task, Event)> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        let seq = next_event_id_for_create(&tx, owner.id).await?;
-        let out = insert_task(&tx, owner, new, seq).await?;
-        self.commit(tx).await?;
-        Ok(out)
+        let now = now_timestamp();
+        let mut task = Task {
+            id: 0,
+            title: new.title,
+            description: new.description,
+            completed: new.completed,
+            created_at: Timestamp(now.clone()),
+            updated_at: Timestamp(now.clone()),
+            user: owner,
+            version: 1,
+        };
+        let Some(json_tail) = json_after_id(&task)? else {
+            // Not reached while `id` is `Task`'s first field (a test checks it).
+            let mut c = self.client().await?;
+            let tx = c.transaction().await?;
+            let seq = next_event_id_for_create(&tx, task.user.id).await?;
+            let new = NewTask {
+                title: task.title,
+                description: task.description,
+                completed: task.completed,
+            };
+            let out = insert_task(&tx, task.user, new, seq).await?;
+            self.commit(tx).await?;
+            return Ok(out);
+        };
+        let at = now_timestamp();
+        let row = NewRow {
+            user_id: task.user.id,
+            title: task.title.clone(),
+            description: task.description.clone(),
+            completed: task.completed,
+            now,
+            json_tail: json_tail.clone(),
+            at: at.clone(),
+        };
+        let (seq, id) =
+            self.creates().create(row).await?.ok_or_else(|| {
+                StoreError::Other(format!("user {} does not exist", task.user.id))
+            })?;
+        task.id = id;
+        let task_json = format!(r#"{{"id":{id}{json_tail}"#);
+        let event = Event::new(seq, task.user.id, Action::Create, &task_json, &at);
+        Ok((task, event))
     }
 
     /// Applies `changes` to the owner's task `id`; `updated_at` moves even when nothing else
@@ -346,5 +396,36 @@ impl Postgres {
         let event = insert_event(&tx, seq, Action::Delete, &task).await?;
         self.commit(tx).await?;
         Ok(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_id_splices_into_the_task_json() {
+        let task = Task {
+            id: 0,
+            title: "A \"quoted\" title, {\"id\":0}".into(),
+            description: Some("ünïcode\n".into()),
+            completed: true,
+            created_at: "2026-12-01T00:00:00.000000Z".into(),
+            updated_at: "2026-12-01T00:00:00.000000Z".into(),
+            user: User {
+                id: 7,
+                username: "alice".into(),
+                email: "alice@example.com".into(),
+            },
+            version: 1,
+        };
+        let tail = json_after_id(&task)
+            .unwrap()
+            .expect("id is the first field");
+        for id in [1_i64, 42, 9_007_199_254_740_993] {
+            let spliced = format!(r#"{{"id":{id}{tail}"#);
+            let direct = serde_json::to_string(&Task { id, ..task.clone() }).unwrap();
+            assert_eq!(spliced, direct);
+        }
     }
 }
