@@ -11,9 +11,7 @@ async fn main() -> std::process::ExitCode {
     match cli.command {
         Some(Command::Openapi { out }) => write_out(out, &tasklane::api::spec_json()),
         Some(Command::Docs(args)) => match args.command {
-            DocsCommand::Config { out } => {
-                write_out(out, &tasklane::config::reference::markdown())
-            }
+            DocsCommand::Config { out } => write_out(out, &tasklane::config::reference::markdown()),
         },
         Some(Command::Completions { shell }) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -369,7 +369,10 @@ fn tokenize(line: &str) -> Vec<Tok> {
                 }
                 if chars.peek() == Some(&'&') {
                     chars.next();
-                    while chars.peek().is_some_and(|d| d.is_ascii_digit() || *d == '-') {
+                    while chars
+                        .peek()
+                        .is_some_and(|d| d.is_ascii_digit() || *d == '-')
+                    {
                         chars.next();
                     }
                     out.push(Tok::RedirectDone);
@@ -425,7 +428,9 @@ fn tasklane_args(words: &[String], aliases: &BTreeMap<String, Vec<String>>) -> O
                 words.remove(0);
                 while words.first().is_some_and(|w| w.starts_with('-')) {
                     let flag = words.remove(0);
-                    if ["-u", "-g", "-U", "-C", "-D", "-h"].contains(&flag.as_str()) && !words.is_empty() {
+                    if ["-u", "-g", "-U", "-C", "-D", "-h"].contains(&flag.as_str())
+                        && !words.is_empty()
+                    {
                         words.remove(0);
                     }
                 }
@@ -611,13 +616,19 @@ fn command_lines_are_found_however_they_run_the_binary() {
             (6, w("migrate --db x.db")),
             (7, vec![]),
             (9, w("serve --bind 127.0.0.1:8001 --trust-x-forwarded-for")),
-            (11, w("user create --username a --email a@example.com --password-stdin")),
+            (
+                11,
+                w("user create --username a --email a@example.com --password-stdin")
+            ),
             (12, w("completions bash")),
             (13, w("serve --no-such-flag")),
         ]
     );
     let verdicts: Vec<bool> = found.iter().map(|(_, a)| parses(a).is_ok()).collect();
-    assert_eq!(verdicts, [true, true, true, true, true, true, true, true, false]);
+    assert_eq!(
+        verdicts,
+        [true, true, true, true, true, true, true, true, false]
+    );
 }
 
 #[test]

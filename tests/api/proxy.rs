@@ -36,10 +36,9 @@ fn nginx_binary() -> Option<PathBuf> {
 
 /// The first nginx block under `## nginx in front` in docs/scaling-out.md.
 fn documented_block() -> String {
-    let page = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scaling-out.md"),
-    )
-    .expect("docs/scaling-out.md");
+    let page =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scaling-out.md"))
+            .expect("docs/scaling-out.md");
     page.split("\n## nginx in front\n")
         .nth(1)
         .and_then(|s| s.split("```nginx\n").nth(1))
@@ -53,8 +52,14 @@ fn documented_block() -> String {
 fn with_ports(block: &str, upstreams: [&str; 2], listen: u16) -> String {
     let mut out = block.to_owned();
     for (documented, real) in [
-        ("server 127.0.0.1:8001;", format!("server {};", upstreams[0])),
-        ("server 127.0.0.1:8002;", format!("server {};", upstreams[1])),
+        (
+            "server 127.0.0.1:8001;",
+            format!("server {};", upstreams[0]),
+        ),
+        (
+            "server 127.0.0.1:8002;",
+            format!("server {};", upstreams[1]),
+        ),
         ("listen 80;", format!("listen 127.0.0.1:{listen};")),
     ] {
         assert!(
@@ -213,11 +218,17 @@ async fn the_documented_nginx_block_serves_two_processes_as_one() {
         .json()
         .await
         .unwrap();
-    let token = login["access"].as_str().expect("an access token").to_owned();
+    let token = login["access"]
+        .as_str()
+        .expect("an access token")
+        .to_owned();
 
     // Two sockets through nginx (round robin puts one on each process); events 1..10,
     // made straight through A and B in turn, reach both in order, once each.
-    let mut sockets = [ws_through(&nginx, &token).await, ws_through(&nginx, &token).await];
+    let mut sockets = [
+        ws_through(&nginx, &token).await,
+        ws_through(&nginx, &token).await,
+    ];
     for i in 1..=10 {
         let p = if i % 2 == 1 { &a } else { &b };
         create_on(&client, p, &token, &format!("Task {i}")).await;
