@@ -16,6 +16,18 @@ test:
 openapi:
     cargo run -- openapi --out openapi/openapi.json
 
+# Regenerate docs/configuration.md from the command-line definition.
+docs:
+    cargo run -- docs config --out docs/configuration.md
+
+# Check every nginx block of the docs with `nginx -t`.
+nginx-check:
+    scripts/nginx_check.sh
+
+# Build the docs into a site in docs/book/ (needs `cargo install mdbook --locked`).
+book:
+    mdbook build docs
+
 # Everything CI runs.
 ci:
     bash .ci/run

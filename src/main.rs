@@ -2,21 +2,16 @@
 
 use clap::Parser;
 
+use tasklane::config::commands::DocsCommand;
 use tasklane::config::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Openapi { out }) => match out {
-            Some(path) => match std::fs::write(&path, tasklane::api::spec_json()) {
-                Ok(()) => std::process::ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("tasklane: cannot write {}: {e}", path.display());
-                    std::process::ExitCode::FAILURE
-                }
-            },
-            None => print_out(tasklane::api::spec_json().as_bytes()),
+        Some(Command::Openapi { out }) => write_out(out, &tasklane::api::spec_json()),
+        Some(Command::Docs(args)) => match args.command {
+            DocsCommand::Config { out } => write_out(out, &tasklane::config::reference::markdown()),
         },
         Some(Command::Completions { shell }) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -59,6 +54,20 @@ async fn main() -> std::process::ExitCode {
                 }
             }
         }
+    }
+}
+
+/// Writes a command's output to the file `out`, or to stdout when there is none.
+fn write_out(out: Option<std::path::PathBuf>, text: &str) -> std::process::ExitCode {
+    match out {
+        Some(path) => match std::fs::write(&path, text) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tasklane: cannot write {}: {e}", path.display());
+                std::process::ExitCode::FAILURE
+            }
+        },
+        None => print_out(text.as_bytes()),
     }
 }
 

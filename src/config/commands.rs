@@ -1,4 +1,5 @@
-//! The operator commands' flags: `user`, `token`, `backup`, `migrate`.
+//! The flags of the commands other than `serve`: `user`, `token`, `backup`, `copy`,
+//! `import-django`, `migrate` and `docs`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -199,5 +200,23 @@ pub enum TokenCommand {
         /// The token's id (from `token list`).
         #[arg(long)]
         id: i64,
+    },
+}
+
+/// `tasklane docs …`.
+#[derive(Args, Debug)]
+pub struct DocsArgs {
+    #[command(subcommand)]
+    pub command: DocsCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DocsCommand {
+    /// Every command's flags with their environment variables, defaults and help, as
+    /// Markdown: the repository's `docs/configuration.md`.
+    Config {
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }

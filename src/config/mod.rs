@@ -11,6 +11,7 @@ use crate::store::Synchronous;
 use clap::{Args, Parser, Subcommand};
 
 pub mod commands;
+pub mod reference;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -67,6 +68,8 @@ pub enum Command {
     /// Apply pending schema migrations (the server also does on start) and print the
     /// schema version before and after.
     Migrate(commands::DbArgs),
+    /// Print reference documentation generated from this binary's own definition.
+    Docs(commands::DocsArgs),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -15,8 +15,8 @@
 
   // The session lives in localStorage, shared by every tab of this origin: a new tab is
   // logged in, logging out (or a password change) in one tab logs out all of them, and
-  // a refresh made by one tab is used by the others. The README's security section says
-  // what that costs (the refresh token outlives the tab, up to its lifetime).
+  // a refresh made by one tab is used by the others. docs/security.md ("The live page's
+  // session") says what that costs (the refresh token outlives the tab, up to its lifetime).
   const store = window.localStorage;
 
   // ---- state --------------------------------------------------------------------------

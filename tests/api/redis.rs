@@ -96,7 +96,7 @@ impl Drop for RedisServer {
 /// while nothing listens on it: a connect to 127.0.0.1:P from source port P is a TCP
 /// self-connection, which echoes every command back and looks like a Redis that answers,
 /// so a process never saw its dead Redis as gone (`redis_going_away…` failed now and then).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let (lo, hi) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|r| {

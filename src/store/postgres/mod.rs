@@ -10,46 +10,10 @@
 //! connect under a transaction-scoped advisory lock, so hosts starting at once migrate
 //! once; a database migrated by a newer binary is refused.
 //!
-//! # How each guarantee holds with several hosts writing at once
-//!
-//! SQLite gets these from having one writer at a time; here they come from row locks,
-//! taken in one order everywhere so that writers never deadlock:
-//!
-//! - **The user row first.** Every transaction that changes a user's tasks, events,
-//!   idempotency keys or refresh tokens starts by locking that user's `users` row
-//!   (`FOR NO KEY UPDATE`, or the `UPDATE users` that needs it anyway), and only then
-//!   touches the rows under it. Account deletion locks the user row with its `DELETE`
-//!   before the cascade reaches the rows under it. So two transactions on one user queue
-//!   on the user row before either holds anything the other wants. The sweeps that touch
-//!   many users' rows (expired refresh tokens, idempotency keys, rotated pairs) skip rows
-//!   another transaction has locked (`FOR UPDATE SKIP LOCKED`: they are swept next time)
-//!   and never wait; the event pruner runs alone (advisory lock) and locks its users in
-//!   id order before their events.
-//! - **Gapless per-user event ids in commit order** ([`tasks`]): the first statement of a
-//!   task write is `UPDATE users SET event_seq = event_seq + 1 … RETURNING event_seq`. The
-//!   row lock it takes is held to commit, so the next writer for that user (on any host)
-//!   waits, then reads the committed value: ids are handed out one after another in
-//!   commit order, and a rolled-back write gives its id back with everything else.
-//! - **The outbox row in the same transaction** as the change it describes.
-//! - **Idempotency keys** ([`idempotency`]): the key is checked after the user row is
-//!   locked, and stored in the transaction that creates the task; a second request with
-//!   the key (any host) waits for the first to commit, then finds its key.
-//! - **`If-Match`**: the task is read (`FOR UPDATE`) under the user lock, compared, and
-//!   changed in one transaction; `Stale` carries the version it saw.
-//! - **Refresh rotation** ([`tokens`]): the owner's row, then the token's row
-//!   (`FOR UPDATE`) are locked before the token is judged, so two hosts presenting one
-//!   token at once give one rotation and, after its commit, one grace-window replay; a
-//!   password change (which locks the user row) and a rotation never interleave, so no
-//!   token issued alongside a password change outlives it.
-//! - **Uniqueness**: SQLSTATE 23505 is mapped from the constraint's name to
-//!   `StoreError::Conflict([field])` ([`on_unique`]), as SQLite's message is.
-//! - **Durable commits**: every connection starts with `-c synchronous_commit=on` in its
-//!   startup options (after any the URL gives), so a commit returns only once its WAL is
-//!   flushed, whatever the server's, the database's or the role's default; `connect`
-//!   checks it took (a pooler may drop startup options) and refuses to run otherwise.
-//! - **The list** ([`tasks`]): page, count and last event id come from one `REPEATABLE
-//!   READ` snapshot; text columns are `COLLATE "C"`, so ordering is byte order and
-//!   `ILIKE` folds ASCII only, as SQLite's `LIKE` does.
+//! How each guarantee (gapless per-user event ids, the outbox, idempotency keys,
+//! `If-Match`, refresh rotation, durable commits) holds with several hosts writing at
+//! once, through row locks taken user row first, is told in `docs/ARCHITECTURE.md`
+//! ("PostgreSQL: how each guarantee holds"). Keep it true when changing the locking here.
 //!
 //! The URL's password never reaches a log line or an error: they name the database with
 //! [`redact`].
