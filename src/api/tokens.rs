@@ -9,7 +9,7 @@ use poem_openapi::{
 use super::account::login_context;
 use super::body::DrfBody;
 use super::fields::{field, text};
-use super::{AccountErrors, ApiTags, OneErrors, PathId, ReadErrors};
+use super::{ApiTags, MintErrors, OneErrors, PathId, ReadErrors};
 use crate::AppState;
 use crate::auth::{AuthError, Caller, Scope};
 use crate::domain::api_tokens::{self, NewToken};
@@ -199,7 +199,7 @@ impl TokensApi {
         state: Data<&AppState>,
         caller: Caller,
         body: DrfBody<NewTokenRequest>,
-    ) -> Result<CreateTokenResponse, AccountErrors> {
+    ) -> Result<CreateTokenResponse, MintErrors> {
         caller.require(Scope::Account)?;
         let created = issue_api_token(req, &state, &caller, &body.data).await?;
         Ok(CreateTokenResponse::Created(Json(created)))

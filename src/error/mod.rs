@@ -62,11 +62,7 @@ pub enum ApiError {
         Json<ErrorDetail>,
         #[oai(header = "WWW-Authenticate")] String,
     ),
-    /// Authenticated, but not allowed to do this: an API token without the scope
-    /// (`insufficient_scope`) or where only a logged-in session may act
-    /// (`session_required`), or a sensitive action (minting an API token, changing the
-    /// username or email) without proof of the password (`reauthentication_required`:
-    /// send `current_password`, or log in again).
+    /// Authenticated, but not allowed to do this.
     #[oai(status = 403)]
     Forbidden(Json<ErrorDetail>),
     /// No such object, or it belongs to someone else.
