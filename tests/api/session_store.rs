@@ -222,3 +222,78 @@ async fn logins_racing_a_password_change_on_another_host_leave_no_live_token() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// An account whose credentials were ended before the upgrade (`credentials_after` set)
+/// starts at generation 1, so the original app's tokens from before the import stay
+/// refused; every other account at the first generation, 0.
+async fn assert_upgraded(store: &Store) {
+    for (name, expected) in [("kept", 0), ("changed", 1)] {
+        let account = store
+            .account_by_username(name.into())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(account.credentials_generation, expected, "{name}");
+    }
+}
+
+const OLD_USERS: &str =
+    "INSERT INTO users (username, email, password_hash, created_at, credentials_after)
+     VALUES ('kept', 'kept@example.com', 'h', '2026-01-01T00:00:00.000000Z', 0),
+            ('changed', 'changed@example.com', 'h', '2026-01-01T00:00:00.000000Z', 1790000000)";
+
+#[tokio::test]
+async fn upgrading_keeps_ended_credentials_ended_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        for sql in [
+            include_str!("../../schema.sql"),
+            include_str!("../../src/store/sqlite/migrations/0002_credentials.sql"),
+            include_str!("../../src/store/sqlite/migrations/0003_throttles.sql"),
+        ] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 3).unwrap();
+        c.execute_batch(OLD_USERS).unwrap();
+    }
+    let store = Store::open(&path, 2, Synchronous::Full).unwrap();
+    assert_upgraded(&store).await;
+}
+
+#[tokio::test]
+async fn upgrading_keeps_ended_credentials_ended_on_postgres() {
+    let Some(db) = crate::postgres::fresh().await else {
+        return;
+    };
+    {
+        let c = pg_connect(&db.url).await;
+        c.batch_execute(
+            "CREATE TABLE tasklane_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+        )
+        .await
+        .unwrap();
+        for (version, sql) in [
+            (
+                1,
+                include_str!("../../src/store/postgres/migrations/0001_schema.sql"),
+            ),
+            (
+                2,
+                include_str!("../../src/store/postgres/migrations/0002_throttles.sql"),
+            ),
+        ] {
+            c.batch_execute(sql).await.unwrap();
+            c.execute(
+                "INSERT INTO tasklane_migrations (version, applied_at) VALUES ($1, 'then')",
+                &[&version],
+            )
+            .await
+            .unwrap();
+        }
+        c.batch_execute(OLD_USERS).await.unwrap();
+    }
+    let store = Store::connect_postgres(&db.url, 2).await.unwrap();
+    assert_upgraded(&store).await;
+}
