@@ -1,5 +1,5 @@
-//! Accounts and sessions: registration, login, refresh rotation, logout, and setting a
-//! password, with the original's rules and messages.
+//! Accounts: registration, checking a password, logging in, and setting a password, with
+//! the original's rules and messages.
 //!
 //! A login checks the password against a snapshot of the account, then issues its tokens
 //! only if the account is still active at that snapshot's credentials generation, checked
