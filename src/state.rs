@@ -18,6 +18,9 @@ pub struct Limits {
     pub max_body_bytes: usize,
     pub page_size: u32,
     pub refresh_grace: Duration,
+    /// How recent a session's password login must be for a sensitive action without
+    /// `current_password` (`--reauth-after`).
+    pub reauth_after: Duration,
     pub event_retention: Duration,
     pub trust_x_forwarded_for: bool,
     pub cors_origins: Vec<String>,
@@ -121,6 +124,7 @@ impl AppState {
                 max_body_bytes: args.max_body,
                 page_size: args.page_size,
                 refresh_grace: args.refresh_grace,
+                reauth_after: args.reauth_after,
                 event_retention: args.event_retention,
                 trust_x_forwarded_for: args.trust_x_forwarded_for,
                 cors_origins: args.cors_origins.clone(),

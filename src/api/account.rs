@@ -15,6 +15,7 @@ use crate::auth::{Caller, Scope};
 use crate::domain::FieldErrors;
 use crate::domain::accounts::Login;
 use crate::domain::profile::{self, AccountEdit};
+use crate::domain::reauth::Freshness;
 use crate::error::ApiError;
 use crate::throttle::client_address;
 
@@ -32,7 +33,9 @@ pub struct AccountUpdate {
     /// A new password (registration's rules). Ends every other credential of the account.
     #[oai(validator(min_length = 8, max_length = 4096))]
     pub password: Option<String>,
-    /// Your current password: required with `password`.
+    /// Your current password: required with `password`; with a new `username` or `email`
+    /// unless you logged in with your password less than 10 minutes ago
+    /// (`--reauth-after`).
     #[oai(validator(min_length = 1, max_length = 4096))]
     pub current_password: Option<String>,
 }
@@ -59,7 +62,9 @@ pub struct AccountPatch {
     /// A new password (registration's rules). Ends every other credential of the account.
     #[oai(validator(min_length = 8, max_length = 4096))]
     pub password: Option<String>,
-    /// Your current password: required with `password`.
+    /// Your current password: required with `password`; with a new `username` or `email`
+    /// unless you logged in with your password less than 10 minutes ago
+    /// (`--reauth-after`).
     #[oai(validator(min_length = 1, max_length = 4096))]
     pub current_password: Option<String>,
 }
@@ -122,7 +127,7 @@ pub(super) fn owner(caller: Caller, id: Path<PathId>, scope: Scope) -> Result<Ca
 }
 
 /// A password check here is a login attempt: counted by the same throttles.
-fn login_context<'a>(state: &'a AppState, address: &'a str) -> Login<'a> {
+pub(super) fn login_context<'a>(state: &'a AppState, address: &'a str) -> Login<'a> {
     Login {
         store: &state.store,
         throttles: &state.throttles,
@@ -148,7 +153,8 @@ pub(super) async fn change(
     };
     let address = client_address(req, state.limits.trust_x_forwarded_for);
     let ctx = login_context(state, &address);
-    let edited = profile::edit(&ctx, &caller.user, input, errors).await?;
+    let freshness = Freshness::of(caller.session(), state.limits.reauth_after);
+    let edited = profile::edit(&ctx, &caller.user, input, errors, freshness).await?;
     // This process and every other forget the cached account: a password change ends
     // the older credentials (and their streams) at once, a new name shows at once.
     state.hub.account_changed(caller.user.id);

@@ -13,6 +13,7 @@ use super::fields::{Chars, chars, field, text};
 use crate::AppState;
 use crate::domain::DomainError;
 use crate::domain::accounts::{self, Login, PASSWORD, Registration, Tokens};
+use crate::domain::sessions;
 use crate::error::{ApiError, FieldErrors};
 use crate::model::User;
 use crate::throttle::client_address;
@@ -195,7 +196,7 @@ impl AuthApi {
         let token = refresh_field(&body.data)?;
         let grace = state.limits.refresh_grace.as_secs_f64();
         let Tokens { access, refresh } =
-            accounts::refresh(&state.store, &state.jwt, grace, &token).await?;
+            sessions::refresh(&state.store, &state.jwt, grace, &token).await?;
         Ok(RefreshResponse::Ok(Json(RefreshedPair { access, refresh })))
     }
 
@@ -214,7 +215,7 @@ impl AuthApi {
         body: DrfBody<RefreshRequest>,
     ) -> Result<RevokeResponse, RefreshErrors> {
         let token = refresh_field(&body.data)?;
-        accounts::revoke(&state.store, &state.jwt, &token).await?;
+        sessions::revoke(&state.store, &state.jwt, &token).await?;
         Ok(RevokeResponse::Revoked)
     }
 }

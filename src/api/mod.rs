@@ -26,7 +26,7 @@ use poem_openapi::{
 
 use crate::error::Errors;
 use crate::error::status::{
-    AUTH, BAD_REQUEST, BODY, NOT_FOUND, PRECONDITION_FAILED, SERVICE_UNAVAILABLE,
+    AUTH, BAD_REQUEST, BODY, NOT_FOUND, PRECONDITION_FAILED, REAUTH, SERVICE_UNAVAILABLE,
     TOO_MANY_REQUESTS, UNAUTHORIZED, UNPROCESSABLE,
 };
 
@@ -51,9 +51,16 @@ pub type ChangeTaskErrors = Errors<{ AUTH | BODY | NOT_FOUND | PRECONDITION_FAIL
 pub type DeleteTaskErrors = Errors<{ AUTH | NOT_FOUND | PRECONDITION_FAILED }>;
 /// Creating something from a body behind the Bearer scheme.
 pub type CreateErrors = Errors<{ AUTH | BODY }>;
-/// Changing or deleting your account: a body, your password checked as a login attempt.
+/// Deleting your account: a body, your password checked as a login attempt.
 pub type AccountErrors =
     Errors<{ AUTH | BODY | NOT_FOUND | TOO_MANY_REQUESTS | SERVICE_UNAVAILABLE }>;
+/// Changing your account: as deleting it, and a new username or email needs proof of the
+/// password (403 `reauthentication_required`).
+pub type AccountChangeErrors =
+    Errors<{ AUTH | BODY | NOT_FOUND | TOO_MANY_REQUESTS | SERVICE_UNAVAILABLE | REAUTH }>;
+/// Minting an API token: a body, and proof of the password (`current_password` checked
+/// as a login attempt, or a recent password login).
+pub type MintErrors = Errors<{ AUTH | BODY | TOO_MANY_REQUESTS | SERVICE_UNAVAILABLE | REAUTH }>;
 /// Opening a stream: query parameters, and a cap on open streams.
 pub type StreamErrors = Errors<{ AUTH | BAD_REQUEST | TOO_MANY_REQUESTS }>;
 

@@ -28,7 +28,8 @@ use super::auth::{log_in, login_fields};
 use super::body::FORM;
 use super::fields::{Chars, chars, field};
 use crate::AppState;
-use crate::domain::accounts::{self, Tokens};
+use crate::domain::accounts::Tokens;
+use crate::domain::sessions;
 use crate::domain::{DomainError, FieldErrors, RefreshRefusal};
 
 /// Where the token endpoint is, as the OpenAPI document's OAuth2 flow names it.
@@ -446,7 +447,7 @@ async fn grant(
                 return Err(invalid_request(describe(&errors)));
             };
             let grace = state.limits.refresh_grace.as_secs_f64();
-            accounts::refresh(&state.store, &state.jwt, grace, &token)
+            sessions::refresh(&state.store, &state.jwt, grace, &token)
                 .await
                 .map_err(refused)
         }

@@ -26,8 +26,7 @@ use super::StreamErrors;
 
 use crate::AppState;
 use crate::auth::{
-    API_TOKEN_PREFIX, AccountState, AuthError, BearerHeader, Caller, Credential, Scope,
-    bearer_token,
+    API_TOKEN_PREFIX, AuthError, BearerHeader, Caller, Credential, Scope, bearer_token,
 };
 use crate::clock::now_secs;
 use crate::error::ApiError;
@@ -319,8 +318,8 @@ async fn stream_caller(
 }
 
 /// Resolves once the caller's account is deactivated or deleted, its password changed (the
-/// stream's access token was issued before), or its API token revoked or expired (checked
-/// every `--stream-recheck`).
+/// session's credentials generation is no longer the account's), or its API token revoked
+/// or expired (checked every `--stream-recheck`, and at once when the account changes).
 async fn revoked(state: &AppState, caller: &Caller) {
     let every = state.limits.stream_recheck.max(Duration::from_millis(100));
     let mut tick = tokio::time::interval_at(Instant::now() + every, every);
@@ -348,15 +347,20 @@ async fn revoked(state: &AppState, caller: &Caller) {
     }
 }
 
+/// Whether the credential a stream was opened with still stands: the one re-check of an
+/// open stream's caller (a session: the account active and still at its generation; an
+/// API token: live).
 async fn still_allowed(
     state: &AppState,
     caller: &Caller,
 ) -> Result<bool, crate::store::StoreError> {
     match &caller.credential {
-        Credential::Session => Ok(matches!(
-            state.authenticator().account(caller.user.id).await?,
-            AccountState::Active { credentials_after, .. } if caller.issued_at >= credentials_after
-        )),
+        Credential::Session(session) => {
+            state
+                .authenticator()
+                .session_current(caller.user.id, session)
+                .await
+        }
         Credential::ApiToken { id, .. } => state.store.api_token_live(*id, now_secs()).await,
     }
 }

@@ -1,21 +1,23 @@
 //! Personal API tokens for scripts: created and managed from a logged-in session, used
 //! as `Authorization: Bearer tlp_…` on the task routes and the stream.
 
-use poem::web::Data;
+use poem::{Request, web::Data};
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json, types::Example,
 };
 
+use super::account::login_context;
 use super::body::DrfBody;
 use super::fields::{field, text};
-use super::{ApiTags, CreateErrors, OneErrors, PathId, ReadErrors};
+use super::{ApiTags, MintErrors, OneErrors, PathId, ReadErrors};
 use crate::AppState;
-use crate::auth::{Caller, Scope};
+use crate::auth::{AuthError, Caller, Scope};
 use crate::domain::api_tokens::{self, NewToken};
+use crate::domain::reauth::Freshness;
 use crate::error::{ApiError, FieldErrors};
 use crate::model::Timestamp;
-use crate::store::Store;
 use crate::store::api_tokens::ApiTokenRow;
+use crate::throttle::client_address;
 
 #[derive(Default)]
 pub struct TokensApi;
@@ -60,6 +62,11 @@ pub struct NewTokenRequest {
     /// Days until it expires, 1 to 3650; omit for a token that does not expire.
     #[oai(validator(minimum(value = "1"), maximum(value = "3650")))]
     pub expires_in_days: Option<u32>,
+    /// Your current password. Needed unless you logged in with your password less than
+    /// 10 minutes ago (`--reauth-after`; refreshing does not count): a token outlives the
+    /// session that asks for it.
+    #[oai(validator(min_length = 1, max_length = 4096))]
+    pub current_password: Option<String>,
 }
 
 impl Example for NewTokenRequest {
@@ -68,6 +75,7 @@ impl Example for NewTokenRequest {
             name: "nightly backup script".into(),
             scopes: vec![TokenScope::TasksRead],
             expires_in_days: Some(90),
+            current_password: None,
         }
     }
 }
@@ -175,8 +183,11 @@ pub fn api_token(row: ApiTokenRow) -> ApiToken {
 impl TokensApi {
     /// Create a personal API token
     ///
-    /// Only from a logged-in session (an API token cannot create tokens). The secret is in
-    /// the response once.
+    /// Only from a logged-in session (an API token cannot create tokens), and with proof
+    /// of your password: `current_password` in the body, or a password login less than 10
+    /// minutes ago (`--reauth-after`; refreshing the session does not count). Otherwise
+    /// 403 `reauthentication_required`; a wrong `current_password` is a 400 field error
+    /// and counts as a failed login. The secret is in the response once.
     #[oai(
         path = "/api/tokens",
         method = "post",
@@ -184,12 +195,13 @@ impl TokensApi {
     )]
     async fn create_api_token(
         &self,
+        req: &Request,
         state: Data<&AppState>,
         caller: Caller,
         body: DrfBody<NewTokenRequest>,
-    ) -> Result<CreateTokenResponse, CreateErrors> {
+    ) -> Result<CreateTokenResponse, MintErrors> {
         caller.require(Scope::Account)?;
-        let created = issue_api_token(&state.store, caller.user.id, &body.data).await?;
+        let created = issue_api_token(req, &state, &caller, &body.data).await?;
         Ok(CreateTokenResponse::Created(Json(created)))
     }
 
@@ -232,13 +244,16 @@ impl TokensApi {
     }
 }
 
-/// Reads `{name, scopes, expires_in_days}` as DRF would (a form sends the scopes as
-/// one string, JSON as a list) and issues the token through the domain.
+/// Reads `{name, scopes, expires_in_days, current_password}` as DRF would (a form sends
+/// the scopes as one string, JSON as a list) and issues the token through the domain, for
+/// the caller's session (with proof of the password, while the session stands).
 pub async fn issue_api_token(
-    store: &Store,
-    user_id: i64,
+    req: &Request,
+    state: &AppState,
+    caller: &Caller,
     data: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<CreatedToken, ApiError> {
+    let session = caller.session().ok_or(AuthError::SessionRequired)?;
     let mut errors = FieldErrors::default();
     let input = NewToken {
         name: field(data, "name", true, &mut errors, text),
@@ -261,7 +276,20 @@ pub async fn issue_api_token(
                 .ok_or_else(|| "Ensure this value is a whole number from 1 to 3650.".into())
         }),
     };
-    let issued = api_tokens::issue(store, user_id, input, errors).await?;
+    let current_password = field(data, "current_password", false, &mut errors, text);
+    let address = client_address(req, state.limits.trust_x_forwarded_for);
+    let ctx = login_context(state, &address);
+    let freshness = Freshness::of(Some(session), state.limits.reauth_after);
+    let issued = api_tokens::issue_for_session(
+        &ctx,
+        &caller.user,
+        session,
+        freshness,
+        input,
+        current_password,
+        errors,
+    )
+    .await?;
     Ok(CreatedToken {
         info: api_token(issued.row),
         token: issued.secret,

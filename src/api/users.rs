@@ -11,7 +11,9 @@ use super::account::{
 use super::auth::{RegisterRequest, RegisterResponse, register_user};
 use super::body::DrfBody;
 use super::origin::external_origin;
-use super::{AccountErrors, ApiTags, OneErrors, PathId, ReadErrors, RegisterErrors};
+use super::{
+    AccountChangeErrors, AccountErrors, ApiTags, OneErrors, PathId, ReadErrors, RegisterErrors,
+};
 use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::model::User;
@@ -127,6 +129,11 @@ impl UsersApi {
     }
 
     /// Change your account
+    ///
+    /// A new `username` or `email` needs `current_password`, unless you logged in with
+    /// your password less than 10 minutes ago (`--reauth-after`); else 403
+    /// `reauthentication_required`. Sending the ones you have changes nothing and needs
+    /// nothing. A new `password` always needs `current_password`.
     #[oai(path = "/api/users/me", method = "put", operation_id = "update_me")]
     async fn update_me(
         &self,
@@ -134,11 +141,15 @@ impl UsersApi {
         state: Data<&AppState>,
         caller: Caller,
         body: DrfBody<AccountUpdate>,
-    ) -> Result<ChangeResponse, AccountErrors> {
+    ) -> Result<ChangeResponse, AccountChangeErrors> {
         Ok(change(req, &state, caller, &body.data, false).await?)
     }
 
     /// Change some fields of your account
+    ///
+    /// A new `username` or `email` needs `current_password`, unless you logged in with
+    /// your password less than 10 minutes ago (`--reauth-after`); else 403
+    /// `reauthentication_required`. A new `password` always needs `current_password`.
     #[oai(
         path = "/api/users/me",
         method = "patch",
@@ -150,7 +161,7 @@ impl UsersApi {
         state: Data<&AppState>,
         caller: Caller,
         body: DrfBody<AccountPatch>,
-    ) -> Result<ChangeResponse, AccountErrors> {
+    ) -> Result<ChangeResponse, AccountChangeErrors> {
         Ok(change(req, &state, caller, &body.data, true).await?)
     }
 
@@ -168,7 +179,8 @@ impl UsersApi {
 
     /// Change your account (by id)
     ///
-    /// Any id but your own is a 404, and nothing changes.
+    /// Any id but your own is a 404, and nothing changes. As `PUT /api/users/me/`: a new
+    /// `username` or `email` needs `current_password` or a recent password login.
     #[oai(path = "/api/users/:id", method = "put", operation_id = "update_user")]
     async fn update_user(
         &self,
@@ -178,14 +190,15 @@ impl UsersApi {
         /// Your user id.
         id: Path<PathId>,
         body: DrfBody<AccountUpdate>,
-    ) -> Result<ChangeResponse, AccountErrors> {
+    ) -> Result<ChangeResponse, AccountChangeErrors> {
         let caller = owner(caller, id, Scope::Account)?;
         Ok(change(req, &state, caller, &body.data, false).await?)
     }
 
     /// Change some fields of your account (by id)
     ///
-    /// Any id but your own is a 404, and nothing changes.
+    /// Any id but your own is a 404, and nothing changes. As `PATCH /api/users/me/`: a
+    /// new `username` or `email` needs `current_password` or a recent password login.
     #[oai(
         path = "/api/users/:id",
         method = "patch",
@@ -199,7 +212,7 @@ impl UsersApi {
         /// Your user id.
         id: Path<PathId>,
         body: DrfBody<AccountPatch>,
-    ) -> Result<ChangeResponse, AccountErrors> {
+    ) -> Result<ChangeResponse, AccountChangeErrors> {
         let caller = owner(caller, id, Scope::Account)?;
         Ok(change(req, &state, caller, &body.data, true).await?)
     }

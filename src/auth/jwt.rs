@@ -1,5 +1,11 @@
 //! simplejwt-compatible JSON Web Tokens: HS256 only, claims
 //! `{token_type, exp, iat, jti, user_id}`, access and refresh never interchangeable.
+//!
+//! Ours add two claims simplejwt ignores: `gen`, the account's credentials generation
+//! when the session began (a token is refused once the account has left it: a password
+//! change, a deactivation), and `auth_time`, when the password was last proved (kept
+//! across refreshes; sensitive actions need it recent). The original Django app's tokens
+//! carry neither.
 
 use std::time::Duration;
 
@@ -31,6 +37,25 @@ pub struct Claims {
     pub iat: i64,
     pub jti: String,
     pub user_id: i64,
+    /// The account's credentials generation the token was issued at; absent in the
+    /// original app's tokens.
+    #[serde(rename = "gen", default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// When the session's password login was (unix seconds); absent in the original
+    /// app's tokens and in those rotated from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+}
+
+/// Whose session a token belongs to, and what it carries from its login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub user_id: i64,
+    /// The account's credentials generation the session is bound to.
+    pub generation: i64,
+    /// When the password was proved (the login); `None` for a session rotated from one of
+    /// the original app's tokens, which never proved it here.
+    pub auth_time: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,8 +98,8 @@ impl Jwt {
         }
     }
 
-    /// Signs a token of type `ty` for `user_id`, issued at `now` (unix seconds).
-    pub fn issue(&self, ty: TokenType, user_id: i64, now: i64) -> Signed {
+    /// Signs a token of type `ty` for `grant`'s session, issued at `now` (unix seconds).
+    pub fn issue(&self, ty: TokenType, grant: Grant, now: i64) -> Signed {
         let ttl = match ty {
             TokenType::Access => self.access_ttl,
             TokenType::Refresh => self.refresh_ttl,
@@ -84,7 +109,9 @@ impl Jwt {
             exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
             iat: now,
             jti: crate::clock::new_id(),
-            user_id,
+            user_id: grant.user_id,
+            generation: Some(grant.generation),
+            auth_time: grant.auth_time,
         };
         // HMAC signing of a plain struct cannot fail; an empty token would simply be
         // rejected by every later check.
@@ -113,6 +140,14 @@ mod tests {
     use super::*;
     use crate::clock::now_secs;
 
+    fn grant(user_id: i64) -> Grant {
+        Grant {
+            user_id,
+            generation: 3,
+            auth_time: Some(1_900_000_000),
+        }
+    }
+
     fn jwt() -> Jwt {
         Jwt::new(
             b"test-secret",
@@ -125,7 +160,7 @@ mod tests {
     fn an_issued_access_token_verifies_as_access_only() {
         let j = jwt();
         let now = now_secs();
-        let t = j.issue(TokenType::Access, 7, now);
+        let t = j.issue(TokenType::Access, grant(7), now);
         assert_eq!(
             j.verify(&t.token, TokenType::Access, now).unwrap().user_id,
             7
@@ -137,9 +172,31 @@ mod tests {
     }
 
     #[test]
+    fn a_token_carries_its_generation_and_auth_time_and_the_original_s_carry_none() {
+        let j = jwt();
+        let now = now_secs();
+        let t = j.issue(TokenType::Refresh, grant(7), now);
+        let claims = j.verify(&t.token, TokenType::Refresh, now).unwrap();
+        assert_eq!(
+            (claims.generation, claims.auth_time),
+            (Some(3), Some(1_900_000_000))
+        );
+        // simplejwt's claims only, as the original app signs them.
+        let original = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({"token_type": "access", "exp": now + 60, "iat": now,
+                                "jti": "abc", "user_id": 7}),
+            &EncodingKey::from_secret(b"test-secret"),
+        )
+        .unwrap();
+        let claims = j.verify(&original, TokenType::Access, now).unwrap();
+        assert_eq!((claims.generation, claims.auth_time), (None, None));
+    }
+
+    #[test]
     fn an_expired_token_is_invalid() {
         let j = jwt();
-        let t = j.issue(TokenType::Access, 7, now_secs() - 301);
+        let t = j.issue(TokenType::Access, grant(7), now_secs() - 301);
         assert_eq!(
             j.verify(&t.token, TokenType::Access, now_secs())
                 .unwrap_err(),
@@ -150,7 +207,7 @@ mod tests {
     #[test]
     fn a_token_signed_with_another_key_is_invalid() {
         let other = Jwt::new(b"other", Duration::from_secs(300), Duration::from_secs(300));
-        let t = other.issue(TokenType::Access, 7, now_secs());
+        let t = other.issue(TokenType::Access, grant(7), now_secs());
         assert_eq!(
             jwt()
                 .verify(&t.token, TokenType::Access, now_secs())

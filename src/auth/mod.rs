@@ -5,6 +5,7 @@
 pub mod django;
 pub mod jwt;
 pub mod password;
+pub mod session;
 
 use poem::Request;
 use poem_openapi::{
@@ -18,6 +19,7 @@ use crate::clock::now_secs;
 use crate::model::User;
 use crate::store::{Store, StoreError};
 use jwt::{Jwt, TokenError, TokenType};
+pub use session::{ACCOUNT_CACHE_MAX, ACCOUNT_CACHE_TTL, AccountCache, AccountState, Session};
 
 /// Why a request is not let in. `error.rs` gives each its DRF / simplejwt body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,8 +30,8 @@ pub enum AuthError {
     /// `Bearer` with zero or several values.
     #[error("malformed Authorization header")]
     BadHeader,
-    /// Not a valid access token (signature, expiry, type, or issued before the account's
-    /// credentials cut-off).
+    /// Not a valid access token (signature, expiry, type; or issued at a credentials
+    /// generation the account has left, or by the original app after the import).
     #[error("invalid access token: {0}")]
     InvalidAccess(TokenError),
     #[error("user is inactive")]
@@ -82,17 +84,15 @@ pub struct Caller {
     pub user: User,
     /// When the credential expires (unix seconds): streams close then.
     pub expires_at: i64,
-    /// When a session's access token was issued (its `iat`); 0 for API tokens. A stream
-    /// closes once the account's credentials cut-off passes it.
-    pub issued_at: i64,
     pub credential: Credential,
 }
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
-    /// A JWT access token from logging in: everything the account may do.
-    Session,
+    /// A JWT access token from logging in: everything the account may do (what needs a
+    /// recent password login looks at its `auth_time`).
+    Session(Session),
     /// A personal API token, limited to its scopes.
     ApiToken { id: i64, scopes: Vec<String> },
 }
@@ -127,10 +127,18 @@ pub const TOKEN_SCOPES: &[&str] = &["account:read", "tasks:read", "tasks:write"]
 pub const API_TOKEN_PREFIX: &str = "tlp_";
 
 impl Caller {
+    /// The session the caller logged in with; `None` for an API token.
+    pub fn session(&self) -> Option<&Session> {
+        match &self.credential {
+            Credential::Session(session) => Some(session),
+            Credential::ApiToken { .. } => None,
+        }
+    }
+
     /// 403 unless the credential allows `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), AuthError> {
         match &self.credential {
-            Credential::Session => Ok(()),
+            Credential::Session(_) => Ok(()),
             Credential::ApiToken { .. } if scope == Scope::Account => {
                 Err(AuthError::SessionRequired)
             }
@@ -265,18 +273,6 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
     }
 }
 
-/// An account, as a credential check sees it.
-#[derive(Debug, Clone)]
-pub enum AccountState {
-    /// Active; access tokens issued (`iat`) before `credentials_after` are ended.
-    Active {
-        user: User,
-        credentials_after: i64,
-    },
-    Inactive,
-    Missing,
-}
-
 /// What checking a token needs; the route table hands it to every request.
 #[derive(Clone)]
 pub struct Authenticator {
@@ -296,45 +292,27 @@ impl Authenticator {
             .jwt
             .verify(token, TokenType::Access, now_secs())
             .map_err(AuthError::InvalidAccess)?;
-        let session = |user: User| Caller {
+        let (user, current) = match self.account(claims.user_id).await? {
+            AccountState::Active { user, generation } => (user, generation),
+            AccountState::Inactive => return Err(AuthError::UserInactive),
+            AccountState::Missing => return Err(AuthError::UserNotFound),
+        };
+        let imported_at = match claims.generation {
+            Some(_) => None,
+            None => self.imported_at().await?,
+        };
+        // Issued before the account's password changed or it was deactivated (or by the
+        // original app after the import): ended.
+        let generation = session::token_generation(&claims, imported_at)
+            .filter(|&g| g == current)
+            .ok_or(AuthError::InvalidAccess(TokenError::Invalid))?;
+        Ok(Caller {
             user,
             expires_at: claims.exp,
-            issued_at: claims.iat,
-            credential: Credential::Session,
-        };
-        match self.account(claims.user_id).await? {
-            // Issued before the account's password changed or it was deactivated: ended.
-            AccountState::Active {
-                credentials_after, ..
-            } if claims.iat < credentials_after => {
-                Err(AuthError::InvalidAccess(TokenError::Invalid))
-            }
-            AccountState::Active { user, .. } => Ok(session(user)),
-            AccountState::Inactive => Err(AuthError::UserInactive),
-            AccountState::Missing => Err(AuthError::UserNotFound),
-        }
-    }
-
-    /// Account `user_id` as a credential check needs it: from the one-second cache, or
-    /// read (and cached when active). One read per user per second, however many requests
-    /// and streams it has.
-    pub async fn account(&self, user_id: i64) -> Result<AccountState, StoreError> {
-        if let Some((user, credentials_after)) = self.accounts.get(user_id) {
-            return Ok(AccountState::Active {
-                user,
-                credentials_after,
-            });
-        }
-        Ok(match self.store.account_by_id(user_id).await? {
-            Some(a) if a.is_active => {
-                self.accounts.put(a.user.clone(), a.credentials_after);
-                AccountState::Active {
-                    user: a.user,
-                    credentials_after: a.credentials_after,
-                }
-            }
-            Some(_) => AccountState::Inactive,
-            None => AccountState::Missing,
+            credential: Credential::Session(Session {
+                generation,
+                auth_time: claims.auth_time,
+            }),
         })
     }
 
@@ -357,7 +335,6 @@ impl Authenticator {
             user: owner.user,
             // A stream on a token without expiry is still re-authenticated daily.
             expires_at: owner.expires_unix.unwrap_or_else(|| now_secs() + 24 * 3600),
-            issued_at: 0,
             credential: Credential::ApiToken {
                 id: owner.token_id,
                 scopes: owner.scopes,
@@ -385,46 +362,4 @@ pub fn new_api_token() -> String {
         }
     }
     token
-}
-
-/// Active accounts seen in the last second, so a burst of requests with one token costs
-/// one database read, not one each. Only active accounts are kept: a deactivated or
-/// deleted account is refused within [`ACCOUNT_CACHE_TTL`], even when the change came
-/// from another process (the admin CLI). At most [`ACCOUNT_CACHE_MAX`] accounts are kept.
-pub struct AccountCache {
-    /// The user and its credentials cut-off, by user id.
-    entries: moka::sync::Cache<i64, (User, i64)>,
-}
-
-/// How long a cached account is trusted.
-pub const ACCOUNT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
-/// Accounts kept at most.
-pub const ACCOUNT_CACHE_MAX: u64 = 50_000;
-
-impl Default for AccountCache {
-    fn default() -> Self {
-        AccountCache {
-            entries: moka::sync::Cache::builder()
-                .max_capacity(ACCOUNT_CACHE_MAX)
-                .time_to_live(ACCOUNT_CACHE_TTL)
-                .build(),
-        }
-    }
-}
-
-impl AccountCache {
-    /// The active account and its credentials cut-off, when read within the TTL.
-    pub fn get(&self, user_id: i64) -> Option<(User, i64)> {
-        self.entries.get(&user_id)
-    }
-
-    /// Remembers an active account.
-    pub fn put(&self, user: User, credentials_after: i64) {
-        self.entries.insert(user.id, (user, credentials_after));
-    }
-
-    /// Forgets an account this process just changed, so its next request reads it again.
-    pub fn forget(&self, user_id: i64) {
-        self.entries.invalidate(&user_id);
-    }
 }

@@ -21,6 +21,7 @@ use crate::store::copy::{Cell, Chunk, Chunker, TABLES, Target};
 use crate::store::{Store, StoreError};
 
 use crate::store::tokens::IMPORTED_AT;
+use crate::store::users::FIRST_GENERATION;
 
 /// An `auth_user` row.
 struct User {
@@ -266,7 +267,8 @@ async fn write(
                 Cell::Text(u.date_joined),
                 Cell::Int(0),
                 Cell::Int(0),
-                Cell::Int(0),
+                // The generation the original's tokens are held to.
+                Cell::Int(FIRST_GENERATION),
             ];
             if let Some(chunk) = chunker.push(row) {
                 tx.send(chunk).await?;

@@ -137,6 +137,12 @@ pub struct ServeArgs {
     #[arg(help_heading = "Auth", long, env = "TASKLANE_REFRESH_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub refresh_grace: Duration,
 
+    /// How long after a password login a session may mint API tokens or change the
+    /// username or email without sending `current_password` again. Refreshing a session
+    /// does not extend it. `0s`: always ask for the password.
+    #[arg(help_heading = "Auth", long, env = "TASKLANE_REAUTH_AFTER", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub reauth_after: Duration,
+
     /// How long task events are kept for streams to resume from (`since`). Older
     /// events are pruned; resuming from before them gets a `reset`.
     #[arg(help_heading = "Streams", long, env = "TASKLANE_EVENT_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]

@@ -1,17 +1,24 @@
-//! Accounts and sessions: registration, login, refresh rotation, logout, and setting a
-//! password, with the original's rules and messages.
+//! Accounts: registration, checking a password, logging in, and setting a password, with
+//! the original's rules and messages.
+//!
+//! A login checks the password against a snapshot of the account, then issues its tokens
+//! only if the account is still active at that snapshot's credentials generation, checked
+//! in the same write that stores the refresh token ([`Store::insert_refresh`]). A password
+//! change or deactivation that commits first makes the login fail (401); one that commits
+//! after it moves the generation on and revokes the token, so nothing the login got
+//! survives the change. Refreshing and logging out are in [`super::sessions`].
 
 use serde::{Deserialize, Serialize};
 
 use super::password_policy::validate_password;
 use super::validators::{USERNAME_MAX, is_valid_email, is_valid_username, normalize_username};
-use super::{Chars, DomainError, FieldErrors, RefreshRefusal, check, check_chars, unique_message};
-use crate::auth::jwt::{Claims, Jwt, Signed, TokenType};
+use super::{Chars, DomainError, FieldErrors, check, check_chars, unique_message};
+use crate::auth::jwt::{Grant, Jwt, Signed, TokenType};
 use crate::auth::password::{HashQueue, hash_password, needs_rehash, verify_password};
 use crate::clock::{now_secs, now_secs_f64};
 use crate::model::User;
 use crate::store::admin::AccountChange;
-use crate::store::tokens::{NewRefresh, Rotation};
+use crate::store::tokens::NewRefresh;
 use crate::store::users::Account;
 use crate::store::{Store, StoreError};
 use crate::throttle::Refused;
@@ -294,7 +301,11 @@ pub fn refused(r: Refused) -> DomainError {
     }
 }
 
-/// Logs in: checks the password ([`check_password`]) and issues a new login's tokens.
+/// Logs in: checks the password ([`check_password`]) and issues a new login's tokens,
+/// bound to the account's credentials generation as read with the hash just verified.
+/// The refresh token is stored, and the access token signed, only if the account is still
+/// active at that generation, in the same write; otherwise (the password changed, the
+/// account was deactivated or deleted meanwhile) this is a failed login, never a 500.
 pub async fn login(
     ctx: Login<'_>,
     jwt: &Jwt,
@@ -304,138 +315,36 @@ pub async fn login(
     let account = check_password(&ctx, username, password)
         .await?
         .ok_or(DomainError::BadCredentials)?;
-    // Never issued before the account's credentials cut-off (a password change in this
-    // same second), or the new tokens would be refused.
-    let now = now_secs().max(account.credentials_after);
-    let user_id = account.user.id;
-    let refresh = jwt.issue(TokenType::Refresh, user_id, now);
-    let access = jwt.issue(TokenType::Access, user_id, now);
-    ctx.store.insert_refresh(new_refresh(&refresh), now).await?;
+    let now = now_secs();
+    let grant = Grant {
+        user_id: account.user.id,
+        generation: account.credentials_generation,
+        auth_time: Some(now),
+    };
+    let refresh = jwt.issue(TokenType::Refresh, grant, now);
+    if !ctx
+        .store
+        .insert_refresh(new_refresh(&refresh), grant.generation, now)
+        .await?
+    {
+        tracing::info!(
+            user_id = grant.user_id,
+            "login refused: the account changed while its password was checked"
+        );
+        return Err(DomainError::BadCredentials);
+    }
+    let access = jwt.issue(TokenType::Access, grant, now);
     Ok(Tokens {
         access: access.token,
         refresh: refresh.token,
     })
 }
 
-fn new_refresh(refresh: &Signed) -> NewRefresh {
+pub(super) fn new_refresh(refresh: &Signed) -> NewRefresh {
     NewRefresh {
         jti: refresh.claims.jti.clone(),
         user_id: refresh.claims.user_id,
         expires_at: refresh.claims.exp,
-    }
-}
-
-/// Trades a refresh token for a new pair (rotation). Presented again within `grace`
-/// seconds it gets the same pair; after that, it counts as stolen and its whole login is
-/// revoked.
-pub async fn refresh(
-    store: &Store,
-    jwt: &std::sync::Arc<Jwt>,
-    grace: f64,
-    token: &str,
-) -> Result<Tokens, DomainError> {
-    let claims = jwt
-        .verify(token, TokenType::Refresh, now_secs())
-        .map_err(|e| DomainError::Refresh(RefreshRefusal::Token(e)))?;
-    let mut rotation = rotate(store, jwt, grace, &claims).await?;
-    if matches!(rotation, Rotation::Unknown) && adopt(store, &claims).await? {
-        rotation = rotate(store, jwt, grace, &claims).await?;
-    }
-    match rotation {
-        Rotation::Rotated(pair) | Rotation::Replayed(pair) => {
-            serde_json::from_str(&pair).map_err(|e| DomainError::Internal(e.to_string()))
-        }
-        Rotation::ReuseDetected => {
-            tracing::warn!(
-                user_id = claims.user_id,
-                "spent refresh token presented again: its login's tokens are revoked"
-            );
-            Err(DomainError::Refresh(RefreshRefusal::Reused))
-        }
-        Rotation::Invalid | Rotation::Unknown => Err(DomainError::Refresh(RefreshRefusal::Unknown)),
-        Rotation::InactiveUser => Err(DomainError::Refresh(RefreshRefusal::NoActiveAccount)),
-    }
-}
-
-/// A refresh token signed with our key that was never issued here, adopted when the
-/// original Django app issued it before its accounts were imported (`import-django`
-/// records when): it is stored as a live token of a new login, to be rotated once like any
-/// other. Not when the account is gone or inactive, or ended its credentials since (a
-/// password change), or when the token is younger than the import.
-async fn adopt(store: &Store, claims: &Claims) -> Result<bool, DomainError> {
-    let Some(imported_at) = store
-        .setting(crate::store::tokens::IMPORTED_AT)
-        .await?
-        .and_then(|v| v.parse::<i64>().ok())
-    else {
-        return Ok(false);
-    };
-    if claims.iat > imported_at {
-        return Ok(false);
-    }
-    let Some(account) = store.account_by_id(claims.user_id).await? else {
-        return Ok(false);
-    };
-    if !account.is_active || claims.iat < account.credentials_after {
-        return Ok(false);
-    }
-    let token = NewRefresh {
-        jti: claims.jti.clone(),
-        user_id: claims.user_id,
-        expires_at: claims.exp,
-    };
-    match store.insert_refresh(token, now_secs()).await {
-        // Adopted here, or by a concurrent request (which then rotated it, or will).
-        Ok(()) | Err(StoreError::Conflict(_)) => {
-            tracing::info!(
-                user_id = claims.user_id,
-                "adopted a refresh token the original app issued"
-            );
-            Ok(true)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn rotate(
-    store: &Store,
-    jwt: &std::sync::Arc<Jwt>,
-    grace: f64,
-    claims: &Claims,
-) -> Result<Rotation, DomainError> {
-    let jwt = jwt.clone();
-    Ok(store
-        .rotate_refresh(
-            claims.jti.clone(),
-            now_secs_f64(),
-            grace,
-            move |user_id, not_before| {
-                let now = now_secs().max(not_before);
-                let refresh = jwt.issue(TokenType::Refresh, user_id, now);
-                let access = jwt.issue(TokenType::Access, user_id, now);
-                let next = new_refresh(&refresh);
-                let pair = Tokens {
-                    access: access.token,
-                    refresh: refresh.token,
-                };
-                (serde_json::to_string(&pair).unwrap_or_default(), next)
-            },
-        )
-        .await?)
-}
-
-/// Logs out: revokes the refresh token's whole login.
-pub async fn revoke(store: &Store, jwt: &Jwt, token: &str) -> Result<(), DomainError> {
-    let claims = jwt
-        .verify(token, TokenType::Refresh, now_secs())
-        .map_err(|e| DomainError::Refresh(RefreshRefusal::Token(e)))?;
-    if store
-        .revoke_refresh_family(claims.jti, now_secs_f64())
-        .await?
-    {
-        Ok(())
-    } else {
-        Err(DomainError::Refresh(RefreshRefusal::Unknown))
     }
 }
 

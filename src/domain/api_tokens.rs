@@ -1,8 +1,15 @@
 //! Personal API tokens: what a new one may be called, which scopes it may carry, how
 //! long it may live; issuing one shows its secret once.
+//!
+//! A token outlives the session that asked for it, so a session mints one only with proof
+//! of the password ([`super::reauth`]), and only while the session stands: the store
+//! checks the account's credentials generation in the write that creates the token.
 
+use super::accounts::{Login, PASSWORD};
+use super::reauth::{self, Freshness};
 use super::{Chars, DomainError, FieldErrors, check, check_chars};
-use crate::auth::{TOKEN_SCOPES, hash_api_token, new_api_token};
+use crate::auth::{Session, TOKEN_SCOPES, hash_api_token, new_api_token};
+use crate::model::User;
 use crate::store::Store;
 use crate::store::api_tokens::{ApiTokenRow, NewApiToken};
 
@@ -23,15 +30,51 @@ pub struct Issued {
     pub secret: String,
 }
 
+/// A token's fields, checked.
+struct Checked {
+    name: String,
+    scopes: Vec<String>,
+    days: Option<u64>,
+}
+
 /// Validates the token (name 1 to 100 characters; at least one known scope, with
-/// `tasks:write` implying `tasks:read`; 1 to 3650 days) and creates it for `user_id`.
-/// Shared by the API and `tasklane token create`.
+/// `tasks:write` implying `tasks:read`; 1 to 3650 days) and creates it for `user_id`:
+/// `tasklane token create`, the operator's.
 pub async fn issue(
     store: &Store,
     user_id: i64,
     input: NewToken,
-    mut errors: FieldErrors,
+    errors: FieldErrors,
 ) -> Result<Issued, DomainError> {
+    let checked = validate(input, errors, None)?.0;
+    create(store, user_id, checked, None).await
+}
+
+/// Issues a token `session` of `owner` asks for: validated as [`issue`] does, then, with
+/// proof of the password (`current_password`, or a recent password login: see
+/// [`reauth::confirm`]), created while the session still stands (else
+/// [`DomainError::SessionEnded`]).
+pub async fn issue_for_session(
+    ctx: &Login<'_>,
+    owner: &User,
+    session: &Session,
+    freshness: Freshness,
+    input: NewToken,
+    current_password: Option<String>,
+    errors: FieldErrors,
+) -> Result<Issued, DomainError> {
+    let (checked, current) = validate(input, errors, current_password)?;
+    reauth::confirm(ctx, owner, freshness, current).await?;
+    create(ctx.store, owner.id, checked, Some(session.generation)).await
+}
+
+/// The fields' rules, in the serializer's field order; `current_password` (when given)
+/// may not be blank.
+fn validate(
+    input: NewToken,
+    mut errors: FieldErrors,
+    current_password: Option<String>,
+) -> Result<(Checked, Option<String>), DomainError> {
     let name = check(input.name, "name", &mut errors, |s| {
         check_chars(s, Chars::trimmed(100))
     });
@@ -43,31 +86,44 @@ pub async fn issue(
             Err("Ensure this value is a whole number from 1 to 3650.".into())
         }
     });
+    let current = check(current_password, "current_password", &mut errors, |s| {
+        check_chars(s, PASSWORD)
+    });
     errors
-        .ordered(&["name", "scopes", "expires_in_days"])
+        .ordered(&["name", "scopes", "expires_in_days", "current_password"])
         .into_result()?;
     let (Some(name), Some(scopes)) = (name, scopes) else {
         return Err(DomainError::Internal(
             "validated token fields missing".into(),
         ));
     };
+    Ok((Checked { name, scopes, days }, current))
+}
+
+/// Creates the token; with a session's `generation`, only while the account is still
+/// active at it.
+async fn create(
+    store: &Store,
+    user_id: i64,
+    checked: Checked,
+    generation: Option<i64>,
+) -> Result<Issued, DomainError> {
     let secret = new_api_token();
-    let expires = days.map(|d| {
+    let expires = checked.days.map(|d| {
         let at = chrono::Utc::now() + chrono::Duration::days(d as i64);
         (crate::clock::timestamp(at), at.timestamp())
     });
+    let new = NewApiToken {
+        name: checked.name,
+        token_hash: hash_api_token(&secret),
+        prefix: secret.chars().take(10).collect(),
+        scopes: checked.scopes,
+        expires,
+    };
     let row = store
-        .create_api_token(
-            user_id,
-            NewApiToken {
-                name,
-                token_hash: hash_api_token(&secret),
-                prefix: secret.chars().take(10).collect(),
-                scopes,
-                expires,
-            },
-        )
-        .await?;
+        .create_api_token(user_id, new, generation)
+        .await?
+        .ok_or(DomainError::SessionEnded)?;
     Ok(Issued { row, secret })
 }
 

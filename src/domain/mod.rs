@@ -8,6 +8,8 @@ pub mod api_tokens;
 pub mod listing;
 pub mod password_policy;
 pub mod profile;
+pub mod reauth;
+pub mod sessions;
 pub mod tasks;
 pub mod validators;
 
@@ -31,6 +33,14 @@ pub enum DomainError {
     /// A refresh token that cannot be traded.
     #[error("refresh token refused: {0:?}")]
     Refresh(RefreshRefusal),
+    /// The session this request came with ended while it was being served (its
+    /// account's password changed, or it was deactivated or deleted): nothing was written.
+    #[error("the session ended: log in again")]
+    SessionEnded,
+    /// A sensitive action from a session whose password login is older than `window`,
+    /// without `current_password`.
+    #[error("this action needs the password: the last password login is older than {window:?}")]
+    ReauthenticationRequired { window: std::time::Duration },
     /// No such object (or it belongs to someone else: callers can't tell).
     #[error("not found")]
     NotFound,

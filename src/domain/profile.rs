@@ -1,18 +1,19 @@
 //! The owner's own account: changing the username, email or password, and deleting it.
 //! The original let anyone do this to any account without a token; here only the owner
-//! can, and a password is needed for what cannot be undone.
+//! can, and a password is needed for what cannot be undone: a new password needs the
+//! current one, a new username or email the current one or a recent password login
+//! ([`super::reauth`]), and deleting the account the password.
 
 use super::accounts::{
     Login, PASSWORD, check_password, email_rule, hash_new, new_password, username_rule,
 };
+use super::reauth::{self, Freshness};
 use super::{DomainError, FieldErrors, REQUIRED, check, check_chars, unique_message};
 use crate::clock::now_secs_f64;
 use crate::model::User;
 use crate::store::users::AccountUpdate;
 
-/// Django's message for a wrong old password (`PasswordChangeForm`).
-pub const WRONG_CURRENT_PASSWORD: &str =
-    "Your old password was entered incorrectly. Please enter it again.";
+pub use super::reauth::WRONG_CURRENT_PASSWORD;
 /// The message for a wrong password when deleting the account.
 pub const WRONG_PASSWORD: &str = "Your password was entered incorrectly. Please enter it again.";
 
@@ -24,6 +25,8 @@ pub struct AccountEdit {
     pub email: Option<String>,
     /// A new password; needs `current_password`.
     pub password: Option<String>,
+    /// Needed with a new password; with a new username or email unless the session's
+    /// password login is recent.
     pub current_password: Option<String>,
 }
 
@@ -38,12 +41,16 @@ pub struct Edited {
 
 /// Edits `owner`'s account with registration's rules and messages (uniqueness ignoring
 /// the account itself). A new password needs the current one, checked as a login
-/// attempt (throttled, and a wrong one counts as a failed login).
+/// attempt (throttled, and a wrong one counts as a failed login); a new username or email
+/// needs it too unless the session's password login is recent (`freshness`). A username
+/// or email given as it already is changes nothing and needs nothing (a `PUT` of the
+/// original's clients sends both).
 pub async fn edit(
     ctx: &Login<'_>,
     owner: &User,
     input: AccountEdit,
     mut errors: FieldErrors,
+    freshness: Freshness,
 ) -> Result<Edited, DomainError> {
     let username = check(input.username, "username", &mut errors, username_rule);
     let email = check(input.email, "email", &mut errors, email_rule);
@@ -80,20 +87,14 @@ pub async fn edit(
     const ORDER: &[&str] = &["username", "email", "password", "current_password"];
     errors.ordered(ORDER).into_result()?;
     // Only a change that is otherwise valid costs a password check.
-    let password_hash = match (password, current) {
-        (Some(password), Some(current)) => {
-            if check_password(ctx, &owner.username, current)
-                .await?
-                .is_none_or(|a| a.user.id != owner.id)
-            {
-                return Err(DomainError::Invalid(FieldErrors::one(
-                    "current_password",
-                    WRONG_CURRENT_PASSWORD,
-                )));
-            }
-            Some(hash_new(Some(ctx.hash_queue), &owner.username, password).await?)
-        }
-        _ => None,
+    let renames = username.as_ref().is_some_and(|u| *u != owner.username)
+        || email.as_ref().is_some_and(|e| *e != owner.email);
+    if password.is_some() || renames {
+        reauth::confirm(ctx, owner, freshness, current).await?;
+    }
+    let password_hash = match password {
+        Some(password) => Some(hash_new(Some(ctx.hash_queue), &owner.username, password).await?),
+        None => None,
     };
     let credentials_ended = password_hash.is_some();
     let update = AccountUpdate {

@@ -92,6 +92,9 @@ pub mod status {
     pub const UNPROCESSABLE: u16 = 1 << 7;
     pub const TOO_MANY_REQUESTS: u16 = 1 << 8;
     pub const SERVICE_UNAVAILABLE: u16 = 1 << 9;
+    /// Not a status: the operation is a sensitive action, whose 403 also means "prove your
+    /// password" (`reauthentication_required`), and is documented so.
+    pub const REAUTH: u16 = 1 << 10;
     /// An operation with a request body: it may be malformed, too large or of another type.
     pub const BODY: u16 = BAD_REQUEST | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
     /// An operation behind the Bearer scheme: no or a bad credential, or a missing scope.
@@ -120,11 +123,21 @@ pub mod status {
 #[derive(Debug)]
 pub struct Errors<const S: u16>(pub ApiError);
 
+/// The 403 of a sensitive action ([`status::REAUTH`]).
+const REAUTH_403: &str = "Not allowed: an API token (`session_required`: only a logged-in session may do this), or no proof of your password (`reauthentication_required`): send `current_password` in the body, or log in again. A password login less than 10 minutes ago (`--reauth-after`) is proof enough; refreshing the session does not renew it.";
+
 impl<const S: u16> ApiResponse for Errors<S> {
     fn meta() -> MetaResponses {
         let mut meta = ApiError::meta();
         meta.responses
             .retain(|r| r.status.is_none_or(|code| status::bit(code) & S != 0));
+        if S & status::REAUTH != 0 {
+            for r in &mut meta.responses {
+                if r.status == Some(403) {
+                    r.description = REAUTH_403;
+                }
+            }
+        }
         meta
     }
 

@@ -31,6 +31,16 @@ impl From<DomainError> for ApiError {
             DomainError::Throttled { retry_after } => ApiError::too_many_requests(retry_after),
             DomainError::Busy => ApiError::busy(),
             DomainError::Refresh(refusal) => refresh_refused(refusal),
+            // As if the access token had been refused at the door: it has ended.
+            DomainError::SessionEnded => invalid_access_token(&TokenError::Invalid),
+            DomainError::ReauthenticationRequired { window } => ApiError::forbidden(
+                format!(
+                    "This action needs your password: send current_password, or log in again \
+                     (your last password login was more than {} ago).",
+                    spoken(window)
+                ),
+                "reauthentication_required",
+            ),
             DomainError::NotFound => ApiError::not_found("Not found."),
             DomainError::Stale { current } => ApiError::PreconditionFailed(Json(ErrorDetail {
                 detail: format!(
@@ -48,6 +58,17 @@ impl From<DomainError> for ApiError {
             DomainError::Internal(cause) => ApiError::internal(cause),
         }
     }
+}
+
+/// A duration as a person says it: "10 minutes", "1 hour", "90 seconds".
+fn spoken(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = match secs {
+        s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour"),
+        s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A task operation's error: a missing task is DRF's task 404.
@@ -222,5 +243,21 @@ fn param_message(reason: &str) -> String {
         "Select a valid choice.".into()
     } else {
         "A valid integer is required.".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn durations_are_spoken_in_their_largest_whole_unit() {
+        let said = |s| super::spoken(Duration::from_secs(s));
+        assert_eq!(said(600), "10 minutes");
+        assert_eq!(said(60), "1 minute");
+        assert_eq!(said(3600), "1 hour");
+        assert_eq!(said(5400), "90 minutes");
+        assert_eq!(said(90), "90 seconds");
+        assert_eq!(said(1), "1 second");
     }
 }

@@ -129,7 +129,7 @@ pub const TABLES: &[Table] = &[
             ("created_at", Text),
             ("event_seq", Int),
             ("events_pruned_through", Int),
-            ("credentials_after", Int),
+            ("credentials_generation", Int),
         ],
         order_by: "id",
         generated_id: true,

@@ -160,12 +160,14 @@ impl Store {
         }
     }
 
-    /// Spends the refresh token `jti` and stores its successor, all in one transaction.
-    /// `issue(user_id, credentials_after)` signs the new pair (issued no earlier than the
-    /// account's credentials cut-off) and returns it as JSON plus the new token's row.
+    /// Spends the refresh token `jti`, issued at credentials generation `generation`, and
+    /// stores its successor, all in one transaction (a token whose account has left that
+    /// generation is `Invalid`). `issue(user_id, generation)` signs the new pair and
+    /// returns it as JSON plus the new token's row.
     pub async fn rotate_refresh<F>(
         &self,
         jti: String,
+        generation: i64,
         now: f64,
         grace: f64,
         issue: F,
@@ -174,8 +176,8 @@ impl Store {
         F: FnOnce(i64, i64) -> (String, NewRefresh) + Send + 'static,
     {
         match &self.backend {
-            Backend::Sqlite(db) => db.rotate_refresh(jti, now, grace, issue).await,
-            Backend::Postgres(db) => db.rotate_refresh(jti, now, grace, issue).await,
+            Backend::Sqlite(db) => db.rotate_refresh(jti, generation, now, grace, issue).await,
+            Backend::Postgres(db) => db.rotate_refresh(jti, generation, now, grace, issue).await,
         }
     }
 }
@@ -231,13 +233,18 @@ forward! {
     /// Deletes events older than `cutoff` (an API timestamp).
     pub async fn prune_events(&self, cutoff: String) -> Result<usize>;
 
-    pub async fn insert_refresh(&self, token: NewRefresh, now: i64) -> Result<()>;
+    /// Stores a new login's refresh token only if its account is still active at
+    /// credentials generation `generation` (read with the password hash verified), in one
+    /// write; false when it changed, was deactivated or is gone meanwhile.
+    pub async fn insert_refresh(&self, token: NewRefresh, generation: i64, now: i64) -> Result<bool>;
     /// Forgets the pairs kept for replay once their grace window has passed.
     pub async fn forget_successors(&self, before: f64) -> Result<usize>;
     /// Revokes the family of refresh token `jti` (logout); false when unknown.
     pub async fn revoke_refresh_family(&self, jti: String, now: f64) -> Result<bool>;
 
-    pub async fn create_api_token(&self, user_id: i64, new: NewApiToken) -> Result<ApiTokenRow>;
+    /// Stores a new API token; with a session's `generation`, only while the account is
+    /// still active at it (checked in the same write), else `None`.
+    pub async fn create_api_token(&self, user_id: i64, new: NewApiToken, generation: Option<i64>) -> Result<Option<ApiTokenRow>>;
     pub async fn list_api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenRow>>;
     pub async fn revoke_api_token(&self, user_id: i64, id: i64) -> Result<bool>;
     /// Who the token with this hash speaks for, and whether it is live at `now`.

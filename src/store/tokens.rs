@@ -1,7 +1,9 @@
 //! Refresh tokens: rotation, grace-window replay and family revocation.
 
-/// The setting `tasklane import-django` records its time in (unix seconds): refresh tokens
-/// the original app issued before it may be adopted, once each.
+/// The setting `tasklane import-django` records its time in (unix seconds): tokens the
+/// original app issued (`iat`) no later than it are honoured (its refresh tokens adopted,
+/// once each) while the account is still at [`super::users::FIRST_GENERATION`]; any it
+/// issued after it, with the shared key, are refused.
 pub const IMPORTED_AT: &str = "django_imported_at";
 
 /// A refresh token about to be stored.
@@ -21,7 +23,8 @@ pub enum Rotation {
     Replayed(String),
     /// It was spent before the grace window: its whole family is now revoked.
     ReuseDetected,
-    /// Expired, revoked or logged out.
+    /// Expired, revoked or logged out; or issued at a credentials generation the account
+    /// has left (its password changed since).
     Invalid,
     /// Never issued here (no row): it may be the original app's, from before an import.
     Unknown,

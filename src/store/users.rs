@@ -8,10 +8,16 @@ pub struct Account {
     pub user: User,
     pub password_hash: String,
     pub is_active: bool,
-    /// Access tokens issued (`iat`, unix seconds) before this are refused; tokens issued
-    /// from now on must carry an `iat` of at least this.
-    pub credentials_after: i64,
+    /// How many times the account's older credentials were ended (password changed, set
+    /// or reset; account deactivated). Tokens carry the generation they were issued at
+    /// and are refused once it has moved on.
+    pub credentials_generation: i64,
 }
+
+/// The generation every account starts at, and the one the original Django app's tokens
+/// (which carry none) are held to: they are honoured only while the account is still at
+/// it, i.e. has ended no credential since `tasklane import-django` wrote it.
+pub const FIRST_GENERATION: i64 = 0;
 
 /// What an owner changes of their account; `None` keeps the value.
 #[derive(Debug, Default)]
@@ -24,4 +30,4 @@ pub struct AccountUpdate {
 
 /// The columns an [`Account`] is read from, in this order (both backends).
 pub(crate) const ACCOUNT_COLUMNS: &str =
-    "id, username, email, password_hash, is_active, credentials_after";
+    "id, username, email, password_hash, is_active, credentials_generation";

@@ -776,6 +776,10 @@
       } else if (res.status === 400) {
         showFieldErrors(form, data, top);
         form.querySelector("[aria-invalid=true]")?.focus();
+      } else if (data.code === "reauthentication_required") {
+        // The last password login is too old for this change: ask for the password.
+        top.textContent = "Enter your current password to confirm this change.";
+        form.querySelector("input[type=password]")?.focus();
       } else {
         top.textContent = data.detail || `That did not work (${res.status}).`;
       }
@@ -799,7 +803,12 @@
   function changeEmail(ev) {
     accountSubmit(
       ev,
-      () => api("PATCH", "/api/users/me/", { email: $("#account-email").value.trim() }),
+      () =>
+        api("PATCH", "/api/users/me/", {
+          email: $("#account-email").value.trim(),
+          // Needed only when the last password login is old (`--reauth-after`).
+          ...given("current_password", $("#email-current-password").value),
+        }),
       (user) => {
         showAccount(user);
         $("#email-form").reset();
@@ -903,6 +912,10 @@
       } else if (res.status === 400) {
         showFieldErrors(form, data, top);
         form.querySelector("[aria-invalid=true]")?.focus();
+      } else if (data.code === "reauthentication_required") {
+        // The last password login is too old for this change: ask for the password.
+        top.textContent = "Enter your current password to confirm this change.";
+        form.querySelector("input[type=password]")?.focus();
       } else {
         top.textContent = `Could not create the account: ${reason(res, data)}`;
       }

@@ -1484,3 +1484,44 @@ async fn swagger_ui_authorizes_with_a_password_and_tries_list_tasks() {
     );
     b.quit().await;
 }
+
+#[tokio::test]
+async fn changing_the_email_after_an_old_login_asks_for_the_password() {
+    let Some(b) = browser().await else { return };
+    // `--reauth-after 0s`: no login is recent enough, so the page must send the password.
+    let app = spawn_app_with(|a| a.reauth_after = Duration::ZERO).await;
+    let (access, _) = app.user("gwen1").await;
+    b.client
+        .goto(&app.url("/real_data/"))
+        .await
+        .expect("open page");
+    b.fill("#username", "gwen1").await;
+    b.fill("#password", PASSWORD).await;
+    b.submit("#login-form").await;
+    b.until_text("#account-email-current", "gwen1@example.com")
+        .await;
+
+    // Without it: the page says what is needed, and nothing changes.
+    b.click("#email-details > summary").await;
+    b.fill("#account-email", "gwen.new@example.com").await;
+    b.submit("#email-form").await;
+    b.until_text("#email-form-error", "Enter your current password")
+        .await;
+    let me = app.get("/api/users/me/", &access).await;
+    assert_eq!(me.json()["email"], "gwen1@example.com", "{}", me.text);
+
+    // A wrong one: the API's message beside the field.
+    b.fill("#email-current-password", "not-my-password").await;
+    b.submit("#email-form").await;
+    b.until_text("#email-current-password-error", "entered incorrectly")
+        .await;
+
+    // The right one: changed.
+    b.fill("#email-current-password", PASSWORD).await;
+    b.submit("#email-form").await;
+    b.until_text("#account-email-current", "gwen.new@example.com")
+        .await;
+    let me = app.get("/api/users/me/", &access).await;
+    assert_eq!(me.json()["email"], "gwen.new@example.com", "{}", me.text);
+    b.quit().await;
+}

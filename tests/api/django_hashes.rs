@@ -226,8 +226,8 @@ async fn the_rehash_replaces_only_the_hash_it_verified_and_ends_no_credential() 
         .int("SELECT id FROM users WHERE username = 'dj_cas'", &[])
         .await;
     let before = stored_hash(&app, "dj_cas").await;
-    let cut_off = "SELECT credentials_after FROM users WHERE username = 'dj_cas'";
-    let credentials_after = db(&app).await.int(cut_off, &[]).await;
+    let cut_off = "SELECT credentials_generation FROM users WHERE username = 'dj_cas'";
+    let generation = db(&app).await.int(cut_off, &[]).await;
 
     // A password set meanwhile (the stored hash is no longer the one verified) wins.
     let replaced = store
@@ -255,7 +255,7 @@ async fn the_rehash_replaces_only_the_hash_it_verified_and_ends_no_credential() 
             .unwrap()
     );
     assert_eq!(stored_hash(&app, "dj_cas").await, new);
-    assert_eq!(db(&app).await.int(cut_off, &[]).await, credentials_after);
+    assert_eq!(db(&app).await.int(cut_off, &[]).await, generation);
     let r = app.get("/api/users/me/", &access).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = app.refresh(&refresh).await;

@@ -348,18 +348,22 @@ async fn one_refresh_token_rotated_through_two_hosts_at_once_rotates_once_and_re
     let now = now_secs();
     for round in 0..10 {
         let jti = new_id();
-        a.insert_refresh(
-            NewRefresh {
-                jti: jti.clone(),
-                user_id: owner.id,
-                expires_at: now + 3600,
-            },
-            now,
-        )
-        .await
-        .unwrap();
+        assert!(
+            a.insert_refresh(
+                NewRefresh {
+                    jti: jti.clone(),
+                    user_id: owner.id,
+                    expires_at: now + 3600,
+                },
+                0,
+                now,
+            )
+            .await
+            .unwrap(),
+            "the account is active at generation 0"
+        );
         let issue = move |host: &'static str| {
-            move |user_id: i64, _after: i64| {
+            move |user_id: i64, _generation: i64| {
                 (
                     format!("pair from {host} in round {round}"),
                     NewRefresh {
@@ -374,11 +378,11 @@ async fn one_refresh_token_rotated_through_two_hosts_at_once_rotates_once_and_re
         let (ra, rb) = tokio::join!(
             tokio::spawn({
                 let (a, jti) = (a.clone(), jti.clone());
-                async move { a.rotate_refresh(jti, at, 10.0, issue("a")).await }
+                async move { a.rotate_refresh(jti, 0, at, 10.0, issue("a")).await }
             }),
             tokio::spawn({
                 let (b, jti) = (b.clone(), jti.clone());
-                async move { b.rotate_refresh(jti, at, 10.0, issue("b")).await }
+                async move { b.rotate_refresh(jti, 0, at, 10.0, issue("b")).await }
             }),
         );
         let outcomes = (ra.unwrap().unwrap(), rb.unwrap().unwrap());
@@ -394,7 +398,7 @@ async fn one_refresh_token_rotated_through_two_hosts_at_once_rotates_once_and_re
 
         // After the grace window, presenting it again is reuse.
         let late = b
-            .rotate_refresh(jti, at + 11.0, 10.0, issue("late"))
+            .rotate_refresh(jti, 0, at + 11.0, 10.0, issue("late"))
             .await
             .unwrap();
         assert!(matches!(late, Rotation::ReuseDetected), "{late:?}");
@@ -793,16 +797,20 @@ async fn writers_sweepers_and_an_account_deletion_on_two_hosts_never_deadlock() 
         b.create_task(victim.clone(), task(&format!("Victim task {i}")))
             .await
             .unwrap();
-        b.insert_refresh(
-            NewRefresh {
-                jti: new_id(),
-                user_id: victim.id,
-                expires_at: if i % 2 == 0 { now - 10 } else { now + 3600 },
-            },
-            now - 100,
-        )
-        .await
-        .unwrap();
+        assert!(
+            b.insert_refresh(
+                NewRefresh {
+                    jti: new_id(),
+                    user_id: victim.id,
+                    expires_at: if i % 2 == 0 { now - 10 } else { now + 3600 },
+                },
+                0,
+                now - 100,
+            )
+            .await
+            .unwrap(),
+            "the account is active at generation 0"
+        );
     }
     let fine = |r: Result<(), StoreError>, what: &str| match r {
         Ok(()) | Err(StoreError::NotFound | StoreError::Stale { .. }) => {}
@@ -856,26 +864,37 @@ async fn writers_sweepers_and_an_account_deletion_on_two_hosts_never_deadlock() 
                     5 => {
                         let jti = new_id();
                         let t = now_secs();
-                        store
-                            .insert_refresh(
-                                NewRefresh {
-                                    jti: jti.clone(),
-                                    user_id: owner.id,
-                                    expires_at: t + 60,
-                                },
-                                t,
-                            )
+                        // The generation as read; a password change racing in makes the
+                        // insert refuse, and then there is nothing to rotate.
+                        let generation = store
+                            .account_by_id(owner.id)
                             .await
-                            .unwrap();
+                            .unwrap()
+                            .unwrap()
+                            .credentials_generation;
+                        let token = NewRefresh {
+                            jti: jti.clone(),
+                            user_id: owner.id,
+                            expires_at: t + 60,
+                        };
+                        if !store.insert_refresh(token, generation, t).await.unwrap() {
+                            continue;
+                        }
                         let issued = store
-                            .rotate_refresh(jti.clone(), now_secs_f64(), 0.0, move |user_id, _| {
-                                let next = NewRefresh {
-                                    jti: new_id(),
-                                    user_id,
-                                    expires_at: t + 60,
-                                };
-                                ("pair".into(), next)
-                            })
+                            .rotate_refresh(
+                                jti.clone(),
+                                generation,
+                                now_secs_f64(),
+                                0.0,
+                                move |user_id, _| {
+                                    let next = NewRefresh {
+                                        jti: new_id(),
+                                        user_id,
+                                        expires_at: t + 60,
+                                    };
+                                    ("pair".into(), next)
+                                },
+                            )
                             .await
                             .unwrap();
                         assert!(!matches!(issued, Rotation::ReuseDetected));
@@ -997,17 +1016,21 @@ async fn sweep_story(store: &Store) -> Vec<String> {
     ));
     let jti = new_id();
     let exp = 2_000_000_000;
-    store
-        .insert_refresh(
-            NewRefresh {
-                jti: jti.clone(),
-                user_id: a.id,
-                expires_at: exp,
-            },
-            0,
-        )
-        .await
-        .unwrap();
+    assert!(
+        store
+            .insert_refresh(
+                NewRefresh {
+                    jti: jti.clone(),
+                    user_id: a.id,
+                    expires_at: exp,
+                },
+                0,
+                0,
+            )
+            .await
+            .unwrap(),
+        "the account is active at generation 0"
+    );
     let issue = move |user_id, _| {
         (
             "pair".to_owned(),
@@ -1019,7 +1042,7 @@ async fn sweep_story(store: &Store) -> Vec<String> {
         )
     };
     let r = store
-        .rotate_refresh(jti.clone(), t0, 10.0, issue)
+        .rotate_refresh(jti.clone(), 0, t0, 10.0, issue)
         .await
         .unwrap();
     out.push(format!("{r:?}"));
@@ -1032,7 +1055,7 @@ async fn sweep_story(store: &Store) -> Vec<String> {
         store.forget_successors(t0 + 1.0).await.unwrap()
     ));
     let r = store
-        .rotate_refresh(jti.clone(), t0 + 2.0, 10.0, issue)
+        .rotate_refresh(jti.clone(), 0, t0 + 2.0, 10.0, issue)
         .await
         .unwrap();
     out.push(format!("{r:?}"));

@@ -119,10 +119,10 @@ impl Postgres {
     }
 }
 
-/// Ends every credential of `user_id` issued up to `now`, inside the caller's transaction
+/// Ends every credential of `user_id` issued up to now, inside the caller's transaction
 /// (which has locked the user row): revokes its live refresh tokens and personal API
-/// tokens, and moves its `credentials_after` to the next whole second (see SQLite's
-/// `end_credentials`, which this mirrors).
+/// tokens, and moves its credentials generation on (see SQLite's `end_credentials`, which
+/// this mirrors).
 pub(super) async fn end_credentials(tx: &Transaction<'_>, user_id: i64, now: f64) -> Result<Ended> {
     let refresh = tx
         .execute(
@@ -137,8 +137,8 @@ pub(super) async fn end_credentials(tx: &Transaction<'_>, user_id: i64, now: f64
         )
         .await?;
     tx.execute(
-        "UPDATE users SET credentials_after = greatest(credentials_after, $1) WHERE id = $2",
-        &[&(now.floor() as i64 + 1), &user_id],
+        "UPDATE users SET credentials_generation = credentials_generation + 1 WHERE id = $1",
+        &[&user_id],
     )
     .await?;
     Ok(Ended {

@@ -23,11 +23,36 @@ fn row(r: &Row) -> Result<ApiTokenRow> {
 }
 
 impl Postgres {
-    pub async fn create_api_token(&self, user_id: i64, new: NewApiToken) -> Result<ApiTokenRow> {
-        let c = self.client().await?;
+    /// Stores a new token for `user_id`. With a `generation` (a token a session asked
+    /// for), only if the account is still active at it, checked under the owner's row lock
+    /// (`FOR NO KEY UPDATE`, which a password change takes too) in the same transaction.
+    pub async fn create_api_token(
+        &self,
+        user_id: i64,
+        new: NewApiToken,
+        generation: Option<i64>,
+    ) -> Result<Option<ApiTokenRow>> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        if let Some(generation) = generation {
+            let current: Option<i64> = match tx
+                .query_opt(
+                    "SELECT credentials_generation FROM users WHERE id = $1 AND is_active
+                     FOR NO KEY UPDATE",
+                    &[&user_id],
+                )
+                .await?
+            {
+                Some(r) => Some(r.try_get(0)?),
+                None => None,
+            };
+            if current != Some(generation) {
+                return Ok(None);
+            }
+        }
         let created_at = now_timestamp();
         let (expires_at, expires_unix) = new.expires.clone().unzip();
-        let id: i64 = c
+        let id: i64 = tx
             .query_one(
                 "INSERT INTO api_tokens (user_id, name, token_hash, prefix, scopes, created_at,
                                          expires_at, expires_unix)
@@ -45,8 +70,8 @@ impl Postgres {
             )
             .await?
             .try_get(0)?;
-        self.committed();
-        Ok(ApiTokenRow {
+        self.commit(tx).await?;
+        Ok(Some(ApiTokenRow {
             id,
             name: new.name,
             prefix: new.prefix,
@@ -54,7 +79,7 @@ impl Postgres {
             created_at,
             expires_at,
             last_used_at: None,
-        })
+        }))
     }
 
     /// The user's tokens that are not revoked, newest first.

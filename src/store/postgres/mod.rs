@@ -47,6 +47,7 @@ use crate::clock::now_timestamp;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_throttles.sql"),
+    include_str!("migrations/0003_credentials_generation.sql"),
 ];
 
 /// The advisory lock migrations run under ("tasklane" in ASCII).

@@ -4,24 +4,44 @@
 //! token's: the order every writer keeps. So two hosts presenting one token at once queue
 //! on it, and the second judges the token as the first left it (spent: a replay within
 //! the grace window); and a password change, which locks the same row, never interleaves
-//! with a rotation (no successor is issued alongside it that would outlive it).
+//! with a rotation (no successor is issued alongside it that would outlive it). A login
+//! stores its refresh token under the same lock, after checking the account is still
+//! active at the credentials generation it verified the password against.
 
 use super::Postgres;
 use crate::store::Result;
 use crate::store::tokens::{NewRefresh, Rotation};
 
 impl Postgres {
-    /// Records a refresh token issued at login; it starts a new family.
-    pub async fn insert_refresh(&self, token: NewRefresh, now: i64) -> Result<()> {
+    /// Stores `token`, a new login's refresh token (it starts a family), only if its
+    /// account is still active at credentials generation `generation` (the one read with
+    /// the password hash just verified), in one transaction. The owner's row is locked
+    /// first (`FOR NO KEY UPDATE`, as a password change and a rotation lock it), so a
+    /// change is wholly before the check (which then fails: it is re-read as committed) or
+    /// wholly after the insert (and revokes the token). False when the account changed,
+    /// was deactivated or is gone. A token already stored (an adopted one, presented twice
+    /// at once) is left as it is.
+    pub async fn insert_refresh(
+        &self,
+        token: NewRefresh,
+        generation: i64,
+        now: i64,
+    ) -> Result<bool> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
-        // The owner first, as everywhere (the foreign key would take this lock anyway,
-        // but only after the sweep below).
-        tx.execute(
-            "SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE",
-            &[&token.user_id],
-        )
-        .await?;
+        let stmt = tx
+            .prepare_cached(
+                "SELECT credentials_generation FROM users WHERE id = $1 AND is_active
+                 FOR NO KEY UPDATE",
+            )
+            .await?;
+        let current: Option<i64> = match tx.query_opt(&stmt, &[&token.user_id]).await? {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        };
+        if current != Some(generation) {
+            return Ok(false);
+        }
         // Forget tokens that can no longer be presented anyway; rows another transaction
         // holds are left for the next login.
         let stmt = tx
@@ -35,20 +55,23 @@ impl Postgres {
         let stmt = tx
             .prepare_cached(
                 "INSERT INTO refresh_tokens (jti, family, user_id, expires_at)
-                 VALUES ($1, $1, $2, $3)",
+                 VALUES ($1, $1, $2, $3) ON CONFLICT (jti) DO NOTHING",
             )
             .await?;
         tx.execute(&stmt, &[&token.jti, &token.user_id, &token.expires_at])
             .await?;
-        self.commit(tx).await
+        self.commit(tx).await?;
+        Ok(true)
     }
 
-    /// Spends the refresh token `jti` and stores its successor, all in one transaction.
-    /// `issue(user_id, credentials_after)` signs the new pair (issued no earlier than the
-    /// account's credentials cut-off) and returns it as JSON plus the new token's row.
+    /// Spends the refresh token `jti`, issued at credentials generation `generation`, and
+    /// stores its successor, all in one transaction; a token whose account has left that
+    /// generation is `Invalid`. `issue(user_id, generation)` signs the new pair and
+    /// returns it as JSON plus the new token's row.
     pub async fn rotate_refresh<F>(
         &self,
         jti: String,
+        generation: i64,
         now: f64,
         grace: f64,
         issue: F,
@@ -68,13 +91,14 @@ impl Postgres {
         let owner: i64 = owner.try_get(0)?;
         let account = tx
             .query_opt(
-                "SELECT is_active, credentials_after FROM users WHERE id = $1 FOR NO KEY UPDATE",
+                "SELECT is_active, credentials_generation FROM users WHERE id = $1
+                 FOR NO KEY UPDATE",
                 &[&owner],
             )
             .await?;
-        let (active, after): (bool, i64) = match account {
-            Some(r) => (r.try_get(0)?, r.try_get(1)?),
-            None => (false, 0),
+        let (active, current): (bool, Option<i64>) = match account {
+            Some(r) => (r.try_get(0)?, Some(r.try_get(1)?)),
+            None => (false, None),
         };
         let row = tx
             .query_opt(
@@ -98,6 +122,9 @@ impl Postgres {
         if !active {
             return Ok(Rotation::InactiveUser);
         }
+        if current != Some(generation) {
+            return Ok(Rotation::Invalid);
+        }
         if let Some(spent_at) = spent_at {
             return Ok(match successor {
                 Some(pair) if now - spent_at <= grace => Rotation::Replayed(pair),
@@ -113,7 +140,7 @@ impl Postgres {
                 }
             });
         }
-        let (pair, next) = issue(user_id, after);
+        let (pair, next) = issue(user_id, generation);
         let stmt = tx
             .prepare_cached(
                 "INSERT INTO refresh_tokens (jti, family, user_id, expires_at)

@@ -24,7 +24,7 @@ fn account(r: &Row) -> Result<Account> {
         },
         password_hash: r.try_get(3)?,
         is_active: r.try_get(4)?,
-        credentials_after: r.try_get(5)?,
+        credentials_generation: r.try_get(5)?,
     })
 }
 

@@ -117,11 +117,12 @@ impl Sqlite {
     }
 }
 
-/// Ends every credential of `user_id` issued up to `now`: revokes its live refresh tokens
-/// and personal API tokens, and moves its `credentials_after` to the next whole second, so
-/// every access token issued before the change is refused (its `iat` is earlier) while
-/// tokens issued from now on carry an `iat` no earlier than it. Other processes see it
-/// within the account cache's lifetime (one second).
+/// Ends every credential of `user_id` issued up to now: revokes its live refresh tokens
+/// and personal API tokens, and moves its credentials generation on, so every access and
+/// refresh token issued at an earlier one is refused. A login or a refresh checks the
+/// generation in its own write, so none issued alongside this change outlives it. Other
+/// processes see it at once when told (the hub's account changes), else within the
+/// account cache's lifetime (one second).
 pub(crate) fn end_credentials(tx: &rusqlite::Transaction, user_id: i64, now: f64) -> Result<Ended> {
     let refresh = tx.execute(
         "UPDATE refresh_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL",
@@ -132,8 +133,8 @@ pub(crate) fn end_credentials(tx: &rusqlite::Transaction, user_id: i64, now: f64
         params![crate::clock::now_timestamp(), user_id],
     )?;
     tx.execute(
-        "UPDATE users SET credentials_after = max(credentials_after, ?1) WHERE id = ?2",
-        params![now.floor() as i64 + 1, user_id],
+        "UPDATE users SET credentials_generation = credentials_generation + 1 WHERE id = ?1",
+        params![user_id],
     )?;
     Ok(Ended { refresh, api })
 }

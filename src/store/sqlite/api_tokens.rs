@@ -23,8 +23,27 @@ fn row(r: &Row) -> rusqlite::Result<ApiTokenRow> {
 }
 
 impl Sqlite {
-    pub async fn create_api_token(&self, user_id: i64, new: NewApiToken) -> Result<ApiTokenRow> {
+    /// Stores a new token for `user_id`. With a `generation` (a token a session asked
+    /// for), only if the account is still active at it, checked in the same write: a
+    /// password change is wholly before (`None`) or wholly after (and revokes the token).
+    pub async fn create_api_token(
+        &self,
+        user_id: i64,
+        new: NewApiToken,
+        generation: Option<i64>,
+    ) -> Result<Option<ApiTokenRow>> {
         self.write(move |tx| {
+            if let Some(generation) = generation {
+                let current = tx
+                    .prepare_cached(
+                        "SELECT credentials_generation FROM users WHERE id = ?1 AND is_active",
+                    )?
+                    .query_row([user_id], |r| r.get::<_, i64>(0))
+                    .optional()?;
+                if current != Some(generation) {
+                    return Ok(None);
+                }
+            }
             let created_at = now_timestamp();
             let (expires_at, expires_unix) = new.expires.clone().unzip();
             tx.execute(
@@ -42,7 +61,7 @@ impl Sqlite {
                     expires_unix
                 ],
             )?;
-            Ok(ApiTokenRow {
+            Ok(Some(ApiTokenRow {
                 id: tx.last_insert_rowid(),
                 name: new.name,
                 prefix: new.prefix,
@@ -50,7 +69,7 @@ impl Sqlite {
                 created_at,
                 expires_at,
                 last_used_at: None,
-            })
+            }))
         })
         .await
     }

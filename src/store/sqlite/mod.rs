@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema.sql"),
     include_str!("migrations/0002_credentials.sql"),
     include_str!("migrations/0003_throttles.sql"),
+    include_str!("migrations/0004_credentials_generation.sql"),
 ];
 
 /// How long a connection waits for another writer before giving up.

@@ -7,28 +7,50 @@ use crate::store::Result;
 use crate::store::tokens::{NewRefresh, Rotation};
 
 impl Sqlite {
-    /// Records a refresh token issued at login; it starts a new family.
-    pub async fn insert_refresh(&self, token: NewRefresh, now: i64) -> Result<()> {
+    /// Stores `token`, a new login's refresh token (it starts a family), only if its
+    /// account is still active at credentials generation `generation` (the one read with
+    /// the password hash just verified), in one write: the check and the insert are one
+    /// job of the single writer, so a password change or deactivation is wholly before it
+    /// (the check fails) or wholly after it (and revokes the token). False when the
+    /// account changed, was deactivated or is gone. A token already stored (an adopted
+    /// one, presented twice at once) is left as it is.
+    pub async fn insert_refresh(
+        &self,
+        token: NewRefresh,
+        generation: i64,
+        now: i64,
+    ) -> Result<bool> {
         self.write(move |tx| {
+            let current = tx
+                .prepare_cached(
+                    "SELECT credentials_generation FROM users WHERE id = ?1 AND is_active",
+                )?
+                .query_row([token.user_id], |r| r.get::<_, i64>(0))
+                .optional()?;
+            if current != Some(generation) {
+                return Ok(false);
+            }
             // Forget tokens that can no longer be presented anyway.
             tx.prepare_cached("DELETE FROM refresh_tokens WHERE expires_at < ?1")?
                 .execute([now])?;
             tx.prepare_cached(
                 "INSERT INTO refresh_tokens (jti, family, user_id, expires_at)
-                 VALUES (?1, ?1, ?2, ?3)",
+                 VALUES (?1, ?1, ?2, ?3) ON CONFLICT (jti) DO NOTHING",
             )?
             .execute(params![token.jti, token.user_id, token.expires_at])?;
-            Ok(())
+            Ok(true)
         })
         .await
     }
 
-    /// Spends the refresh token `jti` and stores its successor, all in one transaction.
-    /// `issue(user_id, credentials_after)` signs the new pair (issued no earlier than the
-    /// account's credentials cut-off) and returns it as JSON plus the new token's row.
+    /// Spends the refresh token `jti`, issued at credentials generation `generation`, and
+    /// stores its successor, all in one transaction; a token whose account has left that
+    /// generation is `Invalid`. `issue(user_id, generation)` signs the new pair and
+    /// returns it as JSON plus the new token's row.
     pub async fn rotate_refresh<F>(
         &self,
         jti: String,
+        generation: i64,
         now: f64,
         grace: f64,
         issue: F,
@@ -40,7 +62,7 @@ impl Sqlite {
             let row = tx
                 .prepare_cached(
                     "SELECT r.family, r.user_id, r.expires_at, r.spent_at, r.successor, r.revoked_at,
-                            IFNULL(u.is_active, 0), IFNULL(u.credentials_after, 0)
+                            IFNULL(u.is_active, 0), u.credentials_generation
                      FROM refresh_tokens r LEFT JOIN users u ON u.id = r.user_id
                      WHERE r.jti = ?1",
                 )?
@@ -53,11 +75,11 @@ impl Sqlite {
                         r.get::<_, Option<String>>(4)?,
                         r.get::<_, Option<f64>>(5)?,
                         r.get::<_, bool>(6)?,
-                        r.get::<_, i64>(7)?,
+                        r.get::<_, Option<i64>>(7)?,
                     ))
                 })
                 .optional()?;
-            let Some((family, user_id, expires_at, spent_at, successor, revoked_at, active, after)) =
+            let Some((family, user_id, expires_at, spent_at, successor, revoked_at, active, current)) =
                 row
             else {
                 return Ok(Rotation::Unknown);
@@ -67,6 +89,9 @@ impl Sqlite {
             }
             if !active {
                 return Ok(Rotation::InactiveUser);
+            }
+            if current != Some(generation) {
+                return Ok(Rotation::Invalid);
             }
             if let Some(spent_at) = spent_at {
                 return Ok(match successor {
@@ -81,7 +106,7 @@ impl Sqlite {
                     }
                 });
             }
-            let (pair, next) = issue(user_id, after);
+            let (pair, next) = issue(user_id, generation);
             tx.prepare_cached(
                 "INSERT INTO refresh_tokens (jti, family, user_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
             )?

@@ -18,7 +18,7 @@ fn account(r: &Row) -> rusqlite::Result<Account> {
         },
         password_hash: r.get(3)?,
         is_active: r.get(4)?,
-        credentials_after: r.get(5)?,
+        credentials_generation: r.get(5)?,
     })
 }
 
