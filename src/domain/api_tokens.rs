@@ -1,7 +1,7 @@
 //! Personal API tokens: what a new one may be called, which scopes it may carry, how
 //! long it may live; issuing one shows its secret once.
 
-use super::{Chars, DomainError, FieldErrors, check, check_chars};
+use super::{Chars, DomainError, FieldErrors, check, check_chars, unprintable};
 use crate::auth::{TOKEN_SCOPES, hash_api_token, new_api_token};
 use crate::store::Store;
 use crate::store::api_tokens::{ApiTokenRow, NewApiToken};
@@ -23,8 +23,9 @@ pub struct Issued {
     pub secret: String,
 }
 
-/// Validates the token (name 1 to 100 characters; at least one known scope, with
-/// `tasks:write` implying `tasks:read`; 1 to 3650 days) and creates it for `user_id`.
+/// Validates the token (name 1 to 100 characters, no control or format characters; at
+/// least one known scope, with `tasks:write` implying `tasks:read`; 1 to 3650 days) and
+/// creates it for `user_id`.
 /// Shared by the API and `tasklane token create`.
 pub async fn issue(
     store: &Store,
@@ -33,7 +34,7 @@ pub async fn issue(
     mut errors: FieldErrors,
 ) -> Result<Issued, DomainError> {
     let name = check(input.name, "name", &mut errors, |s| {
-        check_chars(s, Chars::trimmed(100))
+        check_chars(s, Chars::trimmed(100)).and_then(unprintable::no_control_or_format)
     });
     let scopes = check(input.scopes, "scopes", &mut errors, scopes);
     let days = check(input.expires_in_days, "expires_in_days", &mut errors, |d| {

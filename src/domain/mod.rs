@@ -9,6 +9,7 @@ pub mod listing;
 pub mod password_policy;
 pub mod profile;
 pub mod tasks;
+pub mod unprintable;
 pub mod validators;
 
 use crate::store::StoreError;

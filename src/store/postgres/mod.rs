@@ -60,6 +60,8 @@ mod copy;
 mod events;
 mod group;
 mod idempotency;
+mod pgpass;
+mod security;
 mod seqs;
 mod settings;
 mod tasks;
@@ -171,7 +173,7 @@ impl Postgres {
     /// Connects to the database at `url` (`postgres://user:password@host:port/db?sslmode=…`)
     /// with a pool of up to `pool_size` connections, and brings its schema up to date.
     pub async fn connect(url: &str, pool_size: u32) -> Result<Postgres> {
-        let (mut config, tls) = tls::parse(url)?;
+        let (mut config, tls, security) = tls::parse(url)?;
         // Appended, so they win over the same settings in the URL's options. A host that
         // vanishes mid-transaction (its network, not its process: the kernel would close
         // the socket) must not keep a user's row locked for the TCP keepalive's hours:
@@ -204,6 +206,8 @@ impl Postgres {
             .map_err(|e| StoreError::Other(format!("connection pool: {e}")))?;
         let db = Postgres::with_pool(pool);
         db.migrate().await.map_err(|e| about(url, e))?;
+        // Once, now that a connection was made (and TLS negotiated, or not).
+        security.warn();
         // A pooler between us and the server may drop startup options: refuse to run
         // with commits that could be acknowledged before they are durable.
         let durability = db.synchronous_commit().await.map_err(|e| about(url, e))?;
@@ -223,7 +227,7 @@ impl Postgres {
     /// One plain connection to `url` (its `sslmode` honoured), outside any pool: for
     /// reading another application's database (`tasklane import-django`).
     pub async fn connect_client(url: &str) -> Result<tokio_postgres::Client> {
-        let (mut config, tls) = tls::parse(url)?;
+        let (mut config, tls, security) = tls::parse(url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -231,6 +235,7 @@ impl Postgres {
             .connect(tls)
             .await
             .map_err(|e| about(url, e.into()))?;
+        security.warn();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "source connection ended");
@@ -372,19 +377,29 @@ pub(crate) fn on_unique(
 }
 
 /// `url` with its password (in the user part, or a `password=` parameter) replaced by
-/// `***`: the only form in which a database URL is logged or shown. When the URL is
-/// malformed it errs on the side of hiding more (everything from the user part's first
-/// `:` to its last `@`), never less.
+/// `***`: the only form in which a database URL is logged or shown. Parameter keys are
+/// read as tokio-postgres reads them, percent-decoded (`%70assword` is `password`; any
+/// key or value that decodes, once or more, to text containing `password` is hidden,
+/// `sslpassword` too). When the URL is malformed it errs on the side of hiding more
+/// (everything from the user part's first `:`, written or encoded, to its last `@`), never
+/// less.
 pub fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return redact_keywords(url);
     };
     let (head, rest) = url.split_at(scheme_end);
     let masked = match rest.rfind('@') {
-        Some(at) => match rest[..at].find(':') {
-            Some(colon) => format!("{head}{}***{}", &rest[..=colon], &rest[at..]),
-            None => url.to_owned(),
-        },
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let colon = userinfo.find(':').into_iter().chain(
+                // An encoded colon: no driver splits there, but it may be meant as one.
+                userinfo.to_ascii_lowercase().find("%3a").map(|i| i + 2),
+            );
+            match colon.min() {
+                Some(colon) => format!("{head}{}***{}", &rest[..=colon], &rest[at..]),
+                None => url.to_owned(),
+            }
+        }
         None => url.to_owned(),
     };
     match masked.split_once('?') {
@@ -392,7 +407,7 @@ pub fn redact(url: &str) -> String {
             let params: Vec<String> = query
                 .split('&')
                 .map(|kv| match kv.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    Some((k, v)) if names_password(k) || names_password(v) => format!("{k}=***"),
                     _ => kv.to_owned(),
                 })
                 .collect();
@@ -400,6 +415,23 @@ pub fn redact(url: &str) -> String {
         }
         None => masked,
     }
+}
+
+/// Whether `s`, percent-decoded as often as it changes, mentions a password.
+fn names_password(s: &str) -> bool {
+    let mut s = s.to_owned();
+    for _ in 0..4 {
+        if s.to_ascii_lowercase().contains("password") {
+            return true;
+        }
+        let decoded = tls::percent_decode(&s);
+        if decoded == s {
+            return false;
+        }
+        s = decoded;
+    }
+    // Encoded more than four times over: hide it.
+    true
 }
 
 /// A `key=value key='quoted value'` connection string with the password's value hidden.
@@ -460,7 +492,7 @@ pub async fn schema_version_at(url: &str) -> Result<Option<i64>> {
 impl Postgres {
     /// A one-connection pool on `url`, without migrating.
     async fn connect_only(url: &str) -> Result<Postgres> {
-        let (mut config, tls) = tls::parse(url)?;
+        let (mut config, tls, _) = tls::parse(url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -518,6 +550,52 @@ mod tests {
             ("postgres://db", "postgres://db"),
         ] {
             assert_eq!(redact(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn redact_decodes_keys_before_deciding() {
+        for (url, shown) in [
+            (
+                "postgres://db/x?%70assword=HUNTER2",
+                "postgres://db/x?%70assword=***",
+            ),
+            (
+                "postgres://db/x?sslmode=require&pa%73%73word=HUNTER2",
+                "postgres://db/x?sslmode=require&pa%73%73word=***",
+            ),
+            (
+                "postgres://db/x?%50%41%53%53%57%4F%52%44=HUNTER2",
+                "postgres://db/x?%50%41%53%53%57%4F%52%44=***",
+            ),
+            (
+                "postgres://db/x?%2570assword=HUNTER2",
+                "postgres://db/x?%2570assword=***",
+            ),
+            (
+                "postgres://db/x?sslpassword=HUNTER2&user=bob",
+                "postgres://db/x?sslpassword=***&user=bob",
+            ),
+            (
+                "postgres://db/x?user=bob&a=1?password=HUNTER2",
+                "postgres://db/x?user=bob&a=***",
+            ),
+            // The user part: a password however it is encoded, and an encoded colon.
+            ("postgres://bob:%48UNTER2@db/x", "postgres://bob:***@db/x"),
+            ("postgres://bob:HUN%40TER2@db/x", "postgres://bob:***@db/x"),
+            ("postgres://bob%3AHUNTER2@db/x", "postgres://bob%3A***@db/x"),
+            (
+                "postgres://bob%3aHUNTER2:more@db/x",
+                "postgres://bob%3a***@db/x",
+            ),
+            (
+                "postgres://db/x?application_name=tasklane",
+                "postgres://db/x?application_name=tasklane",
+            ),
+        ] {
+            let redacted = redact(url);
+            assert_eq!(redacted, shown, "{url}");
+            assert!(!redacted.contains("HUNTER2"), "{url}");
         }
     }
 }
