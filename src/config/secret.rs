@@ -63,7 +63,8 @@ impl TypedValueParser for SecretParser {
             },
         };
         let message = format!(
-            "invalid value for {flag}: {why}, e.g. `openssl rand -hex 32`; the value is not shown\n"
+            "invalid value for {flag}: {why}; make one with `openssl rand -hex 32`. The value \
+             is not shown.\n"
         );
         Err(clap::Error::raw(ErrorKind::ValueValidation, message).with_cmd(cmd))
     }

@@ -21,6 +21,7 @@ mod hosts;
 mod idempotency;
 mod memory;
 mod oauth;
+mod operators;
 mod postgres;
 mod redis;
 mod stream;
