@@ -229,11 +229,10 @@ impl FakePg {
     /// What the last connection since the previous call sent (waiting a moment for one).
     async fn take(&self) -> Option<Sent> {
         for _ in 0..100 {
-            let mut sent = self.sent.lock().unwrap();
-            if !sent.is_empty() {
-                return sent.drain(..).next_back();
+            let last = self.sent.lock().unwrap().drain(..).next_back();
+            if last.is_some() {
+                return last;
             }
-            drop(sent);
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         None
