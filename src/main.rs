@@ -8,6 +8,21 @@ use tasklane::config::{Cli, Command};
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Some(
+            Command::User(_)
+                | Command::Backup(_)
+                | Command::Migrate(_)
+                | Command::Token(_)
+                | Command::Copy(_)
+                | Command::ImportDjango(_)
+        )
+    ) {
+        // The operator commands' warnings (a database connection that is not verified
+        // TLS, a password file others can read) go to stderr.
+        tasklane::telemetry::init("warn", tasklane::config::LogFormat::Text);
+    }
     match cli.command {
         Some(Command::Openapi { out }) => write_out(out, &tasklane::api::spec_json()),
         Some(Command::Docs(args)) => match args.command {

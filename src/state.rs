@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::auth::{self, jwt::Jwt};
 use crate::clock::new_secret;
-use crate::config::{Database, ServeArgs};
+use crate::config::{Database, PublicUrl, ServeArgs};
 use crate::hub::{self, Hub};
 use crate::metrics;
 use crate::store::Store;
@@ -23,6 +23,9 @@ pub struct Limits {
     pub reauth_after: Duration,
     pub event_retention: Duration,
     pub trust_x_forwarded_for: bool,
+    /// `--public-url`: where clients reach the server; when set, every absolute URL is
+    /// built from it and no request header is read for one.
+    pub public_url: Option<PublicUrl>,
     pub cors_origins: Vec<String>,
     pub idempotency_retention: Duration,
     /// Serve `/metrics` on the main address.
@@ -33,6 +36,27 @@ pub struct Limits {
     /// How long a write to a client may make no progress before the connection (or the
     /// stream) is closed as stalled.
     pub send_timeout: Duration,
+}
+
+impl Limits {
+    /// The knobs the `serve` flags set.
+    pub fn from_args(args: &ServeArgs) -> Limits {
+        Limits {
+            max_body_bytes: args.max_body,
+            page_size: args.page_size,
+            refresh_grace: args.refresh_grace,
+            reauth_after: args.reauth_after,
+            event_retention: args.event_retention,
+            trust_x_forwarded_for: args.trust_x_forwarded_for,
+            public_url: args.public_url.clone(),
+            cors_origins: args.cors_origins.clone(),
+            idempotency_retention: args.idempotency_retention,
+            metrics_on_main: args.metrics,
+            stream_recheck: args.stream_recheck,
+            max_streams_per_user: args.max_streams_per_user,
+            send_timeout: args.send_timeout,
+        }
+    }
 }
 
 /// What every handler can reach, passed as `Data<&AppState>`.
@@ -120,20 +144,7 @@ impl AppState {
                 args.refresh_ttl,
             )),
             hub,
-            limits: Arc::new(Limits {
-                max_body_bytes: args.max_body,
-                page_size: args.page_size,
-                refresh_grace: args.refresh_grace,
-                reauth_after: args.reauth_after,
-                event_retention: args.event_retention,
-                trust_x_forwarded_for: args.trust_x_forwarded_for,
-                cors_origins: args.cors_origins.clone(),
-                idempotency_retention: args.idempotency_retention,
-                metrics_on_main: args.metrics,
-                stream_recheck: args.stream_recheck,
-                max_streams_per_user: args.max_streams_per_user,
-                send_timeout: args.send_timeout,
-            }),
+            limits: Arc::new(Limits::from_args(args)),
             metrics,
             // One account takes at most the places one address could use on it.
             hash_queue: auth::password::HashQueue::new(

@@ -1,79 +1,115 @@
-//! The origin (`scheme://host[:port]`) a client used to reach the server, for the absolute
-//! URLs the API writes (the API root's links). Behind a trusted reverse proxy
-//! (`--trust-x-forwarded-for`) it comes from `X-Forwarded-Proto` and `X-Forwarded-Host`;
-//! otherwise, and whenever those are absent or malformed, from `http` and the `Host`
-//! header. A host of any other shape than a name, an IPv4 or a bracketed IPv6 address,
-//! with an optional port, is never written into a URL.
+//! The origin (`scheme://host[:port]`) clients reach the server at: for the absolute URLs
+//! the API writes (the API root's links, the list's `Link`), and to tell the server's own
+//! pages from other origins under `--cors-origin`.
+//!
+//! - With `--public-url`, that URL's origin, and no request header is read.
+//! - Else, behind a trusted reverse proxy (`--trust-x-forwarded-for`), the right-most
+//!   value of `X-Forwarded-Proto` and of `X-Forwarded-Host` across all their lines: the
+//!   one the proxy appended (or set), as the client address is the right-most
+//!   `X-Forwarded-For`. Values to their left came from the client.
+//! - Else, and whenever that value is absent or malformed, `http` and the `Host` header:
+//!   whatever name the client used is reflected, as the original did (`cargo run` on
+//!   `127.0.0.1:8000` needs nothing else). Set `--public-url` to stop that.
+//!
+//! A host of any other shape than a name, an IPv4 or a bracketed IPv6 address, with an
+//! optional port, is never written into a URL.
 
 use poem::Request;
 use poem::http::{HeaderMap, header};
 
+use crate::Limits;
+use crate::config::{normal_origin, valid_host};
+
 /// The origin of `req` as its client sees it; see the module documentation.
-pub fn external_origin(req: &Request, trust_forwarded: bool) -> String {
-    origin(req.headers(), trust_forwarded)
+pub fn external_origin(req: &Request, limits: &Limits) -> String {
+    match &limits.public_url {
+        Some(url) => url.origin().to_owned(),
+        None => seen(req.headers(), limits.trust_x_forwarded_for).origin(),
+    }
 }
 
-/// [`external_origin`] from the request's headers.
-pub fn origin(headers: &HeaderMap, trust_forwarded: bool) -> String {
+/// What a request says about the origin it was sent to.
+struct Seen<'a> {
+    /// `https` or `http`.
+    scheme: &'static str,
+    /// Whether a trusted proxy named the scheme; if not, the client may have used either
+    /// (a TLS proxy that does not say so stands in front, or none does).
+    scheme_known: bool,
+    host: &'a str,
+}
+
+impl Seen<'_> {
+    fn origin(&self) -> String {
+        format!("{}://{}", self.scheme, self.host)
+    }
+}
+
+fn seen(headers: &HeaderMap, trust_forwarded: bool) -> Seen<'_> {
     let forwarded = |name: &str| {
         if trust_forwarded {
-            first_value(headers, name)
+            last_value(headers, name)
         } else {
             None
         }
     };
-    let scheme = match forwarded("x-forwarded-proto") {
-        Some(p) if p.eq_ignore_ascii_case("https") => "https",
-        _ => "http",
-    };
+    let proto = forwarded("x-forwarded-proto").and_then(|p| {
+        if p.eq_ignore_ascii_case("https") {
+            Some("https")
+        } else if p.eq_ignore_ascii_case("http") {
+            Some("http")
+        } else {
+            None
+        }
+    });
     let host = forwarded("x-forwarded-host")
         .filter(|h| valid_host(h))
-        .or_else(|| first_value(headers, header::HOST.as_str()).filter(|h| valid_host(h)))
+        .or_else(|| {
+            headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|h| valid_host(h))
+        })
         .unwrap_or("localhost");
-    format!("{scheme}://{host}")
+    Seen {
+        scheme: proto.unwrap_or("http"),
+        scheme_known: proto.is_some(),
+        host,
+    }
 }
 
-/// The first comma-separated value of the header's first line, trimmed: with several
-/// proxies in a row, the one the client's own request reached.
-fn first_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    let first = headers.get(name)?.to_str().ok()?.split(',').next()?.trim();
-    (!first.is_empty()).then_some(first)
+/// The right-most comma-separated value across every line of the header, trimmed: the
+/// one the nearest proxy added. `None` when that value is empty.
+fn last_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let line = headers.get_all(name).iter().next_back()?.to_str().ok()?;
+    let last = line.rsplit(',').next()?.trim();
+    (!last.is_empty()).then_some(last)
 }
 
-/// Django's rule for a `Host` (`host_validation_re`): a name or IPv4 address of letters,
-/// digits, dots and hyphens, or an IPv6 address in brackets, then an optional port; here
-/// also at most 255 characters and a port of at most 5 digits.
-pub fn valid_host(host: &str) -> bool {
-    if host.len() > 255 {
+/// Whether `origin` (an `Origin` header's value) is the server's own: `--public-url`'s
+/// origin when set; else the scheme and host the request was sent to as in
+/// [`external_origin`], where a scheme no trusted proxy named may be `http` or `https`.
+/// Compared lower-cased, without default ports.
+pub fn is_own_origin(headers: &HeaderMap, limits: &Limits, origin: &str) -> bool {
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false; // "null", or malformed
+    };
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+        || !valid_host(authority)
+    {
         return false;
     }
-    let (address_ok, port) = match host.strip_prefix('[') {
-        Some(rest) => match rest.split_once(']') {
-            Some((inside, port)) => (is_ipv6_literal(inside), port),
-            None => return false,
-        },
-        None => match host.find(':') {
-            Some(i) => (is_name(&host[..i]), &host[i..]),
-            None => (is_name(host), ""),
-        },
+    let given = normal_origin(scheme, authority);
+    if let Some(url) = &limits.public_url {
+        return given == url.origin();
+    }
+    let seen = seen(headers, limits.trust_x_forwarded_for);
+    let schemes: &[&str] = if seen.scheme_known {
+        &[seen.scheme]
+    } else {
+        &["http", "https"]
     };
-    address_ok && (port.is_empty() || port.strip_prefix(':').is_some_and(is_port))
-}
-
-fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-}
-
-fn is_ipv6_literal(s: &str) -> bool {
-    s.contains(':')
-        && s.bytes()
-            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-}
-
-fn is_port(s: &str) -> bool {
-    (1..=5).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    schemes.iter().any(|s| normal_origin(s, seen.host) == given)
 }
 
 #[cfg(test)]
@@ -91,65 +127,89 @@ mod tests {
         h
     }
 
-    #[test]
-    fn hosts_of_the_usual_shapes_pass_and_anything_else_does_not() {
-        for good in [
-            "example.com",
-            "tasks.example.com:8443",
-            "127.0.0.1:8000",
-            "localhost",
-            "[::1]",
-            "[2001:db8::1]:443",
-            "[::ffff:127.0.0.1]:80",
-            "UPPER.Example.COM",
-        ] {
-            assert!(valid_host(good), "{good}");
-        }
-        for bad in [
-            "",
-            "evil.com/path",
-            "evil.com?x=1",
-            "evil.com#x",
-            "user@evil.com",
-            "evil.com:80:80",
-            "evil.com:",
-            "evil.com:123456",
-            "evil.com:http",
-            "a b",
-            "a\"b",
-            "<script>",
-            "[::1",
-            "[evil.com]",
-            "[::1]x",
-            "[::1]:",
-            "under_score.example",
-            &"a".repeat(256),
-        ] {
-            assert!(!valid_host(bad), "{bad}");
-        }
+    fn origin(h: &HeaderMap, trust: bool) -> String {
+        seen(h, trust).origin()
     }
 
     #[test]
-    fn forwarded_headers_count_only_when_trusted_and_then_their_first_value() {
+    fn forwarded_headers_count_only_when_trusted_and_then_their_last_value() {
         let h = headers(&[
             ("host", "127.0.0.1:8000"),
-            ("x-forwarded-proto", "https, http"),
-            ("x-forwarded-host", "tasks.example.com, proxy.internal:8080"),
+            ("x-forwarded-proto", "http, https"),
+            ("x-forwarded-host", "evil.example, tasks.example.com"),
         ]);
         assert_eq!(origin(&h, true), "https://tasks.example.com");
         assert_eq!(origin(&h, false), "http://127.0.0.1:8000");
+        // Across lines: the last line's last value.
+        let h = headers(&[
+            ("host", "127.0.0.1:8000"),
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-host", "tasks.example.com:8443"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-proto", "http"),
+        ]);
+        assert_eq!(origin(&h, true), "http://tasks.example.com:8443");
     }
 
     #[test]
-    fn a_malformed_forwarded_value_falls_back_to_http_and_the_host() {
+    fn a_malformed_forwarded_value_falls_back_to_http_and_the_host_never_to_the_left() {
         let h = headers(&[
             ("host", "127.0.0.1:8000"),
-            ("x-forwarded-proto", "javascript"),
-            ("x-forwarded-host", "evil.com/phish"),
+            ("x-forwarded-proto", "https, javascript"),
+            ("x-forwarded-host", "tasks.example.com, evil.com/phish"),
         ]);
         assert_eq!(origin(&h, true), "http://127.0.0.1:8000");
         let h = headers(&[("host", "bad host"), ("x-forwarded-proto", "HTTPS")]);
         assert_eq!(origin(&h, true), "https://localhost");
         assert_eq!(origin(&HeaderMap::new(), true), "http://localhost");
+    }
+
+    fn limits(trust: bool, public: Option<&str>) -> Limits {
+        let mut args = crate::config::ServeArgs::defaults("unused.db".into());
+        args.trust_x_forwarded_for = trust;
+        args.public_url = public.map(|u| u.parse().unwrap());
+        Limits::from_args(&args)
+    }
+
+    #[test]
+    fn the_own_origin_is_the_public_url_or_else_the_host_asked_for() {
+        let h = headers(&[("host", "tasks.example.com")]);
+        let plain = limits(false, None);
+        assert!(is_own_origin(&h, &plain, "http://tasks.example.com"));
+        // Behind a TLS proxy that does not say so.
+        assert!(is_own_origin(&h, &plain, "https://tasks.example.com"));
+        assert!(is_own_origin(&h, &plain, "HTTPS://Tasks.Example.com:443"));
+        assert!(!is_own_origin(&h, &plain, "https://tasks.example.com:8443"));
+        assert!(!is_own_origin(&h, &plain, "https://evil.example"));
+        assert!(!is_own_origin(&h, &plain, "null"));
+
+        let proxied = headers(&[
+            ("host", "10.0.0.7:8000"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "tasks.example.com"),
+        ]);
+        let trusted = limits(true, None);
+        assert!(is_own_origin(
+            &proxied,
+            &trusted,
+            "https://tasks.example.com"
+        ));
+        // The proxy said https: the http page is another origin.
+        assert!(!is_own_origin(
+            &proxied,
+            &trusted,
+            "http://tasks.example.com"
+        ));
+        assert!(!is_own_origin(&proxied, &trusted, "http://10.0.0.7:8000"));
+
+        let public = limits(true, Some("https://tasks.example.com"));
+        assert!(is_own_origin(
+            &proxied,
+            &public,
+            "https://tasks.example.com"
+        ));
+        assert!(!is_own_origin(&h, &public, "http://tasks.example.com"));
+        let spoofed = headers(&[("host", "evil.example")]);
+        assert!(!is_own_origin(&spoofed, &public, "https://evil.example"));
     }
 }

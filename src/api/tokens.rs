@@ -53,7 +53,8 @@ impl TokenScope {
 #[derive(Object, Debug)]
 #[oai(example)]
 pub struct NewTokenRequest {
-    /// What the token is for, 1 to 100 characters.
+    /// What the token is for, 1 to 100 characters, without control or format characters
+    /// (Unicode categories Cc, Cf, Zl, Zp: no escape sequences, no bidi overrides).
     #[oai(validator(min_length = 1, max_length = 100))]
     pub name: String,
     /// Any of `tasks:read`, `tasks:write` (which implies `tasks:read`: writes answer with

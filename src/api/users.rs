@@ -21,8 +21,9 @@ use crate::model::User;
 #[derive(Default)]
 pub struct UsersApi;
 
-/// Links to the collections, as DRF's browsable API root had them: absolute URLs, as the
-/// client reached the server (behind a proxy, see `--trust-x-forwarded-for`).
+/// Links to the collections, as DRF's browsable API root had them: absolute URLs, on
+/// `--public-url` when it is set, else as the client reached the server (behind a proxy,
+/// see `--trust-x-forwarded-for`).
 #[derive(Object)]
 #[oai(example)]
 pub struct ApiRoot {
@@ -121,7 +122,7 @@ impl UsersApi {
         req: &Request,
     ) -> Result<ApiRootResponse, ReadErrors> {
         caller.require(Scope::AccountRead)?;
-        let origin = external_origin(req, state.limits.trust_x_forwarded_for);
+        let origin = external_origin(req, &state.limits);
         Ok(ApiRootResponse::Ok(Json(ApiRoot {
             tasks: format!("{origin}/api/tasks/"),
             users: format!("{origin}/api/users/"),

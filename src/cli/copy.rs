@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{Fail, open_store, table};
+use super::{Fail, open_store, show, table};
 use crate::config::Database;
 use crate::config::commands::CopyArgs;
 use crate::store::StoreError;
@@ -61,7 +61,11 @@ pub(super) async fn run(args: CopyArgs) -> Result<(), Fail> {
         integrity = "; SQLite integrity_check ok".into();
     }
 
-    println!("copied {from} to {to}");
+    println!(
+        "copied {} to {}",
+        show::escape(&from.to_string()),
+        show::escape(&to.to_string())
+    );
     let rows: Vec<[String; 2]> = report
         .tables
         .iter()

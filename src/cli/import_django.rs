@@ -13,6 +13,7 @@ use std::io::{IsTerminal, Write};
 
 use tokio::sync::mpsc;
 
+use super::show::{self, quoted};
 use super::{Fail, open_store};
 use crate::config::Database;
 use crate::config::commands::ImportDjangoArgs;
@@ -71,7 +72,7 @@ pub(super) async fn run(args: ImportDjangoArgs) -> Result<(), Fail> {
 
     let plan = Plan::of(&original);
     for w in &plan.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", show::escape(w));
     }
     if !plan.conflicts.is_empty() {
         let mut text = format!(
@@ -166,21 +167,25 @@ impl Plan {
             let name = normalize_username(&u.username);
             if name != u.username {
                 warnings.push(format!(
-                    "account {}: username {:?} is stored as {:?} (NFKC), the form logins \
+                    "account {}: username {} is stored as {} (NFKC), the form logins \
                      are read in",
-                    u.id, u.username, name
+                    u.id,
+                    quoted(&u.username),
+                    quoted(&name)
                 ));
             }
             if !is_valid_username(&name) {
                 warnings.push(format!(
-                    "account {}: username {:?} breaks the registration rules",
-                    u.id, u.username
+                    "account {}: username {} breaks the registration rules",
+                    u.id,
+                    quoted(&u.username)
                 ));
             }
             if !is_valid_email(&u.email) {
                 warnings.push(format!(
-                    "account {}: email {:?} is not a valid address",
-                    u.id, u.email
+                    "account {}: email {} is not a valid address",
+                    u.id,
+                    quoted(&u.email)
                 ));
             }
             by_name.entry(name).or_default().push(u);
@@ -193,15 +198,19 @@ impl Plan {
         let list = |users: &[&User]| {
             users
                 .iter()
-                .map(|u| format!("{} ({:?}, {:?})", u.id, u.username, u.email))
+                .map(|u| format!("{} ({}, {})", u.id, quoted(&u.username), quoted(&u.email)))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
         for (name, users) in by_name.iter().filter(|(_, u)| u.len() > 1) {
-            conflicts.push(format!("username {name:?}: accounts {}", list(users)));
+            conflicts.push(format!(
+                "username {}: accounts {}",
+                quoted(name),
+                list(users)
+            ));
         }
         for (email, users) in by_email.iter().filter(|(_, u)| u.len() > 1) {
-            conflicts.push(format!("email {email:?}: accounts {}", list(users)));
+            conflicts.push(format!("email {}: accounts {}", quoted(email), list(users)));
         }
         for t in &o.tasks {
             let title = t.title.trim().chars().count();

@@ -12,6 +12,7 @@ mod backup;
 mod copy;
 mod import_django;
 mod migrate;
+pub mod show;
 mod token;
 mod user;
 
@@ -37,7 +38,8 @@ fn finish(result: Result<(), Fail>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail(message)) => {
-            eprintln!("tasklane: {message}");
+            // Messages may quote the database (a name, a server's error about a row).
+            eprintln!("tasklane: {}", show::escape_lines(&message));
             ExitCode::FAILURE
         }
     }
@@ -126,8 +128,13 @@ async fn open_store(db: &Database, create: bool) -> Result<Store, Fail> {
 }
 
 /// A plain table: columns padded to their widest cell (in characters), two spaces apart,
-/// the first (numeric) column right-aligned.
+/// the first (numeric) column right-aligned. Cells are [`show::escape`]d.
 fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let rows: Vec<[String; N]> = rows
+        .iter()
+        .map(|row| row.clone().map(|cell| show::escape(&cell).into_owned()))
+        .collect();
+    let rows = rows.as_slice();
     let mut widths = header.map(|h| h.chars().count());
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -170,6 +177,18 @@ mod tests {
         assert_eq!(
             table(["ID", "USERNAME", "EMAIL"], &rows),
             "ID  USERNAME  EMAIL\n 1  alice     a@example.com\n12  bo        b@x.io\n"
+        );
+    }
+
+    #[test]
+    fn table_cells_are_escaped_and_padded_as_shown() {
+        let rows = [
+            ["1".into(), "a\u{1b}[2Jb".into()],
+            ["2".into(), "\u{202e}x".into()],
+        ];
+        assert_eq!(
+            table(["ID", "NAME"], &rows),
+            "ID  NAME\n 1  a\\u{1b}[2Jb\n 2  \\u{202e}x\n"
         );
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Fail, open_store, table};
+use super::{Fail, open_store, show, table};
 use crate::config::commands::{TokenArgs, TokenCommand};
 use crate::domain::FieldErrors;
 use crate::domain::accounts::find_account;
@@ -43,7 +43,7 @@ pub(super) async fn run(args: TokenArgs) -> Result<(), Fail> {
             println!(
                 "created token {} ({}; scopes {}; expires {})",
                 row.id,
-                row.name,
+                show::escape(&row.name),
                 row.scopes.join(" "),
                 row.expires_at.as_deref().unwrap_or("never")
             );
@@ -63,7 +63,7 @@ pub(super) async fn run(args: TokenArgs) -> Result<(), Fail> {
                                "last_used_at": r.last_used_at})
                     })
                     .collect();
-                println!("{}", Value::Array(list));
+                println!("{}", show::json(&Value::Array(list).to_string()));
             } else {
                 let rows: Vec<[String; 5]> = rows
                     .iter()

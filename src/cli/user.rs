@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal};
 
 use serde_json::{Value, json};
 
-use super::{Fail, open_store, table};
+use super::{Fail, open_store, show, table};
 use crate::clock::now_secs_f64;
 use crate::config::commands::{PasswordArgs, UserArgs, UserCommand};
 use crate::domain::accounts::{self, Registration, find_account};
@@ -60,7 +60,9 @@ async fn create_user(
     let user = accounts::register(store, input, FieldErrors::default(), None).await?;
     println!(
         "created user {} (id {}, email {})",
-        user.username, user.id, user.email
+        show::escape(&user.username),
+        user.id,
+        show::escape(&user.email)
     );
     Ok(())
 }
@@ -73,7 +75,7 @@ async fn list_users(store: &Store, as_json: bool) -> Result<(), Fail> {
             .map(|a| json!({"id": a.id, "username": a.username, "email": a.email, "active": a.is_active}))
             .collect();
         let text = serde_json::to_string_pretty(&rows).map_err(|e| Fail(e.to_string()))?;
-        println!("{text}");
+        println!("{}", show::json(&text));
         return Ok(());
     }
     let rows: Vec<[String; 4]> = accounts
@@ -108,7 +110,8 @@ async fn set_password(store: &Store, username: String, password: String) -> Resu
             e => e.into(),
         })?;
     println!(
-        "password of {username} changed; {}",
+        "password of {} changed; {}",
+        show::escape(&username),
         revoked(change.revoked_tokens, change.revoked_api_tokens)
     );
     Ok(())
@@ -125,6 +128,7 @@ async fn set_active(store: &Store, username: String, active: bool) -> Result<(),
         .set_account_active(username.clone(), active, now_secs_f64())
         .await
         .map_err(|e| not_found_as_user(e, &username))?;
+    let username = show::escape(&username);
     match (active, changed) {
         (true, true) => println!("{username} activated"),
         (true, false) => println!("{username} was already active"),
@@ -152,7 +156,10 @@ async fn delete_user(store: &Store, username: String, yes: bool) -> Result<(), F
                 "refusing to delete {name} without confirmation: pass --yes"
             )));
         }
-        eprint!("Delete {name}, with all their tasks and tokens? Type the username to confirm: ");
+        eprint!(
+            "Delete {}, with all their tasks and tokens? Type the username to confirm: ",
+            show::escape(&name)
+        );
         let mut line = String::new();
         std::io::stdin()
             .lock()
@@ -166,7 +173,8 @@ async fn delete_user(store: &Store, username: String, yes: bool) -> Result<(), F
         return Err(no_such_user(&name));
     }
     println!(
-        "deleted user {name} (id {}) with its tasks, events and tokens",
+        "deleted user {} (id {}) with its tasks, events and tokens",
+        show::escape(&name),
         account.user.id
     );
     Ok(())

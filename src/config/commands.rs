@@ -129,12 +129,23 @@ pub struct BackupArgs {
 pub struct CopyArgs {
     /// What to copy: a SQLite file, or a PostgreSQL URL (`postgres://…`). Read in one
     /// snapshot; servers may keep running on it, and what they write after the snapshot
-    /// is not copied.
-    #[arg(long, value_name = "SRC")]
+    /// is not copied. Give a URL with a password through the environment (or leave the
+    /// password to `PGPASSWORD` or `~/.pgpass`): arguments are visible to every local user.
+    #[arg(
+        long,
+        value_name = "SRC",
+        env = "TASKLANE_COPY_FROM",
+        hide_env_values = true
+    )]
     pub from: super::Database,
     /// Where to: a SQLite file (created if missing) or a PostgreSQL URL, holding no data
     /// yet (its schema is created or migrated first).
-    #[arg(long, value_name = "DST")]
+    #[arg(
+        long,
+        value_name = "DST",
+        env = "TASKLANE_COPY_TO",
+        hide_env_values = true
+    )]
     pub to: super::Database,
     /// Never print progress (it is printed to stderr as tables are copied).
     #[arg(long)]
@@ -145,8 +156,15 @@ pub struct CopyArgs {
 #[derive(Args, Debug)]
 pub struct ImportDjangoArgs {
     /// The original's database: its SQLite file (`db.sqlite3`) or a PostgreSQL URL.
-    /// Read only, in one snapshot.
-    #[arg(long, value_name = "SOURCE")]
+    /// Read only, in one snapshot. Give a URL with a password through the environment (or
+    /// leave the password to `PGPASSWORD` or `~/.pgpass`): arguments are visible to every
+    /// local user.
+    #[arg(
+        long,
+        value_name = "SOURCE",
+        env = "TASKLANE_IMPORT_FROM",
+        hide_env_values = true
+    )]
     pub from: super::Database,
     /// Read and check everything, print the counts, conflicts and warnings, write nothing.
     #[arg(long)]

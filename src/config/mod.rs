@@ -1,6 +1,8 @@
 //! Command-line and environment configuration, parsed once in `main` with clap.
-//! Every `serve` flag, and the operator commands' `--db` and `--database-url`, has a
-//! `TASKLANE_*` environment twin (the other operator-command flags are command-line only); the doc comments are the
+//! Every `serve` flag, the operator commands' `--db` and `--database-url`, and the
+//! databases `copy` and `import-django` read from (`TASKLANE_COPY_FROM`,
+//! `TASKLANE_COPY_TO`, `TASKLANE_IMPORT_FROM`) have a `TASKLANE_*` environment twin (the
+//! other operator-command flags are command-line only); the doc comments are the
 //! `--help`.
 
 use std::net::SocketAddr;
@@ -12,6 +14,11 @@ use clap::{Args, Parser, Subcommand};
 
 pub mod commands;
 pub mod reference;
+mod public_url;
+mod secret;
+
+pub use public_url::{PublicUrl, normal_origin, valid_host};
+pub use secret::{Secret, SecretParser};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -120,7 +127,8 @@ pub struct ServeArgs {
         help_heading = "Auth",
         long,
         env = "TASKLANE_JWT_SECRET",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = SecretParser
     )]
     pub jwt_secret: Option<Secret>,
 
@@ -239,9 +247,20 @@ pub struct ServeArgs {
 
     /// Take the client address from the right-most `X-Forwarded-For` address, across
     /// every `X-Forwarded-For` line (only behind a reverse proxy that appends it;
-    /// otherwise clients could pick their own address).
+    /// otherwise clients could pick their own address), and, without `--public-url`, the
+    /// scheme and host of absolute URLs from the right-most `X-Forwarded-Proto` and
+    /// `X-Forwarded-Host`.
     #[arg(help_heading = "Server", long, env = "TASKLANE_TRUST_X_FORWARDED_FOR")]
     pub trust_x_forwarded_for: bool,
+
+    /// The URL clients reach the server at, e.g. `https://tasks.example.com` (scheme, host
+    /// and port; no path). Every absolute URL the server writes (the API root's links,
+    /// the task list's `Link`) is built from it, whatever `Host` or `X-Forwarded-*` a
+    /// request carries, and its origin is the server's own, always allowed past
+    /// `--cors-origin`. Without it, URLs follow the request's `Host` (with
+    /// `--trust-x-forwarded-for`, the proxy's right-most `X-Forwarded-Host` and `-Proto`).
+    #[arg(help_heading = "Server", long, env = "TASKLANE_PUBLIC_URL")]
+    pub public_url: Option<PublicUrl>,
 
     /// Allow browser pages from this origin to call the API (CORS), e.g.
     /// `https://app.example.com`; repeat for several. Off by default; never `*`.
@@ -393,26 +412,6 @@ impl std::fmt::Display for Database {
             Database::Sqlite(path) => write!(f, "{}", path.display()),
             Database::Postgres(url) => write!(f, "{url}"),
         }
-    }
-}
-
-/// A secret string whose `Debug` never shows it.
-#[derive(Clone)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        if s.len() < 32 {
-            return Err("must be at least 32 characters".into());
-        }
-        Ok(Secret(s.to_owned()))
     }
 }
 

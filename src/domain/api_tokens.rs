@@ -7,7 +7,7 @@
 
 use super::accounts::{Login, PASSWORD};
 use super::reauth::{self, Freshness};
-use super::{Chars, DomainError, FieldErrors, check, check_chars};
+use super::{Chars, DomainError, FieldErrors, check, check_chars, unprintable};
 use crate::auth::{Session, TOKEN_SCOPES, hash_api_token, new_api_token};
 use crate::model::User;
 use crate::store::Store;
@@ -37,9 +37,9 @@ struct Checked {
     days: Option<u64>,
 }
 
-/// Validates the token (name 1 to 100 characters; at least one known scope, with
-/// `tasks:write` implying `tasks:read`; 1 to 3650 days) and creates it for `user_id`:
-/// `tasklane token create`, the operator's.
+/// Validates the token (name 1 to 100 characters, no control or format characters; at
+/// least one known scope, with `tasks:write` implying `tasks:read`; 1 to 3650 days) and
+/// creates it for `user_id`: `tasklane token create`, the operator's.
 pub async fn issue(
     store: &Store,
     user_id: i64,
@@ -76,7 +76,7 @@ fn validate(
     current_password: Option<String>,
 ) -> Result<(Checked, Option<String>), DomainError> {
     let name = check(input.name, "name", &mut errors, |s| {
-        check_chars(s, Chars::trimmed(100))
+        check_chars(s, Chars::trimmed(100)).and_then(unprintable::no_control_or_format)
     });
     let scopes = check(input.scopes, "scopes", &mut errors, scopes);
     let days = check(input.expires_in_days, "expires_in_days", &mut errors, |d| {

@@ -11,6 +11,7 @@ pub mod profile;
 pub mod reauth;
 pub mod sessions;
 pub mod tasks;
+pub mod unprintable;
 pub mod validators;
 
 use crate::store::StoreError;

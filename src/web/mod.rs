@@ -85,6 +85,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
         spec,
     });
     let cors = (!state.limits.cors_origins.is_empty()).then(|| cors(&state.limits.cors_origins));
+    let limits = state.limits.clone();
     let allow = Arc::new(allow::AllowTable::from_spec(
         &docs.spec,
         PAGES.iter().map(|page| page.path),
@@ -100,6 +101,10 @@ pub fn routes(state: AppState) -> impl Endpoint {
     .data(state)
     .with(CatchPanic::new().with_handler(panic_response))
     .with_if(cors.is_some(), cors.unwrap_or_default())
+    .around(move |ep, mut req| {
+        own_origin_is_not_cross_origin(&mut req, &limits);
+        async move { ep.call(req).await }
+    })
     .around(move |ep, req| {
         let allow = allow.clone();
         async move { Ok(drf_errors(ep.as_ref(), req, &allow).await) }
@@ -147,6 +152,21 @@ fn cors(origins: &[String]) -> Cors {
             "idempotent-replayed",
         ])
         .max_age(3600)
+}
+
+/// A request from the server's own origin is not a cross-origin request: its `Origin`
+/// goes before the CORS layer sees it, so `--cors-origin` (which refuses every origin it
+/// does not name) never refuses the server's own pages, their writes and WebSockets
+/// included. What "own" means is [`api::origin::is_own_origin`]'s.
+fn own_origin_is_not_cross_origin(req: &mut Request, limits: &crate::Limits) {
+    let own = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|origin| api::origin::is_own_origin(req.headers(), limits, origin));
+    if own {
+        req.headers_mut().remove(header::ORIGIN);
+    }
 }
 
 /// One log line per request (method, path without the query — it may hold a token —,

@@ -340,12 +340,14 @@
   }
 
   // ---- the list and the stream ------------------------------------------------------------
-  // The next page's path from a `Link` header, when it is on this server.
+  // The next page's path from a `Link` header, on this server: the link is absolute on
+  // the server's --public-url, which may name this page's origin otherwise (another
+  // name, or the address behind the proxy); only its path and query are followed.
   function nextPage(link) {
     const m = link && /<([^>]*)>\s*;\s*rel="?next"?/.exec(link);
     if (!m) return null;
     const url = new URL(m[1], location.href);
-    return url.origin === location.origin ? url.pathname + url.search : null;
+    return url.pathname.startsWith("/api/tasks") ? url.pathname + url.search : null;
   }
 
   // Every task, following `Link` page after page. Consistent when no event happened

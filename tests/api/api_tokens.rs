@@ -159,3 +159,52 @@ async fn an_expired_api_token_is_refused() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// A token's name ends up in operators' terminals (`tasklane token list`) and in pages:
+/// escape sequences (ESC, C1 controls), bidi overrides and isolates, zero-width and other
+/// format characters, and line separators are refused when it is created.
+#[tokio::test]
+async fn a_token_name_with_control_or_format_characters_is_refused() {
+    let app = spawn_app().await;
+    let (session, _) = app.user("alice1").await;
+    for (name, code) in [
+        ("\u{1b}]0;pwned\u{7}", "U+001B"),
+        ("clear\u{1b}[2J", "U+001B"),
+        ("csi\u{9b}2J", "U+009B"),
+        ("backup\u{202e}txt.exe", "U+202E"),
+        ("iso\u{2066}late", "U+2066"),
+        ("zero\u{200b}width", "U+200B"),
+        ("two\u{2028}lines", "U+2028"),
+        ("del\u{7f}", "U+007F"),
+    ] {
+        let r = app
+            .call(
+                Method::POST,
+                "/api/tokens/",
+                Some(&session),
+                Some(json!({"name": name, "scopes": ["tasks:read"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{name:?}: {}", r.text);
+        assert_eq!(
+            r.json(),
+            json!({"name": [format!("Control and format characters are not allowed ({code}).")]}),
+            "{name:?}"
+        );
+    }
+    assert_eq!(
+        app.get("/api/tokens/", &session).await.json(),
+        json!([]),
+        "nothing was created"
+    );
+    // Letters of any script, spaces and punctuation are fine.
+    let r = app
+        .call(
+            Method::POST,
+            "/api/tokens/",
+            Some(&session),
+            Some(json!({"name": "Sauvegarde nocturne — 日本 (v2)", "scopes": ["tasks:read"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}

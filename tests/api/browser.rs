@@ -1525,3 +1525,47 @@ async fn changing_the_email_after_an_old_login_asks_for_the_password() {
     assert_eq!(me.json()["email"], "gwen.new@example.com", "{}", me.text);
     b.quit().await;
 }
+
+/// `--cors-origin` names another origin; the live page, on the server's own, still logs
+/// in, connects its WebSocket and adds tasks (its requests carry an `Origin` too, and
+/// were refused with 403, leaving the page reconnecting forever).
+#[tokio::test]
+async fn the_live_page_works_when_cors_allows_another_origin() {
+    let Some(b) = browser().await else { return };
+    let app = spawn_app_with(|a| a.cors_origins = vec!["https://other.example".into()]).await;
+    app.user("alice1").await;
+    b.client
+        .goto(&app.url("/real_data/"))
+        .await
+        .expect("open page");
+    b.until("the login form", async || {
+        let v = b
+            .js(
+                "return !document.querySelector('#login-view').hidden",
+                vec![],
+            )
+            .await;
+        (v == json!(true)).then_some(())
+    })
+    .await;
+    b.fill("#username", "alice1").await;
+    b.fill("#password", PASSWORD).await;
+    b.submit("#login-form").await;
+    b.until("the status pill to say connected", async || {
+        let v = b
+            .js(
+                "return document.querySelector('#status').dataset.state === 'connected';",
+                vec![],
+            )
+            .await;
+        (v == json!(true)).then_some(())
+    })
+    .await;
+    b.fill("#new-title", "Written from the page").await;
+    b.submit("#add-form").await;
+    b.until("the page-added task to appear", async || {
+        b.task_id_titled("Written from the page").await
+    })
+    .await;
+    b.quit().await;
+}

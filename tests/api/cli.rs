@@ -25,14 +25,20 @@ impl Run {
         self
     }
 
-    fn failed(&self) -> &Self {
+    pub fn failed(&self) -> &Self {
         assert_eq!(self.code, Some(1), "{self:#?}");
         self
     }
 }
 
-/// Runs `tasklane ARGS` with `stdin` (closed when `None`), no `TASKLANE_*` variables.
+/// Runs `tasklane ARGS` with `stdin` (closed when `None`), no `TASKLANE_*` variables (nor
+/// libpq's `PGPASSWORD` and `PGPASSFILE`).
 pub(crate) async fn tasklane(args: &[&str], stdin: Option<&str>) -> Run {
+    tasklane_env(args, &[], stdin).await
+}
+
+/// [`tasklane`] with the environment variables `env` set.
+pub(crate) async fn tasklane_env(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tasklane"));
     cmd.args(args)
         .stdin(if stdin.is_some() {
@@ -48,6 +54,8 @@ pub(crate) async fn tasklane(args: &[&str], stdin: Option<&str>) -> Run {
             cmd.env_remove(k);
         }
     }
+    cmd.env_remove("PGPASSWORD").env_remove("PGPASSFILE");
+    cmd.envs(env.iter().copied());
 
     let mut child = cmd.spawn().expect("spawn tasklane");
     if let Some(input) = stdin {

@@ -1,6 +1,8 @@
 //! Behind a reverse proxy: with `--trust-x-forwarded-for`, the absolute URLs the API
-//! writes (the API root's links) follow `X-Forwarded-Proto` and `X-Forwarded-Host`;
-//! without it, those headers are ignored.
+//! writes (the API root's links) follow the right-most `X-Forwarded-Proto` and
+//! `X-Forwarded-Host`, the values the proxy appended; without it, those headers are
+//! ignored; with `--public-url`, no header counts. And under `--cors-origin`, the
+//! server's own origin is never refused.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -34,13 +36,13 @@ async fn with_the_flag_the_api_root_names_the_proxy_s_scheme_and_host() {
             "users": "https://tasks.example.com/api/users/",
         })
     );
-    // Through several proxies: the first value, the one the client's request reached.
+    // After a value the client sent: the right-most, the one our proxy appended.
     let root = api_root(
         &app,
         &token,
         &[
-            ("x-forwarded-proto", "https, http"),
-            ("x-forwarded-host", "tasks.example.com:8443, 10.0.0.7:8000"),
+            ("x-forwarded-proto", "http, https"),
+            ("x-forwarded-host", "10.0.0.7:8000, tasks.example.com:8443"),
         ],
     )
     .await;
@@ -120,5 +122,242 @@ async fn the_next_page_link_is_relative() {
     assert_eq!(
         r.header("link"),
         Some(r#"</api/tasks/?limit=1&offset=1>; rel="next""#)
+    );
+}
+
+/// The client writes `X-Forwarded-Host` and `-Proto` too; a proxy that appends puts its
+/// own values after them (on the same line or a line of its own). Only those count.
+#[tokio::test]
+async fn a_forwarded_host_the_client_wrote_is_not_believed() {
+    let app = spawn_app_with(|a| a.trust_x_forwarded_for = true).await;
+    let (token, _) = app.user("proxy5").await;
+    let root = api_root(
+        &app,
+        &token,
+        &[
+            ("x-forwarded-host", "evil.example, tasks.example.com"),
+            ("x-forwarded-proto", "http, https"),
+        ],
+    )
+    .await;
+    assert_eq!(root["tasks"], "https://tasks.example.com/api/tasks/");
+    let root = api_root(
+        &app,
+        &token,
+        &[
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-host", "tasks.example.com"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-proto", "http"),
+        ],
+    )
+    .await;
+    assert_eq!(root["tasks"], "http://tasks.example.com/api/tasks/");
+    // A malformed value from the proxy falls back to the Host, never to the client's.
+    let root = api_root(
+        &app,
+        &token,
+        &[("x-forwarded-host", "evil.example, bad/host")],
+    )
+    .await;
+    assert_eq!(root["tasks"], format!("http://{}/api/tasks/", app.addr));
+}
+
+/// `--public-url`: every absolute URL is built from it; `Host` and the forwarded headers
+/// are ignored, even from a trusted proxy.
+#[tokio::test]
+async fn with_a_public_url_no_request_header_makes_a_url() {
+    let app = spawn_app_with(|a| {
+        a.trust_x_forwarded_for = true;
+        a.public_url = Some("https://Tasks.Example.com:443/".parse().unwrap());
+    })
+    .await;
+    let (token, _) = app.user("proxy6").await;
+    let expected = json!({
+        "tasks": "https://tasks.example.com/api/tasks/",
+        "users": "https://tasks.example.com/api/users/",
+    });
+    for headers in [
+        &[][..],
+        &[("host", "evil.example")][..],
+        &[
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-proto", "http"),
+        ][..],
+    ] {
+        assert_eq!(
+            api_root(&app, &token, headers).await,
+            expected,
+            "{headers:?}"
+        );
+    }
+    // The next page's link is absolute on it too.
+    app.new_task(&token, "First task").await;
+    app.new_task(&token, "Second task").await;
+    let r = read(
+        app.client
+            .get(app.url("/api/tasks/?limit=1"))
+            .bearer_auth(&token)
+            .header("host", "evil.example")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        r.header("link"),
+        Some(r#"<https://tasks.example.com/api/tasks/?limit=1&offset=1>; rel="next""#)
+    );
+}
+
+#[test]
+fn a_public_url_must_be_an_origin() {
+    for bad in [
+        "tasks.example.com",
+        "ftp://tasks.example.com",
+        "https://tasks.example.com/app",
+        "https://tasks.example.com/?x=1",
+        "https://tasks.example.com/#x",
+        "https://user:pw@tasks.example.com",
+        "https://bad_host.example",
+    ] {
+        let parsed = <tasklane::config::Cli as clap::Parser>::try_parse_from([
+            "tasklane",
+            "--public-url",
+            bad,
+        ]);
+        assert!(parsed.is_err(), "{bad} was accepted");
+    }
+}
+
+/// Without `--public-url` the `Host` a client sent is reflected, as the original did
+/// (needed for a plain `cargo run`): documented, and `--public-url` is the remedy.
+#[tokio::test]
+async fn without_a_public_url_the_host_is_reflected() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("proxy7").await;
+    let root = api_root(&app, &token, &[("host", "anything.example:8080")]).await;
+    assert_eq!(root["tasks"], "http://anything.example:8080/api/tasks/");
+}
+
+/// The status of a WebSocket upgrade to `/ws/tasks/` with `origin` (101 when it opened).
+async fn ws_upgrade(app: &TestApp, token: &str, origin: &str, extra: &[(&str, &str)]) -> u16 {
+    use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+    let mut req = app
+        .ws_url("/ws/tasks/")
+        .into_client_request()
+        .expect("ws request");
+    let h = req.headers_mut();
+    h.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    h.insert("origin", origin.parse().unwrap());
+    for (name, value) in extra {
+        let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes());
+        h.insert(name.unwrap(), value.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((_ws, resp)) => resp.status().as_u16(),
+        Err(tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+        Err(e) => panic!("ws: {e}"),
+    }
+}
+
+/// A write and the WebSocket from `origin` (with `extra` headers): their statuses.
+async fn from_origin(
+    app: &TestApp,
+    token: &str,
+    origin: &str,
+    extra: &[(&str, &str)],
+) -> (StatusCode, u16) {
+    let mut req = app
+        .client
+        .post(app.url("/api/tasks/"))
+        .bearer_auth(token)
+        .header("origin", origin)
+        .json(&json!({"title": "From a page"}));
+    for (name, value) in extra {
+        req = req.header(*name, *value);
+    }
+    let write = req.send().await.unwrap().status();
+    (write, ws_upgrade(app, token, origin, extra).await)
+}
+
+/// `--cors-origin https://other.example` lets that origin in, and must not shut out the
+/// server's own pages (`/real_data/`): same-origin writes and its WebSocket carry an
+/// `Origin` too.
+#[tokio::test]
+async fn with_cors_origins_the_server_s_own_origin_is_still_allowed() {
+    let app = spawn_app_with(|a| a.cors_origins = vec!["https://other.example".into()]).await;
+    let (token, _) = app.user("cors1").await;
+    let own = format!("http://{}", app.addr);
+    let created = StatusCode::CREATED;
+    assert_eq!(from_origin(&app, &token, &own, &[]).await, (created, 101));
+    // Behind a TLS proxy that does not say so, the page is https on the same host.
+    let https_own = format!("https://{}", app.addr);
+    assert_eq!(
+        from_origin(&app, &token, &https_own, &[]).await,
+        (created, 101)
+    );
+    assert_eq!(
+        from_origin(&app, &token, "https://other.example", &[]).await,
+        (created, 101)
+    );
+    // Anyone else is still refused, including a page that names the host elsewhere.
+    for evil in [
+        "https://evil.example",
+        "null",
+        &format!("http://{}.evil.example", app.addr.ip()),
+    ] {
+        assert_eq!(
+            from_origin(&app, &token, evil, &[]).await,
+            (StatusCode::FORBIDDEN, 403),
+            "{evil}"
+        );
+    }
+}
+
+/// Behind a trusted proxy, "own" is what the proxy says the client reached; with
+/// `--public-url`, it is that URL's origin and nothing else.
+#[tokio::test]
+async fn the_own_origin_follows_the_proxy_or_the_public_url() {
+    let proxied: &[(&str, &str)] = &[
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "tasks.example.com"),
+    ];
+    let app = spawn_app_with(|a| {
+        a.cors_origins = vec!["https://other.example".into()];
+        a.trust_x_forwarded_for = true;
+    })
+    .await;
+    let (token, _) = app.user("cors2").await;
+    assert_eq!(
+        from_origin(&app, &token, "https://tasks.example.com", proxied).await,
+        (StatusCode::CREATED, 101)
+    );
+    // The proxy said https: the plain-http page is another origin.
+    assert_eq!(
+        from_origin(&app, &token, "http://tasks.example.com", proxied).await,
+        (StatusCode::FORBIDDEN, 403)
+    );
+
+    let app = spawn_app_with(|a| {
+        a.cors_origins = vec!["https://other.example".into()];
+        a.public_url = Some("https://tasks.example.com".parse().unwrap());
+    })
+    .await;
+    let (token, _) = app.user("cors3").await;
+    assert_eq!(
+        from_origin(&app, &token, "https://tasks.example.com", &[]).await,
+        (StatusCode::CREATED, 101)
+    );
+    // A Host the client picked does not make its page "own".
+    assert_eq!(
+        from_origin(
+            &app,
+            &token,
+            "https://evil.example",
+            &[("host", "evil.example")]
+        )
+        .await,
+        (StatusCode::FORBIDDEN, 403)
     );
 }

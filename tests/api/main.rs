@@ -22,6 +22,7 @@ mod hosts;
 mod idempotency;
 mod memory;
 mod oauth;
+mod operators;
 mod postgres;
 mod proxy;
 mod reauth;

@@ -40,7 +40,7 @@ impl TasksApi {
     ///
     /// A plain JSON array, as the original returned, capped at the page size (100 by
     /// default). `X-Total-Count` tells how many match; when more follow, `Link` has the
-    /// next page's URL.
+    /// next page's URL: absolute on `--public-url` when the server has one, else relative.
     #[oai(path = "/api/tasks", method = "get", operation_id = "list_tasks")]
     #[allow(clippy::too_many_arguments)]
     async fn list_tasks(
@@ -85,8 +85,10 @@ impl TasksApi {
             ));
         }
         let next_offset = query.offset + page.count as u64;
-        let link = (next_offset < page.total && page.count > 0)
-            .then(|| next_link(&query, ordering.0, next_offset));
+        let link = (next_offset < page.total && page.count > 0).then(|| {
+            let base = state.limits.public_url.as_ref().map(|u| u.origin());
+            next_link(base, &query, ordering.0, next_offset)
+        });
         Ok(ListTasksResponse::Ok(
             PrebuiltJson::new(page.json.clone()),
             page.total,

@@ -67,8 +67,14 @@ pub(super) fn request_hash(data: &Map<String, Value>) -> String {
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
-/// `<…>; rel="next"`: the next page of the list, with the same filters.
-pub(super) fn next_link(q: &TaskQuery, ordering: Option<Ordering>, offset: u64) -> String {
+/// `<…>; rel="next"`: the next page of the list, with the same filters; on `base` (the
+/// `--public-url` origin) when given, else relative (right behind any proxy).
+pub(super) fn next_link(
+    base: Option<&str>,
+    q: &TaskQuery,
+    ordering: Option<Ordering>,
+    offset: u64,
+) -> String {
     let mut params: Vec<(&str, String)> = Vec::new();
     if let Some(c) = q.completed {
         params.push(("completed", c.to_string()));
@@ -82,5 +88,5 @@ pub(super) fn next_link(q: &TaskQuery, ordering: Option<Ordering>, offset: u64) 
     params.push(("limit", q.limit.to_string()));
     params.push(("offset", offset.to_string()));
     let query = serde_urlencoded::to_string(&params).unwrap_or_default();
-    format!("</api/tasks/?{query}>; rel=\"next\"")
+    format!("<{}/api/tasks/?{query}>; rel=\"next\"", base.unwrap_or(""))
 }

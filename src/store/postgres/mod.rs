@@ -24,6 +24,9 @@ mod copy;
 mod events;
 mod group;
 mod idempotency;
+mod pgpass;
+mod redact;
+mod security;
 mod seqs;
 mod settings;
 mod tasks;
@@ -42,6 +45,7 @@ use tokio_postgres::error::SqlState;
 
 use super::{Result, StoreError};
 use crate::clock::now_timestamp;
+pub use redact::redact;
 
 /// Numbered schema steps; step N is recorded as version N in `tasklane_migrations`.
 const MIGRATIONS: &[&str] = &[
@@ -136,7 +140,7 @@ impl Postgres {
     /// Connects to the database at `url` (`postgres://user:password@host:port/db?sslmode=…`)
     /// with a pool of up to `pool_size` connections, and brings its schema up to date.
     pub async fn connect(url: &str, pool_size: u32) -> Result<Postgres> {
-        let (mut config, tls) = tls::parse(url)?;
+        let (mut config, tls, security) = tls::parse(url)?;
         // Appended, so they win over the same settings in the URL's options. A host that
         // vanishes mid-transaction (its network, not its process: the kernel would close
         // the socket) must not keep a user's row locked for the TCP keepalive's hours:
@@ -169,6 +173,8 @@ impl Postgres {
             .map_err(|e| StoreError::Other(format!("connection pool: {e}")))?;
         let db = Postgres::with_pool(pool);
         db.migrate().await.map_err(|e| about(url, e))?;
+        // Once, now that a connection was made (and TLS negotiated, or not).
+        security.warn();
         // A pooler between us and the server may drop startup options: refuse to run
         // with commits that could be acknowledged before they are durable.
         let durability = db.synchronous_commit().await.map_err(|e| about(url, e))?;
@@ -188,7 +194,7 @@ impl Postgres {
     /// One plain connection to `url` (its `sslmode` honoured), outside any pool: for
     /// reading another application's database (`tasklane import-django`).
     pub async fn connect_client(url: &str) -> Result<tokio_postgres::Client> {
-        let (mut config, tls) = tls::parse(url)?;
+        let (mut config, tls, security) = tls::parse(url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -196,6 +202,7 @@ impl Postgres {
             .connect(tls)
             .await
             .map_err(|e| about(url, e.into()))?;
+        security.warn();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "source connection ended");
@@ -336,73 +343,6 @@ pub(crate) fn on_unique(
     e.into()
 }
 
-/// `url` with its password (in the user part, or a `password=` parameter) replaced by
-/// `***`: the only form in which a database URL is logged or shown. When the URL is
-/// malformed it errs on the side of hiding more (everything from the user part's first
-/// `:` to its last `@`), never less.
-pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return redact_keywords(url);
-    };
-    let (head, rest) = url.split_at(scheme_end);
-    let masked = match rest.rfind('@') {
-        Some(at) => match rest[..at].find(':') {
-            Some(colon) => format!("{head}{}***{}", &rest[..=colon], &rest[at..]),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    };
-    match masked.split_once('?') {
-        Some((base, query)) => {
-            let params: Vec<String> = query
-                .split('&')
-                .map(|kv| match kv.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                    _ => kv.to_owned(),
-                })
-                .collect();
-            format!("{base}?{}", params.join("&"))
-        }
-        None => masked,
-    }
-}
-
-/// A `key=value key='quoted value'` connection string with the password's value hidden.
-fn redact_keywords(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("password") {
-        let after = &rest[i + "password".len()..];
-        let value = after.trim_start();
-        let Some(value) = value.strip_prefix('=') else {
-            out.push_str(&rest[..i + "password".len()]);
-            rest = after;
-            continue;
-        };
-        let value = value.trim_start();
-        // Skip the value: up to the closing quote (`\'` escapes one), or the next space.
-        let len = if let Some(quoted) = value.strip_prefix('\'') {
-            let mut escaped = false;
-            let end = quoted
-                .char_indices()
-                .find(|&(_, c)| {
-                    let close = c == '\'' && !escaped;
-                    escaped = c == '\\' && !escaped;
-                    close
-                })
-                .map_or(quoted.len(), |(j, _)| j + 1);
-            1 + end
-        } else {
-            value.find(char::is_whitespace).unwrap_or(value.len())
-        };
-        out.push_str(&rest[..i]);
-        out.push_str("password=***");
-        rest = &value[len..];
-    }
-    out.push_str(rest);
-    out
-}
-
 /// The schema version (applied migration steps) of the database at `url`, without
 /// migrating it; `None` when tasklane never migrated it.
 pub async fn schema_version_at(url: &str) -> Result<Option<i64>> {
@@ -425,7 +365,7 @@ pub async fn schema_version_at(url: &str) -> Result<Option<i64>> {
 impl Postgres {
     /// A one-connection pool on `url`, without migrating.
     async fn connect_only(url: &str) -> Result<Postgres> {
-        let (mut config, tls) = tls::parse(url)?;
+        let (mut config, tls, _) = tls::parse(url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -434,55 +374,5 @@ impl Postgres {
             .build()
             .map_err(|e| StoreError::Other(format!("connection pool: {e}")))?;
         Ok(Postgres::with_pool(pool))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redact_hides_the_password_and_nothing_else() {
-        for (url, shown) in [
-            (
-                "postgres://alice:s3cret@db.example:5432/tasks?sslmode=verify-full",
-                "postgres://alice:***@db.example:5432/tasks?sslmode=verify-full",
-            ),
-            (
-                "postgresql://alice:p%40ss:w/rd@db/tasks",
-                "postgresql://alice:***@db/tasks",
-            ),
-            ("postgres://p@ss@db/tasks", "postgres://p@ss@db/tasks"),
-            (
-                "postgres://postgres@127.0.0.1:5432/postgres",
-                "postgres://postgres@127.0.0.1:5432/postgres",
-            ),
-            (
-                "postgres://db/tasks?user=bob&password=hunter2&sslmode=require",
-                "postgres://db/tasks?user=bob&password=***&sslmode=require",
-            ),
-            (
-                "postgres://db/tasks?password=hunter2",
-                "postgres://db/tasks?password=***",
-            ),
-            (
-                "host=db user=bob password=hunter2 dbname=tasks",
-                "host=db user=bob password=*** dbname=tasks",
-            ),
-            (
-                "host=db password = 'a \\' b' dbname=tasks",
-                "host=db password=*** dbname=tasks",
-            ),
-            // Malformed: more is hidden, never less.
-            ("postgres://alice:pa?ss@db/x", "postgres://alice:***@db/x"),
-            (
-                "postgres://db/x?password=a@b",
-                "postgres://db/x?password=***",
-            ),
-            ("postgres://db:5432/t?x=a@b", "postgres://db:***@b"),
-            ("postgres://db", "postgres://db"),
-        ] {
-            assert_eq!(redact(url), shown, "{url}");
-        }
     }
 }

@@ -15,6 +15,7 @@
 //! supported and refused with a clear error rather than ignored.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -26,14 +27,15 @@ use rustls::{
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::config::SslMode as PgSslMode;
-use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::redact;
+use super::security::Security;
 use crate::store::{Result, StoreError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SslMode {
+pub(super) enum SslMode {
     Disable,
     Prefer,
     Require,
@@ -54,8 +56,10 @@ impl SslMode {
     }
 }
 
-/// The connection settings and the TLS connector for `url`.
-pub(super) fn parse(url: &str) -> Result<(tokio_postgres::Config, MakeTls)> {
+/// The connection settings and the TLS connector for `url`, and what they amount to
+/// ([`Security`], for the warning at start). A URL without a password takes one from
+/// `PGPASSWORD` or the password file, as libpq does ([`super::pgpass`]).
+pub(super) fn parse(url: &str) -> Result<(tokio_postgres::Config, MakeTls, Security)> {
     let bad = |why: String| StoreError::Other(format!("{}: {why}", redact(url)));
     let (rest, mode, root) = split(url).map_err(bad)?;
     let mut config: tokio_postgres::Config = rest
@@ -66,8 +70,18 @@ pub(super) fn parse(url: &str) -> Result<(tokio_postgres::Config, MakeTls)> {
         SslMode::Prefer => PgSslMode::Prefer,
         _ => PgSslMode::Require,
     });
+    super::pgpass::fill_password(&mut config);
     let tls = client_config(mode, root.as_deref()).map_err(bad)?;
-    Ok((config, MakeTls(MakeRustlsConnect::new(tls))))
+    let handshakes = Arc::new(AtomicBool::new(false));
+    let security = Security::of(&config, mode, handshakes.clone());
+    Ok((
+        config,
+        MakeTls {
+            inner: MakeRustlsConnect::new(tls),
+            handshakes,
+        },
+        security,
+    ))
 }
 
 /// `url` without the TLS settings tokio-postgres does not know, and those settings.
@@ -164,7 +178,7 @@ fn roots(root: Option<&str>) -> std::result::Result<RootCertStore, String> {
 }
 
 /// `%XX` escapes decoded (a URL parameter's value); anything malformed is kept as it is.
-fn percent_decode(s: &str) -> String {
+pub(super) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -282,16 +296,20 @@ impl ServerCertVerifier for ChainOnly {
 }
 
 /// tokio-postgres-rustls's connector, also for hosts without a name (a Unix socket,
-/// where tokio-postgres asks for a TLS connector it then never uses).
+/// where tokio-postgres asks for a TLS connector it then never uses); it notes whether a
+/// TLS handshake ever started (with `prefer`, none does when the server offers no TLS).
 #[derive(Clone)]
-pub(super) struct MakeTls(MakeRustlsConnect);
+pub(super) struct MakeTls {
+    inner: MakeRustlsConnect,
+    handshakes: Arc<AtomicBool>,
+}
 
 impl<S> MakeTlsConnect<S> for MakeTls
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     type Stream = <MakeRustlsConnect as MakeTlsConnect<S>>::Stream;
-    type TlsConnect = <MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect;
+    type TlsConnect = Noted<<MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect>;
     type Error = <MakeRustlsConnect as MakeTlsConnect<S>>::Error;
 
     fn make_tls_connect(
@@ -303,7 +321,27 @@ where
         } else {
             hostname
         };
-        MakeTlsConnect::<S>::make_tls_connect(&mut self.0, name)
+        Ok(Noted {
+            inner: MakeTlsConnect::<S>::make_tls_connect(&mut self.inner, name)?,
+            handshakes: self.handshakes.clone(),
+        })
+    }
+}
+
+/// A TLS connector that notes, when tokio-postgres uses it, that a handshake started.
+pub(super) struct Noted<T> {
+    inner: T,
+    handshakes: Arc<AtomicBool>,
+}
+
+impl<S, T: TlsConnect<S>> TlsConnect<S> for Noted<T> {
+    type Stream = T::Stream;
+    type Error = T::Error;
+    type Future = T::Future;
+
+    fn connect(self, stream: S) -> T::Future {
+        self.handshakes.store(true, Ordering::Relaxed);
+        self.inner.connect(stream)
     }
 }
 
@@ -312,7 +350,7 @@ mod tests {
     use super::*;
 
     fn mode_of(url: &str) -> PgSslMode {
-        parse(url).map(|(c, _)| c.get_ssl_mode()).unwrap()
+        parse(url).map(|(c, _, _)| c.get_ssl_mode()).unwrap()
     }
 
     #[test]
@@ -331,7 +369,8 @@ mod tests {
             mode_of(&format!("{base}?application_name=x&sslmode=verify-full")),
             PgSslMode::Require
         );
-        let (config, _) = parse(&format!("{base}?sslmode=verify-ca&application_name=x")).unwrap();
+        let (config, _, _) =
+            parse(&format!("{base}?sslmode=verify-ca&application_name=x")).unwrap();
         assert_eq!(config.get_application_name(), Some("x"));
         assert_eq!(config.get_dbname(), Some("db"));
     }
