@@ -13,8 +13,8 @@ use crate::store::Synchronous;
 use clap::{Args, Parser, Subcommand};
 
 pub mod commands;
-pub mod reference;
 mod public_url;
+pub mod reference;
 mod secret;
 
 pub use public_url::{PublicUrl, normal_origin, valid_host};

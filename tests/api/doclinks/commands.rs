@@ -143,15 +143,23 @@ fn commands(line: &str) -> Vec<Vec<String>> {
 }
 
 /// The arguments a shell command line gives `tasklane` (after the program name), or None
-/// when it does not run tasklane. `aliases` holds the block's `alias name='…'` lines.
-fn tasklane_args(words: &[String], aliases: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
+/// when it does not run tasklane. `aliases` holds the block's `alias name='…'` lines;
+/// `env` gets the line's `NAME=value` assignments before the program.
+fn tasklane_args(
+    words: &[String],
+    aliases: &BTreeMap<String, Vec<String>>,
+    env: &mut BTreeMap<String, String>,
+) -> Option<Vec<String>> {
     let mut words: Vec<String> = words.to_vec();
     loop {
         // `NAME=value` assignments before the program.
-        while words
+        while let Some((k, v)) = words
             .first()
-            .is_some_and(|w| w.split_once('=').is_some_and(|(k, _)| is_name(k)))
+            .and_then(|w| w.split_once('='))
+            .filter(|(k, _)| is_name(k))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
         {
+            env.insert(k, v);
             words.remove(0);
         }
         let first = words.first()?.clone();
@@ -194,6 +202,37 @@ fn tasklane_args(words: &[String], aliases: &BTreeMap<String, Vec<String>>) -> O
             }
         }
     }
+}
+
+/// `args` with the environment the docs give the command (`NAME=value` before it, or an
+/// `export` earlier in the block) spelled out as the flags those variables stand for, on
+/// the (sub)command the line runs: the check itself is deaf to the environment.
+fn with_env(args: &[String], env: &BTreeMap<String, String>) -> Vec<String> {
+    let mut cmd = tasklane::config::Cli::command();
+    for a in args {
+        match cmd.find_subcommand(a) {
+            Some(sub) => cmd = sub.clone(),
+            None if a.starts_with('-') => {}
+            None => break,
+        }
+    }
+    let mut out = args.to_vec();
+    for arg in cmd.get_arguments() {
+        let (Some(name), Some(long)) = (arg.get_env(), arg.get_long()) else {
+            continue;
+        };
+        let Some(value) = name.to_str().and_then(|n| env.get(n)) else {
+            continue;
+        };
+        let flag = format!("--{long}");
+        if !out
+            .iter()
+            .any(|w| w == &flag || w.starts_with(&format!("{flag}=")))
+        {
+            out.push(format!("{flag}={value}"));
+        }
+    }
+    out
 }
 
 fn is_name(s: &str) -> bool {
@@ -244,8 +283,17 @@ fn tasklane_lines(page: &Page) -> Vec<(usize, String, Vec<String>)> {
             continue;
         }
         let mut aliases = BTreeMap::new();
+        let mut exported = BTreeMap::new();
         for (n, line) in logical_lines(block) {
             for words in commands(&line) {
+                if words[0] == "export" {
+                    for def in &words[1..] {
+                        if let Some((name, value)) = def.split_once('=') {
+                            exported.insert(name.to_owned(), value.to_owned());
+                        }
+                    }
+                    continue;
+                }
                 if words[0] == "alias" {
                     for def in &words[1..] {
                         if let Some((name, value)) = def.split_once('=') {
@@ -255,8 +303,9 @@ fn tasklane_lines(page: &Page) -> Vec<(usize, String, Vec<String>)> {
                     }
                     continue;
                 }
-                if let Some(args) = tasklane_args(&words, &aliases) {
-                    out.push((n, line.clone(), args));
+                let mut env = exported.clone();
+                if let Some(args) = tasklane_args(&words, &aliases, &mut env) {
+                    out.push((n, line.clone(), with_env(&args, &env)));
                 }
             }
         }
