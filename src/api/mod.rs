@@ -10,7 +10,9 @@ pub mod json;
 pub mod oauth;
 pub mod origin;
 pub mod stream;
+pub mod stream_auth;
 pub mod tasks;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 
@@ -78,6 +80,7 @@ pub type Api = HeaderCase<(
     users::UsersApi,
     tasks::TasksApi,
     stream::StreamApi,
+    tickets::TicketsApi,
     changes::ChangesApi,
     tokens::TokensApi,
 )>;

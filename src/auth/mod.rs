@@ -5,6 +5,7 @@
 pub mod django;
 pub mod jwt;
 pub mod password;
+pub mod tickets;
 
 use poem::Request;
 use poem_openapi::{
@@ -42,6 +43,17 @@ pub enum AuthError {
     /// A personal API token in a URL.
     #[error("API token in a URL")]
     TokenInUrl,
+    /// An access token in a stream's URL (`?token=`), which the server refuses unless
+    /// `--allow-token-in-url`.
+    #[error("access token in a URL")]
+    AccessTokenInUrl,
+    /// A stream ticket that is unknown, expired, already used, or whose minting credential
+    /// has ended.
+    #[error("invalid stream ticket")]
+    InvalidTicket,
+    /// More than one credential on one request (two `?ticket=`, a ticket beside a header…).
+    #[error("more than one credential")]
+    MultipleCredentials,
     /// An API token used where only a logged-in session may act.
     #[error("session required")]
     SessionRequired,
@@ -375,9 +387,14 @@ pub fn hash_api_token(token: &str) -> String {
 
 /// A new API token: the prefix and 40 random base-62 characters (≈ 238 bits).
 pub fn new_api_token() -> String {
+    random_token(API_TOKEN_PREFIX)
+}
+
+/// `prefix` and 40 random base-62 characters (≈ 238 bits).
+pub(crate) fn random_token(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut token = String::from(API_TOKEN_PREFIX);
-    while token.len() < API_TOKEN_PREFIX.len() + 40 {
+    let mut token = String::from(prefix);
+    while token.len() < prefix.len() + 40 {
         let b = rand::random::<u8>();
         // Rejection sampling keeps every character equally likely.
         if b < 248 {

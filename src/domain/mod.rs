@@ -8,6 +8,7 @@ pub mod api_tokens;
 pub mod listing;
 pub mod password_policy;
 pub mod profile;
+pub mod stream_tickets;
 pub mod tasks;
 pub mod validators;
 

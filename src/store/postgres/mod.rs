@@ -62,6 +62,7 @@ mod group;
 mod idempotency;
 mod seqs;
 mod settings;
+mod stream_tickets;
 mod tasks;
 mod throttles;
 mod tls;
@@ -83,6 +84,8 @@ use crate::clock::now_timestamp;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_throttles.sql"),
+    // 0003 is another branch's (it goes here when both land: steps are applied by position).
+    include_str!("migrations/0004_stream_tickets.sql"),
 ];
 
 /// The advisory lock migrations run under ("tasklane" in ASCII).

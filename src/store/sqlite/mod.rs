@@ -20,6 +20,7 @@ mod copy;
 mod events;
 mod idempotency;
 mod settings;
+mod stream_tickets;
 mod tasks;
 mod throttles;
 mod tokens;
@@ -40,6 +41,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema.sql"),
     include_str!("migrations/0002_credentials.sql"),
     include_str!("migrations/0003_throttles.sql"),
+    // 0004 is another branch's (it goes here when both land: steps are applied by position).
+    include_str!("migrations/0005_stream_tickets.sql"),
 ];
 
 /// How long a connection waits for another writer before giving up.
