@@ -112,7 +112,8 @@ async fn a_ticket_redeemed_at_once_by_many_opens_one_stream() {
     let app = spawn_app().await;
     let (alice, _) = app.user("alice1").await;
     let ticket = app.ticket(&alice).await;
-    let tries = (0..8).map(|_| sse(&app, &format!("/api/events/?ticket={ticket}")));
+    let path = format!("/api/events/?ticket={ticket}");
+    let tries = (0..8).map(|_| sse(&app, &path));
     let answers = futures_util::future::join_all(tries).await;
     let opened = answers
         .iter()
