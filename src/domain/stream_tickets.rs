@@ -5,8 +5,8 @@ use super::DomainError;
 use crate::auth::Caller;
 use crate::auth::tickets::{TICKET_TTL, hash_ticket, new_stream_ticket};
 use crate::clock::timestamp;
-use crate::store::{Store, StoreError};
 use crate::store::stream_tickets::NewStreamTicket;
+use crate::store::{Store, StoreError};
 
 /// A ticket just minted: its secret (shown this once) and when it stops working.
 #[derive(Debug)]

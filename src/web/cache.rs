@@ -40,8 +40,16 @@ mod tests {
         let ok = StatusCode::OK;
         for (method, path, route) in [
             (Method::POST, "/api/token", Some("/api/token")),
-            (Method::POST, "/api/token/refresh", Some("/api/token/refresh")),
-            (Method::POST, "/api/stream-tickets", Some("/api/stream-tickets")),
+            (
+                Method::POST,
+                "/api/token/refresh",
+                Some("/api/token/refresh"),
+            ),
+            (
+                Method::POST,
+                "/api/stream-tickets",
+                Some("/api/stream-tickets"),
+            ),
             (Method::GET, "/api/users/me", Some("/api/users/me")),
             (Method::GET, "/api/tokens", Some("/api/tokens")),
             (Method::GET, "/api/changes", Some("/api/changes")),
@@ -58,7 +66,12 @@ mod tests {
         }
         for status in [StatusCode::OK, StatusCode::NOT_MODIFIED] {
             assert_eq!(
-                policy(&Method::GET, "/api/tasks/7", Some("/api/tasks/{id}"), status),
+                policy(
+                    &Method::GET,
+                    "/api/tasks/7",
+                    Some("/api/tasks/{id}"),
+                    status
+                ),
                 Some("private, no-cache")
             );
             assert_eq!(
@@ -75,7 +88,13 @@ mod tests {
             ),
             Some("no-store")
         );
-        for path in ["/swagger", "/real_data/app.js", "/healthz", "/openapi.json", "/apiary"] {
+        for path in [
+            "/swagger",
+            "/real_data/app.js",
+            "/healthz",
+            "/openapi.json",
+            "/apiary",
+        ] {
             assert_eq!(policy(&Method::GET, path, None, ok), None, "{path}");
         }
     }

@@ -9,15 +9,17 @@ use crate::helpers::*;
 #[tokio::test]
 async fn tokens_and_account_data_are_never_stored_and_task_reads_are_revalidated() {
     let app = spawn_app().await;
-    let r = app
-        .register("alice1", "alice1@example.com", PASSWORD)
-        .await;
+    let r = app.register("alice1", "alice1@example.com", PASSWORD).await;
     assert_eq!(r.header("cache-control"), Some("no-store"), "register");
     let login = app.login("alice1", PASSWORD).await;
     assert_eq!(login.status, StatusCode::OK);
     assert_eq!(login.header("cache-control"), Some("no-store"), "login");
     let wrong = app.login("alice1", "not-the-Passw0rd").await;
-    assert_eq!(wrong.header("cache-control"), Some("no-store"), "refused login");
+    assert_eq!(
+        wrong.header("cache-control"),
+        Some("no-store"),
+        "refused login"
+    );
     let access = login.json()["access"].as_str().unwrap().to_owned();
     let refresh = login.json()["refresh"].as_str().unwrap().to_owned();
     let r = app.refresh(&refresh).await;
@@ -51,7 +53,11 @@ async fn tokens_and_account_data_are_never_stored_and_task_reads_are_revalidated
     ] {
         let r = app.call(method.clone(), &path, Some(&access), body).await;
         assert!(r.status.is_success(), "{method} {path}: {}", r.text);
-        assert_eq!(r.header("cache-control"), Some("no-store"), "{method} {path}");
+        assert_eq!(
+            r.header("cache-control"),
+            Some("no-store"),
+            "{method} {path}"
+        );
     }
     // Refusals say nothing cacheable either.
     let r = app.get("/api/tasks/", "not-a-token").await;
@@ -59,9 +65,16 @@ async fn tokens_and_account_data_are_never_stored_and_task_reads_are_revalidated
     assert_eq!(r.header("cache-control"), Some("no-store"));
 
     // Task reads: the client may keep them, and revalidates with the ETag each time.
-    for path in ["/api/tasks/".to_owned(), format!("/api/tasks/{}/", task["id"])] {
+    for path in [
+        "/api/tasks/".to_owned(),
+        format!("/api/tasks/{}/", task["id"]),
+    ] {
         let r = app.get(&path, &script).await;
-        assert_eq!(r.header("cache-control"), Some("private, no-cache"), "{path}");
+        assert_eq!(
+            r.header("cache-control"),
+            Some("private, no-cache"),
+            "{path}"
+        );
         let etag = r.header("etag").expect("an ETag").to_owned();
         let again = app
             .with_header(Method::GET, &path, &script, "If-None-Match", &etag, None)

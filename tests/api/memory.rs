@@ -53,7 +53,8 @@ async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
 /// Opens `/ws/tasks/`: the socket, or the HTTP status and body it was refused with.
 async fn try_ws(app: &TestApp, token: &str) -> Result<Ws, (u16, Option<String>, Value)> {
     let ticket = app.ticket(token).await;
-    match tokio_tungstenite::connect_async(app.ws_url(&format!("/ws/tasks/?ticket={ticket}"))).await {
+    match tokio_tungstenite::connect_async(app.ws_url(&format!("/ws/tasks/?ticket={ticket}"))).await
+    {
         Ok((inner, _)) => Ok(Ws { inner }),
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
             let retry = resp

@@ -301,7 +301,10 @@ async fn shutdown_closes_sockets_with_1001() {
 }
 
 /// Reads SSE events (`id`, `event`, `data`) until `data` has `event_id >= last`.
-pub(crate) async fn sse_events_through(resp: reqwest::Response, last: i64) -> Vec<(String, String, Value)> {
+pub(crate) async fn sse_events_through(
+    resp: reqwest::Response,
+    last: i64,
+) -> Vec<(String, String, Value)> {
     let mut body = resp.bytes_stream();
     let mut buf = String::new();
     let mut out = Vec::new();

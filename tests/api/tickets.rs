@@ -15,6 +15,13 @@ async fn sse(app: &TestApp, path: &str) -> reqwest::Response {
     app.client.get(app.url(path)).send().await.unwrap()
 }
 
+/// `GET path` (an SSE stream) that must be refused: its answer, read whole.
+async fn refused_sse(app: &TestApp, path: &str) -> Resp {
+    let resp = sse(app, path).await;
+    assert_ne!(resp.status(), StatusCode::OK, "a stream opened for {path}");
+    read(resp).await
+}
+
 /// Opens `/ws/tasks/` at `path_and_query`: the socket, or the refusal's status and body.
 async fn try_ws(app: &TestApp, path_and_query: &str) -> Result<Ws, (u16, serde_json::Value)> {
     match tokio_tungstenite::connect_async(app.ws_url(path_and_query)).await {
@@ -77,7 +84,7 @@ async fn a_ticket_opens_one_websocket_or_one_event_stream_once() {
         .expect("no second socket");
     assert_eq!(err.0, 401);
     assert_eq!(err.1["code"], "ticket_not_valid");
-    let r = read(sse(&app, &format!("/api/events/?ticket={ticket}")).await).await;
+    let r = refused_sse(&app, &format!("/api/events/?ticket={ticket}")).await;
     assert_refused(&r, "ticket_not_valid");
     assert_eq!(
         c.int("SELECT count(*) FROM stream_tickets", &[]).await,
@@ -92,7 +99,7 @@ async fn a_ticket_opens_one_websocket_or_one_event_stream_once() {
     assert_eq!(resp.headers()["cache-control"], "no-store");
     let events = sse_events_through(resp, 1).await;
     assert_eq!(events[0].2["task"], t);
-    let r = read(sse(&app, &format!("/api/events/?ticket={ticket}")).await).await;
+    let r = refused_sse(&app, &format!("/api/events/?ticket={ticket}")).await;
     assert_refused(&r, "ticket_not_valid");
 
     // Made-up tickets, and other credentials in `ticket`, are refused alike.
@@ -102,7 +109,7 @@ async fn a_ticket_opens_one_websocket_or_one_event_stream_once() {
         String::new(),
         alice.clone(),
     ] {
-        let r = read(sse(&app, &format!("/api/events/?ticket={bad}")).await).await;
+        let r = refused_sse(&app, &format!("/api/events/?ticket={bad}")).await;
         assert_refused(&r, "ticket_not_valid");
     }
 }
@@ -134,9 +141,12 @@ async fn an_expired_ticket_is_refused_and_pruned() {
     let other = app.ticket(&alice).await;
     // As if 30 s had passed.
     let c = db(&app).await;
-    c.execute("UPDATE stream_tickets SET expires_at = expires_at - 31", &[])
-        .await;
-    let r = read(sse(&app, &format!("/api/events/?ticket={ticket}")).await).await;
+    c.execute(
+        "UPDATE stream_tickets SET expires_at = expires_at - 31",
+        &[],
+    )
+    .await;
+    let r = refused_sse(&app, &format!("/api/events/?ticket={ticket}")).await;
     assert_refused(&r, "ticket_not_valid");
     let err = try_ws(&app, &format!("/ws/tasks/?ticket={other}"))
         .await
@@ -181,10 +191,7 @@ async fn a_ticket_streams_its_minter_s_events_and_nothing_of_whoever_redeems_it(
     app.new_task(&bob, "Bob's second task").await;
     let hers = app.new_task(&alice, "Alice's own task").await;
     let e = ws.next_json().await;
-    assert_eq!(
-        (e["event_id"].clone(), e["task"].clone()),
-        (json!(1), hers)
-    );
+    assert_eq!((e["event_id"].clone(), e["task"].clone()), (json!(1), hers));
     assert!(matches!(
         ws.next_within(Duration::from_millis(300)).await,
         WsNext::Timeout
@@ -219,13 +226,18 @@ async fn a_ticket_from_an_api_token_lives_and_dies_with_it() {
         WsNext::Closed(code, _) => assert_eq!(code, Some(4003)),
         other => panic!("expected 4003, got {other:?}"),
     }
-    let r = read(sse(&app, &format!("/api/events/?ticket={second}")).await).await;
+    let r = refused_sse(&app, &format!("/api/events/?ticket={second}")).await;
     assert_refused(&r, "ticket_not_valid");
 
     // A token without a read scope gets no ticket; nobody gets one without a credential.
     let account_only = api_token(&app, &session, &["account:read"]).await;
     let r = app
-        .call(Method::POST, "/api/stream-tickets/", Some(&account_only), None)
+        .call(
+            Method::POST,
+            "/api/stream-tickets/",
+            Some(&account_only),
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     assert_eq!(r.json()["code"], "insufficient_scope");
@@ -260,7 +272,7 @@ async fn a_ticket_from_a_session_ends_with_the_session() {
         WsNext::Closed(code, _) => assert_eq!(code, Some(4003)),
         other => panic!("expected 4003, got {other:?}"),
     }
-    let r = read(sse(&app, &format!("/api/events/?ticket={spare}")).await).await;
+    let r = refused_sse(&app, &format!("/api/events/?ticket={spare}")).await;
     assert_refused(&r, "ticket_not_valid");
 }
 
@@ -279,7 +291,7 @@ async fn a_user_holds_a_bounded_number_of_unused_tickets() {
         .await;
     assert_eq!(held, 64);
     // The oldest went first.
-    let r = read(sse(&app, &format!("/api/events/?ticket={first}")).await).await;
+    let r = refused_sse(&app, &format!("/api/events/?ticket={first}")).await;
     assert_refused(&r, "ticket_not_valid");
     assert_eq!(
         sse(&app, &format!("/api/events/?ticket={last}"))
@@ -293,7 +305,7 @@ async fn a_user_holds_a_bounded_number_of_unused_tickets() {
 async fn an_access_token_in_a_stream_url_is_refused_by_default() {
     let app = spawn_app().await;
     let (access, _) = app.user("alice1").await;
-    let r = read(sse(&app, &format!("/api/events/?token={access}")).await).await;
+    let r = refused_sse(&app, &format!("/api/events/?token={access}")).await;
     assert_refused(&r, "token_in_url");
     assert!(
         r.json()["detail"]
@@ -322,11 +334,34 @@ async fn allow_token_in_url_still_lets_an_access_token_through() {
     let resp = sse(&app, &format!("/api/events/?since=0&token={access}")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     // Only an access token: a refresh token is not one, an API token never goes in a URL.
-    let r = read(sse(&app, &format!("/api/events/?token={refresh}")).await).await;
+    let r = refused_sse(&app, &format!("/api/events/?token={refresh}")).await;
     assert_refused(&r, "token_not_valid");
     let script = api_token(&app, &access, &["tasks:read"]).await;
-    let r = read(sse(&app, &format!("/api/events/?token={script}")).await).await;
+    let r = refused_sse(&app, &format!("/api/events/?token={script}")).await;
     assert_refused(&r, "token_in_url");
+}
+
+/// Today's hole: only the first `token` was checked, so an API token could ride in a
+/// second one beside a harmless first.
+#[tokio::test]
+async fn an_api_token_in_any_token_parameter_is_refused() {
+    for allow in [false, true] {
+        let app = spawn_app_with(|a| a.allow_token_in_url = allow).await;
+        let (access, _) = app.user("alice1").await;
+        let script = api_token(&app, &access, &["tasks:read"]).await;
+        for query in [
+            format!("token={access}&token={script}"),
+            format!("since=0&token={access}&since=1&token={script}"),
+        ] {
+            let r = refused_sse(&app, &format!("/api/events/?{query}")).await;
+            assert_refused(&r, "token_in_url");
+            let err = try_ws(&app, &format!("/ws/tasks/?{query}"))
+                .await
+                .err()
+                .expect("no socket");
+            assert_eq!((err.0, err.1["code"].clone()), (401, json!("token_in_url")));
+        }
+    }
 }
 
 #[tokio::test]
@@ -341,7 +376,7 @@ async fn every_credential_in_the_query_is_checked_not_only_the_first() {
             format!("ticket={ticket}&token={script}"),
             format!("ticket={ticket}&ticket={script}"),
         ] {
-            let r = read(sse(&app, &format!("/api/events/?{query}")).await).await;
+            let r = refused_sse(&app, &format!("/api/events/?{query}")).await;
             assert_refused(&r, "token_in_url");
             let err = try_ws(&app, &format!("/ws/tasks/?{query}"))
                 .await
@@ -355,7 +390,7 @@ async fn every_credential_in_the_query_is_checked_not_only_the_first() {
             format!("token={access}&token={access}"),
             format!("ticket={ticket}&token={access}"),
         ] {
-            let r = read(sse(&app, &format!("/api/events/?{query}")).await).await;
+            let r = refused_sse(&app, &format!("/api/events/?{query}")).await;
             assert_refused(&r, "multiple_credentials");
         }
     }

@@ -20,8 +20,10 @@ impl Sqlite {
             if !exists {
                 return Err(StoreError::NotFound);
             }
-            tx.prepare_cached("DELETE FROM stream_tickets WHERE user_id = ?1 AND expires_at <= ?2")?
-                .execute(params![b.user_id, now])?;
+            tx.prepare_cached(
+                "DELETE FROM stream_tickets WHERE user_id = ?1 AND expires_at <= ?2",
+            )?
+            .execute(params![b.user_id, now])?;
             tx.prepare_cached(
                 "INSERT INTO stream_tickets (ticket_hash, user_id, api_token_id, scopes, issued_at,
                                              credential_expires_at, expires_at)
