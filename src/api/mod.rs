@@ -67,8 +67,9 @@ pub enum ApiTags {
     Users,
     /// Create, read, update and delete your tasks.
     Tasks,
-    /// Watch your tasks change: live over WebSocket or Server-Sent Events, or in pages
-    /// with `GET /api/changes/`, all resumable by event id.
+    /// Watch your tasks change: live over WebSocket or Server-Sent Events (browsers open
+    /// them with a single-use ticket from `POST /api/stream-tickets/`), or in pages with
+    /// `GET /api/changes/`, all resumable by event id.
     Stream,
     /// Personal API tokens for scripts: scoped, revocable, shown once.
     Tokens,

@@ -11,7 +11,7 @@
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, registry::Registry};
 
 use crate::AppState;
-use crate::auth::{API_TOKEN_PREFIX, AuthError, BearerHeader, Caller, bearer_token};
+use crate::auth::{API_TOKEN_PREFIX, AuthError, Caller, bearer_token};
 use crate::error::ApiError;
 
 /// The caller of `GET /ws/tasks/` and `GET /api/events/`, authenticated before the other
@@ -25,12 +25,13 @@ impl<'a> ApiExtractor<'a> for StreamCaller {
     type ParamType = ();
     type ParamRawType = ();
 
+    /// Documented as the Bearer scheme (either of its names), as every protected operation.
     fn register(registry: &mut Registry) {
-        <BearerHeader as ApiExtractor>::register(registry);
+        <Caller as ApiExtractor>::register(registry);
     }
 
     fn security_schemes() -> Vec<&'static str> {
-        <BearerHeader as ApiExtractor>::security_schemes()
+        <Caller as ApiExtractor>::security_schemes()
     }
 
     async fn from_request(

@@ -228,41 +228,6 @@ impl<'a> ApiExtractor<'a> for Caller {
     }
 }
 
-/// The `Authorization` header as sent, unchecked, for an operation that also takes its
-/// credential another way (a stream's `?token=`): documented as the Bearer scheme, checked
-/// by the operation.
-#[derive(Debug, Clone)]
-pub struct BearerHeader(pub Option<String>);
-
-impl<'a> ApiExtractor<'a> for BearerHeader {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn register(registry: &mut Registry) {
-        <Caller as ApiExtractor>::register(registry);
-    }
-
-    /// Either scheme, as for [`Caller`]: an access token got through OAuth2's password
-    /// flow is sent in the same header.
-    fn security_schemes() -> Vec<&'static str> {
-        vec![SCHEME_NAME, OAUTH2_SCHEME_NAME]
-    }
-
-    async fn from_request(
-        req: &'a Request,
-        _body: &mut poem::RequestBody,
-        _opts: ExtractParamOptions<()>,
-    ) -> poem::Result<Self> {
-        Ok(BearerHeader(
-            req.headers()
-                .get(poem::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        ))
-    }
-}
-
 /// The token in an `Authorization` header, with simplejwt's answers for bad headers: no
 /// header or another scheme (case-sensitive `Bearer`) is "not provided"; `Bearer` with
 /// zero or several values is `bad_authorization_header`.
@@ -299,7 +264,7 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// Checks an access token (or a personal API token) and loads its active user. Used
-    /// by the Bearer scheme and by the streams' `?token=`.
+    /// by the Bearer scheme and by the streams (their header, or the deprecated `?token=`).
     pub async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
         if token.starts_with(API_TOKEN_PREFIX) {
             return self.authenticate_api_token(token).await;

@@ -395,3 +395,48 @@ async fn every_credential_in_the_query_is_checked_not_only_the_first() {
         }
     }
 }
+
+/// Two processes on one database (one SQLite file, or one PostgreSQL database as two
+/// hosts): a ticket minted on one opens a stream on the other, once, even when both are
+/// asked at the same moment.
+#[tokio::test]
+async fn a_ticket_is_single_use_across_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let (a, b) = (spawn_tasklane(&db, &[]), spawn_tasklane(&db, &[]));
+    let client = reqwest::Client::new();
+    let access = user_on(&client, &a, "alice1").await;
+
+    let ticket = stream_ticket(&client, &a.url(""), &access).await;
+    let on_b = client
+        .get(b.url(&format!("/api/events/?ticket={ticket}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_b.status(), StatusCode::OK);
+    let again = client
+        .get(a.url(&format!("/api/events/?ticket={ticket}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+
+    let ticket = stream_ticket(&client, &b.url(""), &access).await;
+    let tries = (0..8).map(|i| {
+        let p = if i % 2 == 0 { &a } else { &b };
+        client
+            .get(p.url(&format!("/api/events/?ticket={ticket}")))
+            .send()
+    });
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(tries)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status())
+        .collect();
+    let opened = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!((opened, refused), (1, 7), "{statuses:?}");
+}
