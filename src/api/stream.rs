@@ -180,7 +180,9 @@ impl StreamApi {
     /// `?token=` is refused (401 `token_in_url`; the operator's deprecated
     /// `--allow-token-in-url` still lets an access token through there), a personal API
     /// token in any query parameter always, and so is a request with more than one
-    /// credential (401 `multiple_credentials`).
+    /// credential (401 `multiple_credentials`). An `EventSource`'s own reconnection
+    /// reuses its URL, whose ticket is spent: on `error`, close it and open a new one with
+    /// a fresh ticket and `since=<last event id>`.
     #[oai(
         path = "/api/events",
         method = "get",
