@@ -3,8 +3,9 @@
 
 Run by scripts/client_smoke.sh, which generates and installs the `tasklane_client`
 package first. Every call goes through the generated functions and models (no raw
-HTTP): register, log in, create, list, replace (PUT), change (PATCH), get, delete a
-task, then refresh and revoke the tokens. Exits 1 with a message at the first surprise.
+HTTP): register, log in, get a stream ticket, create, list, replace (PUT), change
+(PATCH), get, delete a task, then refresh and revoke the tokens. Exits 1 with a message
+at the first surprise.
 
     python scripts/client_smoke.py http://127.0.0.1:8000
 """
@@ -26,12 +27,14 @@ try:
         partial_update_task,
         update_task,
     )
+    from tasklane_client.api.stream import create_stream_ticket
     from tasklane_client.api.users import users_me
     from tasklane_client.models import (
         ErrorDetail,
         RefreshedPair,
         RefreshRequest,
         RegisterRequest,
+        StreamTicket,
         Task,
         TaskInput,
         TaskOrdering,
@@ -122,6 +125,13 @@ def main(base_url: str) -> None:
     )
     me = expect(users_me.sync_detailed(client=api), 200, User, "users_me")
     check(me.id == user.id, f"users_me: id {me.id}, registered {user.id}")
+    ticket = expect(
+        create_stream_ticket.sync_detailed(client=api), 201, StreamTicket, "create_stream_ticket"
+    )
+    check(
+        ticket.ticket.startswith("tlt_") and ticket.expires_in == 30,
+        f"create_stream_ticket: {ticket!r}",
+    )
 
     created = expect(
         create_task.sync_detailed(client=api, body=TaskInput(title="Smoke test task")),
@@ -213,7 +223,8 @@ def main(base_url: str) -> None:
         "refresh_token after revoke",
     )
 
-    with_body = [(m, p, ct) for m, p, ct in sent if m in ("POST", "PUT", "PATCH")]
+    # (A POST without a body, such as create_stream_ticket's, has no content type.)
+    with_body = [(m, p, ct) for m, p, ct in sent if m in ("POST", "PUT", "PATCH") and ct]
     not_json = sorted({f"{m} {p}: {ct}" for m, p, ct in with_body if "json" not in ct})
     if not_json:
         print(

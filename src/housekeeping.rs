@@ -1,5 +1,6 @@
-//! The server's background chores: pruning old events, idempotency keys and throttle
-//! counts, and forgetting rotated token pairs once their grace window has passed.
+//! The server's background chores: pruning old events, idempotency keys, throttle counts
+//! and expired stream tickets, and forgetting rotated token pairs once their grace window
+//! has passed.
 
 use std::time::Duration;
 
@@ -46,16 +47,24 @@ pub(crate) async fn prune_events(state: AppState) {
 /// go first, as the in-memory throttles evicted their oldest keys.
 const MAX_THROTTLE_ROWS: u64 = 300_000;
 
-/// Deletes throttle counts that left the window, every few seconds.
+/// Deletes throttle counts that left the window, and stream tickets that expired, every
+/// few seconds.
 pub(crate) async fn prune_throttles(state: AppState) {
     let window = state.throttles.login.window();
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let before = clock::now_secs_f64() - window.as_secs_f64();
-        if let Err(e) = state.store.prune_throttles(before, MAX_THROTTLE_ROWS).await {
+        let now = clock::now_secs_f64();
+        if let Err(e) = state
+            .store
+            .prune_throttles(now - window.as_secs_f64(), MAX_THROTTLE_ROWS)
+            .await
+        {
             tracing::warn!(error = %e, "pruning throttle counts failed");
+        }
+        if let Err(e) = state.store.prune_stream_tickets(now).await {
+            tracing::warn!(error = %e, "pruning stream tickets failed");
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct Limits {
     /// How long a write to a client may make no progress before the connection (or the
     /// stream) is closed as stalled.
     pub send_timeout: Duration,
+    /// Accept `?token=<access>` on the streams (deprecated `--allow-token-in-url`).
+    pub allow_token_in_url: bool,
 }
 
 impl Limits {
@@ -55,6 +57,7 @@ impl Limits {
             stream_recheck: args.stream_recheck,
             max_streams_per_user: args.max_streams_per_user,
             send_timeout: args.send_timeout,
+            allow_token_in_url: args.allow_token_in_url,
         }
     }
 }
@@ -125,6 +128,13 @@ impl AppState {
             metrics.events_published.clone(),
         )
         .map_err(|e| format!("--redis-url: {e}"))?;
+        if args.allow_token_in_url {
+            tracing::warn!(
+                "--allow-token-in-url is deprecated and goes away in the next minor release: \
+                 access tokens in stream URLs end up in proxy logs and browser history. Move \
+                 clients to POST /api/stream-tickets/ and ?ticket="
+            );
+        }
         let accounts = Arc::new(auth::AccountCache::default());
         let account_changes = tokio::sync::broadcast::channel(256).0;
         {

@@ -32,10 +32,14 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Title prefix of the fan-out writes; the rest is the send time in µs since `epoch`.
 const TITLE_PREFIX: &str = "bench t=";
 
-/// Opens `/ws/tasks/?token=…`.
+/// Opens `/ws/tasks/` with the token in `Authorization` (the server refuses tokens in
+/// URLs; browsers use single-use tickets instead, which would add a request per socket).
 async fn open(addr: SocketAddr, token: &str, config: WebSocketConfig) -> anyhow::Result<Socket> {
-    let url = format!("ws://{addr}/ws/tasks/?token={token}");
-    let connecting = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{addr}/ws/tasks/").into_client_request()?;
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    let connecting = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok((socket, _))) => Ok(socket),
         Ok(Err(e)) => Err(anyhow!(e)),

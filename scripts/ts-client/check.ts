@@ -32,6 +32,7 @@ type Login = paths["/api/token"]["post"];
 type CreateTask = paths["/api/tasks"]["post"];
 type ListTasks = paths["/api/tasks"]["get"];
 type Events = paths["/api/events"]["get"];
+type CreateStreamTicket = paths["/api/stream-tickets"]["post"];
 
 /** Any `fetch`: passed in, so this file never touches the network. */
 type Fetch = (
@@ -93,10 +94,19 @@ export async function listTasks(
   };
 }
 
-/** An `EventSource` URL: the access token rides in `?token=` (never a `tlp_` token). */
-export function eventsUrl(base: string, access: string, since?: QueryOf<Events>["since"]): string {
-  const query: QueryOf<Events> = since === undefined ? { token: access } : { token: access, since };
-  return `${base}/api/events/?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]))}`;
+/** A single-use ticket for a stream's URL (no credential ever goes in one). */
+export async function streamTicket(fetch: Fetch, base: string, access: string): Promise<Answer<CreateStreamTicket, 201>> {
+  const response = await send(fetch, `${base}/api/stream-tickets/`, "POST", access);
+  return (await response.json()) as Answer<CreateStreamTicket, 201>;
+}
+
+/** An `EventSource` URL: a fresh ticket rides in `?ticket=` (never a token). */
+export async function eventsUrl(fetch: Fetch, base: string, access: string, since?: QueryOf<Events>["since"]): Promise<string> {
+  const { ticket, expires_in } = await streamTicket(fetch, base, access);
+  const seconds: number = expires_in;
+  const query: QueryOf<Events> = since === undefined ? { ticket } : { ticket, since };
+  const params = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]));
+  return seconds > 0 ? `${base}/api/events/?${params}` : "";
 }
 
 export async function firstHour(fetch: Fetch, base: string): Promise<string> {
@@ -133,6 +143,8 @@ export const noPassword: Body<Login> = { username: "alice" };
 export const noTitle: Body<CreateTask> = { completed: true };
 // @ts-expect-error not an ordering
 export const badOrdering: QueryOf<ListTasks> = { ordering: "priority" };
+// @ts-expect-error a ticket is text
+export const badTicket: Schemas["StreamTicket"]["ticket"] = 42;
 // @ts-expect-error not an action
 export const badAction: Schemas["StreamMessage"]["action"] = "created";
 // @ts-expect-error not a scope

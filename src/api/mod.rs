@@ -10,7 +10,9 @@ pub mod json;
 pub mod oauth;
 pub mod origin;
 pub mod stream;
+pub mod stream_auth;
 pub mod tasks;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 
@@ -72,8 +74,9 @@ pub enum ApiTags {
     Users,
     /// Create, read, update and delete your tasks.
     Tasks,
-    /// Watch your tasks change: live over WebSocket or Server-Sent Events, or in pages
-    /// with `GET /api/changes/`, all resumable by event id.
+    /// Watch your tasks change: live over WebSocket or Server-Sent Events (browsers open
+    /// them with a single-use ticket from `POST /api/stream-tickets/`), or in pages with
+    /// `GET /api/changes/`, all resumable by event id.
     Stream,
     /// Personal API tokens for scripts: scoped, revocable, shown once.
     Tokens,
@@ -85,6 +88,7 @@ pub type Api = HeaderCase<(
     users::UsersApi,
     tasks::TasksApi,
     stream::StreamApi,
+    tickets::TicketsApi,
     changes::ChangesApi,
     tokens::TokensApi,
 )>;

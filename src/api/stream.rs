@@ -12,10 +12,9 @@ use poem::web::{
     },
 };
 use poem_openapi::{
-    ApiExtractor, ApiExtractorType, ApiResponse, Enum, ExtractParamOptions, Object, OpenApi,
+    ApiResponse, Enum, Object, OpenApi,
     param::{Header, Query},
     payload::EventStream,
-    registry::Registry,
     types::{Example, ToJSON, Type},
 };
 use serde_json::Value;
@@ -23,11 +22,10 @@ use tokio::time::{Instant, sleep_until, timeout};
 
 use super::ApiTags;
 use super::StreamErrors;
+use super::stream_auth::StreamCaller;
 
 use crate::AppState;
-use crate::auth::{
-    API_TOKEN_PREFIX, AuthError, BearerHeader, Caller, Credential, Scope, bearer_token,
-};
+use crate::auth::{Caller, Scope};
 use crate::clock::now_secs;
 use crate::error::ApiError;
 use crate::hub::{End, Follower, Item};
@@ -106,10 +104,14 @@ pub enum StreamAction {
 impl StreamApi {
     /// Live task events over a WebSocket
     ///
-    /// Authenticate with `?token=<access>` (browsers cannot set headers on a WebSocket) or,
-    /// from other clients, `Authorization: Bearer <access or tlp_ API token>`; a missing or
-    /// bad token is a 401 and no socket. A personal API token in the URL is refused (401):
-    /// URLs end up in proxy logs.
+    /// Authenticate with `Authorization: Bearer <access or tlp_ API token>` or, from a
+    /// browser (which cannot set headers on a WebSocket), with `?ticket=<ticket>`, a
+    /// single-use ticket from `POST /api/stream-tickets/`. A missing, bad, expired or
+    /// already used credential is a 401 and no socket. No credential goes in the URL:
+    /// `?token=` is refused (401 `token_in_url`; the operator's deprecated
+    /// `--allow-token-in-url` still lets an access token through there), a personal API
+    /// token in any query parameter always, and so is a request with more than one
+    /// credential (401 `multiple_credentials`).
     ///
     /// Messages are JSON: `{"event_id": 42, "action": "create"|"update"|"delete", "task": {…}, "at": "…"}`.
     /// Only the owner of a task receives its events. With `since`, every event after that
@@ -130,16 +132,20 @@ impl StreamApi {
     async fn stream_tasks_ws(
         &self,
         state: Data<&AppState>,
-        authorization: BearerHeader,
-        /// An access token. Never a personal API token (`tlp_…`): URLs end up in proxy
-        /// logs, so send those as `Authorization: Bearer tlp_…` instead.
-        token: Query<Option<String>>,
+        caller: StreamCaller,
+        /// A single-use ticket from `POST /api/stream-tickets/`, for browsers.
+        #[oai(name = "ticket")]
+        _ticket: Query<Option<String>>,
+        /// Deprecated, refused unless the server runs with `--allow-token-in-url` (to go
+        /// in the next minor release): an access token. Use `ticket`.
+        #[oai(name = "token", deprecated)]
+        _token: Query<Option<String>>,
         /// Replay your events after this event id first.
         #[oai(validator(minimum(value = "0")))]
         since: Query<Option<i64>>,
         ws: WebSocket,
     ) -> Result<BoxWebSocketUpgraded, StreamErrors> {
-        let caller = stream_caller(&state, authorization.0.as_deref(), token.0).await?;
+        let StreamCaller(caller) = caller;
         caller.require(Scope::TasksRead)?;
         let slot = reserve_stream(&state, &caller)?;
         let follower = state
@@ -169,8 +175,14 @@ impl StreamApi {
     /// past it, 429 with `Retry-After`.
     ///
     /// Authenticate with `Authorization: Bearer <access or tlp_ API token>` or, from a
-    /// browser's `EventSource` (which cannot set headers), `?token=<access>`. A personal
-    /// API token in the URL is refused (401 `token_in_url`): URLs end up in proxy logs.
+    /// browser's `EventSource` (which cannot set headers), with `?ticket=<ticket>`, a
+    /// single-use ticket from `POST /api/stream-tickets/`. No credential goes in the URL:
+    /// `?token=` is refused (401 `token_in_url`; the operator's deprecated
+    /// `--allow-token-in-url` still lets an access token through there), a personal API
+    /// token in any query parameter always, and so is a request with more than one
+    /// credential (401 `multiple_credentials`). An `EventSource`'s own reconnection
+    /// reuses its URL, whose ticket is spent: on `error`, close it and open a new one with
+    /// a fresh ticket and `since=<last event id>`.
     #[oai(
         path = "/api/events",
         method = "get",
@@ -179,10 +191,13 @@ impl StreamApi {
     async fn stream_tasks_sse(
         &self,
         state: Data<&AppState>,
-        caller: SseCaller,
-        /// An access token, for `EventSource`. Never a personal API token (`tlp_…`): URLs
-        /// end up in proxy logs, so send those as `Authorization: Bearer tlp_…` instead.
-        #[oai(name = "token")]
+        caller: StreamCaller,
+        /// A single-use ticket from `POST /api/stream-tickets/`, for `EventSource`.
+        #[oai(name = "ticket")]
+        _ticket: Query<Option<String>>,
+        /// Deprecated, refused unless the server runs with `--allow-token-in-url` (to go
+        /// in the next minor release): an access token. Use `ticket`.
+        #[oai(name = "token", deprecated)]
         _token: Query<Option<String>>,
         /// Resume after this event id (set by `EventSource` on reconnect).
         #[oai(name = "Last-Event-ID")]
@@ -191,7 +206,7 @@ impl StreamApi {
         #[oai(validator(minimum(value = "0")))]
         since: Query<Option<i64>>,
     ) -> Result<SseResponse, StreamErrors> {
-        let SseCaller(caller) = caller;
+        let StreamCaller(caller) = caller;
         caller.require(Scope::TasksRead)?;
         let slot = reserve_stream(&state, &caller)?;
         let since =
@@ -252,71 +267,6 @@ pub enum SseResponse {
     Events(EventStream<futures_util::stream::BoxStream<'static, SseItem>>),
 }
 
-/// The caller of `GET /api/events/` (see [`stream_caller`]), authenticated before the
-/// other parameters are read, as the Bearer scheme is on every other route: a request
-/// without a credential is a 401 whatever else is wrong with it. It reads `?token=`
-/// itself; the operation's `token` parameter is there for the document.
-pub struct SseCaller(Caller);
-
-impl<'a> ApiExtractor<'a> for SseCaller {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn register(registry: &mut Registry) {
-        <BearerHeader as ApiExtractor>::register(registry);
-    }
-
-    fn security_schemes() -> Vec<&'static str> {
-        <BearerHeader as ApiExtractor>::security_schemes()
-    }
-
-    async fn from_request(
-        req: &'a poem::Request,
-        _body: &mut poem::RequestBody,
-        _opts: ExtractParamOptions<()>,
-    ) -> poem::Result<Self> {
-        let state = req
-            .data::<AppState>()
-            .ok_or_else(|| ApiError::internal("AppState missing from request"))?;
-        let header = req
-            .headers()
-            .get(poem::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        // The first `token`, as the `Query` parameter reads it.
-        let token = serde_urlencoded::from_str::<Vec<(String, String)>>(
-            req.uri().query().unwrap_or_default(),
-        )
-        .unwrap_or_default()
-        .into_iter()
-        .find_map(|(k, v)| (k == "token").then_some(v));
-        Ok(SseCaller(stream_caller(state, header, token).await?))
-    }
-}
-
-/// The caller of a stream: from `Authorization: Bearer <access or tlp_ token>`, or else
-/// from `?token=<access>` for browsers (neither a WebSocket nor an `EventSource` can set
-/// headers). A personal API token in the URL is refused, whatever the header says: URLs
-/// end up in proxy logs and browser history. A refresh token is refused as anywhere else.
-async fn stream_caller(
-    state: &AppState,
-    header: Option<&str>,
-    query: Option<String>,
-) -> Result<Caller, ApiError> {
-    if query
-        .as_deref()
-        .is_some_and(|t| t.starts_with(API_TOKEN_PREFIX))
-    {
-        return Err(AuthError::TokenInUrl.into());
-    }
-    let token = match (header, query) {
-        (Some(h), _) => bearer_token(Some(h))?.to_owned(),
-        (None, Some(t)) => t,
-        (None, None) => return Err(ApiError::not_authenticated()),
-    };
-    Ok(state.authenticator().authenticate(&token).await?)
-}
-
 /// Resolves once the caller's account is deactivated or deleted, its password changed (the
 /// session's credentials generation is no longer the account's), or its API token revoked
 /// or expired (checked every `--stream-recheck`, and at once when the account changes).
@@ -338,30 +288,12 @@ async fn revoked(state: &AppState, caller: &Caller) {
                 }
             },
         }
-        match still_allowed(state, caller).await {
+        match state.authenticator().still_valid(caller).await {
             Ok(true) => {}
             Ok(false) => return,
             // A database hiccup is not a revocation; try again next time.
             Err(e) => tracing::warn!(error = %e, "stream: re-checking access failed"),
         }
-    }
-}
-
-/// Whether the credential a stream was opened with still stands: the one re-check of an
-/// open stream's caller (a session: the account active and still at its generation; an
-/// API token: live).
-async fn still_allowed(
-    state: &AppState,
-    caller: &Caller,
-) -> Result<bool, crate::store::StoreError> {
-    match &caller.credential {
-        Credential::Session(session) => {
-            state
-                .authenticator()
-                .session_current(caller.user.id, session)
-                .await
-        }
-        Credential::ApiToken { id, .. } => state.store.api_token_live(*id, now_secs()).await,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod django;
 pub mod jwt;
 pub mod password;
 pub mod session;
+pub mod tickets;
 
 use poem::Request;
 use poem_openapi::{
@@ -44,6 +45,17 @@ pub enum AuthError {
     /// A personal API token in a URL.
     #[error("API token in a URL")]
     TokenInUrl,
+    /// An access token in a stream's URL (`?token=`), which the server refuses unless
+    /// `--allow-token-in-url`.
+    #[error("access token in a URL")]
+    AccessTokenInUrl,
+    /// A stream ticket that is unknown, expired, already used, or whose minting credential
+    /// has ended.
+    #[error("invalid stream ticket")]
+    InvalidTicket,
+    /// More than one credential on one request (two `?ticket=`, a ticket beside a header…).
+    #[error("more than one credential")]
+    MultipleCredentials,
     /// An API token used where only a logged-in session may act.
     #[error("session required")]
     SessionRequired,
@@ -224,41 +236,6 @@ impl<'a> ApiExtractor<'a> for Caller {
     }
 }
 
-/// The `Authorization` header as sent, unchecked, for an operation that also takes its
-/// credential another way (a stream's `?token=`): documented as the Bearer scheme, checked
-/// by the operation.
-#[derive(Debug, Clone)]
-pub struct BearerHeader(pub Option<String>);
-
-impl<'a> ApiExtractor<'a> for BearerHeader {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn register(registry: &mut Registry) {
-        <Caller as ApiExtractor>::register(registry);
-    }
-
-    /// Either scheme, as for [`Caller`]: an access token got through OAuth2's password
-    /// flow is sent in the same header.
-    fn security_schemes() -> Vec<&'static str> {
-        vec![SCHEME_NAME, OAUTH2_SCHEME_NAME]
-    }
-
-    async fn from_request(
-        req: &'a Request,
-        _body: &mut poem::RequestBody,
-        _opts: ExtractParamOptions<()>,
-    ) -> poem::Result<Self> {
-        Ok(BearerHeader(
-            req.headers()
-                .get(poem::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        ))
-    }
-}
-
 /// The token in an `Authorization` header, with simplejwt's answers for bad headers: no
 /// header or another scheme (case-sensitive `Bearer`) is "not provided"; `Bearer` with
 /// zero or several values is `bad_authorization_header`.
@@ -283,7 +260,7 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// Checks an access token (or a personal API token) and loads its active user. Used
-    /// by the Bearer scheme and by the streams' `?token=`.
+    /// by the Bearer scheme and by the streams (their header, or the deprecated `?token=`).
     pub async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
         if token.starts_with(API_TOKEN_PREFIX) {
             return self.authenticate_api_token(token).await;
@@ -352,9 +329,14 @@ pub fn hash_api_token(token: &str) -> String {
 
 /// A new API token: the prefix and 40 random base-62 characters (≈ 238 bits).
 pub fn new_api_token() -> String {
+    random_token(API_TOKEN_PREFIX)
+}
+
+/// `prefix` and 40 random base-62 characters (≈ 238 bits).
+pub(crate) fn random_token(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut token = String::from(API_TOKEN_PREFIX);
-    while token.len() < API_TOKEN_PREFIX.len() + 40 {
+    let mut token = String::from(prefix);
+    while token.len() < prefix.len() + 40 {
         let b = rand::random::<u8>();
         // Rejection sampling keeps every character equally likely.
         if b < 248 {

@@ -262,6 +262,14 @@ pub struct ServeArgs {
     #[arg(help_heading = "Server", long, env = "TASKLANE_PUBLIC_URL")]
     pub public_url: Option<PublicUrl>,
 
+    /// Deprecated, off by default, and to be removed in the next minor release: accept an
+    /// access token in `?token=` on `/ws/tasks/` and `/api/events/`, for clients not yet
+    /// moved to stream tickets (`POST /api/stream-tickets/`, then `?ticket=`). URLs end up
+    /// in proxy logs and browser history, and an access token is a whole session. A
+    /// personal API token in a URL is refused even so.
+    #[arg(help_heading = "Streams", long, env = "TASKLANE_ALLOW_TOKEN_IN_URL")]
+    pub allow_token_in_url: bool,
+
     /// Allow browser pages from this origin to call the API (CORS), e.g.
     /// `https://app.example.com`; repeat for several. Off by default; never `*`.
     #[arg(help_heading = "Server", long = "cors-origin", env = "TASKLANE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]

@@ -10,6 +10,7 @@ pub mod password_policy;
 pub mod profile;
 pub mod reauth;
 pub mod sessions;
+pub mod stream_tickets;
 pub mod tasks;
 pub mod unprintable;
 pub mod validators;

@@ -102,6 +102,21 @@ impl From<AuthError> for ApiError {
                 "API tokens must not be sent in URLs; send them in the Authorization header.",
                 "token_in_url",
             )),
+            AuthError::AccessTokenInUrl => ApiError::unauthorized(coded(
+                "Access tokens are not accepted in URLs: get a single-use ticket from \
+                 POST /api/stream-tickets/ and pass it as ?ticket=, or send the token in \
+                 the Authorization header.",
+                "token_in_url",
+            )),
+            AuthError::InvalidTicket => ApiError::unauthorized(coded(
+                "Stream ticket is invalid, expired or already used; get a new one from \
+                 POST /api/stream-tickets/.",
+                "ticket_not_valid",
+            )),
+            AuthError::MultipleCredentials => ApiError::unauthorized(coded(
+                "Send one credential: the Authorization header, or one ticket in ?ticket=.",
+                "multiple_credentials",
+            )),
             AuthError::SessionRequired => ApiError::forbidden(
                 "API tokens cannot manage the account or its tokens; log in instead.",
                 "session_required",

@@ -11,9 +11,10 @@
 //! What travels is every table the schema has ([`TABLES`]): settings (the JWT signing
 //! secret and the database's identity, so tokens stay valid), accounts with their password
 //! hashes, tasks, the event history (streams resume with `since`, no `reset`), refresh
-//! token families, API tokens, idempotency keys and throttle counts. Both sides' actual
-//! tables and columns are compared with [`TABLES`] before anything moves, so a column added
-//! by a later migration and not taught here stops the copy instead of being dropped.
+//! token families, API tokens, idempotency keys, throttle counts and stream tickets (as
+//! hashes). Both sides' actual tables and columns are compared with [`TABLES`] before
+//! anything moves, so a column added by a later migration and not taught here stops the
+//! copy instead of being dropped.
 //!
 //! The check at the end reads the target back, in the same order, and compares each
 //! table's row count and SHA-256 over its cells with what was read from the source.
@@ -213,6 +214,20 @@ pub const TABLES: &[Table] = &[
         // Not unique, but equal keys mean equal rows: the order of the copies doesn't
         // change what is read.
         order_by: "scope, key, at",
+        generated_id: false,
+    },
+    Table {
+        name: "stream_tickets",
+        columns: &[
+            ("ticket_hash", Text),
+            ("user_id", Int),
+            ("api_token_id", Int),
+            ("scopes", Text),
+            ("generation", Int),
+            ("credential_expires_at", Int),
+            ("expires_at", Real),
+        ],
+        order_by: "ticket_hash",
         generated_id: false,
     },
 ];

@@ -17,6 +17,7 @@ pub mod events;
 pub mod idempotency;
 pub mod postgres;
 pub mod sqlite;
+pub mod stream_tickets;
 pub mod tasks;
 pub mod throttles;
 pub mod tokens;
@@ -29,6 +30,7 @@ use admin::{AccountChange, AccountSummary};
 use api_tokens::{ApiTokenRow, NewApiToken, TokenOwner};
 use events::EventCursor;
 use idempotency::{Key, Keyed};
+use stream_tickets::{NewStreamTicket, TicketBinding};
 use tasks::{IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery};
 use throttles::Counted;
 use tokens::{NewRefresh, Rotation};
@@ -251,6 +253,15 @@ forward! {
     pub async fn api_token_owner(&self, token_hash: String, now: i64) -> Result<Option<(TokenOwner, bool)>>;
     pub async fn touch_api_token(&self, id: i64) -> Result<()>;
     pub async fn api_token_live(&self, id: i64, now: i64) -> Result<bool>;
+
+    /// Stores a stream ticket (its hash), dropping the user's expired tickets and its
+    /// oldest past [`stream_tickets::MAX_LIVE_PER_USER`]; `NotFound` when the user is gone.
+    pub async fn create_stream_ticket(&self, new: NewStreamTicket, now: f64) -> Result<()>;
+    /// Spends the stream ticket with this hash, if live at `now`: read and deleted in one
+    /// statement, so it is redeemed at most once across every process and host.
+    pub async fn redeem_stream_ticket(&self, ticket_hash: String, now: f64) -> Result<Option<TicketBinding>>;
+    /// Deletes stream tickets that expired at or before `now`.
+    pub async fn prune_stream_tickets(&self, now: f64) -> Result<usize>;
 
     /// Counts one attempt of `key` in `scope` unless `max` are already counted in the
     /// last `window` seconds: the check and the count are one atomic step across every

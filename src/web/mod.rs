@@ -17,6 +17,7 @@ use crate::api;
 use crate::hub::Fanout;
 
 mod allow;
+mod cache;
 pub mod deadline;
 mod real_data;
 use crate::error::ApiError;
@@ -371,10 +372,11 @@ fn without_trailing_slash(req: &mut Request) {
 }
 
 /// Runs the request and turns any error into a DRF-shaped JSON response; adds the headers
-/// every response carries.
+/// every response carries, and its `Cache-Control` ([`cache::policy`]).
 async fn drf_errors<E: Endpoint>(ep: &E, req: Request, allow: &allow::AllowTable) -> Response {
     let method = req.method().clone();
-    let allowed = allow.for_path(req.uri().path()).map(str::to_owned);
+    let path = req.uri().path().to_owned();
+    let allowed = allow.for_path(&path).map(str::to_owned);
     // OPTIONS answers with the methods (CORS preflights go on to the CORS layer).
     let preflight = req
         .headers()
@@ -392,6 +394,10 @@ async fn drf_errors<E: Endpoint>(ep: &E, req: Request, allow: &allow::AllowTable
         && let Ok(v) = HeaderValue::from_str(&methods)
     {
         resp.headers_mut().insert(header::ALLOW, v);
+    }
+    if let Some(policy) = cache::policy(&method, &path, allow.route(&path), resp.status()) {
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
     }
     let h = resp.headers_mut();
     h.insert(

@@ -443,16 +443,32 @@
     else applyEvent(msg);
   }
 
-  function connect() {
+  // No credential ever goes in the socket's URL (proxies log URLs): each (re)connect asks
+  // for a single-use ticket, valid for 30 s, with the access token in a header, and opens
+  // the socket with that.
+  async function connect() {
     clearTimeout(retryTimer);
     if (!access()) return;
     if (!navigator.onLine) return setStatus("offline");
     if (socket) socket.close(1000); // its handlers are disowned by the new generation
+    socket = null;
     const gen = ++socketGen;
+    let ticket;
+    try {
+      const res = await api("POST", "/api/stream-tickets/");
+      if (!res.ok) throw new Error(`stream ticket refused (${res.status})`);
+      ticket = (await res.json()).ticket;
+    } catch (err) {
+      if (gen !== socketGen) return; // disconnected (or reconnected) meanwhile
+      if (err instanceof AuthError) return loggedOut(err.message);
+      setStatus(navigator.onLine ? "reconnecting" : "offline");
+      return backOff();
+    }
+    if (gen !== socketGen || !access()) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const url = `${scheme}://${location.host}/ws/tasks/?token=${encodeURIComponent(access())}&since=${lastEventId}`;
+    const url = `${scheme}://${location.host}/ws/tasks/?ticket=${encodeURIComponent(ticket)}&since=${lastEventId}`;
     let opened = false;
-    socketToken = access();
+    socketToken = access(); // the session the ticket was minted with
     socket = new WebSocket(url);
     socket.addEventListener("open", () => {
       if (gen !== socketGen) return;

@@ -197,7 +197,8 @@ async fn still_works(c: &reqwest::Client, p: &Proc, held: &Held) {
     );
     assert_eq!(again.json::<Value>().await.unwrap(), held.keyed);
     // A stream resumes from an old event id: the missed events, no reset.
-    let url = format!("ws://{}/ws/tasks/?token={access}&since=3", p.addr);
+    let ticket = stream_ticket(c, &p.url(""), &access).await;
+    let url = format!("ws://{}/ws/tasks/?ticket={ticket}&since=3", p.addr);
     let (inner, _) = tokio_tungstenite::connect_async(url).await.expect("ws");
     let mut ws = Ws { inner };
     let events = ws.events_through(held.last_event).await;

@@ -430,8 +430,9 @@ async fn logs_never_contain_passwords_tokens_or_hashes() {
         .send()
         .await
         .unwrap();
+    let ticket = stream_ticket(&client, &server.url(""), access).await;
     let (ws, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/ws/tasks/?token={access}", server.addr))
+        tokio_tungstenite::connect_async(format!("ws://{}/ws/tasks/?ticket={ticket}", server.addr))
             .await
             .unwrap();
     drop(ws);
@@ -451,6 +452,7 @@ async fn logs_never_contain_passwords_tokens_or_hashes() {
         "wrong-guess-123",
         access,
         refresh,
+        &ticket,
         "$argon2id$",
         TEST_SECRET,
     ] {

@@ -406,6 +406,20 @@ impl TestApp {
     }
 }
 
+/// A single-use stream ticket from the server at `base` (`http://host:port`), minted with
+/// `token` in the `Authorization` header.
+pub async fn stream_ticket(client: &reqwest::Client, base: &str, token: &str) -> String {
+    let r = client
+        .post(format!("{base}/api/stream-tickets/"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let r = read(r).await;
+    assert_eq!(r.status, StatusCode::CREATED, "stream ticket: {}", r.text);
+    r.json()["ticket"].as_str().expect("ticket").to_owned()
+}
+
 /// Creates an API token with `scopes` from `session`: the secret.
 pub async fn api_token(app: &TestApp, session: &str, scopes: &[&str]) -> String {
     let r = app
@@ -689,9 +703,16 @@ impl TestApp {
         format!("ws://{}{}", self.addr, path_and_query)
     }
 
-    /// Opens `/ws/tasks/?token=…[&since=…]`; panics unless the upgrade succeeds.
+    /// A single-use stream ticket minted with `token` (`POST /api/stream-tickets/`).
+    pub async fn ticket(&self, token: &str) -> String {
+        stream_ticket(&self.client, &self.url(""), token).await
+    }
+
+    /// Opens `/ws/tasks/?ticket=…[&since=…]` with a ticket minted with `token`, as a
+    /// browser does; panics unless the upgrade succeeds.
     pub async fn ws(&self, token: &str, since: Option<i64>) -> Ws {
-        let mut url = self.ws_url(&format!("/ws/tasks/?token={token}"));
+        let ticket = self.ticket(token).await;
+        let mut url = self.ws_url(&format!("/ws/tasks/?ticket={ticket}"));
         if let Some(s) = since {
             url.push_str(&format!("&since={s}"));
         }

@@ -52,7 +52,9 @@ async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
 
 /// Opens `/ws/tasks/`: the socket, or the HTTP status and body it was refused with.
 async fn try_ws(app: &TestApp, token: &str) -> Result<Ws, (u16, Option<String>, Value)> {
-    match tokio_tungstenite::connect_async(app.ws_url(&format!("/ws/tasks/?token={token}"))).await {
+    let ticket = app.ticket(token).await;
+    match tokio_tungstenite::connect_async(app.ws_url(&format!("/ws/tasks/?ticket={ticket}"))).await
+    {
         Ok((inner, _)) => Ok(Ws { inner }),
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
             let retry = resp
@@ -350,9 +352,10 @@ async fn stall(kind: Kind) -> (f64, usize) {
     let (mut stream, label) = match kind {
         Kind::Sse => (stalled_sse(&server, &token, None).await, "sse"),
         Kind::WebSocket => {
+            let ticket = stream_ticket(&client, &server.url(""), &token).await;
             let mut stream = tiny_window(server.addr).await;
             let req = format!(
-                "GET /ws/tasks/?token={token} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\n\
+                "GET /ws/tasks/?ticket={ticket} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\n\
                  Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
                 server.addr

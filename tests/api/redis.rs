@@ -148,7 +148,8 @@ async fn wait_for_redis(client: &reqwest::Client, p: &Proc, want: &str) {
 }
 
 pub(crate) async fn ws_on(p: &Proc, token: &str, since: Option<i64>) -> Ws {
-    let mut url = format!("ws://{}/ws/tasks/?token={token}", p.addr);
+    let ticket = stream_ticket(&reqwest::Client::new(), &p.url(""), token).await;
+    let mut url = format!("ws://{}/ws/tasks/?ticket={ticket}", p.addr);
     if let Some(s) = since {
         url.push_str(&format!("&since={s}"));
     }

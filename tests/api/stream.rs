@@ -103,10 +103,10 @@ async fn the_socket_needs_a_valid_token_before_the_upgrade() {
             other => panic!("{url}: expected a 401, got {:?}", other.map(|_| "a socket")),
         }
     }
-    // With and without the trailing slash.
+    // With a ticket, with and without the trailing slash.
     for url in [
-        format!("/ws/tasks?token={access}"),
-        format!("/ws/tasks/?token={access}"),
+        format!("/ws/tasks?ticket={}", app.ticket(&access).await),
+        format!("/ws/tasks/?ticket={}", app.ticket(&access).await),
     ] {
         assert!(
             tokio_tungstenite::connect_async(app.ws_url(&url))
@@ -228,8 +228,9 @@ async fn a_slow_consumer_is_closed_with_4008_and_resumes_losslessly() {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(app.addr).await.unwrap();
+    let ticket = app.ticket(&token).await;
     let (inner, _) = tokio_tungstenite::client_async(
-        app.ws_url(&format!("/ws/tasks/?token={token}")),
+        app.ws_url(&format!("/ws/tasks/?ticket={ticket}")),
         tokio_tungstenite::MaybeTlsStream::Plain(stream),
     )
     .await
@@ -396,14 +397,14 @@ async fn sse_resumes_from_last_event_id() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
-/// A browser's `EventSource` cannot set headers: the access token rides in `?token=`.
+/// A browser's `EventSource` cannot set headers: a single-use ticket rides in `?ticket=`.
 #[tokio::test]
-async fn sse_takes_an_access_token_in_the_query() {
+async fn sse_takes_a_ticket_in_the_query() {
     let app = spawn_app().await;
     let (token, _) = app.user("alice1").await;
     let resp = app
         .client
-        .get(app.url(&format!("/api/events/?token={token}")))
+        .get(app.url(&format!("/api/events/?ticket={}", app.ticket(&token).await)))
         .send()
         .await
         .unwrap();
@@ -421,10 +422,13 @@ async fn sse_takes_an_access_token_in_the_query() {
     assert_eq!(events[0].2["action"], "create");
     assert_eq!(events[0].2["task"], t);
 
-    // Resuming with `since` works the same way.
+    // Resuming with `since` works the same way, with a new ticket.
     let resp = app
         .client
-        .get(app.url(&format!("/api/events/?since=0&token={token}")))
+        .get(app.url(&format!(
+            "/api/events/?since=0&ticket={}",
+            app.ticket(&token).await
+        )))
         .send()
         .await
         .unwrap();
@@ -433,7 +437,7 @@ async fn sse_takes_an_access_token_in_the_query() {
 }
 
 #[tokio::test]
-async fn sse_refuses_api_tokens_and_refresh_tokens_in_the_query() {
+async fn sse_refuses_tokens_in_the_query() {
     let app = spawn_app().await;
     let (access, refresh) = app.user("alice1").await;
     let script = api_token(&app, &access, &["tasks:read"]).await;
@@ -451,24 +455,33 @@ async fn sse_refuses_api_tokens_and_refresh_tokens_in_the_query() {
         assert_eq!(r.header("www-authenticate"), Some(r#"Bearer realm="api""#));
     }
 
-    // A refresh token is not an access token.
-    let r = app
-        .get_with_auth(&format!("/api/events/?token={refresh}"), None)
-        .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
-    assert_eq!(r.json()["code"], "token_not_valid");
-
-    // Nor is rubbish, and no token at all is the usual 401.
-    let r = app.get_with_auth("/api/events/?token=nonsense", None).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(r.json()["code"], "token_not_valid");
-    let r = app.get_with_auth("/api/events/?token=", None).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // No token of any kind goes in `?token=` (access tokens only with the deprecated
+    // `--allow-token-in-url`), and a refresh token or rubbish is no ticket.
+    for query in [
+        format!("token={refresh}"),
+        format!("token={access}"),
+        "token=nonsense".to_owned(),
+        "token=".to_owned(),
+    ] {
+        let r = app
+            .get_with_auth(&format!("/api/events/?{query}"), None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{query}: {}", r.text);
+        assert_eq!(r.json()["code"], "token_in_url", "{query}");
+    }
+    for query in [format!("ticket={refresh}"), "ticket=nonsense".to_owned()] {
+        let r = app
+            .get_with_auth(&format!("/api/events/?{query}"), None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{query}: {}", r.text);
+        assert_eq!(r.json()["code"], "ticket_not_valid", "{query}");
+    }
     // The credential is checked first, as on every route behind the Bearer scheme.
     let r = app.get_with_auth("/api/events/?since=-1", None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let ticket = app.ticket(&access).await;
     let r = app
-        .get_with_auth(&format!("/api/events/?since=-1&token={access}"), None)
+        .get_with_auth(&format!("/api/events/?since=-1&ticket={ticket}"), None)
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
 

@@ -29,6 +29,7 @@ mod redact;
 mod security;
 mod seqs;
 mod settings;
+mod stream_tickets;
 mod tasks;
 mod throttles;
 mod tls;
@@ -52,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_throttles.sql"),
     include_str!("migrations/0003_credentials_generation.sql"),
+    include_str!("migrations/0004_stream_tickets.sql"),
 ];
 
 /// The advisory lock migrations run under ("tasklane" in ASCII).

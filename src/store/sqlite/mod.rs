@@ -20,6 +20,7 @@ mod copy;
 mod events;
 mod idempotency;
 mod settings;
+mod stream_tickets;
 mod tasks;
 mod throttles;
 mod tokens;
@@ -41,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_credentials.sql"),
     include_str!("migrations/0003_throttles.sql"),
     include_str!("migrations/0004_credentials_generation.sql"),
+    include_str!("migrations/0005_stream_tickets.sql"),
 ];
 
 /// How long a connection waits for another writer before giving up.
