@@ -13,6 +13,7 @@ mod credentials;
 mod django;
 mod django_hashes;
 mod docs;
+mod docs_lint;
 mod durability;
 mod forwarded;
 mod hardening;
