@@ -28,6 +28,15 @@ nginx-check:
 book:
     mdbook build docs
 
+# Lint the OpenAPI document with Redocly (recommended) and Spectral (spectral:oas).
+openapi-lint:
+    scripts/openapi_lint.sh
+
+# The Debian package, target/debian/tasklane_*.deb (needs cargo-deb); check it as root
+# with scripts/deb_check.sh.
+deb *ARGS:
+    scripts/deb_build.sh {{ARGS}}
+
 # Everything CI runs.
 ci:
     bash .ci/run

@@ -22,7 +22,7 @@ use crate::throttle::client_address;
 /// A full change of your account (`PUT`): the original's `{username, email}`; a new
 /// password may ride along with the current one.
 #[derive(Object, Debug)]
-#[oai(example)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct AccountUpdate {
     /// Letters, digits and `@.+-_`; at most 150 characters; not another account's.
     #[oai(validator(min_length = 1, max_length = 150))]

@@ -5,6 +5,7 @@ pub mod account;
 pub mod auth;
 pub mod body;
 pub mod changes;
+pub mod document;
 pub mod fields;
 pub mod json;
 pub mod oauth;
@@ -21,7 +22,7 @@ use std::collections::HashMap;
 
 use poem::{endpoint::BoxEndpoint, http::Method};
 use poem_openapi::{
-    OpenApi, OpenApiService, Tags,
+    LicenseObject, OpenApi, OpenApiService, ServerObject, Tags,
     registry::{MetaApi, MetaSchema, MetaSchemaRef, Registry},
     types::{ParseFromParameter, ParseResult, Type},
 };
@@ -175,10 +176,15 @@ Errors have Django REST framework's shapes: `{\"field\": [\"message\"]}` for inv
 input, `{\"detail\": \"…\"}` otherwise. Bodies may be JSON or form-encoded. Every path \
 also works without its trailing slash.";
 
-/// The OpenAPI service: the operations, plus the document's metadata.
+/// The OpenAPI service: the operations, plus the document's metadata. The one server is
+/// `/`: wherever the document was fetched from (OpenAPI's own default, spelled out because
+/// the linters want `servers` non-empty). Each deployment has its own origin, so the
+/// document names none.
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(Api::default(), "tasklane", env!("CARGO_PKG_VERSION"))
         .description(DESCRIPTION)
+        .license(LicenseObject::new("MIT").url("https://opensource.org/license/mit"))
+        .server(ServerObject::new("/").description("This server: the origin serving this document"))
 }
 
 /// The OpenAPI document as pretty JSON, exactly as committed in `openapi/openapi.json`.
@@ -188,41 +194,9 @@ pub fn spec_json() -> String {
     s
 }
 
-/// The OpenAPI document as served.
+/// The OpenAPI document as served: poem-openapi's, finished by [`document::finish`].
 pub fn spec() -> String {
-    with_oauth_scopes(service().spec())
-}
-
-/// poem-openapi leaves an OAuth flow's `scopes` out when it has none, but OpenAPI 3.0
-/// requires the field (an empty map when the server defines no scopes): put it back.
-pub fn with_oauth_scopes(spec: String) -> String {
-    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&spec) else {
-        return spec;
-    };
-    let mut changed = false;
-    let schemes = doc
-        .pointer_mut("/components/securitySchemes")
-        .and_then(serde_json::Value::as_object_mut);
-    for scheme in schemes.into_iter().flat_map(|s| s.values_mut()) {
-        let flows = scheme
-            .get_mut("flows")
-            .and_then(serde_json::Value::as_object_mut);
-        for flow in flows.into_iter().flat_map(|f| f.values_mut()) {
-            if let Some(flow) = flow.as_object_mut()
-                && !flow.contains_key("scopes")
-            {
-                flow.insert(
-                    "scopes".into(),
-                    serde_json::Value::Object(Default::default()),
-                );
-                changed = true;
-            }
-        }
-    }
-    if !changed {
-        return spec;
-    }
-    serde_json::to_string_pretty(&doc).unwrap_or(spec)
+    document::finish(service().spec())
 }
 
 #[cfg(test)]

@@ -207,6 +207,9 @@ impl TokensApi {
     }
 
     /// List your personal API tokens (without secrets)
+    ///
+    /// The tokens not revoked, expired ones included, newest first. A secret is shown once,
+    /// when its token is created; here only its prefix. Only from a logged-in session.
     #[oai(path = "/api/tokens", method = "get", operation_id = "list_api_tokens")]
     async fn list_api_tokens(
         &self,
@@ -221,6 +224,9 @@ impl TokensApi {
     }
 
     /// Revoke a personal API token
+    ///
+    /// The token is refused from its next request on. Only from a logged-in session; another
+    /// account's token id is a 404.
     #[oai(
         path = "/api/tokens/:id",
         method = "delete",

@@ -71,6 +71,9 @@ pub enum ApiRootResponse {
 #[OpenApi(tag = "ApiTags::Users")]
 impl UsersApi {
     /// Your account
+    ///
+    /// The account the credential belongs to: a session's, or an API token's owner (the
+    /// token needs `account:read`).
     #[oai(path = "/api/users/me", method = "get", operation_id = "users_me")]
     async fn users_me(&self, caller: Caller) -> Result<MeResponse, ReadErrors> {
         caller.require(Scope::AccountRead)?;
@@ -101,6 +104,9 @@ impl UsersApi {
     }
 
     /// One user: only yourself
+    ///
+    /// Kept for clients of the original: your own id answers with your account, any other
+    /// id is a 404.
     #[oai(path = "/api/users/:id", method = "get", operation_id = "get_user")]
     async fn get_user(
         &self,
@@ -114,6 +120,9 @@ impl UsersApi {
     }
 
     /// API root: links to the collections
+    ///
+    /// Absolute URLs of the task and user collections, as the client reached the server
+    /// (behind a reverse proxy, see `--trust-x-forwarded-for`).
     #[oai(path = "/api", method = "get", operation_id = "api_root")]
     async fn api_root(
         &self,
@@ -131,10 +140,13 @@ impl UsersApi {
 
     /// Change your account
     ///
-    /// A new `username` or `email` needs `current_password`, unless you logged in with
-    /// your password less than 10 minutes ago (`--reauth-after`); else 403
-    /// `reauthentication_required`. Sending the ones you have changes nothing and needs
-    /// nothing. A new `password` always needs `current_password`.
+    /// `username` and `email` are required. A new `username` or `email` needs
+    /// `current_password`, unless you logged in with your password less than 10 minutes
+    /// ago (`--reauth-after`); else 403 `reauthentication_required`. Sending the ones you
+    /// have changes nothing and needs nothing. A new `password` always needs
+    /// `current_password`, checked as a login attempt (throttled); it ends every session
+    /// and API token of the account, this one included. Only from a logged-in session,
+    /// not an API token.
     #[oai(path = "/api/users/me", method = "put", operation_id = "update_me")]
     async fn update_me(
         &self,
@@ -148,8 +160,9 @@ impl UsersApi {
 
     /// Change some fields of your account
     ///
-    /// A new `username` or `email` needs `current_password`, unless you logged in with
-    /// your password less than 10 minutes ago (`--reauth-after`); else 403
+    /// Only the fields given change, with the rules of `PUT /api/users/me/`: a new
+    /// `username` or `email` needs `current_password`, unless you logged in with your
+    /// password less than 10 minutes ago (`--reauth-after`); else 403
     /// `reauthentication_required`. A new `password` always needs `current_password`.
     #[oai(
         path = "/api/users/me",
@@ -167,6 +180,10 @@ impl UsersApi {
     }
 
     /// Delete your account
+    ///
+    /// Needs your `password`, checked as a login attempt (throttled). The account goes with
+    /// its tasks, events and tokens, and its open streams close. Only from a logged-in
+    /// session, not an API token.
     #[oai(path = "/api/users/me", method = "delete", operation_id = "delete_me")]
     async fn delete_me(
         &self,

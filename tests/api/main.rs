@@ -15,6 +15,7 @@ mod django;
 mod django_hashes;
 mod doclinks;
 mod docs;
+mod docs_lint;
 mod durability;
 mod forwarded;
 mod hardening;

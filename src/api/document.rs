@@ -1,0 +1,89 @@
+//! The last touches to the OpenAPI document poem-openapi writes, where it cannot say what
+//! OpenAPI means: the standard linters (Redocly's `recommended`, Spectral's `spectral:oas`;
+//! `scripts/openapi_lint.sh`) check the result. Each rule here holds for every operation,
+//! so a route added later is covered without a word.
+
+use serde_json::{Map, Value};
+
+/// The HTTP methods that name an operation in a path item (OpenAPI 3.0).
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// `spec` (poem-openapi's JSON) with [`public_operations`] and [`oauth_scopes`] applied,
+/// pretty-printed as poem-openapi prints it. Unparseable input is returned unchanged.
+pub fn finish(spec: String) -> String {
+    let Ok(mut doc) = serde_json::from_str::<Value>(&spec) else {
+        return spec;
+    };
+    public_operations(&mut doc);
+    oauth_scopes(&mut doc);
+    serde_json::to_string_pretty(&doc).unwrap_or(spec)
+}
+
+/// An operation without a security requirement is public (register, log in, refresh…),
+/// but poem-openapi then leaves `security` out, which in OpenAPI means "whatever the
+/// document's root says" and to a linter "forgotten". `security: []` says "no
+/// credentials needed". The document has no root `security`, so the meaning is unchanged.
+pub fn public_operations(doc: &mut Value) {
+    let paths = doc.get_mut("paths").and_then(Value::as_object_mut);
+    for item in paths.into_iter().flat_map(|p| p.values_mut()) {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            if let (true, Some(op)) = (METHODS.contains(&method.as_str()), op.as_object_mut())
+                && !op.contains_key("security")
+            {
+                op.insert("security".into(), Value::Array(Vec::new()));
+            }
+        }
+    }
+}
+
+/// poem-openapi leaves an OAuth flow's `scopes` out when it has none, but OpenAPI 3.0
+/// requires the field (an empty map when the server defines no scopes): put it back.
+pub fn oauth_scopes(doc: &mut Value) {
+    let schemes = doc
+        .pointer_mut("/components/securitySchemes")
+        .and_then(Value::as_object_mut);
+    for scheme in schemes.into_iter().flat_map(|s| s.values_mut()) {
+        let flows = scheme.get_mut("flows").and_then(Value::as_object_mut);
+        for flow in flows.into_iter().flat_map(|f| f.values_mut()) {
+            if let Some(flow) = flow.as_object_mut() {
+                flow.entry("scopes")
+                    .or_insert_with(|| Value::Object(Map::new()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::finish;
+
+    #[test]
+    fn operations_without_security_become_explicitly_public_and_others_keep_theirs() {
+        let raw = json!({
+            "paths": {
+                "/open": {"post": {"operationId": "open"}, "parameters": []},
+                "/closed": {"get": {"security": [{"bearerAuth": []}]}},
+            },
+            "components": {"securitySchemes": {"oauth2": {"flows": {"password": {}}}}},
+        });
+        let done: serde_json::Value = serde_json::from_str(&finish(raw.to_string())).unwrap();
+        assert_eq!(done["paths"]["/open"]["post"]["security"], json!([]));
+        assert_eq!(done["paths"]["/open"]["parameters"], json!([]));
+        assert_eq!(
+            done["paths"]["/closed"]["get"]["security"],
+            json!([{"bearerAuth": []}])
+        );
+        assert_eq!(
+            done["components"]["securitySchemes"]["oauth2"]["flows"]["password"]["scopes"],
+            json!({})
+        );
+        assert_eq!(finish("not json".into()), "not json");
+    }
+}
