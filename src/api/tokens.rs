@@ -51,7 +51,7 @@ impl TokenScope {
 
 /// A token to create.
 #[derive(Object, Debug)]
-#[oai(example)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct NewTokenRequest {
     /// What the token is for, 1 to 100 characters, without control or format characters
     /// (Unicode categories Cc, Cf, Zl, Zp: no escape sequences, no bidi overrides).
