@@ -178,7 +178,7 @@ async fn failure_floor(
             tracing::info!(
                 dearest_ms = dearest.as_millis() as u64,
                 floor_ms = floor.base().as_millis() as u64,
-                "failed logins answer no sooner than the floor (twice the dearest hash a \
+                "failed logins answer no sooner than the floor (1.5 times the dearest hash a \
                  login may verify here, at least 250 ms)"
             );
             floor

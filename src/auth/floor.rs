@@ -3,9 +3,10 @@
 //! holding the Django app's hash (pbkdf2 at 600,000 iterations takes three to four times
 //! our argon2id) all answer at the floor, as long as their check ends before it.
 //!
-//! The floor is the larger of a base and twice the recent peak of how long checks took
-//! here. The base is fixed (`--failed-login-floor 300ms`) or, by default, measured at
-//! start-up: twice the dearest verification the caps let through, and at least 250 ms.
+//! The floor is the larger of a base and 1.5 times the recent peak of how long checks
+//! took here. The base is fixed (`--failed-login-floor 300ms`) or, by default, measured
+//! at start-up: 1.5 times the dearest verification the caps let through, and at least
+//! 250 ms.
 //! The peak follows the machine's load: when checks slow down, the floor rises with
 //! them, and it decays back (halving every minute) once they are quick again. Successful
 //! checks are not padded.
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 /// The least floor measured at start-up gives.
 pub const MIN_FLOOR: Duration = Duration::from_millis(250);
 /// How much above the dearest verification (or the recent peak) the floor sits.
-const MARGIN: u32 = 2;
+const MARGIN: f64 = 1.5;
 /// The most the recent peak may raise the floor above its base: a machine stalled for
 /// seconds should not make every failed login wait for a minute.
 const MAX_RISE: u32 = 8;
@@ -49,7 +50,7 @@ impl FailureFloor {
     /// A floor for a machine where the dearest verification the caps allow takes
     /// `dearest` ([`super::password::dearest_verification`]).
     pub fn calibrated(dearest: Duration) -> FailureFloor {
-        FailureFloor::fixed(MIN_FLOOR.max(dearest * MARGIN))
+        FailureFloor::fixed(MIN_FLOOR.max(dearest.mul_f64(MARGIN)))
     }
 
     pub fn is_off(&self) -> bool {
@@ -72,7 +73,7 @@ impl FailureFloor {
         *peak = (decayed.max(took), now);
     }
 
-    /// The floor now: the base, or twice the recent peak when that is more (at most
+    /// The floor now: the base, or 1.5 times the recent peak when that is more (at most
     /// [`MAX_RISE`] times the base).
     pub fn current(&self) -> Duration {
         if self.is_off() {
@@ -80,7 +81,9 @@ impl FailureFloor {
         }
         let (peak, at) = *self.peak.lock().unwrap_or_else(|p| p.into_inner());
         let peak = decay(peak, at.elapsed());
-        self.base.max(peak * MARGIN).min(self.base * MAX_RISE)
+        self.base
+            .max(peak.mul_f64(MARGIN))
+            .min(self.base * MAX_RISE)
     }
 
     /// Waits until the floor has passed since `started`, the start of a failed check.
@@ -100,7 +103,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_floor_is_the_base_or_twice_the_recent_peak() {
+    fn the_floor_is_the_base_or_above_the_recent_peak() {
         let floor = FailureFloor::fixed(Duration::from_millis(300));
         assert_eq!(floor.current(), Duration::from_millis(300));
         floor.observe(Duration::from_millis(100));
@@ -108,7 +111,7 @@ mod tests {
         floor.observe(Duration::from_millis(400));
         let now = floor.current();
         assert!(
-            now > Duration::from_millis(790) && now <= Duration::from_millis(800),
+            now > Duration::from_millis(590) && now <= Duration::from_millis(600),
             "{now:?}"
         );
         // A long stall raises it at most eight times.
@@ -122,14 +125,14 @@ mod tests {
     }
 
     #[test]
-    fn calibration_doubles_the_dearest_verification_and_keeps_a_minimum() {
+    fn calibration_adds_half_the_dearest_verification_and_keeps_a_minimum() {
         assert_eq!(
             FailureFloor::calibrated(Duration::from_millis(10)).base(),
             MIN_FLOOR
         );
         assert_eq!(
             FailureFloor::calibrated(Duration::from_millis(200)).base(),
-            Duration::from_millis(400)
+            Duration::from_millis(300)
         );
     }
 

@@ -226,8 +226,8 @@ pub struct ServeArgs {
 
     /// Failed logins answer no sooner than this after they arrive, so their timing does
     /// not tell an unknown username, a native account and one with a hash imported from
-    /// the Django app apart. `auto`: measured at start-up, twice the dearest hash a login
-    /// may verify, at least 250 ms; it rises with the load. `0s` turns it off.
+    /// the Django app apart. `auto`: measured at start-up, 1.5 times the dearest hash a
+    /// login may verify, at least 250 ms; it rises with the load. `0s` turns it off.
     #[arg(help_heading = "Auth", long, env = "TASKLANE_FAILED_LOGIN_FLOOR", default_value = "auto", value_parser = parse_floor)]
     pub failed_login_floor: FailedLoginFloor,
 
