@@ -10,14 +10,13 @@
 //! verifies, imported with an unusable password to be reset. Imported tasks carry no
 //! events: each user's history starts at the import.
 
+mod plan;
+
 use std::io::{IsTerminal, Write};
 
 use tokio::sync::mpsc;
 
 use super::{Fail, open_store};
-use plan::{Plan, cap_hashes};
-
-mod plan;
 use crate::config::Database;
 use crate::config::commands::ImportDjangoArgs;
 use crate::domain::validators::normalize_username;
@@ -25,6 +24,7 @@ use crate::store::copy::{Cell, Chunk, Chunker, TABLES, Target};
 use crate::store::{Store, StoreError};
 
 use crate::store::tokens::IMPORTED_AT;
+use plan::{Plan, cap_hashes};
 
 /// An `auth_user` row.
 pub(super) struct User {
@@ -59,7 +59,7 @@ pub(super) struct Original {
 
 pub(super) async fn run(args: ImportDjangoArgs) -> Result<(), Fail> {
     let source = args.from;
-    let original = match &source {
+    let mut original = match &source {
         Database::Sqlite(path) => {
             if !path.is_file() {
                 return Err(Fail(format!("{} does not exist", path.display())));
@@ -72,7 +72,6 @@ pub(super) async fn run(args: ImportDjangoArgs) -> Result<(), Fail> {
         Database::Postgres(url) => read_postgres(url.expose()).await?,
     };
 
-    let mut original = original;
     let capped = cap_hashes(&mut original.users);
     let plan = Plan::of(&original);
     for w in capped.iter().chain(&plan.warnings) {

@@ -22,7 +22,7 @@ pub(super) fn cap_hashes(users: &mut [User]) -> Vec<String> {
                  verifies ({why}); imported with an unusable password, it needs a password \
                  reset (`tasklane user set-password --username {}`)",
                 u.id,
-                u.username,
+                shown(&u.username),
                 normalize_username(&u.username)
             ));
         }
@@ -55,19 +55,23 @@ impl Plan {
                 warnings.push(format!(
                     "account {}: username {:?} is stored as {:?} (NFKC), the form logins \
                      are read in",
-                    u.id, u.username, name
+                    u.id,
+                    shown(&u.username),
+                    shown(&name)
                 ));
             }
             if !is_valid_username(&name) {
                 warnings.push(format!(
                     "account {}: username {:?} breaks the registration rules",
-                    u.id, u.username
+                    u.id,
+                    shown(&u.username)
                 ));
             }
             if !is_valid_email(&u.email) {
                 warnings.push(format!(
                     "account {}: email {:?} is not a valid address",
-                    u.id, u.email
+                    u.id,
+                    shown(&u.email)
                 ));
             }
             by_name.entry(name).or_default().push(u);
@@ -80,14 +84,16 @@ impl Plan {
         let list = |users: &[&User]| {
             users
                 .iter()
-                .map(|u| format!("{} ({:?}, {:?})", u.id, u.username, u.email))
+                .map(|u| format!("{} ({:?}, {:?})", u.id, shown(&u.username), shown(&u.email)))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
         for (name, users) in by_name.iter().filter(|(_, u)| u.len() > 1) {
+            let name = shown(name);
             conflicts.push(format!("username {name:?}: accounts {}", list(users)));
         }
         for (email, users) in by_email.iter().filter(|(_, u)| u.len() > 1) {
+            let email = shown(email);
             conflicts.push(format!("email {email:?}: accounts {}", list(users)));
         }
         for t in &o.tasks {
@@ -161,4 +167,13 @@ impl Plan {
 /// A task's field longer than the API accepts.
 fn too_long_field(id: i64, field: &'static str, value: &str) -> Option<TooLong> {
     too_long("tasks_task", id, field, value)
+}
+
+/// A name or address as the warnings show it: its first 64 characters and `…` when it is
+/// longer (a field too long is listed by its length, not printed).
+fn shown(s: &str) -> String {
+    match s.char_indices().nth(64) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
+    }
 }
