@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::auth::{self, jwt::Jwt};
 use crate::clock::new_secret;
-use crate::config::{Database, PublicUrl, ServeArgs};
+use crate::config::{Database, FailedLoginFloor, PublicUrl, ServeArgs};
 use crate::hub::{self, Hub};
 use crate::metrics;
 use crate::store::Store;
@@ -160,7 +160,8 @@ impl AppState {
             hash_queue: auth::password::HashQueue::new(
                 args.hash_queue as usize,
                 args.login_failures as usize,
-            ),
+            )
+            .with_floor(failure_floor(args.failed_login_floor).await?),
             accounts,
             streams: Arc::new(throttle::StreamSlots::new(args.max_streams_per_user)),
             throttles: Arc::new(throttle::Throttles {
@@ -187,4 +188,26 @@ impl AppState {
             account_changes,
         })
     }
+}
+
+/// The floor failed logins answer at: `auto` measures the dearest hash a login may verify
+/// (a quarter of a second or so of CPU, at start-up).
+async fn failure_floor(
+    arg: FailedLoginFloor,
+) -> Result<auth::floor::FailureFloor, Box<dyn std::error::Error>> {
+    let floor = match arg {
+        FailedLoginFloor::Fixed(base) => auth::floor::FailureFloor::fixed(base),
+        FailedLoginFloor::Auto => {
+            let dearest = tokio::task::spawn_blocking(auth::password::dearest_verification).await?;
+            let floor = auth::floor::FailureFloor::calibrated(dearest);
+            tracing::info!(
+                dearest_ms = dearest.as_millis() as u64,
+                floor_ms = floor.base().as_millis() as u64,
+                "failed logins answer no sooner than the floor (1.5 times the dearest hash a \
+                 login may verify here, at least 250 ms)"
+            );
+            floor
+        }
+    };
+    Ok(floor)
 }

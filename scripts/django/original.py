@@ -5,12 +5,16 @@ simplejwt 5.3.1, for tasklane's import tests.
 
 SPEC: {"database": "/path/db.sqlite3" or "postgres://…", "secret_key": "…",
        "users": [{"username", "email", "password" (null: unusable), "hasher",
+                  "hasher_attrs"? (set on the hasher first, as a subclass in
+                  PASSWORD_HASHERS would: {"iterations": 1000001}, {"rounds": 13}),
+                  "edit_hash"? ([old, new]: replaced once in the hash made),
                   "is_active", "date_joined"?, "tasks": [{"title", "description",
                   "completed", "created_at"?, "updated_at"?}]}],
        "delete_task_titles": [...], "tokens_for": ["username", ...]}
 Prints JSON: {"users": {username: id}, "tasks": [{id, title, ...}], "tokens":
 {username: {"access", "refresh"}}}.
 """
+import copy
 import datetime
 import json
 import os
@@ -63,7 +67,7 @@ settings.configure(
 )
 django.setup()
 
-from django.contrib.auth.hashers import make_password  # noqa: E402
+from django.contrib.auth.hashers import get_hasher, make_password  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from rest_framework_simplejwt.tokens import RefreshToken  # noqa: E402
@@ -80,7 +84,20 @@ def when(text):
 out = {"users": {}, "tasks": [], "tokens": {}}
 for u in spec["users"]:
     password = u.get("password")
-    hashed = make_password(password, hasher=u.get("hasher", "default")) if password is not None else make_password(None)
+    if password is None:
+        hashed = make_password(None)
+    elif u.get("hasher_attrs"):
+        # A copy: Django keeps one instance of each hasher.
+        hasher = copy.copy(get_hasher(u.get("hasher", "default")))
+        for name, value in u["hasher_attrs"].items():
+            setattr(hasher, name, value)
+        hashed = hasher.encode(password, hasher.salt())
+    else:
+        hashed = make_password(password, hasher=u.get("hasher", "default"))
+    if u.get("edit_hash"):
+        old, new = u["edit_hash"]
+        assert old in hashed, (old, hashed)
+        hashed = hashed.replace(old, new, 1)
     user = User.objects.create(
         username=u["username"],
         email=u.get("email", ""),

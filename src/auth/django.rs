@@ -17,8 +17,12 @@
 //! ([`super::password`]), which reads its parameters from the PHC string as argon2-cffi does.
 //!
 //! Parameters are the stored hash's own (older rows have fewer pbkdf2 iterations), within
-//! caps that keep a corrupt row from costing minutes or gigabytes: such a hash is refused
-//! (the password check answers false) and a warning logged.
+//! the caps below: Django 4.2's own defaults (pbkdf2 up to Django 5.2's 1,000,000
+//! iterations). A hash past them is never verified: the password check answers false
+//! (and a warning is logged), and `import-django` imports such an account with an
+//! unusable password, to be reset. The caps are the one list both read.
+
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -27,17 +31,25 @@ use subtle::ConstantTimeEq;
 
 use super::password::Refused;
 
-/// The most pbkdf2 iterations verified: Django 4.2 makes 600,000, Django 6.0 1,200,000.
-/// At the cap, about 3.3 times Django 4.2's work.
-pub const MAX_PBKDF2_ITERATIONS: u32 = 2_000_000;
-/// The highest bcrypt cost verified: Django makes 12; each step doubles the time (16
-/// is 16 times Django's work).
-pub const MAX_BCRYPT_COST: u32 = 16;
+/// The most pbkdf2 iterations verified (`pbkdf2_sha256` and `pbkdf2_sha1` alike): Django
+/// 4.2 makes 600,000, Django 5.2 1,000,000.
+pub const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+/// The highest bcrypt cost verified: Django's 12 (each step doubles the time).
+pub const MAX_BCRYPT_COST: u32 = 12;
+/// The most scrypt work verified, as `N·r·p`: Django's default, 2^14·8·1. The memory
+/// scrypt needs (`128·N·r` bytes) is then at most Django's 16 MiB too.
+pub const MAX_SCRYPT_WORK: u128 = (1 << 14) * 8;
 /// The memory scrypt may use, as for Django: `hashlib.scrypt(maxmem=0)` leaves OpenSSL's
 /// default limit of 32 MiB (for the `B` and `V` buffers), past which Django fails too.
 const SCRYPT_MAX_MEM: u128 = 32 * 1024 * 1024;
-/// The most scrypt work verified, as `N·r·p`: 16 times Django's default (2^14·8·1).
-pub const MAX_SCRYPT_WORK: u128 = 1 << 21;
+/// The most memory an argon2 hash may ask for, in KiB: Django's `memory_cost`, 100 MiB.
+pub const MAX_ARGON2_M_COST_KIB: u32 = 102_400;
+/// The most argon2 work, memory (KiB) times passes: Django's 100 MiB twice (its
+/// `time_cost` is 2). A hash with less memory may take more passes, within that work.
+pub const MAX_ARGON2_WORK: u64 = 2 * 102_400;
+/// The most argon2 lanes: Django's `parallelism`. Lanes are computed one after another
+/// here, so they add no work; the cap only keeps to what Django makes.
+pub const MAX_ARGON2_LANES: u32 = 8;
 
 /// A Django hash, parsed.
 #[derive(Debug)]
@@ -242,6 +254,48 @@ fn decimal(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// How long verifying the dearest hash the caps let through takes here, over Django's
+/// hashers but argon2 (see [`super::password::dearest_verification`]). Each is timed on
+/// parameters an eighth to a tenth of the caps and scaled up: the work is linear in the
+/// iterations, in 2^cost and in N·r·p.
+pub fn dearest_kdf() -> Duration {
+    let salt = "calibration-salt".to_owned();
+    let time = |kdf: Kdf, scale: u32| {
+        let started = Instant::now();
+        let _ = kdf.encode("calibration password");
+        started.elapsed() * scale
+    };
+    let pbkdf2 = |prf| Kdf::Pbkdf2 {
+        prf,
+        iterations: MAX_PBKDF2_ITERATIONS / 10,
+        salt: salt.clone(),
+    };
+    [
+        time(pbkdf2(Prf::Sha256), 10),
+        time(pbkdf2(Prf::Sha1), 10),
+        time(
+            Kdf::BcryptSha256 {
+                version: bcrypt::Version::TwoB,
+                cost: MAX_BCRYPT_COST - 3,
+                salt: [7; 16],
+            },
+            8,
+        ),
+        time(
+            Kdf::Scrypt {
+                log_n: 11,
+                salt: salt.clone(),
+                r: (MAX_SCRYPT_WORK >> 14) as u32,
+                p: 1,
+            },
+            8,
+        ),
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or_default()
+}
+
 impl Kdf {
     /// Whether `password` is the one `encoded` (the string this was parsed from) was made
     /// of: Django's `verify`, encoding the password again with the same salt and
@@ -263,31 +317,22 @@ impl Kdf {
                 salt,
             } => {
                 // Django's `pbkdf2` with `dklen=None`: the digest's size.
-                let (name, derived) = match prf {
-                    Prf::Sha256 => {
-                        let mut out = [0u8; 32];
-                        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
-                            password.as_bytes(),
-                            salt.as_bytes(),
-                            *iterations,
-                            &mut out,
-                        );
-                        ("pbkdf2_sha256", out.to_vec())
-                    }
-                    Prf::Sha1 => {
-                        let mut out = [0u8; 20];
-                        pbkdf2::pbkdf2_hmac::<sha1::Sha1>(
-                            password.as_bytes(),
-                            salt.as_bytes(),
-                            *iterations,
-                            &mut out,
-                        );
-                        ("pbkdf2_sha1", out.to_vec())
-                    }
+                let (name, algorithm, size) = match prf {
+                    Prf::Sha256 => ("pbkdf2_sha256", ring::pbkdf2::PBKDF2_HMAC_SHA256, 32),
+                    Prf::Sha1 => ("pbkdf2_sha1", ring::pbkdf2::PBKDF2_HMAC_SHA1, 20),
                 };
+                let mut out = [0u8; 32];
+                let out = &mut out[..size];
+                ring::pbkdf2::derive(
+                    algorithm,
+                    std::num::NonZeroU32::new(*iterations)?,
+                    salt.as_bytes(),
+                    password.as_bytes(),
+                    out,
+                );
                 Some(format!(
                     "{name}${iterations}${salt}${}",
-                    STANDARD.encode(derived)
+                    STANDARD.encode(out)
                 ))
             }
             Kdf::BcryptSha256 {
@@ -552,32 +597,35 @@ mod tests {
     }
 
     #[test]
-    fn absurd_parameters_are_refused_before_any_work() {
+    fn parameters_past_djangos_own_are_refused_before_any_work() {
         let costly = |hash: &str| matches!(parse(hash), Err(Refused::TooCostly(..)));
-        // At the caps: accepted.
+        // At the caps (Django 4.2's defaults, pbkdf2 up to Django 5.2's): accepted.
         let h32 = STANDARD.encode([7u8; 32]);
+        let h20 = STANDARD.encode([7u8; 20]);
         let h64 = STANDARD.encode([7u8; 64]);
-        assert!(parse(&format!("pbkdf2_sha256$2000000$salt${h32}")).is_ok());
+        assert!(parse(&format!("pbkdf2_sha256$1000000$salt${h32}")).is_ok());
+        assert!(parse(&format!("pbkdf2_sha1$1000000$salt${h20}")).is_ok());
         assert!(
-            parse("bcrypt_sha256$$2b$16$f1ghKPnilCqAQYU1Gd5itOxIhn7pNljTQdrpUIuuYLzrB1/z0M9va")
+            parse("bcrypt_sha256$$2b$12$f1ghKPnilCqAQYU1Gd5itOxIhn7pNljTQdrpUIuuYLzrB1/z0M9va")
                 .is_ok()
         );
-        assert!(parse(&format!("scrypt$16384$salt$8$16${h64}")).is_ok());
+        assert!(parse(&format!("scrypt$16384$salt$8$1${h64}")).is_ok());
+        // The same work otherwise spread: accepted too.
+        assert!(parse(&format!("scrypt$8192$salt$8$2${h64}")).is_ok());
         // Past them: refused.
-        assert!(costly(&format!("pbkdf2_sha256$2000001$salt${h32}")));
-        let h20 = STANDARD.encode([7u8; 20]);
+        assert!(costly(&format!("pbkdf2_sha256$1000001$salt${h32}")));
+        assert!(costly(&format!("pbkdf2_sha256$2000000$salt${h32}")));
+        assert!(costly(&format!("pbkdf2_sha1$1000001$salt${h20}")));
         assert!(costly(&format!("pbkdf2_sha1$99999999999$salt${h20}")));
-        assert!(costly(
-            "bcrypt_sha256$$2b$17$f1ghKPnilCqAQYU1Gd5itOxIhn7pNljTQdrpUIuuYLzrB1/z0M9va"
-        ));
-        assert!(costly(
-            "bcrypt_sha256$$2b$31$f1ghKPnilCqAQYU1Gd5itOxIhn7pNljTQdrpUIuuYLzrB1/z0M9va"
-        ));
-        assert!(costly(&format!("scrypt$16384$salt$8$17${h64}")));
-        assert!(costly(&format!("scrypt$1024$salt$1$5000${h64}")));
-        // More memory than Django's own limit (it fails on these too): 2^15·8 needs 32 MiB
-        // and a little more.
+        for cost in [13, 16, 17, 31] {
+            assert!(costly(&format!(
+                "bcrypt_sha256$$2b${cost}$f1ghKPnilCqAQYU1Gd5itOxIhn7pNljTQdrpUIuuYLzrB1/z0M9va"
+            )));
+        }
+        assert!(costly(&format!("scrypt$16384$salt$8$2${h64}")));
         assert!(costly(&format!("scrypt$32768$salt$8$1${h64}")));
+        assert!(costly(&format!("scrypt$16384$salt$16$1${h64}")));
+        assert!(costly(&format!("scrypt$1024$salt$1$5000${h64}")));
         assert!(costly(&format!("scrypt$1073741824$salt$8$1${h64}")));
         // A derived key of the wrong size or alphabet can't match: refused unworked.
         for short in [
@@ -595,18 +643,52 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn absurd_argon2_parameters_are_refused_not_allocated() {
-        // 4 GiB and 1,000 passes would take the machine's memory or minutes.
+    async fn argon2_past_djangos_parameters_is_refused_not_allocated() {
+        let costly = |hash: &str| {
+            matches!(
+                crate::auth::password::refusal(hash),
+                Some(Refused::TooCostly(..))
+            )
+        };
+        // Django's own (100 MiB, 2 passes, 8 lanes) and ours: verified.
+        assert!(crate::auth::password::refusal(ARGON2ID).is_none());
+        assert!(
+            crate::auth::password::refusal(
+                "$argon2id$v=19$m=19456,t=2,p=1$UXg5clRtTGsycFd6$XdYFxGtSv/YtAeCAGFMwjA"
+            )
+            .is_none()
+        );
+        // Less memory and more passes, within Django's work: verified.
+        assert!(
+            crate::auth::password::refusal(
+                "argon2$argon2id$v=19$m=51200,t=4,p=8$UXg5clRtTGsycFd6$XdYFxGtSv/YtAeCAGFMwjA"
+            )
+            .is_none()
+        );
         let started = std::time::Instant::now();
         for hash in [
+            // More memory, more work, more lanes than Django's.
+            "argon2$argon2id$v=19$m=102401,t=1,p=8$UXg5clRtTGsycFd6$XdYFxGtSv/YtAeCAGFMwjA",
+            "argon2$argon2id$v=19$m=102400,t=3,p=8$UXg5clRtTGsycFd6$XdYFxGtSv/YtAeCAGFMwjA",
+            "argon2$argon2id$v=19$m=65536,t=4,p=8$UXg5clRtTGsycFd6$XdYFxGtSv/YtAeCAGFMwjA",
+            "argon2$argon2id$v=19$m=102400,t=2,p=16$UXg5clRtTGsycFd6$XdYFxGtSv/YtAeCAGFMwjA",
+            // 4 GiB and 1,000 passes would take the machine's memory or minutes.
             "argon2$argon2id$v=19$m=4194304,t=2,p=1$UXg5clRtTGsycFd6$XdYFxGtSv/YtAeCAGFMwjA",
             "argon2$argon2id$v=19$m=102400,t=1000,p=8$UXg5clRtTGsycFd6$XdYFxGtSv/YtAeCAGFMwjA",
             "$argon2id$v=19$m=4194304,t=2,p=1$UXg5clRtTGsycFd6$XdYFxGtSv/YtAeCAGFMwjA",
             "$argon2id$v=19$m=19456,t=100000,p=1$UXg5clRtTGsycFd6$XdYFxGtSv/YtAeCAGFMwjA",
         ] {
+            assert!(costly(hash), "{hash}");
             assert!(!verifies(PW, hash).await, "{hash}");
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn calibration_measures_a_plausible_dearest_verification() {
+        let dearest = dearest_kdf();
+        assert!(dearest > std::time::Duration::from_millis(5), "{dearest:?}");
+        assert!(dearest < std::time::Duration::from_secs(60), "{dearest:?}");
     }
 
     #[tokio::test]

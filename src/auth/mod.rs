@@ -3,8 +3,10 @@
 //! operation takes as its `Caller` argument.
 
 pub mod django;
+pub mod floor;
 pub mod jwt;
 pub mod password;
+pub mod queue;
 pub mod session;
 pub mod tickets;
 

@@ -1,10 +1,11 @@
 //! Password storage: argon2id PHC strings with the OWASP minimum parameters, hashed and
-//! verified on tokio's blocking pool, at most one per core, behind a bounded queue.
-//! Hashes imported from the Django app verify too ([`super::django`]); a login that
+//! verified on tokio's blocking pool, at most one per core, behind a bounded queue
+//! ([`super::queue`]). Hashes imported from the Django app verify too
+//! ([`super::django`]), within its caps and in a lane of their own; a login that
 //! verifies one (or an argon2 hash weaker than ours) stores a new one ([`needs_rehash`]).
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{self, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -23,12 +24,8 @@ const SALT_LEN: usize = 16;
 /// as a wrong password for a known one.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$u8N/lN5HHBKdI6kS6oi16Q$hZPlmI6S1MGKBbjpq8irWQd5gK/Al+BJ8NSnB5IdJvo";
 
-/// The most memory a stored argon2 hash may ask for, in KiB: 256 MiB (Django's argon2
-/// hashes ask 100 MiB, ours 19 MiB).
-pub const MAX_ARGON2_M_COST_KIB: u32 = 256 * 1024;
-/// The most argon2 work (memory in KiB times passes) verified: 1 GiB passed over, five
-/// times a Django hash's (100 MiB twice), 27 times ours (19 MiB twice).
-pub const MAX_ARGON2_WORK: u64 = 1024 * 1024;
+pub use super::django::{MAX_ARGON2_LANES, MAX_ARGON2_M_COST_KIB, MAX_ARGON2_WORK};
+pub use super::queue::{Busy, HashPlace, HashQueue};
 
 /// Why a stored hash cannot be verified: no password matches it.
 #[derive(Debug)]
@@ -123,103 +120,29 @@ fn argon2() -> Result<Argon2<'static>, argon2::Error> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// At most this many hashes run at once (one per core): each needs 19 MiB, and a flood of
-/// logins must queue rather than take the machine's memory or every core.
-static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    tokio::sync::Semaphore::new(cores.clamp(1, 8))
-});
+/// At most this many of our hashes run at once (one per core): each needs 19 MiB, and a
+/// flood of logins must queue rather than take the machine's memory or every core.
+/// Verifications of the Django app's hashes run in the legacy lane instead
+/// ([`super::queue`]), so they never hold one of these.
+static HASHING: LazyLock<tokio::sync::Semaphore> =
+    LazyLock::new(|| tokio::sync::Semaphore::new(cores().clamp(1, 8)));
 
-/// Why a [`HashQueue`] turned a hash away.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Busy {
-    /// Every place in the queue is taken.
-    QueueFull,
-    /// The key already has as many hashes running or waiting as it may.
-    KeyBusy,
-}
-
-/// Admission to password hashing for one server: at most `capacity` hashes running or
-/// waiting at once, at most `per_key` of them for one key (an account's username). Past
-/// either, a hash is refused at once (the caller answers 503) instead of waiting without
-/// bound behind the process-wide one-hash-per-core limit. A burst against one account,
-/// even from many addresses, so holds only a few places and everyone else's logins
-/// still get through.
-#[derive(Clone)]
-pub struct HashQueue {
-    inner: std::sync::Arc<QueueInner>,
-}
-
-struct QueueInner {
-    per_key_max: usize,
-    places: std::sync::Arc<tokio::sync::Semaphore>,
-    /// Hashes running or waiting per key; at most `capacity` keys.
-    per_key: std::sync::Mutex<HashMap<String, usize>>,
-}
-
-/// A place in a [`HashQueue`], given back when dropped.
-pub struct HashPlace {
-    inner: std::sync::Arc<QueueInner>,
-    key: String,
-    _permit: tokio::sync::OwnedSemaphorePermit,
-}
-
-impl HashQueue {
-    pub fn new(capacity: usize, per_key: usize) -> HashQueue {
-        HashQueue {
-            inner: std::sync::Arc::new(QueueInner {
-                per_key_max: per_key.max(1),
-                places: std::sync::Arc::new(tokio::sync::Semaphore::new(
-                    capacity.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
-                )),
-                per_key: std::sync::Mutex::new(HashMap::new()),
-            }),
-        }
-    }
-
-    /// A place for one hash for `key`, or why there is none.
-    pub fn enter(&self, key: &str) -> Result<HashPlace, Busy> {
-        let mut per_key = self.inner.per_key.lock().unwrap_or_else(|p| p.into_inner());
-        let running = per_key.get(key).copied().unwrap_or(0);
-        if running >= self.inner.per_key_max {
-            return Err(Busy::KeyBusy);
-        }
-        let permit = self
-            .inner
-            .places
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Busy::QueueFull)?;
-        per_key.insert(key.to_owned(), running + 1);
-        Ok(HashPlace {
-            inner: self.inner.clone(),
-            key: key.to_owned(),
-            _permit: permit,
-        })
-    }
-}
-
-impl Drop for HashPlace {
-    fn drop(&mut self) {
-        let mut per_key = self.inner.per_key.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = per_key.get_mut(&self.key) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                per_key.remove(&self.key);
-            }
-        }
-    }
+/// The machine's cores (2 when unknown).
+pub(super) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// The 19 MiB working areas, reused: allocating (and freeing) one per hash made the
 /// allocator keep gigabytes after a burst of logins.
 static WORKSPACES: std::sync::Mutex<Vec<Vec<argon2::Block>>> = std::sync::Mutex::new(Vec::new());
 
-/// Runs `f` on the blocking pool with a permit (at most one hash per core at a time).
-async fn on_hashing_pool<T: Send + 'static>(
+/// Runs `f` on the blocking pool with a permit of `pool` (for ours, [`HASHING`]: at most
+/// one hash per core at a time).
+async fn on_pool<T: Send + 'static>(
+    pool: &tokio::sync::Semaphore,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
-    let _permit = HASHING
+    let _permit = pool
         .acquire()
         .await
         .map_err(|_| PasswordError::Join("hashing closed".into()))?;
@@ -228,13 +151,14 @@ async fn on_hashing_pool<T: Send + 'static>(
         .map_err(|e| PasswordError::Join(e.to_string()))
 }
 
-/// Runs `f` on the blocking pool with a permit and a reusable working area of
+/// Runs `f` on the blocking pool with a permit of `pool` and a reusable working area of
 /// `blocks` argon2 blocks.
 async fn with_workspace<T: Send + 'static>(
+    pool: &tokio::sync::Semaphore,
     blocks: usize,
     f: impl FnOnce(&mut [argon2::Block]) -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
-    on_hashing_pool(move || {
+    on_pool(pool, move || {
         let taken = WORKSPACES.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut memory = match taken {
             Some(m) if m.len() == blocks => m,
@@ -261,7 +185,7 @@ pub async fn hash_password(password: String) -> Result<String, PasswordError> {
         .try_fill_bytes(&mut salt)
         .map_err(PasswordError::Salt)?;
     let salt = SaltString::encode_b64(&salt)?;
-    with_workspace(ARGON2_M_COST_KIB as usize, move |memory| {
+    with_workspace(&HASHING, ARGON2_M_COST_KIB as usize, move |memory| {
         hash_with(&password, &salt, memory)
     })
     .await?
@@ -290,35 +214,104 @@ fn hash_with(
 /// unknown user costs the same time as a wrong password for a known one; so does a hash
 /// no password matches (Django's unusable `!…` passwords, a malformed hash, an unknown
 /// algorithm, parameters past the caps: these last are logged once). Never panics.
+/// Every hash takes a place of the one-per-core pool here; the server checks passwords
+/// through [`HashQueue::check`], which gives the Django ones a lane of their own.
 pub async fn verify_password(password: String, hash: Option<String>) -> bool {
-    let Some(hash) = hash else {
-        verify_dummy(password).await;
-        return false;
-    };
-    match how_to_verify(&hash) {
-        Ok(Verifier::Argon2 {
-            phc,
-            blocks,
-            default_version,
-        }) => with_workspace(blocks, move |memory| {
-            verify_with(&password, &phc, default_version, memory)
-        })
-        .await
-        .unwrap_or(false),
-        Ok(Verifier::Django(kdf)) => on_hashing_pool(move || kdf.verify(&password, &hash))
+    Stored::new(hash).verify(password, &HASHING).await
+}
+
+/// A stored password hash (`None`: no such account), looked at: how it is verified, and
+/// in which lane.
+pub struct Stored {
+    hash: String,
+    how: Result<Verifier, Refused>,
+}
+
+impl Stored {
+    pub fn new(hash: Option<String>) -> Stored {
+        match hash {
+            Some(hash) => Stored {
+                how: how_to_verify(&hash),
+                hash,
+            },
+            None => Stored {
+                hash: String::new(),
+                how: Err(Refused::Unusable),
+            },
+        }
+    }
+
+    /// Whether verifying it belongs in the legacy lane: a hash from the Django app, or an
+    /// argon2 one dearer than ours. Not an unknown account nor a refused hash: those cost
+    /// one of our hashes (the dummy), as a wrong password for a native account does.
+    pub fn is_legacy(&self) -> bool {
+        match &self.how {
+            Ok(Verifier::Argon2 { legacy, .. }) => *legacy,
+            Ok(Verifier::Django(_)) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// Verifies `password` on the blocking pool: ours (and the dummy) with a place of the
+    /// one-per-core pool, legacy ones ([`Stored::is_legacy`]) with one of `legacy`.
+    pub async fn verify(self, password: String, legacy: &tokio::sync::Semaphore) -> bool {
+        let pool = if self.is_legacy() { legacy } else { &HASHING };
+        let hash = self.hash;
+        match self.how {
+            Ok(Verifier::Argon2 {
+                phc,
+                blocks,
+                default_version,
+                ..
+            }) => with_workspace(pool, blocks, move |memory| {
+                verify_with(&password, &phc, default_version, memory)
+            })
             .await
             .unwrap_or(false),
-        Err(refused) => {
-            refused.warn_once();
-            verify_dummy(password).await;
-            false
+            Ok(Verifier::Django(kdf)) => on_pool(pool, move || kdf.verify(&password, &hash))
+                .await
+                .unwrap_or(false),
+            Err(refused) => {
+                refused.warn_once();
+                verify_dummy(password).await;
+                false
+            }
         }
     }
 }
 
+/// Why no password can match `hash`, if none can: unusable, unknown, malformed, or past
+/// the caps (what a login would refuse without verifying it).
+pub fn refusal(hash: &str) -> Option<Refused> {
+    how_to_verify(hash).err()
+}
+
+/// How long verifying the dearest hash a login may verify (at the caps) takes on this
+/// machine now: the slowest of Django's hashers at their caps (see
+/// [`super::django::dearest_kdf`]) and argon2 at its cap (timed with one pass, doubled).
+/// Blocking, about a quarter of a second of CPU and 100 MiB for a moment.
+pub fn dearest_verification() -> Duration {
+    let argon2 = Params::new(MAX_ARGON2_M_COST_KIB, 1, MAX_ARGON2_LANES, Some(32))
+        .map(|params| {
+            let passes = (MAX_ARGON2_WORK / u64::from(MAX_ARGON2_M_COST_KIB)) as u32;
+            let mut memory = vec![argon2::Block::default(); MAX_ARGON2_M_COST_KIB as usize];
+            let started = Instant::now();
+            let _ = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password_into_with_memory(
+                    b"calibration password",
+                    b"calibration-salt",
+                    &mut [0u8; 32],
+                    &mut memory,
+                );
+            started.elapsed() * passes
+        })
+        .unwrap_or_default();
+    argon2.max(super::django::dearest_kdf())
+}
+
 /// Verifies against [`DUMMY_HASH`], for the time it takes.
 async fn verify_dummy(password: String) {
-    let _ = with_workspace(ARGON2_M_COST_KIB as usize, move |memory| {
+    let _ = with_workspace(&HASHING, ARGON2_M_COST_KIB as usize, move |memory| {
         verify_with(&password, DUMMY_HASH, Version::V0x13, memory)
     })
     .await;
@@ -332,6 +325,8 @@ enum Verifier {
         phc: String,
         blocks: usize,
         default_version: Version,
+        /// A Django hash, or dearer than ours: the legacy lane's.
+        legacy: bool,
     },
     /// Django's other hashers.
     Django(super::django::Kdf),
@@ -343,11 +338,11 @@ fn how_to_verify(hash: &str) -> Result<Verifier, Refused> {
     }
     if hash.starts_with('$') {
         // Ours: the argon2 crate takes a PHC string without a version as version 0x13.
-        return argon2_verifier(hash.to_owned(), Version::V0x13);
+        return argon2_verifier(hash.to_owned(), Version::V0x13, false);
     }
     match super::django::parse(hash)? {
         // argon2-cffi (the C library) takes one without a version as 0x10.
-        super::django::DjangoHash::Argon2(phc) => argon2_verifier(phc, Version::V0x10),
+        super::django::DjangoHash::Argon2(phc) => argon2_verifier(phc, Version::V0x10, true),
         super::django::DjangoHash::Kdf(kdf) => Ok(Verifier::Django(kdf)),
     }
 }
@@ -356,25 +351,34 @@ fn how_to_verify(hash: &str) -> Result<Verifier, Refused> {
 /// characters, which no password matches.
 pub const UNUSABLE_PREFIX: &str = "!";
 
-fn argon2_verifier(phc: String, default_version: Version) -> Result<Verifier, Refused> {
+/// An argon2 hash within the caps (the Django app's, or ours, which have the same).
+fn argon2_verifier(
+    phc: String,
+    default_version: Version,
+    from_django: bool,
+) -> Result<Verifier, Refused> {
     let malformed = || Refused::Malformed("argon2");
     let parsed = PasswordHash::new(&phc).map_err(|_| malformed())?;
     let params = Params::try_from(&parsed).map_err(|_| malformed())?;
     Algorithm::try_from(parsed.algorithm).map_err(|_| malformed())?;
-    let (m, t) = (params.m_cost(), params.t_cost());
-    if m > MAX_ARGON2_M_COST_KIB || u64::from(m) * u64::from(t) > MAX_ARGON2_WORK {
+    let (m, t, p) = (params.m_cost(), params.t_cost(), params.p_cost());
+    let work = u64::from(m) * u64::from(t);
+    if m > MAX_ARGON2_M_COST_KIB || work > MAX_ARGON2_WORK || p > MAX_ARGON2_LANES {
         return Err(Refused::TooCostly(
             "argon2",
             format!(
-                "m={m} KiB, t={t} (at most m={MAX_ARGON2_M_COST_KIB} and m·t={MAX_ARGON2_WORK} \
-                 are verified)"
+                "m={m} KiB, t={t}, p={p} (at most m={MAX_ARGON2_M_COST_KIB}, \
+                 m·t={MAX_ARGON2_WORK} and p={MAX_ARGON2_LANES} are verified)"
             ),
         ));
     }
+    let dearer_than_ours =
+        m > ARGON2_M_COST_KIB || work > u64::from(ARGON2_M_COST_KIB) * u64::from(ARGON2_T_COST);
     Ok(Verifier::Argon2 {
         blocks: m as usize,
         phc,
         default_version,
+        legacy: from_django || dearer_than_ours,
     })
 }
 
@@ -532,24 +536,30 @@ mod tests {
     }
 
     #[test]
-    fn the_hash_queue_is_bounded_overall_and_per_key() {
-        let q = HashQueue::new(3, 2);
-        let a1 = q.enter("alice").unwrap();
-        let a2 = q.enter("alice").unwrap();
-        assert_eq!(q.enter("alice").err(), Some(Busy::KeyBusy));
-        let b1 = q.enter("bob").unwrap();
-        assert_eq!(q.enter("carol").err(), Some(Busy::QueueFull));
-        drop(a1);
-        let c1 = q.enter("carol").unwrap();
-        assert_eq!(q.enter("alice").err(), Some(Busy::QueueFull));
-        drop((a2, b1, c1));
-        let _again: Vec<HashPlace> = ["alice", "alice", "bob"]
-            .iter()
-            .map(|k| q.enter(k).unwrap())
-            .collect();
-        assert!(
-            q.inner.per_key.lock().unwrap().len() == 2,
-            "only keys with places held are tracked"
-        );
+    fn django_hashes_and_argon2_dearer_than_ours_go_to_the_legacy_lane() {
+        let legacy = |hash: &str| Stored::new(Some(hash.to_owned())).is_legacy();
+        assert!(legacy(
+            "pbkdf2_sha256$1000$salt$A9b4Rw8VeFyC4C5ImlD1bJRcrk6ziCeDpQCvZVeQOr8="
+        ));
+        assert!(legacy(
+            "argon2$argon2i$v=19$m=512,t=2,p=2$UXg5clRtTGsycFd6$XdYFxGtSv/YtAeCAGFMwjA"
+        ));
+        assert!(legacy(
+            "$argon2id$v=19$m=65536,t=2,p=1$UXg5clRtTGsycFd6$XdYFxGtSv/YtAeCAGFMwjA"
+        ));
+        assert!(legacy(
+            "$argon2id$v=19$m=19456,t=3,p=1$UXg5clRtTGsycFd6$XdYFxGtSv/YtAeCAGFMwjA"
+        ));
+        // Ours, weaker ones, no account, and hashes refused unverified cost one of ours.
+        assert!(!legacy(DUMMY_HASH));
+        assert!(!legacy(
+            "$argon2id$v=19$m=8192,t=1,p=1$UXg5clRtTGsycFd6$XdYFxGtSv/YtAeCAGFMwjA"
+        ));
+        assert!(!Stored::new(None).is_legacy());
+        assert!(!legacy("!unusable"));
+        assert!(!legacy(
+            "pbkdf2_sha256$1000001$salt$A9b4Rw8VeFyC4C5ImlD1bJRcrk6ziCeDpQCvZVeQOr8="
+        ));
+        assert!(!legacy("md5$salt$hash"));
     }
 }

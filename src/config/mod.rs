@@ -241,6 +241,13 @@ pub struct ServeArgs {
     #[arg(help_heading = "Limits", long, env = "TASKLANE_HASH_QUEUE", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub hash_queue: u32,
 
+    /// Failed logins answer no sooner than this after they arrive, so their timing does
+    /// not tell an unknown username, a native account and one with a hash imported from
+    /// the Django app apart. `auto`: measured at start-up, 1.5 times the dearest hash a
+    /// login may verify, at least 250 ms; it rises with the load. `0s` turns it off.
+    #[arg(help_heading = "Auth", long, env = "TASKLANE_FAILED_LOGIN_FLOOR", default_value = "auto", value_parser = parse_floor)]
+    pub failed_login_floor: FailedLoginFloor,
+
     /// The window the login and registration limits count in.
     #[arg(help_heading = "Auth", long, env = "TASKLANE_THROTTLE_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
     pub throttle_window: Duration,
@@ -324,6 +331,25 @@ pub struct ServeArgs {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// `--failed-login-floor`: measured at start-up, or given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedLoginFloor {
+    Auto,
+    Fixed(Duration),
+}
+
+fn parse_floor(s: &str) -> Result<FailedLoginFloor, String> {
+    if s.trim() == "auto" {
+        return Ok(FailedLoginFloor::Auto);
+    }
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("expected `auto` or a duration such as 300ms: {e}"))?;
+    if d > Duration::from_secs(10) {
+        return Err("at most 10s".into());
+    }
+    Ok(FailedLoginFloor::Fixed(d))
 }
 
 /// An origin: `scheme://host[:port]`, nothing else (and never `*`).

@@ -14,7 +14,7 @@ use super::password_policy::validate_password;
 use super::validators::{USERNAME_MAX, is_valid_email, is_valid_username, normalize_username};
 use super::{Chars, DomainError, FieldErrors, check, check_chars, unique_message};
 use crate::auth::jwt::{Grant, Jwt, Signed, TokenType};
-use crate::auth::password::{HashQueue, hash_password, needs_rehash, verify_password};
+use crate::auth::password::{HashQueue, hash_password, needs_rehash};
 use crate::clock::{now_secs, now_secs_f64};
 use crate::model::User;
 use crate::store::admin::AccountChange;
@@ -189,16 +189,19 @@ pub struct Login<'a> {
 /// Checks `password` for the account `username` names, as a login attempt: counted per
 /// address and username and per address before the password is hashed (checked and
 /// recorded in one lock, so however many guesses arrive at once, at most the limit reach
-/// argon2), in a place of the bounded hashing queue. The active account when the password
-/// is right (its failures are then forgotten); `None` when it is wrong, the account
-/// unknown, inactive or its password unusable. A right password stored in an older
-/// format (a Django hash, a weaker argon2 one) is stored anew as ours, in the same place
-/// of the queue (`upgrade_hash`).
+/// argon2), in a place of the bounded hashing queue (a hash from the Django app in the
+/// queue's legacy lane). The active account when the password is right (its failures are
+/// then forgotten); `None` when it is wrong, the account unknown, inactive or its
+/// password unusable, or the legacy lane full: all of these answer no sooner than the
+/// queue's failure floor, so their timing says nothing about the account. A right
+/// password stored in an older format (a Django hash, a weaker argon2 one) is stored
+/// anew as ours, in the same place of the queue (`upgrade_hash`).
 pub async fn check_password(
     ctx: &Login<'_>,
     username: &str,
     password: String,
 ) -> Result<Option<Account>, DomainError> {
+    let started = std::time::Instant::now();
     // A name no account can have is refused before anything is stored or hashed.
     let Some(normal) = login_username(username) else {
         return Ok(None);
@@ -229,7 +232,19 @@ pub async fn check_password(
         .as_deref()
         .is_some_and(needs_rehash)
         .then(|| password.clone());
-    let verified = verify_password(password, hash).await;
+    let floor = ctx.hash_queue.floor();
+    let Ok((verified, place)) = ctx.hash_queue.check(place, &normal, password, hash).await else {
+        // The legacy lane is full: answered as a failure, unchecked and not counted (a 503
+        // would say the account has a hash from the Django app).
+        throttles.login.refund(&pair, pair_attempt).await;
+        throttles
+            .login_address
+            .refund(ctx.address, address_attempt)
+            .await;
+        floor.pad(started).await;
+        return Ok(None);
+    };
+    floor.observe(started.elapsed());
     let mut account = account.filter(|a| verified && a.is_active);
     if let (Some(a), Some(password)) = (account.as_mut(), again) {
         upgrade_hash(ctx.store, a, password).await;
@@ -243,6 +258,8 @@ pub async fn check_password(
             .login_address
             .refund(ctx.address, address_attempt)
             .await;
+    } else {
+        floor.pad(started).await;
     }
     Ok(account)
 }

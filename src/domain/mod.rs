@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod api_tokens;
+pub mod imports;
 pub mod listing;
 pub mod password_policy;
 pub mod profile;

@@ -4,11 +4,16 @@
 use super::{Chars, DomainError, FieldErrors, check, check_chars};
 use crate::store::tasks::TaskChanges;
 
-const TITLE: Chars = Chars::trimmed(255);
+/// The longest title and description, in characters (`import-django` holds the
+/// original's rows to them too).
+pub const TITLE_MAX: usize = 255;
+pub const DESCRIPTION_MAX: usize = 10_000;
+
+const TITLE: Chars = Chars::trimmed(TITLE_MAX);
 const DESCRIPTION: Chars = Chars {
     allow_blank: true,
     trim: true,
-    max_length: Some(10_000),
+    max_length: Some(DESCRIPTION_MAX),
 };
 
 /// A task's fields as given: `None` for a field that is absent (kept, on a change) or

@@ -3,6 +3,8 @@
 
 /// Usernames are at most this many characters (Django's `AbstractUser.username`).
 pub const USERNAME_MAX: usize = 150;
+/// Email addresses are at most this many characters (Django's `EmailField`).
+pub const EMAIL_MAX: usize = 254;
 
 /// Django's `AbstractBaseUser.normalize_username`: Unicode NFKC, so `ａｌｉｃｅ`
 /// (full-width) and `alice` are one name. Applied wherever a username comes in.

@@ -5,6 +5,8 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -19,8 +21,8 @@ const NO_ACTIVE_ACCOUNT: &str =
 /// default `PASSWORD_HASHERS`, as `make_password` stores them (hasher `None`: an unusable
 /// password, `make_password(None)`; `"weak_argon2id"`: a bare argon2id PHC string with
 /// less memory and fewer passes than tasklane's, as argon2-cffi makes it). pbkdf2 with
-/// 1,000 iterations for speed (the unit tests verify Django's 600,000). None (skip)
-/// without the venv.
+/// 1,000 iterations for speed, unless a third element gives the count
+/// (`["pbkdf2_sha256", password, 600000]`, Django 4.2's). None (skip) without the venv.
 async fn django_hashes(requests: Value) -> Option<Vec<String>> {
     let python = django_python()?;
     const SCRIPT: &str = r#"
@@ -37,7 +39,7 @@ settings.configure(PASSWORD_HASHERS=[
 django.setup()
 from django.contrib.auth.hashers import check_password, get_hasher, make_password
 out = []
-for name, password in json.load(sys.stdin):
+for name, password, *iterations in json.load(sys.stdin):
     if name is None:
         out.append(make_password(None))
         continue
@@ -48,7 +50,7 @@ for name, password in json.load(sys.stdin):
         continue
     hasher = get_hasher(name)
     if name.startswith("pbkdf2"):
-        encoded = hasher.encode(password, hasher.salt(), iterations=1000)
+        encoded = hasher.encode(password, hasher.salt(), iterations=(iterations or [1000])[0])
     else:
         encoded = make_password(password, hasher=name)
     assert encoded.startswith(name + "$") and check_password(password, encoded)
@@ -269,4 +271,147 @@ async fn the_rehash_replaces_only_the_hash_it_verified_and_ends_no_credential() 
             .await
             .unwrap()
     );
+}
+
+/// `POST /api/token/` from `address` (the server trusts `X-Forwarded-For`), and how long
+/// the answer took.
+async fn login_from(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+    address: &str,
+) -> (StatusCode, Duration) {
+    let started = Instant::now();
+    let r = app
+        .client
+        .post(app.url("/api/token/"))
+        .header("x-forwarded-for", address)
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("request");
+    let status = r.status();
+    let _ = r.bytes().await;
+    (status, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_at_imported_accounts_waits_in_its_own_lane_not_in_native_logins_way() {
+    // Four accounts still holding Django's hash (pbkdf2 at the 1,000,000 iterations the
+    // caps allow), four wrong passwords at each at once: more than the legacy lane holds.
+    let imported: Vec<String> = (0..4).map(|i| format!("dj_burst{i}")).collect();
+    let requests: Vec<Value> = imported
+        .iter()
+        .map(|_| json!(["pbkdf2_sha256", PASSWORD, 1_000_000]))
+        .collect();
+    let Some(hashes) = django_hashes(json!(requests)).await else {
+        return;
+    };
+    let app = Arc::new(spawn_app_with(|a| a.trust_x_forwarded_for = true).await);
+    for (name, hash) in imported.iter().zip(&hashes) {
+        app.user(name).await;
+        import_hash(&app, name, hash).await;
+    }
+    app.user("bob1").await;
+    // Each guess from its own address: no throttle stands in the way.
+    let burst: Vec<_> = (0..16)
+        .map(|i| {
+            let (app, name) = (app.clone(), imported[i % 4].clone());
+            tokio::spawn(async move {
+                let address = format!("198.51.100.{}", 100 + i);
+                let answer = login_from(&app, &name, "wrong-password", &address).await;
+                (answer, Instant::now())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let (bob, bob_took) = login_from(&app, "bob1", PASSWORD, "198.51.100.20").await;
+    let bob_done = Instant::now();
+    let mut answers = Vec::new();
+    for b in burst {
+        answers.push(b.await.expect("burst task"));
+    }
+
+    // Bob logs in at once, while the lane is still checking the burst: he did not wait
+    // behind it (today he waits behind every one of its checks).
+    let after_bob = answers.iter().filter(|(_, at)| *at > bob_done).count();
+    let last = answers.iter().map(|(_, at)| *at).max().unwrap();
+    eprintln!(
+        "bob took {bob_took:?}; {after_bob} of the burst answered after him, the last {:?} \
+         after him",
+        last.saturating_duration_since(bob_done)
+    );
+    assert_eq!(bob, StatusCode::OK);
+    assert!(after_bob >= 1, "bob waited for the whole burst");
+    // The burst is refused like any wrong password: checked, or (the lane full) not
+    // checked but answered alike, never a 503 that would tell these accounts apart.
+    for ((status, _), _) in &answers {
+        assert_eq!(*status, StatusCode::UNAUTHORIZED);
+    }
+    // The accounts' owners still get in once the burst is over.
+    let (status, _) = login_from(&app, &imported[0], PASSWORD, "198.51.100.21").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// The middle of `times`.
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_take_as_long_for_unknown_native_and_imported_accounts() {
+    // Django 4.2's own hash of the day: pbkdf2_sha256 at 600,000 iterations, three to
+    // four times our argon2id.
+    let Some(hashes) = django_hashes(json!([["pbkdf2_sha256", PASSWORD, 600_000]])).await else {
+        return;
+    };
+    let app = spawn_app_with(|a| {
+        a.failed_login_floor = tasklane::config::FailedLoginFloor::Auto;
+        a.trust_x_forwarded_for = true;
+        a.login_failures = 1_000;
+    })
+    .await;
+    app.user("native1").await;
+    app.user("dj_600k").await;
+    import_hash(&app, "dj_600k", &hashes[0]).await;
+
+    // Rounds of one wrong password for each at once (they don't wait for each other:
+    // the imported one is checked in its own lane), the first round a warm-up.
+    let accounts = ["nobody1", "native1", "dj_600k"];
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); 3];
+    for round in 0..8 {
+        let answers =
+            futures_util::future::join_all(accounts.iter().enumerate().map(|(i, name)| {
+                let address = format!("203.0.113.{}", 10 * round + i);
+                let app = &app;
+                async move { login_from(app, name, "wrong-password", &address).await }
+            }))
+            .await;
+        for (i, (status, took)) in answers.into_iter().enumerate() {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", accounts[i]);
+            if round > 0 {
+                times[i].push(took);
+            }
+        }
+    }
+    let medians: Vec<Duration> = times.into_iter().map(median).collect();
+    eprintln!(
+        "median failed login: unknown {:?}, native {:?}, imported {:?}",
+        medians[0], medians[1], medians[2]
+    );
+    // Today: the imported account's failures take about three times the others'.
+    let (lo, hi) = (
+        *medians.iter().min().unwrap(),
+        *medians.iter().max().unwrap(),
+    );
+    assert!(
+        hi.as_secs_f64() <= lo.as_secs_f64() * 1.15,
+        "medians {medians:?} differ by more than 15%"
+    );
+    // And a right password is not held to the floor.
+    let (status, took) = login_from(&app, "native1", PASSWORD, "203.0.113.200").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(took < lo, "a success took {took:?}, failures {lo:?}");
 }

@@ -196,6 +196,9 @@ pub fn test_args(dir: &TestDir) -> ServeArgs {
     // Every test client comes from 127.0.0.1; throttle tests lower these again.
     args.registrations_per_address = 100_000;
     args.login_failures_per_address = 100_000;
+    // Failed logins answer at once (no calibration at each start); the timing tests
+    // turn the floor back on.
+    args.failed_login_floor = tasklane::config::FailedLoginFloor::Fixed(Duration::ZERO);
     args
 }
 
