@@ -1,5 +1,6 @@
 //! The server's background chores: pruning old events, idempotency keys and throttle
-//! counts, and forgetting rotated token pairs once their grace window has passed.
+//! counts, forgetting rotated token pairs once their grace window has passed, and
+//! finishing the purge of deleted accounts.
 
 use std::time::Duration;
 
@@ -56,6 +57,24 @@ pub(crate) async fn prune_throttles(state: AppState) {
         let before = clock::now_secs_f64() - window.as_secs_f64();
         if let Err(e) = state.store.prune_throttles(before, MAX_THROTTLE_ROWS).await {
             tracing::warn!(error = %e, "pruning throttle counts failed");
+        }
+    }
+}
+
+/// How often deleted accounts still holding rows are looked for.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// Purges the rows of accounts deleted but not purged yet (the purge of a process that
+/// stopped mid-way, or of `tasklane user delete` cut short): at start, then every minute.
+pub(crate) async fn purge_deleted_accounts(state: AppState) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.store.purge_deleted_accounts().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(accounts = n, "purged deleted accounts"),
+            Err(e) => tracing::warn!(error = %e, "purging deleted accounts failed"),
         }
     }
 }

@@ -23,6 +23,7 @@ mod memory;
 mod oauth;
 mod postgres;
 mod redis;
+mod stalls;
 mod stream;
 mod sync_count;
 mod tasks;

@@ -73,7 +73,8 @@ impl Postgres {
     /// Deletes events older than `cutoff` (an API timestamp), remembering per user how far
     /// the history was cut so that a stale `since` gets a reset, never a silent gap.
     ///
-    /// One pruner at a time across hosts (an advisory lock); it locks the users concerned
+    /// One pruner at a time across hosts (an advisory lock; a sweep that finds another
+    /// running does nothing); it locks the users concerned
     /// in id order before touching their events (the order every writer keeps), then
     /// deletes those users' old events and records the cut in one statement, so both see
     /// the same rows. (Another user's events that turn old meanwhile wait for the next
@@ -81,8 +82,15 @@ impl Postgres {
     pub async fn prune_events(&self, cutoff: String) -> Result<usize> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PRUNE_LOCK])
-            .await?;
+        // Another host pruning: this sweep has nothing to do.
+        let alone: bool = tx
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&PRUNE_LOCK])
+            .await?
+            .try_get(0)?;
+        if !alone {
+            tx.rollback().await?;
+            return Ok(0);
+        }
         let users = tx
             .query(
                 "SELECT id FROM users

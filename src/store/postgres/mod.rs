@@ -43,6 +43,12 @@
 //!   token issued alongside a password change outlives it.
 //! - **Uniqueness**: SQLSTATE 23505 is mapped from the constraint's name to
 //!   `StoreError::Conflict([field])` ([`on_unique`]), as SQLite's message is.
+//! - **No write waits long for a lock**: every connection has `lock_timeout` set to
+//!   [`group::LOCK_WAIT`] (5 s), so a statement held up by a transaction left open on a
+//!   row fails with `Unavailable` (503, retry) instead of hanging; task creates never
+//!   wait at all inside their shared batch (`SKIP LOCKED`, then tried again: [`group`]),
+//!   so one user's locked row holds up that user's creates only. Deleting an account is
+//!   one short statement, and its rows are purged in short transactions ([`purge`]).
 //! - **Durable commits**: every connection starts with `-c synchronous_commit=on` in its
 //!   startup options (after any the URL gives), so a commit returns only once its WAL is
 //!   flushed, whatever the server's, the database's or the role's default; `connect`
@@ -60,6 +66,7 @@ mod copy;
 mod events;
 mod group;
 mod idempotency;
+mod purge;
 mod seqs;
 mod settings;
 mod tasks;
@@ -83,6 +90,8 @@ use crate::clock::now_timestamp;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_throttles.sql"),
+    // Steps 3 and 4 come from other branches; merged, this is the fifth.
+    include_str!("migrations/0005_account_purge.sql"),
 ];
 
 /// The advisory lock migrations run under ("tasklane" in ASCII).
@@ -116,6 +125,7 @@ fn unavailable(e: &tokio_postgres::Error) -> bool {
                 || code.starts_with("53") // insufficient resources: too many connections…
                 || code.starts_with("57P") // shutting down, crashed, starting up
                 || code == "25006" // read-only transaction: a standby, mid-failover
+                || code == "55P03" // lock_timeout: another transaction held a row too long
         }
         // No SQLSTATE: the connection itself failed (refused, reset, timed out).
         None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
@@ -175,11 +185,17 @@ impl Postgres {
         // Appended, so they win over the same settings in the URL's options. A host that
         // vanishes mid-transaction (its network, not its process: the kernel would close
         // the socket) must not keep a user's row locked for the TCP keepalive's hours:
-        // none of our transactions waits on anything but the database.
-        let ours = "-c synchronous_commit=on -c idle_in_transaction_session_timeout=60s";
+        // none of our transactions waits on anything but the database. And no statement
+        // waits longer than `group::LOCK_WAIT` for a row lock (a transaction someone left
+        // open on a user's row): it fails, retryably (503), instead of hanging.
+        let ours = format!(
+            "-c synchronous_commit=on -c idle_in_transaction_session_timeout=60s \
+             -c lock_timeout={}ms",
+            group::LOCK_WAIT.as_millis()
+        );
         let options = match config.get_options() {
             Some(o) if !o.trim().is_empty() => format!("{o} {ours}"),
-            _ => ours.to_owned(),
+            _ => ours,
         };
         config.options(&options);
         if config.get_application_name().is_none() {
@@ -295,6 +311,15 @@ impl Postgres {
         )
     }
 
+    /// The longest purge transaction, and the creates put back in the queue because their
+    /// owner's row was locked ([`group`]).
+    pub fn stalls(&self) -> (Duration, u64) {
+        (
+            Duration::from_micros(self.counts.longest_job_us.load(Ordering::Relaxed)),
+            self.counts.lock_retries.load(Ordering::Relaxed),
+        )
+    }
+
     /// Connections in the pool, and how many of them are idle.
     pub fn pool_state(&self) -> (u32, u32) {
         let s = self.pool.status();
@@ -316,6 +341,8 @@ impl Postgres {
     async fn migrate(&self) -> Result<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
+        // Another host's migration may take longer than the usual lock wait.
+        tx.batch_execute("SET LOCAL lock_timeout = 0").await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
         tx.batch_execute(

@@ -10,14 +10,17 @@ use crate::store::events::EventCursor;
 use crate::store::{Result, StoreError};
 
 /// Appends the event for `task` inside the caller's transaction, under the owner's next
-/// event id.
+/// event id; `NotFound` (and the caller's write is rolled back) when the owner is gone or
+/// deleted.
 pub(super) fn insert_event(tx: &Transaction, action: Action, task: &Task) -> Result<Event> {
     let task_json =
         serde_json::to_string(task).map_err(|e| StoreError::Other(format!("task json: {e}")))?;
     let at = now_timestamp();
+    // A deleted account takes no more changes (its rows are being purged).
     let seq: i64 = tx
         .prepare_cached(
-            "UPDATE users SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq",
+            "UPDATE users SET event_seq = event_seq + 1 WHERE id = ?1 AND deleted_at IS NULL
+             RETURNING event_seq",
         )?
         .query_row([task.user.id], |r| r.get(0))?;
     tx.prepare_cached(

@@ -19,6 +19,7 @@ mod api_tokens;
 mod copy;
 mod events;
 mod idempotency;
+mod purge;
 mod settings;
 mod tasks;
 mod throttles;
@@ -40,6 +41,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema.sql"),
     include_str!("migrations/0002_credentials.sql"),
     include_str!("migrations/0003_throttles.sql"),
+    // Steps 4 and 5 come from other branches; merged, this is the sixth.
+    include_str!("migrations/0006_account_purge.sql"),
 ];
 
 /// How long a connection waits for another writer before giving up.
@@ -176,6 +179,11 @@ impl Sqlite {
             s.commits.load(Ordering::Relaxed),
             s.writes.load(Ordering::Relaxed),
         )
+    }
+
+    /// The longest job the writer has run since start.
+    pub fn longest_job(&self) -> Duration {
+        Duration::from_micros(self.writer.stats().longest_job_us.load(Ordering::Relaxed))
     }
 
     /// Connections in the pool, and how many of them are idle.
