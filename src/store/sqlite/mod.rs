@@ -21,6 +21,7 @@ mod events;
 mod idempotency;
 mod purge;
 mod settings;
+mod sweep;
 mod tasks;
 mod throttles;
 mod tokens;
