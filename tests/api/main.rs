@@ -23,6 +23,7 @@ mod memory;
 mod oauth;
 mod postgres;
 mod redis;
+mod row_locks;
 mod stalls;
 mod stream;
 mod sync_count;
