@@ -11,9 +11,10 @@ use serde_json::json;
 
 use tasklane::store::{Store, Synchronous};
 
-use crate::cli::user;
+use crate::cli::{tasklane, user};
 use crate::helpers::{
-    PASSWORD, TestApp, TestDb, api_token, db, on_postgres, spawn_app, spawn_app_with,
+    PASSWORD, TestApp, TestDb, api_token, db, on_postgres, spawn_app, spawn_app_with, start,
+    test_args,
 };
 
 /// Tasks (and as many events) the big account holds.
@@ -316,8 +317,11 @@ async fn a_deletion_cut_short_is_unusable_at_once_and_purged_by_the_next_start()
     let id = app.get("/api/users/me/", &access).await.json()["id"]
         .as_i64()
         .unwrap();
+    let mut last_id = 0;
     for i in 0..3 {
-        app.new_task(&access, &format!("Task number {i}")).await;
+        last_id = app.new_task(&access, &format!("Task number {i}")).await["id"]
+            .as_i64()
+            .unwrap();
     }
     let script = api_token(&app, &access, &["tasks:read"]).await;
     let (other, _) = app.user("bystander").await;
@@ -392,12 +396,74 @@ async fn a_deletion_cut_short_is_unusable_at_once_and_purged_by_the_next_start()
             "{table} still holds the account's rows"
         );
     }
-    // The new account of that name starts empty; the bystander lost nothing.
+    // The new account of that name starts empty, and a task id of the deleted account
+    // is never handed out again; the bystander lost nothing.
     let r = app.login("cutshort", PASSWORD).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let again = r.json()["access"].as_str().unwrap().to_owned();
     assert_eq!(app.task_count(&again).await, 0);
+    let newest = app.new_task(&again, "A fresh start").await;
+    assert!(newest["id"].as_i64().unwrap() > last_id, "{newest}");
     let r = app.login("bystander", PASSWORD).await;
     let bystander = r.json()["access"].as_str().unwrap().to_owned();
     assert_eq!(app.task_count(&bystander).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_copied_mid_purge_is_finished_on_the_copy() {
+    let app = spawn_app().await;
+    let (access, _) = app.user("movedaway").await;
+    let id = app.get("/api/users/me/", &access).await.json()["id"]
+        .as_i64()
+        .unwrap();
+    for i in 0..3 {
+        app.new_task(&access, &format!("Task number {i}")).await;
+    }
+    let (staying, _) = app.user("staying").await;
+    app.new_task(&staying, "Moves with the copy").await;
+    let elsewhere = other_process(&app).await;
+    assert!(elsewhere.delete_account(id).await.unwrap());
+    drop(elsewhere);
+    let source = match &app.args.database_url {
+        Some(url) => url.expose().to_owned(),
+        None => app.db_path().display().to_string(),
+    };
+    let (dir, _) = app.stop().await;
+
+    // The copy carries the mark and the rows still to purge.
+    let target = dir.path().join("copied.db");
+    let run = tasklane(
+        &["copy", "--from", &source, "--to", target.to_str().unwrap()],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    let mut args = test_args(&dir);
+    args.db = target;
+    args.database_url = None;
+    let copy = start(dir, args).await;
+    let c = db(&copy).await;
+    // Its first housekeeping finishes the purge.
+    let started = Instant::now();
+    while c
+        .int("SELECT count(*) FROM users WHERE id = ?1", &[&id])
+        .await
+        > 0
+    {
+        assert!(started.elapsed() < Duration::from_secs(20), "not purged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        c.int("SELECT count(*) FROM tasks WHERE user_id = ?1", &[&id])
+            .await,
+        0
+    );
+    assert_eq!(
+        copy.login("movedaway", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = copy.login("staying", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let token = r.json()["access"].as_str().unwrap().to_owned();
+    assert_eq!(copy.task_count(&token).await, 1);
 }
