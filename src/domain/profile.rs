@@ -2,12 +2,12 @@
 //! The original let anyone do this to any account without a token; here only the owner
 //! can, and a password is needed for what cannot be undone.
 
+use std::time::Duration;
+
 use super::accounts::{
     Login, PASSWORD, check_password, email_rule, hash_new, new_password, username_rule,
 };
 use super::{DomainError, FieldErrors, REQUIRED, check, check_chars, unique_message};
-use std::time::Duration;
-
 use crate::clock::now_secs_f64;
 use crate::model::User;
 use crate::store::Store;

@@ -1,17 +1,18 @@
 //! Deleting an account without stalling anyone else's writes.
 //!
 //! An account is deleted in two stages. [`Store::delete_account`] is one short write: it
-//! marks the account deleted (`users.deleted_at`), deactivates it, ends its credentials
-//! and replaces its username and email with `deleted:<id>` (no registration can take that
-//! name: `:` is not allowed in usernames, nor is an address without `@`). From its commit
-//! on, the account cannot log in, refresh, be authenticated or be listed, and its name and
-//! email are free for a new registration. [`Store::purge_account`] then deletes what it
-//! owned — tokens first, then idempotency keys, events and tasks — as a series of short
-//! jobs ([`Store::purge_account_step`]), each deleting a bounded number of rows per
-//! statement and stopping at a time budget ([`SQLITE_PACE`], [`POSTGRES_PACE`]); the user
-//! row goes last, in a job of its own. Other writes run between the jobs: on SQLite's single writer a write waits for at
-//! most one job, however big the account; on PostgreSQL no transaction holds the
-//! account's rows for long.
+//! marks the account deleted (`users.deleted_at`), deactivates it (so none of its tokens
+//! works any more), moves its credentials cut-off past now, and replaces its username and
+//! email with `deleted:<id>` (no registration can take that name: `:` is not allowed in
+//! usernames, nor is an address without `@`). From its commit on, the account cannot log
+//! in, refresh, be authenticated or be listed, and its name and email are free for a new
+//! registration. [`Store::purge_account`] then deletes what it owned — tokens first, then
+//! idempotency keys, events and tasks — as a series of short jobs
+//! ([`Store::purge_account_step`]), each deleting a bounded number of rows per statement
+//! and stopping at a time budget ([`SQLITE_PACE`], [`POSTGRES_PACE`]); the user row goes
+//! last, in a job of its own. Other writes run between the jobs: on SQLite's single
+//! writer a write waits for at most one job, however big the account; on PostgreSQL no
+//! transaction holds the account's rows for long.
 //!
 //! A purge cut short (the process stopped, the database went away) is resumed by
 //! housekeeping, which purges every account still marked ([`Store::deleted_accounts`])
@@ -155,13 +156,19 @@ impl Store {
     }
 
     /// Purges every account still marked deleted (a purge cut short, or one another
-    /// process started): how many.
+    /// process started): how many were purged. One that fails is left for the next call
+    /// (and logged); the others are purged all the same.
     pub async fn purge_deleted_accounts(&self) -> Result<usize> {
-        let ids = self.deleted_accounts().await?;
-        for &id in &ids {
-            self.purge_account(id).await?;
+        let mut purged = 0;
+        for id in self.deleted_accounts().await? {
+            match self.purge_account(id).await {
+                Ok(_) => purged += 1,
+                Err(e) => {
+                    tracing::warn!(user_id = id, error = %e, "purging a deleted account failed")
+                }
+            }
         }
-        Ok(ids.len())
+        Ok(purged)
     }
 
     /// How long writes can have been held up, since start.

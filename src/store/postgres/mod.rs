@@ -18,13 +18,15 @@
 //! - **The user row first.** Every transaction that changes a user's tasks, events,
 //!   idempotency keys or refresh tokens starts by locking that user's `users` row
 //!   (`FOR NO KEY UPDATE`, or the `UPDATE users` that needs it anyway), and only then
-//!   touches the rows under it. Account deletion locks the user row with its `DELETE`
-//!   before the cascade reaches the rows under it. So two transactions on one user queue
-//!   on the user row before either holds anything the other wants. The sweeps that touch
+//!   touches the rows under it. So two transactions on one user queue on the user row
+//!   before either holds anything the other wants. Account deletion marks the user row
+//!   in one statement; its purge never waits for a row (`SKIP LOCKED`) and deletes the
+//!   user row in a transaction holding nothing else ([`purge`]). The sweeps that touch
 //!   many users' rows (expired refresh tokens, idempotency keys, rotated pairs) skip rows
 //!   another transaction has locked (`FOR UPDATE SKIP LOCKED`: they are swept next time)
-//!   and never wait; the event pruner runs alone (advisory lock) and locks its users in
-//!   id order before their events.
+//!   and never wait; the event pruner runs alone (advisory lock), a bounded number of
+//!   events at a time, and locks their users in id order before their events, skipping
+//!   users another transaction holds.
 //! - **Gapless per-user event ids in commit order** ([`tasks`]): the first statement of a
 //!   task write is `UPDATE users SET event_seq = event_seq + 1 … RETURNING event_seq`. The
 //!   row lock it takes is held to commit, so the next writer for that user (on any host)
