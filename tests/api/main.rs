@@ -22,6 +22,7 @@ mod idempotency;
 mod memory;
 mod oauth;
 mod postgres;
+mod purges;
 mod redis;
 mod row_locks;
 mod stalls;
