@@ -1,6 +1,6 @@
 //! The server's background chores: pruning old events, idempotency keys, throttle counts
-//! and expired stream tickets, and forgetting rotated token pairs once their grace window
-//! has passed.
+//! and expired stream tickets, forgetting rotated token pairs once their grace window has
+//! passed, and finishing the purge of deleted accounts.
 
 use std::time::Duration;
 
@@ -65,6 +65,24 @@ pub(crate) async fn prune_throttles(state: AppState) {
         }
         if let Err(e) = state.store.prune_stream_tickets(now).await {
             tracing::warn!(error = %e, "pruning stream tickets failed");
+        }
+    }
+}
+
+/// How often deleted accounts still holding rows are looked for.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// Purges the rows of accounts deleted but not purged yet (the purge of a process that
+/// stopped mid-way, or of `tasklane user delete` cut short): at start, then every minute.
+pub(crate) async fn purge_deleted_accounts(state: AppState) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.store.purge_deleted_accounts().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(accounts = n, "purged deleted accounts"),
+            Err(e) => tracing::warn!(error = %e, "purging deleted accounts failed"),
         }
     }
 }

@@ -72,6 +72,7 @@ pub async fn serve(
     let pruner = tokio::spawn(housekeeping::prune_events(state.clone()));
     let sweeper = tokio::spawn(housekeeping::forget_rotated_pairs(state.clone()));
     let throttles = tokio::spawn(housekeeping::prune_throttles(state.clone()));
+    let purges = tokio::spawn(housekeeping::purge_deleted_accounts(state.clone()));
     let streams = state.shutdown.clone();
     let signal = async move {
         shutdown.await;
@@ -85,6 +86,7 @@ pub async fn serve(
     pruner.abort();
     sweeper.abort();
     throttles.abort();
+    purges.abort();
     result
 }
 

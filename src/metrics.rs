@@ -1,14 +1,17 @@
 //! Prometheus metrics: requests by route and status with latency histograms, open
-//! streams, events published and delivered, the Redis bridge, the database pool, and
-//! the writer's commits.
+//! streams, events published and delivered, the Redis bridge, the database pool, the
+//! writer's commits, and what held writes up (the longest job, account purges, creates
+//! retried behind a locked row).
 //! Served at `/metrics` when `--metrics` (on the main address) or `--metrics-bind`
 //! (a separate, private address) is given.
 
 use poem::http;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
+
+use crate::store::purge::StallStats;
 
 pub struct Metrics {
     registry: Registry,
@@ -21,6 +24,10 @@ pub struct Metrics {
     pool_connections: IntGaugeVec,
     db_commits: IntCounter,
     db_writes: IntCounter,
+    db_longest_job: Gauge,
+    db_purge_jobs: IntCounter,
+    accounts_purged: IntCounter,
+    db_create_lock_retries: IntCounter,
 }
 
 impl Default for Metrics {
@@ -93,6 +100,28 @@ impl Metrics {
             "Writes committed; over db_commits_total, the mean group-commit batch.",
         )
         .expect("static metric definition");
+        let db_longest_job = Gauge::new(
+            "db_longest_job_seconds",
+            "The longest single write job since start: on SQLite, on the one writer (every \
+             other write waits behind it); on PostgreSQL, the longest account-purge transaction.",
+        )
+        .expect("static metric definition");
+        let db_purge_jobs = IntCounter::new(
+            "db_purge_jobs_total",
+            "Short jobs run to purge deleted accounts' rows.",
+        )
+        .expect("static metric definition");
+        let accounts_purged = IntCounter::new(
+            "accounts_purged_total",
+            "Deleted accounts whose rows are all purged.",
+        )
+        .expect("static metric definition");
+        let db_create_lock_retries = IntCounter::new(
+            "db_create_lock_retries_total",
+            "PostgreSQL: task creates tried again because another transaction held their \
+             owner's row.",
+        )
+        .expect("static metric definition");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -103,6 +132,10 @@ impl Metrics {
             Box::new(pool_connections.clone()),
             Box::new(db_commits.clone()),
             Box::new(db_writes.clone()),
+            Box::new(db_longest_job.clone()),
+            Box::new(db_purge_jobs.clone()),
+            Box::new(accounts_purged.clone()),
+            Box::new(db_create_lock_retries.clone()),
         ] {
             let _ = registry.register(c);
         }
@@ -117,11 +150,21 @@ impl Metrics {
             pool_connections,
             db_commits,
             db_writes,
+            db_longest_job,
+            db_purge_jobs,
+            accounts_purged,
+            db_create_lock_retries,
         }
     }
 
     /// The text exposition, with the gauges read fresh.
-    pub fn render(&self, redis: Option<bool>, pool: (u32, u32), writes: (u64, u64)) -> String {
+    pub fn render(
+        &self,
+        redis: Option<bool>,
+        pool: (u32, u32),
+        writes: (u64, u64),
+        stalls: StallStats,
+    ) -> String {
         self.redis_connected.set(match redis {
             None => -1,
             Some(true) => 1,
@@ -139,6 +182,14 @@ impl Metrics {
             .inc_by(commits.saturating_sub(self.db_commits.get()));
         self.db_writes
             .inc_by(written.saturating_sub(self.db_writes.get()));
+        self.db_longest_job.set(stalls.longest_job.as_secs_f64());
+        for (counter, value) in [
+            (&self.db_purge_jobs, stalls.purge_jobs),
+            (&self.accounts_purged, stalls.accounts_purged),
+            (&self.db_create_lock_retries, stalls.create_lock_retries),
+        ] {
+            counter.inc_by(value.saturating_sub(counter.get()));
+        }
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()

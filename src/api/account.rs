@@ -108,7 +108,9 @@ pub enum ChangeResponse {
 
 #[derive(ApiResponse)]
 pub enum DeleteResponse {
-    /// The account, its tasks, events and tokens are gone; its open streams close (4003).
+    /// The account is gone: it can no longer log in or be used, its username and email
+    /// are free again, and its open streams close (4003). Its tasks, events and tokens are
+    /// deleted before this answer, or, for a very large account, shortly after it.
     #[oai(status = 204)]
     Deleted,
 }
@@ -179,8 +181,10 @@ pub(super) async fn delete(
     let password = field(data, "password", true, &mut errors, text);
     let address = client_address(req, state.limits.trust_x_forwarded_for);
     let ctx = login_context(state, &address);
-    profile::delete(&ctx, &caller.user, password, errors).await?;
+    let purge = profile::delete(&ctx, &caller.user, password, errors).await?;
+    // Its streams close and every process forgets it now, before the purge is done.
     state.hub.account_changed(caller.user.id);
     tracing::info!(user_id = caller.user.id, "account deleted by its owner");
+    purge.settle(profile::PURGE_WAIT).await;
     Ok(DeleteResponse::Deleted)
 }

@@ -145,7 +145,9 @@ async fn set_active(store: &Store, username: String, active: bool) -> Result<(),
 }
 
 /// Deletes the account `username` names, once confirmed (`--yes`, or typing the name on
-/// a terminal). Servers on the same database refuse its tokens and close its streams
+/// a terminal), then purges its rows in short jobs (see [`crate::store::purge`]): a server
+/// running on the same file keeps writing meanwhile. Servers on the same database refuse
+/// its tokens and close its streams
 /// (4003) within two seconds.
 async fn delete_user(store: &Store, username: String, yes: bool) -> Result<(), Fail> {
     let account = account_named(store, &username).await?;
@@ -172,11 +174,27 @@ async fn delete_user(store: &Store, username: String, yes: bool) -> Result<(), F
     if !store.delete_account(account.user.id).await? {
         return Err(no_such_user(&name));
     }
-    println!(
-        "deleted user {} (id {}) with its tasks, events and tokens",
-        show::escape(&name),
-        account.user.id
-    );
+    // Deleted (and the name free) from here on; what it owned goes in short jobs, which
+    // a server's housekeeping finishes if this is cut short.
+    match store.purge_account(account.user.id).await {
+        Ok(purged) => println!(
+            "deleted user {} (id {}) with its tasks, events and tokens ({} rows)",
+            show::escape(&name),
+            account.user.id,
+            purged.rows
+        ),
+        Err(e) => {
+            println!(
+                "deleted user {} (id {})",
+                show::escape(&name),
+                account.user.id
+            );
+            eprintln!(
+                "warning: its tasks, events and tokens are not all purged yet ({e}); \
+                 a server on this database will finish within a minute of its start"
+            );
+        }
+    }
     Ok(())
 }
 

@@ -4,6 +4,8 @@
 //! current one, a new username or email the current one or a recent password login
 //! ([`super::reauth`]), and deleting the account the password.
 
+use std::time::Duration;
+
 use super::accounts::{
     Login, PASSWORD, check_password, email_rule, hash_new, new_password, username_rule,
 };
@@ -11,6 +13,7 @@ use super::reauth::{self, Freshness};
 use super::{DomainError, FieldErrors, REQUIRED, check, check_chars, unique_message};
 use crate::clock::now_secs_f64;
 use crate::model::User;
+use crate::store::Store;
 use crate::store::users::AccountUpdate;
 
 pub use super::reauth::WRONG_CURRENT_PASSWORD;
@@ -112,14 +115,20 @@ pub async fn edit(
     })
 }
 
-/// Deletes `owner`'s account, with its tasks, events, keys and tokens, once `password`
-/// (checked as a login attempt) is right.
+/// How long the answer to a deletion waits for the account's rows to be purged; a bigger
+/// account's purge goes on in the background after it.
+pub const PURGE_WAIT: Duration = Duration::from_secs(2);
+
+/// Deletes `owner`'s account once `password` (checked as a login attempt) is right: one
+/// short write after which it cannot log in, refresh or be authenticated, and its
+/// username and email are free (see [`crate::store::purge`]). Its tasks, events, keys and
+/// tokens are purged by the returned [`Purge`], already running.
 pub async fn delete(
     ctx: &Login<'_>,
     owner: &User,
     password: Option<String>,
     errors: FieldErrors,
-) -> Result<(), DomainError> {
+) -> Result<Purge, DomainError> {
     let mut errors = errors;
     let password = check(password, "password", &mut errors, |s| {
         check_chars(s, PASSWORD)
@@ -141,5 +150,36 @@ pub async fn delete(
         )));
     }
     ctx.store.delete_account(owner.id).await?;
-    Ok(())
+    Ok(purge(ctx.store, owner.id))
+}
+
+/// A deleted account's purge, running on its own: neither a client that goes away nor
+/// the answer's timing stops it (and housekeeping resumes one the process did not finish).
+pub struct Purge(tokio::task::JoinHandle<()>);
+
+impl Purge {
+    /// Waits for the purge to finish, for at most `within`.
+    pub async fn settle(self, within: Duration) {
+        let _ = tokio::time::timeout(within, self.0).await;
+    }
+}
+
+/// Starts purging deleted account `user_id`'s rows in the background.
+pub fn purge(store: &Store, user_id: i64) -> Purge {
+    let store = store.clone();
+    Purge(tokio::spawn(async move {
+        match store.purge_account(user_id).await {
+            Ok(p) => tracing::info!(
+                user_id,
+                rows = p.rows,
+                jobs = p.jobs,
+                "deleted account purged"
+            ),
+            Err(e) => tracing::warn!(
+                user_id,
+                error = %e,
+                "purging a deleted account failed; housekeeping will resume it"
+            ),
+        }
+    }))
 }

@@ -131,6 +131,9 @@ pub const TABLES: &[Table] = &[
             ("event_seq", Int),
             ("events_pruned_through", Int),
             ("credentials_generation", Int),
+            // Set on a deleted account still being purged: the target's housekeeping
+            // finishes the purge.
+            ("deleted_at", Real),
         ],
         order_by: "id",
         generated_id: true,

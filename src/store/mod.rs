@@ -16,6 +16,7 @@ pub mod copy;
 pub mod events;
 pub mod idempotency;
 pub mod postgres;
+pub mod purge;
 pub mod sqlite;
 pub mod stream_tickets;
 pub mod tasks;
@@ -24,12 +25,14 @@ pub mod tokens;
 pub mod users;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::model::{Event, Task, User};
 use admin::{AccountChange, AccountSummary};
 use api_tokens::{ApiTokenRow, NewApiToken, TokenOwner};
 use events::EventCursor;
 use idempotency::{Key, Keyed};
+use purge::PurgeStep;
 use stream_tickets::{NewStreamTicket, TicketBinding};
 use tasks::{IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery};
 use throttles::Counted;
@@ -77,6 +80,8 @@ pub enum Synchronous {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// The account purges this process runs ([`purge`]).
+    purges: Arc<purge::Purges>,
 }
 
 #[derive(Clone)]
@@ -111,6 +116,7 @@ impl Store {
     pub fn open(path: &Path, pool_size: u32, synchronous: Synchronous) -> Result<Store> {
         Ok(Store {
             backend: Backend::Sqlite(sqlite::Sqlite::open(path, pool_size, synchronous)?),
+            purges: Arc::default(),
         })
     }
 
@@ -121,6 +127,7 @@ impl Store {
     pub async fn connect_postgres(url: &str, pool_size: u32) -> Result<Store> {
         Ok(Store {
             backend: Backend::Postgres(postgres::Postgres::connect(url, pool_size).await?),
+            purges: Arc::default(),
         })
     }
 
@@ -138,6 +145,15 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(db) => db.write_stats(),
             Backend::Postgres(db) => db.write_stats(),
+        }
+    }
+
+    /// The longest job (SQLite: on the writer; PostgreSQL: a purge transaction), and the
+    /// creates retried because their owner's row was locked (PostgreSQL).
+    fn backend_stalls(&self) -> (std::time::Duration, u64) {
+        match &self.backend {
+            Backend::Sqlite(db) => (db.longest_job(), 0),
+            Backend::Postgres(db) => db.stalls(),
         }
     }
 
@@ -207,8 +223,15 @@ forward! {
     /// `old_hash` (a password changed meanwhile wins), ending no credential: the same
     /// password in a newer format. True when replaced.
     pub async fn upgrade_password_hash(&self, user_id: i64, old_hash: String, new_hash: String) -> Result<bool>;
-    /// Deletes the account with its tasks, events and tokens.
+    /// Deletes the account, in one short write ([`purge`]): from its commit on the
+    /// account cannot log in, refresh or be authenticated, and its username and email are
+    /// free. What it owned stays until [`Store::purge_account`] deletes it. False when
+    /// there is no such account (or it is deleted already).
     pub async fn delete_account(&self, user_id: i64) -> Result<bool>;
+    /// One bounded job of a deleted account's purge ([`purge`]).
+    pub async fn purge_account_step(&self, user_id: i64) -> Result<PurgeStep>;
+    /// The accounts marked deleted whose rows are not purged yet.
+    pub async fn deleted_accounts(&self) -> Result<Vec<i64>>;
 
     /// One page of the owner's tasks, rendered as JSON, with the count and the owner's
     /// last event id read in the same snapshot.

@@ -228,11 +228,12 @@ fn metrics_endpoint(state: Data<&AppState>) -> Response {
     };
     Response::builder()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(
-            state
-                .metrics
-                .render(redis, state.store.pool_state(), state.store.write_stats()),
-        )
+        .body(state.metrics.render(
+            redis,
+            state.store.pool_state(),
+            state.store.write_stats(),
+            state.store.stall_stats(),
+        ))
 }
 
 /// Only `/metrics`, for `--metrics-bind`.

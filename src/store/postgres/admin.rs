@@ -18,7 +18,8 @@ impl Postgres {
     pub async fn list_accounts(&self) -> Result<Vec<AccountSummary>> {
         let c = self.client().await?;
         c.query(
-            "SELECT id, username, email, is_active FROM users ORDER BY id",
+            "SELECT id, username, email, is_active FROM users
+             WHERE deleted_at IS NULL ORDER BY id",
             &[],
         )
         .await?
@@ -34,12 +35,15 @@ impl Postgres {
         .collect()
     }
 
-    /// Whether any account exists.
+    /// Whether any account (not deleted) exists.
     pub async fn any_account(&self) -> Result<bool> {
         let c = self.client().await?;
-        Ok(c.query_one("SELECT EXISTS (SELECT 1 FROM users)", &[])
-            .await?
-            .try_get(0)?)
+        Ok(c.query_one(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE deleted_at IS NULL)",
+            &[],
+        )
+        .await?
+        .try_get(0)?)
     }
 
     /// How many migration steps have been applied.
@@ -62,7 +66,8 @@ impl Postgres {
         let tx = c.transaction().await?;
         let user_id: i64 = tx
             .query_opt(
-                "UPDATE users SET password_hash = $1 WHERE username = $2 RETURNING id",
+                "UPDATE users SET password_hash = $1
+                 WHERE username = $2 AND deleted_at IS NULL RETURNING id",
                 &[&password_hash, &username],
             )
             .await?
@@ -91,7 +96,8 @@ impl Postgres {
         let tx = c.transaction().await?;
         let row = tx
             .query_opt(
-                "SELECT id, is_active FROM users WHERE username = $1 FOR NO KEY UPDATE",
+                "SELECT id, is_active FROM users WHERE username = $1 AND deleted_at IS NULL
+                 FOR NO KEY UPDATE",
                 &[&username],
             )
             .await?

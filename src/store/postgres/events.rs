@@ -5,6 +5,7 @@
 use super::{PRUNE_LOCK, Postgres};
 use crate::model::{Action, Event};
 use crate::store::events::EventCursor;
+use crate::store::purge::POSTGRES_PACE;
 use crate::store::{Result, StoreError};
 
 impl Postgres {
@@ -73,45 +74,75 @@ impl Postgres {
     /// Deletes events older than `cutoff` (an API timestamp), remembering per user how far
     /// the history was cut so that a stale `since` gets a reset, never a silent gap.
     ///
-    /// One pruner at a time across hosts (an advisory lock); it locks the users concerned
-    /// in id order before touching their events (the order every writer keeps), then
-    /// deletes those users' old events and records the cut in one statement, so both see
-    /// the same rows. (Another user's events that turn old meanwhile wait for the next
-    /// sweep.)
+    /// One pruner at a time across hosts (an advisory lock; a sweep that finds another
+    /// running does nothing). It goes oldest first, in short transactions of at most
+    /// [`POSTGRES_PACE`]`.rows` events each: each locks the rows of the users concerned in
+    /// id order before touching their events (the order every writer keeps), skipping a
+    /// user another transaction holds (their events wait for the next sweep, and no
+    /// user's writes wait for the pruner long), then deletes those users' events and
+    /// records the cut in one statement, so both see the same rows.
     pub async fn prune_events(&self, cutoff: String) -> Result<usize> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PRUNE_LOCK])
-            .await?;
-        let users = tx
-            .query(
-                "SELECT id FROM users
-                 WHERE id IN (SELECT DISTINCT user_id FROM events WHERE at < $1)
-                 ORDER BY id FOR NO KEY UPDATE",
-                &[&cutoff],
-            )
-            .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<std::result::Result<Vec<i64>, _>>()?;
-        if users.is_empty() {
-            tx.rollback().await?;
-            return Ok(0);
+        let mut total = 0;
+        loop {
+            let tx = c.transaction().await?;
+            let alone: bool = tx
+                .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&PRUNE_LOCK])
+                .await?
+                .try_get(0)?;
+            if !alone {
+                tx.rollback().await?;
+                return Ok(total);
+            }
+            let oldest = tx
+                .query(
+                    "SELECT user_id, seq FROM events WHERE at < $1 ORDER BY at LIMIT $2",
+                    &[&cutoff, &POSTGRES_PACE.rows],
+                )
+                .await?;
+            let (mut users, mut seqs) = (Vec::new(), Vec::new());
+            for r in &oldest {
+                users.push(r.try_get::<_, i64>(0)?);
+                seqs.push(r.try_get::<_, i64>(1)?);
+            }
+            let mut ids = users.clone();
+            ids.sort_unstable();
+            ids.dedup();
+            let locked = tx
+                .query(
+                    "SELECT id FROM users WHERE id = ANY($1) ORDER BY id
+                     FOR NO KEY UPDATE SKIP LOCKED",
+                    &[&ids],
+                )
+                .await?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<std::result::Result<Vec<i64>, _>>()?;
+            let deleted: i64 = if locked.is_empty() {
+                0
+            } else {
+                tx.query_one(
+                    "WITH gone AS (DELETE FROM events e
+                                   USING unnest($1::bigint[], $2::bigint[]) AS o(user_id, seq)
+                                   WHERE e.user_id = o.user_id AND e.seq = o.seq
+                                     AND e.user_id = ANY($3)
+                                   RETURNING e.user_id, e.seq),
+                          cut AS (UPDATE users u
+                                  SET events_pruned_through = greatest(u.events_pruned_through, g.last)
+                                  FROM (SELECT user_id, max(seq) AS last FROM gone GROUP BY user_id) g
+                                  WHERE u.id = g.user_id)
+                     SELECT count(*) FROM gone",
+                    &[&users, &seqs, &locked],
+                )
+                .await?
+                .try_get(0)?
+            };
+            self.commit(tx).await?;
+            total += usize::try_from(deleted).unwrap_or(0);
+            // Done, or the rest belongs to users busy now: the next sweep.
+            if (oldest.len() as i64) < POSTGRES_PACE.rows || deleted == 0 {
+                return Ok(total);
+            }
         }
-        let deleted: i64 = tx
-            .query_one(
-                "WITH gone AS (DELETE FROM events WHERE at < $1 AND user_id = ANY($2)
-                               RETURNING user_id, seq),
-                      cut AS (UPDATE users u
-                              SET events_pruned_through = greatest(u.events_pruned_through, g.last)
-                              FROM (SELECT user_id, max(seq) AS last FROM gone GROUP BY user_id) g
-                              WHERE u.id = g.user_id)
-                 SELECT count(*) FROM gone",
-                &[&cutoff, &users],
-            )
-            .await?
-            .try_get(0)?;
-        self.commit(tx).await?;
-        Ok(usize::try_from(deleted).unwrap_or(0))
     }
 }

@@ -8,6 +8,7 @@ use super::Postgres;
 use super::tasks::{insert_task, next_event_id_for_create};
 use crate::model::User;
 use crate::store::idempotency::{Key, Keyed};
+use crate::store::purge::POSTGRES_PACE;
 use crate::store::tasks::NewTask;
 use crate::store::{Result, StoreError};
 
@@ -67,19 +68,26 @@ impl Postgres {
         Ok(Keyed::Created(task, event))
     }
 
-    /// Forgets keys older than `before` (unix seconds). Rows another transaction holds
-    /// are left for the next sweep.
+    /// Forgets keys older than `before` (unix seconds), [`POSTGRES_PACE`]`.rows` per
+    /// statement (each its own short transaction). Rows another transaction holds are left
+    /// for the next sweep.
     pub async fn prune_idempotency_keys(&self, before: f64) -> Result<usize> {
         let c = self.client().await?;
-        let n = c
-            .execute(
+        let stmt = c
+            .prepare_cached(
                 "DELETE FROM idempotency_keys WHERE (user_id, key) IN (
                      SELECT user_id, key FROM idempotency_keys WHERE created_at < $1
-                     FOR UPDATE SKIP LOCKED)",
-                &[&before],
+                     LIMIT $2 FOR UPDATE SKIP LOCKED)",
             )
             .await?;
-        self.committed();
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        let mut total = 0;
+        loop {
+            let n = c.execute(&stmt, &[&before, &POSTGRES_PACE.rows]).await?;
+            self.committed();
+            total += usize::try_from(n).unwrap_or(usize::MAX);
+            if (n as i64) < POSTGRES_PACE.rows {
+                return Ok(total);
+            }
+        }
     }
 }

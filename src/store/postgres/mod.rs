@@ -25,6 +25,7 @@ mod events;
 mod group;
 mod idempotency;
 mod pgpass;
+mod purge;
 mod redact;
 mod security;
 mod seqs;
@@ -54,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_throttles.sql"),
     include_str!("migrations/0003_credentials_generation.sql"),
     include_str!("migrations/0004_stream_tickets.sql"),
+    include_str!("migrations/0005_account_purge.sql"),
 ];
 
 /// The advisory lock migrations run under ("tasklane" in ASCII).
@@ -87,6 +89,7 @@ fn unavailable(e: &tokio_postgres::Error) -> bool {
                 || code.starts_with("53") // insufficient resources: too many connections…
                 || code.starts_with("57P") // shutting down, crashed, starting up
                 || code == "25006" // read-only transaction: a standby, mid-failover
+                || code == "55P03" // lock_timeout: another transaction held a row too long
         }
         // No SQLSTATE: the connection itself failed (refused, reset, timed out).
         None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
@@ -146,11 +149,17 @@ impl Postgres {
         // Appended, so they win over the same settings in the URL's options. A host that
         // vanishes mid-transaction (its network, not its process: the kernel would close
         // the socket) must not keep a user's row locked for the TCP keepalive's hours:
-        // none of our transactions waits on anything but the database.
-        let ours = "-c synchronous_commit=on -c idle_in_transaction_session_timeout=60s";
+        // none of our transactions waits on anything but the database. And no statement
+        // waits longer than `group::LOCK_WAIT` for a row lock (a transaction someone left
+        // open on a user's row): it fails, retryably (503), instead of hanging.
+        let ours = format!(
+            "-c synchronous_commit=on -c idle_in_transaction_session_timeout=60s \
+             -c lock_timeout={}ms",
+            group::LOCK_WAIT.as_millis()
+        );
         let options = match config.get_options() {
             Some(o) if !o.trim().is_empty() => format!("{o} {ours}"),
-            _ => ours.to_owned(),
+            _ => ours,
         };
         config.options(&options);
         if config.get_application_name().is_none() {
@@ -269,6 +278,15 @@ impl Postgres {
         )
     }
 
+    /// The longest purge transaction, and the creates put back in the queue because their
+    /// owner's row was locked ([`group`]).
+    pub fn stalls(&self) -> (Duration, u64) {
+        (
+            Duration::from_micros(self.counts.longest_job_us.load(Ordering::Relaxed)),
+            self.counts.lock_retries.load(Ordering::Relaxed),
+        )
+    }
+
     /// Connections in the pool, and how many of them are idle.
     pub fn pool_state(&self) -> (u32, u32) {
         let s = self.pool.status();
@@ -290,6 +308,8 @@ impl Postgres {
     async fn migrate(&self) -> Result<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
+        // Another host's migration may take longer than the usual lock wait.
+        tx.batch_execute("SET LOCAL lock_timeout = 0").await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
         tx.batch_execute(

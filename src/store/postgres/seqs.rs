@@ -38,7 +38,8 @@ impl SeqReads {
         SeqReads { queue }
     }
 
-    /// User `user_id`'s `event_seq`, read after this call began; `None` if no such user.
+    /// User `user_id`'s `event_seq`, read after this call began; `None` if no such user
+    /// (or it is deleted).
     pub async fn read(&self, user_id: i64) -> Result<Option<i64>> {
         let (answer, answered) = oneshot::channel();
         self.queue
@@ -80,7 +81,7 @@ async fn run(pool: Pool, mut rx: mpsc::Receiver<Pending>) {
 async fn read(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, i64>> {
     let c = pool.get().await?;
     let stmt = c
-        .prepare_cached("SELECT id, event_seq FROM users WHERE id = ANY($1)")
+        .prepare_cached("SELECT id, event_seq FROM users WHERE id = ANY($1) AND deleted_at IS NULL")
         .await?;
     c.query(&stmt, &[&ids])
         .await?

@@ -36,11 +36,12 @@ fn task(r: &Row, owner: &User) -> Result<Task> {
 
 /// Takes the owner's next event id, locking their row until the transaction ends: the
 /// first statement of every transaction that changes their tasks. `None` when the user
-/// is gone.
+/// is gone or deleted (a deleted account takes no more changes).
 pub(super) async fn next_event_id(tx: &Transaction<'_>, user_id: i64) -> Result<Option<i64>> {
     let stmt = tx
         .prepare_cached(
-            "UPDATE users SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
+            "UPDATE users SET event_seq = event_seq + 1 WHERE id = $1 AND deleted_at IS NULL
+             RETURNING event_seq",
         )
         .await?;
     Ok(match tx.query_opt(&stmt, &[&user_id]).await? {
@@ -214,7 +215,7 @@ impl Postgres {
         );
         let page_stmt = tx.prepare_cached(&page_sql).await?;
         let seq_stmt = tx
-            .prepare_cached("SELECT event_seq FROM users WHERE id = $1")
+            .prepare_cached("SELECT event_seq FROM users WHERE id = $1 AND deleted_at IS NULL")
             .await?;
         // Sent together (pipelined): the page's statement takes the snapshot both read.
         let seq_args: [&(dyn ToSql + Sync); 1] = [&owner.id];

@@ -10,6 +10,7 @@
 
 use super::Postgres;
 use crate::store::Result;
+use crate::store::purge::POSTGRES_PACE;
 use crate::store::tokens::{NewRefresh, Rotation};
 
 impl Postgres {
@@ -178,17 +179,24 @@ impl Postgres {
         if !any {
             return Ok(0);
         }
-        let n = c
-            .execute(
+        let stmt = c
+            .prepare_cached(
                 "UPDATE refresh_tokens SET successor = NULL WHERE jti IN (
                      SELECT jti FROM refresh_tokens
                      WHERE successor IS NOT NULL AND spent_at < $1
-                     FOR UPDATE SKIP LOCKED)",
-                &[&before],
+                     LIMIT $2 FOR UPDATE SKIP LOCKED)",
             )
             .await?;
-        self.committed();
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        // A bounded number per statement, each its own short transaction.
+        let mut total = 0;
+        loop {
+            let n = c.execute(&stmt, &[&before, &POSTGRES_PACE.rows]).await?;
+            self.committed();
+            total += usize::try_from(n).unwrap_or(usize::MAX);
+            if (n as i64) < POSTGRES_PACE.rows {
+                return Ok(total);
+            }
+        }
     }
 
     /// Revokes the family of refresh token `jti` (logout). Returns whether it was known.

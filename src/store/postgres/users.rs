@@ -5,6 +5,7 @@ use tokio_postgres::Row;
 use super::{Postgres, on_unique};
 use crate::clock::now_timestamp;
 use crate::model::User;
+use crate::store::purge::TOMBSTONE_SQL;
 use crate::store::users::ACCOUNT_COLUMNS;
 use crate::store::users::{Account, AccountUpdate};
 use crate::store::{Result, StoreError};
@@ -63,7 +64,7 @@ impl Postgres {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM users WHERE username = $1"
+                "SELECT {ACCOUNT_COLUMNS} FROM users WHERE username = $1 AND deleted_at IS NULL"
             ))
             .await?;
         c.query_opt(&stmt, &[&username])
@@ -77,7 +78,7 @@ impl Postgres {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = $1"
+                "SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"
             ))
             .await?;
         c.query_opt(&stmt, &[&id])
@@ -140,7 +141,7 @@ impl Postgres {
                 "UPDATE users SET username = coalesce($1, username),
                                   email = coalesce($2, email),
                                   password_hash = coalesce($3, password_hash)
-                 WHERE id = $4 RETURNING id, username, email",
+                 WHERE id = $4 AND deleted_at IS NULL RETURNING id, username, email",
             )
             .await?;
         let row = tx
@@ -182,7 +183,8 @@ impl Postgres {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(
-                "UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
+                "UPDATE users SET password_hash = $1
+                 WHERE id = $2 AND password_hash = $3 AND deleted_at IS NULL",
             )
             .await?;
         let n = c.execute(&stmt, &[&new_hash, &user_id, &old_hash]).await?;
@@ -190,14 +192,24 @@ impl Postgres {
         Ok(n == 1)
     }
 
-    /// Deletes account `user_id` and, by cascade, its tasks, events, idempotency keys and
-    /// tokens. False when there was no such account. The `DELETE` locks the user row
-    /// before the cascade locks any row under it.
+    /// Deletes account `user_id` in one short statement (see [`crate::store::purge`]):
+    /// marks it deleted, deactivates it, moves its credentials generation on and frees
+    /// its username and email (both become `deleted:<id>`). Its rows are purged
+    /// afterwards, in transactions of their own. False when there was no such account, or
+    /// it was deleted already. The `UPDATE` locks the user row, after any write of the
+    /// account in progress (waiting at most the connection's `lock_timeout`).
     pub async fn delete_account(&self, user_id: i64) -> Result<bool> {
+        let now = crate::clock::now_secs_f64();
         let c = self.client().await?;
-        let n = c
-            .execute("DELETE FROM users WHERE id = $1", &[&user_id])
+        let stmt = c
+            .prepare_cached(&format!(
+                "UPDATE users SET username = {TOMBSTONE_SQL}, email = {TOMBSTONE_SQL},
+                                  password_hash = '!', is_active = FALSE, deleted_at = $2,
+                                  credentials_generation = credentials_generation + 1
+                 WHERE id = $1 AND deleted_at IS NULL"
+            ))
             .await?;
+        let n = c.execute(&stmt, &[&user_id, &now]).await?;
         self.committed();
         Ok(n == 1)
     }

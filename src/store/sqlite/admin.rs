@@ -23,8 +23,10 @@ impl Sqlite {
     /// Every account, by id.
     pub async fn list_accounts(&self) -> Result<Vec<AccountSummary>> {
         self.run(|c| {
-            let mut stmt =
-                c.prepare("SELECT id, username, email, is_active FROM users ORDER BY id")?;
+            let mut stmt = c.prepare(
+                "SELECT id, username, email, is_active FROM users
+                 WHERE deleted_at IS NULL ORDER BY id",
+            )?;
             let rows = stmt.query_map([], |r| {
                 Ok(AccountSummary {
                     id: r.get(0)?,
@@ -38,12 +40,19 @@ impl Sqlite {
         .await
     }
 
-    /// `PRAGMA user_version`.
+    /// Whether any account (not deleted) exists.
     pub async fn any_account(&self) -> Result<bool> {
-        self.run(|c| Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?))
-            .await
+        self.run(|c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE deleted_at IS NULL)",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
     }
 
+    /// `PRAGMA user_version`.
     pub async fn schema_version(&self) -> Result<i64> {
         self.run(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
             .await
@@ -60,7 +69,8 @@ impl Sqlite {
         self.write(move |tx| {
             let user_id: i64 = tx
                 .query_row(
-                    "UPDATE users SET password_hash = ?1 WHERE username = ?2 RETURNING id",
+                    "UPDATE users SET password_hash = ?1
+                     WHERE username = ?2 AND deleted_at IS NULL RETURNING id",
                     params![password_hash, username],
                     |r| r.get(0),
                 )
@@ -89,7 +99,7 @@ impl Sqlite {
         self.write(move |tx| {
             let (user_id, was_active): (i64, bool) = tx
                 .query_row(
-                    "SELECT id, is_active FROM users WHERE username = ?1",
+                    "SELECT id, is_active FROM users WHERE username = ?1 AND deleted_at IS NULL",
                     [&username],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )

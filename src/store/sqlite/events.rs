@@ -1,6 +1,9 @@
 //! The outbox: task events, written with the change they describe, read back by the
 //! stream to replay what a client missed, and pruned after the retention window.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use rusqlite::{Transaction, params};
 
 use super::Sqlite;
@@ -10,14 +13,17 @@ use crate::store::events::EventCursor;
 use crate::store::{Result, StoreError};
 
 /// Appends the event for `task` inside the caller's transaction, under the owner's next
-/// event id.
+/// event id; `NotFound` (and the caller's write is rolled back) when the owner is gone or
+/// deleted.
 pub(super) fn insert_event(tx: &Transaction, action: Action, task: &Task) -> Result<Event> {
     let task_json =
         serde_json::to_string(task).map_err(|e| StoreError::Other(format!("task json: {e}")))?;
     let at = now_timestamp();
+    // A deleted account takes no more changes (its rows are being purged).
     let seq: i64 = tx
         .prepare_cached(
-            "UPDATE users SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq",
+            "UPDATE users SET event_seq = event_seq + 1 WHERE id = ?1 AND deleted_at IS NULL
+             RETURNING event_seq",
         )?
         .query_row([task.user.id], |r| r.get(0))?;
     tx.prepare_cached(
@@ -84,17 +90,36 @@ impl Sqlite {
     }
 
     /// Deletes events older than `cutoff` (an API timestamp), remembering per user how far
-    /// the history was cut so that a stale `since` gets a reset, never a silent gap.
+    /// the history was cut so that a stale `since` gets a reset, never a silent gap. In
+    /// short writer jobs ([`Sqlite::sweep`]), oldest first; each records the cut of the
+    /// events it deletes.
     pub async fn prune_events(&self, cutoff: String) -> Result<usize> {
-        self.write(move |tx| {
-            tx.execute(
-                "UPDATE users SET events_pruned_through = MAX(events_pruned_through,
-                    (SELECT MAX(seq) FROM events e WHERE e.user_id = users.id AND e.at < ?1))
-                 WHERE id IN (SELECT DISTINCT user_id FROM events WHERE at < ?1)",
-                [&cutoff],
-            )?;
-            Ok(tx.execute("DELETE FROM events WHERE at < ?1", [&cutoff])?)
-        })
+        self.sweep(Arc::new(move |tx: &Transaction, limit: i64| {
+            let gone: Vec<(i64, i64)> = tx
+                .prepare_cached(
+                    "SELECT user_id, seq FROM events WHERE at < ?1 ORDER BY at LIMIT ?2",
+                )?
+                .query_map(params![cutoff, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut last: BTreeMap<i64, i64> = BTreeMap::new();
+            for &(user, seq) in &gone {
+                let cut = last.entry(user).or_insert(seq);
+                *cut = (*cut).max(seq);
+            }
+            for (user, seq) in last {
+                tx.prepare_cached(
+                    "UPDATE users SET events_pruned_through = MAX(events_pruned_through, ?2)
+                     WHERE id = ?1",
+                )?
+                .execute(params![user, seq])?;
+            }
+            let mut delete =
+                tx.prepare_cached("DELETE FROM events WHERE user_id = ?1 AND seq = ?2")?;
+            for (user, seq) in &gone {
+                delete.execute(params![user, seq])?;
+            }
+            Ok(gone.len())
+        }))
         .await
     }
 }

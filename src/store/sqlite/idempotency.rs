@@ -2,6 +2,8 @@
 //! again. The key is checked, the task created and the response kept in one
 //! `BEGIN IMMEDIATE` transaction, so concurrent requests with one key create one task.
 
+use std::sync::Arc;
+
 use rusqlite::{OptionalExtension, params};
 
 use super::Sqlite;
@@ -53,14 +55,17 @@ impl Sqlite {
         .await
     }
 
-    /// Forgets keys older than `before` (unix seconds).
+    /// Forgets keys older than `before` (unix seconds), in short writer jobs
+    /// ([`Sqlite::sweep`]).
     pub async fn prune_idempotency_keys(&self, before: f64) -> Result<usize> {
-        self.write(move |tx| {
-            Ok(tx.execute(
-                "DELETE FROM idempotency_keys WHERE created_at < ?1",
-                [before],
-            )?)
-        })
+        self.sweep(Arc::new(move |tx: &rusqlite::Transaction, limit: i64| {
+            Ok(tx
+                .prepare_cached(
+                    "DELETE FROM idempotency_keys WHERE (user_id, key) IN (
+                         SELECT user_id, key FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)",
+                )?
+                .execute(params![before, limit])?)
+        }))
         .await
     }
 }

@@ -19,8 +19,10 @@ mod api_tokens;
 mod copy;
 mod events;
 mod idempotency;
+mod purge;
 mod settings;
 mod stream_tickets;
+mod sweep;
 mod tasks;
 mod throttles;
 mod tokens;
@@ -43,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_throttles.sql"),
     include_str!("migrations/0004_credentials_generation.sql"),
     include_str!("migrations/0005_stream_tickets.sql"),
+    include_str!("migrations/0006_account_purge.sql"),
 ];
 
 /// How long a connection waits for another writer before giving up.
@@ -179,6 +182,11 @@ impl Sqlite {
             s.commits.load(Ordering::Relaxed),
             s.writes.load(Ordering::Relaxed),
         )
+    }
+
+    /// The longest job the writer has run since start.
+    pub fn longest_job(&self) -> Duration {
+        Duration::from_micros(self.writer.stats().longest_job_us.load(Ordering::Relaxed))
     }
 
     /// Connections in the pool, and how many of them are idle.

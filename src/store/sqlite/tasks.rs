@@ -154,8 +154,9 @@ impl Sqlite {
                     .query_row(args.as_slice(), |r| r.get(0))?;
                 n as u64
             };
+            // A deleted account (being purged) shows nothing: `NotFound`.
             let last_event_id: i64 = c
-                .prepare_cached("SELECT event_seq FROM users WHERE id = ?1")?
+                .prepare_cached("SELECT event_seq FROM users WHERE id = ?1 AND deleted_at IS NULL")?
                 .query_row([owner.id], |r| r.get(0))?;
             c.commit()?;
             Ok(TaskPage {
@@ -173,7 +174,7 @@ impl Sqlite {
     /// taken on the calling thread when a connection is idle.
     pub async fn event_seq(&self, user_id: i64) -> Result<i64> {
         fn read(c: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<i64> {
-            c.prepare_cached("SELECT event_seq FROM users WHERE id = ?1")?
+            c.prepare_cached("SELECT event_seq FROM users WHERE id = ?1 AND deleted_at IS NULL")?
                 .query_row([user_id], |r| r.get(0))
         }
         if let Some(seq) = self.read_now(|c| read(c, user_id)) {

@@ -1,6 +1,8 @@
 //! Throttle counts on SQLite: each check-and-count is one write, so the single writer (and
 //! `BEGIN IMMEDIATE` across processes) makes it atomic.
 
+use std::sync::Arc;
+
 use rusqlite::{OptionalExtension, params};
 
 use super::Sqlite;
@@ -64,17 +66,34 @@ impl Sqlite {
         .await
     }
 
+    /// Deletes the counts at or before `before`, then, past `keep` rows (an attack from
+    /// very many addresses), the oldest: in short writer jobs ([`Sqlite::sweep`]). The
+    /// newest row past `keep` is found on a reader, and it goes with every older one.
     pub async fn prune_throttles(&self, before: f64, keep: u64) -> Result<usize> {
-        self.write(move |tx| {
-            let mut gone = tx.execute("DELETE FROM throttle_hits WHERE at <= ?1", [before])?;
-            // Past `keep` rows (an attack from very many addresses), the oldest go first.
-            gone += tx.execute(
-                "DELETE FROM throttle_hits WHERE rowid IN (
-                     SELECT rowid FROM throttle_hits ORDER BY at DESC LIMIT -1 OFFSET ?1)",
-                [i64::try_from(keep).unwrap_or(i64::MAX)],
-            )?;
-            Ok(gone)
-        })
-        .await
+        let older_than = |cut: f64| {
+            Arc::new(move |tx: &rusqlite::Transaction, limit: i64| {
+                Ok(tx
+                    .prepare_cached(
+                        "DELETE FROM throttle_hits WHERE rowid IN (
+                             SELECT rowid FROM throttle_hits WHERE at <= ?1 LIMIT ?2)",
+                    )?
+                    .execute(params![cut, limit])?)
+            })
+        };
+        let mut gone = self.sweep(older_than(before)).await?;
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let cut: Option<f64> = self
+            .run(move |c| {
+                Ok(c.prepare_cached(
+                    "SELECT at FROM throttle_hits ORDER BY at DESC LIMIT 1 OFFSET ?1",
+                )?
+                .query_row([keep], |r| r.get(0))
+                .optional()?)
+            })
+            .await?;
+        if let Some(cut) = cut {
+            gone += self.sweep(older_than(cut)).await?;
+        }
+        Ok(gone)
     }
 }

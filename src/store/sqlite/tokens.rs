@@ -136,14 +136,17 @@ impl Sqlite {
         if !any {
             return Ok(0);
         }
-        self.write(move |tx| {
-            Ok(tx
-                .prepare_cached(
-                    "UPDATE refresh_tokens SET successor = NULL
-                     WHERE successor IS NOT NULL AND spent_at < ?1",
-                )?
-                .execute([before])?)
-        })
+        self.sweep(std::sync::Arc::new(
+            move |tx: &rusqlite::Transaction, limit: i64| {
+                Ok(tx
+                    .prepare_cached(
+                        "UPDATE refresh_tokens SET successor = NULL WHERE jti IN (
+                             SELECT jti FROM refresh_tokens
+                             WHERE successor IS NOT NULL AND spent_at < ?1 LIMIT ?2)",
+                    )?
+                    .execute(params![before, limit])?)
+            },
+        ))
         .await
     }
 

@@ -6,6 +6,7 @@ use super::{Sqlite, on_unique};
 use crate::clock::now_timestamp;
 use crate::model::User;
 use crate::store::Result;
+use crate::store::purge::TOMBSTONE_SQL;
 use crate::store::users::ACCOUNT_COLUMNS;
 use crate::store::users::{Account, AccountUpdate};
 
@@ -49,7 +50,9 @@ impl Sqlite {
 
     pub async fn account_by_username(&self, username: String) -> Result<Option<Account>> {
         self.run(move |c| {
-            let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE username = ?1");
+            let sql = format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM users WHERE username = ?1 AND deleted_at IS NULL"
+            );
             Ok(c.prepare_cached(&sql)?
                 .query_row([username], account)
                 .optional()?)
@@ -59,7 +62,8 @@ impl Sqlite {
 
     pub async fn account_by_id(&self, id: i64) -> Result<Option<Account>> {
         self.run(move |c| {
-            let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = ?1");
+            let sql =
+                format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = ?1 AND deleted_at IS NULL");
             Ok(c.prepare_cached(&sql)?
                 .query_row([id], account)
                 .optional()?)
@@ -123,7 +127,7 @@ impl Sqlite {
                     "UPDATE users SET username = coalesce(?1, username),
                                       email = coalesce(?2, email),
                                       password_hash = coalesce(?3, password_hash)
-                     WHERE id = ?4 RETURNING id, username, email",
+                     WHERE id = ?4 AND deleted_at IS NULL RETURNING id, username, email",
                     params![update.username, update.email, update.password_hash, user_id],
                     |r| {
                         Ok(User {
@@ -155,7 +159,8 @@ impl Sqlite {
         self.write(move |tx| {
             Ok(tx
                 .prepare_cached(
-                    "UPDATE users SET password_hash = ?1 WHERE id = ?2 AND password_hash = ?3",
+                    "UPDATE users SET password_hash = ?1
+                     WHERE id = ?2 AND password_hash = ?3 AND deleted_at IS NULL",
                 )?
                 .execute(params![new_hash, user_id, old_hash])?
                 == 1)
@@ -163,14 +168,21 @@ impl Sqlite {
         .await
     }
 
-    /// Deletes account `user_id` and, by cascade, its tasks, events, idempotency keys and
-    /// tokens. False when there was no such account.
+    /// Deletes account `user_id` in one short write (see [`crate::store::purge`]): marks
+    /// it deleted, deactivates it, moves its credentials generation on and frees its
+    /// username and email (both become `deleted:<id>`). Its rows are purged afterwards,
+    /// in jobs of their own. False when there was no such account, or it was deleted
+    /// already.
     pub async fn delete_account(&self, user_id: i64) -> Result<bool> {
+        let now = crate::clock::now_secs_f64();
         self.write(move |tx| {
-            Ok(tx
-                .prepare_cached("DELETE FROM users WHERE id = ?1")?
-                .execute([user_id])?
-                == 1)
+            let sql = format!(
+                "UPDATE users SET username = {TOMBSTONE_SQL}, email = {TOMBSTONE_SQL},
+                                  password_hash = '!', is_active = 0, deleted_at = ?2,
+                                  credentials_generation = credentials_generation + 1
+                 WHERE id = ?1 AND deleted_at IS NULL"
+            );
+            Ok(tx.prepare_cached(&sql)?.execute(params![user_id, now])? == 1)
         })
         .await
     }

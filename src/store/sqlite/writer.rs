@@ -83,6 +83,9 @@ pub struct WriteStats {
     pub commits: AtomicU64,
     /// Jobs that succeeded in a committed transaction.
     pub writes: AtomicU64,
+    /// The longest any one job ran, in microseconds: every write queued meanwhile waited
+    /// at least that long (whether its batch then committed or not).
+    pub longest_job_us: AtomicU64,
 }
 
 /// The sending side; the thread ends when every clone is gone.
@@ -153,7 +156,11 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Box<dyn Job>>, stats: &Wr
         let mut job = Some(first);
         let mut aborted: Option<StoreError> = None;
         while let Some(j) = job.take() {
-            match run_one(&tx, j) {
+            let started = std::time::Instant::now();
+            let outcome = run_one(&tx, j);
+            let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            stats.longest_job_us.fetch_max(took, Ordering::Relaxed);
+            match outcome {
                 Ok(outcome) => done.push(outcome),
                 Err((outcome, e)) => {
                     // SQLite rolled the whole transaction back under this job: everything

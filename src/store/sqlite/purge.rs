@@ -1,0 +1,101 @@
+//! Purging a deleted account (see [`crate::store::purge`]) in writer jobs short enough
+//! that the writes queued behind one wait for little.
+
+use std::time::{Duration, Instant};
+
+use rusqlite::params;
+
+use super::Sqlite;
+use crate::store::Result;
+use crate::store::purge::{PurgeStep, SQLITE_PACE};
+
+/// What a deleted account owns, credentials first: each statement deletes up to `?2` of
+/// user `?1`'s rows, found through an index on `user_id` (or the primary key's prefix).
+const PURGES: &[&str] = &[
+    "DELETE FROM stream_tickets WHERE ticket_hash IN (
+         SELECT ticket_hash FROM stream_tickets WHERE user_id = ?1 LIMIT ?2)",
+    "DELETE FROM refresh_tokens WHERE jti IN (
+         SELECT jti FROM refresh_tokens WHERE user_id = ?1 LIMIT ?2)",
+    "DELETE FROM api_tokens WHERE id IN (
+         SELECT id FROM api_tokens WHERE user_id = ?1 LIMIT ?2)",
+    "DELETE FROM idempotency_keys WHERE user_id = ?1 AND key IN (
+         SELECT key FROM idempotency_keys WHERE user_id = ?1 LIMIT ?2)",
+    "DELETE FROM events WHERE user_id = ?1 AND seq IN (
+         SELECT seq FROM events WHERE user_id = ?1 ORDER BY seq LIMIT ?2)",
+    "DELETE FROM tasks WHERE id IN (
+         SELECT id FROM tasks WHERE user_id = ?1 ORDER BY id LIMIT ?2)",
+];
+
+impl Sqlite {
+    /// The accounts marked deleted and not purged yet, by id.
+    pub async fn deleted_accounts(&self) -> Result<Vec<i64>> {
+        self.run(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT id FROM users WHERE deleted_at IS NOT NULL ORDER BY id")?;
+            let ids = stmt.query_map([], |r| r.get(0))?;
+            Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?)
+        })
+        .await
+    }
+
+    /// One writer job of deleted account `user_id`'s purge: deletes its rows,
+    /// [`SQLITE_PACE`]`.rows` per statement, until none is left or the next statement would
+    /// likely end past its `budget` (it takes as long as the slowest one so far).
+    /// A job that finds nothing left deletes the user row. An account not marked deleted
+    /// is left alone.
+    pub async fn purge_account_step(&self, user_id: i64) -> Result<PurgeStep> {
+        self.write(move |tx| {
+            let marked: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND deleted_at IS NOT NULL)",
+                )?
+                .query_row([user_id], |r| r.get(0))?;
+            if !marked {
+                return Ok(PurgeStep {
+                    done: true,
+                    ..PurgeStep::default()
+                });
+            }
+            let started = Instant::now();
+            let (mut rows, mut slowest) = (0, Duration::ZERO);
+            for sql in PURGES {
+                loop {
+                    // Not one more statement that would likely run past the budget, once
+                    // this job has deleted something.
+                    if rows > 0 && started.elapsed() + slowest >= SQLITE_PACE.budget {
+                        return Ok(PurgeStep {
+                            rows,
+                            ..PurgeStep::default()
+                        });
+                    }
+                    let at = Instant::now();
+                    let n = tx
+                        .prepare_cached(sql)?
+                        .execute(params![user_id, SQLITE_PACE.rows])?;
+                    slowest = slowest.max(at.elapsed());
+                    rows += n as u64;
+                    if (n as i64) < SQLITE_PACE.rows {
+                        break;
+                    }
+                }
+            }
+            if rows > 0 {
+                // The user row in a job of its own, which finds nothing else to delete.
+                return Ok(PurgeStep {
+                    rows,
+                    ..PurgeStep::default()
+                });
+            }
+            // Its foreign keys' cascade finds nothing left (at most what a request racing
+            // the deletion added since the last statement above).
+            tx.prepare_cached("DELETE FROM users WHERE id = ?1 AND deleted_at IS NOT NULL")?
+                .execute([user_id])?;
+            Ok(PurgeStep {
+                rows: 0,
+                done: true,
+                removed_user: true,
+            })
+        })
+        .await
+    }
+}
