@@ -186,6 +186,8 @@ async fn write(
                 Cell::Int(0),
                 // The generation the original's tokens are held to.
                 Cell::Int(FIRST_GENERATION),
+                // Not deleted.
+                Cell::Null,
             ];
             if let Some(chunk) = chunker.push(row) {
                 tx.send(chunk).await?;
