@@ -1,5 +1,5 @@
 //! Incremental sync over plain REST: the caller's events after a cursor, from the same
-//! outbox the stream replays.
+//! outbox the stream replays (`domain::events::changes`), written out as a page.
 
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query};
@@ -10,13 +10,10 @@ use super::json::PrebuiltJson;
 use super::stream::StreamMessage;
 use crate::AppState;
 use crate::auth::{Caller, Scope};
+use crate::domain::events;
 
 #[derive(Default)]
 pub struct ChangesApi;
-
-/// A page stops early (with `more`) once its events add up to this many bytes of JSON, so
-/// that a page of large tasks cannot take unbounded memory.
-const PAGE_BYTES: usize = 1 << 20;
 
 /// A page of changes.
 #[derive(Object, Debug)]
@@ -60,10 +57,8 @@ impl ChangesApi {
         limit: Query<Option<u32>>,
     ) -> Result<ChangesResponse, QueryErrors> {
         caller.require(Scope::TasksRead)?;
-        let page = state
-            .hub
-            .page(caller.user.id, since.0, limit.0.unwrap_or(100), PAGE_BYTES)
-            .await?;
+        let limit = limit.0.unwrap_or(100);
+        let page = events::changes(&state.hub, caller.user.id, since.0, limit).await?;
         // The events are already JSON: the page is written around them, not re-encoded.
         let mut body = String::from(r#"{"events":["#);
         for (i, item) in page.items.iter().enumerate() {

@@ -1,5 +1,7 @@
 //! The live stream of the caller's task events, as a WebSocket and as Server-Sent
-//! Events: two renderings of `Hub::follow`, which holds the no-gap/no-duplicate logic.
+//! Events: two renderings of a stream `domain::events::open` gives (within the per-user
+//! cap; `Hub::follow` holds the no-gap/no-duplicate logic) until the client goes, the
+//! credential expires or is revoked (`domain::events::revoked`), or the server stops.
 
 use std::time::Duration;
 
@@ -27,7 +29,8 @@ use super::stream_auth::StreamCaller;
 use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::clock::now_secs;
-use crate::error::ApiError;
+use crate::domain::FieldErrors;
+use crate::domain::events::{self, Opened, Recheck};
 use crate::hub::{End, Follower, Item};
 use crate::metrics::StreamGuard;
 use crate::model::{Task, Timestamp};
@@ -147,12 +150,15 @@ impl StreamApi {
     ) -> Result<BoxWebSocketUpgraded, StreamErrors> {
         let StreamCaller(caller) = caller;
         caller.require(Scope::TasksRead)?;
-        let slot = reserve_stream(&state, &caller)?;
-        let follower = state
-            .hub
-            .follow(caller.user.id, since.0)
-            .await
-            .map_err(follow_error)?;
+        let no_errors = FieldErrors::default();
+        let Opened { follower, slot } = events::open(
+            &state.hub,
+            &state.streams,
+            caller.user.id,
+            since.0,
+            no_errors,
+        )
+        .await?;
         let state = state.0.clone();
         Ok(ws
             .config(
@@ -208,20 +214,21 @@ impl StreamApi {
     ) -> Result<SseResponse, StreamErrors> {
         let StreamCaller(caller) = caller;
         caller.require(Scope::TasksRead)?;
-        let slot = reserve_stream(&state, &caller)?;
-        let since =
-            match last_event_id.0 {
-                Some(id) => Some(id.trim().parse::<i64>().map_err(|_| {
-                    ApiError::field("Last-Event-ID", "A valid integer is required.")
-                })?),
-                None => since.0,
-            };
-        let follower = state
-            .hub
-            .follow(caller.user.id, since)
-            .await
-            .map_err(follow_error)?;
+        let mut errors = FieldErrors::default();
+        let since = match last_event_id.0 {
+            Some(id) => match id.trim().parse::<i64>() {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    errors.add("Last-Event-ID", "A valid integer is required.");
+                    None
+                }
+            },
+            None => since.0,
+        };
+        let Opened { follower, slot } =
+            events::open(&state.hub, &state.streams, caller.user.id, since, errors).await?;
         let state = state.0.clone();
+        let recheck = recheck(&state);
         let mut shutdown = state.shutdown.subscribe();
         let expiry = sleep_until(instant_at(caller.expires_at));
         // The follower, the gauge and the slot live as long as the body: until the
@@ -237,7 +244,7 @@ impl StreamApi {
             tokio::select! {
                 _ = expiry => {},
                 _ = shutting_down(&mut shutdown) => {},
-                _ = revoked(&state, &caller) => {},
+                _ = events::revoked(&recheck, &caller) => {},
             }
         })
         .boxed();
@@ -267,52 +274,18 @@ pub enum SseResponse {
     Events(EventStream<futures_util::stream::BoxStream<'static, SseItem>>),
 }
 
-/// Resolves once the caller's account is deactivated or deleted, its password changed (the
-/// session's credentials generation is no longer the account's), or its API token revoked
-/// or expired (checked every `--stream-recheck`, and at once when the account changes).
-async fn revoked(state: &AppState, caller: &Caller) {
-    let every = state.limits.stream_recheck.max(Duration::from_millis(100));
-    let mut tick = tokio::time::interval_at(Instant::now() + every, every);
-    let mut changes = state.account_changes.subscribe();
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            changed = changes.recv() => match changed {
-                // Another account: nothing to check.
-                Ok(id) if id != caller.user.id => continue,
-                // This account changed (or some news was missed): check now.
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                // The state is going away: keep to the ticks.
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                    tick.tick().await;
-                }
-            },
-        }
-        match state.authenticator().still_valid(caller).await {
-            Ok(true) => {}
-            Ok(false) => return,
-            // A database hiccup is not a revocation; try again next time.
-            Err(e) => tracing::warn!(error = %e, "stream: re-checking access failed"),
-        }
+/// What a stream needs to notice its credential ending.
+fn recheck(state: &AppState) -> Recheck {
+    Recheck {
+        authenticator: state.authenticator(),
+        account_changes: state.account_changes.clone(),
+        every: state.limits.stream_recheck,
     }
 }
 
 /// Resolves once the server starts shutting down.
 async fn shutting_down(rx: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|down| *down).await.map(|_| ());
-}
-
-/// One of the caller's stream slots, or 429 when all are taken: a user cannot hold more
-/// than `--max-streams-per-user` streams (and their buffers) open.
-fn reserve_stream(state: &AppState, caller: &Caller) -> Result<StreamSlot, ApiError> {
-    state
-        .streams
-        .reserve(caller.user.id)
-        .ok_or_else(|| ApiError::too_many_streams(state.streams.max()))
-}
-
-fn follow_error(e: End) -> ApiError {
-    ApiError::internal(e)
 }
 
 /// The tokio instant at unix second `at` (at most a year ahead).
@@ -337,7 +310,8 @@ async fn run_socket(
     let (mut sink, mut incoming) = socket.split();
     let expiry = sleep_until(instant_at(caller.expires_at));
     tokio::pin!(expiry);
-    let revocation = revoked(&state, &caller);
+    let recheck = recheck(&state);
+    let revocation = events::revoked(&recheck, &caller);
     tokio::pin!(revocation);
     let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     let mut last_heard = Instant::now();

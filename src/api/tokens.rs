@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::auth::{AuthError, Caller, Scope};
 use crate::domain::api_tokens::{self, NewToken};
 use crate::domain::reauth::Freshness;
-use crate::error::{ApiError, FieldErrors};
+use crate::error::{ApiError, FieldErrors, api_token_error};
 use crate::model::Timestamp;
 use crate::store::api_tokens::ApiTokenRow;
 use crate::throttle::client_address;
@@ -217,7 +217,7 @@ impl TokensApi {
         caller: Caller,
     ) -> Result<ListTokensResponse, ReadErrors> {
         caller.require(Scope::Account)?;
-        let rows = state.store.list_api_tokens(caller.user.id).await?;
+        let rows = api_tokens::list(&state.store, caller.user.id).await?;
         Ok(ListTokensResponse::Ok(Json(
             rows.into_iter().map(api_token).collect(),
         )))
@@ -243,11 +243,10 @@ impl TokensApi {
         let Some(id) = id.0.0 else {
             return Err(ApiError::not_found("Not found.").into());
         };
-        if state.store.revoke_api_token(caller.user.id, id).await? {
-            Ok(RevokeTokenResponse::Revoked)
-        } else {
-            Err(ApiError::not_found("No API token matches the given query.").into())
-        }
+        api_tokens::revoke(&state.store, caller.user.id, id)
+            .await
+            .map_err(api_token_error)?;
+        Ok(RevokeTokenResponse::Revoked)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Personal API tokens: what a new one may be called, which scopes it may carry, how
-//! long it may live; issuing one shows its secret once.
+//! long it may live; issuing one shows its secret once; listing and revoking an
+//! account's tokens.
 //!
 //! A token outlives the session that asked for it, so a session mints one only with proof
 //! of the password ([`super::reauth`]), and only while the session stands: the store
@@ -98,6 +99,21 @@ fn validate(
         ));
     };
     Ok((Checked { name, scopes, days }, current))
+}
+
+/// `user_id`'s tokens that are not revoked (expired ones too), newest first.
+pub async fn list(store: &Store, user_id: i64) -> Result<Vec<ApiTokenRow>, DomainError> {
+    Ok(store.list_api_tokens(user_id).await?)
+}
+
+/// Revokes `user_id`'s token `id`: refused from its next request on. Another user's
+/// token, or one already revoked, is [`DomainError::NotFound`].
+pub async fn revoke(store: &Store, user_id: i64, id: i64) -> Result<(), DomainError> {
+    if store.revoke_api_token(user_id, id).await? {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound)
+    }
 }
 
 /// Creates the token; with a session's `generation`, only while the account is still

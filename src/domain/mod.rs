@@ -1,10 +1,16 @@
-//! The rules and operations on accounts, tokens and tasks, below HTTP and the command
-//! line: typed inputs in, typed values or a [`DomainError`] out. `api` and `cli` both call
-//! this layer and neither knows the other; `error.rs` alone turns a `DomainError` into an
-//! HTTP answer, and the CLI prints it as lines.
+//! The rules and operations on accounts, tokens, tasks and their events, below HTTP and
+//! the command line: typed inputs in, typed values or a [`DomainError`] out. `api` and
+//! `cli` both call this layer and neither knows the other; `error.rs` alone turns a
+//! `DomainError` into an HTTP answer, and the CLI prints it as lines.
+//!
+//! An operation is one function that checks, writes through the store and publishes to
+//! the hub what it committed (`tasks.rs`): a handler only turns HTTP into its plain
+//! inputs (the caller's user, ids, drafts with the messages of fields it could not read,
+//! parsed `If-Match`/`Idempotency-Key`) and its result back into a response.
 
 pub mod accounts;
 pub mod api_tokens;
+pub mod events;
 pub mod imports;
 pub mod listing;
 pub mod password_policy;
@@ -53,6 +59,9 @@ pub enum DomainError {
     /// An idempotency key reused with a different request.
     #[error("idempotency key reused with another request")]
     KeyReused,
+    /// The user already holds `max` open streams in this process.
+    #[error("too many open streams: at most {max} per user")]
+    TooManyStreams { max: u32 },
     /// The database is unreachable or refusing work for now: 503, retry shortly.
     #[error("database unavailable: {0}")]
     Unavailable(String),

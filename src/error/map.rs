@@ -54,6 +54,7 @@ impl From<DomainError> for ApiError {
                 "This Idempotency-Key was already used with a different request body. \
                  Use a new key for a new task.",
             ),
+            DomainError::TooManyStreams { max } => ApiError::too_many_streams(max),
             DomainError::Unavailable(cause) => ApiError::unavailable(cause),
             DomainError::Internal(cause) => ApiError::internal(cause),
         }
@@ -75,6 +76,14 @@ fn spoken(d: std::time::Duration) -> String {
 pub fn task_error(e: impl Into<DomainError>) -> ApiError {
     match e.into() {
         DomainError::NotFound => ApiError::task_not_found(),
+        e => e.into(),
+    }
+}
+
+/// An API token operation's error: a missing token is DRF's 404 for it.
+pub fn api_token_error(e: impl Into<DomainError>) -> ApiError {
+    match e.into() {
+        DomainError::NotFound => ApiError::not_found("No API token matches the given query."),
         e => e.into(),
     }
 }

@@ -14,7 +14,9 @@ use serde_json::{Map, Value};
 
 pub use crate::domain::FieldErrors;
 pub use documented::{Errors, ValidationError, status};
-pub use map::{coded, from_poem, invalid_access_token, invalid_refresh_token, task_error};
+pub use map::{
+    api_token_error, coded, from_poem, invalid_access_token, invalid_refresh_token, task_error,
+};
 
 /// The `WWW-Authenticate` challenge on every 401, as DRF sends it.
 pub const BEARER_CHALLENGE: &str = r#"Bearer realm="api""#;

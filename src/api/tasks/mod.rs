@@ -1,4 +1,9 @@
 //! Tasks: the caller's own, and nobody else's (another user's task is a 404, never a 403).
+//!
+//! The handlers only translate HTTP: the scope a credential needs, the path id, the
+//! body's fields and the `If-Match`/`Idempotency-Key`/`If-None-Match` headers in; the
+//! operation itself (its rules, the write, the event) is `domain::tasks`'s; its answer
+//! out with its `ETag`, `Link` and other headers.
 
 use poem::web::Data;
 use poem_openapi::{
@@ -16,14 +21,11 @@ use super::{
 use crate::AppState;
 use crate::auth::Caller;
 use crate::auth::Scope;
-use crate::clock::now_secs_f64;
-use crate::domain::tasks::{self, TaskDraft};
-use crate::domain::{DomainError, FieldErrors};
+use crate::domain::FieldErrors;
+use crate::domain::tasks::{self, Created, IdempotencyKey, TaskContext, TaskDraft};
 use crate::error::{ApiError, task_error};
 use crate::model::Ordering;
-use crate::model::Task;
-use crate::store::idempotency::{Key, Keyed};
-use crate::store::tasks::{NewTask, TaskChanges, TaskQuery};
+use crate::store::tasks::TaskQuery;
 
 mod preconditions;
 mod schema;
@@ -72,10 +74,7 @@ impl TasksApi {
             limit: limit.0.unwrap_or(state.limits.page_size),
             offset: offset.0.unwrap_or(0),
         };
-        let page = state
-            .listing
-            .page(&state.store, caller.user, query.clone())
-            .await?;
+        let page = tasks::list(&context(&state), caller.user, query.clone()).await?;
         if let Some(tags) = &if_none_match.0
             && tags_match(tags, &page.etag)
         {
@@ -114,42 +113,19 @@ impl TasksApi {
         body: DrfBody<TaskInput>,
     ) -> Result<CreateTaskResponse, CreateTaskErrors> {
         caller.require(Scope::TasksWrite)?;
-        let changes = parse_task(&body.data, false)?;
-        let new = NewTask {
-            title: changes.title.unwrap_or_default(),
-            description: changes.description.flatten(),
-            completed: changes.completed.unwrap_or(false),
-        };
-        let Some(key) = idempotency_key.0 else {
-            let (task, event) = state.store.create_task(caller.user, new).await?;
-            state.hub.publish(event);
-            return Ok(created(task, None));
-        };
-        if !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ApiError::field(
-                "Idempotency-Key",
-                "Use 1 to 255 visible ASCII characters.",
-            )
-            .into());
-        }
-        let now = now_secs_f64();
-        let key = Key {
-            key,
-            request_hash: request_hash(&body.data),
-            now,
-            expired_before: now - state.limits.idempotency_retention.as_secs_f64(),
-        };
-        match state.store.create_task_once(caller.user, new, key).await? {
-            Keyed::Created(task, event) => {
-                state.hub.publish(event);
-                Ok(created(task, None))
+        let (draft, errors) = task_draft(&body.data, false);
+        let ctx = context(&state);
+        let created = match idempotency_key.0 {
+            None => tasks::create(&ctx, caller.user, draft, errors).await?,
+            Some(key) => {
+                let key = IdempotencyKey {
+                    key,
+                    request_hash: request_hash(&body.data),
+                };
+                tasks::create_once(&ctx, caller.user, draft, errors, key).await?
             }
-            Keyed::Replayed { body, .. } => {
-                let task: Task = serde_json::from_str(&body).map_err(ApiError::internal)?;
-                Ok(created(task, Some(true)))
-            }
-            Keyed::Mismatch => Err(DomainError::KeyReused.into()),
-        }
+        };
+        Ok(created_response(created))
     }
 
     /// Get one of your tasks
@@ -168,9 +144,7 @@ impl TasksApi {
     ) -> Result<GetTaskResponse, OneErrors> {
         caller.require(Scope::TasksRead)?;
         let id = task_id(id)?;
-        let task = state
-            .store
-            .get_task(caller.user, id)
+        let task = tasks::get(&context(&state), caller.user, id)
             .await
             .map_err(task_error)?;
         let tag = etag(task.version);
@@ -245,19 +219,28 @@ impl TasksApi {
     ) -> Result<DeleteTaskResponse, DeleteTaskErrors> {
         caller.require(Scope::TasksWrite)?;
         let id = task_id(id)?;
-        let event = state
-            .store
-            .delete_task(caller.user, id, if_match.0.as_deref().map(parse_if_match))
+        let if_match = if_match.0.as_deref().map(parse_if_match);
+        tasks::delete(&context(&state), caller.user, id, if_match)
             .await
             .map_err(task_error)?;
-        state.hub.publish(event);
         Ok(DeleteTaskResponse::Deleted)
     }
 }
 
-fn created(task: Task, replayed: Option<bool>) -> CreateTaskResponse {
-    let tag = etag(task.version);
-    CreateTaskResponse::Created(SerdeJson(task), tag, replayed)
+/// What the task operations reach, from the state.
+fn context(state: &AppState) -> TaskContext<'_> {
+    TaskContext {
+        store: &state.store,
+        hub: &state.hub,
+        listing: &state.listing,
+        idempotency_retention: state.limits.idempotency_retention,
+    }
+}
+
+fn created_response(created: Created) -> CreateTaskResponse {
+    let tag = etag(created.task.version);
+    let replayed = created.replayed.then_some(true);
+    CreateTaskResponse::Created(SerdeJson(created.task), tag, replayed)
 }
 
 async fn change(
@@ -270,29 +253,11 @@ async fn change(
 ) -> Result<UpdateTaskResponse, ApiError> {
     caller.require(Scope::TasksWrite)?;
     let id = task_id(id)?;
-    let changes = match parse_task(data, partial) {
-        Ok(c) => c,
-        Err(invalid) => {
-            // As DRF: a missing task is a 404 even when the body is also invalid.
-            state
-                .store
-                .get_task(caller.user, id)
-                .await
-                .map_err(task_error)?;
-            return Err(invalid);
-        }
-    };
-    let (task, event) = state
-        .store
-        .update_task(
-            caller.user,
-            id,
-            changes,
-            if_match.as_deref().map(parse_if_match),
-        )
+    let (draft, errors) = task_draft(data, partial);
+    let if_match = if_match.as_deref().map(parse_if_match);
+    let task = tasks::update(&context(state), caller.user, id, draft, errors, if_match)
         .await
         .map_err(task_error)?;
-    state.hub.publish(event);
     let tag = etag(task.version);
     Ok(UpdateTaskResponse::Ok(SerdeJson(task), tag))
 }
@@ -301,18 +266,25 @@ fn task_id(id: Path<PathId>) -> Result<i64, ApiError> {
     id.0.0.ok_or_else(|| ApiError::not_found("Not found."))
 }
 
-/// The task fields of a request body as DRF reads them (text, booleans), then the
-/// domain's rules. `partial` (PATCH) makes `title` optional.
-pub(crate) fn parse_task(
-    data: &Map<String, Value>,
-    partial: bool,
-) -> Result<TaskChanges, ApiError> {
+/// The task fields of a request body as DRF reads them (text, booleans), with the
+/// messages of those it could not read. `partial` (PATCH) makes `title` optional.
+fn task_draft(data: &Map<String, Value>, partial: bool) -> (TaskDraft, FieldErrors) {
     let mut errors = FieldErrors::default();
     let draft = TaskDraft {
         title: field(data, "title", !partial, &mut errors, text),
         description: field(data, "description", false, &mut errors, text),
         completed: field(data, "completed", false, &mut errors, boolean),
     };
+    (draft, errors)
+}
+
+/// A request body's task fields read, then checked by the domain's rules.
+#[cfg(test)]
+pub(crate) fn parse_task(
+    data: &Map<String, Value>,
+    partial: bool,
+) -> Result<crate::store::tasks::TaskChanges, ApiError> {
+    let (draft, errors) = task_draft(data, partial);
     Ok(tasks::validate(draft, errors)?)
 }
 
