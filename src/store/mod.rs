@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod api_tokens;
 pub mod copy;
+pub mod django;
 pub mod events;
 pub mod idempotency;
 pub mod postgres;

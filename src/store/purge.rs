@@ -87,7 +87,7 @@ pub struct StallStats {
     /// Deleted accounts whose purge finished.
     pub accounts_purged: u64,
     /// PostgreSQL: creates put back in the queue because another transaction held their
-    /// owner's row (see `postgres::group`).
+    /// owner's row (see `postgres::create_group_commit`).
     pub create_lock_retries: u64,
 }
 

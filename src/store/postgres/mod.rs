@@ -4,11 +4,13 @@
 //! `spawn_blocking`, no connection held across anything but its own queries). Every write
 //! is one transaction of its own on a pooled connection, committed before the caller
 //! hears of it, except task creates: those waiting at once share one transaction and one
-//! WAL flush ([`group`]). Reads are single statements, or a read-only `REPEATABLE READ` transaction
-//! when several must agree. The schema is applied by numbered migrations
-//! (`migrations/NNNN_*.sql`, embedded), recorded in `tasklane_migrations` and run at
-//! connect under a transaction-scoped advisory lock, so hosts starting at once migrate
-//! once; a database migrated by a newer binary is refused.
+//! WAL flush ([`create_group_commit`]). Reads are single statements, or a read-only
+//! `REPEATABLE READ` transaction when several must agree; the list pages' one point read,
+//! the owner's last event id, is coalesced across requests ([`event_seq_reads`]). The
+//! schema is applied by numbered migrations (`migrations/NNNN_*.sql`, embedded),
+//! recorded in `tasklane_migrations` and run at connect under a transaction-scoped
+//! advisory lock, so hosts starting at once migrate once; a database migrated by a newer
+//! binary is refused.
 //!
 //! How each guarantee (gapless per-user event ids, the outbox, idempotency keys,
 //! `If-Match`, refresh rotation, durable commits) holds with several hosts writing at
@@ -21,14 +23,14 @@
 pub mod admin;
 mod api_tokens;
 mod copy;
+mod create_group_commit;
+mod event_seq_reads;
 mod events;
-mod group;
 mod idempotency;
 mod pgpass;
 mod purge;
 mod redact;
 mod security;
-mod seqs;
 mod settings;
 mod stream_tickets;
 mod tasks;
@@ -134,11 +136,11 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 pub struct Postgres {
     pool: Pool,
     /// Write transactions committed by this process, and the writes they carried.
-    counts: Arc<group::Counts>,
+    counts: Arc<create_group_commit::Counts>,
     /// The group commit of task creates, started by the first create.
-    creates: Arc<OnceLock<group::Creates>>,
+    creates: Arc<OnceLock<create_group_commit::Creates>>,
     /// The coalesced `event_seq` reads, started by the first.
-    seq_reads: Arc<OnceLock<seqs::SeqReads>>,
+    seq_reads: Arc<OnceLock<event_seq_reads::SeqReads>>,
 }
 
 impl Postgres {
@@ -150,12 +152,12 @@ impl Postgres {
         // vanishes mid-transaction (its network, not its process: the kernel would close
         // the socket) must not keep a user's row locked for the TCP keepalive's hours:
         // none of our transactions waits on anything but the database. And no statement
-        // waits longer than `group::LOCK_WAIT` for a row lock (a transaction someone left
-        // open on a user's row): it fails, retryably (503), instead of hanging.
+        // waits longer than `create_group_commit::LOCK_WAIT` for a row lock (a transaction
+        // someone left open on a user's row): it fails, retryably (503), instead of hanging.
         let ours = format!(
             "-c synchronous_commit=on -c idle_in_transaction_session_timeout=60s \
              -c lock_timeout={}ms",
-            group::LOCK_WAIT.as_millis()
+            create_group_commit::LOCK_WAIT.as_millis()
         );
         let options = match config.get_options() {
             Some(o) if !o.trim().is_empty() => format!("{o} {ours}"),
@@ -231,16 +233,17 @@ impl Postgres {
         }
     }
 
-    /// The create queue ([`group`]), started on first use.
-    fn creates(&self) -> &group::Creates {
-        self.creates
-            .get_or_init(|| group::Creates::start(self.pool.clone(), self.counts.clone()))
+    /// The create queue ([`create_group_commit`]), started on first use.
+    fn creates(&self) -> &create_group_commit::Creates {
+        self.creates.get_or_init(|| {
+            create_group_commit::Creates::start(self.pool.clone(), self.counts.clone())
+        })
     }
 
-    /// The `event_seq` read queue ([`seqs`]), started on first use.
-    fn seq_reads(&self) -> &seqs::SeqReads {
+    /// The `event_seq` read queue ([`event_seq_reads`]), started on first use.
+    fn seq_reads(&self) -> &event_seq_reads::SeqReads {
         self.seq_reads
-            .get_or_init(|| seqs::SeqReads::start(self.pool.clone()))
+            .get_or_init(|| event_seq_reads::SeqReads::start(self.pool.clone()))
     }
 
     /// `synchronous_commit` as a pooled connection sees it: `on` (set in every
@@ -270,7 +273,7 @@ impl Postgres {
     }
 
     /// Write transactions committed by this process, and the writes they carried (one
-    /// each, except task creates, which group-commit: [`group`]).
+    /// each, except task creates, which group-commit: [`create_group_commit`]).
     pub fn write_stats(&self) -> (u64, u64) {
         (
             self.counts.commits.load(Ordering::Relaxed),
@@ -279,7 +282,7 @@ impl Postgres {
     }
 
     /// The longest purge transaction, and the creates put back in the queue because their
-    /// owner's row was locked ([`group`]).
+    /// owner's row was locked ([`create_group_commit`]).
     pub fn stalls(&self) -> (Duration, u64) {
         (
             Duration::from_micros(self.counts.longest_job_us.load(Ordering::Relaxed)),

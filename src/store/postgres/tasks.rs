@@ -11,7 +11,7 @@ use deadpool_postgres::Transaction;
 use tokio_postgres::{IsolationLevel, Row, types::ToSql};
 
 use super::Postgres;
-use super::group::NewRow;
+use super::create_group_commit::NewRow;
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task, Timestamp, User};
 use crate::store::tasks::TASK_COLUMNS;
@@ -257,7 +257,7 @@ impl Postgres {
 
     /// The user's last event id: it moves with every change to their tasks, in the same
     /// transaction, so an unchanged value means an unchanged task list. A point read,
-    /// sent with the others waiting at the time ([`super::seqs`]).
+    /// sent with the others waiting at the time ([`super::event_seq_reads`]).
     pub async fn event_seq(&self, user_id: i64) -> Result<i64> {
         self.seq_reads()
             .read(user_id)
@@ -279,7 +279,7 @@ impl Postgres {
         task(&row, &owner)
     }
 
-    /// Through the group commit ([`super::group`]): the owner's next event id, the task
+    /// Through the group commit ([`super::create_group_commit`]): the owner's next event id, the task
     /// and its event in one statement, committed with whatever other creates are
     /// waiting. The event's copy of the task is the task's JSON with the id the insert
     /// gave spliced in ([`json_after_id`]).
