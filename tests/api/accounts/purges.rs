@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use tasklane::store::{Store, Synchronous};
 
-use crate::cli::{tasklane, user};
+use crate::operations::cli::users::{tasklane, user};
 use crate::helpers::{PASSWORD, TestApp, api_token, db, on_postgres, spawn_app, start, test_args};
 
 /// A second store on the server's database: another process, an operator's command.

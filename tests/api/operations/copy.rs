@@ -7,9 +7,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::cli::tasklane;
+use crate::operations::cli::users::tasklane;
 use crate::helpers::*;
-use crate::postgres::fresh;
+use crate::scaling::postgres::two_hosts::fresh;
 
 /// What a deployment's users hold: what must still work after the move.
 struct Held {

@@ -189,7 +189,7 @@ async fn metrics_are_off_by_default_and_count_requests_by_route_when_on() {
 /// against a live server: every command must succeed.
 #[tokio::test]
 async fn the_readmes_walk_through_runs() {
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../../../README.md");
     let section = readme
         .split("## A walk-through with curl")
         .nth(1)

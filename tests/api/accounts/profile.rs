@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::cli::{tasklane, user};
+use crate::operations::cli::users::{tasklane, user};
 use crate::helpers::*;
 
 const NOT_YOURS: &str = r#"{"detail":"No User matches the given query."}"#;

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::cli::user;
+use crate::operations::cli::users::user;
 use crate::helpers::*;
 
 const TOKEN: &str = "/api/oauth/token/";

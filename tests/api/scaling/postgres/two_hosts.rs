@@ -722,7 +722,7 @@ async fn the_urls_password_never_shows() {
         vec!["migrate", "--database-url", &missing],
         vec!["token", "list", "--user", "x", "--database-url", &missing],
     ] {
-        let run = crate::cli::tasklane(&args, None).await;
+        let run = crate::operations::cli::users::tasklane(&args, None).await;
         assert_eq!(run.code, Some(1), "{run:?}");
         assert!(run.stderr.contains("does not exist"), "{run:?}");
         assert!(run.stderr.contains(":***@"), "{run:?}");

@@ -1,6 +1,6 @@
 //! Durable acknowledged writes: every write the API acknowledges was synced to stable
 //! storage before its answer, and concurrent writes share syncs (group commit).
-//! Syncs are counted by a SQLite VFS shim ([`super::sync_count`]) that makes each sync
+//! Syncs are counted by a SQLite VFS shim ([`crate::helpers::sync_count`]) that makes each sync
 //! slow and counts it only once done, so an answer sent before its sync is caught.
 //!
 //! On PostgreSQL the syncs are the server's (its WAL flush at commit), which no shim here
@@ -14,7 +14,7 @@ use serde_json::json;
 use tasklane::store::Synchronous;
 
 use crate::helpers::{PASSWORD, Resp, TestApp, on_postgres, skip_on_postgres, spawn_app_with};
-use crate::sync_count::{Syncs, watch};
+use crate::helpers::sync_count::{Syncs, watch};
 
 const SLOW_SYNC: Duration = Duration::from_millis(20);
 

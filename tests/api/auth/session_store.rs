@@ -249,9 +249,9 @@ async fn upgrading_keeps_ended_credentials_ended_on_sqlite() {
     {
         let c = rusqlite::Connection::open(&path).unwrap();
         for sql in [
-            include_str!("../../schema.sql"),
-            include_str!("../../src/store/sqlite/migrations/0002_credentials.sql"),
-            include_str!("../../src/store/sqlite/migrations/0003_throttles.sql"),
+            include_str!("../../../schema.sql"),
+            include_str!("../../../src/store/sqlite/migrations/0002_credentials.sql"),
+            include_str!("../../../src/store/sqlite/migrations/0003_throttles.sql"),
         ] {
             c.execute_batch(sql).unwrap();
         }
@@ -264,7 +264,7 @@ async fn upgrading_keeps_ended_credentials_ended_on_sqlite() {
 
 #[tokio::test]
 async fn upgrading_keeps_ended_credentials_ended_on_postgres() {
-    let Some(db) = crate::postgres::fresh().await else {
+    let Some(db) = crate::scaling::postgres::two_hosts::fresh().await else {
         return;
     };
     {
@@ -277,11 +277,11 @@ async fn upgrading_keeps_ended_credentials_ended_on_postgres() {
         for (version, sql) in [
             (
                 1,
-                include_str!("../../src/store/postgres/migrations/0001_schema.sql"),
+                include_str!("../../../src/store/postgres/migrations/0001_schema.sql"),
             ),
             (
                 2,
-                include_str!("../../src/store/postgres/migrations/0002_throttles.sql"),
+                include_str!("../../../src/store/postgres/migrations/0002_throttles.sql"),
             ),
         ] {
             c.batch_execute(sql).await.unwrap();

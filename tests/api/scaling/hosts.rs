@@ -13,8 +13,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::postgres::fresh;
-use crate::redis::{shared_redis, ws_on};
+use crate::scaling::postgres::two_hosts::fresh;
+use crate::scaling::redis::fanout::{shared_redis, ws_on};
 
 /// `n` processes on `db` and `redis`, each in its own empty working directory.
 fn hosts(

@@ -1,0 +1,3 @@
+//! Login and registration throttling: per address, per username, across processes.
+
+pub(crate) mod login;

@@ -1,0 +1,5 @@
+//! The docs and the generated references: the OpenAPI document, the links and command
+//! lines of the Markdown pages.
+
+pub(crate) mod links;
+pub(crate) mod openapi;

@@ -1,0 +1,3 @@
+//! Several real processes ringing each other through a real Redis.
+
+pub(crate) mod fanout;
