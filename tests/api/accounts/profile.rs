@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::operations::cli::users::{tasklane, user};
 use crate::helpers::*;
 
 const NOT_YOURS: &str = r#"{"detail":"No User matches the given query."}"#;

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use tasklane::store::{Store, Synchronous};
 
-use crate::operations::cli::users::{tasklane, user};
-use crate::helpers::{PASSWORD, TestApp, api_token, db, on_postgres, spawn_app, start, test_args};
+use crate::helpers::{
+    PASSWORD, TestApp, api_token, db, on_postgres, spawn_app, start, tasklane, test_args, user,
+};
 
 /// A second store on the server's database: another process, an operator's command.
 async fn other_process(app: &TestApp) -> Store {

@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{
-    PASSWORD, TestApp, TestDb, db, db_at, on_postgres, pg_connect, spawn_app_with,
+    PASSWORD, TestApp, TestDb, db, db_at, metric, on_postgres, pg_connect, spawn_app_with,
 };
 
 /// Tasks (and as many events) the big account holds.
@@ -163,24 +163,6 @@ async fn sample(url: Option<String>, path: PathBuf, big_id: i64, other_id: i64) 
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-/// The value of the metric line starting with `name ` (or `name{`) on `/metrics`.
-pub(crate) async fn metric(app: &TestApp, name: &str) -> f64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

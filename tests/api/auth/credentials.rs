@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::operations::cli::users::{tasklane, user};
 use crate::helpers::*;
 
 /// Polls `GET path` with `token` until it is refused; fails unless that happens within

@@ -4,7 +4,6 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::operations::cli::users::user;
 use crate::helpers::*;
 
 const TOKEN: &str = "/api/oauth/token/";

@@ -264,7 +264,7 @@ async fn upgrading_keeps_ended_credentials_ended_on_sqlite() {
 
 #[tokio::test]
 async fn upgrading_keeps_ended_credentials_ended_on_postgres() {
-    let Some(db) = crate::scaling::postgres::two_hosts::fresh().await else {
+    let Some(db) = fresh_pg().await else {
         return;
     };
     {

@@ -7,9 +7,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::operations::cli::users::tasklane;
 use crate::helpers::*;
-use crate::scaling::postgres::two_hosts::fresh;
 
 /// What a deployment's users hold: what must still work after the move.
 struct Held {
@@ -222,7 +220,7 @@ async fn still_works(c: &reqwest::Client, p: &Proc, held: &Held) {
 
 #[tokio::test]
 async fn copy_moves_a_deployment_sqlite_to_postgres_and_back() {
-    let Some(pg) = fresh().await else { return };
+    let Some(pg) = fresh_pg().await else { return };
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("first.db");
     let back = dir.path().join("back.db");
@@ -274,7 +272,7 @@ async fn copy_moves_a_deployment_sqlite_to_postgres_and_back() {
 
 #[tokio::test]
 async fn copy_refuses_a_target_that_holds_data_and_changes_nothing() {
-    let Some(pg) = fresh().await else { return };
+    let Some(pg) = fresh_pg().await else { return };
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("source.db");
     let c = reqwest::Client::new();

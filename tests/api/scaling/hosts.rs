@@ -13,8 +13,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::scaling::postgres::two_hosts::fresh;
-use crate::scaling::redis::fanout::{shared_redis, ws_on};
 
 /// `n` processes on `db` and `redis`, each in its own empty working directory.
 fn hosts(
@@ -82,7 +80,7 @@ async fn wait_all_ok(c: &reqwest::Client, procs: &[Proc]) {
 
 #[tokio::test]
 async fn three_hosts_on_one_postgres_and_one_redis_act_as_one_server() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let Some(redis) = shared_redis().await else {
         return;
     };
@@ -221,7 +219,7 @@ async fn three_hosts_on_one_postgres_and_one_redis_act_as_one_server() {
 
 #[tokio::test]
 async fn throttles_count_across_hosts() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let Some(redis) = shared_redis().await else {
         return;
     };
@@ -386,7 +384,7 @@ impl Drop for PgProxy {
 // Multi-threaded: the proxy must keep serving while this thread waits for the process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_that_goes_away_gets_503s_with_retry_after_then_reconnects() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let config: tokio_postgres::Config = db.url.parse().unwrap();
     let host = match &config.get_hosts()[0] {
         tokio_postgres::config::Host::Tcp(h) => h.clone(),

@@ -15,8 +15,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::scaling::redis::fanout::{free_port, shared_redis};
-use crate::streams::ws::sse_events_through;
 
 const NGINX: &str = "/usr/sbin/nginx";
 

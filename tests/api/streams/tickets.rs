@@ -8,7 +8,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::streams::ws::sse_events_through;
 
 /// `GET path` with no header, as a browser's `EventSource` sends it.
 async fn sse(app: &TestApp, path: &str) -> reqwest::Response {

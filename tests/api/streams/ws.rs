@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::*;
 
@@ -298,50 +297,6 @@ async fn shutdown_closes_sockets_with_1001() {
         other => panic!("expected 1001, got {other:?}"),
     }
     stopping.await.unwrap();
-}
-
-/// Reads SSE events (`id`, `event`, `data`) until `data` has `event_id >= last`.
-pub(crate) async fn sse_events_through(
-    resp: reqwest::Response,
-    last: i64,
-) -> Vec<(String, String, Value)> {
-    let mut body = resp.bytes_stream();
-    let mut buf = String::new();
-    let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        while let Some(end) = buf.find("\n\n") {
-            let block: String = buf.drain(..end + 2).collect();
-            let (mut id, mut event, mut data) =
-                (String::new(), String::from("message"), String::new());
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("id: ") {
-                    id = v.to_owned();
-                }
-                if let Some(v) = line.strip_prefix("event: ") {
-                    event = v.to_owned();
-                }
-                if let Some(v) = line.strip_prefix("data: ") {
-                    data.push_str(v);
-                }
-            }
-            if data.is_empty() {
-                continue; // keep-alive comment
-            }
-            let v: Value = serde_json::from_str(&data).unwrap();
-            let done = v["event_id"].as_i64().unwrap() >= last;
-            out.push((id, event, v));
-            if done {
-                return out;
-            }
-        }
-        let chunk = tokio::time::timeout_at(deadline, body.next())
-            .await
-            .expect("sse timed out")
-            .expect("sse ended")
-            .unwrap();
-        buf.push_str(&String::from_utf8_lossy(&chunk));
-    }
 }
 
 #[tokio::test]

@@ -13,8 +13,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tasklane::store::Synchronous;
 
-use crate::helpers::{PASSWORD, Resp, TestApp, on_postgres, skip_on_postgres, spawn_app_with};
 use crate::helpers::sync_count::{Syncs, watch};
+use crate::helpers::{PASSWORD, Resp, TestApp, on_postgres, skip_on_postgres, spawn_app_with};
 
 const SLOW_SYNC: Duration = Duration::from_millis(20);
 

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, on_postgres, pg_connect, spawn_app_with};
-use crate::accounts::stalls::metric;
+use crate::helpers::{TestApp, metric, on_postgres, pg_connect, spawn_app_with};
 
 /// One create as `token`, with how long it took.
 async fn timed_create(app: &TestApp, token: &str, title: &str) -> (StatusCode, Duration, String) {

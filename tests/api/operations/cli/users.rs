@@ -1,87 +1,13 @@
 //! The operator commands (`tasklane user …`, `backup`, `migrate`), run as the built
 //! binary against the database file of a live server.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 
 use crate::helpers::*;
-
-/// What a run of the binary printed and how it exited.
-#[derive(Debug)]
-pub(crate) struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn ok(&self) -> &Self {
-        assert_eq!(self.code, Some(0), "{self:#?}");
-        self
-    }
-
-    pub fn failed(&self) -> &Self {
-        assert_eq!(self.code, Some(1), "{self:#?}");
-        self
-    }
-}
-
-/// Runs `tasklane ARGS` with `stdin` (closed when `None`), no `TASKLANE_*` variables (nor
-/// libpq's `PGPASSWORD` and `PGPASSFILE`).
-pub(crate) async fn tasklane(args: &[&str], stdin: Option<&str>) -> Run {
-    tasklane_env(args, &[], stdin).await
-}
-
-/// [`tasklane`] with the environment variables `env` set.
-pub(crate) async fn tasklane_env(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tasklane"));
-    cmd.args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("TASKLANE_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env_remove("PGPASSWORD").env_remove("PGPASSFILE");
-    cmd.envs(env.iter().copied());
-
-    let mut child = cmd.spawn().expect("spawn tasklane");
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().expect("stdin");
-        pipe.write_all(input.as_bytes()).await.expect("write stdin");
-        drop(pipe);
-    }
-    let out = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("tasklane finished in time")
-        .expect("tasklane output");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// `tasklane user ARGS --db <the app's database>` (or `--database-url`).
-pub(crate) async fn user(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Run {
-    let db = app.db_flags();
-    let mut all = vec!["user"];
-    all.extend_from_slice(args);
-    all.extend(db.iter().map(String::as_str));
-    tasklane(&all, stdin).await
-}
 
 /// The `field: message` lines the CLI prints for a DRF error body.
 fn as_lines(body: &Value) -> Vec<String> {

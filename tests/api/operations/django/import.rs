@@ -11,7 +11,6 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::operations::cli::users::{Run, tasklane};
 use crate::helpers::*;
 
 /// The original's `SECRET_KEY` (a generated Django key is 50 characters or more).
@@ -299,7 +298,7 @@ async fn accounts_that_cannot_coexist_are_listed_and_nothing_is_written() {
 
 #[tokio::test]
 async fn an_original_on_postgresql_imports_the_same_way() {
-    let Some(pg_original) = crate::scaling::postgres::two_hosts::fresh().await else {
+    let Some(pg_original) = fresh_pg().await else {
         return;
     };
     let Some(django) = original(spec(&pg_original.url)) else {

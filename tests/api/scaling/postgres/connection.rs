@@ -8,7 +8,6 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::operations::cli::users::{Run, tasklane, tasklane_env};
 use crate::helpers::*;
 
 /// What a terminal would act on instead of showing: ESC (CSI and OSC sequences), BEL,
@@ -467,7 +466,7 @@ async fn copy_and_import_take_their_databases_from_the_environment() {
 /// for a remote host here.
 #[tokio::test]
 async fn a_database_off_this_machine_without_verified_tls_is_warned_about_at_start() {
-    let Some(db) = crate::scaling::postgres::two_hosts::fresh().await else {
+    let Some(db) = fresh_pg().await else {
         return;
     };
     let local = db.url.clone();

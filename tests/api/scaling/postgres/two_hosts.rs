@@ -24,42 +24,6 @@ use tasklane::store::{Store, StoreError, Synchronous};
 
 use crate::helpers::*;
 
-/// The server these tests use, or None (skip) when it is unreachable and not required.
-pub(crate) async fn server() -> Option<String> {
-    let url = suite_postgres()
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let reachable = tokio::time::timeout(
-        Duration::from_secs(3),
-        tokio_postgres::connect(&url, tokio_postgres::NoTls),
-    )
-    .await;
-    match reachable {
-        Ok(Ok((client, conn))) => {
-            tokio::spawn(conn);
-            drop(client);
-            Some(url)
-        }
-        Ok(Err(e)) => skip_or_fail(&format!("PostgreSQL at {url} refused us ({e})")),
-        Err(_) => skip_or_fail(&format!("PostgreSQL at {url} did not answer")),
-    }
-}
-
-fn skip_or_fail<T>(why: &str) -> Option<T> {
-    if std::env::var("REQUIRE_POSTGRES").as_deref() == Ok("1") {
-        panic!("{why}, and REQUIRE_POSTGRES=1");
-    }
-    eprintln!(
-        "\n*** SKIPPED: {why}; set TASKLANE_TEST_DATABASE_URL or start PostgreSQL \
-         (REQUIRE_POSTGRES=1 makes this fail) ***\n"
-    );
-    None
-}
-
-/// A new empty database on the server, or None (skip).
-pub(crate) async fn fresh() -> Option<PgDatabase> {
-    Some(PgDatabase::create(&server().await?).await)
-}
-
 /// Two hosts: two stores, each with its own pool, on one database.
 async fn two_hosts(db: &PgDatabase) -> (Store, Store) {
     let a = Store::connect_postgres(&db.url, 8).await.expect("host a");
@@ -91,7 +55,7 @@ fn everything() -> TaskQuery {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hosts_writing_for_one_user_hand_out_gapless_event_ids_in_commit_order() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let (a, b) = two_hosts(&db).await;
     let owner = account(&a, "alice").await;
     let (workers, rounds) = (8, 5);
@@ -175,7 +139,7 @@ async fn two_hosts_writing_for_one_user_hand_out_gapless_event_ids_in_commit_ord
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_group_committed_on_two_hosts_stay_gapless_and_match_their_events() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let (a, b) = two_hosts(&db).await;
     let mut owners = Vec::new();
     for name in ["ann", "bob", "cyd", "dee", "eve"] {
@@ -256,7 +220,7 @@ async fn creates_group_committed_on_two_hosts_stay_gapless_and_match_their_event
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coalesced_event_id_reads_see_every_commit_made_before_them() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let (a, b) = two_hosts(&db).await;
     let mut owners = Vec::new();
     for name in ["ann", "bob", "cyd"] {
@@ -293,7 +257,7 @@ async fn coalesced_event_id_reads_see_every_commit_made_before_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_idempotency_key_through_two_hosts_creates_one_task() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let (a, b) = two_hosts(&db).await;
     let owner = account(&a, "alice").await;
     let now = now_secs_f64();
@@ -342,7 +306,7 @@ async fn one_idempotency_key_through_two_hosts_creates_one_task() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_refresh_token_rotated_through_two_hosts_at_once_rotates_once_and_replays_once() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let (a, b) = two_hosts(&db).await;
     let owner = account(&a, "alice").await;
     let now = now_secs();
@@ -407,7 +371,7 @@ async fn one_refresh_token_rotated_through_two_hosts_at_once_rotates_once_and_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn if_match_lets_one_of_two_hosts_change_a_version() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let (a, b) = two_hosts(&db).await;
     let owner = account(&a, "alice").await;
     let (t, _) = a
@@ -436,7 +400,7 @@ async fn if_match_lets_one_of_two_hosts_change_a_version() {
 
 #[tokio::test]
 async fn unique_violations_name_the_field_like_sqlite() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let (a, b) = two_hosts(&db).await;
     let alice = account(&a, "alice").await;
     let taken = b
@@ -504,7 +468,7 @@ async fn unique_violations_name_the_field_like_sqlite() {
 
 #[tokio::test]
 async fn commits_wait_for_the_wal_flush_whatever_the_database_default() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let name = db.url.rsplit('/').next().unwrap().to_owned();
     let admin = pg_connect(&db.url).await;
     admin
@@ -535,7 +499,7 @@ async fn commits_wait_for_the_wal_flush_whatever_the_database_default() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_starting_at_once_migrate_once_and_a_newer_schema_is_refused() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let starts: Vec<_> = (0..4)
         .map(|_| {
             let url = db.url.clone();
@@ -583,7 +547,7 @@ fn titles(json: &[u8]) -> Vec<String> {
 
 #[tokio::test]
 async fn search_and_ordering_give_what_sqlite_gives() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let pg = Store::connect_postgres(&db.url, 2).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("parity.db");
@@ -693,7 +657,7 @@ async fn search_and_ordering_give_what_sqlite_gives() {
 
 #[tokio::test]
 async fn the_urls_password_never_shows() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let Some(with_password) = db
         .url
         .split_once("://")
@@ -722,7 +686,7 @@ async fn the_urls_password_never_shows() {
         vec!["migrate", "--database-url", &missing],
         vec!["token", "list", "--user", "x", "--database-url", &missing],
     ] {
-        let run = crate::operations::cli::users::tasklane(&args, None).await;
+        let run = tasklane(&args, None).await;
         assert_eq!(run.code, Some(1), "{run:?}");
         assert!(run.stderr.contains("does not exist"), "{run:?}");
         assert!(run.stderr.contains(":***@"), "{run:?}");
@@ -732,7 +696,7 @@ async fn the_urls_password_never_shows() {
 
 #[tokio::test]
 async fn sslmode_decides_whether_the_connection_is_encrypted() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let admin = pg_connect(&db.url).await;
     let offered: String = admin.query_one("SHOW ssl", &[]).await.unwrap().get(0);
     let name = db.url.rsplit('/').next().unwrap().to_owned();
@@ -788,7 +752,7 @@ async fn sslmode_decides_whether_the_connection_is_encrypted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writers_sweepers_and_an_account_deletion_on_two_hosts_never_deadlock() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let (a, b) = two_hosts(&db).await;
     let owner = account(&a, "busy").await;
     let victim = account(&b, "victim").await;
@@ -1068,7 +1032,7 @@ async fn sweep_story(store: &Store) -> Vec<String> {
 
 #[tokio::test]
 async fn the_sweeps_give_what_sqlite_gives() {
-    let Some(db) = fresh().await else { return };
+    let Some(db) = fresh_pg().await else { return };
     let pg = Store::connect_postgres(&db.url, 2).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sweeps.db");
