@@ -349,3 +349,37 @@ async fn the_command_line_deletes_an_account_only_when_confirmed() {
     let help = tasklane(&["user", "delete", "--help"], None).await;
     assert!(help.stdout.contains("--yes"));
 }
+
+#[tokio::test]
+async fn the_user_directory_shows_only_the_caller() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice1").await;
+    app.user("bob1").await;
+    let r = app.get("/api/users/", &alice).await;
+    assert_eq!(
+        r.text,
+        r#"[{"id":1,"username":"alice1","email":"alice1@example.com"}]"#
+    );
+    assert_eq!(
+        app.get("/api/users/1/", &alice).await.status,
+        StatusCode::OK
+    );
+    let r = app.get("/api/users/2/", &alice).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.text, r#"{"detail":"No User matches the given query."}"#);
+    // Anonymous listing, and changing or deleting accounts, are gone: only the owner,
+    // logged in, may (see account.rs).
+    let r = app.call(Method::GET, "/api/users/", None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    for m in [Method::PATCH, Method::PUT, Method::DELETE] {
+        let r = app
+            .call(
+                m.clone(),
+                "/api/users/2/",
+                None,
+                Some(json!({"email": "pwned@example.com"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{m}");
+    }
+}

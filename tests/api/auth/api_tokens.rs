@@ -208,3 +208,95 @@ async fn a_token_name_with_control_or_format_characters_is_refused() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
+
+#[tokio::test]
+async fn write_implies_read_and_is_listed_so() {
+    let app = spawn_app().await;
+    let (session, _) = app.user("scopes1").await;
+    let task = app.new_task(&session, "Seen by writers").await;
+    let writer = api_token(&app, &session, &["tasks:write"]).await;
+
+    let listed = app.get("/api/tokens/", &session).await.json();
+    assert_eq!(listed[0]["scopes"], json!(["tasks:read", "tasks:write"]));
+    // What a writer is answered with, it may also read: the listing says so.
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/tasks/{}/", task["id"]),
+            Some(&writer),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(app.get("/api/tasks/", &writer).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_account_routes_need_the_account_read_scope() {
+    let app = spawn_app().await;
+    let (session, _) = app.user("scopes2").await;
+    let tasks_only = api_token(&app, &session, &["tasks:read", "tasks:write"]).await;
+    let account = api_token(&app, &session, &["account:read"]).await;
+    let me = app.get("/api/users/me/", &session).await.json();
+
+    for path in [
+        "/api/users/me/".to_owned(),
+        "/api/users/".to_owned(),
+        format!("/api/users/{}/", me["id"]),
+        "/api/".to_owned(),
+    ] {
+        let r = app.get(&path, &tasks_only).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.text);
+        assert_eq!(r.json()["code"], "insufficient_scope", "{path}");
+        assert_eq!(
+            app.get(&path, &account).await.status,
+            StatusCode::OK,
+            "{path}"
+        );
+        // Sessions are unaffected.
+        assert_eq!(
+            app.get(&path, &session).await.status,
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    // account:read reads the account, not the tasks.
+    assert_eq!(
+        app.get("/api/tasks/", &account).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn api_tokens_never_travel_in_urls() {
+    let app = spawn_app().await;
+    let (session, _) = app.user("urls1").await;
+    let script = api_token(&app, &session, &["tasks:read"]).await;
+
+    // Refused before the upgrade: a plain HTTP 401, no socket.
+    let r = app
+        .client
+        .get(app.url(&format!("/ws/tasks/?token={script}")))
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "token_in_url");
+    let err = tokio_tungstenite::connect_async(app.ws_url(&format!("/ws/tasks/?token={script}")))
+        .await
+        .expect_err("no socket for an API token in the URL");
+    assert!(err.to_string().contains("401"), "{err}");
+
+    // In the header it works.
+    let mut ws = app.ws_bearer(&script).await;
+    app.new_task(&session, "Heard through the header").await;
+    assert_eq!(
+        ws.next_json().await["task"]["title"],
+        "Heard through the header"
+    );
+}

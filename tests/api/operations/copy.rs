@@ -374,3 +374,44 @@ async fn a_failed_copy_leaves_no_half_made_target() {
     assert!(run.stderr.contains("users.is_active"), "{run:#?}");
     assert!(!target.exists(), "a half-made target was left behind");
 }
+
+#[tokio::test]
+async fn copy_and_import_take_their_databases_from_the_environment() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice1").await;
+    app.new_task(&token, "Copied through the env").await;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("copy.db");
+    // The source as the server has it: its file, or its URL.
+    let source = app.db_flags()[1].clone();
+    let env = [
+        ("TASKLANE_COPY_FROM", source.as_str()),
+        ("TASKLANE_COPY_TO", target.to_str().unwrap()),
+    ];
+    let run = tasklane_env(&["copy", "--no-progress"], &env, None).await;
+    run.ok();
+    assert!(run.stdout.contains("copied "), "{run:#?}");
+    assert!(target.exists());
+    // `--help` names the variables, never their values.
+    let help = tasklane_env(&["copy", "--help"], &env, None).await;
+    help.ok();
+    assert!(help.stdout.contains("TASKLANE_COPY_FROM"), "{help:#?}");
+    assert!(help.stdout.contains("TASKLANE_COPY_TO"), "{help:#?}");
+    assert!(!help.stdout.contains(target.to_str().unwrap()), "{help:#?}");
+
+    // import-django reads TASKLANE_IMPORT_FROM (here a database that is not Django's).
+    let into = dir.path().join("imported.db");
+    let run = tasklane_env(
+        &["import-django", "--db", into.to_str().unwrap(), "--dry-run"],
+        &[("TASKLANE_IMPORT_FROM", target.to_str().unwrap())],
+        None,
+    )
+    .await;
+    run.failed();
+    assert!(
+        run.stderr.contains("is not the original's database"),
+        "{run:#?}"
+    );
+    let help = tasklane(&["import-django", "--help"], None).await;
+    assert!(help.stdout.contains("TASKLANE_IMPORT_FROM"), "{help:#?}");
+}

@@ -10,10 +10,12 @@
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
+use serde_json::Value;
 use serde_json::json;
 use tasklane::store::Synchronous;
 
 use crate::helpers::sync_count::{Syncs, watch};
+use crate::helpers::*;
 use crate::helpers::{PASSWORD, Resp, TestApp, on_postgres, skip_on_postgres, spawn_app_with};
 
 const SLOW_SYNC: Duration = Duration::from_millis(20);
@@ -213,4 +215,118 @@ async fn concurrent_writes_share_syncs_and_keep_their_order() {
     let changes = app.get("/api/changes/?since=0", &access).await.json();
     let ids = crate::helpers::ids(changes["events"].as_array().unwrap());
     assert_eq!(ids, (1..=writes as i64).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_sigkill_mid_write_loses_no_acknowledged_write() {
+    // Arrange: the real binary, writers creating and updating their own tasks.
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("crash.db");
+    let server = spawn_tasklane(&db_path, &[]);
+    let client = reqwest::Client::new();
+    let base = server.url("");
+    let mut tokens = Vec::new();
+    for i in 0..4 {
+        tokens.push(user_on(&client, &server, &format!("writer{i}")).await);
+    }
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let mut writers = Vec::new();
+    for (w, token) in tokens.into_iter().enumerate() {
+        let (client, base, acked) = (client.clone(), base.clone(), acked.clone());
+        writers.push(tokio::spawn(async move {
+            for i in 0.. {
+                let title = format!("Writer {w} task {i}");
+                let Ok(r) = client.post(format!("{base}/api/tasks/")).bearer_auth(&token).json(&json!({"title": title})).send().await else { return };
+                if r.status() != StatusCode::CREATED { return; }
+                let Ok(task) = r.json::<Value>().await else { return };
+                acked.lock().unwrap().push(task.clone());
+                let Ok(r) = client.patch(format!("{base}/api/tasks/{}/", task["id"])).bearer_auth(&token).json(&json!({"completed": true, "description": format!("Updated by writer {w}")})).send().await else { return };
+                if r.status() != StatusCode::OK { return; }
+                let Ok(task) = r.json::<Value>().await else { return };
+                acked.lock().unwrap().push(task);
+            }
+        }));
+    }
+
+    // Act: SIGKILL after a moment of load, then restart on the same file.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    for w in writers {
+        let _ = w.await;
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 20,
+        "only {} writes before the kill",
+        acked.len()
+    );
+    let restarted = spawn_tasklane(&db_path, &[]);
+
+    // Assert: every acknowledged response is in the outbox exactly as it was answered,
+    // every acknowledged task exists, and the database is intact (SQLite's
+    // integrity_check; PostgreSQL answers).
+    let conn = db_at(&db_path).await;
+    assert!(conn.intact().await);
+    for task in &acked {
+        let json = task.to_string();
+        let found = conn
+            .int(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE task = ?1)",
+                &[&json],
+            )
+            .await;
+        assert_eq!(
+            found, 1,
+            "acknowledged write missing from the outbox: {json}"
+        );
+        let exists = conn
+            .int(
+                "SELECT EXISTS (SELECT 1 FROM tasks WHERE id = ?1)",
+                &[&task["id"].as_i64().unwrap()],
+            )
+            .await;
+        assert_eq!(exists, 1, "acknowledged task {} missing", task["id"]);
+    }
+    let health: Value = client
+        .get(restarted.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+}
+
+#[tokio::test]
+async fn commits_wait_for_the_wal_flush_whatever_the_database_default() {
+    let Some(db) = fresh_pg().await else { return };
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let admin = pg_connect(&db.url).await;
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {name} SET synchronous_commit = off"
+        ))
+        .await
+        .unwrap();
+    // A plain new session now gets `off`…
+    let plain = pg_connect(&db.url).await;
+    let off: String = plain
+        .query_one("SHOW synchronous_commit", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(off, "off");
+    // …tasklane's do not, even asking for off in the URL's own options.
+    for url in [
+        db.url.clone(),
+        format!("{}?options=-c%20synchronous_commit%3Doff", db.url),
+    ] {
+        let pg = tasklane::store::postgres::Postgres::connect(&url, 2)
+            .await
+            .unwrap();
+        assert_eq!(pg.synchronous_commit().await.unwrap(), "on", "{url}");
+    }
 }

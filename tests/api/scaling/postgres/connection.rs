@@ -4,167 +4,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
+use tasklane::store::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::*;
-
-/// What a terminal would act on instead of showing: ESC (CSI and OSC sequences), BEL,
-/// the C1 CSI, bidi overrides and isolates, zero-width and line-separator characters.
-const RAW: &[char] = &[
-    '\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\u{2066}', '\u{2069}', '\u{200b}', '\u{2028}',
-];
-
-fn assert_no_raw(what: &str, text: &str) {
-    if let Some(c) = text.chars().find(|c| RAW.contains(c)) {
-        panic!("{what} printed U+{:04X} raw:\n{text:?}", c as u32);
-    }
-}
-
-/// A hostile username, as an imported or older row may hold: sets the terminal's
-/// title, clears the screen, and reverses what follows.
-const EVIL_NAME: &str = "mallory\u{1b}]0;owned\u{7}\u{1b}[2J\u{9b}31m\u{202e}nimda\u{2066}";
-/// A hostile token name.
-const EVIL_TOKEN: &str = "backup\u{1b}]8;;https://evil.example\u{7}click\u{1b}]8;;\u{7}\u{202e}";
-
-#[tokio::test]
-async fn a_token_name_with_escape_sequences_is_refused_on_the_command_line() {
-    let app = spawn_app().await;
-    app.user("alice1").await;
-    let mut args = vec!["token", "create", "--user", "alice1", "--name", EVIL_TOKEN];
-    let db = app.db_flags();
-    args.extend(db.iter().map(String::as_str));
-    let run = tasklane(&args, None).await;
-    run.failed();
-    assert!(
-        run.stderr
-            .contains("name: Control and format characters are not allowed (U+001B)."),
-        "{run:#?}"
-    );
-    assert_no_raw("token create", &run.stderr);
-    assert_no_raw("token create", &run.stdout);
-}
-
-#[tokio::test]
-async fn token_and_user_lists_escape_what_users_wrote() {
-    let app = spawn_app().await;
-    let (session, _) = app.user("alice1").await;
-    app.user("victim1").await;
-    api_token(&app, &session, &["tasks:read"]).await;
-    // Rows written before names were checked, or imported: the lists must cope.
-    let db = db(&app).await;
-    db.execute("UPDATE api_tokens SET name = ?1", &[&EVIL_TOKEN])
-        .await;
-    db.execute(
-        "UPDATE users SET username = ?1 WHERE username = 'victim1'",
-        &[&EVIL_NAME],
-    )
-    .await;
-    let flags = app.db_flags();
-    let run = |args: &'static [&'static str]| {
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend(flags.iter().map(String::as_str));
-        async move { tasklane(&all, None).await }
-    };
-
-    let tokens = run(&["token", "list", "--user", "alice1"]).await;
-    let tokens_json = run(&["token", "list", "--user", "alice1", "--json"]).await;
-    let users = run(&["user", "list"]).await;
-    let users_json = run(&["user", "list", "--json"]).await;
-
-    for (what, r) in [
-        ("token list", &tokens),
-        ("token list --json", &tokens_json),
-        ("user list", &users),
-        ("user list --json", &users_json),
-    ] {
-        r.ok();
-        assert_no_raw(what, &r.stdout);
-        assert_no_raw(what, &r.stderr);
-    }
-    // Tables show the characters as escapes, in place.
-    assert!(
-        tokens
-            .stdout
-            .contains(r"backup\u{1b}]8;;https://evil.example\u{7}click"),
-        "{tokens:#?}"
-    );
-    assert!(
-        users
-            .stdout
-            .contains(r"mallory\u{1b}]0;owned\u{7}\u{1b}[2J\u{9b}31m\u{202e}nimda\u{2066}"),
-        "{users:#?}"
-    );
-    // JSON stays JSON, and means exactly what the database holds.
-    let listed: Value = serde_json::from_str(&tokens_json.stdout).expect("token list JSON");
-    assert_eq!(listed[0]["name"], EVIL_TOKEN);
-    let listed: Value = serde_json::from_str(&users_json.stdout).expect("user list JSON");
-    assert_eq!(listed[1]["username"], EVIL_NAME);
-    assert!(users_json.stdout.contains(r"\u202e"), "{users_json:#?}");
-
-    // Lines that name the account escape it too.
-    let mut args = vec!["user", "deactivate", "--username", EVIL_NAME];
-    args.extend(flags.iter().map(String::as_str));
-    let run = tasklane(&args, None).await;
-    run.ok();
-    assert_no_raw("user deactivate", &run.stdout);
-    assert!(run.stdout.contains(r"mallory\u{1b}"), "{run:#?}");
-}
-
-#[tokio::test]
-async fn a_short_jwt_secret_is_reported_by_its_length_never_its_value() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("t.db");
-    let db = db.to_str().unwrap();
-    let secret = "HUNTER2-too-short";
-    let by_flag = tasklane(&["serve", "--db", db, "--jwt-secret", secret], None).await;
-    let by_env = tasklane_env(
-        &["serve", "--db", db],
-        &[("TASKLANE_JWT_SECRET", secret)],
-        None,
-    )
-    .await;
-    for run in [&by_flag, &by_env] {
-        assert_eq!(run.code, Some(2), "{run:#?}");
-        assert!(
-            !run.stderr.contains("HUNTER2"),
-            "the secret leaked: {run:#?}"
-        );
-        assert!(run.stderr.contains("--jwt-secret"), "{run:#?}");
-        assert!(run.stderr.contains("TASKLANE_JWT_SECRET"), "{run:#?}");
-        assert!(
-            run.stderr.contains("at least 32 characters (it has 17)"),
-            "{run:#?}"
-        );
-    }
-    // Nor do the other secret-bearing flags show their values when they are refused.
-    for (flag, value) in [
-        ("--redis-url", "redis://:HUNTER2@[::1/0"),
-        ("--redis-url", "HUNTER2"),
-        ("--database-url", "mysql://bob:HUNTER2@127.0.0.1:1/x"),
-        (
-            "--database-url",
-            "postgres://bob:HUNTER2@127.0.0.1:1/x?sslmode=sometimes",
-        ),
-        (
-            "--database-url",
-            "postgres://127.0.0.1:1/x?%70assword=HUNTER2",
-        ),
-    ] {
-        let mut args = vec!["serve", "--bind", "127.0.0.1:0", flag, value];
-        if flag == "--redis-url" {
-            args.extend(["--db", db]);
-        }
-        args.extend(["--jwt-secret", TEST_SECRET]);
-        let run = tasklane(&args, None).await;
-        assert_eq!(run.code, Some(1), "{flag} {value}: {run:#?}");
-        assert!(
-            !run.stderr.contains("HUNTER2"),
-            "{flag} {value} leaked: {run:#?}"
-        );
-    }
-}
 
 #[tokio::test]
 async fn a_percent_encoded_password_parameter_is_redacted() {
@@ -419,47 +263,6 @@ async fn a_url_without_a_password_takes_it_from_pgpassword_or_the_password_file(
     assert_eq!(password(&run).await.as_deref(), Some("for-the-server"));
 }
 
-#[tokio::test]
-async fn copy_and_import_take_their_databases_from_the_environment() {
-    let app = spawn_app().await;
-    let (token, _) = app.user("alice1").await;
-    app.new_task(&token, "Copied through the env").await;
-    let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("copy.db");
-    // The source as the server has it: its file, or its URL.
-    let source = app.db_flags()[1].clone();
-    let env = [
-        ("TASKLANE_COPY_FROM", source.as_str()),
-        ("TASKLANE_COPY_TO", target.to_str().unwrap()),
-    ];
-    let run = tasklane_env(&["copy", "--no-progress"], &env, None).await;
-    run.ok();
-    assert!(run.stdout.contains("copied "), "{run:#?}");
-    assert!(target.exists());
-    // `--help` names the variables, never their values.
-    let help = tasklane_env(&["copy", "--help"], &env, None).await;
-    help.ok();
-    assert!(help.stdout.contains("TASKLANE_COPY_FROM"), "{help:#?}");
-    assert!(help.stdout.contains("TASKLANE_COPY_TO"), "{help:#?}");
-    assert!(!help.stdout.contains(target.to_str().unwrap()), "{help:#?}");
-
-    // import-django reads TASKLANE_IMPORT_FROM (here a database that is not Django's).
-    let into = dir.path().join("imported.db");
-    let run = tasklane_env(
-        &["import-django", "--db", into.to_str().unwrap(), "--dry-run"],
-        &[("TASKLANE_IMPORT_FROM", target.to_str().unwrap())],
-        None,
-    )
-    .await;
-    run.failed();
-    assert!(
-        run.stderr.contains("is not the original's database"),
-        "{run:#?}"
-    );
-    let help = tasklane(&["import-django", "--help"], None).await;
-    assert!(help.stdout.contains("TASKLANE_IMPORT_FROM"), "{help:#?}");
-}
-
 /// On PostgreSQL: a database reached over the network without verified TLS is warned
 /// about when the server (or a command) starts; one on this machine is not. `0.0.0.0`
 /// reaches the local server over loopback, but names no loopback address, so it stands
@@ -521,4 +324,99 @@ async fn a_database_off_this_machine_without_verified_tls_is_warned_about_at_sta
     let log = server.log();
     assert_eq!(log.matches("PostgreSQL at 0.0.0.0").count(), 1, "{log}");
     assert!(log.contains("WARN"), "{log}");
+}
+
+#[tokio::test]
+async fn the_urls_password_never_shows() {
+    let Some(db) = fresh_pg().await else { return };
+    let Some(with_password) = db
+        .url
+        .split_once("://")
+        .filter(|(_, rest)| {
+            rest.split_once('@')
+                .is_some_and(|(user, _)| !user.contains(':'))
+        })
+        .map(|(scheme, rest)| {
+            let (user, host) = rest.split_once('@').unwrap();
+            format!("{scheme}://{user}:hunter2-db-password@{host}")
+        })
+    else {
+        eprintln!("skipped: the server URL already carries a password");
+        return;
+    };
+    // A server that runs (trust authentication ignores the password)…
+    let p = spawn_tasklane_on_url(&with_password, &[]);
+    let log = p.log();
+    assert!(log.contains(":***@"), "{log}");
+    assert!(!log.contains("hunter2"), "{log}");
+    drop(p);
+    // …and commands that fail on it.
+    let missing = with_database(&with_password, "tasklane_no_such_database");
+    for args in [
+        vec!["user", "list", "--database-url", &missing],
+        vec!["migrate", "--database-url", &missing],
+        vec!["token", "list", "--user", "x", "--database-url", &missing],
+    ] {
+        let run = tasklane(&args, None).await;
+        assert_eq!(run.code, Some(1), "{run:?}");
+        assert!(run.stderr.contains("does not exist"), "{run:?}");
+        assert!(run.stderr.contains(":***@"), "{run:?}");
+        assert!(!run.stderr.contains("hunter2"), "{run:?}");
+    }
+}
+
+#[tokio::test]
+async fn sslmode_decides_whether_the_connection_is_encrypted() {
+    let Some(db) = fresh_pg().await else { return };
+    let admin = pg_connect(&db.url).await;
+    let offered: String = admin.query_one("SHOW ssl", &[]).await.unwrap().get(0);
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let encrypted = |app: &'static str| {
+        let (admin, name) = (&admin, name.clone());
+        async move {
+            let row = admin
+                .query_one(
+                    "SELECT count(*), coalesce(bool_and(s.ssl), false)
+                     FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                     WHERE a.datname = $1 AND a.application_name = $2",
+                    &[&name, &app],
+                )
+                .await
+                .unwrap();
+            let n: i64 = row.get(0);
+            assert!(n > 0, "no connection of {app}");
+            row.get::<_, bool>(1)
+        }
+    };
+    let url = |params: &str| format!("{}?{params}", db.url);
+    let plain = Store::connect_postgres(&url("sslmode=disable&application_name=tl_plain"), 1)
+        .await
+        .unwrap();
+    plain.ping().await.unwrap();
+    assert!(!encrypted("tl_plain").await);
+    if offered != "on" {
+        eprintln!("the server offers no TLS: only `disable` and the refusal of `require` checked");
+        let Err(e) = Store::connect_postgres(&url("sslmode=require"), 1).await else {
+            panic!("sslmode=require connected without TLS")
+        };
+        assert!(e.to_string().contains("TLS"), "{e}");
+        return;
+    }
+    let required = Store::connect_postgres(&url("sslmode=require&application_name=tl_tls"), 1)
+        .await
+        .unwrap();
+    required.ping().await.unwrap();
+    assert!(encrypted("tl_tls").await);
+    let preferred = Store::connect_postgres(&url("application_name=tl_prefer"), 1)
+        .await
+        .unwrap();
+    preferred.ping().await.unwrap();
+    assert!(encrypted("tl_prefer").await, "prefer is the default");
+    // No certificate a public root vouches for is valid for 127.0.0.1.
+    if db.url.contains("@127.0.0.1") {
+        let Err(e) = Store::connect_postgres(&url("sslmode=verify-full"), 1).await else {
+            panic!("verify-full accepted the local server's certificate for 127.0.0.1")
+        };
+        assert!(e.to_string().contains("certificate"), "{e}");
+    }
 }
