@@ -2,11 +2,7 @@
 //! proof of the password for sensitive changes, and how a deleted account is purged.
 
 pub(crate) mod profile;
-
 pub(crate) mod purges;
-
 pub(crate) mod reauth;
-
 pub(crate) mod registration;
-
 pub(crate) mod stalls;

@@ -368,7 +368,7 @@ async fn the_user_directory_shows_only_the_caller() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.text, r#"{"detail":"No User matches the given query."}"#);
     // Anonymous listing, and changing or deleting accounts, are gone: only the owner,
-    // logged in, may (see account.rs).
+    // logged in, may (the tests above).
     let r = app.call(Method::GET, "/api/users/", None, None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     for m in [Method::PATCH, Method::PUT, Method::DELETE] {

@@ -1,6 +1,6 @@
 //! Sensitive actions need proof of the password: an access token alone — leaked from a
 //! log, a URL, a shared screen — could mint a non-expiring API token or take the account
-//! over by changing its email before issue 22.
+//! over by changing its email, before these checks.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

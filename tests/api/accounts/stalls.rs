@@ -1,7 +1,7 @@
 //! Writes that cannot stall other writes: deleting a big account runs as many short
 //! jobs, with other users' writes committed between them, and it is unusable from its
 //! first one. (The purge's other guarantees: `purges`; a locked row on PostgreSQL:
-//! `row_locks`.)
+//! `tasks::row_locks`.)
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,4 +1,5 @@
-//! Personal API tokens: scoped, shown once, revocable, expiring.
+//! Personal API tokens: scoped (and scopes mean what they say), shown once, revocable,
+//! expiring, and never in a URL.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -1,5 +1,5 @@
-//! Credentials end when they should, scopes mean what they say, and nothing secret lies
-//! around: attacks on the real server and binary that worked before issue 11.
+//! Credentials end when they should: a password reset or a deactivation ends every older
+//! credential within two seconds, streams on an ended session included.
 
 use std::time::{Duration, Instant};
 

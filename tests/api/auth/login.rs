@@ -1,5 +1,6 @@
-//! Registration, login, token refresh/rotation/revocation, and how protected routes
-//! answer every kind of bad credential.
+//! Logging in (`POST /api/token/`): argon2id hashes, one 401 for a wrong password and an
+//! unknown user, the token endpoint's field errors, and how protected routes answer every
+//! kind of bad credential, as simplejwt does.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;

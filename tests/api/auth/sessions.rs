@@ -1,11 +1,11 @@
 //! A login never outlives the change it raced, and the original app's tokens count only
-//! from before the import: attacks on the real server that worked before issue 22.
+//! from before the import: attacks on the real server that once worked.
 //!
 //! The race is made wide rather than lucky: while a password change is under way (it
 //! checks the current password, hashes the new one, then commits), logins with the old
 //! password start one after another, a third of a password check apart, so in every trial
-//! some of them read the account before the change commits and finish after it. Before
-//! issue 22 such a login issued tokens from its stale read, and they kept working.
+//! some of them read the account before the change commits and finish after it. Such a
+//! login once issued tokens from its stale read, and they kept working.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

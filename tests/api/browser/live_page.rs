@@ -1,6 +1,6 @@
-//! The live page in a real headless Chromium (the harness: `helpers::browser`): tasks made
-//! through the API show up, an expired access token is ridden through, long lists, and
-//! a page served to another origin under CORS.
+//! The live page in a real headless Chromium (the harness: `helpers::browser`): a task
+//! made through the API shows up, lists past the first thousand tasks, and the page
+//! works when CORS allows another origin.
 
 use std::time::Duration;
 

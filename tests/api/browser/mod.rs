@@ -2,11 +2,7 @@
 //! `helpers::browser`).
 
 pub(crate) mod account_panel;
-
 pub(crate) mod live_page;
-
 pub(crate) mod sign_up;
-
 pub(crate) mod swagger;
-
 pub(crate) mod token_expiry;

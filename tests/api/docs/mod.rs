@@ -2,9 +2,6 @@
 //! lines of the Markdown pages.
 
 pub(crate) mod configuration;
-
 pub(crate) mod links;
-
 pub(crate) mod openapi;
-
 pub(crate) mod walk_through;

@@ -1,4 +1,5 @@
-//! Spawns the real server on 127.0.0.1:0 with a fresh database, and speaks its API.
+//! Spawns the real server in-process on 127.0.0.1:0 with a fresh database, and speaks
+//! its API.
 //!
 //! The database is a SQLite file in a temporary folder, or, when
 //! `TASKLANE_TEST_DATABASE_URL` names a PostgreSQL server (e.g.

@@ -82,7 +82,8 @@ impl Drop for RedisServer {
 /// range (what binding port 0 gives) can be handed to the server's own outgoing connection
 /// while nothing listens on it: a connect to 127.0.0.1:P from source port P is a TCP
 /// self-connection, which echoes every command back and looks like a Redis that answers,
-/// so a process never saw its dead Redis as gone (`redis_going_away…` failed now and then).
+/// so a process never saw its dead Redis as gone (`scaling::redis::faults::redis_going_away…`
+/// failed now and then).
 pub fn free_port() -> u16 {
     let (lo, hi) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()

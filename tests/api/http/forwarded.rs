@@ -1,8 +1,7 @@
 //! Behind a reverse proxy: with `--trust-x-forwarded-for`, the absolute URLs the API
 //! writes (the API root's links) follow the right-most `X-Forwarded-Proto` and
 //! `X-Forwarded-Host`, the values the proxy appended; without it, those headers are
-//! ignored; with `--public-url`, no header counts. And under `--cors-origin`, the
-//! server's own origin is never refused.
+//! ignored; with `--public-url`, no header counts. (The own origin under CORS: `cors`.)
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

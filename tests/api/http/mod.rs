@@ -2,9 +2,6 @@
 //! methods, bad input, idle connections and cache headers.
 
 pub(crate) mod cache_headers;
-
 pub(crate) mod cors;
-
 pub(crate) mod forwarded;
-
 pub(crate) mod requests;

@@ -1,7 +1,8 @@
 //! `tasklane copy`: a deployment moved SQLite → PostgreSQL → SQLite keeps working for its
 //! users: the same passwords, sessions, API tokens, ids, idempotency keys and streams.
+//! Its databases can come from the environment.
 //!
-//! Needs PostgreSQL (see `postgres.rs`); skips loudly without it unless
+//! Needs PostgreSQL (see `scaling::postgres`); skips loudly without it unless
 //! `REQUIRE_POSTGRES=1`.
 
 use reqwest::StatusCode;

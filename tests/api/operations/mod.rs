@@ -2,13 +2,8 @@
 //! backups, `tasklane copy`, and the move from the original Django app.
 
 pub(crate) mod backup;
-
 pub(crate) mod cli;
-
 pub(crate) mod copy;
-
 pub(crate) mod django;
-
 pub(crate) mod metrics;
-
 pub(crate) mod secrets;

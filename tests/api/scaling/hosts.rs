@@ -1,6 +1,6 @@
 //! Several hosts as one server: real processes, each started from an empty folder of its
 //! own (no shared disk), on one PostgreSQL database and one Redis, with no `--jwt-secret`
-//! (the signing secret is shared through the database).
+//! (the signing secret is shared through the database); throttles count across them.
 //!
 //! Needs PostgreSQL and Redis; each skips loudly without them unless `REQUIRE_POSTGRES=1`
 //! / `REQUIRE_REDIS=1` (CI).

@@ -2,11 +2,7 @@
 //! front.
 
 pub(crate) mod database_outage;
-
 pub(crate) mod hosts;
-
 pub(crate) mod postgres;
-
 pub(crate) mod proxy;
-
 pub(crate) mod redis;

@@ -1,4 +1,5 @@
-//! Incremental sync: `GET /api/changes/` pages through the outbox with a cursor.
+//! Incremental sync: every change writes its event in the outbox, and
+//! `GET /api/changes/` pages through it with a cursor, in pages bounded in bytes.
 
 use reqwest::Method;
 use reqwest::StatusCode;

@@ -1,5 +1,6 @@
-//! Memory an attacker cannot grow: metric labels from made-up methods and paths, open
-//! streams per user, and streams whose client stops reading.
+//! Streams whose client reads slowly or not at all: a slow WebSocket consumer is closed
+//! with 4008 and resumes losslessly; an SSE or WebSocket client that stops reading is cut
+//! off by its write deadline and pins little memory, even while a long history replays.
 
 use std::time::Duration;
 

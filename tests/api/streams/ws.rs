@@ -1,5 +1,5 @@
-//! The live stream over real WebSockets and SSE: ownership, order, resume, slow
-//! consumers, token expiry and shutdown.
+//! The live stream over real WebSockets: ownership, order, resume with `since`, token
+//! expiry, deactivation and shutdown. (SSE: `sse`; slow consumers: `slow_readers`.)
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! Task CRUD: ownership, the original's field rules, listing, and bad requests.
+//! Task CRUD: the original's shape and field rules, `PUT` and `PATCH`, delete, another
+//! user's tasks, trailing slashes, and bad requests. (Listing: `list`.)
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -1,11 +1,13 @@
 //! Durable acknowledged writes: every write the API acknowledges was synced to stable
-//! storage before its answer, and concurrent writes share syncs (group commit).
-//! Syncs are counted by a SQLite VFS shim ([`crate::helpers::sync_count`]) that makes each sync
-//! slow and counts it only once done, so an answer sent before its sync is caught.
+//! storage before its answer, concurrent writes share syncs (group commit), and a SIGKILL
+//! in the middle of writes loses none of them. Syncs are counted by a SQLite VFS shim
+//! ([`crate::helpers::sync_count`]) that makes each sync slow and counts it only once
+//! done, so an answer sent before its sync is caught.
 //!
 //! On PostgreSQL the syncs are the server's (its WAL flush at commit), which no shim here
-//! can count: the sync counts are skipped there, and `postgres::commits_wait_for_the_wal_flush`
-//! checks that every connection commits with `synchronous_commit=on` instead.
+//! can count: the sync counts are skipped there, and
+//! `commits_wait_for_the_wal_flush_whatever_the_database_default` checks that every
+//! connection commits with `synchronous_commit=on` instead.
 
 use std::time::Duration;
 

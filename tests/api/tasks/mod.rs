@@ -2,13 +2,8 @@
 //! durable writes.
 
 pub(crate) mod crud;
-
 pub(crate) mod durability;
-
 pub(crate) mod idempotency;
-
 pub(crate) mod list;
-
 pub(crate) mod preconditions;
-
 pub(crate) mod row_locks;

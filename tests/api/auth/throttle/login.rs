@@ -1,6 +1,6 @@
-//! Attacks on login and registration: bursts that race the throttles, a flooded hashing
-//! queue, probing registrations, IPv6 address rotation, huge usernames and forged
-//! `X-Forwarded-For` lines.
+//! Login throttling under attack: bursts that race the throttles, guesses at many
+//! usernames from one address, a flooded hashing queue, huge usernames, and two processes
+//! counting the same attempts.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,4 +1,5 @@
-//! Login and registration throttling: per address, per username, across processes.
+//! Login and registration throttling: per address and per username, the address a
+//! throttle counts, and attempts counted across processes.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -6,9 +7,7 @@ use serde_json::json;
 use crate::helpers::*;
 
 pub(crate) mod addresses;
-
 pub(crate) mod login;
-
 pub(crate) mod registration;
 
 /// `POST /api/token/` with `X-Forwarded-For: <each of xff>` (one header line each).

@@ -1,11 +1,10 @@
-//! The OpenAPI document: fresh, served, shaped as clients expect, and as the linters ask.
+//! The OpenAPI document: fresh and served, shaped as clients expect, and as the linters
+//! ask.
 
 use serde_json::Value;
 
 pub(crate) mod lint;
-
 pub(crate) mod served;
-
 pub(crate) mod shape;
 
 /// The generated document, parsed.

@@ -1,5 +1,5 @@
-//! The operator commands (`tasklane user …`, `backup`, `migrate`), run as the built
-//! binary against the database file of a live server.
+//! `tasklane user …`, run as the built binary against the database of a live server:
+//! accounts created, deactivated and given a new password, under registration's rules.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

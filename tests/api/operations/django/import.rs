@@ -1,8 +1,6 @@
 //! Moving from the original Django app: `tasklane import-django` on a database built by
-//! real Django 4.2 and simplejwt 5.3.1 (`scripts/django/original.py`, in the venv
-//! `scripts/django-venv.sh` makes), so hashes, timestamps and tokens are the real thing.
-//!
-//! Skips loudly without the venv unless `REQUIRE_DJANGO=1` (CI).
+//! real Django 4.2 and simplejwt 5.3.1, on SQLite or PostgreSQL: users, tasks and tokens
+//! move over, and accounts that cannot coexist are listed with nothing written.
 
 use std::path::PathBuf;
 

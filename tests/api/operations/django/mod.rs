@@ -1,5 +1,9 @@
 //! Moving from the original Django app: `tasklane import-django`, and its password hashes
-//! at login.
+//! at login. The originals are built by real Django 4.2 and simplejwt 5.3.1
+//! (`scripts/django/original.py`, in the venv `scripts/django-venv.sh` makes), so hashes,
+//! timestamps and tokens are the real thing.
+//!
+//! Skips loudly without the venv unless `REQUIRE_DJANGO=1` (CI).
 
 use std::path::Path;
 use std::process::Command;
@@ -11,9 +15,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 pub(crate) mod hashes;
-
 pub(crate) mod import;
-
 pub(crate) mod limits;
 
 /// The original's `SECRET_KEY` (a generated Django key is 50 characters or more).

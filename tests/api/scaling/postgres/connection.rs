@@ -1,6 +1,7 @@
-//! The operator's side, attacked: what users write must not drive the operator's
-//! terminal, and secrets must not leak through arguments, errors or the network.
-//! Everything runs the built binary, as an operator would.
+//! How the server connects to PostgreSQL: the URL's password never shows (percent-encoded
+//! or not), a password from `PGPASSWORD` or the password file, `sslmode`, and a warning for
+//! a database off this machine without verified TLS. Everything runs the built binary, as
+//! an operator would, against a fake server that asks for a password or the real one.
 
 use std::sync::{Arc, Mutex};
 

@@ -1,4 +1,7 @@
-//! What only PostgreSQL has to prove, and how the server connects to it.
+//! What only PostgreSQL has to prove (two hosts on one database, parity with SQLite,
+//! sweeps), and how the server connects to it. Each test makes a database of its own on
+//! the server `helpers::pg_server` finds, and skips loudly without one unless
+//! `REQUIRE_POSTGRES=1`.
 
 use tasklane::model::User;
 use tasklane::store::Store;
@@ -7,11 +10,8 @@ use tasklane::store::tasks::{NewTask, TaskQuery};
 use crate::helpers::*;
 
 pub(crate) mod connection;
-
 pub(crate) mod parity;
-
 pub(crate) mod sweeps;
-
 pub(crate) mod two_hosts;
 
 /// Two hosts: two stores, each with its own pool, on one database.

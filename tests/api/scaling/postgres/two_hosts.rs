@@ -1,7 +1,6 @@
 //! What only PostgreSQL has to prove: two `Store`s on one database are two hosts, and
-//! the guarantees SQLite gets from its single writer must hold between them. Also the
-//! settings that only exist there: migrations racing, `synchronous_commit`, TLS, the URL's
-//! password, and search and ordering byte for byte as on SQLite.
+//! the guarantees SQLite gets from its single writer must hold between them: gapless
+//! event ids, one idempotent create, one rotation, one `If-Match` winner, one migration.
 //!
 //! Needs a PostgreSQL server: `TASKLANE_TEST_DATABASE_URL`, else
 //! postgres://postgres@127.0.0.1:5432/postgres; each test makes a database of its own

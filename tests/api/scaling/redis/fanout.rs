@@ -1,10 +1,9 @@
 //! Several real `tasklane` processes on one SQLite file, ringing each other through a
-//! real Redis — surviving Redis going away, and never trusting what is published on it.
+//! real Redis: a change made through one reaches clients of another, an account deleted
+//! through one loses its streams on the other, and without a Redis URL none is needed.
 //!
-//! Needs Redis: `REDIS_URL` (default redis://127.0.0.1:6379) for the shared-Redis tests,
-//! and the `redis-server` binary for the fault test, which runs its own on a free port.
-//! When they are missing the tests say so loudly and skip — unless `REQUIRE_REDIS=1`
-//! (CI), where they fail.
+//! Needs Redis at `REDIS_URL` (default redis://127.0.0.1:6379); without it the tests say
+//! so loudly and skip, unless `REQUIRE_REDIS=1` (CI), where they fail.
 
 use std::time::Duration;
 

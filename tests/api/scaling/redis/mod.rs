@@ -1,4 +1,5 @@
-//! Several real processes ringing each other through a real Redis.
+//! Several real processes ringing each other through a real Redis: the fan-out, what is
+//! published on it never trusted, and Redis going away.
 
 use std::time::Duration;
 
@@ -8,9 +9,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 pub(crate) mod fanout;
-
 pub(crate) mod faults;
-
 pub(crate) mod trust;
 
 async fn health(client: &reqwest::Client, p: &Proc) -> Value {
