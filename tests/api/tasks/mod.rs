@@ -1,9 +1,9 @@
 //! Tasks: CRUD and listing, preconditions (`ETag`, `If-Match`), idempotent creates, and
 //! durable writes.
 
-pub(crate) mod crud;
-pub(crate) mod durability;
-pub(crate) mod idempotency;
-pub(crate) mod list;
-pub(crate) mod preconditions;
-pub(crate) mod row_locks;
+mod crud;
+mod durability;
+mod idempotency;
+mod list;
+mod preconditions;
+mod row_locks;

@@ -1,14 +1,14 @@
 //! Login and registration throttling: per address and per username, the address a
 //! throttle counts, and attempts counted across processes.
 
+mod addresses;
+mod login;
+mod registration;
+
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::*;
-
-pub(crate) mod addresses;
-pub(crate) mod login;
-pub(crate) mod registration;
 
 /// `POST /api/token/` with `X-Forwarded-For: <each of xff>` (one header line each).
 async fn login_via(app: &TestApp, username: &str, password: &str, xff: &[&str]) -> Resp {

@@ -1,11 +1,11 @@
 //! The OpenAPI document: fresh and served, shaped as clients expect, and as the linters
 //! ask.
 
-use serde_json::Value;
+mod lint;
+mod served;
+mod shape;
 
-pub(crate) mod lint;
-pub(crate) mod served;
-pub(crate) mod shape;
+use serde_json::Value;
 
 /// The generated document, parsed.
 fn spec() -> Value {

@@ -5,6 +5,10 @@
 //!
 //! Skips loudly without the venv unless `REQUIRE_DJANGO=1` (CI).
 
+mod hashes;
+mod import;
+mod limits;
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -13,10 +17,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-
-pub(crate) mod hashes;
-pub(crate) mod import;
-pub(crate) mod limits;
 
 /// The original's `SECRET_KEY` (a generated Django key is 50 characters or more).
 const SECRET_KEY: &str = "django-insecure-q9$2v!x@0k#r7m^b&w1z*e5t(u)y_h3j-n8p+c4d6f%a";

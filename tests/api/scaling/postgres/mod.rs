@@ -3,16 +3,16 @@
 //! the server `helpers::pg_server` finds, and skips loudly without one unless
 //! `REQUIRE_POSTGRES=1`.
 
+mod connection;
+mod parity;
+mod sweeps;
+mod two_hosts;
+
 use tasklane::model::User;
 use tasklane::store::Store;
 use tasklane::store::tasks::{NewTask, TaskQuery};
 
 use crate::helpers::*;
-
-pub(crate) mod connection;
-pub(crate) mod parity;
-pub(crate) mod sweeps;
-pub(crate) mod two_hosts;
 
 /// Two hosts: two stores, each with its own pool, on one database.
 async fn two_hosts(db: &PgDatabase) -> (Store, Store) {

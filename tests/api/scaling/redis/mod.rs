@@ -1,16 +1,16 @@
 //! Several real processes ringing each other through a real Redis: the fan-out, what is
 //! published on it never trusted, and Redis going away.
 
+mod fanout;
+mod faults;
+mod trust;
+
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-
-pub(crate) mod fanout;
-pub(crate) mod faults;
-pub(crate) mod trust;
 
 async fn health(client: &reqwest::Client, p: &Proc) -> Value {
     client
