@@ -7,7 +7,7 @@
 # Starts its own server on a temp database, registers a user, and runs all operations
 # with that user's token. Fails on any 5xx or any response that violates the spec.
 # The WebSocket and SSE operations are left out: they are streams, which schemathesis
-# cannot exercise; tests/api/stream.rs covers them over real sockets.
+# cannot exercise; tests/api/streams/ covers them over real sockets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-target/release/tasklane}
@@ -41,7 +41,7 @@ TOKEN=$(curl -sf "$BASE/api/token/" -H 'content-type: application/json' \
 cd "$WORK"
 # ensure_resource_availability is left out: its stateful links register a second account
 # through POST /api/users and then look it up with the test user's token, which is a 404
-# by design (another account's id never answers; tests/api/account.rs covers it). A
+# by design (another account's id never answers; tests/api/accounts/profile.rs covers it). A
 # per-operation exclusion in schemathesis.toml did not reach the stateful phase.
 "$ST" run "$BASE/openapi.json" \
     --header "Authorization: Bearer $TOKEN" \

@@ -1,0 +1,228 @@
+//! The command line: what to run (`--scenarios`, `--backend`, `--base`), how hard and how
+//! long, and the open-loop rates.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::backend::BackendChoice;
+use crate::scenarios::{OpenLoop, OpenRate};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tasklane-bench",
+    about = "Load and memory benchmark for tasklane, over loopback only",
+    after_help = "The two cores: by default the server is pinned to CPU 0 and this load \
+generator to CPU 1 (taskset), so neither steals the other's core and the figures are \
+the server's on one core. `--server-cpus all --client-cpus all` lets both float. Each \
+scenario's notes give the CPU the server, the client and other processes used.\n\n\
+Open loop: the HTTP scenarios (healthz, list, create, login) run closed-loop, each \
+connection sending its next request when the previous answer arrives; a slow server is \
+then simply sent less, and the percentiles leave out the requests that would have \
+queued. `--open-loop 0.7` also runs each of them open-loop, right after its closed \
+loop, at 0.7 × the throughput just measured: requests fall due at that constant rate \
+whatever the server does, the same connections serve them in order as they come free, \
+and each latency counts from the request's intended time, so time in the backlog \
+counts. The row `open` gives that rate achieved (ok answers/s), percentiles of the ok \
+answers, errors (with timeouts: still unanswered `--open-loop-drain` after the window) \
+and `late` (intended in the window, never sent). `--open-loop-rate list=8000` fixes a \
+scenario's rate instead, to compare builds at the same load.\n\n\
+PostgreSQL (`--backend postgres|both`): the server gets the fresh database's URL in \
+TASKLANE_DATABASE_URL. PostgreSQL itself is not pinned: its processes share both CPUs \
+with the server and the load generator (the notes give their CPU as `pg`).\n\n\
+Exit status: 0 done, 1 could not run, 2 the fan-out lost or duplicated events."
+)]
+pub(crate) struct Args {
+    /// Target an already-running server (loopback only), e.g. `http://127.0.0.1:8000`,
+    /// instead of starting one. It must allow ~120 registrations from 127.0.0.1
+    /// (`--registrations-per-address`), issue access tokens that outlive the run, and
+    /// allow ~100 streams per user (`--max-streams-per-user`) for the idle sockets.
+    #[arg(long)]
+    pub(crate) base: Option<String>,
+
+    /// With `--base`: the server's pid, to read its memory from /proc.
+    #[arg(long, requires = "base")]
+    pub(crate) server_pid: Option<u32>,
+
+    /// The server binary to start (build it with `cargo build --release`).
+    #[arg(long, default_value = "target/release/tasklane")]
+    pub(crate) server_bin: PathBuf,
+
+    /// CPUs the started server is pinned to (a `taskset -c` list), or `all`.
+    #[arg(long, default_value = "0")]
+    pub(crate) server_cpus: String,
+
+    /// CPUs this load generator is pinned to (a `taskset -c` list), or `all`.
+    #[arg(long, default_value = "1")]
+    pub(crate) client_cpus: String,
+
+    /// Scenarios to run, comma-separated (they always run in the listed order).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "healthz,list,create,login,fanout,idle"
+    )]
+    pub(crate) only: Vec<Scenario>,
+
+    /// Measured time of each load scenario (and of the fan-out writes).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub(crate) duration: Duration,
+
+    /// Unmeasured warm-up before each load scenario.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub(crate) warmup: Duration,
+
+    /// Keep-alive connections of the healthz, list and create scenarios.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) connections: usize,
+
+    /// Also run each HTTP scenario (healthz, list, create, login) open-loop after its
+    /// closed loop, at FRACTION × the closed-loop throughput just measured (e.g. 0.7; above
+    /// 1 overloads the server on purpose). See "Open loop" below.
+    #[arg(long, value_name = "FRACTION", value_parser = parse_fraction)]
+    pub(crate) open_loop: Option<f64>,
+
+    /// Open-loop runs at fixed total rates (req/s) instead, e.g. `list=8000,create=5000`:
+    /// these scenarios run open-loop at that rate, with or without `--open-loop` (which
+    /// still sets the others').
+    #[arg(long, value_name = "SCENARIO=RATE", value_delimiter = ',', value_parser = parse_rate)]
+    pub(crate) open_loop_rate: Vec<(Scenario, f64)>,
+
+    /// Open loop: how long requests in flight when the window ends may still take. Those
+    /// unanswered then count as errors (timeouts).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub(crate) open_loop_drain: Duration,
+
+    /// Connections of the login scenario. Each login in flight holds a 19 MiB argon2id
+    /// buffer on the server, so this is kept lower.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) login_connections: usize,
+
+    /// Tasks of the user whose list is fetched.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) list_tasks: usize,
+
+    /// WebSocket subscribers of the fan-out scenario.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) subscribers: usize,
+
+    /// Users the subscribers (and the idle sockets) are spread over.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) subscriber_users: usize,
+
+    /// Writes per second, in total, during the fan-out scenario.
+    #[arg(long, default_value_t = 1000.0)]
+    pub(crate) fanout_rate: f64,
+
+    /// Connections issuing the fan-out writes.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) fanout_writers: usize,
+
+    /// Idle authenticated WebSockets to hold for the memory reading.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) idle_sockets: usize,
+
+    /// WebSocket handshakes in flight at once.
+    #[arg(long, default_value_t = 200)]
+    pub(crate) connect_concurrency: usize,
+
+    /// Also write the JSON summary to this file.
+    #[arg(long)]
+    pub(crate) json: Option<PathBuf>,
+
+    /// Give up (and stop the server) after this long, per backend.
+    #[arg(long, default_value = "180s", value_parser = humantime::parse_duration)]
+    pub(crate) max_time: Duration,
+
+    /// The database of the started server: `sqlite` (a temporary file), `postgres` (a
+    /// fresh database on `--postgres-url`, dropped afterwards) or `both` (every selected
+    /// scenario on SQLite, then on PostgreSQL, each on a fresh server; one table with
+    /// PostgreSQL's throughput over SQLite's). Both durable: SQLite `--synchronous full`,
+    /// PostgreSQL `synchronous_commit=on`.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Sqlite)]
+    pub(crate) backend: BackendChoice,
+
+    /// PostgreSQL to benchmark on (plain TCP): through this URL the harness creates
+    /// `tasklane_bench_<random hex>`, serves that, and drops it afterwards (`WITH
+    /// (FORCE)`, also after an error or Ctrl-C). Its password is never printed.
+    #[arg(
+        long,
+        env = "TASKLANE_BENCH_POSTGRES_URL",
+        hide_env_values = true,
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub(crate) postgres_url: String,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scenario {
+    Healthz,
+    List,
+    Create,
+    Login,
+    Fanout,
+    Idle,
+}
+
+impl Scenario {
+    /// The HTTP load scenarios, which can run open-loop.
+    pub(crate) fn is_http(self) -> bool {
+        matches!(
+            self,
+            Scenario::Healthz | Scenario::List | Scenario::Create | Scenario::Login
+        )
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Scenario::Healthz => "healthz",
+            Scenario::List => "list",
+            Scenario::Create => "create",
+            Scenario::Login => "login",
+            Scenario::Fanout => "fanout",
+            Scenario::Idle => "idle",
+        }
+    }
+}
+
+impl Args {
+    /// The open-loop run of scenario `s`, if any: a fixed rate, else the fraction.
+    pub(crate) fn open_loop_of(&self, s: Scenario) -> Option<OpenLoop> {
+        let fixed = self.open_loop_rate.iter().rev().find(|(n, _)| *n == s);
+        let rate = match fixed {
+            Some(&(_, r)) => OpenRate::Fixed(r),
+            None => OpenRate::Fraction(self.open_loop?),
+        };
+        Some(OpenLoop {
+            rate,
+            drain: self.open_loop_drain,
+        })
+    }
+}
+
+pub(crate) fn parse_fraction(s: &str) -> Result<f64, String> {
+    let f: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if f.is_finite() && f > 0.0 && f <= 10.0 {
+        Ok(f)
+    } else {
+        Err("a fraction above 0, at most 10".into())
+    }
+}
+
+pub(crate) fn parse_rate(s: &str) -> Result<(Scenario, f64), String> {
+    let (name, rate) = s
+        .split_once('=')
+        .ok_or("expected SCENARIO=RATE, e.g. list=8000")?;
+    let scenario = Scenario::from_str(name.trim(), true)?;
+    if !scenario.is_http() {
+        return Err(format!(
+            "{name} is not an HTTP scenario (healthz, list, create, login)"
+        ));
+    }
+    let rate: f64 = rate.trim().parse().map_err(|e| format!("{rate}: {e}"))?;
+    if !(rate.is_finite() && rate > 0.0 && rate <= 1e7) {
+        return Err(format!("{rate}: a rate above 0, at most 10^7 req/s"));
+    }
+    Ok((scenario, rate))
+}
