@@ -30,6 +30,8 @@ pub mod hub;
 pub mod metrics;
 /// Users, tasks and events: the nouns every other module shares.
 pub mod model;
+/// A database URL as it may be shown: its password hidden.
+pub mod redact;
 /// What every handler can reach (`AppState`) and the knobs they read (`Limits`).
 pub mod state;
 /// The only code that speaks SQL.

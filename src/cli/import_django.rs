@@ -362,7 +362,7 @@ fn read_sqlite(path: &std::path::Path) -> Result<Original, Fail> {
 }
 
 async fn read_postgres(url: &str) -> Result<Original, Fail> {
-    let shown = crate::store::postgres::redact(url);
+    let shown = crate::redact::redact(url);
     let fail = |e: tokio_postgres::Error| Fail(format!("reading {shown}: {e}"));
     let mut c = crate::store::postgres::Postgres::connect_client(url)
         .await

@@ -96,6 +96,24 @@ pub async fn register(
     Ok(store.create_user(username, email, hash).await?)
 }
 
+/// Registers an account for a client (the API's registration): the attempt counts
+/// against the client's address before anything else is done, whether it succeeds or
+/// fails (a taken username or an invalid field too, so names and emails can't be probed
+/// without limit), as a login attempt counts before its password is hashed; then
+/// [`register`], hashing in the server's queue.
+pub async fn register_client(
+    ctx: &Login<'_>,
+    input: Registration,
+    errors: FieldErrors,
+) -> Result<User, DomainError> {
+    ctx.throttles
+        .register
+        .acquire(ctx.address)
+        .await
+        .map_err(refused)?;
+    register(ctx.store, input, errors, Some(ctx.hash_queue)).await
+}
+
 /// Hashes a new password for account `key`, in a place of the bounded hashing `queue`
 /// when there is one (the server's; the command line has none).
 pub async fn hash_new(
@@ -176,8 +194,10 @@ fn login_username(raw: &str) -> Option<String> {
     (username.chars().count() <= USERNAME_MAX).then_some(username)
 }
 
-/// What checking a password needs besides the password: every check is a login attempt
-/// as the throttles count it.
+/// What a client's attempt needs besides its fields: the store, the throttles it counts
+/// against (by the client's address), and the server's hashing queue. Every password
+/// check is a login attempt ([`check_password`]), every registration from a client a
+/// registration attempt ([`register_client`]).
 pub struct Login<'a> {
     pub store: &'a Store,
     pub throttles: &'a Throttles,

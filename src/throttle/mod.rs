@@ -16,13 +16,11 @@
 //! process notices: the memory only ever refuses, never admits.)
 //!
 //! What a client address counts as (`address_key`) is here; reading it from a request is
-//! in `address` (`client_address`). The count of open streams per user is in `streams`
+//! HTTP, in `api::client_address`. The count of open streams per user is in `streams`
 //! (`StreamSlots`), and stays per process.
 
-mod address;
 mod streams;
 
-pub use address::{client_address, forwarded_for};
 pub use streams::{StreamSlot, StreamSlots};
 
 use std::net::{IpAddr, Ipv6Addr};

@@ -16,7 +16,7 @@
 //! ("PostgreSQL: how each guarantee holds"). Keep it true when changing the locking here.
 //!
 //! The URL's password never reaches a log line or an error: they name the database with
-//! [`redact`].
+//! [`redact`](crate::redact::redact).
 
 pub mod admin;
 mod api_tokens;
@@ -26,7 +26,6 @@ mod group;
 mod idempotency;
 mod pgpass;
 mod purge;
-mod redact;
 mod security;
 mod seqs;
 mod settings;
@@ -47,7 +46,7 @@ use tokio_postgres::error::SqlState;
 
 use super::{Result, StoreError};
 use crate::clock::now_timestamp;
-pub use redact::redact;
+use crate::redact::redact;
 
 /// Numbered schema steps; step N is recorded as version N in `tasklane_migrations`.
 const MIGRATIONS: &[&str] = &[

@@ -30,8 +30,8 @@ use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::redact;
 use super::security::Security;
+use crate::redact::{percent_decode, redact};
 use crate::store::{Result, StoreError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,26 +175,6 @@ fn roots(root: Option<&str>) -> std::result::Result<RootCertStore, String> {
         }
     }
     Ok(store)
-}
-
-/// `%XX` escapes decoded (a URL parameter's value); anything malformed is kept as it is.
-pub(super) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = s.get(i + 1..i + 3)
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `sslmode` `prefer` and `require`: encryption without authentication, as libpq does.
