@@ -173,7 +173,8 @@ impl AuthApi {
         body: DrfBody<TokenRequest>,
     ) -> Result<LoginResponse, LoginErrors> {
         let (username, password) = login_fields(&body.data)?;
-        let Tokens { access, refresh } = log_in(req, &state, &username, password).await?;
+        let Tokens { access, refresh } =
+            login_from_request(req, &state, &username, password).await?;
         Ok(LoginResponse::Ok(Json(TokenPair { refresh, access })))
     }
 
@@ -241,7 +242,7 @@ pub fn login_fields(data: &Map<String, Value>) -> Result<(String, String), Domai
 /// Logs in from the API: the one path `POST /api/token/` and `POST /api/oauth/token/`
 /// share (the client address as the throttles count it, the hashing queue, the domain's
 /// login with its throttles, timing and inactive accounts).
-pub async fn log_in(
+pub async fn login_from_request(
     req: &Request,
     state: &AppState,
     username: &str,

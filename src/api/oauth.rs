@@ -6,7 +6,7 @@
 //! (`{"refresh", "access"}`, JSON bodies, DRF errors) for the original's clients, while
 //! OAuth2 wants form bodies, `{"access_token", …}` and `{"error", …}`. It sits under
 //! `/api/oauth/` so that the OAuth2 vocabulary stays in one place. Both log in through
-//! the same function ([`super::auth::log_in`]): the same throttles (an attempt here counts
+//! the same function ([`super::auth::login_from_request`]): the same throttles (an attempt here counts
 //! against `/api/token/` and the other way round), hashing queue, timing and refusal of
 //! inactive accounts.
 //!
@@ -24,7 +24,7 @@ use poem_openapi::{
 use serde_json::{Map, Value};
 
 use super::ApiTags;
-use super::auth::{log_in, login_fields};
+use super::auth::{login_fields, login_from_request};
 use super::body::FORM;
 use super::fields::{Chars, chars, field};
 use crate::AppState;
@@ -167,7 +167,7 @@ pub enum OAuthTokenResponse {
 
 /// Why a token request was refused, before it becomes its response.
 #[derive(Debug)]
-pub enum Refusal {
+pub enum OAuthRefusal {
     /// A 400 of RFC 6749 §5.2.
     Bad(OAuthErrorCode, String),
     /// 429: too many attempts; retry after that many seconds.
@@ -178,8 +178,8 @@ pub enum Refusal {
     Internal,
 }
 
-impl From<Refusal> for OAuthTokenResponse {
-    fn from(r: Refusal) -> Self {
+impl From<OAuthRefusal> for OAuthTokenResponse {
+    fn from(r: OAuthRefusal) -> Self {
         let error = |code, description: String| {
             Json(OAuthError {
                 error: code,
@@ -188,16 +188,18 @@ impl From<Refusal> for OAuthTokenResponse {
         };
         let (no_store, no_cache) = (NO_STORE.to_owned(), NO_CACHE.to_owned());
         match r {
-            Refusal::Bad(code, description) => {
+            OAuthRefusal::Bad(code, description) => {
                 OAuthTokenResponse::BadRequest(error(code, description), no_store, no_cache)
             }
-            Refusal::Throttled(description, retry_after) => OAuthTokenResponse::TooManyRequests(
-                error(OAuthErrorCode::TemporarilyUnavailable, description),
-                retry_after,
-                no_store,
-                no_cache,
-            ),
-            Refusal::Unavailable(description, retry_after) => {
+            OAuthRefusal::Throttled(description, retry_after) => {
+                OAuthTokenResponse::TooManyRequests(
+                    error(OAuthErrorCode::TemporarilyUnavailable, description),
+                    retry_after,
+                    no_store,
+                    no_cache,
+                )
+            }
+            OAuthRefusal::Unavailable(description, retry_after) => {
                 OAuthTokenResponse::ServiceUnavailable(
                     error(OAuthErrorCode::TemporarilyUnavailable, description),
                     retry_after,
@@ -205,7 +207,7 @@ impl From<Refusal> for OAuthTokenResponse {
                     no_cache,
                 )
             }
-            Refusal::Internal => OAuthTokenResponse::Internal(
+            OAuthRefusal::Internal => OAuthTokenResponse::Internal(
                 error(
                     OAuthErrorCode::ServerError,
                     "A server error occurred.".into(),
@@ -217,11 +219,11 @@ impl From<Refusal> for OAuthTokenResponse {
     }
 }
 
-fn bad(code: OAuthErrorCode, description: impl Into<String>) -> Refusal {
-    Refusal::Bad(code, description.into())
+fn bad(code: OAuthErrorCode, description: impl Into<String>) -> OAuthRefusal {
+    OAuthRefusal::Bad(code, description.into())
 }
 
-fn invalid_request(description: impl Into<String>) -> Refusal {
+fn invalid_request(description: impl Into<String>) -> OAuthRefusal {
     bad(OAuthErrorCode::InvalidRequest, description)
 }
 
@@ -235,7 +237,7 @@ fn describe(errors: &FieldErrors) -> String {
 }
 
 /// The domain's refusal in OAuth2's words.
-fn refused(e: DomainError) -> Refusal {
+fn refused(e: DomainError) -> OAuthRefusal {
     use OAuthErrorCode::*;
     match e {
         DomainError::BadCredentials => bad(
@@ -254,24 +256,24 @@ fn refused(e: DomainError) -> Refusal {
             },
         ),
         DomainError::Invalid(fields) => invalid_request(describe(&fields)),
-        DomainError::Throttled { retry_after } => Refusal::Throttled(
+        DomainError::Throttled { retry_after } => OAuthRefusal::Throttled(
             format!("Too many login attempts. Try again in {retry_after} seconds."),
             retry_after,
         ),
-        DomainError::Busy => Refusal::Unavailable(
+        DomainError::Busy => OAuthRefusal::Unavailable(
             "The server is busy checking other passwords. Try again in 1 second.".into(),
             1,
         ),
         DomainError::Unavailable(cause) => {
             tracing::warn!(error = %cause, "database unavailable");
-            Refusal::Unavailable(
+            OAuthRefusal::Unavailable(
                 "The database is unavailable. Try again in 1 second.".into(),
                 1,
             )
         }
         e => {
             tracing::error!(error = %e, "internal error");
-            Refusal::Internal
+            OAuthRefusal::Internal
         }
     }
 }
@@ -288,7 +290,7 @@ const PARAMETERS: &[&str] = &[
 ];
 
 /// A token request's form, read whole; what is wrong with it is the handler's to say.
-pub struct OAuthForm(Result<Map<String, Value>, Refusal>);
+pub struct OAuthForm(Result<Map<String, Value>, OAuthRefusal>);
 
 impl<'a> ApiExtractor<'a> for OAuthForm {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
@@ -335,7 +337,10 @@ impl<'a> ApiExtractor<'a> for OAuthForm {
 
 /// The form's parameters: form-encoded only; a parameter sent empty is left out (§3.1);
 /// one of RFC 6749's sent twice is refused (§3.2).
-fn parse_form(content_type: Option<&str>, bytes: &[u8]) -> Result<Map<String, Value>, Refusal> {
+fn parse_form(
+    content_type: Option<&str>,
+    bytes: &[u8],
+) -> Result<Map<String, Value>, OAuthRefusal> {
     let essence = content_type.map(|ct| {
         ct.split(';')
             .next()
@@ -411,8 +416,8 @@ impl OAuthApi {
 async fn grant(
     req: &Request,
     state: &AppState,
-    form: Result<Map<String, Value>, Refusal>,
-) -> Result<Tokens, Refusal> {
+    form: Result<Map<String, Value>, OAuthRefusal>,
+) -> Result<Tokens, OAuthRefusal> {
     let params = form?;
     let grant = match params.get("grant_type").and_then(Value::as_str) {
         None => return Err(invalid_request("grant_type: This field is required.")),
@@ -434,7 +439,7 @@ async fn grant(
     match grant {
         GrantType::Password => {
             let (username, password) = login_fields(&params).map_err(refused)?;
-            log_in(req, state, &username, password)
+            login_from_request(req, state, &username, password)
                 .await
                 .map_err(refused)
         }
@@ -458,9 +463,9 @@ async fn grant(
 mod tests {
     use super::*;
 
-    fn code(r: Result<Map<String, Value>, Refusal>) -> String {
+    fn code(r: Result<Map<String, Value>, OAuthRefusal>) -> String {
         match r {
-            Err(Refusal::Bad(OAuthErrorCode::InvalidRequest, description)) => description,
+            Err(OAuthRefusal::Bad(OAuthErrorCode::InvalidRequest, description)) => description,
             other => panic!("expected invalid_request, got {other:?}"),
         }
     }

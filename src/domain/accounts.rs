@@ -21,7 +21,7 @@ use crate::store::admin::AccountChange;
 use crate::store::tokens::NewRefresh;
 use crate::store::users::Account;
 use crate::store::{Store, StoreError};
-use crate::throttle::Refused;
+use crate::throttle::ThrottleError;
 use crate::throttle::{Throttles, login_pair};
 
 /// Passwords are never trimmed (the original trimmed them at registration but not at
@@ -331,10 +331,10 @@ fn hash_scheme(hash: &str) -> &str {
 }
 
 /// A throttle's refusal as the domain says it.
-pub fn refused(r: Refused) -> DomainError {
+pub fn refused(r: ThrottleError) -> DomainError {
     match r {
-        Refused::Wait(retry_after) => DomainError::Throttled { retry_after },
-        Refused::Store(e) => e.into(),
+        ThrottleError::Wait(retry_after) => DomainError::Throttled { retry_after },
+        ThrottleError::Store(e) => e.into(),
     }
 }
 
