@@ -22,6 +22,7 @@ mod hardening;
 mod helpers;
 mod hosts;
 mod idempotency;
+mod layering;
 mod memory;
 mod oauth;
 mod operators;
