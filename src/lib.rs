@@ -28,6 +28,8 @@
 //! `tests/api/layering.rs` checks all of this on every `cargo test` (comments aside),
 //! and names the file, line and rule of any import that climbs.
 
+#![forbid(unsafe_code)]
+
 /// The OpenAPI operations, one struct per tag.
 pub mod api;
 /// Passwords, JWTs, API tokens and stream tickets, and the check of a credential.
