@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::password_policy::validate_password;
 use super::validators::{USERNAME_MAX, is_valid_email, is_valid_username, normalize_username};
-use super::{Chars, DomainError, FieldErrors, check, check_chars, unique_message};
+use super::{Chars, DomainError, FieldErrors, check_chars, check_field, unique_message};
 use crate::auth::jwt::{Grant, Jwt, Signed, TokenType};
 use crate::auth::password::{HashQueue, hash_password, needs_rehash};
 use crate::clock::{now_secs, now_secs_f64};
@@ -72,8 +72,8 @@ pub async fn register(
     mut errors: FieldErrors,
     queue: Option<&HashQueue>,
 ) -> Result<User, DomainError> {
-    let username = check(input.username, "username", &mut errors, username_rule);
-    let email = check(input.email, "email", &mut errors, email_rule);
+    let username = check_field(input.username, "username", &mut errors, username_rule);
+    let email = check_field(input.email, "email", &mut errors, email_rule);
     let taken = store
         .taken_account_fields(username.clone(), email.clone(), None)
         .await?;
@@ -161,7 +161,7 @@ pub fn new_password(
     email: &str,
     errors: &mut FieldErrors,
 ) -> Option<String> {
-    let password = check(password, "password", errors, |p| check_chars(p, PASSWORD))?;
+    let password = check_field(password, "password", errors, |p| check_chars(p, PASSWORD))?;
     let failures = validate_password(&password, username, email);
     let ok = failures.is_empty();
     for message in failures {

@@ -1,7 +1,7 @@
 //! The original serializer's rules for a task: a title of 5 to 255 characters; a
 //! description that is blank or at least 10 characters (up to 10,000); `completed`.
 
-use super::{Chars, DomainError, FieldErrors, check, check_chars};
+use super::{Chars, DomainError, FieldErrors, check_chars, check_field};
 use crate::store::tasks::TaskChanges;
 
 /// The longest title and description, in characters (`import-django` holds the
@@ -27,14 +27,14 @@ pub struct TaskDraft {
 
 /// Checks a draft; the result says which fields change.
 pub fn validate(draft: TaskDraft, mut errors: FieldErrors) -> Result<TaskChanges, DomainError> {
-    let title = check(draft.title, "title", &mut errors, |s| {
+    let title = check_field(draft.title, "title", &mut errors, |s| {
         let s = check_chars(s, TITLE)?;
         if s.chars().count() < 5 {
             return Err("Title must be at least 5 characters long.".into());
         }
         Ok(s)
     });
-    let description = check(draft.description, "description", &mut errors, |s| {
+    let description = check_field(draft.description, "description", &mut errors, |s| {
         let s = check_chars(s, DESCRIPTION)?;
         if !s.is_empty() && s.chars().count() < 10 {
             return Err("Description must be at least 10 characters long if provided.".into());
