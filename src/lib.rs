@@ -30,7 +30,7 @@
 
 #![forbid(unsafe_code)]
 
-/// The OpenAPI operations, one struct per tag.
+/// The OpenAPI operations, one struct per tag or group of paths; the security schemes.
 pub mod api;
 /// Passwords, JWTs, API tokens and stream tickets, and the check of a credential.
 pub mod auth;

@@ -1,5 +1,8 @@
-//! The OpenAPI operations: one unit struct per tag, state arriving as `Data<&AppState>`,
-//! so the document builds without a database (`tasklane openapi`, the freshness test).
+//! The OpenAPI operations: one unit struct per tag (or per group of a tag's paths),
+//! state arriving as `Data<&AppState>`, so the document builds without a database
+//! (`tasklane openapi`, the freshness test). Also the HTTP side of what lies below: the
+//! security schemes (`security`), the client's address (`client_address`) and origin
+//! (`origin`).
 
 pub mod auth;
 pub mod body;
