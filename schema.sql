@@ -1,8 +1,10 @@
 -- tasklane schema, version 1.
 --
--- Applied by store::migrate when PRAGMA user_version is below 1. A later change to the
--- schema adds a new numbered step in store/mod.rs (never edits this one in place), so a
--- database written by any earlier release upgrades on start.
+-- SQLite's step 1, applied by store::sqlite::migrate when PRAGMA user_version is below 1.
+-- A later change to the schema adds a new numbered step in src/store/sqlite/migrations/
+-- (listed in MIGRATIONS in src/store/sqlite/mod.rs; never edits this one in place), so a
+-- database written by any earlier release upgrades on start. PostgreSQL has its own
+-- numbered steps in src/store/postgres/migrations/.
 --
 -- Timestamps are RFC 3339 UTC strings with microseconds and a `Z` ("2026-11-25T11:42:56.437485Z"),
 -- exactly what the API returns; they sort as text. Expiry instants that are only compared

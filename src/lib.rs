@@ -2,19 +2,40 @@
 //!
 //! Code tour: start at `schema.sql`, then `main.rs`, then follow the modules below.
 //!
-//! Imports point down only:
-//! `main` → `lib`/`web` → `api` → `domain` → `auth`/`store`/`hub` → `model`, with `clock`
-//! at the bottom. Beside that spine: `main` also runs `cli` (→ `domain`, `store`) and
-//! `telemetry`; `error` sits with `api` (it maps `domain`, `auth` and `store` errors to
-//! HTTP); `state` sits just above `auth`/`store`/`hub` (the one place they are put
-//! together, from `config`); `throttle`, `metrics` and `config` import nothing else of
-//! the crate. Within the `auth`/`store`/`hub` row, `auth` and `hub` read through `store`.
+//! Imports point down only. From the bottom, each module names only these of the crate:
+//!
+//! - `clock`, `model`, `redact`: nothing.
+//! - `store`: `clock`, `model`, `redact` (and `config::Database`, the backend chosen).
+//! - `auth`, `hub`: `clock`, `model`, `store`. `throttle`: `clock`, `store`.
+//!   `metrics`: `store`.
+//! - `domain`: `auth`, `clock`, `hub`, `model`, `store`, `throttle`.
+//! - `config`: `redact`, and of `store` only `Synchronous`. `telemetry`: `config`.
+//! - `state`: `auth`, `clock`, `config`, `domain`, `hub`, `metrics`, `store`, `throttle`
+//!   (the one place they are put together). `housekeeping`: `clock`, `state`.
+//! - `error`: `auth`, `domain`, `store` (it maps their errors to HTTP).
+//! - `cli`: `clock`, `config`, `domain`, `redact`, `store`.
+//! - `api`: all of the above but `cli`, `housekeeping`, `telemetry`.
+//! - `web`: `api`, `clock`, `error`, `hub`, `metrics`, `model`, `state`.
+//! - `lib` (`app`, `serve`, `run`) and `main`: anything.
+//!
+//! And below HTTP and the command line: `auth`, `clock`, `domain`, `hub`, `redact`,
+//! `store` and `throttle` never name poem, poem-openapi or clap; `model` uses only
+//! poem-openapi's schema traits (`Object`, `Enum`, `types`, `registry`), nothing of
+//! requests, responses or operations; clap is `config`'s (and `main`'s). `store` is the
+//! only code that speaks SQL: no other module names a database driver (the Django
+//! import reads the original's database through `store::django`).
+//!
+//! `tests/api/layering.rs` checks all of this on every `cargo test` (comments aside),
+//! and names the file, line and rule of any import that climbs.
 
-/// The OpenAPI operations, one struct per tag.
+#![forbid(unsafe_code)]
+
+/// The OpenAPI operations, one struct per tag or group of paths; the security schemes.
 pub mod api;
-/// Passwords, JWTs and the Bearer security scheme.
+/// Passwords, JWTs, API tokens and stream tickets, and the check of a credential.
 pub mod auth;
-/// The operator commands: `user …`, `token …`, `backup`, `migrate`.
+/// The operator commands: `user …`, `token …`, `backup`, `copy`, `import-django`,
+/// `migrate`.
 pub mod cli;
 /// Time and random identifiers.
 pub mod clock;
@@ -30,6 +51,8 @@ pub mod hub;
 pub mod metrics;
 /// Users, tasks and events: the nouns every other module shares.
 pub mod model;
+/// A database URL as it may be shown: its password hidden.
+pub mod redact;
 /// What every handler can reach (`AppState`) and the knobs they read (`Limits`).
 pub mod state;
 /// The only code that speaks SQL.
@@ -37,7 +60,7 @@ pub mod store;
 /// Logging set-up and process signals.
 pub mod telemetry;
 /// Login and registration throttles (counted in the database, shared by every process),
-/// client addresses, and open streams per user (per process).
+/// what a client address counts as, and open streams per user (per process).
 pub mod throttle;
 /// Everything HTTP outside the OpenAPI operations: docs pages, health, middleware.
 pub mod web;

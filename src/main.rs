@@ -1,5 +1,7 @@
 //! The tasklane binary: parse the command line, then hand over to the library.
 
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 
 use tasklane::config::commands::DocsCommand;

@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 
+/// The server's own: a URL with its password hidden (`tasklane::redact`).
+pub use tasklane::redact::redact;
+
 /// Prefix of the databases the harness creates (and drops).
 pub const DB_PREFIX: &str = "tasklane_bench_";
 
@@ -205,71 +208,6 @@ pub fn with_dbname(url: &str, name: &str) -> String {
     out
 }
 
-/// `url` with its password (in the user part, or a `password` parameter) replaced by
-/// `***`. As the server's own `redact`: when the URL is malformed it hides more (from
-/// the user part's first `:` to its last `@`), never less.
-pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return redact_keywords(url);
-    };
-    let (head, rest) = url.split_at(scheme_end);
-    let masked = match rest.rfind('@') {
-        Some(at) => match rest[..at].find(':') {
-            Some(colon) => format!("{head}{}***{}", &rest[..=colon], &rest[at..]),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    };
-    match masked.split_once('?') {
-        Some((base, query)) => {
-            let params: Vec<String> = query
-                .split('&')
-                .map(|kv| match kv.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                    _ => kv.to_owned(),
-                })
-                .collect();
-            format!("{base}?{}", params.join("&"))
-        }
-        None => masked,
-    }
-}
-
-/// A `key=value key='quoted value'` connection string with the password's value hidden
-/// (the server's rule: up to the closing quote, `\'` escaping one, or the next space).
-fn redact_keywords(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("password") {
-        let after = &rest[i + "password".len()..];
-        let Some(value) = after.trim_start().strip_prefix('=') else {
-            out.push_str(&rest[..i + "password".len()]);
-            rest = after;
-            continue;
-        };
-        let value = value.trim_start();
-        let len = if let Some(quoted) = value.strip_prefix('\'') {
-            let mut escaped = false;
-            let end = quoted
-                .char_indices()
-                .find(|&(_, c)| {
-                    let close = c == '\'' && !escaped;
-                    escaped = c == '\\' && !escaped;
-                    close
-                })
-                .map_or(quoted.len(), |(j, _)| j + 1);
-            1 + end
-        } else {
-            value.find(char::is_whitespace).unwrap_or(value.len())
-        };
-        out.push_str(&rest[..i]);
-        out.push_str("password=***");
-        rest = &value[len..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,35 +228,6 @@ mod tests {
             ("host=h user=u dbname=y", "host=h user=u dbname=y dbname=x"),
         ] {
             assert_eq!(with_dbname(url, "x"), shown, "{url}");
-        }
-    }
-
-    #[test]
-    fn passwords_are_hidden() {
-        for (url, shown) in [
-            (
-                "postgres://alice:s3cret@db:5432/t?sslmode=require",
-                "postgres://alice:***@db:5432/t?sslmode=require",
-            ),
-            (
-                "postgres://postgres@127.0.0.1:5432/postgres",
-                "postgres://postgres@127.0.0.1:5432/postgres",
-            ),
-            (
-                "postgres://db/t?user=bob&password=hunter2&sslmode=require",
-                "postgres://db/t?user=bob&password=***&sslmode=require",
-            ),
-            (
-                "host=db user=bob password=hunter2 dbname=t",
-                "host=db user=bob password=*** dbname=t",
-            ),
-            (
-                "host=db password = 'a \\' b' dbname=t",
-                "host=db password=*** dbname=t",
-            ),
-            ("host=db password=hunter2", "host=db password=***"),
-        ] {
-            assert_eq!(redact(url), shown, "{url}");
         }
     }
 }

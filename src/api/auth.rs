@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::ApiTags;
+use super::client_address::client_address;
 use super::{LoginErrors, RefreshErrors, RegisterErrors};
 
 use super::body::DrfBody;
@@ -16,7 +17,6 @@ use crate::domain::accounts::{self, Login, PASSWORD, Registration, Tokens};
 use crate::domain::sessions;
 use crate::error::{ApiError, FieldErrors};
 use crate::model::User;
-use crate::throttle::client_address;
 
 #[derive(Default)]
 pub struct AuthApi;
@@ -173,7 +173,8 @@ impl AuthApi {
         body: DrfBody<TokenRequest>,
     ) -> Result<LoginResponse, LoginErrors> {
         let (username, password) = login_fields(&body.data)?;
-        let Tokens { access, refresh } = log_in(req, &state, &username, password).await?;
+        let Tokens { access, refresh } =
+            login_from_request(req, &state, &username, password).await?;
         Ok(LoginResponse::Ok(Json(TokenPair { refresh, access })))
     }
 
@@ -241,20 +242,31 @@ pub fn login_fields(data: &Map<String, Value>) -> Result<(String, String), Domai
 /// Logs in from the API: the one path `POST /api/token/` and `POST /api/oauth/token/`
 /// share (the client address as the throttles count it, the hashing queue, the domain's
 /// login with its throttles, timing and inactive accounts).
-pub async fn log_in(
+pub async fn login_from_request(
     req: &Request,
     state: &AppState,
     username: &str,
     password: String,
 ) -> Result<Tokens, DomainError> {
     let address = client_address(req, state.limits.trust_x_forwarded_for);
-    let login = Login {
+    accounts::login(
+        login_context(state, &address),
+        &state.jwt,
+        username,
+        password,
+    )
+    .await
+}
+
+/// What a client's attempt (a login, a registration, a password check) needs from the
+/// server, counted against the client's `address` by the throttles.
+pub(crate) fn login_context<'a>(state: &'a AppState, address: &'a str) -> Login<'a> {
+    Login {
         store: &state.store,
         throttles: &state.throttles,
         hash_queue: &state.hash_queue,
-        address: &address,
-    };
-    accounts::login(login, &state.jwt, username, password).await
+        address,
+    }
 }
 
 fn refresh_field(data: &Map<String, Value>) -> Result<String, ApiError> {
@@ -266,26 +278,20 @@ fn refresh_field(data: &Map<String, Value>) -> Result<String, ApiError> {
     token.ok_or_else(|| ApiError::internal("validated refresh missing"))
 }
 
-/// Registers an account from the API: every attempt counts against the client address
-/// before anything else is done (a taken username or an invalid field too, so names and
-/// emails can't be probed without limit), then the domain's registration.
+/// Registers an account from the API: the domain's registration for this client (its
+/// address counted by the registration throttle, the server's hashing queue).
 pub async fn register_user(
     req: &Request,
     state: &AppState,
     data: &Map<String, Value>,
 ) -> Result<User, ApiError> {
-    let address = client_address(req, state.limits.trust_x_forwarded_for);
-    state
-        .throttles
-        .register
-        .acquire(&address)
-        .await
-        .map_err(accounts::refused)?;
     let mut errors = FieldErrors::default();
     let input = Registration {
         username: field(data, "username", true, &mut errors, text),
         email: field(data, "email", true, &mut errors, text),
         password: field(data, "password", true, &mut errors, text),
     };
-    Ok(accounts::register(&state.store, input, errors, Some(&state.hash_queue)).await?)
+    let address = client_address(req, state.limits.trust_x_forwarded_for);
+    let ctx = login_context(state, &address);
+    Ok(accounts::register_client(&ctx, input, errors).await?)
 }

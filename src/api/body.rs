@@ -167,3 +167,28 @@ mod tests {
         ));
     }
 }
+
+/// Property tests: any bytes under any content type parse or fail cleanly.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::parse;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_bytes_under_any_content_type_parse_or_fail_cleanly(
+            bytes in prop::collection::vec(any::<u8>(), 0..512),
+            ct in prop_oneof![
+                Just(Some("application/json".to_owned())),
+                Just(Some("application/x-www-form-urlencoded".to_owned())),
+                Just(None),
+                ".{0,40}".prop_map(Some),
+            ],
+        ) {
+            let _ = parse(ct.as_deref(), &bytes);
+        }
+    }
+}

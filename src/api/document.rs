@@ -1,9 +1,50 @@
-//! The last touches to the OpenAPI document poem-openapi writes, where it cannot say what
-//! OpenAPI means: the standard linters (Redocly's `recommended`, Spectral's `spectral:oas`;
+//! The OpenAPI document: the operations and the document's metadata ([`service`]), and
+//! the last touches to what poem-openapi writes, where it cannot say what OpenAPI means: the standard linters (Redocly's `recommended`, Spectral's `spectral:oas`;
 //! `scripts/openapi_lint.sh`) check the result. Each rule here holds for every operation,
 //! so a route added later is covered without a word.
 
+use poem_openapi::{LicenseObject, OpenApiService, ServerObject};
 use serde_json::{Map, Value};
+
+use super::Api;
+
+const DESCRIPTION: &str = "\
+Task-management API. Every task belongs to the user who created it; nobody else can see \
+or change it (another user's task is a 404).
+
+**Try it here:** `POST /api/register/` an account, press **Authorize** and log in with \
+its username and password under `oauth2` (OAuth 2.0's password flow, at \
+`POST /api/oauth/token/`), then call the task routes. Or `POST /api/token/` and paste \
+its `access` value under `bearerAuth`. Access tokens last 5 minutes by default; \
+`POST /api/token/refresh/` trades the refresh token for a new pair (the old refresh \
+token is spent).
+
+Errors have Django REST framework's shapes: `{\"field\": [\"message\"]}` for invalid \
+input, `{\"detail\": \"…\"}` otherwise. Bodies may be JSON or form-encoded. Every path \
+also works without its trailing slash.";
+
+/// The OpenAPI service: the operations, plus the document's metadata. The one server is
+/// `/`: wherever the document was fetched from (OpenAPI's own default, spelled out because
+/// the linters want `servers` non-empty). Each deployment has its own origin, so the
+/// document names none.
+pub fn service() -> OpenApiService<Api, ()> {
+    OpenApiService::new(Api::default(), "tasklane", env!("CARGO_PKG_VERSION"))
+        .description(DESCRIPTION)
+        .license(LicenseObject::new("MIT").url("https://opensource.org/license/mit"))
+        .server(ServerObject::new("/").description("This server: the origin serving this document"))
+}
+
+/// The OpenAPI document as pretty JSON, exactly as committed in `openapi/openapi.json`.
+pub fn spec_json() -> String {
+    let mut s = spec();
+    s.push('\n');
+    s
+}
+
+/// The OpenAPI document as served: poem-openapi's, finished by [`finish`].
+pub fn spec() -> String {
+    finish(service().spec())
+}
 
 /// The HTTP methods that name an operation in a path item (OpenAPI 3.0).
 const METHODS: &[&str] = &[

@@ -10,8 +10,9 @@
 
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, registry::Registry};
 
+use super::security::bearer_token;
 use crate::AppState;
-use crate::auth::{API_TOKEN_PREFIX, AuthError, Caller, bearer_token};
+use crate::auth::{API_TOKEN_PREFIX, AuthError, Caller};
 use crate::error::ApiError;
 
 /// The caller of `GET /ws/tasks/` and `GET /api/events/`, authenticated before the other

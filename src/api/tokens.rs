@@ -6,8 +6,9 @@ use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json, types::Example,
 };
 
-use super::account::login_context;
+use super::auth::login_context;
 use super::body::DrfBody;
+use super::client_address::client_address;
 use super::fields::{field, text};
 use super::{ApiTags, MintErrors, OneErrors, PathId, ReadErrors};
 use crate::AppState;
@@ -17,7 +18,6 @@ use crate::domain::reauth::Freshness;
 use crate::error::{ApiError, FieldErrors, api_token_error};
 use crate::model::Timestamp;
 use crate::store::api_tokens::ApiTokenRow;
-use crate::throttle::client_address;
 
 #[derive(Default)]
 pub struct TokensApi;

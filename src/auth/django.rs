@@ -29,7 +29,7 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::Digest;
 use subtle::ConstantTimeEq;
 
-use super::password::Refused;
+use super::password::UnverifiableHash;
 
 /// The most pbkdf2 iterations verified (`pbkdf2_sha256` and `pbkdf2_sha1` alike): Django
 /// 4.2 makes 600,000, Django 5.2 1,000,000.
@@ -91,24 +91,24 @@ pub enum Kdf {
 /// Parses a stored Django hash (not starting with `$` or `!`: those are tasklane's own
 /// argon2 and Django's unusable passwords). The hasher is named by the text before the
 /// first `$`, as Django's `identify_hasher` does. `Err` when no password can match it.
-pub fn parse(encoded: &str) -> Result<DjangoHash, Refused> {
+pub fn parse(encoded: &str) -> Result<DjangoHash, UnverifiableHash> {
     let Some((algorithm, rest)) = encoded.split_once('$') else {
-        return Err(Refused::Unknown(None));
+        return Err(UnverifiableHash::Unknown(None));
     };
     match algorithm {
         "pbkdf2_sha256" => pbkdf2(Prf::Sha256, rest),
         "pbkdf2_sha1" => pbkdf2(Prf::Sha1, rest),
         // `argon2$argon2id$v=19$…`: Django verifies `"$" + rest` with argon2-cffi.
         "argon2" if rest.starts_with("argon2") => Ok(DjangoHash::Argon2(format!("${rest}"))),
-        "argon2" => Err(Refused::Malformed("argon2")),
+        "argon2" => Err(UnverifiableHash::Malformed("argon2")),
         "bcrypt_sha256" => bcrypt_sha256(rest),
         "scrypt" => scrypt(rest),
-        other => Err(Refused::Unknown(Some(other.to_owned()))),
+        other => Err(UnverifiableHash::Unknown(Some(other.to_owned()))),
     }
 }
 
 /// `<iterations>$<salt>$<hash>` (Django's `decode` splits at the first three `$`).
-fn pbkdf2(prf: Prf, rest: &str) -> Result<DjangoHash, Refused> {
+fn pbkdf2(prf: Prf, rest: &str) -> Result<DjangoHash, UnverifiableHash> {
     let name = match prf {
         Prf::Sha256 => "pbkdf2_sha256",
         Prf::Sha1 => "pbkdf2_sha1",
@@ -116,23 +116,23 @@ fn pbkdf2(prf: Prf, rest: &str) -> Result<DjangoHash, Refused> {
     let mut parts = rest.splitn(3, '$');
     let (Some(iterations), Some(salt), Some(hash)) = (parts.next(), parts.next(), parts.next())
     else {
-        return Err(Refused::Malformed(name));
+        return Err(UnverifiableHash::Malformed(name));
     };
     let size = match prf {
         Prf::Sha256 => 32,
         Prf::Sha1 => 20,
     };
     if !is_base64_of(hash, size) {
-        return Err(Refused::Malformed(name));
+        return Err(UnverifiableHash::Malformed(name));
     }
     // Django makes no hash with 0 iterations (it would hash with its default count and
     // never match the stored `0`) nor with an empty salt (refused by `encode`).
-    let iterations = decimal(iterations).ok_or(Refused::Malformed(name))?;
+    let iterations = decimal(iterations).ok_or(UnverifiableHash::Malformed(name))?;
     if iterations == 0 || salt.is_empty() {
-        return Err(Refused::Malformed(name));
+        return Err(UnverifiableHash::Malformed(name));
     }
     if iterations > u64::from(MAX_PBKDF2_ITERATIONS) {
-        return Err(Refused::TooCostly(
+        return Err(UnverifiableHash::TooCostly(
             name,
             format!("{iterations} iterations (at most {MAX_PBKDF2_ITERATIONS} are verified)"),
         ));
@@ -146,9 +146,9 @@ fn pbkdf2(prf: Prf, rest: &str) -> Result<DjangoHash, Refused> {
 
 /// `$2b$12$<22 characters of salt><31 of hash>`, a bcrypt string as the `bcrypt` package
 /// (whose `hashpw` is the `bcrypt` crate) makes it.
-fn bcrypt_sha256(data: &str) -> Result<DjangoHash, Refused> {
+fn bcrypt_sha256(data: &str) -> Result<DjangoHash, UnverifiableHash> {
     const NAME: &str = "bcrypt_sha256";
-    let malformed = Refused::Malformed(NAME);
+    let malformed = UnverifiableHash::Malformed(NAME);
     let mut parts = data.split('$');
     let (Some(""), Some(version), Some(cost), Some(tail), None) = (
         parts.next(),
@@ -166,12 +166,12 @@ fn bcrypt_sha256(data: &str) -> Result<DjangoHash, Refused> {
         "2y" => bcrypt::Version::TwoY,
         _ => return Err(malformed),
     };
-    let cost = decimal(cost).ok_or(Refused::Malformed(NAME))?;
+    let cost = decimal(cost).ok_or(UnverifiableHash::Malformed(NAME))?;
     if cost < 4 {
         return Err(malformed);
     }
     if cost > u64::from(MAX_BCRYPT_COST) {
-        return Err(Refused::TooCostly(
+        return Err(UnverifiableHash::TooCostly(
             NAME,
             format!("cost {cost} (at most {MAX_BCRYPT_COST} is verified)"),
         ));
@@ -194,38 +194,38 @@ fn bcrypt_sha256(data: &str) -> Result<DjangoHash, Refused> {
 }
 
 /// `<N>$<salt>$<r>$<p>$<hash>` (exactly six fields in all, or Django's `decode` fails).
-fn scrypt(rest: &str) -> Result<DjangoHash, Refused> {
+fn scrypt(rest: &str) -> Result<DjangoHash, UnverifiableHash> {
     const NAME: &str = "scrypt";
     let fields: Vec<&str> = rest.split('$').collect();
     let &[n, salt, r, p, hash] = fields.as_slice() else {
-        return Err(Refused::Malformed(NAME));
+        return Err(UnverifiableHash::Malformed(NAME));
     };
     if !is_base64_of(hash, 64) {
-        return Err(Refused::Malformed(NAME));
+        return Err(UnverifiableHash::Malformed(NAME));
     }
     let (Some(n), Some(r), Some(p)) = (decimal(n), decimal(r), decimal(p)) else {
-        return Err(Refused::Malformed(NAME));
+        return Err(UnverifiableHash::Malformed(NAME));
     };
     // What `hashlib.scrypt` refuses (N a power of two above 1) or Django never stores
     // (0 for r or p means its default, which then doesn't match the stored field).
     if n < 2 || !n.is_power_of_two() || r == 0 || p == 0 || salt.is_empty() {
-        return Err(Refused::Malformed(NAME));
+        return Err(UnverifiableHash::Malformed(NAME));
     }
     let log_n = n.trailing_zeros();
     // OpenSSL's further limits (N < 2^(16·r), p·r < 2^30), which the scrypt crate shares.
     if u64::from(log_n) >= 16 * r || p.saturating_mul(r) >= 1 << 30 {
-        return Err(Refused::Malformed(NAME));
+        return Err(UnverifiableHash::Malformed(NAME));
     }
     let (n, r, p) = (u128::from(n), u128::from(r), u128::from(p));
     let memory = 128 * r * p + 128 * r * (n + 2);
     if memory > SCRYPT_MAX_MEM {
-        return Err(Refused::TooCostly(
+        return Err(UnverifiableHash::TooCostly(
             NAME,
             format!("N={n}, r={r}, p={p} need {memory} bytes (Django's limit is {SCRYPT_MAX_MEM})"),
         ));
     }
     if n * r * p > MAX_SCRYPT_WORK {
-        return Err(Refused::TooCostly(
+        return Err(UnverifiableHash::TooCostly(
             NAME,
             format!("N={n}, r={r}, p={p} (N·r·p at most {MAX_SCRYPT_WORK} is verified)"),
         ));
@@ -598,7 +598,7 @@ mod tests {
 
     #[test]
     fn parameters_past_djangos_own_are_refused_before_any_work() {
-        let costly = |hash: &str| matches!(parse(hash), Err(Refused::TooCostly(..)));
+        let costly = |hash: &str| matches!(parse(hash), Err(UnverifiableHash::TooCostly(..)));
         // At the caps (Django 4.2's defaults, pbkdf2 up to Django 5.2's): accepted.
         let h32 = STANDARD.encode([7u8; 32]);
         let h20 = STANDARD.encode([7u8; 20]);
@@ -636,7 +636,7 @@ mod tests {
             format!("scrypt$16384$salt$8$1${h32}"),
         ] {
             assert!(
-                matches!(parse(&short), Err(Refused::Malformed(_))),
+                matches!(parse(&short), Err(UnverifiableHash::Malformed(_))),
                 "{short}"
             );
         }
@@ -647,7 +647,7 @@ mod tests {
         let costly = |hash: &str| {
             matches!(
                 crate::auth::password::refusal(hash),
-                Some(Refused::TooCostly(..))
+                Some(UnverifiableHash::TooCostly(..))
             )
         };
         // Django's own (100 MiB, 2 passes, 8 lanes) and ours: verified.

@@ -241,3 +241,26 @@ mod tests {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
     }
 }
+
+/// Property tests: any token string is refused without panicking.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::{Jwt, TokenType};
+    use crate::clock::now_secs;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_token_string_is_rejected_without_panicking(token in "[A-Za-z0-9_.=-]{0,400}") {
+            let jwt = Jwt::new(
+                b"fuzz-secret",
+                std::time::Duration::from_secs(300),
+                std::time::Duration::from_secs(300),
+            );
+            prop_assert!(jwt.verify(&token, TokenType::Access, now_secs()).is_err());
+        }
+    }
+}

@@ -29,7 +29,7 @@ pub use super::queue::{Busy, HashPlace, HashQueue};
 
 /// Why a stored hash cannot be verified: no password matches it.
 #[derive(Debug)]
-pub enum Refused {
+pub enum UnverifiableHash {
     /// Django's unusable password (`!` and random text): never matches, by design.
     Unusable,
     /// No hasher tasklane knows; the Django algorithm name when the hash has one.
@@ -40,7 +40,7 @@ pub enum Refused {
     TooCostly(&'static str, String),
 }
 
-impl Refused {
+impl UnverifiableHash {
     /// Logs a warning, once per process for each kind of refusal and hasher (a refused
     /// hash is refused at every login: the log names the problem once). Unusable
     /// passwords are not a problem.
@@ -48,10 +48,10 @@ impl Refused {
         static WARNED: std::sync::Mutex<Vec<(&'static str, &'static str)>> =
             std::sync::Mutex::new(Vec::new());
         let key = match self {
-            Refused::Unusable => return,
-            Refused::Unknown(_) => ("unknown", ""),
-            Refused::Malformed(name) => ("malformed", *name),
-            Refused::TooCostly(name, _) => ("too costly", *name),
+            UnverifiableHash::Unusable => return,
+            UnverifiableHash::Unknown(_) => ("unknown", ""),
+            UnverifiableHash::Malformed(name) => ("malformed", *name),
+            UnverifiableHash::TooCostly(name, _) => ("too costly", *name),
         };
         {
             let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
@@ -61,8 +61,8 @@ impl Refused {
             warned.push(key);
         }
         match self {
-            Refused::Unusable => {}
-            Refused::Unknown(name) => {
+            UnverifiableHash::Unusable => {}
+            UnverifiableHash::Unknown(name) => {
                 // Only a plain algorithm name is shown: a hash without one might be
                 // anything, even a password stored in clear by mistake.
                 let name = name.as_deref().filter(|n| {
@@ -74,11 +74,11 @@ impl Refused {
                      (logged once)"
                 );
             }
-            Refused::Malformed(name) => tracing::warn!(
+            UnverifiableHash::Malformed(name) => tracing::warn!(
                 algorithm = *name,
                 "a stored password hash is malformed: its login is refused (logged once)"
             ),
-            Refused::TooCostly(name, what) => tracing::warn!(
+            UnverifiableHash::TooCostly(name, what) => tracing::warn!(
                 algorithm = *name,
                 parameters = %what,
                 "a stored password hash asks for more work than tasklane verifies: its login \
@@ -224,7 +224,7 @@ pub async fn verify_password(password: String, hash: Option<String>) -> bool {
 /// in which lane.
 pub struct Stored {
     hash: String,
-    how: Result<Verifier, Refused>,
+    how: Result<Verifier, UnverifiableHash>,
 }
 
 impl Stored {
@@ -236,7 +236,7 @@ impl Stored {
             },
             None => Stored {
                 hash: String::new(),
-                how: Err(Refused::Unusable),
+                how: Err(UnverifiableHash::Unusable),
             },
         }
     }
@@ -282,7 +282,7 @@ impl Stored {
 
 /// Why no password can match `hash`, if none can: unusable, unknown, malformed, or past
 /// the caps (what a login would refuse without verifying it).
-pub fn refusal(hash: &str) -> Option<Refused> {
+pub fn refusal(hash: &str) -> Option<UnverifiableHash> {
     how_to_verify(hash).err()
 }
 
@@ -332,9 +332,9 @@ enum Verifier {
     Django(super::django::Kdf),
 }
 
-fn how_to_verify(hash: &str) -> Result<Verifier, Refused> {
+fn how_to_verify(hash: &str) -> Result<Verifier, UnverifiableHash> {
     if hash.starts_with(UNUSABLE_PREFIX) {
-        return Err(Refused::Unusable);
+        return Err(UnverifiableHash::Unusable);
     }
     if hash.starts_with('$') {
         // Ours: the argon2 crate takes a PHC string without a version as version 0x13.
@@ -356,15 +356,15 @@ fn argon2_verifier(
     phc: String,
     default_version: Version,
     from_django: bool,
-) -> Result<Verifier, Refused> {
-    let malformed = || Refused::Malformed("argon2");
+) -> Result<Verifier, UnverifiableHash> {
+    let malformed = || UnverifiableHash::Malformed("argon2");
     let parsed = PasswordHash::new(&phc).map_err(|_| malformed())?;
     let params = Params::try_from(&parsed).map_err(|_| malformed())?;
     Algorithm::try_from(parsed.algorithm).map_err(|_| malformed())?;
     let (m, t, p) = (params.m_cost(), params.t_cost(), params.p_cost());
     let work = u64::from(m) * u64::from(t);
     if m > MAX_ARGON2_M_COST_KIB || work > MAX_ARGON2_WORK || p > MAX_ARGON2_LANES {
-        return Err(Refused::TooCostly(
+        return Err(UnverifiableHash::TooCostly(
             "argon2",
             format!(
                 "m={m} KiB, t={t}, p={p} (at most m={MAX_ARGON2_M_COST_KIB}, \

@@ -1,5 +1,5 @@
 //! The operator commands: `tasklane user …`, `tasklane token …`, `tasklane backup`,
-//! `tasklane migrate`, `tasklane copy`.
+//! `tasklane copy`, `tasklane import-django`, `tasklane migrate`.
 //!
 //! They open the database directly (`--db` or `--database-url`, as `serve` does) and work
 //! while servers run on it: writes are short transactions (on SQLite they queue on the

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::password_policy::validate_password;
 use super::validators::{USERNAME_MAX, is_valid_email, is_valid_username, normalize_username};
-use super::{Chars, DomainError, FieldErrors, check, check_chars, unique_message};
+use super::{Chars, DomainError, FieldErrors, check_chars, check_field, unique_message};
 use crate::auth::jwt::{Grant, Jwt, Signed, TokenType};
 use crate::auth::password::{HashQueue, hash_password, needs_rehash};
 use crate::clock::{now_secs, now_secs_f64};
@@ -21,7 +21,7 @@ use crate::store::admin::AccountChange;
 use crate::store::tokens::NewRefresh;
 use crate::store::users::Account;
 use crate::store::{Store, StoreError};
-use crate::throttle::Refused;
+use crate::throttle::ThrottleError;
 use crate::throttle::{Throttles, login_pair};
 
 /// Passwords are never trimmed (the original trimmed them at registration but not at
@@ -72,8 +72,8 @@ pub async fn register(
     mut errors: FieldErrors,
     queue: Option<&HashQueue>,
 ) -> Result<User, DomainError> {
-    let username = check(input.username, "username", &mut errors, username_rule);
-    let email = check(input.email, "email", &mut errors, email_rule);
+    let username = check_field(input.username, "username", &mut errors, username_rule);
+    let email = check_field(input.email, "email", &mut errors, email_rule);
     let taken = store
         .taken_account_fields(username.clone(), email.clone(), None)
         .await?;
@@ -94,6 +94,24 @@ pub async fn register(
     };
     let hash = hash_new(queue, &username, password).await?;
     Ok(store.create_user(username, email, hash).await?)
+}
+
+/// Registers an account for a client (the API's registration): the attempt counts
+/// against the client's address before anything else is done, whether it succeeds or
+/// fails (a taken username or an invalid field too, so names and emails can't be probed
+/// without limit), as a login attempt counts before its password is hashed; then
+/// [`register`], hashing in the server's queue.
+pub async fn register_client(
+    ctx: &Login<'_>,
+    input: Registration,
+    errors: FieldErrors,
+) -> Result<User, DomainError> {
+    ctx.throttles
+        .register
+        .acquire(ctx.address)
+        .await
+        .map_err(refused)?;
+    register(ctx.store, input, errors, Some(ctx.hash_queue)).await
 }
 
 /// Hashes a new password for account `key`, in a place of the bounded hashing `queue`
@@ -143,7 +161,7 @@ pub fn new_password(
     email: &str,
     errors: &mut FieldErrors,
 ) -> Option<String> {
-    let password = check(password, "password", errors, |p| check_chars(p, PASSWORD))?;
+    let password = check_field(password, "password", errors, |p| check_chars(p, PASSWORD))?;
     let failures = validate_password(&password, username, email);
     let ok = failures.is_empty();
     for message in failures {
@@ -176,8 +194,10 @@ fn login_username(raw: &str) -> Option<String> {
     (username.chars().count() <= USERNAME_MAX).then_some(username)
 }
 
-/// What checking a password needs besides the password: every check is a login attempt
-/// as the throttles count it.
+/// What a client's attempt needs besides its fields: the store, the throttles it counts
+/// against (by the client's address), and the server's hashing queue. Every password
+/// check is a login attempt ([`check_password`]), every registration from a client a
+/// registration attempt ([`register_client`]).
 pub struct Login<'a> {
     pub store: &'a Store,
     pub throttles: &'a Throttles,
@@ -311,10 +331,10 @@ fn hash_scheme(hash: &str) -> &str {
 }
 
 /// A throttle's refusal as the domain says it.
-pub fn refused(r: Refused) -> DomainError {
+pub fn refused(r: ThrottleError) -> DomainError {
     match r {
-        Refused::Wait(retry_after) => DomainError::Throttled { retry_after },
-        Refused::Store(e) => e.into(),
+        ThrottleError::Wait(retry_after) => DomainError::Throttled { retry_after },
+        ThrottleError::Store(e) => e.into(),
     }
 }
 

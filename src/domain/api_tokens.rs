@@ -8,7 +8,7 @@
 
 use super::accounts::{Login, PASSWORD};
 use super::reauth::{self, Freshness};
-use super::{Chars, DomainError, FieldErrors, check, check_chars, unprintable};
+use super::{Chars, DomainError, FieldErrors, check_chars, check_field, unprintable};
 use crate::auth::{Session, TOKEN_SCOPES, hash_api_token, new_api_token};
 use crate::model::User;
 use crate::store::Store;
@@ -76,18 +76,18 @@ fn validate(
     mut errors: FieldErrors,
     current_password: Option<String>,
 ) -> Result<(Checked, Option<String>), DomainError> {
-    let name = check(input.name, "name", &mut errors, |s| {
+    let name = check_field(input.name, "name", &mut errors, |s| {
         check_chars(s, Chars::trimmed(100)).and_then(unprintable::no_control_or_format)
     });
-    let scopes = check(input.scopes, "scopes", &mut errors, scopes);
-    let days = check(input.expires_in_days, "expires_in_days", &mut errors, |d| {
+    let scopes = check_field(input.scopes, "scopes", &mut errors, scopes);
+    let days = check_field(input.expires_in_days, "expires_in_days", &mut errors, |d| {
         if (1..=3650).contains(&d) {
             Ok(d)
         } else {
             Err("Ensure this value is a whole number from 1 to 3650.".into())
         }
     });
-    let current = check(current_password, "current_password", &mut errors, |s| {
+    let current = check_field(current_password, "current_password", &mut errors, |s| {
         check_chars(s, PASSWORD)
     });
     errors

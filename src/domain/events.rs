@@ -96,6 +96,6 @@ pub async fn changes(
     user_id: i64,
     since: i64,
     limit: u32,
-) -> Result<hub::Page, DomainError> {
+) -> Result<hub::OutboxPage, DomainError> {
     Ok(hub.page(user_id, since, limit, PAGE_BYTES).await?)
 }

@@ -2,7 +2,7 @@
 //! no field longer than the API would ever store, and no password hash a login would
 //! refuse to verify for its cost.
 
-use crate::auth::password::{Refused, UNUSABLE_PREFIX, refusal};
+use crate::auth::password::{UNUSABLE_PREFIX, UnverifiableHash, refusal};
 
 use super::tasks::{DESCRIPTION_MAX, TITLE_MAX};
 use super::validators::{EMAIL_MAX, USERNAME_MAX};
@@ -62,7 +62,7 @@ pub fn too_long(table: &'static str, id: i64, field: &'static str, value: &str) 
 /// are: they are refused at login, and a later tasklane may know them.
 pub fn imported_hash(hash: String) -> (String, Option<String>) {
     match refusal(&hash) {
-        Some(Refused::TooCostly(hasher, what)) => {
+        Some(UnverifiableHash::TooCostly(hasher, what)) => {
             (unusable_password(), Some(format!("{hasher} {what}")))
         }
         _ => (hash, None),

@@ -25,7 +25,7 @@ use crate::store::{Result, Store};
 
 /// One rendered page of a user's list.
 #[derive(Debug)]
-pub struct Page {
+pub struct ListPage {
     /// The tasks, as a JSON array.
     pub json: Bytes,
     /// How many tasks the page has.
@@ -47,7 +47,7 @@ struct Key {
 /// Kept pages, bounded in bytes.
 #[derive(Clone)]
 pub struct Listing {
-    pages: Option<moka::sync::Cache<Arc<Key>, Arc<Page>>>,
+    pages: Option<moka::sync::Cache<Arc<Key>, Arc<ListPage>>>,
 }
 
 impl Listing {
@@ -56,7 +56,7 @@ impl Listing {
         let pages = (max_bytes > 0).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
-                .weigher(|key: &Arc<Key>, page: &Arc<Page>| {
+                .weigher(|key: &Arc<Key>, page: &Arc<ListPage>| {
                     let key = key.owner.username.len() + key.owner.email.len() + 128;
                     u32::try_from(page.json.len() + page.etag.len() + key).unwrap_or(u32::MAX)
                 })
@@ -66,7 +66,12 @@ impl Listing {
     }
 
     /// The page `query` selects of `owner`'s tasks, as of now.
-    pub async fn page(&self, store: &Store, owner: User, query: TaskQuery) -> Result<Arc<Page>> {
+    pub async fn page(
+        &self,
+        store: &Store,
+        owner: User,
+        query: TaskQuery,
+    ) -> Result<Arc<ListPage>> {
         let Some(pages) = &self.pages else {
             return render(store, owner, query).await.map(Arc::new);
         };
@@ -82,14 +87,14 @@ impl Listing {
     }
 }
 
-async fn render(store: &Store, owner: User, query: TaskQuery) -> Result<Page> {
+async fn render(store: &Store, owner: User, query: TaskQuery) -> Result<ListPage> {
     let page = store.list_tasks(owner, query).await?;
     let mut hash = sha2::Sha256::new();
     hash.update(page.last_event_id.to_le_bytes());
     hash.update(page.total.to_le_bytes());
     hash.update(&page.json);
     let etag = format!("\"l{}\"", hex::encode(&hash.finalize()[..16]));
-    Ok(Page {
+    Ok(ListPage {
         json: Bytes::from(page.json),
         count: page.count,
         total: page.total,

@@ -201,7 +201,7 @@ pub fn check_chars(s: String, opts: Chars) -> Result<String, String> {
 }
 
 /// Checks `value` (when there is one) with `rule`; a failure goes to `errors` under `name`.
-pub fn check<T>(
+pub fn check_field<T>(
     value: Option<T>,
     name: &str,
     errors: &mut FieldErrors,

@@ -10,7 +10,7 @@ use super::accounts::{
     Login, PASSWORD, check_password, email_rule, hash_new, new_password, username_rule,
 };
 use super::reauth::{self, Freshness};
-use super::{DomainError, FieldErrors, REQUIRED, check, check_chars, unique_message};
+use super::{DomainError, FieldErrors, REQUIRED, check_chars, check_field, unique_message};
 use crate::clock::now_secs_f64;
 use crate::model::User;
 use crate::store::Store;
@@ -55,8 +55,8 @@ pub async fn edit(
     mut errors: FieldErrors,
     freshness: Freshness,
 ) -> Result<Edited, DomainError> {
-    let username = check(input.username, "username", &mut errors, username_rule);
-    let email = check(input.email, "email", &mut errors, email_rule);
+    let username = check_field(input.username, "username", &mut errors, username_rule);
+    let email = check_field(input.email, "email", &mut errors, email_rule);
     let taken = ctx
         .store
         .taken_account_fields(username.clone(), email.clone(), Some(owner.id))
@@ -72,7 +72,7 @@ pub async fn edit(
         &mut errors,
     );
     // A blank password is not checked (it would count as a failed login).
-    let current_password = check(
+    let current_password = check_field(
         input.current_password,
         "current_password",
         &mut errors,
@@ -130,7 +130,7 @@ pub async fn delete(
     errors: FieldErrors,
 ) -> Result<Purge, DomainError> {
     let mut errors = errors;
-    let password = check(password, "password", &mut errors, |s| {
+    let password = check_field(password, "password", &mut errors, |s| {
         check_chars(s, PASSWORD)
     });
     let Some(password) = password else {

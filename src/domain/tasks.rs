@@ -13,8 +13,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::listing::{Listing, Page};
-use super::{Chars, DomainError, FieldErrors, check, check_chars};
+use super::listing::{ListPage, Listing};
+use super::{Chars, DomainError, FieldErrors, check_chars, check_field};
 use crate::clock::now_secs_f64;
 use crate::hub::Hub;
 use crate::model::{Task, User};
@@ -74,14 +74,14 @@ pub struct Created {
 /// Checks a draft, with the messages `errors` already holds for it (fields that could
 /// not be read); the result says which fields change.
 pub fn validate(draft: TaskDraft, mut errors: FieldErrors) -> Result<TaskChanges, DomainError> {
-    let title = check(draft.title, "title", &mut errors, |s| {
+    let title = check_field(draft.title, "title", &mut errors, |s| {
         let s = check_chars(s, TITLE)?;
         if s.chars().count() < 5 {
             return Err("Title must be at least 5 characters long.".into());
         }
         Ok(s)
     });
-    let description = check(draft.description, "description", &mut errors, |s| {
+    let description = check_field(draft.description, "description", &mut errors, |s| {
         let s = check_chars(s, DESCRIPTION)?;
         if !s.is_empty() && s.chars().count() < 10 {
             return Err("Description must be at least 10 characters long if provided.".into());
@@ -104,7 +104,7 @@ pub async fn list(
     ctx: &TaskContext<'_>,
     owner: User,
     query: TaskQuery,
-) -> Result<Arc<Page>, DomainError> {
+) -> Result<Arc<ListPage>, DomainError> {
     Ok(ctx.listing.page(ctx.store, owner, query).await?)
 }
 

@@ -103,3 +103,21 @@ mod tests {
         }
     }
 }
+
+/// Property tests: the validators take any text without panicking.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::{is_valid_email, is_valid_username};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn registration_fields_never_panic(username in ".{0,200}", email in ".{0,300}") {
+            let _ = is_valid_username(&username);
+            let _ = is_valid_email(&email);
+        }
+    }
+}

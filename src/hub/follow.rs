@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{Hub, Note, Subscription};
+use super::{ChannelSignal, Hub, Subscription};
 use crate::model::Event;
 use crate::store::StoreError;
 use crate::store::events::EventCursor;
@@ -92,7 +92,7 @@ pub fn can_resume(since: i64, at: &EventCursor) -> bool {
 /// A page of the outbox for `/api/changes/`: the events after `since` (at most `limit`
 /// and about `max_bytes`), or a single reset; `cursor` is where the next page starts.
 #[derive(Debug)]
-pub struct Page {
+pub struct OutboxPage {
     pub items: Vec<Item>,
     pub cursor: i64,
     pub more: bool,
@@ -107,11 +107,11 @@ impl Hub {
         since: i64,
         limit: u32,
         max_bytes: usize,
-    ) -> Result<Page, StoreError> {
+    ) -> Result<OutboxPage, StoreError> {
         let store = &self.inner.store;
         let at = store.event_cursor(user_id).await?;
         if !can_resume(since, &at) {
-            return Ok(Page {
+            return Ok(OutboxPage {
                 items: vec![Item::Reset { event_id: at.last }],
                 cursor: at.last,
                 more: false,
@@ -119,7 +119,7 @@ impl Hub {
         }
         let events = store.events_after(user_id, since, limit, max_bytes).await?;
         let cursor = events.last().map_or(since, |e| e.id);
-        Ok(Page {
+        Ok(OutboxPage {
             items: events
                 .into_iter()
                 .map(|e| Item::Event(Arc::new(e)))
@@ -182,12 +182,14 @@ impl Follower {
             match self.sub.rx.recv().await {
                 // Doorbells: another process committed through `upto`; or anything
                 // committed elsewhere may have missed us (Redis was away). Read on.
-                Ok(Note::Hint { upto }) => self.replay_until = self.replay_until.max(upto),
-                Ok(Note::Poke) => self.replay_until = self.replay_until.max(self.cursor + 1),
+                Ok(ChannelSignal::Hint { upto }) => self.replay_until = self.replay_until.max(upto),
+                Ok(ChannelSignal::Poke) => {
+                    self.replay_until = self.replay_until.max(self.cursor + 1)
+                }
                 // Committed by this process: the event itself is in the channel's memory
                 // (the note carries only its id, so a stalled stream pins little).
-                Ok(Note::Event(id)) if id <= self.cursor => continue,
-                Ok(Note::Event(id)) => {
+                Ok(ChannelSignal::Event(id)) if id <= self.cursor => continue,
+                Ok(ChannelSignal::Event(id)) => {
                     if id == self.cursor + 1
                         && let Some(e) = self.hub.inner.recent(self.sub.user_id, id)
                     {

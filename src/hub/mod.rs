@@ -25,7 +25,7 @@ use tokio::sync::broadcast;
 use crate::model::Event;
 use crate::store::Store;
 
-pub use follow::{End, Follower, Item, Page, can_resume};
+pub use follow::{End, Follower, Item, OutboxPage, can_resume};
 
 /// What the hub is handed to fan out.
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ enum Signal {
 /// events (which may be large). Followers take the event from the channel's `recent`
 /// events, or from the outbox when it is no longer there.
 #[derive(Debug, Clone, Copy)]
-enum Note {
+enum ChannelSignal {
     Event(i64),
     Hint {
         upto: i64,
@@ -59,7 +59,7 @@ const RECENT_BYTES: usize = 1 << 20;
 
 /// A user's live channel.
 struct Channel {
-    tx: broadcast::Sender<Note>,
+    tx: broadcast::Sender<ChannelSignal>,
     /// The latest events published to this channel, oldest first: at most `capacity`
     /// of them and `RECENT_BYTES` bytes (but always the newest).
     recent: VecDeque<Arc<Event>>,
@@ -240,9 +240,9 @@ impl Inner {
             Signal::Event(e) => {
                 let id = e.id;
                 ch.remember(e, self.capacity);
-                Note::Event(id)
+                ChannelSignal::Event(id)
             }
-            Signal::Hint { upto } => Note::Hint { upto },
+            Signal::Hint { upto } => ChannelSignal::Hint { upto },
         };
         // No receiver left is not an error: the stream just closed.
         let _ = ch.tx.send(note);
@@ -256,7 +256,7 @@ impl Inner {
     /// Pokes every stream of this process.
     fn poke_all(&self) {
         for ch in self.channels().values() {
-            let _ = ch.tx.send(Note::Poke);
+            let _ = ch.tx.send(ChannelSignal::Poke);
         }
     }
 }
@@ -265,7 +265,7 @@ impl Inner {
 struct Subscription {
     hub: Hub,
     user_id: i64,
-    rx: broadcast::Receiver<Note>,
+    rx: broadcast::Receiver<ChannelSignal>,
 }
 
 impl Drop for Subscription {

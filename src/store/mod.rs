@@ -66,7 +66,7 @@ pub enum StoreError {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// When a commit is on stable storage (SQLite's `synchronous` in WAL mode).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Synchronous {
     /// Every commit syncs the WAL before it returns: an acknowledged write survives a
     /// power cut or kernel crash.
@@ -124,7 +124,7 @@ impl Store {
     /// Connects to the PostgreSQL database at `url` (`postgres://…`, with libpq's
     /// `sslmode`) with a pool of up to `pool_size` connections, and brings its schema up
     /// to date (once, however many hosts start at once). Errors name the database by its
-    /// [`postgres::redact`]ed URL, never showing the password.
+    /// [`redact`](crate::redact::redact)ed URL, never showing the password.
     pub async fn connect_postgres(url: &str, pool_size: u32) -> Result<Store> {
         Ok(Store {
             backend: Backend::Postgres(postgres::Postgres::connect(url, pool_size).await?),

@@ -64,7 +64,8 @@ pub enum IfMatch {
     Versions(Vec<i64>),
 }
 
-pub(crate) fn check(task: &Task, if_match: Option<&IfMatch>) -> Result<()> {
+/// `Stale` (carrying the version seen) unless `task` meets the `If-Match` condition.
+pub(crate) fn check_if_match(task: &Task, if_match: Option<&IfMatch>) -> Result<()> {
     match if_match {
         Some(IfMatch::Versions(v)) if !v.contains(&task.version) => Err(StoreError::Stale {
             current: task.version,

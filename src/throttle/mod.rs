@@ -16,13 +16,11 @@
 //! process notices: the memory only ever refuses, never admits.)
 //!
 //! What a client address counts as (`address_key`) is here; reading it from a request is
-//! in `address` (`client_address`). The count of open streams per user is in `streams`
+//! HTTP, in `api::client_address`. The count of open streams per user is in `streams`
 //! (`StreamSlots`), and stays per process.
 
-mod address;
 mod streams;
 
-pub use address::{client_address, forwarded_for};
 pub use streams::{StreamSlot, StreamSlots};
 
 use std::net::{IpAddr, Ipv6Addr};
@@ -54,7 +52,7 @@ pub struct Attempt(f64);
 
 /// Why an attempt may not go ahead.
 #[derive(Debug)]
-pub enum Refused {
+pub enum ThrottleError {
     /// Over the limit: retry after this many seconds.
     Wait(u64),
     /// The count could not be taken.
@@ -88,12 +86,12 @@ impl Throttle {
 
     /// Counts one attempt for `key` if it is under its limit, checking and recording in
     /// one atomic step: `Ok(attempt)` when the attempt may go ahead (and is now counted).
-    pub async fn acquire(&self, key: &str) -> Result<Attempt, Refused> {
+    pub async fn acquire(&self, key: &str) -> Result<Attempt, ThrottleError> {
         let key = digest(key);
         if let Some(until) = self.blocked.get(&key) {
             let now = Instant::now();
             if until > now {
-                return Err(Refused::Wait((until - now).as_secs() + 1));
+                return Err(ThrottleError::Wait((until - now).as_secs() + 1));
             }
         }
         let counted = self
@@ -106,7 +104,7 @@ impl Throttle {
                 now_secs_f64(),
             )
             .await
-            .map_err(Refused::Store)?;
+            .map_err(ThrottleError::Store)?;
         match counted {
             Counted::Allowed(at) => Ok(Attempt(at)),
             Counted::Over { retry_after } => {
@@ -115,7 +113,7 @@ impl Throttle {
                 if !rest.is_zero() {
                     self.blocked.insert(key, Instant::now() + rest);
                 }
-                Err(Refused::Wait(retry_after))
+                Err(ThrottleError::Wait(retry_after))
             }
         }
     }
@@ -192,9 +190,9 @@ mod tests {
         Store::open(&dir.path().join("t.db"), 2, Synchronous::Normal).unwrap()
     }
 
-    fn wait(r: Result<Attempt, Refused>) -> u64 {
+    fn wait(r: Result<Attempt, ThrottleError>) -> u64 {
         match r {
-            Err(Refused::Wait(s)) => s,
+            Err(ThrottleError::Wait(s)) => s,
             other => panic!("expected a refusal, got {other:?}"),
         }
     }

@@ -11,6 +11,7 @@ mod browser;
 mod docs;
 mod helpers;
 mod http;
+mod layering;
 mod operations;
 mod scaling;
 mod streams;

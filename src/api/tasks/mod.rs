@@ -344,3 +344,66 @@ mod tests {
         );
     }
 }
+
+/// Property tests: task bodies of any shape are parsed without panicking, and what is
+/// accepted follows the rules.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,300}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::hash_map(".{0,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn task_body() -> impl Strategy<Value = Map<String, Value>> {
+        prop::collection::vec(
+            (
+                prop_oneof![
+                    Just("title".to_owned()),
+                    Just("description".to_owned()),
+                    Just("completed".to_owned()),
+                    ".{0,8}"
+                ],
+                json_value(),
+            ),
+            0..5,
+        )
+        .prop_map(|kv| kv.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn task_validation_never_panics_and_accepted_titles_follow_the_rules(
+            body in task_body(),
+            partial in any::<bool>(),
+        ) {
+            if let Ok(changes) = super::parse_task(&body, partial) {
+                if let Some(title) = changes.title {
+                    let n = title.chars().count();
+                    prop_assert!((5..=255).contains(&n));
+                    prop_assert_eq!(title.trim(), title.as_str());
+                    prop_assert!(!title.contains('\0'));
+                }
+                if let Some(Some(d)) = changes.description {
+                    prop_assert!(d.is_empty() || d.chars().count() >= 10);
+                }
+            }
+        }
+    }
+}

@@ -2,7 +2,8 @@
 //! transaction on a connection of its own. Times are turned into the API's text in SQL.
 
 use super::{DjangoTask, DjangoUser, Original, ReadError, TABLES};
-use crate::store::postgres::{Postgres, redact};
+use crate::redact::redact;
+use crate::store::postgres::Postgres;
 
 /// Reads the original's accounts and tasks from the PostgreSQL database at `url` (its
 /// `sslmode` honoured), in one read-only `REPEATABLE READ` transaction.

@@ -18,7 +18,7 @@
 //! ("PostgreSQL: how each guarantee holds"). Keep it true when changing the locking here.
 //!
 //! The URL's password never reaches a log line or an error: they name the database with
-//! [`redact`].
+//! [`redact`](crate::redact::redact).
 
 pub mod admin;
 mod api_tokens;
@@ -29,7 +29,6 @@ mod events;
 mod idempotency;
 mod pgpass;
 mod purge;
-mod redact;
 mod security;
 mod settings;
 mod stream_tickets;
@@ -49,7 +48,7 @@ use tokio_postgres::error::SqlState;
 
 use super::{Result, StoreError};
 use crate::clock::now_timestamp;
-pub use redact::redact;
+use crate::redact::redact;
 
 /// Numbered schema steps; step N is recorded as version N in `tasklane_migrations`.
 const MIGRATIONS: &[&str] = &[
@@ -111,7 +110,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 /// `e`, prefixed with the database it is about (its URL without the password).
-fn about(url: &str, e: StoreError) -> StoreError {
+fn with_url(url: &str, e: StoreError) -> StoreError {
     match e {
         StoreError::Other(m) => StoreError::Other(format!("{}: {m}", redact(url))),
         StoreError::Unavailable(m) => StoreError::Unavailable(format!("{}: {m}", redact(url))),
@@ -185,14 +184,17 @@ impl Postgres {
             .build()
             .map_err(|e| StoreError::Other(format!("connection pool: {e}")))?;
         let db = Postgres::with_pool(pool);
-        db.migrate().await.map_err(|e| about(url, e))?;
+        db.migrate().await.map_err(|e| with_url(url, e))?;
         // Once, now that a connection was made (and TLS negotiated, or not).
         security.warn();
         // A pooler between us and the server may drop startup options: refuse to run
         // with commits that could be acknowledged before they are durable.
-        let durability = db.synchronous_commit().await.map_err(|e| about(url, e))?;
+        let durability = db
+            .synchronous_commit()
+            .await
+            .map_err(|e| with_url(url, e))?;
         if durability != "on" {
-            return Err(about(
+            return Err(with_url(
                 url,
                 StoreError::Other(format!(
                     "synchronous_commit is {durability:?} on our connections, not \"on\" \
@@ -214,7 +216,7 @@ impl Postgres {
         let (client, connection) = config
             .connect(tls)
             .await
-            .map_err(|e| about(url, e.into()))?;
+            .map_err(|e| with_url(url, e.into()))?;
         security.warn();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -372,7 +374,7 @@ pub(crate) fn on_unique(
 /// migrating it; `None` when tasklane never migrated it.
 pub async fn schema_version_at(url: &str) -> Result<Option<i64>> {
     let db = Postgres::connect_only(url).await?;
-    let c = db.client().await.map_err(|e| about(url, e))?;
+    let c = db.client().await.map_err(|e| with_url(url, e))?;
     let exists: bool = c
         .query_one("SELECT to_regclass('tasklane_migrations') IS NOT NULL", &[])
         .await?

@@ -16,8 +16,8 @@ use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task, Timestamp, User};
 use crate::store::tasks::TASK_COLUMNS;
 use crate::store::tasks::{
-    IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check, like_pattern, order_by,
-    write_task,
+    IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check_if_match, like_pattern,
+    order_by, write_task,
 };
 use crate::store::{Result, StoreError};
 
@@ -344,7 +344,7 @@ impl Postgres {
             .await?
             .ok_or(StoreError::NotFound)?;
         let mut task = fetch_for_update(&tx, &owner, id).await?;
-        check(&task, if_match.as_ref())?;
+        check_if_match(&task, if_match.as_ref())?;
         if let Some(title) = changes.title {
             task.title = title;
         }
@@ -391,7 +391,7 @@ impl Postgres {
             .await?
             .ok_or(StoreError::NotFound)?;
         let task = fetch_for_update(&tx, &owner, id).await?;
-        check(&task, if_match.as_ref())?;
+        check_if_match(&task, if_match.as_ref())?;
         let stmt = tx.prepare_cached("DELETE FROM tasks WHERE id = $1").await?;
         tx.execute(&stmt, &[&id]).await?;
         let event = insert_event(&tx, seq, Action::Delete, &task).await?;

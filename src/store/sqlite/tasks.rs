@@ -8,8 +8,8 @@ use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task, Timestamp, User};
 use crate::store::tasks::TASK_COLUMNS;
 use crate::store::tasks::{
-    IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check, like_pattern, order_by,
-    write_task,
+    IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check_if_match, like_pattern,
+    order_by, write_task,
 };
 use crate::store::{Result, StoreError};
 
@@ -207,7 +207,7 @@ impl Sqlite {
     ) -> Result<(Task, Event)> {
         self.write(move |tx| {
             let mut task = fetch(tx, &owner, id)?;
-            check(&task, if_match.as_ref())?;
+            check_if_match(&task, if_match.as_ref())?;
             if let Some(title) = changes.title {
                 task.title = title;
             }
@@ -245,7 +245,7 @@ impl Sqlite {
     ) -> Result<Event> {
         self.write(move |tx| {
             let task = fetch(tx, &owner, id)?;
-            check(&task, if_match.as_ref())?;
+            check_if_match(&task, if_match.as_ref())?;
             tx.prepare_cached("DELETE FROM tasks WHERE id = ?1")?
                 .execute([id])?;
             insert_event(tx, Action::Delete, &task)

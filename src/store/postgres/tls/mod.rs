@@ -25,8 +25,8 @@ use std::sync::atomic::AtomicBool;
 
 use tokio_postgres::config::SslMode as PgSslMode;
 
-use super::redact;
 use super::security::Security;
+use crate::redact::{percent_decode, redact};
 use crate::store::{Result, StoreError};
 pub(super) use connector::MakeTls;
 
@@ -113,26 +113,6 @@ fn split(url: &str) -> std::result::Result<(String, SslMode, Option<String>), St
         format!("{base}?{}", kept.join("&"))
     };
     Ok((rest, mode, root))
-}
-
-/// `%XX` escapes decoded (a URL parameter's value); anything malformed is kept as it is.
-pub(super) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = s.get(i + 1..i + 3)
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

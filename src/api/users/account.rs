@@ -1,23 +1,22 @@
 //! The owner's own account: change the username, email or password, or delete it — the
 //! original's `PUT`/`PATCH`/`DELETE /api/users/{id}/`, which let anyone do it to anyone,
 //! now for the owner alone. Another id is the same 404 as an unknown one. The operations
-//! are in `users.rs` (one `OpenApi` struct per path, or the document loses some); their
-//! bodies and work are here.
+//! are in `users/mod.rs`; their bodies and work are here.
 
 use poem::Request;
 use poem_openapi::{ApiResponse, Object, param::Path, payload::Json, types::Example};
 use serde_json::{Map, Value};
 
-use super::PathId;
-use super::fields::{field, text};
 use crate::AppState;
+use crate::api::PathId;
+use crate::api::auth::login_context;
+use crate::api::client_address::client_address;
+use crate::api::fields::{field, text};
 use crate::auth::{Caller, Scope};
 use crate::domain::FieldErrors;
-use crate::domain::accounts::Login;
 use crate::domain::profile::{self, AccountEdit};
 use crate::domain::reauth::Freshness;
 use crate::error::ApiError;
-use crate::throttle::client_address;
 
 /// A full change of your account (`PUT`): the original's `{username, email}`; a new
 /// password may ride along with the current one.
@@ -125,16 +124,6 @@ pub(super) fn owner(caller: Caller, id: Path<PathId>, scope: Scope) -> Result<Ca
         Some(id) if id == caller.user.id => Ok(caller),
         Some(_) => Err(ApiError::not_found("No User matches the given query.")),
         None => Err(ApiError::not_found("Not found.")),
-    }
-}
-
-/// A password check here is a login attempt: counted by the same throttles.
-pub(super) fn login_context<'a>(state: &'a AppState, address: &'a str) -> Login<'a> {
-    Login {
-        store: &state.store,
-        throttles: &state.throttles,
-        hash_queue: &state.hash_queue,
-        address,
     }
 }
 

@@ -1,11 +1,12 @@
-//! The client address a request counts against, from the peer or (behind a trusted
-//! reverse proxy) from `X-Forwarded-For`.
+//! The client address a request counts against in the throttles, from the peer or
+//! (behind a trusted reverse proxy) from `X-Forwarded-For`, as [`super::origin`] reads
+//! the scheme and host. What an address counts as is `throttle`'s ([`address_key`]).
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use poem::http::HeaderMap;
 
-use super::address_key;
+use crate::throttle::address_key;
 
 /// The client's throttle key ([`address_key`]): of the peer, or with `trust_forwarded`
 /// of the right-most `X-Forwarded-For` address (the hop the reverse proxy appended),

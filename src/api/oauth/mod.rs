@@ -6,13 +6,15 @@
 //! (`{"refresh", "access"}`, JSON bodies, DRF errors) for the original's clients, while
 //! OAuth2 wants form bodies, `{"access_token", …}` and `{"error", …}`. It sits under
 //! `/api/oauth/` so that the OAuth2 vocabulary stays in one place. Both log in through
-//! the same function ([`super::auth::log_in`]): the same throttles (an attempt here counts
+//! the same function ([`super::auth::login_from_request`]): the same throttles (an attempt here counts
 //! against `/api/token/` and the other way round), hashing queue, timing and refusal of
 //! inactive accounts.
 //!
 //! Clients are public (RFC 6749 §2.1): there are none to register, so `client_id`,
 //! `client_secret` and HTTP Basic client credentials (Swagger UI sends an empty pair)
 //! are accepted and ignored.
+
+mod refusal;
 
 use poem::{Request, RequestBody, web::Data};
 use poem_openapi::{
@@ -23,14 +25,17 @@ use poem_openapi::{
 };
 use serde_json::{Map, Value};
 
+pub use refusal::OAuthRefusal;
+use refusal::{bad, describe, invalid_request, refused};
+
 use super::ApiTags;
-use super::auth::{log_in, login_fields};
+use super::auth::{login_fields, login_from_request};
 use super::body::FORM;
 use super::fields::{Chars, chars, field};
 use crate::AppState;
+use crate::domain::FieldErrors;
 use crate::domain::accounts::Tokens;
 use crate::domain::sessions;
-use crate::domain::{DomainError, FieldErrors, RefreshRefusal};
 
 /// Where the token endpoint is, as the OpenAPI document's OAuth2 flow names it.
 pub const TOKEN_URL: &str = "/api/oauth/token/";
@@ -165,117 +170,6 @@ pub enum OAuthTokenResponse {
     ),
 }
 
-/// Why a token request was refused, before it becomes its response.
-#[derive(Debug)]
-pub enum Refusal {
-    /// A 400 of RFC 6749 §5.2.
-    Bad(OAuthErrorCode, String),
-    /// 429: too many attempts; retry after that many seconds.
-    Throttled(String, u64),
-    /// 503: busy, or the database is away; retry after that many seconds.
-    Unavailable(String, u64),
-    /// 500.
-    Internal,
-}
-
-impl From<Refusal> for OAuthTokenResponse {
-    fn from(r: Refusal) -> Self {
-        let error = |code, description: String| {
-            Json(OAuthError {
-                error: code,
-                error_description: description,
-            })
-        };
-        let (no_store, no_cache) = (NO_STORE.to_owned(), NO_CACHE.to_owned());
-        match r {
-            Refusal::Bad(code, description) => {
-                OAuthTokenResponse::BadRequest(error(code, description), no_store, no_cache)
-            }
-            Refusal::Throttled(description, retry_after) => OAuthTokenResponse::TooManyRequests(
-                error(OAuthErrorCode::TemporarilyUnavailable, description),
-                retry_after,
-                no_store,
-                no_cache,
-            ),
-            Refusal::Unavailable(description, retry_after) => {
-                OAuthTokenResponse::ServiceUnavailable(
-                    error(OAuthErrorCode::TemporarilyUnavailable, description),
-                    retry_after,
-                    no_store,
-                    no_cache,
-                )
-            }
-            Refusal::Internal => OAuthTokenResponse::Internal(
-                error(
-                    OAuthErrorCode::ServerError,
-                    "A server error occurred.".into(),
-                ),
-                no_store,
-                no_cache,
-            ),
-        }
-    }
-}
-
-fn bad(code: OAuthErrorCode, description: impl Into<String>) -> Refusal {
-    Refusal::Bad(code, description.into())
-}
-
-fn invalid_request(description: impl Into<String>) -> Refusal {
-    bad(OAuthErrorCode::InvalidRequest, description)
-}
-
-/// `field: message message; field: message`.
-fn describe(errors: &FieldErrors) -> String {
-    errors
-        .iter()
-        .map(|(f, m)| format!("{f}: {}", m.join(" ")))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// The domain's refusal in OAuth2's words.
-fn refused(e: DomainError) -> Refusal {
-    use OAuthErrorCode::*;
-    match e {
-        DomainError::BadCredentials => bad(
-            InvalidGrant,
-            "No active account found with the given credentials",
-        ),
-        DomainError::Refresh(refusal) => bad(
-            InvalidGrant,
-            match refusal {
-                RefreshRefusal::Token(e) => e.to_string(),
-                RefreshRefusal::Reused => "Token is blacklisted".into(),
-                RefreshRefusal::Unknown => "Token is invalid or expired".into(),
-                RefreshRefusal::NoActiveAccount => {
-                    "No active account found for the given token.".into()
-                }
-            },
-        ),
-        DomainError::Invalid(fields) => invalid_request(describe(&fields)),
-        DomainError::Throttled { retry_after } => Refusal::Throttled(
-            format!("Too many login attempts. Try again in {retry_after} seconds."),
-            retry_after,
-        ),
-        DomainError::Busy => Refusal::Unavailable(
-            "The server is busy checking other passwords. Try again in 1 second.".into(),
-            1,
-        ),
-        DomainError::Unavailable(cause) => {
-            tracing::warn!(error = %cause, "database unavailable");
-            Refusal::Unavailable(
-                "The database is unavailable. Try again in 1 second.".into(),
-                1,
-            )
-        }
-        e => {
-            tracing::error!(error = %e, "internal error");
-            Refusal::Internal
-        }
-    }
-}
-
 /// The parameters RFC 6749 defines for this endpoint: each at most once (§3.2).
 const PARAMETERS: &[&str] = &[
     "grant_type",
@@ -288,7 +182,7 @@ const PARAMETERS: &[&str] = &[
 ];
 
 /// A token request's form, read whole; what is wrong with it is the handler's to say.
-pub struct OAuthForm(Result<Map<String, Value>, Refusal>);
+pub struct OAuthForm(Result<Map<String, Value>, OAuthRefusal>);
 
 impl<'a> ApiExtractor<'a> for OAuthForm {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
@@ -335,7 +229,10 @@ impl<'a> ApiExtractor<'a> for OAuthForm {
 
 /// The form's parameters: form-encoded only; a parameter sent empty is left out (§3.1);
 /// one of RFC 6749's sent twice is refused (§3.2).
-fn parse_form(content_type: Option<&str>, bytes: &[u8]) -> Result<Map<String, Value>, Refusal> {
+fn parse_form(
+    content_type: Option<&str>,
+    bytes: &[u8],
+) -> Result<Map<String, Value>, OAuthRefusal> {
     let essence = content_type.map(|ct| {
         ct.split(';')
             .next()
@@ -411,8 +308,8 @@ impl OAuthApi {
 async fn grant(
     req: &Request,
     state: &AppState,
-    form: Result<Map<String, Value>, Refusal>,
-) -> Result<Tokens, Refusal> {
+    form: Result<Map<String, Value>, OAuthRefusal>,
+) -> Result<Tokens, OAuthRefusal> {
     let params = form?;
     let grant = match params.get("grant_type").and_then(Value::as_str) {
         None => return Err(invalid_request("grant_type: This field is required.")),
@@ -434,7 +331,7 @@ async fn grant(
     match grant {
         GrantType::Password => {
             let (username, password) = login_fields(&params).map_err(refused)?;
-            log_in(req, state, &username, password)
+            login_from_request(req, state, &username, password)
                 .await
                 .map_err(refused)
         }
@@ -458,9 +355,9 @@ async fn grant(
 mod tests {
     use super::*;
 
-    fn code(r: Result<Map<String, Value>, Refusal>) -> String {
+    fn code(r: Result<Map<String, Value>, OAuthRefusal>) -> String {
         match r {
-            Err(Refusal::Bad(OAuthErrorCode::InvalidRequest, description)) => description,
+            Err(OAuthRefusal::Bad(OAuthErrorCode::InvalidRequest, description)) => description,
             other => panic!("expected invalid_request, got {other:?}"),
         }
     }

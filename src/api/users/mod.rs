@@ -1,44 +1,28 @@
-//! The caller's own account. The original listed, changed and deleted any account for
-//! anyone; here every route sees only the caller.
+//! The caller's own account, `/api/users/…`. The original listed, changed and deleted
+//! any account for anyone; here every route sees only the caller. The operations are
+//! here (one `OpenApi` struct for all these paths, or the document loses some); the
+//! bodies of changing and deleting your account, and their work, are in `account.rs`.
+
+mod account;
 
 use poem::{Request, web::Data};
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json, types::Example};
+use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
 
-use super::account::{
-    AccountDeletion, AccountPatch, AccountUpdate, ChangeResponse, DeleteResponse, change, delete,
-    owner,
-};
 use super::auth::{RegisterRequest, RegisterResponse, register_user};
 use super::body::DrfBody;
-use super::origin::external_origin;
 use super::{
     AccountChangeErrors, AccountErrors, ApiTags, OneErrors, PathId, ReadErrors, RegisterErrors,
 };
 use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::model::User;
+use account::{
+    AccountDeletion, AccountPatch, AccountUpdate, ChangeResponse, DeleteResponse, change, delete,
+    owner,
+};
 
 #[derive(Default)]
 pub struct UsersApi;
-
-/// Links to the collections, as DRF's browsable API root had them: absolute URLs, on
-/// `--public-url` when it is set, else as the client reached the server (behind a proxy,
-/// see `--trust-x-forwarded-for`).
-#[derive(Object)]
-#[oai(example)]
-pub struct ApiRoot {
-    pub tasks: String,
-    pub users: String,
-}
-
-impl Example for ApiRoot {
-    fn example() -> Self {
-        ApiRoot {
-            tasks: "https://tasks.example.com/api/tasks/".into(),
-            users: "https://tasks.example.com/api/users/".into(),
-        }
-    }
-}
 
 #[derive(ApiResponse)]
 pub enum MeResponse {
@@ -59,13 +43,6 @@ pub enum UserResponse {
     /// Your account (the id was yours).
     #[oai(status = 200)]
     Ok(Json<User>),
-}
-
-#[derive(ApiResponse)]
-pub enum ApiRootResponse {
-    /// The collections' URLs.
-    #[oai(status = 200)]
-    Ok(Json<ApiRoot>),
 }
 
 #[OpenApi(tag = "ApiTags::Users")]
@@ -117,25 +94,6 @@ impl UsersApi {
         Ok(UserResponse::Ok(Json(
             owner(caller, id, Scope::AccountRead)?.user,
         )))
-    }
-
-    /// API root: links to the collections
-    ///
-    /// Absolute URLs of the task and user collections, as the client reached the server
-    /// (behind a reverse proxy, see `--trust-x-forwarded-for`).
-    #[oai(path = "/api", method = "get", operation_id = "api_root")]
-    async fn api_root(
-        &self,
-        state: Data<&AppState>,
-        caller: Caller,
-        req: &Request,
-    ) -> Result<ApiRootResponse, ReadErrors> {
-        caller.require(Scope::AccountRead)?;
-        let origin = external_origin(req, &state.limits);
-        Ok(ApiRootResponse::Ok(Json(ApiRoot {
-            tasks: format!("{origin}/api/tasks/"),
-            users: format!("{origin}/api/users/"),
-        })))
     }
 
     /// Change your account

@@ -1,6 +1,6 @@
-//! A database URL as it may be shown: with its password hidden (see [`redact`]).
-
-use super::tls;
+//! A database URL as it may be shown: with its password hidden (see [`redact`]). Used
+//! wherever a URL reaches a log line, an error or the screen: the PostgreSQL store, the
+//! configuration's `DatabaseUrl`, the import command, and the benchmark harness.
 
 /// `url` with its password (in the user part, or a `password=` parameter) replaced by
 /// `***`: the only form in which a database URL is logged or shown. Parameter keys are
@@ -50,7 +50,7 @@ fn names_password(s: &str) -> bool {
         if s.to_ascii_lowercase().contains("password") {
             return true;
         }
-        let decoded = tls::percent_decode(&s);
+        let decoded = percent_decode(&s);
         if decoded == s {
             return false;
         }
@@ -96,6 +96,27 @@ fn redact_keywords(s: &str) -> String {
     out
 }
 
+/// `s` with its `%XX` escapes decoded (as tokio-postgres decodes URL parameters); an
+/// escape that is not two hex digits stays as written, and invalid UTF-8 becomes U+FFFD.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = s.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +153,7 @@ mod tests {
                 "host=db password = 'a \\' b' dbname=tasks",
                 "host=db password=*** dbname=tasks",
             ),
+            ("host=db password=hunter2", "host=db password=***"),
             // Malformed: more is hidden, never less.
             ("postgres://alice:pa?ss@db/x", "postgres://alice:***@db/x"),
             (
