@@ -12,6 +12,7 @@ use super::accounts::{
 use super::reauth::{self, Freshness};
 use super::{DomainError, FieldErrors, REQUIRED, check_chars, check_field, unique_message};
 use crate::clock::now_secs_f64;
+use crate::hub::Hub;
 use crate::model::User;
 use crate::store::Store;
 use crate::store::users::AccountUpdate;
@@ -50,6 +51,7 @@ pub struct Edited {
 /// original's clients sends both).
 pub async fn edit(
     ctx: &Login<'_>,
+    hub: &Hub,
     owner: &User,
     input: AccountEdit,
     mut errors: FieldErrors,
@@ -109,6 +111,9 @@ pub async fn edit(
         .store
         .update_account(owner.id, update, now_secs_f64())
         .await?;
+    // This process and every other forget the cached account: a password change ends
+    // the older credentials (and their streams) at once, a new name shows at once.
+    hub.account_changed(owner.id);
     Ok(Edited {
         user,
         credentials_ended,
@@ -125,6 +130,7 @@ pub const PURGE_WAIT: Duration = Duration::from_secs(2);
 /// tokens are purged by the returned [`Purge`], already running.
 pub async fn delete(
     ctx: &Login<'_>,
+    hub: &Hub,
     owner: &User,
     password: Option<String>,
     errors: FieldErrors,
@@ -150,6 +156,8 @@ pub async fn delete(
         )));
     }
     ctx.store.delete_account(owner.id).await?;
+    // Its streams close and every process forgets it now, before the purge is done.
+    hub.account_changed(owner.id);
     Ok(purge(ctx.store, owner.id))
 }
 

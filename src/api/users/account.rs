@@ -145,10 +145,7 @@ pub(super) async fn change(
     let address = client_address(req, state.limits.trust_x_forwarded_for);
     let ctx = login_context(state, &address);
     let freshness = Freshness::of(caller.session(), state.limits.reauth_after);
-    let edited = profile::edit(&ctx, &caller.user, input, errors, freshness).await?;
-    // This process and every other forget the cached account: a password change ends
-    // the older credentials (and their streams) at once, a new name shows at once.
-    state.hub.account_changed(caller.user.id);
+    let edited = profile::edit(&ctx, &state.hub, &caller.user, input, errors, freshness).await?;
     Ok(ChangeResponse::Ok(Json(ChangedAccount {
         id: edited.user.id,
         username: edited.user.username,
@@ -170,9 +167,7 @@ pub(super) async fn delete(
     let password = field(data, "password", true, &mut errors, text);
     let address = client_address(req, state.limits.trust_x_forwarded_for);
     let ctx = login_context(state, &address);
-    let purge = profile::delete(&ctx, &caller.user, password, errors).await?;
-    // Its streams close and every process forgets it now, before the purge is done.
-    state.hub.account_changed(caller.user.id);
+    let purge = profile::delete(&ctx, &state.hub, &caller.user, password, errors).await?;
     tracing::info!(user_id = caller.user.id, "account deleted by its owner");
     purge.settle(profile::PURGE_WAIT).await;
     Ok(DeleteResponse::Deleted)
