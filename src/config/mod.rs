@@ -17,6 +17,8 @@ mod public_url;
 pub mod reference;
 mod secret;
 
+/// The database the flags name: the store defines it, and opens it.
+pub use crate::store::{Database, DatabaseUrl};
 pub use public_url::{PublicUrl, normal_origin, valid_host};
 pub use secret::{Secret, SecretParser};
 
@@ -365,90 +367,6 @@ fn parse_origin(s: &str) -> Result<String, String> {
     }
 }
 
-/// A PostgreSQL URL (`postgres://` or `postgresql://`). Its `Debug` and `Display` hide
-/// the password ([`crate::store::postgres::redact`]); [`DatabaseUrl::expose`] gives the
-/// real thing to the one place that connects.
-#[derive(Clone)]
-pub struct DatabaseUrl(String);
-
-impl DatabaseUrl {
-    /// The URL with its password, to connect with. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "DatabaseUrl({})",
-            crate::store::postgres::redact(&self.0)
-        )
-    }
-}
-
-impl std::fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&crate::store::postgres::redact(&self.0))
-    }
-}
-
-/// Taken as given: a malformed URL is refused when connecting, by an error that shows it
-/// without its password (clap's own error would print the value whole).
-impl std::str::FromStr for DatabaseUrl {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(DatabaseUrl(s.trim().to_owned()))
-    }
-}
-
-/// The database a command works on: `--db` or `--database-url`; or, for `copy`, one
-/// argument that is a PostgreSQL URL (`postgres://…`, `postgresql://…`) or else a SQLite
-/// file's path.
-#[derive(Clone, Debug)]
-pub enum Database {
-    Sqlite(PathBuf),
-    Postgres(DatabaseUrl),
-}
-
-impl std::str::FromStr for Database {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        if s.is_empty() {
-            return Err("give a SQLite file's path or a postgres:// URL".into());
-        }
-        let lower = s.to_ascii_lowercase();
-        Ok(
-            if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-                Database::Postgres(DatabaseUrl(s.to_owned()))
-            } else {
-                Database::Sqlite(PathBuf::from(s))
-            },
-        )
-    }
-}
-
-impl Database {
-    fn of(db: &std::path::Path, url: &Option<DatabaseUrl>) -> Database {
-        match url {
-            Some(url) => Database::Postgres(url.clone()),
-            None => Database::Sqlite(db.to_owned()),
-        }
-    }
-}
-
-/// The file's path, or the URL without its password.
-impl std::fmt::Display for Database {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Database::Sqlite(path) => write!(f, "{}", path.display()),
-            Database::Postgres(url) => write!(f, "{url}"),
-        }
-    }
-}
-
 impl ServeArgs {
     /// The settings of `tasklane serve` with no flags, for tests and tools that build a
     /// server in-process. Like `serve`, it reads `TASKLANE_*` variables: set in the
@@ -463,14 +381,14 @@ impl ServeArgs {
 impl ServeArgs {
     /// The database to serve: `--database-url` when given, else the `--db` file.
     pub fn database(&self) -> Database {
-        Database::of(&self.db, &self.database_url)
+        Database::chosen(&self.db, &self.database_url)
     }
 }
 
 impl commands::DbArgs {
     /// The database to work on: `--database-url` when given, else the `--db` file.
     pub fn database(&self) -> Database {
-        Database::of(&self.db, &self.database_url)
+        Database::chosen(&self.db, &self.database_url)
     }
 }
 

@@ -21,10 +21,28 @@
 
 use std::collections::BTreeMap;
 
+use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::{Result, Store, StoreError};
+
+/// What `tasklane copy` asks of each side.
+#[async_trait]
+pub trait CopyStore: Send + Sync {
+    /// Every table of the database (but the backend's own) and its columns.
+    async fn copy_columns(&self) -> Result<Vec<(String, Vec<String>)>>;
+
+    /// The row count of each table in [`TABLES`].
+    async fn copy_counts(&self) -> Result<Vec<u64>>;
+
+    /// Sends every table's rows, read in one snapshot (see [`Chunk`]).
+    async fn export(&self, tx: mpsc::Sender<Chunk>) -> Result<()>;
+
+    /// Writes what `rx` brings into this (empty) database in one transaction, committed
+    /// (and synced) only once the source has sent everything.
+    async fn import(&self, rx: mpsc::Receiver<Chunk>, target: Target) -> Result<()>;
+}
 
 /// The type of a column, as both backends store it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -189,7 +189,7 @@ mod tests {
     use crate::store::Synchronous;
 
     fn store(dir: &tempfile::TempDir) -> Store {
-        Store::open(&dir.path().join("t.db"), 2, Synchronous::Normal).unwrap()
+        Store::open_sqlite(&dir.path().join("t.db"), 2, Synchronous::Normal).unwrap()
     }
 
     fn wait(r: Result<Attempt, Refused>) -> u64 {
