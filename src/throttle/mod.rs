@@ -18,6 +18,8 @@
 //! What a client address counts as (`address_key`) is here; reading it from a request is
 //! in `address` (`client_address`). The count of open streams per user is in `streams`
 //! (`StreamSlots`), and stays per process.
+//!
+//! [`Store::throttle_acquire`]: crate::store::throttles::ThrottleStore::throttle_acquire
 
 mod address;
 mod streams;

@@ -22,7 +22,6 @@ impl AdminStore for Postgres {
         latest_schema_version()
     }
 
-    // Every account, by id.
     async fn list_accounts(&self) -> Result<Vec<AccountSummary>> {
         let c = self.client().await?;
         c.query(
@@ -43,7 +42,6 @@ impl AdminStore for Postgres {
         .collect()
     }
 
-    // Whether any account (not deleted) exists.
     async fn any_account(&self) -> Result<bool> {
         let c = self.client().await?;
         Ok(c.query_one(
@@ -54,7 +52,7 @@ impl AdminStore for Postgres {
         .try_get(0)?)
     }
 
-    // How many migration steps have been applied.
+    // The rows of `tasklane_migrations`.
     async fn schema_version(&self) -> Result<i64> {
         let c = self.client().await?;
         Ok(c.query_one("SELECT count(*) FROM tasklane_migrations", &[])
@@ -62,8 +60,7 @@ impl AdminStore for Postgres {
             .try_get(0)?)
     }
 
-    // Replaces the password of `username` and ends every older credential (see
-    // [`end_credentials`]), in one transaction. `NotFound` for no such user.
+    // See [`end_credentials`].
     async fn set_password_hash(
         &self,
         username: String,
@@ -91,9 +88,7 @@ impl AdminStore for Postgres {
         })
     }
 
-    // Activates or deactivates `username`; deactivating also ends every credential (see
-    // [`end_credentials`]), so reactivating does not bring old tokens back. `NotFound`
-    // for no such user.
+    // See [`end_credentials`].
     async fn set_account_active(
         &self,
         username: String,

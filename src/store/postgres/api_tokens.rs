@@ -27,9 +27,8 @@ fn row(r: &Row) -> Result<ApiTokenRow> {
 
 #[async_trait]
 impl ApiTokenStore for Postgres {
-    // Stores a new token for `user_id`. With a `generation` (a token a session asked
-    // for), only if the account is still active at it, checked under the owner's row lock
-    // (`FOR NO KEY UPDATE`, which a password change takes too) in the same transaction.
+    // The generation is checked under the owner's row lock (`FOR NO KEY UPDATE`, which a
+    // password change takes too) in the same transaction.
     async fn create_api_token(
         &self,
         user_id: i64,
@@ -86,7 +85,6 @@ impl ApiTokenStore for Postgres {
         }))
     }
 
-    // The user's tokens that are not revoked, newest first.
     async fn list_api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenRow>> {
         let c = self.client().await?;
         let stmt = c
@@ -98,7 +96,6 @@ impl ApiTokenStore for Postgres {
         c.query(&stmt, &[&user_id]).await?.iter().map(row).collect()
     }
 
-    // Revokes the user's token `id`; false when there is no such live token.
     async fn revoke_api_token(&self, user_id: i64, id: i64) -> Result<bool> {
         let c = self.client().await?;
         let n = c
@@ -112,10 +109,6 @@ impl ApiTokenStore for Postgres {
         Ok(n == 1)
     }
 
-    // The live token with this hash and its active owner, and whether its `last_used_at`
-    // is more than a minute old (then [`Store::touch_api_token`] it).
-    //
-    // [`Store::touch_api_token`]: crate::store::Store::touch_api_token
     async fn api_token_owner(
         &self,
         token_hash: String,
@@ -153,7 +146,6 @@ impl ApiTokenStore for Postgres {
         )))
     }
 
-    // Records that token `id` was just used.
     async fn touch_api_token(&self, id: i64) -> Result<()> {
         let c = self.client().await?;
         let stmt = c
@@ -164,7 +156,6 @@ impl ApiTokenStore for Postgres {
         Ok(())
     }
 
-    // Whether token `id` still works (not revoked or expired, owner active).
     async fn api_token_live(&self, id: i64, now: i64) -> Result<bool> {
         let c = self.client().await?;
         let stmt = c

@@ -19,7 +19,7 @@ use crate::store::{Result, StoreError};
 
 #[async_trait]
 impl CopyStore for Postgres {
-    // Every table of the schema we live in (but the migrations' record) and its columns.
+    // Every table of the schema we live in but the migrations' record.
     async fn copy_columns(&self) -> Result<Vec<(String, Vec<String>)>> {
         let c = self.client().await?;
         let rows = c
@@ -36,13 +36,11 @@ impl CopyStore for Postgres {
             .collect()
     }
 
-    // The row count of every table in [`TABLES`].
     async fn copy_counts(&self) -> Result<Vec<u64>> {
         let c = self.client().await?;
         counts(&c).await
     }
 
-    // Sends every table's rows, read in one snapshot (see [`Chunk`]).
     async fn export(&self, tx: mpsc::Sender<Chunk>) -> Result<()> {
         let mut c = self.client().await?;
         let snapshot = c
@@ -100,8 +98,6 @@ impl CopyStore for Postgres {
         Ok(())
     }
 
-    // Writes what `rx` brings into this (empty) database in one transaction, committed
-    // only once the source has sent everything.
     async fn import(&self, mut rx: mpsc::Receiver<Chunk>, target: Target) -> Result<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;

@@ -13,9 +13,6 @@ use crate::store::{Result, StoreError};
 
 #[async_trait]
 impl EventStore for Postgres {
-    // The user's events with id greater than `since`, oldest first: at most `limit`, and
-    // no more once their JSON adds up to `max_bytes` (but always at least one).
-    //
     // The server already leaves out the events that start past `max_bytes` (a running
     // sum of the tasks' sizes, which it reads without fetching them), so a replay of
     // large events costs about `max_bytes`, not `limit` of them; the exact cut, on the
@@ -75,9 +72,6 @@ impl EventStore for Postgres {
         })
     }
 
-    // Deletes events older than `cutoff` (an API timestamp), remembering per user how far
-    // the history was cut so that a stale `since` gets a reset, never a silent gap.
-    //
     // One pruner at a time across hosts (an advisory lock; a sweep that finds another
     // running does nothing). It goes oldest first, in short transactions of at most
     // [`POSTGRES_PACE`]`.rows` events each: each locks the rows of the users concerned in

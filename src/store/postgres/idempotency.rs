@@ -72,9 +72,8 @@ impl IdempotencyStore for Postgres {
         Ok(Keyed::Created(task, event))
     }
 
-    // Forgets keys older than `before` (unix seconds), [`POSTGRES_PACE`]`.rows` per
-    // statement (each its own short transaction). Rows another transaction holds are left
-    // for the next sweep.
+    // [`POSTGRES_PACE`]`.rows` per statement (each its own short transaction). Rows
+    // another transaction holds are left for the next sweep.
     async fn prune_idempotency_keys(&self, before: f64) -> Result<usize> {
         let c = self.client().await?;
         let stmt = c

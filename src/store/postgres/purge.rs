@@ -40,7 +40,6 @@ impl PurgeStore for Postgres {
         POSTGRES_PACE
     }
 
-    // The accounts marked deleted and not purged yet, by id.
     async fn deleted_accounts(&self) -> Result<Vec<i64>> {
         let c = self.client().await?;
         c.query(
@@ -53,11 +52,7 @@ impl PurgeStore for Postgres {
         .collect()
     }
 
-    // One transaction of deleted account `user_id`'s purge: deletes its rows,
-    // [`POSTGRES_PACE`]`.rows` per statement, until none is left or the next statement would
-    // likely end past its `budget` (it takes as long as the slowest one so far).
-    // A transaction that finds nothing left deletes the user row. An account not marked
-    // deleted is left alone.
+    // One transaction.
     async fn purge_account_step(&self, user_id: i64) -> Result<PurgeStep> {
         let mut c = self.client().await?;
         let started = Instant::now();

@@ -9,10 +9,7 @@ use crate::store::settings::{MakeSetting, SettingStore};
 
 #[async_trait]
 impl SettingStore for Postgres {
-    // Returns the value stored under `key`, first storing `make()` if there is none.
-    // Safe against several hosts starting at once: the first insert wins
-    // (`ON CONFLICT DO NOTHING` waits for a concurrent insert of the key to commit), and
-    // every host then reads the value that won.
+    // `ON CONFLICT DO NOTHING` waits for a concurrent insert of the key to commit.
     async fn setting_or_insert(&self, key: &'static str, make: MakeSetting) -> Result<String> {
         let c = self.client().await?;
         let read = "SELECT value FROM settings WHERE key = $1";
@@ -31,7 +28,6 @@ impl SettingStore for Postgres {
         Ok(c.query_one(read, &[&key]).await?.try_get(0)?)
     }
 
-    // The value of setting `key`, if set.
     async fn setting(&self, key: &'static str) -> Result<Option<String>> {
         let c = self.client().await?;
         Ok(
@@ -42,8 +38,6 @@ impl SettingStore for Postgres {
         )
     }
 
-    // This database's identity: 32 random hex characters, made the first time a server
-    // starts on it and kept. Every host sharing the database sees the same id.
     async fn database_id(&self) -> Result<String> {
         self.setting_or_insert(
             "database_id",

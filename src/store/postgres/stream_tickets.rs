@@ -10,10 +10,8 @@ use crate::store::{Result, StoreError};
 
 #[async_trait]
 impl StreamTicketStore for Postgres {
-    // Stores a ticket, drops the user's expired ones and then its oldest past
-    // [`MAX_LIVE_PER_USER`], under the user's row lock (the user row first, as every
-    // write of a user's rows), so concurrent mints cannot overshoot the bound.
-    // `NotFound` when the user is gone.
+    // Under the user's row lock (the user row first, as every write of a user's rows),
+    // so concurrent mints cannot overshoot the bound.
     async fn create_stream_ticket(&self, new: NewStreamTicket, now: f64) -> Result<()> {
         let b = &new.binding;
         let mut c = self.client().await?;
@@ -59,7 +57,6 @@ impl StreamTicketStore for Postgres {
         self.commit(tx).await
     }
 
-    // Spends the ticket with this hash if it is live at `now`, in one statement.
     async fn redeem_stream_ticket(
         &self,
         ticket_hash: String,
@@ -87,8 +84,8 @@ impl StreamTicketStore for Postgres {
         }))
     }
 
-    // Deletes tickets that expired at or before `now`. Rows another transaction holds
-    // are skipped (the next sweep takes them), so the sweep never waits.
+    // Rows another transaction holds are skipped (the next sweep takes them), so the
+    // sweep never waits.
     async fn prune_stream_tickets(&self, now: f64) -> Result<usize> {
         let c = self.client().await?;
         let gone = c

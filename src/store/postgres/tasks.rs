@@ -175,14 +175,10 @@ fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
 
 #[async_trait]
 impl TaskStore for Postgres {
-    // One page of the owner's tasks as a JSON array, how many match in all, and the
-    // owner's last event id, all from one `REPEATABLE READ` snapshot: a stream resumed
-    // from that id misses nothing the page does not show.
-    //
-    // The search is SQLite's `LIKE`: `ILIKE` on `COLLATE "C"` text folds ASCII letters
-    // only, `%`, `_` and `\` in the term are literal (`ESCAPE '\'`), and a missing
-    // description is searched as empty. The array is written straight from the rows by
-    // the same function as SQLite's, so the bytes are the same.
+    // One `REPEATABLE READ` snapshot. The search is SQLite's `LIKE`: `ILIKE` on
+    // `COLLATE "C"` text folds ASCII letters only, `%`, `_` and `\` in the term are literal
+    // (`ESCAPE '\'`), and a missing description is searched as empty. The array is written
+    // straight from the rows by the same function as SQLite's, so the bytes are the same.
     async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage> {
         let mut c = self.client().await?;
         let tx = c
@@ -259,9 +255,7 @@ impl TaskStore for Postgres {
         })
     }
 
-    // The user's last event id: it moves with every change to their tasks, in the same
-    // transaction, so an unchanged value means an unchanged task list. A point read,
-    // sent with the others waiting at the time ([`super::seqs`]).
+    // Sent with the others waiting at the time ([`super::seqs`]).
     async fn event_seq(&self, user_id: i64) -> Result<i64> {
         self.seq_reads()
             .read(user_id)
@@ -333,8 +327,6 @@ impl TaskStore for Postgres {
         Ok((task, event))
     }
 
-    // Applies `changes` to the owner's task `id`; `updated_at` moves even when nothing else
-    // does (as the original's empty PATCH did).
     async fn update_task(
         &self,
         owner: User,
@@ -382,7 +374,6 @@ impl TaskStore for Postgres {
         Ok((task, event))
     }
 
-    // Deletes the owner's task `id`; the event carries the task as it was.
     async fn delete_task(&self, owner: User, id: i64, if_match: Option<IfMatch>) -> Result<Event> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;

@@ -18,14 +18,9 @@ use crate::store::tokens::{NewRefresh, Rotation};
 
 #[async_trait]
 impl TokenStore for Postgres {
-    // Stores `token`, a new login's refresh token (it starts a family), only if its
-    // account is still active at credentials generation `generation` (the one read with
-    // the password hash just verified), in one transaction. The owner's row is locked
-    // first (`FOR NO KEY UPDATE`, as a password change and a rotation lock it), so a
-    // change is wholly before the check (which then fails: it is re-read as committed) or
-    // wholly after the insert (and revokes the token). False when the account changed,
-    // was deactivated or is gone. A token already stored (an adopted one, presented twice
-    // at once) is left as it is.
+    // One transaction. The owner's row is locked first (`FOR NO KEY UPDATE`, as a
+    // password change and a rotation lock it), so a change is wholly before the check
+    // (which then fails: it is re-read as committed) or wholly after the insert.
     async fn insert_refresh(&self, token: NewRefresh, generation: i64, now: i64) -> Result<bool> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
@@ -155,9 +150,7 @@ impl TokenStore for Postgres {
         Ok(Rotation::Rotated(pair))
     }
 
-    // Forgets the pairs kept for replay once their grace window has passed (spent before
-    // `before`, unix seconds), so no usable JWT stays in the database. A cheap read first:
-    // most sweeps find nothing. Rows another transaction holds are left for the next sweep.
+    // Rows another transaction holds are left for the next sweep.
     async fn forget_successors(&self, before: f64) -> Result<usize> {
         let c = self.client().await?;
         let any: bool = c
@@ -191,7 +184,6 @@ impl TokenStore for Postgres {
         }
     }
 
-    // Revokes the family of refresh token `jti` (logout). Returns whether it was known.
     async fn revoke_refresh_family(&self, jti: String, now: f64) -> Result<bool> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;

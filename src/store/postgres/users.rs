@@ -34,8 +34,6 @@ fn account(r: &Row) -> Result<Account> {
 
 #[async_trait]
 impl AccountStore for Postgres {
-    // Creates an account. A taken username or email is `Conflict` naming the field
-    // (callers check `taken_account_fields` first for complete messages; this catches races).
     async fn create_user(
         &self,
         username: String,
@@ -92,10 +90,7 @@ impl AccountStore for Postgres {
             .transpose()
     }
 
-    // Which of `username` and `email` (when given) another account than `except` (when
-    // given: the account being edited) already uses, in field order. Emails compare
-    // ignoring ASCII case, as the unique index on `lower(email)` does. The write checks
-    // again; this is for complete error messages.
+    // Emails compare as the unique index on `lower(email)` does.
     async fn taken_account_fields(
         &self,
         username: Option<String>,
@@ -128,10 +123,8 @@ impl AccountStore for Postgres {
         Ok(taken)
     }
 
-    // Applies `update` to account `user_id` in one transaction; a new password also ends
-    // every older credential ([`super::admin::end_credentials`]). `Conflict` for a name or
-    // email another account took meanwhile; `NotFound` when the account is gone. The
-    // `UPDATE` is the transaction's first statement: it locks the user row first.
+    // A new password ends the older credentials with [`super::admin::end_credentials`].
+    // The `UPDATE` is the transaction's first statement: it locks the user row first.
     async fn update_account(&self, user_id: i64, update: AccountUpdate, now: f64) -> Result<User> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
@@ -168,11 +161,8 @@ impl AccountStore for Postgres {
         Ok(user)
     }
 
-    // Replaces account `user_id`'s password hash with `new_hash` if it is still
-    // `old_hash` (compare-and-set: a password set meanwhile wins), ending no credential:
-    // the same password, stored anew (see [`crate::auth::password::needs_rehash`]). True
-    // when it was replaced. One statement: the row lock orders it with a concurrent
-    // password change, and the loser's condition no longer holds.
+    // One statement: the row lock orders it with a concurrent password change, and the
+    // loser's condition no longer holds.
     async fn upgrade_password_hash(
         &self,
         user_id: i64,
@@ -191,12 +181,9 @@ impl AccountStore for Postgres {
         Ok(n == 1)
     }
 
-    // Deletes account `user_id` in one short statement (see [`crate::store::purge`]):
-    // marks it deleted, deactivates it, moves its credentials generation on and frees
-    // its username and email (both become `deleted:<id>`). Its rows are purged
-    // afterwards, in transactions of their own. False when there was no such account, or
-    // it was deleted already. The `UPDATE` locks the user row, after any write of the
-    // account in progress (waiting at most the connection's `lock_timeout`).
+    // One statement. The `UPDATE` locks the user row, after any write of the account in
+    // progress (waiting at most the connection's `lock_timeout`); the purge runs in
+    // transactions of its own.
     async fn delete_account(&self, user_id: i64) -> Result<bool> {
         let now = crate::clock::now_secs_f64();
         let c = self.client().await?;

@@ -28,7 +28,6 @@ impl AdminStore for Sqlite {
         latest_schema_version()
     }
 
-    // Every account, by id.
     async fn list_accounts(&self) -> Result<Vec<AccountSummary>> {
         self.run(|c| {
             let mut stmt = c.prepare(
@@ -48,7 +47,6 @@ impl AdminStore for Sqlite {
         .await
     }
 
-    // Whether any account (not deleted) exists.
     async fn any_account(&self) -> Result<bool> {
         self.run(|c| {
             Ok(c.query_row(
@@ -66,8 +64,7 @@ impl AdminStore for Sqlite {
             .await
     }
 
-    // Replaces the password of `username` and ends every older credential (see
-    // [`end_credentials`]), in one transaction. `NotFound` for no such user.
+    // See [`end_credentials`].
     async fn set_password_hash(
         &self,
         username: String,
@@ -95,9 +92,7 @@ impl AdminStore for Sqlite {
         .await
     }
 
-    // Activates or deactivates `username`; deactivating also ends every credential (see
-    // [`end_credentials`]), so reactivating does not bring old tokens back. `NotFound`
-    // for no such user.
+    // See [`end_credentials`].
     async fn set_account_active(
         &self,
         username: String,

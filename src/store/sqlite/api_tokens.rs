@@ -27,9 +27,6 @@ fn row(r: &Row) -> rusqlite::Result<ApiTokenRow> {
 
 #[async_trait]
 impl ApiTokenStore for Sqlite {
-    // Stores a new token for `user_id`. With a `generation` (a token a session asked
-    // for), only if the account is still active at it, checked in the same write: a
-    // password change is wholly before (`None`) or wholly after (and revokes the token).
     async fn create_api_token(
         &self,
         user_id: i64,
@@ -78,7 +75,6 @@ impl ApiTokenStore for Sqlite {
         .await
     }
 
-    // The user's tokens that are not revoked, newest first.
     async fn list_api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenRow>> {
         self.run(move |c| {
             let sql = format!(
@@ -94,7 +90,6 @@ impl ApiTokenStore for Sqlite {
         .await
     }
 
-    // Revokes the user's token `id`; false when there is no such live token.
     async fn revoke_api_token(&self, user_id: i64, id: i64) -> Result<bool> {
         self.write(move |tx| {
             let n = tx.execute(
@@ -107,8 +102,6 @@ impl ApiTokenStore for Sqlite {
         .await
     }
 
-    // The live token with this hash and its active owner, and whether its `last_used_at`
-    // is more than a minute old (then [`Store::touch_api_token`] it).
     async fn api_token_owner(
         &self,
         token_hash: String,
@@ -145,7 +138,6 @@ impl ApiTokenStore for Sqlite {
         .await
     }
 
-    // Records that token `id` was just used.
     async fn touch_api_token(&self, id: i64) -> Result<()> {
         self.write(move |tx| {
             tx.prepare_cached("UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2")?
@@ -155,7 +147,6 @@ impl ApiTokenStore for Sqlite {
         .await
     }
 
-    // Whether token `id` still works (not revoked or expired, owner active).
     async fn api_token_live(&self, id: i64, now: i64) -> Result<bool> {
         self.run(move |c| {
             Ok(c.prepare_cached(

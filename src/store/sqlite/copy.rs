@@ -12,7 +12,7 @@ use crate::store::{Result, StoreError};
 
 #[async_trait]
 impl CopyStore for Sqlite {
-    // Every table (but SQLite's own) and its columns.
+    // Every table but SQLite's own.
     async fn copy_columns(&self) -> Result<Vec<(String, Vec<String>)>> {
         self.run(|c| {
             let names: Vec<String> = c
@@ -35,12 +35,10 @@ impl CopyStore for Sqlite {
         .await
     }
 
-    // The row count of every table in [`TABLES`].
     async fn copy_counts(&self) -> Result<Vec<u64>> {
         self.run(|c| counts(c)).await
     }
 
-    // Sends every table's rows, read in one snapshot (see [`Chunk`]).
     async fn export(&self, tx: mpsc::Sender<Chunk>) -> Result<()> {
         self.run(move |c| {
             // A read transaction: every statement below sees the same snapshot, whatever
@@ -91,8 +89,6 @@ impl CopyStore for Sqlite {
         .await
     }
 
-    // Writes what `rx` brings into this (empty) database in one transaction, committed
-    // (and synced) only once the source has sent everything.
     async fn import(&self, mut rx: mpsc::Receiver<Chunk>, target: Target) -> Result<()> {
         self.write(move |tx| {
             if let Some(why) = target.refusal(&counts(tx)?) {

@@ -38,8 +38,6 @@ pub(super) fn insert_event(tx: &Transaction, action: Action, task: &Task) -> Res
 
 #[async_trait]
 impl EventStore for Sqlite {
-    // The user's events with id greater than `since`, oldest first: at most `limit`, and
-    // no more once their JSON adds up to `max_bytes` (but always at least one).
     async fn events_after(
         &self,
         user_id: i64,
@@ -93,10 +91,8 @@ impl EventStore for Sqlite {
         .await
     }
 
-    // Deletes events older than `cutoff` (an API timestamp), remembering per user how far
-    // the history was cut so that a stale `since` gets a reset, never a silent gap. In
-    // short writer jobs ([`Sqlite::sweep`]), oldest first; each records the cut of the
-    // events it deletes.
+    // In short writer jobs ([`Sqlite::sweep`]), oldest first; each records the cut of
+    // the events it deletes.
     async fn prune_events(&self, cutoff: String) -> Result<usize> {
         self.sweep(Arc::new(move |tx: &Transaction, limit: i64| {
             let gone: Vec<(i64, i64)> = tx

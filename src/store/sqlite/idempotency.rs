@@ -59,8 +59,7 @@ impl IdempotencyStore for Sqlite {
         .await
     }
 
-    // Forgets keys older than `before` (unix seconds), in short writer jobs
-    // ([`Sqlite::sweep`]).
+    // In short writer jobs ([`Sqlite::sweep`]).
     async fn prune_idempotency_keys(&self, before: f64) -> Result<usize> {
         self.sweep(Arc::new(move |tx: &rusqlite::Transaction, limit: i64| {
             Ok(tx

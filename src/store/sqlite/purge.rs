@@ -35,7 +35,6 @@ impl PurgeStore for Sqlite {
         SQLITE_PACE
     }
 
-    // The accounts marked deleted and not purged yet, by id.
     async fn deleted_accounts(&self) -> Result<Vec<i64>> {
         self.run(|c| {
             let mut stmt =
@@ -46,11 +45,7 @@ impl PurgeStore for Sqlite {
         .await
     }
 
-    // One writer job of deleted account `user_id`'s purge: deletes its rows,
-    // [`SQLITE_PACE`]`.rows` per statement, until none is left or the next statement would
-    // likely end past its `budget` (it takes as long as the slowest one so far).
-    // A job that finds nothing left deletes the user row. An account not marked deleted
-    // is left alone.
+    // One writer job.
     async fn purge_account_step(&self, user_id: i64) -> Result<PurgeStep> {
         self.write(move |tx| {
             let marked: bool = tx

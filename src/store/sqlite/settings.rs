@@ -11,8 +11,6 @@ use crate::store::settings::{MakeSetting, SettingStore};
 
 #[async_trait]
 impl SettingStore for Sqlite {
-    // Returns the value stored under `key`, first storing `make()` if there is none.
-    // Safe against several processes starting at once: the first insert wins.
     async fn setting_or_insert(&self, key: &'static str, make: MakeSetting) -> Result<String> {
         self.write(move |tx| {
             let existing: Option<String> = tx
@@ -33,7 +31,6 @@ impl SettingStore for Sqlite {
         .await
     }
 
-    // The value of setting `key`, if set.
     async fn setting(&self, key: &'static str) -> Result<Option<String>> {
         self.run(move |c| {
             Ok(
@@ -46,9 +43,6 @@ impl SettingStore for Sqlite {
         .await
     }
 
-    // This database's identity: 32 random hex characters, made the first time a server
-    // starts on it and kept. Every process sharing the file sees the same id; another
-    // deployment's database has another one (unless it was restored from a copy of this).
     async fn database_id(&self) -> Result<String> {
         self.setting_or_insert(
             "database_id",

@@ -13,8 +13,6 @@ use crate::store::stream_tickets::{MAX_LIVE_PER_USER, NewStreamTicket, TicketBin
 
 #[async_trait]
 impl StreamTicketStore for Sqlite {
-    // Stores a ticket, drops the user's expired ones and then its oldest past
-    // [`MAX_LIVE_PER_USER`]. `NotFound` when the user is gone.
     async fn create_stream_ticket(&self, new: NewStreamTicket, now: f64) -> Result<()> {
         self.write(move |tx| {
             let b = &new.binding;
@@ -53,10 +51,8 @@ impl StreamTicketStore for Sqlite {
         .await
     }
 
-    // Spends the ticket with this hash if it is live at `now`: one statement reads and
-    // deletes it, so a second redemption (in any process) finds nothing. A ticket not
-    // there at all is answered from a reader first, so made-up tickets never queue on the
-    // writer.
+    // A ticket not there at all is answered from a reader first, so made-up tickets
+    // never queue on the writer.
     async fn redeem_stream_ticket(
         &self,
         ticket_hash: String,
@@ -96,7 +92,6 @@ impl StreamTicketStore for Sqlite {
         .await
     }
 
-    // Deletes tickets that expired at or before `now`.
     async fn prune_stream_tickets(&self, now: f64) -> Result<usize> {
         self.write(move |tx| {
             Ok(tx

@@ -94,10 +94,6 @@ fn fetch(tx: &Transaction, owner: &User, id: i64) -> Result<Task> {
 
 #[async_trait]
 impl TaskStore for Sqlite {
-    // One page of the owner's tasks as a JSON array, how many match in all, and the
-    // owner's last event id, all from one snapshot: a stream resumed from that id misses
-    // nothing the page does not show.
-    //
     // The array is written straight from the rows (no `Task` values, no second pass):
     // the list is the hottest read, and this is byte for byte what serialising the
     // tasks would give.
@@ -173,9 +169,7 @@ impl TaskStore for Sqlite {
         .await
     }
 
-    // The user's last event id: it moves with every change to their tasks, in the same
-    // transaction, so an unchanged value means an unchanged task list. A point read,
-    // taken on the calling thread when a connection is idle.
+    // Taken on the calling thread when a connection is idle.
     async fn event_seq(&self, user_id: i64) -> Result<i64> {
         fn read(c: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<i64> {
             c.prepare_cached("SELECT event_seq FROM users WHERE id = ?1 AND deleted_at IS NULL")?
@@ -200,8 +194,6 @@ impl TaskStore for Sqlite {
         self.write(move |tx| insert_task(tx, owner, new)).await
     }
 
-    // Applies `changes` to the owner's task `id`; `updated_at` moves even when nothing else
-    // does (as the original's empty PATCH did).
     async fn update_task(
         &self,
         owner: User,
@@ -240,7 +232,6 @@ impl TaskStore for Sqlite {
         .await
     }
 
-    // Deletes the owner's task `id`; the event carries the task as it was.
     async fn delete_task(&self, owner: User, id: i64, if_match: Option<IfMatch>) -> Result<Event> {
         self.write(move |tx| {
             let task = fetch(tx, &owner, id)?;

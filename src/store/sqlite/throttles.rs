@@ -70,9 +70,8 @@ impl ThrottleStore for Sqlite {
         .await
     }
 
-    // Deletes the counts at or before `before`, then, past `keep` rows (an attack from
-    // very many addresses), the oldest: in short writer jobs ([`Sqlite::sweep`]). The
-    // newest row past `keep` is found on a reader, and it goes with every older one.
+    // In short writer jobs ([`Sqlite::sweep`]). The newest row past `keep` is found on
+    // a reader, and it goes with every older one.
     async fn prune_throttles(&self, before: f64, keep: u64) -> Result<usize> {
         let older_than = |cut: f64| {
             Arc::new(move |tx: &rusqlite::Transaction, limit: i64| {

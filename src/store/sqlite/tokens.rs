@@ -11,13 +11,7 @@ use crate::store::tokens::{NewRefresh, Rotation};
 
 #[async_trait]
 impl TokenStore for Sqlite {
-    // Stores `token`, a new login's refresh token (it starts a family), only if its
-    // account is still active at credentials generation `generation` (the one read with
-    // the password hash just verified), in one write: the check and the insert are one
-    // job of the single writer, so a password change or deactivation is wholly before it
-    // (the check fails) or wholly after it (and revokes the token). False when the
-    // account changed, was deactivated or is gone. A token already stored (an adopted
-    // one, presented twice at once) is left as it is.
+    // The check and the insert are one job of the single writer.
     async fn insert_refresh(&self, token: NewRefresh, generation: i64, now: i64) -> Result<bool> {
         self.write(move |tx| {
             let current = tx
@@ -112,9 +106,7 @@ impl TokenStore for Sqlite {
         .await
     }
 
-    // Forgets the pairs kept for replay once their grace window has passed (spent before
-    // `before`, unix seconds), so no usable JWT stays in the database. A cheap read first:
-    // most sweeps find nothing and take no write lock.
+    // The cheap read first takes no write lock.
     async fn forget_successors(&self, before: f64) -> Result<usize> {
         let any = self
             .run(move |c| {
@@ -142,7 +134,6 @@ impl TokenStore for Sqlite {
         .await
     }
 
-    // Revokes the family of refresh token `jti` (logout). Returns whether it was known.
     async fn revoke_refresh_family(&self, jti: String, now: f64) -> Result<bool> {
         self.write(move |tx| {
             let family: Option<String> = tx

@@ -28,8 +28,6 @@ fn account(r: &Row) -> rusqlite::Result<Account> {
 
 #[async_trait]
 impl AccountStore for Sqlite {
-    // Creates an account. A taken username or email is `Conflict` naming the field
-    // (callers check `taken_account_fields` first for complete messages; this catches races).
     async fn create_user(
         &self,
         username: String,
@@ -75,9 +73,6 @@ impl AccountStore for Sqlite {
         .await
     }
 
-    // Which of `username` and `email` (when given) another account than `except` (when
-    // given: the account being edited) already uses, in field order. The write checks
-    // again; this is for complete error messages.
     async fn taken_account_fields(
         &self,
         username: Option<String>,
@@ -112,9 +107,7 @@ impl AccountStore for Sqlite {
         .await
     }
 
-    // Applies `update` to account `user_id` in one transaction; a new password also ends
-    // every older credential ([`super::admin::end_credentials`]). `Conflict` for a name or
-    // email another account took meanwhile; `NotFound` when the account is gone.
+    // A new password ends the older credentials with [`super::admin::end_credentials`].
     async fn update_account(&self, user_id: i64, update: AccountUpdate, now: f64) -> Result<User> {
         self.write(move |tx| {
             let user = tx
@@ -141,10 +134,6 @@ impl AccountStore for Sqlite {
         .await
     }
 
-    // Replaces account `user_id`'s password hash with `new_hash` if it is still
-    // `old_hash` (compare-and-set: a password set meanwhile wins), ending no credential:
-    // the same password, stored anew (see [`crate::auth::password::needs_rehash`]). True
-    // when it was replaced.
     async fn upgrade_password_hash(
         &self,
         user_id: i64,
@@ -163,11 +152,7 @@ impl AccountStore for Sqlite {
         .await
     }
 
-    // Deletes account `user_id` in one short write (see [`crate::store::purge`]): marks
-    // it deleted, deactivates it, moves its credentials generation on and frees its
-    // username and email (both become `deleted:<id>`). Its rows are purged afterwards,
-    // in jobs of their own. False when there was no such account, or it was deleted
-    // already.
+    // One writer job; the purge runs in jobs of their own.
     async fn delete_account(&self, user_id: i64) -> Result<bool> {
         let now = crate::clock::now_secs_f64();
         self.write(move |tx| {
