@@ -3,12 +3,10 @@
 //! short transaction that locks the user row first, like the server's.
 
 use async_trait::async_trait;
-
 use deadpool_postgres::Transaction;
 
 use super::{MIGRATIONS, Postgres};
-use crate::store::admin::AdminStore;
-use crate::store::admin::{AccountChange, AccountSummary, Ended};
+use crate::store::admin::{AccountChange, AccountSummary, AdminStore, Ended};
 use crate::store::{Result, StoreError};
 
 /// The schema version this binary migrates PostgreSQL databases to.

@@ -13,8 +13,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::Postgres;
-use crate::store::copy::CopyStore;
-use crate::store::copy::{Cell, Chunk, Chunker, Kind, TABLES, Table, Target, abandoned};
+use crate::store::copy::{Cell, Chunk, Chunker, CopyStore, Kind, TABLES, Table, Target, abandoned};
 use crate::store::{Result, StoreError};
 
 #[async_trait]

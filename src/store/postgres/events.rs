@@ -6,8 +6,7 @@ use async_trait::async_trait;
 
 use super::{PRUNE_LOCK, Postgres};
 use crate::model::{Action, Event};
-use crate::store::events::EventCursor;
-use crate::store::events::EventStore;
+use crate::store::events::{EventCursor, EventStore};
 use crate::store::purge::POSTGRES_PACE;
 use crate::store::{Result, StoreError};
 

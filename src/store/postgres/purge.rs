@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::Postgres;
 use crate::store::Result;
-use crate::store::purge::PurgeStore;
-use crate::store::purge::{POSTGRES_PACE, Pace, PurgeStep};
+use crate::store::purge::{POSTGRES_PACE, Pace, PurgeStep, PurgeStore};
 
 /// What a deleted account owns, credentials first: each statement deletes up to `$2` of
 /// user `$1`'s rows, found through an index on `user_id` (or the primary key's prefix).

@@ -4,8 +4,9 @@
 use async_trait::async_trait;
 
 use super::Postgres;
-use crate::store::stream_tickets::StreamTicketStore;
-use crate::store::stream_tickets::{MAX_LIVE_PER_USER, NewStreamTicket, TicketBinding};
+use crate::store::stream_tickets::{
+    MAX_LIVE_PER_USER, NewStreamTicket, StreamTicketStore, TicketBinding,
+};
 use crate::store::{Result, StoreError};
 
 #[async_trait]

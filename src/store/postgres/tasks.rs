@@ -8,7 +8,6 @@
 //! out are gapless and in commit order.
 
 use async_trait::async_trait;
-
 use deadpool_postgres::Transaction;
 use tokio_postgres::{IsolationLevel, Row, types::ToSql};
 
@@ -16,12 +15,11 @@ use super::Postgres;
 use super::group::NewRow;
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task, Timestamp, User};
-use crate::store::tasks::TASK_COLUMNS;
-use crate::store::tasks::TaskStore;
 use crate::store::tasks::{
     IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check, like_pattern, order_by,
     write_task,
 };
+use crate::store::tasks::{TASK_COLUMNS, TaskStore};
 use crate::store::{Result, StoreError};
 
 fn task(r: &Row, owner: &User) -> Result<Task> {

@@ -7,8 +7,7 @@ use async_trait::async_trait;
 
 use super::Postgres;
 use crate::store::Result;
-use crate::store::throttles::ThrottleStore;
-use crate::store::throttles::{Counted, retry_after};
+use crate::store::throttles::{Counted, ThrottleStore, retry_after};
 
 /// The advisory lock of one (scope, key): the two-number form, whose space is apart from
 /// the single-number locks migrations and pruning use.

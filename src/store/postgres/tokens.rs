@@ -13,8 +13,7 @@ use async_trait::async_trait;
 use super::Postgres;
 use crate::store::Result;
 use crate::store::purge::POSTGRES_PACE;
-use crate::store::tokens::{Issue, TokenStore};
-use crate::store::tokens::{NewRefresh, Rotation};
+use crate::store::tokens::{Issue, NewRefresh, Rotation, TokenStore};
 
 #[async_trait]
 impl TokenStore for Postgres {

@@ -1,16 +1,13 @@
 //! Accounts.
 
 use async_trait::async_trait;
-
 use tokio_postgres::Row;
 
 use super::{Postgres, on_unique};
 use crate::clock::now_timestamp;
 use crate::model::User;
 use crate::store::purge::TOMBSTONE_SQL;
-use crate::store::users::ACCOUNT_COLUMNS;
-use crate::store::users::AccountStore;
-use crate::store::users::{Account, AccountUpdate};
+use crate::store::users::{ACCOUNT_COLUMNS, Account, AccountStore, AccountUpdate};
 use crate::store::{Result, StoreError};
 
 /// The unique constraints of `users` and the fields they guard.

@@ -13,8 +13,7 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::{BUSY_TIMEOUT, MIGRATIONS, Sqlite};
-use crate::store::admin::AdminStore;
-use crate::store::admin::{AccountChange, AccountSummary, Ended};
+use crate::store::admin::{AccountChange, AccountSummary, AdminStore, Ended};
 use crate::store::{Result, StoreError};
 
 /// The schema version this binary migrates databases to.

@@ -1,16 +1,15 @@
 //! Personal API tokens: stored as SHA-256 hashes, looked up by hash.
 
 use async_trait::async_trait;
-
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::Sqlite;
 use crate::clock::now_timestamp;
 use crate::model::User;
 use crate::store::Result;
-use crate::store::api_tokens::API_TOKEN_COLUMNS;
-use crate::store::api_tokens::ApiTokenStore;
-use crate::store::api_tokens::{ApiTokenRow, NewApiToken, TokenOwner};
+use crate::store::api_tokens::{
+    API_TOKEN_COLUMNS, ApiTokenRow, ApiTokenStore, NewApiToken, TokenOwner,
+};
 
 fn row(r: &Row) -> rusqlite::Result<ApiTokenRow> {
     let scopes: String = r.get(3)?;

@@ -1,13 +1,13 @@
 //! The SQLite side of `tasklane copy` (see [`crate::store::copy`]).
 
 use async_trait::async_trait;
-
 use rusqlite::types::Value;
 use tokio::sync::mpsc;
 
 use super::Sqlite;
-use crate::store::copy::CopyStore;
-use crate::store::copy::{Cell, Chunk, Chunker, TABLES, Target, abandoned, cell_from_sqlite};
+use crate::store::copy::{
+    Cell, Chunk, Chunker, CopyStore, TABLES, Target, abandoned, cell_from_sqlite,
+};
 use crate::store::{Result, StoreError};
 
 #[async_trait]

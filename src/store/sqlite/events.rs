@@ -11,8 +11,7 @@ use rusqlite::{Transaction, params};
 use super::Sqlite;
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task};
-use crate::store::events::EventCursor;
-use crate::store::events::EventStore;
+use crate::store::events::{EventCursor, EventStore};
 use crate::store::{Result, StoreError};
 
 /// Appends the event for `task` inside the caller's transaction, under the owner's next

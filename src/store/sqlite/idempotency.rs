@@ -12,8 +12,7 @@ use super::Sqlite;
 use super::tasks::insert_task;
 use crate::model::User;
 use crate::store::Result;
-use crate::store::idempotency::IdempotencyStore;
-use crate::store::idempotency::{Key, Keyed};
+use crate::store::idempotency::{IdempotencyStore, Key, Keyed};
 use crate::store::tasks::NewTask;
 
 #[async_trait]

@@ -9,8 +9,7 @@ use rusqlite::params;
 
 use super::Sqlite;
 use crate::store::Result;
-use crate::store::purge::PurgeStore;
-use crate::store::purge::{Pace, PurgeStep, SQLITE_PACE};
+use crate::store::purge::{Pace, PurgeStep, PurgeStore, SQLITE_PACE};
 
 /// What a deleted account owns, credentials first: each statement deletes up to `?2` of
 /// user `?1`'s rows, found through an index on `user_id` (or the primary key's prefix).

@@ -2,7 +2,6 @@
 //! database's identity.
 
 use async_trait::async_trait;
-
 use rusqlite::{OptionalExtension, params};
 
 use super::Sqlite;

@@ -2,14 +2,14 @@
 //! across every process on the file.
 
 use async_trait::async_trait;
-
 use rusqlite::{OptionalExtension, params};
 
 use super::Sqlite;
 use crate::store::Result;
 use crate::store::StoreError;
-use crate::store::stream_tickets::StreamTicketStore;
-use crate::store::stream_tickets::{MAX_LIVE_PER_USER, NewStreamTicket, TicketBinding};
+use crate::store::stream_tickets::{
+    MAX_LIVE_PER_USER, NewStreamTicket, StreamTicketStore, TicketBinding,
+};
 
 #[async_trait]
 impl StreamTicketStore for Sqlite {

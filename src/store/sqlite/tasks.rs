@@ -2,18 +2,16 @@
 //! so the caller can publish exactly what was committed.
 
 use async_trait::async_trait;
-
 use rusqlite::{Row, Transaction, params};
 
 use super::{Sqlite, events::insert_event};
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task, Timestamp, User};
-use crate::store::tasks::TASK_COLUMNS;
-use crate::store::tasks::TaskStore;
 use crate::store::tasks::{
     IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check, like_pattern, order_by,
     write_task,
 };
+use crate::store::tasks::{TASK_COLUMNS, TaskStore};
 use crate::store::{Result, StoreError};
 
 fn json_error(e: serde_json::Error) -> StoreError {

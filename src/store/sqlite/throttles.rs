@@ -9,8 +9,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::Sqlite;
 use crate::store::Result;
-use crate::store::throttles::ThrottleStore;
-use crate::store::throttles::{Counted, retry_after};
+use crate::store::throttles::{Counted, ThrottleStore, retry_after};
 
 #[async_trait]
 impl ThrottleStore for Sqlite {

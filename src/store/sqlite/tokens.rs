@@ -1,13 +1,11 @@
 //! Refresh tokens: rotation, grace-window replay and family revocation.
 
 use async_trait::async_trait;
-
 use rusqlite::{OptionalExtension, params};
 
 use super::Sqlite;
 use crate::store::Result;
-use crate::store::tokens::{Issue, TokenStore};
-use crate::store::tokens::{NewRefresh, Rotation};
+use crate::store::tokens::{Issue, NewRefresh, Rotation, TokenStore};
 
 #[async_trait]
 impl TokenStore for Sqlite {

@@ -1,7 +1,6 @@
 //! Accounts.
 
 use async_trait::async_trait;
-
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Sqlite, on_unique};
@@ -9,9 +8,7 @@ use crate::clock::now_timestamp;
 use crate::model::User;
 use crate::store::Result;
 use crate::store::purge::TOMBSTONE_SQL;
-use crate::store::users::ACCOUNT_COLUMNS;
-use crate::store::users::AccountStore;
-use crate::store::users::{Account, AccountUpdate};
+use crate::store::users::{ACCOUNT_COLUMNS, Account, AccountStore, AccountUpdate};
 
 fn account(r: &Row) -> rusqlite::Result<Account> {
     Ok(Account {
