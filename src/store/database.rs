@@ -194,3 +194,54 @@ impl Store {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(create: bool) -> Options {
+        Options {
+            pool_size: 1,
+            synchronous: Synchronous::Full,
+            create,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_database_reports_its_own_schema_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let db: Database = path.display().to_string().parse().unwrap();
+        assert_eq!(db.schema_version().await.unwrap(), None);
+        let missing = Store::open(&db, options(false)).await;
+        assert!(matches!(missing, Err(StoreError::NotFound)));
+        assert!(!path.exists(), "not created without `create`");
+
+        let store = Store::open(&db, options(true)).await.unwrap();
+        let latest = sqlite::admin::latest_schema_version();
+        assert_eq!(store.backend_name(), "sqlite");
+        assert_eq!(db.latest_schema_version(), latest);
+        assert_eq!(store.latest_schema_version(), latest);
+        assert_eq!(store.schema_version().await.unwrap(), latest);
+        assert_eq!(db.schema_version().await.unwrap(), Some(latest));
+    }
+
+    #[test]
+    fn the_argument_says_which_backend() {
+        let pg: Database = "postgresql://u:hunter2@db.example/tl".parse().unwrap();
+        assert!(pg.file().is_none());
+        assert_eq!(
+            pg.latest_schema_version(),
+            postgres::admin::latest_schema_version()
+        );
+        assert!(!pg.to_string().contains("hunter2"), "{pg}");
+        assert!(!format!("{pg:?}").contains("hunter2"), "{pg:?}");
+        assert!(pg.same_as(&"postgresql://u:hunter2@db.example/tl".parse().unwrap()));
+
+        let file: Database = " t.db ".parse().unwrap();
+        assert_eq!(file.file(), Some(Path::new("t.db")));
+        assert!(file.same_as(&"t.db".parse().unwrap()));
+        assert!(!file.same_as(&pg));
+        assert!("".parse::<Database>().is_err());
+    }
+}

@@ -20,9 +20,10 @@
 //! every trait together, and [`Store`] holds one behind an `Arc<dyn Backend>`, chosen at
 //! run time in one place ([`Store::open`], from a [`Database`]); it derefs to the backend,
 //! so `store.create_task(…)` calls the trait's method (async traits through
-//! `async-trait`, so they stay usable as `dyn`). Adding a concern is one trait here, two
-//! backend files, and one line in [`Backend`]; a backend missing a method does not
-//! compile, and the error names the trait.
+//! `async-trait`, so they stay usable as `dyn`). Adding a concern is one trait (in a
+//! module of its own here), two backend files, and its name in [`Backend`] (the
+//! supertraits and the blanket impl) and in [`prelude`]; a backend missing a method does
+//! not compile, and the error names the trait.
 
 pub mod admin;
 pub mod api_tokens;
