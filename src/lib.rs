@@ -5,11 +5,12 @@
 //! Imports point down only. From the bottom, each module names only these of the crate:
 //!
 //! - `clock`, `model`, `redact`: nothing.
-//! - `store`: `clock`, `model`, `redact` (and `config::Database`, the backend chosen).
+//! - `store`: `clock`, `model`, `redact`.
 //! - `auth`, `hub`: `clock`, `model`, `store`. `throttle`: `clock`, `store`.
 //!   `metrics`: `store`.
 //! - `domain`: `auth`, `clock`, `hub`, `model`, `store`, `throttle`.
-//! - `config`: `redact`, and of `store` only `Synchronous`. `telemetry`: `config`.
+//! - `config`: `redact`, and of `store` only the types its flags name (`Database`,
+//!   `DatabaseUrl`, `Synchronous`). `telemetry`: `config`.
 //! - `state`: `auth`, `clock`, `config`, `domain`, `hub`, `metrics`, `store`, `throttle`
 //!   (the one place they are put together). `housekeeping`: `clock`, `state`.
 //! - `error`: `auth`, `domain`, `store` (it maps their errors to HTTP).

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use crate::auth::{self, jwt::Jwt};
 use crate::clock::new_secret;
-use crate::config::{Database, FailedLoginFloor, PublicUrl, ServeArgs};
+use crate::config::{FailedLoginFloor, PublicUrl, ServeArgs};
 use crate::hub::{self, Hub};
 use crate::metrics;
-use crate::store::Store;
+use crate::store::{self, Store};
 use crate::throttle;
 
 /// Limits and knobs the handlers read.
@@ -100,17 +100,19 @@ impl AppState {
     /// Opens the database (`--database-url`'s PostgreSQL, else the `--db` SQLite file) and
     /// loads (or creates) the signing secret.
     pub async fn build(args: &ServeArgs) -> Result<AppState, Box<dyn std::error::Error>> {
-        let (pool_size, synchronous) = (args.pool_size, args.synchronous);
-        let store = match args.database() {
-            Database::Postgres(url) => Store::connect_postgres(url.expose(), pool_size).await?,
-            Database::Sqlite(db) => {
-                tokio::task::spawn_blocking(move || Store::open(&db, pool_size, synchronous))
-                    .await??
-            }
+        let options = store::Options {
+            pool_size: args.pool_size,
+            synchronous: args.synchronous,
+            create: true,
         };
+        let store = Store::open(&args.database(), options).await?;
         let secret = match &args.jwt_secret {
             Some(s) => s.0.clone(),
-            None => store.setting_or_insert("jwt_secret", new_secret).await?,
+            None => {
+                store
+                    .setting_or_insert("jwt_secret", Box::new(new_secret))
+                    .await?
+            }
         };
         // Made on the database's first start, so every database has one.
         let database_id = store.database_id().await?;

@@ -5,20 +5,17 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use super::Fail;
-use crate::config::Database;
 use crate::config::commands::BackupArgs;
 use crate::store::admin::{self, BackupPacing, BackupProgress};
 
 pub(super) async fn run(args: BackupArgs) -> Result<(), Fail> {
-    let src = match args.db.database() {
-        Database::Sqlite(path) => path,
-        Database::Postgres(url) => {
-            return Err(Fail(format!(
-                "`tasklane backup` copies a SQLite file, and {url} is PostgreSQL: back it up \
-                 with `pg_dump` (e.g. `pg_dump --format=custom --file=tasklane.dump \
-                 \"$TASKLANE_DATABASE_URL\"`), or copy it to a SQLite file with `tasklane copy`"
-            )));
-        }
+    let db = args.db.database();
+    let Some(src) = db.file().map(Path::to_path_buf) else {
+        return Err(Fail(format!(
+            "`tasklane backup` copies a SQLite file, and {db} is PostgreSQL: back it up \
+             with `pg_dump` (e.g. `pg_dump --format=custom --file=tasklane.dump \
+             \"$TASKLANE_DATABASE_URL\"`), or copy it to a SQLite file with `tasklane copy`"
+        )));
     };
     if !src.is_file() {
         return Err(Fail(format!(

@@ -6,23 +6,22 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{Fail, open_store, show, table};
-use crate::config::Database;
 use crate::config::commands::CopyArgs;
 use crate::store::StoreError;
+use crate::store::admin;
 use crate::store::copy::{self, Progress};
-use crate::store::sqlite::admin;
 
 pub(super) async fn run(args: CopyArgs) -> Result<(), Fail> {
     let (from, to) = (args.from, args.to);
-    if same(&from, &to) {
+    if from.same_as(&to) {
         return Err(Fail(format!("{from} is both the source and the target")));
     }
     let source = open_store(&from, false).await?;
     // A SQLite target made here is removed again if the copy fails.
-    let made = match &to {
-        Database::Sqlite(path) => (!path.exists()).then(|| path.clone()),
-        Database::Postgres(_) => None,
-    };
+    let made = to
+        .file()
+        .filter(|path| !path.exists())
+        .map(Path::to_path_buf);
     let target = match open_store(&to, true).await {
         Ok(t) => t,
         Err(e) => {
@@ -49,7 +48,7 @@ pub(super) async fn run(args: CopyArgs) -> Result<(), Fail> {
         }
     };
     let mut integrity = String::new();
-    if let Database::Sqlite(path) = &to {
+    if let Some(path) = to.file() {
         let problems = admin::integrity_check(path)?;
         if problems != ["ok"] {
             return Err(Fail(format!(
@@ -83,17 +82,6 @@ pub(super) async fn run(args: CopyArgs) -> Result<(), Fail> {
          SHA-256 of its rows){integrity}"
     );
     Ok(())
-}
-
-/// The same file (by its canonical path) or the same URL.
-fn same(a: &Database, b: &Database) -> bool {
-    match (a, b) {
-        (Database::Sqlite(a), Database::Sqlite(b)) => {
-            a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
-        }
-        (Database::Postgres(a), Database::Postgres(b)) => a.expose() == b.expose(),
-        _ => false,
-    }
 }
 
 fn remove_made(path: Option<&Path>) {

@@ -1,30 +1,12 @@
 //! `tasklane migrate`: apply pending schema steps and say which.
 
 use super::{Fail, open_store};
-use crate::config::Database;
 use crate::config::commands::DbArgs;
-use crate::store::{admin, postgres};
 
 pub(super) async fn run(args: DbArgs) -> Result<(), Fail> {
     let db = args.database();
-    let (before, latest, created) = match &db {
-        Database::Sqlite(path) => {
-            let path = path.clone();
-            let before = tokio::task::spawn_blocking(move || admin::schema_version_of(&path))
-                .await
-                .map_err(|e| Fail(format!("reading the schema version failed: {e}")))??;
-            (
-                before,
-                admin::latest_schema_version(),
-                "new database created",
-            )
-        }
-        Database::Postgres(url) => (
-            postgres::schema_version_at(url.expose()).await?,
-            postgres::admin::latest_schema_version(),
-            "schema created",
-        ),
-    };
+    let before = db.schema_version().await?;
+    let latest = db.latest_schema_version();
     if let Some(v) = before
         && v > latest
     {
@@ -34,6 +16,10 @@ pub(super) async fn run(args: DbArgs) -> Result<(), Fail> {
     }
     let store = open_store(&db, true).await?;
     let after = store.schema_version().await?;
+    let created = match db.file() {
+        Some(_) => "new database created",
+        None => "schema created",
+    };
     let (from, note) = match before {
         None => (0, created),
         Some(v) if v == after => (v, "up to date"),

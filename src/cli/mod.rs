@@ -18,12 +18,11 @@ mod user;
 
 use std::process::ExitCode;
 
-use crate::config::Database;
 use crate::config::commands::{
     BackupArgs, CopyArgs, DbArgs, ImportDjangoArgs, TokenArgs, UserArgs,
 };
 use crate::domain::{DomainError, FieldErrors};
-use crate::store::{Store, StoreError, Synchronous};
+use crate::store::{Database, Options, Store, StoreError, Synchronous};
 
 /// A failure already worth a line on stderr.
 struct Fail(String);
@@ -98,33 +97,21 @@ pub async fn token(args: TokenArgs) -> ExitCode {
 /// otherwise leave an empty database behind and report "no such user". (A PostgreSQL
 /// database is never created: a missing one is the server's "does not exist" error.)
 async fn open_store(db: &Database, create: bool) -> Result<Store, Fail> {
-    match db {
-        Database::Postgres(url) => {
-            Store::connect_postgres(url.expose(), 2)
-                .await
-                .map_err(|e| match e {
-                    // It names the database by its URL without the password.
-                    StoreError::Other(m) | StoreError::Unavailable(m) => {
-                        Fail(format!("cannot open {m}"))
-                    }
-                    e => Fail(format!("cannot open {url}: {e}")),
-                })
+    let options = Options {
+        pool_size: 2,
+        synchronous: Synchronous::Full,
+        create,
+    };
+    Store::open(db, options).await.map_err(|e| match e {
+        StoreError::NotFound => Fail(format!(
+            "database {db} does not exist (set --db or TASKLANE_DB)"
+        )),
+        // A server's errors name the database by its URL without the password.
+        StoreError::Other(m) | StoreError::Unavailable(m) if db.file().is_none() => {
+            Fail(format!("cannot open {m}"))
         }
-        Database::Sqlite(path) => {
-            if !create && !path.exists() {
-                return Err(Fail(format!(
-                    "database {} does not exist (set --db or TASKLANE_DB)",
-                    path.display()
-                )));
-            }
-            let path = path.clone();
-            let shown = path.display().to_string();
-            tokio::task::spawn_blocking(move || Store::open(&path, 2, Synchronous::Full))
-                .await
-                .map_err(|e| Fail(format!("opening the database failed: {e}")))?
-                .map_err(|e| Fail(format!("cannot open {shown}: {e}")))
-        }
-    }
+        e => Fail(format!("cannot open {db}: {e}")),
+    })
 }
 
 /// A plain table: columns padded to their widest cell (in characters), two spaces apart,

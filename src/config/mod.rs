@@ -14,13 +14,14 @@ use clap::{Args, Parser, Subcommand};
 use crate::store::Synchronous;
 
 pub mod commands;
-mod database;
 mod public_url;
 pub mod reference;
 mod secret;
 mod synchronous;
 
-pub use database::{Database, DatabaseUrl};
+/// The database the flags name: the store defines it, and opens it.
+pub use crate::store::Database;
+pub use crate::store::DatabaseUrl;
 pub use public_url::{PublicUrl, normal_origin, valid_host};
 pub use secret::{Secret, SecretParser};
 
@@ -383,14 +384,14 @@ impl ServeArgs {
 impl ServeArgs {
     /// The database to serve: `--database-url` when given, else the `--db` file.
     pub fn database(&self) -> Database {
-        Database::of(&self.db, &self.database_url)
+        Database::chosen(&self.db, &self.database_url)
     }
 }
 
 impl commands::DbArgs {
     /// The database to work on: `--database-url` when given, else the `--db` file.
     pub fn database(&self) -> Database {
-        Database::of(&self.db, &self.database_url)
+        Database::chosen(&self.db, &self.database_url)
     }
 }
 

@@ -3,10 +3,12 @@
 //!
 //! A login checks the password against a snapshot of the account, then issues its tokens
 //! only if the account is still active at that snapshot's credentials generation, checked
-//! in the same write that stores the refresh token ([`Store::insert_refresh`]). A password
+//! in the same write that stores the refresh token ([`TokenStore::insert_refresh`]). A password
 //! change or deactivation that commits first makes the login fail (401); one that commits
 //! after it moves the generation on and revokes the token, so nothing the login got
 //! survives the change. Refreshing and logging out are in [`super::sessions`].
+//!
+//! [`TokenStore::insert_refresh`]: crate::store::tokens::TokenStore::insert_refresh
 
 use serde::{Deserialize, Serialize};
 

@@ -13,6 +13,8 @@
 //!
 //! Pages are kept per (user as shown, filters, order, limit, offset) in a cache bounded
 //! in bytes; the user's JSON is part of the key because it is part of every task.
+//!
+//! [`Store::event_seq`]: crate::store::tasks::TaskStore::event_seq
 
 use std::sync::Arc;
 

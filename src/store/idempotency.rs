@@ -2,7 +2,11 @@
 //! again. The key is checked, the task created and the response kept in one
 //! transaction, so concurrent requests with one key create one task.
 
-use crate::model::{Event, Task};
+use async_trait::async_trait;
+
+use super::Result;
+use super::tasks::NewTask;
+use crate::model::{Event, Task, User};
 
 /// What a keyed create did.
 #[derive(Debug)]
@@ -23,4 +27,16 @@ pub struct Key {
     pub now: f64,
     /// Keys created before this (unix seconds) no longer count.
     pub expired_before: f64,
+}
+
+/// Task creates under an idempotency key.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Creates a task once per idempotency key: the key is checked, the task created and
+    /// the response kept in one transaction, so a retry gets the first response and
+    /// concurrent requests with one key create one task.
+    async fn create_task_once(&self, owner: User, new: NewTask, key: Key) -> Result<Keyed>;
+
+    /// Forgets keys older than `before` (unix seconds), in short transactions.
+    async fn prune_idempotency_keys(&self, before: f64) -> Result<usize>;
 }

@@ -1,6 +1,6 @@
 //! Deleting an account without stalling anyone else's writes.
 //!
-//! An account is deleted in two stages. [`Store::delete_account`] is one short write: it
+//! An account is deleted in two stages. [`AccountStore::delete_account`] is one short write: it
 //! marks the account deleted (`users.deleted_at`), deactivates it (so none of its tokens
 //! works any more), moves its credentials generation on, and replaces its username and
 //! email with `deleted:<id>` (no registration can take that name: `:` is not allowed in
@@ -8,14 +8,14 @@
 //! in, refresh, be authenticated or be listed, and its name and email are free for a new
 //! registration. [`Store::purge_account`] then deletes what it owned — tokens first, then
 //! idempotency keys, events and tasks — as a series of short jobs
-//! ([`Store::purge_account_step`]), each deleting a bounded number of rows per statement
+//! ([`PurgeStore::purge_account_step`]), each deleting a bounded number of rows per statement
 //! and stopping at a time budget ([`SQLITE_PACE`], [`POSTGRES_PACE`]); the user row goes
 //! last, in a job of its own. Other writes run between the jobs: on SQLite's single
 //! writer a write waits for at most one job, however big the account; on PostgreSQL no
 //! transaction holds the account's rows for long.
 //!
 //! A purge cut short (the process stopped, the database went away) is resumed by
-//! housekeeping, which purges every account still marked ([`Store::deleted_accounts`])
+//! housekeeping, which purges every account still marked ([`PurgeStore::deleted_accounts`])
 //! when it starts and every minute.
 
 use std::collections::HashSet;
@@ -23,6 +23,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
+
+#[cfg(doc)]
+use super::users::AccountStore;
 use super::{Result, Store};
 
 /// How a backend paces a purge.
@@ -91,6 +95,24 @@ pub struct StallStats {
     pub create_lock_retries: u64,
 }
 
+/// Purging deleted accounts, one short job at a time ([`Store::purge_account`] runs the
+/// jobs).
+#[async_trait]
+pub trait PurgeStore: Send + Sync {
+    /// The accounts marked deleted and not purged yet, by id.
+    async fn deleted_accounts(&self) -> Result<Vec<i64>>;
+
+    /// One job of deleted account `user_id`'s purge: deletes its rows, the backend's
+    /// [`PurgeStore::purge_pace`]`.rows` per statement, until none is left or the next
+    /// statement would likely end past its `budget` (it takes as long as the slowest one
+    /// so far). A job that finds nothing left deletes the user row. An account not marked
+    /// deleted is left alone.
+    async fn purge_account_step(&self, user_id: i64) -> Result<PurgeStep>;
+
+    /// How this backend paces a purge ([`SQLITE_PACE`], [`POSTGRES_PACE`]).
+    fn purge_pace(&self) -> Pace;
+}
+
 /// The purges running in this process, and what they did.
 #[derive(Default)]
 pub(crate) struct Purges {
@@ -143,10 +165,7 @@ impl Store {
             if step.done {
                 return Ok(purged);
             }
-            let pause = match self.backend_name() {
-                "sqlite" => SQLITE_PACE.pause,
-                _ => POSTGRES_PACE.pause,
-            };
+            let pause = self.purge_pace().pause;
             if pause.is_zero() {
                 tokio::task::yield_now().await;
             } else {
@@ -173,7 +192,7 @@ impl Store {
 
     /// How long writes can have been held up, since start.
     pub fn stall_stats(&self) -> StallStats {
-        let (longest_job, create_lock_retries) = self.backend_stalls();
+        let (longest_job, create_lock_retries) = self.stalls();
         StallStats {
             longest_job,
             purge_jobs: self.purges.jobs.load(Ordering::Relaxed),

@@ -1,8 +1,10 @@
 //! Tasks as the store takes and gives them. Every change writes its outbox event in the
 //! same transaction and returns it, so the caller can publish exactly what was committed.
 
+use async_trait::async_trait;
+
 use super::{Result, StoreError};
-use crate::model::{Ordering, Task};
+use crate::model::{Event, Ordering, Task, User};
 
 /// A validated new task.
 #[derive(Clone, Debug)]
@@ -133,6 +135,42 @@ pub(crate) fn like_pattern(term: &str) -> String {
 /// The columns a task row is read from, in this order (both backends).
 pub(crate) const TASK_COLUMNS: &str =
     "id, title, description, completed, created_at, updated_at, version";
+
+/// Tasks: the owner's list, and each change with its outbox event.
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// One page of the owner's tasks as a JSON array, how many match in all, and the
+    /// owner's last event id, all from one snapshot: a stream resumed from that id misses
+    /// nothing the page does not show. The search is SQLite's `LIKE` on both backends
+    /// (ASCII letters fold, `%`, `_` and `\` in the term are literal, a missing
+    /// description is searched as empty), and the bytes are the same on both.
+    async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage>;
+
+    /// The user's last event id: it moves with every change to their tasks, in the same
+    /// transaction, so an unchanged value means an unchanged task list. A point read.
+    async fn event_seq(&self, user_id: i64) -> Result<i64>;
+
+    /// The owner's task `id` (`NotFound` for another user's).
+    async fn get_task(&self, owner: User, id: i64) -> Result<Task>;
+
+    /// Creates a task and its event, with the owner's next event id.
+    async fn create_task(&self, owner: User, new: NewTask) -> Result<(Task, Event)>;
+
+    /// Applies `changes` to the owner's task `id`; `updated_at` moves even when nothing
+    /// else does (as the original's empty PATCH did). With `if_match`, only if the task
+    /// is still at that version (else `Stale`).
+    async fn update_task(
+        &self,
+        owner: User,
+        id: i64,
+        changes: TaskChanges,
+        if_match: Option<IfMatch>,
+    ) -> Result<(Task, Event)>;
+
+    /// Deletes the owner's task `id`; the event carries the task as it was. With
+    /// `if_match`, only if the task is still at that version (else `Stale`).
+    async fn delete_task(&self, owner: User, id: i64, if_match: Option<IfMatch>) -> Result<Event>;
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,8 @@
 //! Accounts as the store takes and gives them.
 
+use async_trait::async_trait;
+
+use super::Result;
 use crate::model::User;
 
 /// A user with what login needs and the API never shows.
@@ -31,3 +34,57 @@ pub struct AccountUpdate {
 /// The columns an [`Account`] is read from, in this order (both backends).
 pub(crate) const ACCOUNT_COLUMNS: &str =
     "id, username, email, password_hash, is_active, credentials_generation";
+
+/// Accounts: creating, reading, changing and deleting them.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates an account. A taken username or email is `Conflict` naming the field
+    /// (callers check [`AccountStore::taken_account_fields`] first for complete messages;
+    /// this catches races).
+    async fn create_user(
+        &self,
+        username: String,
+        email: String,
+        password_hash: String,
+    ) -> Result<User>;
+
+    /// The account (not deleted) with this username.
+    async fn account_by_username(&self, username: String) -> Result<Option<Account>>;
+
+    /// The account (not deleted) with this id.
+    async fn account_by_id(&self, id: i64) -> Result<Option<Account>>;
+
+    /// Which of `username` and `email` (when given) another account than `except` (when
+    /// given: the account being edited) already uses, in field order. Emails compare
+    /// ignoring ASCII case. The write checks again; this is for complete error messages.
+    async fn taken_account_fields(
+        &self,
+        username: Option<String>,
+        email: Option<String>,
+        except: Option<i64>,
+    ) -> Result<Vec<&'static str>>;
+
+    /// Applies `update` to account `user_id` in one transaction; a new password also ends
+    /// every older credential. `Conflict` for a name or email another account took
+    /// meanwhile; `NotFound` when the account is gone.
+    async fn update_account(&self, user_id: i64, update: AccountUpdate, now: f64) -> Result<User>;
+
+    /// Replaces account `user_id`'s password hash with `new_hash` if it is still
+    /// `old_hash` (compare-and-set: a password set meanwhile wins), ending no credential:
+    /// the same password, stored anew (see [`crate::auth::password::needs_rehash`]). True
+    /// when it was replaced.
+    async fn upgrade_password_hash(
+        &self,
+        user_id: i64,
+        old_hash: String,
+        new_hash: String,
+    ) -> Result<bool>;
+
+    /// Deletes account `user_id` in one short write ([`super::purge`]): marks it deleted,
+    /// deactivates it, moves its credentials generation on and frees its username and
+    /// email (both become `deleted:<id>`). From its commit on the account cannot log in,
+    /// refresh or be authenticated. What it owned stays until
+    /// [`crate::store::Store::purge_account`] deletes it. False when there was no such
+    /// account, or it was deleted already.
+    async fn delete_account(&self, user_id: i64) -> Result<bool>;
+}

@@ -18,6 +18,8 @@
 //! What a client address counts as (`address_key`) is here; reading it from a request is
 //! HTTP, in `api::client_address`. The count of open streams per user is in `streams`
 //! (`StreamSlots`), and stays per process.
+//!
+//! [`Store::throttle_acquire`]: crate::store::throttles::ThrottleStore::throttle_acquire
 
 mod streams;
 
@@ -187,7 +189,7 @@ mod tests {
     use crate::store::Synchronous;
 
     fn store(dir: &tempfile::TempDir) -> Store {
-        Store::open(&dir.path().join("t.db"), 2, Synchronous::Normal).unwrap()
+        Store::open_sqlite(&dir.path().join("t.db"), 2, Synchronous::Normal).unwrap()
     }
 
     fn wait(r: Result<Attempt, ThrottleError>) -> u64 {

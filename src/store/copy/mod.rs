@@ -32,6 +32,7 @@ mod tables;
 
 use std::collections::BTreeMap;
 
+use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use super::{Result, Store, StoreError};
@@ -41,6 +42,23 @@ pub use summary::{Summary, summarize};
 pub use tables::{
     Kind, SETTINGS, SettingRow, TABLES, TASKS, Table, TaskRow, USERS, UserRow, describe,
 };
+
+/// What `tasklane copy` asks of each side.
+#[async_trait]
+pub trait CopyStore: Send + Sync {
+    /// Every table of the database (but the backend's own) and its columns.
+    async fn copy_columns(&self) -> Result<Vec<(String, Vec<String>)>>;
+
+    /// The row count of each table in [`TABLES`].
+    async fn copy_counts(&self) -> Result<Vec<u64>>;
+
+    /// Sends every table's rows, read in one snapshot (see [`Chunk`]).
+    async fn export(&self, tx: mpsc::Sender<Chunk>) -> Result<()>;
+
+    /// Writes what `rx` brings into this (empty) database in one transaction, committed
+    /// (and synced) only once the source has sent everything.
+    async fn import(&self, rx: mpsc::Receiver<Chunk>, target: Target) -> Result<()>;
+}
 
 /// What a target must hold for an import to go ahead (checked in its transaction).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

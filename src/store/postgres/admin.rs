@@ -2,10 +2,11 @@
 //! database. They run next to live servers on the same database: every write is one
 //! short transaction that locks the user row first, like the server's.
 
+use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 
 use super::{MIGRATIONS, Postgres};
-use crate::store::admin::{AccountChange, AccountSummary, Ended};
+use crate::store::admin::{AccountChange, AccountSummary, AdminStore, Ended};
 use crate::store::{Result, StoreError};
 
 /// The schema version this binary migrates PostgreSQL databases to.
@@ -13,9 +14,13 @@ pub fn latest_schema_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
-impl Postgres {
-    /// Every account, by id.
-    pub async fn list_accounts(&self) -> Result<Vec<AccountSummary>> {
+#[async_trait]
+impl AdminStore for Postgres {
+    fn latest_schema_version(&self) -> i64 {
+        latest_schema_version()
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<AccountSummary>> {
         let c = self.client().await?;
         c.query(
             "SELECT id, username, email, is_active FROM users
@@ -35,8 +40,7 @@ impl Postgres {
         .collect()
     }
 
-    /// Whether any account (not deleted) exists.
-    pub async fn any_account(&self) -> Result<bool> {
+    async fn any_account(&self) -> Result<bool> {
         let c = self.client().await?;
         Ok(c.query_one(
             "SELECT EXISTS (SELECT 1 FROM users WHERE deleted_at IS NULL)",
@@ -46,17 +50,16 @@ impl Postgres {
         .try_get(0)?)
     }
 
-    /// How many migration steps have been applied.
-    pub async fn schema_version(&self) -> Result<i64> {
+    // The rows of `tasklane_migrations`.
+    async fn schema_version(&self) -> Result<i64> {
         let c = self.client().await?;
         Ok(c.query_one("SELECT count(*) FROM tasklane_migrations", &[])
             .await?
             .try_get(0)?)
     }
 
-    /// Replaces the password of `username` and ends every older credential (see
-    /// [`end_credentials`]), in one transaction. `NotFound` for no such user.
-    pub async fn set_password_hash(
+    // See [`end_credentials`].
+    async fn set_password_hash(
         &self,
         username: String,
         password_hash: String,
@@ -83,10 +86,8 @@ impl Postgres {
         })
     }
 
-    /// Activates or deactivates `username`; deactivating also ends every credential (see
-    /// [`end_credentials`]), so reactivating does not bring old tokens back. `NotFound`
-    /// for no such user.
-    pub async fn set_account_active(
+    // See [`end_credentials`].
+    async fn set_account_active(
         &self,
         username: String,
         active: bool,

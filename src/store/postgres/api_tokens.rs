@@ -1,13 +1,15 @@
 //! Personal API tokens: stored as SHA-256 hashes, looked up by hash.
 
+use async_trait::async_trait;
 use tokio_postgres::Row;
 
 use super::Postgres;
 use crate::clock::now_timestamp;
 use crate::model::User;
 use crate::store::Result;
-use crate::store::api_tokens::API_TOKEN_COLUMNS;
-use crate::store::api_tokens::{ApiTokenRow, NewApiToken, TokenOwner};
+use crate::store::api_tokens::{
+    API_TOKEN_COLUMNS, ApiTokenRow, ApiTokenStore, NewApiToken, TokenOwner,
+};
 
 fn row(r: &Row) -> Result<ApiTokenRow> {
     let scopes: &str = r.try_get(3)?;
@@ -22,11 +24,11 @@ fn row(r: &Row) -> Result<ApiTokenRow> {
     })
 }
 
-impl Postgres {
-    /// Stores a new token for `user_id`. With a `generation` (a token a session asked
-    /// for), only if the account is still active at it, checked under the owner's row lock
-    /// (`FOR NO KEY UPDATE`, which a password change takes too) in the same transaction.
-    pub async fn create_api_token(
+#[async_trait]
+impl ApiTokenStore for Postgres {
+    // The generation is checked under the owner's row lock (`FOR NO KEY UPDATE`, which a
+    // password change takes too) in the same transaction.
+    async fn create_api_token(
         &self,
         user_id: i64,
         new: NewApiToken,
@@ -82,8 +84,7 @@ impl Postgres {
         }))
     }
 
-    /// The user's tokens that are not revoked, newest first.
-    pub async fn list_api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenRow>> {
+    async fn list_api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenRow>> {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(&format!(
@@ -94,8 +95,7 @@ impl Postgres {
         c.query(&stmt, &[&user_id]).await?.iter().map(row).collect()
     }
 
-    /// Revokes the user's token `id`; false when there is no such live token.
-    pub async fn revoke_api_token(&self, user_id: i64, id: i64) -> Result<bool> {
+    async fn revoke_api_token(&self, user_id: i64, id: i64) -> Result<bool> {
         let c = self.client().await?;
         let n = c
             .execute(
@@ -108,11 +108,7 @@ impl Postgres {
         Ok(n == 1)
     }
 
-    /// The live token with this hash and its active owner, and whether its `last_used_at`
-    /// is more than a minute old (then [`Store::touch_api_token`] it).
-    ///
-    /// [`Store::touch_api_token`]: crate::store::Store::touch_api_token
-    pub async fn api_token_owner(
+    async fn api_token_owner(
         &self,
         token_hash: String,
         now: i64,
@@ -149,8 +145,7 @@ impl Postgres {
         )))
     }
 
-    /// Records that token `id` was just used.
-    pub async fn touch_api_token(&self, id: i64) -> Result<()> {
+    async fn touch_api_token(&self, id: i64) -> Result<()> {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
@@ -160,8 +155,7 @@ impl Postgres {
         Ok(())
     }
 
-    /// Whether token `id` still works (not revoked or expired, owner active).
-    pub async fn api_token_live(&self, id: i64, now: i64) -> Result<bool> {
+    async fn api_token_live(&self, id: i64, now: i64) -> Result<bool> {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(

@@ -2,6 +2,8 @@
 //! in one `REPEATABLE READ` snapshot, the target written with binary `COPY` in one
 //! transaction.
 
+use async_trait::async_trait;
+
 use std::pin::pin;
 
 use futures_util::TryStreamExt;
@@ -11,12 +13,13 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::Postgres;
-use crate::store::copy::{Cell, Chunk, Chunker, Kind, TABLES, Table, Target, abandoned};
+use crate::store::copy::{Cell, Chunk, Chunker, CopyStore, Kind, TABLES, Table, Target, abandoned};
 use crate::store::{Result, StoreError};
 
-impl Postgres {
-    /// Every table of the schema we live in (but the migrations' record) and its columns.
-    pub async fn copy_columns(&self) -> Result<Vec<(String, Vec<String>)>> {
+#[async_trait]
+impl CopyStore for Postgres {
+    // Every table of the schema we live in but the migrations' record.
+    async fn copy_columns(&self) -> Result<Vec<(String, Vec<String>)>> {
         let c = self.client().await?;
         let rows = c
             .query(
@@ -32,14 +35,12 @@ impl Postgres {
             .collect()
     }
 
-    /// The row count of every table in [`TABLES`].
-    pub async fn copy_counts(&self) -> Result<Vec<u64>> {
+    async fn copy_counts(&self) -> Result<Vec<u64>> {
         let c = self.client().await?;
         counts(&c).await
     }
 
-    /// Sends every table's rows, read in one snapshot (see [`Chunk`]).
-    pub async fn export(&self, tx: mpsc::Sender<Chunk>) -> Result<()> {
+    async fn export(&self, tx: mpsc::Sender<Chunk>) -> Result<()> {
         let mut c = self.client().await?;
         let snapshot = c
             .build_transaction()
@@ -96,9 +97,7 @@ impl Postgres {
         Ok(())
     }
 
-    /// Writes what `rx` brings into this (empty) database in one transaction, committed
-    /// only once the source has sent everything.
-    pub async fn import(&self, mut rx: mpsc::Receiver<Chunk>, target: Target) -> Result<()> {
+    async fn import(&self, mut rx: mpsc::Receiver<Chunk>, target: Target) -> Result<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         // Nobody writes the tables while we fill them (a server started on the target

@@ -2,21 +2,21 @@
 //! read back by the stream to replay what a client missed, and pruned after the
 //! retention window.
 
+use async_trait::async_trait;
+
 use super::{PRUNE_LOCK, Postgres};
 use crate::model::{Action, Event};
-use crate::store::events::EventCursor;
+use crate::store::events::{EventCursor, EventStore};
 use crate::store::purge::POSTGRES_PACE;
 use crate::store::{Result, StoreError};
 
-impl Postgres {
-    /// The user's events with id greater than `since`, oldest first: at most `limit`, and
-    /// no more once their JSON adds up to `max_bytes` (but always at least one).
-    ///
-    /// The server already leaves out the events that start past `max_bytes` (a running
-    /// sum of the tasks' sizes, which it reads without fetching them), so a replay of
-    /// large events costs about `max_bytes`, not `limit` of them; the exact cut, on the
-    /// events' own JSON, is made here, as SQLite's does.
-    pub async fn events_after(
+#[async_trait]
+impl EventStore for Postgres {
+    // The server already leaves out the events that start past `max_bytes` (a running
+    // sum of the tasks' sizes, which it reads without fetching them), so a replay of
+    // large events costs about `max_bytes`, not `limit` of them; the exact cut, on the
+    // events' own JSON, is made here, as SQLite's does.
+    async fn events_after(
         &self,
         user_id: i64,
         since: i64,
@@ -56,7 +56,7 @@ impl Postgres {
         Ok(out)
     }
 
-    pub async fn event_cursor(&self, user_id: i64) -> Result<EventCursor> {
+    async fn event_cursor(&self, user_id: i64) -> Result<EventCursor> {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached("SELECT event_seq, events_pruned_through FROM users WHERE id = $1")
@@ -71,17 +71,14 @@ impl Postgres {
         })
     }
 
-    /// Deletes events older than `cutoff` (an API timestamp), remembering per user how far
-    /// the history was cut so that a stale `since` gets a reset, never a silent gap.
-    ///
-    /// One pruner at a time across hosts (an advisory lock; a sweep that finds another
-    /// running does nothing). It goes oldest first, in short transactions of at most
-    /// [`POSTGRES_PACE`]`.rows` events each: each locks the rows of the users concerned in
-    /// id order before touching their events (the order every writer keeps), skipping a
-    /// user another transaction holds (their events wait for the next sweep, and no
-    /// user's writes wait for the pruner long), then deletes those users' events and
-    /// records the cut in one statement, so both see the same rows.
-    pub async fn prune_events(&self, cutoff: String) -> Result<usize> {
+    // One pruner at a time across hosts (an advisory lock; a sweep that finds another
+    // running does nothing). It goes oldest first, in short transactions of at most
+    // [`POSTGRES_PACE`]`.rows` events each: each locks the rows of the users concerned in
+    // id order before touching their events (the order every writer keeps), skipping a
+    // user another transaction holds (their events wait for the next sweep, and no
+    // user's writes wait for the pruner long), then deletes those users' events and
+    // records the cut in one statement, so both see the same rows.
+    async fn prune_events(&self, cutoff: String) -> Result<usize> {
         let mut c = self.client().await?;
         let mut total = 0;
         loop {

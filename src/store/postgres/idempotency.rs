@@ -4,16 +4,19 @@
 //! request with the same key, on any host, waits for the first to commit and then finds
 //! its key, so concurrent requests with one key create one task.
 
+use async_trait::async_trait;
+
 use super::Postgres;
 use super::tasks::{insert_task, next_event_id_for_create};
 use crate::model::User;
-use crate::store::idempotency::{Key, Keyed};
+use crate::store::idempotency::{IdempotencyStore, Key, Keyed};
 use crate::store::purge::POSTGRES_PACE;
 use crate::store::tasks::NewTask;
 use crate::store::{Result, StoreError};
 
-impl Postgres {
-    pub async fn create_task_once(&self, owner: User, new: NewTask, key: Key) -> Result<Keyed> {
+#[async_trait]
+impl IdempotencyStore for Postgres {
+    async fn create_task_once(&self, owner: User, new: NewTask, key: Key) -> Result<Keyed> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         let user_id = owner.id;
@@ -68,10 +71,9 @@ impl Postgres {
         Ok(Keyed::Created(task, event))
     }
 
-    /// Forgets keys older than `before` (unix seconds), [`POSTGRES_PACE`]`.rows` per
-    /// statement (each its own short transaction). Rows another transaction holds are left
-    /// for the next sweep.
-    pub async fn prune_idempotency_keys(&self, before: f64) -> Result<usize> {
+    // [`POSTGRES_PACE`]`.rows` per statement (each its own short transaction). Rows
+    // another transaction holds are left for the next sweep.
+    async fn prune_idempotency_keys(&self, before: f64) -> Result<usize> {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(

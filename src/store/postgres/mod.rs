@@ -26,6 +26,7 @@ mod copy;
 mod create_group_commit;
 mod event_seq_reads;
 mod events;
+mod health;
 mod idempotency;
 mod pgpass;
 mod purge;
@@ -40,7 +41,6 @@ mod users;
 
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
@@ -272,39 +272,6 @@ impl Postgres {
     /// Counts a write committed on its own (one statement outside a transaction).
     fn committed(&self) {
         self.counts.add(1, 1);
-    }
-
-    /// Write transactions committed by this process, and the writes they carried (one
-    /// each, except task creates, which group-commit: [`create_group_commit`]).
-    pub fn write_stats(&self) -> (u64, u64) {
-        (
-            self.counts.commits.load(Ordering::Relaxed),
-            self.counts.writes.load(Ordering::Relaxed),
-        )
-    }
-
-    /// The longest purge transaction, and the creates put back in the queue because their
-    /// owner's row was locked ([`create_group_commit`]).
-    pub fn stalls(&self) -> (Duration, u64) {
-        (
-            Duration::from_micros(self.counts.longest_job_us.load(Ordering::Relaxed)),
-            self.counts.lock_retries.load(Ordering::Relaxed),
-        )
-    }
-
-    /// Connections in the pool, and how many of them are idle.
-    pub fn pool_state(&self) -> (u32, u32) {
-        let s = self.pool.status();
-        (
-            u32::try_from(s.size).unwrap_or(u32::MAX),
-            u32::try_from(s.available).unwrap_or(u32::MAX),
-        )
-    }
-
-    /// `SELECT 1`: the health check.
-    pub async fn ping(&self) -> Result<()> {
-        self.client().await?.simple_query("SELECT 1").await?;
-        Ok(())
     }
 
     /// Applies the pending migrations in one transaction, under an advisory lock held to

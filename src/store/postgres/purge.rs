@@ -8,11 +8,13 @@
 //! rows while it waits for the user row's lock (the order every writer keeps: the user
 //! row first).
 
+use async_trait::async_trait;
+
 use std::time::{Duration, Instant};
 
 use super::Postgres;
 use crate::store::Result;
-use crate::store::purge::{POSTGRES_PACE, PurgeStep};
+use crate::store::purge::{POSTGRES_PACE, Pace, PurgeStep, PurgeStore};
 
 /// What a deleted account owns, credentials first: each statement deletes up to `$2` of
 /// user `$1`'s rows, found through an index on `user_id` (or the primary key's prefix).
@@ -31,9 +33,13 @@ const PURGES: &[&str] = &[
          SELECT id FROM tasks WHERE user_id = $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)",
 ];
 
-impl Postgres {
-    /// The accounts marked deleted and not purged yet, by id.
-    pub async fn deleted_accounts(&self) -> Result<Vec<i64>> {
+#[async_trait]
+impl PurgeStore for Postgres {
+    fn purge_pace(&self) -> Pace {
+        POSTGRES_PACE
+    }
+
+    async fn deleted_accounts(&self) -> Result<Vec<i64>> {
         let c = self.client().await?;
         c.query(
             "SELECT id FROM users WHERE deleted_at IS NOT NULL ORDER BY id",
@@ -45,12 +51,8 @@ impl Postgres {
         .collect()
     }
 
-    /// One transaction of deleted account `user_id`'s purge: deletes its rows,
-    /// [`POSTGRES_PACE`]`.rows` per statement, until none is left or the next statement would
-    /// likely end past its `budget` (it takes as long as the slowest one so far).
-    /// A transaction that finds nothing left deletes the user row. An account not marked
-    /// deleted is left alone.
-    pub async fn purge_account_step(&self, user_id: i64) -> Result<PurgeStep> {
+    // One transaction.
+    async fn purge_account_step(&self, user_id: i64) -> Result<PurgeStep> {
         let mut c = self.client().await?;
         let started = Instant::now();
         let tx = c.transaction().await?;

@@ -1,19 +1,16 @@
 //! Server-wide settings kept in the database: the generated JWT secret and the
 //! database's identity.
 
+use async_trait::async_trait;
+
 use super::Postgres;
 use crate::store::Result;
+use crate::store::settings::{MakeSetting, SettingStore};
 
-impl Postgres {
-    /// Returns the value stored under `key`, first storing `make()` if there is none.
-    /// Safe against several hosts starting at once: the first insert wins
-    /// (`ON CONFLICT DO NOTHING` waits for a concurrent insert of the key to commit), and
-    /// every host then reads the value that won.
-    pub async fn setting_or_insert(
-        &self,
-        key: &'static str,
-        make: impl FnOnce() -> String + Send + 'static,
-    ) -> Result<String> {
+#[async_trait]
+impl SettingStore for Postgres {
+    // `ON CONFLICT DO NOTHING` waits for a concurrent insert of the key to commit.
+    async fn setting_or_insert(&self, key: &'static str, make: MakeSetting) -> Result<String> {
         let c = self.client().await?;
         let read = "SELECT value FROM settings WHERE key = $1";
         if let Some(r) = c.query_opt(read, &[&key]).await? {
@@ -31,8 +28,7 @@ impl Postgres {
         Ok(c.query_one(read, &[&key]).await?.try_get(0)?)
     }
 
-    /// The value of setting `key`, if set.
-    pub async fn setting(&self, key: &'static str) -> Result<Option<String>> {
+    async fn setting(&self, key: &'static str) -> Result<Option<String>> {
         let c = self.client().await?;
         Ok(
             c.query_opt("SELECT value FROM settings WHERE key = $1", &[&key])
@@ -42,10 +38,11 @@ impl Postgres {
         )
     }
 
-    /// This database's identity: 32 random hex characters, made the first time a server
-    /// starts on it and kept. Every host sharing the database sees the same id.
-    pub async fn database_id(&self) -> Result<String> {
-        self.setting_or_insert("database_id", || hex::encode(rand::random::<[u8; 16]>()))
-            .await
+    async fn database_id(&self) -> Result<String> {
+        self.setting_or_insert(
+            "database_id",
+            Box::new(|| hex::encode(rand::random::<[u8; 16]>())),
+        )
+        .await
     }
 }

@@ -1,16 +1,19 @@
 //! Stream tickets on PostgreSQL: one `DELETE … RETURNING` redeems a ticket, so one
 //! redemption wins across every host.
 
+use async_trait::async_trait;
+
 use super::Postgres;
-use crate::store::stream_tickets::{MAX_LIVE_PER_USER, NewStreamTicket, TicketBinding};
+use crate::store::stream_tickets::{
+    MAX_LIVE_PER_USER, NewStreamTicket, StreamTicketStore, TicketBinding,
+};
 use crate::store::{Result, StoreError};
 
-impl Postgres {
-    /// Stores a ticket, drops the user's expired ones and then its oldest past
-    /// [`MAX_LIVE_PER_USER`], under the user's row lock (the user row first, as every
-    /// write of a user's rows), so concurrent mints cannot overshoot the bound.
-    /// `NotFound` when the user is gone.
-    pub async fn create_stream_ticket(&self, new: NewStreamTicket, now: f64) -> Result<()> {
+#[async_trait]
+impl StreamTicketStore for Postgres {
+    // Under the user's row lock (the user row first, as every write of a user's rows),
+    // so concurrent mints cannot overshoot the bound.
+    async fn create_stream_ticket(&self, new: NewStreamTicket, now: f64) -> Result<()> {
         let b = &new.binding;
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
@@ -55,8 +58,7 @@ impl Postgres {
         self.commit(tx).await
     }
 
-    /// Spends the ticket with this hash if it is live at `now`, in one statement.
-    pub async fn redeem_stream_ticket(
+    async fn redeem_stream_ticket(
         &self,
         ticket_hash: String,
         now: f64,
@@ -83,9 +85,9 @@ impl Postgres {
         }))
     }
 
-    /// Deletes tickets that expired at or before `now`. Rows another transaction holds
-    /// are skipped (the next sweep takes them), so the sweep never waits.
-    pub async fn prune_stream_tickets(&self, now: f64) -> Result<usize> {
+    // Rows another transaction holds are skipped (the next sweep takes them), so the
+    // sweep never waits.
+    async fn prune_stream_tickets(&self, now: f64) -> Result<usize> {
         let c = self.client().await?;
         let gone = c
             .execute(

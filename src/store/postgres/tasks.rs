@@ -7,6 +7,7 @@
 //! host) run one after another, each seeing the last one's commit, and the ids they hand
 //! out are gapless and in commit order.
 
+use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use tokio_postgres::{IsolationLevel, Row, types::ToSql};
 
@@ -14,11 +15,11 @@ use super::Postgres;
 use super::create_group_commit::NewRow;
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task, Timestamp, User};
-use crate::store::tasks::TASK_COLUMNS;
 use crate::store::tasks::{
     IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check_if_match, like_pattern,
     order_by, write_task,
 };
+use crate::store::tasks::{TASK_COLUMNS, TaskStore};
 use crate::store::{Result, StoreError};
 
 fn task(r: &Row, owner: &User) -> Result<Task> {
@@ -170,16 +171,13 @@ fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
     write_task(out, &row, user_json)
 }
 
-impl Postgres {
-    /// One page of the owner's tasks as a JSON array, how many match in all, and the
-    /// owner's last event id, all from one `REPEATABLE READ` snapshot: a stream resumed
-    /// from that id misses nothing the page does not show.
-    ///
-    /// The search is SQLite's `LIKE`: `ILIKE` on `COLLATE "C"` text folds ASCII letters
-    /// only, `%`, `_` and `\` in the term are literal (`ESCAPE '\'`), and a missing
-    /// description is searched as empty. The array is written straight from the rows by
-    /// the same function as SQLite's, so the bytes are the same.
-    pub async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage> {
+#[async_trait]
+impl TaskStore for Postgres {
+    // One `REPEATABLE READ` snapshot. The search is SQLite's `LIKE`: `ILIKE` on
+    // `COLLATE "C"` text folds ASCII letters only, `%`, `_` and `\` in the term are literal
+    // (`ESCAPE '\'`), and a missing description is searched as empty. The array is written
+    // straight from the rows by the same function as SQLite's, so the bytes are the same.
+    async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage> {
         let mut c = self.client().await?;
         let tx = c
             .build_transaction()
@@ -255,17 +253,15 @@ impl Postgres {
         })
     }
 
-    /// The user's last event id: it moves with every change to their tasks, in the same
-    /// transaction, so an unchanged value means an unchanged task list. A point read,
-    /// sent with the others waiting at the time ([`super::event_seq_reads`]).
-    pub async fn event_seq(&self, user_id: i64) -> Result<i64> {
+    // Sent with the others waiting at the time ([`super::event_seq_reads`]).
+    async fn event_seq(&self, user_id: i64) -> Result<i64> {
         self.seq_reads()
             .read(user_id)
             .await?
             .ok_or(StoreError::NotFound)
     }
 
-    pub async fn get_task(&self, owner: User, id: i64) -> Result<Task> {
+    async fn get_task(&self, owner: User, id: i64) -> Result<Task> {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(&format!(
@@ -279,11 +275,11 @@ impl Postgres {
         task(&row, &owner)
     }
 
-    /// Through the group commit ([`super::create_group_commit`]): the owner's next event id, the task
-    /// and its event in one statement, committed with whatever other creates are
-    /// waiting. The event's copy of the task is the task's JSON with the id the insert
-    /// gave spliced in ([`json_after_id`]).
-    pub async fn create_task(&self, owner: User, new: NewTask) -> Result<(Task, Event)> {
+    // Through the group commit ([`super::create_group_commit`]): the owner's next event id, the task
+    // and its event in one statement, committed with whatever other creates are
+    // waiting. The event's copy of the task is the task's JSON with the id the insert
+    // gave spliced in ([`json_after_id`]).
+    async fn create_task(&self, owner: User, new: NewTask) -> Result<(Task, Event)> {
         let now = now_timestamp();
         let mut task = Task {
             id: 0,
@@ -329,9 +325,7 @@ impl Postgres {
         Ok((task, event))
     }
 
-    /// Applies `changes` to the owner's task `id`; `updated_at` moves even when nothing else
-    /// does (as the original's empty PATCH did).
-    pub async fn update_task(
+    async fn update_task(
         &self,
         owner: User,
         id: i64,
@@ -378,13 +372,7 @@ impl Postgres {
         Ok((task, event))
     }
 
-    /// Deletes the owner's task `id`; the event carries the task as it was.
-    pub async fn delete_task(
-        &self,
-        owner: User,
-        id: i64,
-        if_match: Option<IfMatch>,
-    ) -> Result<Event> {
+    async fn delete_task(&self, owner: User, id: i64, if_match: Option<IfMatch>) -> Result<Event> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         let seq = next_event_id(&tx, owner.id)

@@ -3,9 +3,11 @@
 //! one key — from any host — are counted one after another, and at most `max` get
 //! through.
 
+use async_trait::async_trait;
+
 use super::Postgres;
 use crate::store::Result;
-use crate::store::throttles::{Counted, retry_after};
+use crate::store::throttles::{Counted, ThrottleStore, retry_after};
 
 /// The advisory lock of one (scope, key): the two-number form, whose space is apart from
 /// the single-number locks migrations and pruning use.
@@ -18,8 +20,9 @@ fn lock_of(scope: &str, key: &[u8]) -> (i32, i32) {
     (scope_id, i32::from_le_bytes(first))
 }
 
-impl Postgres {
-    pub async fn throttle_acquire(
+#[async_trait]
+impl ThrottleStore for Postgres {
+    async fn throttle_acquire(
         &self,
         scope: &'static str,
         key: Vec<u8>,
@@ -58,7 +61,7 @@ impl Postgres {
         Ok(Counted::Allowed(now))
     }
 
-    pub async fn throttle_refund(&self, scope: &'static str, key: Vec<u8>, at: f64) -> Result<()> {
+    async fn throttle_refund(&self, scope: &'static str, key: Vec<u8>, at: f64) -> Result<()> {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(
@@ -72,7 +75,7 @@ impl Postgres {
         Ok(())
     }
 
-    pub async fn throttle_clear(&self, scope: &'static str, key: Vec<u8>) -> Result<()> {
+    async fn throttle_clear(&self, scope: &'static str, key: Vec<u8>) -> Result<()> {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached("DELETE FROM throttle_hits WHERE scope = $1 AND key = $2")
@@ -82,7 +85,7 @@ impl Postgres {
         Ok(())
     }
 
-    pub async fn prune_throttles(&self, before: f64, keep: u64) -> Result<usize> {
+    async fn prune_throttles(&self, before: f64, keep: u64) -> Result<usize> {
         let c = self.client().await?;
         let mut gone = c
             .execute("DELETE FROM throttle_hits WHERE at <= $1", &[&before])

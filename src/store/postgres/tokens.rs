@@ -8,26 +8,19 @@
 //! stores its refresh token under the same lock, after checking the account is still
 //! active at the credentials generation it verified the password against.
 
+use async_trait::async_trait;
+
 use super::Postgres;
 use crate::store::Result;
 use crate::store::purge::POSTGRES_PACE;
-use crate::store::tokens::{NewRefresh, Rotation};
+use crate::store::tokens::{Issue, NewRefresh, Rotation, TokenStore};
 
-impl Postgres {
-    /// Stores `token`, a new login's refresh token (it starts a family), only if its
-    /// account is still active at credentials generation `generation` (the one read with
-    /// the password hash just verified), in one transaction. The owner's row is locked
-    /// first (`FOR NO KEY UPDATE`, as a password change and a rotation lock it), so a
-    /// change is wholly before the check (which then fails: it is re-read as committed) or
-    /// wholly after the insert (and revokes the token). False when the account changed,
-    /// was deactivated or is gone. A token already stored (an adopted one, presented twice
-    /// at once) is left as it is.
-    pub async fn insert_refresh(
-        &self,
-        token: NewRefresh,
-        generation: i64,
-        now: i64,
-    ) -> Result<bool> {
+#[async_trait]
+impl TokenStore for Postgres {
+    // One transaction. The owner's row is locked first (`FOR NO KEY UPDATE`, as a
+    // password change and a rotation lock it), so a change is wholly before the check
+    // (which then fails: it is re-read as committed) or wholly after the insert.
+    async fn insert_refresh(&self, token: NewRefresh, generation: i64, now: i64) -> Result<bool> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         let stmt = tx
@@ -65,21 +58,14 @@ impl Postgres {
         Ok(true)
     }
 
-    /// Spends the refresh token `jti`, issued at credentials generation `generation`, and
-    /// stores its successor, all in one transaction; a token whose account has left that
-    /// generation is `Invalid`. `issue(user_id, generation)` signs the new pair and
-    /// returns it as JSON plus the new token's row.
-    pub async fn rotate_refresh<F>(
+    async fn rotate_refresh(
         &self,
         jti: String,
         generation: i64,
         now: f64,
         grace: f64,
-        issue: F,
-    ) -> Result<Rotation>
-    where
-        F: FnOnce(i64, i64) -> (String, NewRefresh) + Send + 'static,
-    {
+        issue: Issue,
+    ) -> Result<Rotation> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         // A token's owner never changes: read it, lock the owner, then the token.
@@ -163,10 +149,8 @@ impl Postgres {
         Ok(Rotation::Rotated(pair))
     }
 
-    /// Forgets the pairs kept for replay once their grace window has passed (spent before
-    /// `before`, unix seconds), so no usable JWT stays in the database. A cheap read first:
-    /// most sweeps find nothing. Rows another transaction holds are left for the next sweep.
-    pub async fn forget_successors(&self, before: f64) -> Result<usize> {
+    // Rows another transaction holds are left for the next sweep.
+    async fn forget_successors(&self, before: f64) -> Result<usize> {
         let c = self.client().await?;
         let any: bool = c
             .query_one(
@@ -199,8 +183,7 @@ impl Postgres {
         }
     }
 
-    /// Revokes the family of refresh token `jti` (logout). Returns whether it was known.
-    pub async fn revoke_refresh_family(&self, jti: String, now: f64) -> Result<bool> {
+    async fn revoke_refresh_family(&self, jti: String, now: f64) -> Result<bool> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         let row = tx

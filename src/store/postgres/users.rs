@@ -1,13 +1,13 @@
 //! Accounts.
 
+use async_trait::async_trait;
 use tokio_postgres::Row;
 
 use super::{Postgres, on_unique};
 use crate::clock::now_timestamp;
 use crate::model::User;
 use crate::store::purge::TOMBSTONE_SQL;
-use crate::store::users::ACCOUNT_COLUMNS;
-use crate::store::users::{Account, AccountUpdate};
+use crate::store::users::{ACCOUNT_COLUMNS, Account, AccountStore, AccountUpdate};
 use crate::store::{Result, StoreError};
 
 /// The unique constraints of `users` and the fields they guard.
@@ -29,10 +29,9 @@ fn account(r: &Row) -> Result<Account> {
     })
 }
 
-impl Postgres {
-    /// Creates an account. A taken username or email is `Conflict` naming the field
-    /// (callers check `taken_account_fields` first for complete messages; this catches races).
-    pub async fn create_user(
+#[async_trait]
+impl AccountStore for Postgres {
+    async fn create_user(
         &self,
         username: String,
         email: String,
@@ -60,7 +59,7 @@ impl Postgres {
         })
     }
 
-    pub async fn account_by_username(&self, username: String) -> Result<Option<Account>> {
+    async fn account_by_username(&self, username: String) -> Result<Option<Account>> {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(&format!(
@@ -74,7 +73,7 @@ impl Postgres {
             .transpose()
     }
 
-    pub async fn account_by_id(&self, id: i64) -> Result<Option<Account>> {
+    async fn account_by_id(&self, id: i64) -> Result<Option<Account>> {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(&format!(
@@ -88,11 +87,8 @@ impl Postgres {
             .transpose()
     }
 
-    /// Which of `username` and `email` (when given) another account than `except` (when
-    /// given: the account being edited) already uses, in field order. Emails compare
-    /// ignoring ASCII case, as the unique index on `lower(email)` does. The write checks
-    /// again; this is for complete error messages.
-    pub async fn taken_account_fields(
+    // Emails compare as the unique index on `lower(email)` does.
+    async fn taken_account_fields(
         &self,
         username: Option<String>,
         email: Option<String>,
@@ -124,16 +120,9 @@ impl Postgres {
         Ok(taken)
     }
 
-    /// Applies `update` to account `user_id` in one transaction; a new password also ends
-    /// every older credential ([`super::admin::end_credentials`]). `Conflict` for a name or
-    /// email another account took meanwhile; `NotFound` when the account is gone. The
-    /// `UPDATE` is the transaction's first statement: it locks the user row first.
-    pub async fn update_account(
-        &self,
-        user_id: i64,
-        update: AccountUpdate,
-        now: f64,
-    ) -> Result<User> {
+    // A new password ends the older credentials with [`super::admin::end_credentials`].
+    // The `UPDATE` is the transaction's first statement: it locks the user row first.
+    async fn update_account(&self, user_id: i64, update: AccountUpdate, now: f64) -> Result<User> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         let stmt = tx
@@ -169,12 +158,9 @@ impl Postgres {
         Ok(user)
     }
 
-    /// Replaces account `user_id`'s password hash with `new_hash` if it is still
-    /// `old_hash` (compare-and-set: a password set meanwhile wins), ending no credential:
-    /// the same password, stored anew (see [`crate::auth::password::needs_rehash`]). True
-    /// when it was replaced. One statement: the row lock orders it with a concurrent
-    /// password change, and the loser's condition no longer holds.
-    pub async fn upgrade_password_hash(
+    // One statement: the row lock orders it with a concurrent password change, and the
+    // loser's condition no longer holds.
+    async fn upgrade_password_hash(
         &self,
         user_id: i64,
         old_hash: String,
@@ -192,13 +178,10 @@ impl Postgres {
         Ok(n == 1)
     }
 
-    /// Deletes account `user_id` in one short statement (see [`crate::store::purge`]):
-    /// marks it deleted, deactivates it, moves its credentials generation on and frees
-    /// its username and email (both become `deleted:<id>`). Its rows are purged
-    /// afterwards, in transactions of their own. False when there was no such account, or
-    /// it was deleted already. The `UPDATE` locks the user row, after any write of the
-    /// account in progress (waiting at most the connection's `lock_timeout`).
-    pub async fn delete_account(&self, user_id: i64) -> Result<bool> {
+    // One statement. The `UPDATE` locks the user row, after any write of the account in
+    // progress (waiting at most the connection's `lock_timeout`); the purge runs in
+    // transactions of its own.
+    async fn delete_account(&self, user_id: i64) -> Result<bool> {
         let now = crate::clock::now_secs_f64();
         let c = self.client().await?;
         let stmt = c

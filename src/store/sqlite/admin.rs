@@ -4,6 +4,8 @@
 //! one short `BEGIN IMMEDIATE` transaction (through [`Sqlite::write`], queueing on the busy
 //! timeout), and the backup reads one WAL snapshot while the server keeps writing.
 
+use async_trait::async_trait;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::{BUSY_TIMEOUT, MIGRATIONS, Sqlite};
-use crate::store::admin::{AccountChange, AccountSummary, Ended};
+use crate::store::admin::{AccountChange, AccountSummary, AdminStore, Ended};
 use crate::store::{Result, StoreError};
 
 /// The schema version this binary migrates databases to.
@@ -19,9 +21,13 @@ pub fn latest_schema_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
-impl Sqlite {
-    /// Every account, by id.
-    pub async fn list_accounts(&self) -> Result<Vec<AccountSummary>> {
+#[async_trait]
+impl AdminStore for Sqlite {
+    fn latest_schema_version(&self) -> i64 {
+        latest_schema_version()
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<AccountSummary>> {
         self.run(|c| {
             let mut stmt = c.prepare(
                 "SELECT id, username, email, is_active FROM users
@@ -40,8 +46,7 @@ impl Sqlite {
         .await
     }
 
-    /// Whether any account (not deleted) exists.
-    pub async fn any_account(&self) -> Result<bool> {
+    async fn any_account(&self) -> Result<bool> {
         self.run(|c| {
             Ok(c.query_row(
                 "SELECT EXISTS (SELECT 1 FROM users WHERE deleted_at IS NULL)",
@@ -52,15 +57,14 @@ impl Sqlite {
         .await
     }
 
-    /// `PRAGMA user_version`.
-    pub async fn schema_version(&self) -> Result<i64> {
+    // `PRAGMA user_version`.
+    async fn schema_version(&self) -> Result<i64> {
         self.run(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
             .await
     }
 
-    /// Replaces the password of `username` and ends every older credential (see
-    /// [`end_credentials`]), in one transaction. `NotFound` for no such user.
-    pub async fn set_password_hash(
+    // See [`end_credentials`].
+    async fn set_password_hash(
         &self,
         username: String,
         password_hash: String,
@@ -87,10 +91,8 @@ impl Sqlite {
         .await
     }
 
-    /// Activates or deactivates `username`; deactivating also ends every credential (see
-    /// [`end_credentials`]), so reactivating does not bring old tokens back. `NotFound`
-    /// for no such user.
-    pub async fn set_account_active(
+    // See [`end_credentials`].
+    async fn set_account_active(
         &self,
         username: String,
         active: bool,

@@ -1,13 +1,15 @@
 //! Personal API tokens: stored as SHA-256 hashes, looked up by hash.
 
+use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::Sqlite;
 use crate::clock::now_timestamp;
 use crate::model::User;
 use crate::store::Result;
-use crate::store::api_tokens::API_TOKEN_COLUMNS;
-use crate::store::api_tokens::{ApiTokenRow, NewApiToken, TokenOwner};
+use crate::store::api_tokens::{
+    API_TOKEN_COLUMNS, ApiTokenRow, ApiTokenStore, NewApiToken, TokenOwner,
+};
 
 fn row(r: &Row) -> rusqlite::Result<ApiTokenRow> {
     let scopes: String = r.get(3)?;
@@ -22,11 +24,9 @@ fn row(r: &Row) -> rusqlite::Result<ApiTokenRow> {
     })
 }
 
-impl Sqlite {
-    /// Stores a new token for `user_id`. With a `generation` (a token a session asked
-    /// for), only if the account is still active at it, checked in the same write: a
-    /// password change is wholly before (`None`) or wholly after (and revokes the token).
-    pub async fn create_api_token(
+#[async_trait]
+impl ApiTokenStore for Sqlite {
+    async fn create_api_token(
         &self,
         user_id: i64,
         new: NewApiToken,
@@ -74,8 +74,7 @@ impl Sqlite {
         .await
     }
 
-    /// The user's tokens that are not revoked, newest first.
-    pub async fn list_api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenRow>> {
+    async fn list_api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenRow>> {
         self.run(move |c| {
             let sql = format!(
                 "SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ?1 AND revoked_at IS NULL
@@ -90,8 +89,7 @@ impl Sqlite {
         .await
     }
 
-    /// Revokes the user's token `id`; false when there is no such live token.
-    pub async fn revoke_api_token(&self, user_id: i64, id: i64) -> Result<bool> {
+    async fn revoke_api_token(&self, user_id: i64, id: i64) -> Result<bool> {
         self.write(move |tx| {
             let n = tx.execute(
                 "UPDATE api_tokens SET revoked_at = ?1
@@ -103,9 +101,7 @@ impl Sqlite {
         .await
     }
 
-    /// The live token with this hash and its active owner, and whether its `last_used_at`
-    /// is more than a minute old (then [`Store::touch_api_token`] it).
-    pub async fn api_token_owner(
+    async fn api_token_owner(
         &self,
         token_hash: String,
         now: i64,
@@ -140,11 +136,8 @@ impl Sqlite {
         })
         .await
     }
-}
 
-impl Sqlite {
-    /// Records that token `id` was just used.
-    pub async fn touch_api_token(&self, id: i64) -> Result<()> {
+    async fn touch_api_token(&self, id: i64) -> Result<()> {
         self.write(move |tx| {
             tx.prepare_cached("UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2")?
                 .execute(params![now_timestamp(), id])?;
@@ -153,8 +146,7 @@ impl Sqlite {
         .await
     }
 
-    /// Whether token `id` still works (not revoked or expired, owner active).
-    pub async fn api_token_live(&self, id: i64, now: i64) -> Result<bool> {
+    async fn api_token_live(&self, id: i64, now: i64) -> Result<bool> {
         self.run(move |c| {
             Ok(c.prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM api_tokens t JOIN users u ON u.id = t.user_id

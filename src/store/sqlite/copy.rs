@@ -1,15 +1,19 @@
 //! The SQLite side of `tasklane copy` (see [`crate::store::copy`]).
 
+use async_trait::async_trait;
 use rusqlite::types::Value;
 use tokio::sync::mpsc;
 
 use super::Sqlite;
-use crate::store::copy::{Cell, Chunk, Chunker, TABLES, Target, abandoned, cell_from_sqlite};
+use crate::store::copy::{
+    Cell, Chunk, Chunker, CopyStore, TABLES, Target, abandoned, cell_from_sqlite,
+};
 use crate::store::{Result, StoreError};
 
-impl Sqlite {
-    /// Every table (but SQLite's own) and its columns.
-    pub async fn copy_columns(&self) -> Result<Vec<(String, Vec<String>)>> {
+#[async_trait]
+impl CopyStore for Sqlite {
+    // Every table but SQLite's own.
+    async fn copy_columns(&self) -> Result<Vec<(String, Vec<String>)>> {
         self.run(|c| {
             let names: Vec<String> = c
                 .prepare(
@@ -31,13 +35,11 @@ impl Sqlite {
         .await
     }
 
-    /// The row count of every table in [`TABLES`].
-    pub async fn copy_counts(&self) -> Result<Vec<u64>> {
+    async fn copy_counts(&self) -> Result<Vec<u64>> {
         self.run(|c| counts(c)).await
     }
 
-    /// Sends every table's rows, read in one snapshot (see [`Chunk`]).
-    pub async fn export(&self, tx: mpsc::Sender<Chunk>) -> Result<()> {
+    async fn export(&self, tx: mpsc::Sender<Chunk>) -> Result<()> {
         self.run(move |c| {
             // A read transaction: every statement below sees the same snapshot, whatever
             // the server writes meanwhile.
@@ -87,9 +89,7 @@ impl Sqlite {
         .await
     }
 
-    /// Writes what `rx` brings into this (empty) database in one transaction, committed
-    /// (and synced) only once the source has sent everything.
-    pub async fn import(&self, mut rx: mpsc::Receiver<Chunk>, target: Target) -> Result<()> {
+    async fn import(&self, mut rx: mpsc::Receiver<Chunk>, target: Target) -> Result<()> {
         self.write(move |tx| {
             if let Some(why) = target.refusal(&counts(tx)?) {
                 return Err(StoreError::Other(why));

@@ -1,6 +1,8 @@
 //! The outbox: task events, written with the change they describe, read back by the
 //! stream to replay what a client missed, and pruned after the retention window.
 
+use async_trait::async_trait;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use rusqlite::{Transaction, params};
 use super::Sqlite;
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task};
-use crate::store::events::EventCursor;
+use crate::store::events::{EventCursor, EventStore};
 use crate::store::{Result, StoreError};
 
 /// Appends the event for `task` inside the caller's transaction, under the owner's next
@@ -33,10 +35,9 @@ pub(super) fn insert_event(tx: &Transaction, action: Action, task: &Task) -> Res
     Ok(Event::new(seq, task.user.id, action, &task_json, &at))
 }
 
-impl Sqlite {
-    /// The user's events with id greater than `since`, oldest first: at most `limit`, and
-    /// no more once their JSON adds up to `max_bytes` (but always at least one).
-    pub async fn events_after(
+#[async_trait]
+impl EventStore for Sqlite {
+    async fn events_after(
         &self,
         user_id: i64,
         since: i64,
@@ -74,7 +75,7 @@ impl Sqlite {
         .await
     }
 
-    pub async fn event_cursor(&self, user_id: i64) -> Result<EventCursor> {
+    async fn event_cursor(&self, user_id: i64) -> Result<EventCursor> {
         self.run(move |c| {
             Ok(c.prepare_cached(
                 "SELECT event_seq, events_pruned_through FROM users WHERE id = ?1",
@@ -89,11 +90,9 @@ impl Sqlite {
         .await
     }
 
-    /// Deletes events older than `cutoff` (an API timestamp), remembering per user how far
-    /// the history was cut so that a stale `since` gets a reset, never a silent gap. In
-    /// short writer jobs ([`Sqlite::sweep`]), oldest first; each records the cut of the
-    /// events it deletes.
-    pub async fn prune_events(&self, cutoff: String) -> Result<usize> {
+    // In short writer jobs ([`Sqlite::sweep`]), oldest first; each records the cut of
+    // the events it deletes.
+    async fn prune_events(&self, cutoff: String) -> Result<usize> {
         self.sweep(Arc::new(move |tx: &Transaction, limit: i64| {
             let gone: Vec<(i64, i64)> = tx
                 .prepare_cached(

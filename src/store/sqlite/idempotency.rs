@@ -2,6 +2,8 @@
 //! again. The key is checked, the task created and the response kept in one
 //! `BEGIN IMMEDIATE` transaction, so concurrent requests with one key create one task.
 
+use async_trait::async_trait;
+
 use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
@@ -10,11 +12,12 @@ use super::Sqlite;
 use super::tasks::insert_task;
 use crate::model::User;
 use crate::store::Result;
-use crate::store::idempotency::{Key, Keyed};
+use crate::store::idempotency::{IdempotencyStore, Key, Keyed};
 use crate::store::tasks::NewTask;
 
-impl Sqlite {
-    pub async fn create_task_once(&self, owner: User, new: NewTask, key: Key) -> Result<Keyed> {
+#[async_trait]
+impl IdempotencyStore for Sqlite {
+    async fn create_task_once(&self, owner: User, new: NewTask, key: Key) -> Result<Keyed> {
         self.write(move |tx| {
             let user_id = owner.id;
             let seen: Option<(String, u16, String, f64)> = tx
@@ -55,9 +58,8 @@ impl Sqlite {
         .await
     }
 
-    /// Forgets keys older than `before` (unix seconds), in short writer jobs
-    /// ([`Sqlite::sweep`]).
-    pub async fn prune_idempotency_keys(&self, before: f64) -> Result<usize> {
+    // In short writer jobs ([`Sqlite::sweep`]).
+    async fn prune_idempotency_keys(&self, before: f64) -> Result<usize> {
         self.sweep(Arc::new(move |tx: &rusqlite::Transaction, limit: i64| {
             Ok(tx
                 .prepare_cached(

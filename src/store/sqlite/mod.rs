@@ -18,6 +18,7 @@ pub mod admin;
 mod api_tokens;
 mod copy;
 mod events;
+mod health;
 mod idempotency;
 mod purge;
 mod settings;
@@ -30,7 +31,6 @@ mod users;
 mod writer;
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -173,35 +173,6 @@ impl Sqlite {
         F: FnOnce(&Transaction) -> Result<T> + Send + 'static,
     {
         self.writer.write(f).await
-    }
-
-    /// Transactions committed by this process's writer, and the writes they carried.
-    pub fn write_stats(&self) -> (u64, u64) {
-        let s = self.writer.stats();
-        (
-            s.commits.load(Ordering::Relaxed),
-            s.writes.load(Ordering::Relaxed),
-        )
-    }
-
-    /// The longest job the writer has run since start.
-    pub fn longest_job(&self) -> Duration {
-        Duration::from_micros(self.writer.stats().longest_job_us.load(Ordering::Relaxed))
-    }
-
-    /// Connections in the pool, and how many of them are idle.
-    pub fn pool_state(&self) -> (u32, u32) {
-        let s = self.pool.state();
-        (s.connections, s.idle_connections)
-    }
-
-    /// `SELECT 1`: the health check.
-    pub async fn ping(&self) -> Result<()> {
-        self.run(|c| {
-            c.query_row("SELECT 1", [], |_| Ok(()))?;
-            Ok(())
-        })
-        .await
     }
 }
 

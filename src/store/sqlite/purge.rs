@@ -1,13 +1,15 @@
 //! Purging a deleted account (see [`crate::store::purge`]) in writer jobs short enough
 //! that the writes queued behind one wait for little.
 
+use async_trait::async_trait;
+
 use std::time::{Duration, Instant};
 
 use rusqlite::params;
 
 use super::Sqlite;
 use crate::store::Result;
-use crate::store::purge::{PurgeStep, SQLITE_PACE};
+use crate::store::purge::{Pace, PurgeStep, PurgeStore, SQLITE_PACE};
 
 /// What a deleted account owns, credentials first: each statement deletes up to `?2` of
 /// user `?1`'s rows, found through an index on `user_id` (or the primary key's prefix).
@@ -26,9 +28,13 @@ const PURGES: &[&str] = &[
          SELECT id FROM tasks WHERE user_id = ?1 ORDER BY id LIMIT ?2)",
 ];
 
-impl Sqlite {
-    /// The accounts marked deleted and not purged yet, by id.
-    pub async fn deleted_accounts(&self) -> Result<Vec<i64>> {
+#[async_trait]
+impl PurgeStore for Sqlite {
+    fn purge_pace(&self) -> Pace {
+        SQLITE_PACE
+    }
+
+    async fn deleted_accounts(&self) -> Result<Vec<i64>> {
         self.run(|c| {
             let mut stmt =
                 c.prepare_cached("SELECT id FROM users WHERE deleted_at IS NOT NULL ORDER BY id")?;
@@ -38,12 +44,8 @@ impl Sqlite {
         .await
     }
 
-    /// One writer job of deleted account `user_id`'s purge: deletes its rows,
-    /// [`SQLITE_PACE`]`.rows` per statement, until none is left or the next statement would
-    /// likely end past its `budget` (it takes as long as the slowest one so far).
-    /// A job that finds nothing left deletes the user row. An account not marked deleted
-    /// is left alone.
-    pub async fn purge_account_step(&self, user_id: i64) -> Result<PurgeStep> {
+    // One writer job.
+    async fn purge_account_step(&self, user_id: i64) -> Result<PurgeStep> {
         self.write(move |tx| {
             let marked: bool = tx
                 .prepare_cached(

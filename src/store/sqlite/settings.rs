@@ -1,19 +1,16 @@
 //! Server-wide settings kept in the database: the generated JWT secret and the
 //! database's identity.
 
+use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use super::Sqlite;
 use crate::store::Result;
+use crate::store::settings::{MakeSetting, SettingStore};
 
-impl Sqlite {
-    /// Returns the value stored under `key`, first storing `make()` if there is none.
-    /// Safe against several processes starting at once: the first insert wins.
-    pub async fn setting_or_insert(
-        &self,
-        key: &'static str,
-        make: impl FnOnce() -> String + Send + 'static,
-    ) -> Result<String> {
+#[async_trait]
+impl SettingStore for Sqlite {
+    async fn setting_or_insert(&self, key: &'static str, make: MakeSetting) -> Result<String> {
         self.write(move |tx| {
             let existing: Option<String> = tx
                 .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
@@ -33,8 +30,7 @@ impl Sqlite {
         .await
     }
 
-    /// The value of setting `key`, if set.
-    pub async fn setting(&self, key: &'static str) -> Result<Option<String>> {
+    async fn setting(&self, key: &'static str) -> Result<Option<String>> {
         self.run(move |c| {
             Ok(
                 c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
@@ -46,11 +42,11 @@ impl Sqlite {
         .await
     }
 
-    /// This database's identity: 32 random hex characters, made the first time a server
-    /// starts on it and kept. Every process sharing the file sees the same id; another
-    /// deployment's database has another one (unless it was restored from a copy of this).
-    pub async fn database_id(&self) -> Result<String> {
-        self.setting_or_insert("database_id", || hex::encode(rand::random::<[u8; 16]>()))
-            .await
+    async fn database_id(&self) -> Result<String> {
+        self.setting_or_insert(
+            "database_id",
+            Box::new(|| hex::encode(rand::random::<[u8; 16]>())),
+        )
+        .await
     }
 }

@@ -1,17 +1,19 @@
 //! Stream tickets on SQLite: minted and redeemed on the writer, so one redemption wins
 //! across every process on the file.
 
+use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use super::Sqlite;
 use crate::store::Result;
 use crate::store::StoreError;
-use crate::store::stream_tickets::{MAX_LIVE_PER_USER, NewStreamTicket, TicketBinding};
+use crate::store::stream_tickets::{
+    MAX_LIVE_PER_USER, NewStreamTicket, StreamTicketStore, TicketBinding,
+};
 
-impl Sqlite {
-    /// Stores a ticket, drops the user's expired ones and then its oldest past
-    /// [`MAX_LIVE_PER_USER`]. `NotFound` when the user is gone.
-    pub async fn create_stream_ticket(&self, new: NewStreamTicket, now: f64) -> Result<()> {
+#[async_trait]
+impl StreamTicketStore for Sqlite {
+    async fn create_stream_ticket(&self, new: NewStreamTicket, now: f64) -> Result<()> {
         self.write(move |tx| {
             let b = &new.binding;
             let exists: bool = tx
@@ -49,11 +51,9 @@ impl Sqlite {
         .await
     }
 
-    /// Spends the ticket with this hash if it is live at `now`: one statement reads and
-    /// deletes it, so a second redemption (in any process) finds nothing. A ticket not
-    /// there at all is answered from a reader first, so made-up tickets never queue on the
-    /// writer.
-    pub async fn redeem_stream_ticket(
+    // A ticket not there at all is answered from a reader first, so made-up tickets
+    // never queue on the writer.
+    async fn redeem_stream_ticket(
         &self,
         ticket_hash: String,
         now: f64,
@@ -92,8 +92,7 @@ impl Sqlite {
         .await
     }
 
-    /// Deletes tickets that expired at or before `now`.
-    pub async fn prune_stream_tickets(&self, now: f64) -> Result<usize> {
+    async fn prune_stream_tickets(&self, now: f64) -> Result<usize> {
         self.write(move |tx| {
             Ok(tx
                 .prepare_cached("DELETE FROM stream_tickets WHERE expires_at <= ?1")?

@@ -1,16 +1,17 @@
 //! Tasks. Every change writes its outbox event in the same transaction and returns it,
 //! so the caller can publish exactly what was committed.
 
+use async_trait::async_trait;
 use rusqlite::{Row, Transaction, params};
 
 use super::{Sqlite, events::insert_event};
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task, Timestamp, User};
-use crate::store::tasks::TASK_COLUMNS;
 use crate::store::tasks::{
     IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check_if_match, like_pattern,
     order_by, write_task,
 };
+use crate::store::tasks::{TASK_COLUMNS, TaskStore};
 use crate::store::{Result, StoreError};
 
 fn json_error(e: serde_json::Error) -> StoreError {
@@ -89,15 +90,12 @@ fn fetch(tx: &Transaction, owner: &User, id: i64) -> Result<Task> {
         .query_row(params![id, owner.id], task(owner))?)
 }
 
-impl Sqlite {
-    /// One page of the owner's tasks as a JSON array, how many match in all, and the
-    /// owner's last event id, all from one snapshot: a stream resumed from that id misses
-    /// nothing the page does not show.
-    ///
-    /// The array is written straight from the rows (no `Task` values, no second pass):
-    /// the list is the hottest read, and this is byte for byte what serialising the
-    /// tasks would give.
-    pub async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage> {
+#[async_trait]
+impl TaskStore for Sqlite {
+    // The array is written straight from the rows (no `Task` values, no second pass):
+    // the list is the hottest read, and this is byte for byte what serialising the
+    // tasks would give.
+    async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage> {
         self.run(move |conn| {
             let c = conn.transaction()?;
             let mut filter = String::from("user_id = :user");
@@ -169,10 +167,8 @@ impl Sqlite {
         .await
     }
 
-    /// The user's last event id: it moves with every change to their tasks, in the same
-    /// transaction, so an unchanged value means an unchanged task list. A point read,
-    /// taken on the calling thread when a connection is idle.
-    pub async fn event_seq(&self, user_id: i64) -> Result<i64> {
+    // Taken on the calling thread when a connection is idle.
+    async fn event_seq(&self, user_id: i64) -> Result<i64> {
         fn read(c: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<i64> {
             c.prepare_cached("SELECT event_seq FROM users WHERE id = ?1 AND deleted_at IS NULL")?
                 .query_row([user_id], |r| r.get(0))
@@ -183,7 +179,7 @@ impl Sqlite {
         self.run(move |c| Ok(read(c, user_id)?)).await
     }
 
-    pub async fn get_task(&self, owner: User, id: i64) -> Result<Task> {
+    async fn get_task(&self, owner: User, id: i64) -> Result<Task> {
         self.run(move |c| {
             let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1 AND user_id = ?2");
             Ok(c.prepare_cached(&sql)?
@@ -192,13 +188,11 @@ impl Sqlite {
         .await
     }
 
-    pub async fn create_task(&self, owner: User, new: NewTask) -> Result<(Task, Event)> {
+    async fn create_task(&self, owner: User, new: NewTask) -> Result<(Task, Event)> {
         self.write(move |tx| insert_task(tx, owner, new)).await
     }
 
-    /// Applies `changes` to the owner's task `id`; `updated_at` moves even when nothing else
-    /// does (as the original's empty PATCH did).
-    pub async fn update_task(
+    async fn update_task(
         &self,
         owner: User,
         id: i64,
@@ -236,13 +230,7 @@ impl Sqlite {
         .await
     }
 
-    /// Deletes the owner's task `id`; the event carries the task as it was.
-    pub async fn delete_task(
-        &self,
-        owner: User,
-        id: i64,
-        if_match: Option<IfMatch>,
-    ) -> Result<Event> {
+    async fn delete_task(&self, owner: User, id: i64, if_match: Option<IfMatch>) -> Result<Event> {
         self.write(move |tx| {
             let task = fetch(tx, &owner, id)?;
             check_if_match(&task, if_match.as_ref())?;

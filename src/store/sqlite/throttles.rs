@@ -1,16 +1,19 @@
 //! Throttle counts on SQLite: each check-and-count is one write, so the single writer (and
 //! `BEGIN IMMEDIATE` across processes) makes it atomic.
 
+use async_trait::async_trait;
+
 use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
 
 use super::Sqlite;
 use crate::store::Result;
-use crate::store::throttles::{Counted, retry_after};
+use crate::store::throttles::{Counted, ThrottleStore, retry_after};
 
-impl Sqlite {
-    pub async fn throttle_acquire(
+#[async_trait]
+impl ThrottleStore for Sqlite {
+    async fn throttle_acquire(
         &self,
         scope: &'static str,
         key: Vec<u8>,
@@ -40,7 +43,7 @@ impl Sqlite {
         .await
     }
 
-    pub async fn throttle_refund(&self, scope: &'static str, key: Vec<u8>, at: f64) -> Result<()> {
+    async fn throttle_refund(&self, scope: &'static str, key: Vec<u8>, at: f64) -> Result<()> {
         self.write(move |tx| {
             let row: Option<i64> = tx
                 .prepare_cached(
@@ -57,7 +60,7 @@ impl Sqlite {
         .await
     }
 
-    pub async fn throttle_clear(&self, scope: &'static str, key: Vec<u8>) -> Result<()> {
+    async fn throttle_clear(&self, scope: &'static str, key: Vec<u8>) -> Result<()> {
         self.write(move |tx| {
             tx.prepare_cached("DELETE FROM throttle_hits WHERE scope = ?1 AND key = ?2")?
                 .execute(params![scope, key])?;
@@ -66,10 +69,9 @@ impl Sqlite {
         .await
     }
 
-    /// Deletes the counts at or before `before`, then, past `keep` rows (an attack from
-    /// very many addresses), the oldest: in short writer jobs ([`Sqlite::sweep`]). The
-    /// newest row past `keep` is found on a reader, and it goes with every older one.
-    pub async fn prune_throttles(&self, before: f64, keep: u64) -> Result<usize> {
+    // In short writer jobs ([`Sqlite::sweep`]). The newest row past `keep` is found on
+    // a reader, and it goes with every older one.
+    async fn prune_throttles(&self, before: f64, keep: u64) -> Result<usize> {
         let older_than = |cut: f64| {
             Arc::new(move |tx: &rusqlite::Transaction, limit: i64| {
                 Ok(tx

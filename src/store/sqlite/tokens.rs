@@ -1,25 +1,16 @@
 //! Refresh tokens: rotation, grace-window replay and family revocation.
 
+use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use super::Sqlite;
 use crate::store::Result;
-use crate::store::tokens::{NewRefresh, Rotation};
+use crate::store::tokens::{Issue, NewRefresh, Rotation, TokenStore};
 
-impl Sqlite {
-    /// Stores `token`, a new login's refresh token (it starts a family), only if its
-    /// account is still active at credentials generation `generation` (the one read with
-    /// the password hash just verified), in one write: the check and the insert are one
-    /// job of the single writer, so a password change or deactivation is wholly before it
-    /// (the check fails) or wholly after it (and revokes the token). False when the
-    /// account changed, was deactivated or is gone. A token already stored (an adopted
-    /// one, presented twice at once) is left as it is.
-    pub async fn insert_refresh(
-        &self,
-        token: NewRefresh,
-        generation: i64,
-        now: i64,
-    ) -> Result<bool> {
+#[async_trait]
+impl TokenStore for Sqlite {
+    // The check and the insert are one job of the single writer.
+    async fn insert_refresh(&self, token: NewRefresh, generation: i64, now: i64) -> Result<bool> {
         self.write(move |tx| {
             let current = tx
                 .prepare_cached(
@@ -43,21 +34,14 @@ impl Sqlite {
         .await
     }
 
-    /// Spends the refresh token `jti`, issued at credentials generation `generation`, and
-    /// stores its successor, all in one transaction; a token whose account has left that
-    /// generation is `Invalid`. `issue(user_id, generation)` signs the new pair and
-    /// returns it as JSON plus the new token's row.
-    pub async fn rotate_refresh<F>(
+    async fn rotate_refresh(
         &self,
         jti: String,
         generation: i64,
         now: f64,
         grace: f64,
-        issue: F,
-    ) -> Result<Rotation>
-    where
-        F: FnOnce(i64, i64) -> (String, NewRefresh) + Send + 'static,
-    {
+        issue: Issue,
+    ) -> Result<Rotation> {
         self.write(move |tx| {
             let row = tx
                 .prepare_cached(
@@ -120,10 +104,8 @@ impl Sqlite {
         .await
     }
 
-    /// Forgets the pairs kept for replay once their grace window has passed (spent before
-    /// `before`, unix seconds), so no usable JWT stays in the database. A cheap read first:
-    /// most sweeps find nothing and take no write lock.
-    pub async fn forget_successors(&self, before: f64) -> Result<usize> {
+    // The cheap read first takes no write lock.
+    async fn forget_successors(&self, before: f64) -> Result<usize> {
         let any = self
             .run(move |c| {
                 Ok(c.prepare_cached(
@@ -150,8 +132,7 @@ impl Sqlite {
         .await
     }
 
-    /// Revokes the family of refresh token `jti` (logout). Returns whether it was known.
-    pub async fn revoke_refresh_family(&self, jti: String, now: f64) -> Result<bool> {
+    async fn revoke_refresh_family(&self, jti: String, now: f64) -> Result<bool> {
         self.write(move |tx| {
             let family: Option<String> = tx
                 .query_row(

@@ -1,5 +1,6 @@
 //! Accounts.
 
+use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Sqlite, on_unique};
@@ -7,8 +8,7 @@ use crate::clock::now_timestamp;
 use crate::model::User;
 use crate::store::Result;
 use crate::store::purge::TOMBSTONE_SQL;
-use crate::store::users::ACCOUNT_COLUMNS;
-use crate::store::users::{Account, AccountUpdate};
+use crate::store::users::{ACCOUNT_COLUMNS, Account, AccountStore, AccountUpdate};
 
 fn account(r: &Row) -> rusqlite::Result<Account> {
     Ok(Account {
@@ -23,10 +23,9 @@ fn account(r: &Row) -> rusqlite::Result<Account> {
     })
 }
 
-impl Sqlite {
-    /// Creates an account. A taken username or email is `Conflict` naming the field
-    /// (callers check `taken_account_fields` first for complete messages; this catches races).
-    pub async fn create_user(
+#[async_trait]
+impl AccountStore for Sqlite {
+    async fn create_user(
         &self,
         username: String,
         email: String,
@@ -48,7 +47,7 @@ impl Sqlite {
         .await
     }
 
-    pub async fn account_by_username(&self, username: String) -> Result<Option<Account>> {
+    async fn account_by_username(&self, username: String) -> Result<Option<Account>> {
         self.run(move |c| {
             let sql = format!(
                 "SELECT {ACCOUNT_COLUMNS} FROM users WHERE username = ?1 AND deleted_at IS NULL"
@@ -60,7 +59,7 @@ impl Sqlite {
         .await
     }
 
-    pub async fn account_by_id(&self, id: i64) -> Result<Option<Account>> {
+    async fn account_by_id(&self, id: i64) -> Result<Option<Account>> {
         self.run(move |c| {
             let sql =
                 format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = ?1 AND deleted_at IS NULL");
@@ -70,13 +69,8 @@ impl Sqlite {
         })
         .await
     }
-}
 
-impl Sqlite {
-    /// Which of `username` and `email` (when given) another account than `except` (when
-    /// given: the account being edited) already uses, in field order. The write checks
-    /// again; this is for complete error messages.
-    pub async fn taken_account_fields(
+    async fn taken_account_fields(
         &self,
         username: Option<String>,
         email: Option<String>,
@@ -109,18 +103,9 @@ impl Sqlite {
         })
         .await
     }
-}
 
-impl Sqlite {
-    /// Applies `update` to account `user_id` in one transaction; a new password also ends
-    /// every older credential ([`super::admin::end_credentials`]). `Conflict` for a name or
-    /// email another account took meanwhile; `NotFound` when the account is gone.
-    pub async fn update_account(
-        &self,
-        user_id: i64,
-        update: AccountUpdate,
-        now: f64,
-    ) -> Result<User> {
+    // A new password ends the older credentials with [`super::admin::end_credentials`].
+    async fn update_account(&self, user_id: i64, update: AccountUpdate, now: f64) -> Result<User> {
         self.write(move |tx| {
             let user = tx
                 .query_row(
@@ -146,11 +131,7 @@ impl Sqlite {
         .await
     }
 
-    /// Replaces account `user_id`'s password hash with `new_hash` if it is still
-    /// `old_hash` (compare-and-set: a password set meanwhile wins), ending no credential:
-    /// the same password, stored anew (see [`crate::auth::password::needs_rehash`]). True
-    /// when it was replaced.
-    pub async fn upgrade_password_hash(
+    async fn upgrade_password_hash(
         &self,
         user_id: i64,
         old_hash: String,
@@ -168,12 +149,8 @@ impl Sqlite {
         .await
     }
 
-    /// Deletes account `user_id` in one short write (see [`crate::store::purge`]): marks
-    /// it deleted, deactivates it, moves its credentials generation on and frees its
-    /// username and email (both become `deleted:<id>`). Its rows are purged afterwards,
-    /// in jobs of their own. False when there was no such account, or it was deleted
-    /// already.
-    pub async fn delete_account(&self, user_id: i64) -> Result<bool> {
+    // One writer job; the purge runs in jobs of their own.
+    async fn delete_account(&self, user_id: i64) -> Result<bool> {
         let now = crate::clock::now_secs_f64();
         self.write(move |tx| {
             let sql = format!(

@@ -238,6 +238,7 @@ mod tests {
     use std::sync::mpsc as std_mpsc;
     use std::time::Duration;
 
+    use crate::store::health::HealthStore;
     use crate::store::sqlite::Sqlite as Store;
     use crate::store::{StoreError, Synchronous};
 

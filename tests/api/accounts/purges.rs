@@ -15,7 +15,7 @@ use crate::helpers::{
 async fn other_process(app: &TestApp) -> Store {
     match &app.args.database_url {
         Some(url) => Store::connect_postgres(url.expose(), 2).await.unwrap(),
-        None => Store::open(&app.db_path(), 2, Synchronous::Full).unwrap(),
+        None => Store::open_sqlite(&app.db_path(), 2, Synchronous::Full).unwrap(),
     }
 }
 

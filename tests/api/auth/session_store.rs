@@ -19,7 +19,7 @@ use crate::helpers::*;
 async fn another_store(app: &TestApp) -> Store {
     match &app.args.database_url {
         Some(url) => Store::connect_postgres(url.expose(), 4).await.unwrap(),
-        None => Store::open(&app.db_path(), 4, Synchronous::Full).unwrap(),
+        None => Store::open_sqlite(&app.db_path(), 4, Synchronous::Full).unwrap(),
     }
 }
 
@@ -258,7 +258,7 @@ async fn upgrading_keeps_ended_credentials_ended_on_sqlite() {
         c.pragma_update(None, "user_version", 3).unwrap();
         c.execute_batch(OLD_USERS).unwrap();
     }
-    let store = Store::open(&path, 2, Synchronous::Full).unwrap();
+    let store = Store::open_sqlite(&path, 2, Synchronous::Full).unwrap();
     assert_upgraded(&store).await;
 }
 

@@ -57,7 +57,7 @@ async fn migrate_prints_the_schema_version_before_and_after() {
             "schema created",
         ),
         None => (
-            tasklane::store::admin::latest_schema_version(),
+            tasklane::store::sqlite::admin::latest_schema_version(),
             vec![
                 "--db".to_owned(),
                 app.dir.path().join("fresh.db").display().to_string(),

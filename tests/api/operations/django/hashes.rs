@@ -214,7 +214,7 @@ async fn unusable_passwords_and_inactive_accounts_are_refused_like_wrong_passwor
 async fn another_store(app: &TestApp) -> Store {
     match &app.args.database_url {
         Some(url) => Store::connect_postgres(url.expose(), 2).await.unwrap(),
-        None => Store::open(&app.db_path(), 2, Synchronous::Full).unwrap(),
+        None => Store::open_sqlite(&app.db_path(), 2, Synchronous::Full).unwrap(),
     }
 }
 

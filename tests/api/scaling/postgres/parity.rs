@@ -96,10 +96,11 @@ async fn search_and_ordering_give_what_sqlite_gives() {
     let pg = Store::connect_postgres(&db.url, 2).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("parity.db");
-    let sqlite = tokio::task::spawn_blocking(move || Store::open(&path, 2, Synchronous::Full))
-        .await
-        .unwrap()
-        .unwrap();
+    let sqlite =
+        tokio::task::spawn_blocking(move || Store::open_sqlite(&path, 2, Synchronous::Full))
+            .await
+            .unwrap()
+            .unwrap();
     let titles_in = [
         "Straße ÄBC",
         "strasse abc",

@@ -300,10 +300,11 @@ async fn the_sweeps_give_what_sqlite_gives() {
     let pg = Store::connect_postgres(&db.url, 2).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sweeps.db");
-    let sqlite = tokio::task::spawn_blocking(move || Store::open(&path, 2, Synchronous::Full))
-        .await
-        .unwrap()
-        .unwrap();
+    let sqlite =
+        tokio::task::spawn_blocking(move || Store::open_sqlite(&path, 2, Synchronous::Full))
+            .await
+            .unwrap()
+            .unwrap();
     let expected = sweep_story(&sqlite).await;
     assert_eq!(expected[0], "pruned 5");
     assert_eq!(sweep_story(&pg).await, expected);

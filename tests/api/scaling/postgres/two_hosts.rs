@@ -381,6 +381,7 @@ async fn hosts_starting_at_once_migrate_once_and_a_newer_schema_is_refused() {
     for s in starts {
         let store = s.await.unwrap().expect("every host starts");
         assert_eq!(store.schema_version().await.unwrap(), latest);
+        assert_eq!(store.latest_schema_version(), latest);
         assert_eq!(store.backend_name(), "postgres");
     }
     let c = pg_connect(&db.url).await;
