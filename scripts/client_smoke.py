@@ -244,4 +244,7 @@ if __name__ == "__main__":
     except SmokeFailure as e:
         sys.exit(f"client_smoke: FAILED: {e}")
     except Exception as e:  # an exception inside the generated client is a failure too
+        import traceback
+
+        traceback.print_exc()
         sys.exit(f"client_smoke: FAILED with {type(e).__name__}: {e}")

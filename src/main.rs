@@ -17,6 +17,7 @@ async fn main() -> std::process::ExitCode {
                 | Command::Backup(_)
                 | Command::Migrate(_)
                 | Command::Token(_)
+                | Command::Project(_)
                 | Command::Copy(_)
                 | Command::ImportDjango(_)
         )
@@ -52,6 +53,7 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Backup(args)) => tasklane::cli::backup(args).await,
         Some(Command::Migrate(args)) => tasklane::cli::migrate(args).await,
         Some(Command::Token(args)) => tasklane::cli::token(args).await,
+        Some(Command::Project(args)) => tasklane::cli::project(args).await,
         Some(Command::Copy(args)) => tasklane::cli::copy(args).await,
         Some(Command::ImportDjango(args)) => tasklane::cli::import_django(args).await,
         _ => {

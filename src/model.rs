@@ -1,4 +1,5 @@
-//! The nouns shared by `store`, `api` and `hub`: users, tasks and task events.
+//! The nouns shared by `store`, `api` and `hub`: users, tasks, task events, and shared
+//! projects with their members and invitations.
 //!
 //! They derive both poem-openapi's `Object` (for the HTTP schema) and serde's
 //! `Serialize` (for the outbox and the stream), with fields in the original app's key order.
@@ -6,7 +7,9 @@
 use std::borrow::Cow;
 
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::types::{
+    Example, ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
+};
 use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -80,6 +83,14 @@ impl ParseFromJSON for Timestamp {
     }
 }
 
+/// In a query string the text is taken as given; the operation reads it (and says what
+/// is wrong with it in DRF's words).
+impl ParseFromParameter for Timestamp {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Timestamp(value.to_owned()))
+    }
+}
+
 impl ToJSON for Timestamp {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.0.clone()))
@@ -96,6 +107,36 @@ pub struct User {
     pub username: String,
     /// Email address, unique ignoring case.
     pub email: String,
+}
+
+/// Another user as a task or a project shows them (a task's `assignee`, a project's
+/// `owner`, an invitation's `inviter` and `invitee`): the id and username, never the
+/// email, which only its owner sees.
+#[derive(Object, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[oai(rename = "UserRef", example)]
+pub struct UserRef {
+    /// The user's id.
+    pub id: i64,
+    /// The user's login name.
+    pub username: String,
+}
+
+impl From<&User> for UserRef {
+    fn from(u: &User) -> Self {
+        UserRef {
+            id: u.id,
+            username: u.username.clone(),
+        }
+    }
+}
+
+impl Example for UserRef {
+    fn example() -> Self {
+        UserRef {
+            id: 1,
+            username: "alice".into(),
+        }
+    }
 }
 
 /// A task, always owned by exactly one user.
@@ -121,6 +162,19 @@ pub struct Task {
     /// 1 at creation, +1 on every change; also the `ETag` (`"v3"`). Send it back in
     /// `If-Match` to change the task only if nobody else has.
     pub version: i64,
+    /// The project the task belongs to; `null` for a personal task (every task, for now).
+    #[oai(nullable)]
+    #[serde(default)]
+    pub project: Option<i64>,
+    // Who the task is assigned to (`{id, username}`, never an email), or `null`. (No
+    // doc comment, as for `user`; `UserRef` says what it is.)
+    #[oai(nullable)]
+    #[serde(default)]
+    pub assignee: Option<UserRef>,
+    /// When the task is due (RFC 3339, UTC, microseconds), or `null`.
+    #[oai(nullable)]
+    #[serde(default)]
+    pub due_at: Option<Timestamp>,
 }
 
 impl Example for User {
@@ -144,12 +198,16 @@ impl Example for Task {
             updated_at: "2026-11-25T11:42:56.437485Z".into(),
             user: User::example(),
             version: 1,
+            project: None,
+            assignee: Some(UserRef::example()),
+            due_at: Some("2026-12-01T17:00:00.000000Z".into()),
         }
     }
 }
 
 // The one definition of the list's orders: the API parses it, the store sorts by it.
-/// Sort order of the list; `-` means descending. Ties are broken by id.
+/// Sort order of the list; `-` means descending. Ties are broken by id (descending with
+/// `-`). By `due_at` either way, tasks without a due date come last.
 #[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[oai(rename = "TaskOrdering")]
 pub enum Ordering {
@@ -170,6 +228,10 @@ pub enum Ordering {
     Title,
     #[oai(rename = "-title")]
     TitleDesc,
+    #[oai(rename = "due_at")]
+    DueAt,
+    #[oai(rename = "-due_at")]
+    DueAtDesc,
 }
 
 impl Ordering {
@@ -184,6 +246,8 @@ impl Ordering {
             Ordering::UpdatedAtDesc => "-updated_at",
             Ordering::Title => "title",
             Ordering::TitleDesc => "-title",
+            Ordering::DueAt => "due_at",
+            Ordering::DueAtDesc => "-due_at",
         }
     }
 }
@@ -196,6 +260,14 @@ pub enum Action {
     Create,
     Update,
     Delete,
+    /// A project the user belongs to, as they now see it (joined, renamed, re-roled,
+    /// transferred); the event's `task` holds the project.
+    Project,
+    /// The user no longer belongs to the project (left, removed, or it was deleted); the
+    /// event's `task` holds `{"id"}`.
+    #[serde(rename = "project_removed")]
+    #[oai(rename = "project_removed")]
+    ProjectRemoved,
 }
 
 impl Action {
@@ -204,6 +276,8 @@ impl Action {
             Action::Create => "create",
             Action::Update => "update",
             Action::Delete => "delete",
+            Action::Project => "project",
+            Action::ProjectRemoved => "project_removed",
         }
     }
 
@@ -212,6 +286,8 @@ impl Action {
             "create" => Some(Action::Create),
             "update" => Some(Action::Update),
             "delete" => Some(Action::Delete),
+            "project" => Some(Action::Project),
+            "project_removed" => Some(Action::ProjectRemoved),
             _ => None,
         }
     }
@@ -247,4 +323,97 @@ impl Event {
             json,
         }
     }
+}
+
+/// A member's role in a project; each includes the ones before it.
+#[derive(
+    Enum, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
+#[oai(rename = "ProjectRole", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads the project, its tasks and its members.
+    Viewer,
+    /// Also creates, changes, deletes and assigns tasks.
+    Editor,
+    /// Also invites, removes and re-roles members below admin, and renames.
+    Admin,
+    /// Exactly one per project: also deletes it, transfers it, and manages admins.
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            "admin" => Some(Role::Admin),
+            "owner" => Some(Role::Owner),
+            _ => None,
+        }
+    }
+}
+
+/// A shared project, as one of its members sees it.
+#[derive(Object, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[oai(rename = "Project")]
+pub struct Project {
+    /// Unique id; never reused.
+    pub id: i64,
+    /// 1 to 100 characters, trimmed.
+    pub name: String,
+    // The owner. (No doc comment: it would wrap the `$ref` in an `allOf`.)
+    pub owner: UserRef,
+    // Your own role in the project.
+    pub role: Role,
+    /// How many members the project has, the owner included.
+    pub member_count: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// 1 at creation, +1 on every rename or transfer.
+    pub version: i64,
+}
+
+/// A member of a project (never their email).
+#[derive(Object, Serialize, Clone, Debug, PartialEq, Eq)]
+#[oai(rename = "ProjectMember")]
+pub struct Member {
+    /// The member's user id.
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    /// When they joined (for the owner: when the project was created).
+    pub joined_at: Timestamp,
+}
+
+/// A project named in an invitation.
+#[derive(Object, Serialize, Clone, Debug, PartialEq, Eq)]
+#[oai(rename = "ProjectRef")]
+pub struct ProjectRef {
+    pub id: i64,
+    pub name: String,
+}
+
+/// An invitation to join a project: nobody becomes a member without accepting one.
+#[derive(Object, Serialize, Clone, Debug, PartialEq, Eq)]
+#[oai(rename = "Invitation")]
+pub struct Invitation {
+    pub id: i64,
+    pub project: ProjectRef,
+    pub inviter: UserRef,
+    pub invitee: UserRef,
+    // The role the invitee gets on accepting.
+    pub role: Role,
+    pub created_at: Timestamp,
+    /// After this instant the invitation can no longer be accepted (7 days).
+    pub expires_at: Timestamp,
 }

@@ -9,6 +9,7 @@ use crate::clock::new_secret;
 use crate::config::{FailedLoginFloor, PublicUrl, ServeArgs};
 use crate::hub::{self, Hub};
 use crate::metrics;
+use crate::store::projects::ProjectLimits;
 use crate::store::{self, Store};
 use crate::throttle;
 
@@ -38,6 +39,8 @@ pub struct Limits {
     pub send_timeout: Duration,
     /// Accept `?token=<access>` on the streams (deprecated `--allow-token-in-url`).
     pub allow_token_in_url: bool,
+    /// Members per project, projects owned per user, pending invitations per project.
+    pub projects: ProjectLimits,
 }
 
 impl Limits {
@@ -58,6 +61,11 @@ impl Limits {
             max_streams_per_user: args.max_streams_per_user,
             send_timeout: args.send_timeout,
             allow_token_in_url: args.allow_token_in_url,
+            projects: ProjectLimits {
+                max_members: args.max_project_members,
+                max_owned: args.max_owned_projects,
+                max_pending_invitations: args.max_pending_invitations,
+            },
         }
     }
 }
@@ -182,6 +190,12 @@ impl AppState {
                 register: throttle::Throttle::new(
                     "register",
                     args.registrations_per_address,
+                    args.throttle_window,
+                    store.clone(),
+                ),
+                invite: throttle::Throttle::new(
+                    "invite",
+                    args.invitations_per_user,
                     args.throttle_window,
                     store.clone(),
                 ),

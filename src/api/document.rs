@@ -59,6 +59,7 @@ pub fn finish(spec: String) -> String {
     };
     public_operations(&mut doc);
     oauth_scopes(&mut doc);
+    nullable_refs(&mut doc);
     serde_json::to_string_pretty(&doc).unwrap_or(spec)
 }
 
@@ -96,6 +97,38 @@ pub fn oauth_scopes(doc: &mut Value) {
                     .or_insert_with(|| Value::Object(Map::new()));
             }
         }
+    }
+}
+
+/// poem-openapi writes a nullable reference (`Option<UserRef>` marked nullable) as
+/// `nullable: true, allOf: [{$ref}, {nullable: true}]`: a `nullable` without the `type`
+/// OpenAPI 3.0 wants beside it, which openapi-typescript refuses, and which
+/// openapi-python-client reads as never null. Rewrite it as
+/// `anyOf: [{$ref}, {type: object, nullable: true}]`, which both generators (and both
+/// linters) read as "this object or null".
+pub fn nullable_refs(doc: &mut Value) {
+    match doc {
+        Value::Object(map) => {
+            let is_nullable_ref = map
+                .get("allOf")
+                .and_then(Value::as_array)
+                .is_some_and(|all| {
+                    all.len() == 2
+                        && all[0].get("$ref").is_some()
+                        && all[1] == serde_json::json!({"nullable": true})
+                });
+            if is_nullable_ref && let Some(Value::Array(mut all)) = map.remove("allOf") {
+                all[1] = serde_json::json!({"type": "object", "nullable": true});
+                map.insert("anyOf".into(), Value::Array(all));
+                map.remove("nullable");
+                map.remove("type");
+            }
+            for value in map.values_mut() {
+                nullable_refs(value);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(nullable_refs),
+        _ => {}
     }
 }
 

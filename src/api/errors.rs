@@ -3,7 +3,7 @@
 
 use crate::error::Errors;
 use crate::error::status::{
-    AUTH, BAD_REQUEST, BODY, NOT_FOUND, PRECONDITION_FAILED, REAUTH, SERVICE_UNAVAILABLE,
+    AUTH, BAD_REQUEST, BODY, CONFLICT, NOT_FOUND, PRECONDITION_FAILED, REAUTH, SERVICE_UNAVAILABLE,
     TOO_MANY_REQUESTS, UNAUTHORIZED, UNPROCESSABLE,
 };
 
@@ -39,3 +39,13 @@ pub type AccountChangeErrors =
 pub type MintErrors = Errors<{ AUTH | BODY | TOO_MANY_REQUESTS | SERVICE_UNAVAILABLE | REAUTH }>;
 /// Opening a stream: query parameters, and a cap on open streams.
 pub type StreamErrors = Errors<{ AUTH | BAD_REQUEST | TOO_MANY_REQUESTS }>;
+/// Creating a project: a body, and the limit on projects owned.
+pub type CreateProjectErrors = Errors<{ AUTH | BODY | CONFLICT }>;
+/// Changing a project or a member: a body, the project (or member), a role or the
+/// project's state that refuses it, and `If-Match`.
+pub type ChangeProjectErrors = Errors<{ AUTH | BODY | NOT_FOUND | CONFLICT | PRECONDITION_FAILED }>;
+/// Removing a project, a member or an invitation, or accepting one: the object, and the
+/// project's state (an owner leaving, a full project).
+pub type RemoveProjectErrors = Errors<{ AUTH | NOT_FOUND | CONFLICT }>;
+/// Inviting: a body, the project, its limits, and the per-user throttle.
+pub type InviteErrors = Errors<{ AUTH | BODY | NOT_FOUND | CONFLICT | TOO_MANY_REQUESTS }>;

@@ -8,8 +8,8 @@ pub use crate::domain::{Chars, FieldErrors, NOT_BLANK, REQUIRED, check_chars};
 pub const NOT_NULL: &str = "This field may not be null.";
 
 /// Reads field `name` and parses it with `parse`. A missing field is recorded as required
-/// when `required`; `null` is refused (no field of this API is nullable on input). Returns
-/// the value only when it is present and valid.
+/// when `required`; `null` is refused (see [`nullable_field`] for the fields that take
+/// it). Returns the value only when it is present and valid.
 pub fn field<T>(
     data: &Map<String, Value>,
     name: &str,
@@ -36,6 +36,46 @@ pub fn field<T>(
             }
         },
     }
+}
+
+/// [`field`] for a field that takes `null` (never required): `Some(None)` for `null`.
+pub fn nullable_field<T>(
+    data: &Map<String, Value>,
+    name: &str,
+    errors: &mut FieldErrors,
+    parse: impl FnOnce(&Value) -> Result<T, String>,
+) -> Option<Option<T>> {
+    match data.get(name) {
+        Some(Value::Null) => Some(None),
+        _ => field(data, name, false, errors, parse).map(Some),
+    }
+}
+
+/// DRF `DateTimeField`'s type rule: a string (what it must say is the domain's).
+pub fn datetime_text(v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        _ => Err(crate::domain::tasks::DATETIME_FORMAT.into()),
+    }
+}
+
+/// DRF `PrimaryKeyRelatedField`'s type rule: an integer, or a string of one.
+pub fn pk(v: &Value) -> Result<i64, String> {
+    let received = match v {
+        Value::Number(n) if n.is_i64() => return Ok(n.as_i64().unwrap_or_default()),
+        Value::String(s) => match s.trim().parse() {
+            Ok(id) => return Ok(id),
+            Err(_) => "str",
+        },
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "float",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+        Value::Null => "NoneType",
+    };
+    Err(format!(
+        "Incorrect type. Expected pk value, received {received}."
+    ))
 }
 
 /// DRF `CharField`: strings, and numbers as their text; not booleans, lists or objects.
@@ -98,6 +138,20 @@ mod tests {
         let s = format!("  {}  ", "é".repeat(255));
         assert!(chars(&json!(s), Chars::trimmed(255)).is_ok());
         assert!(chars(&json!("é".repeat(256)), Chars::trimmed(255)).is_err());
+    }
+
+    #[test]
+    fn primary_keys_are_integers_or_their_text() {
+        assert_eq!(pk(&json!(7)), Ok(7));
+        assert_eq!(pk(&json!("7")), Ok(7));
+        assert_eq!(
+            pk(&json!(true)),
+            Err("Incorrect type. Expected pk value, received bool.".into())
+        );
+        assert_eq!(
+            pk(&json!("me")),
+            Err("Incorrect type. Expected pk value, received str.".into())
+        );
     }
 
     #[test]

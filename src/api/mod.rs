@@ -16,6 +16,7 @@ pub mod json;
 pub mod oauth;
 pub mod origin;
 mod path_id;
+pub mod projects;
 pub mod root;
 pub mod security;
 pub mod stream;
@@ -39,6 +40,8 @@ pub type Api = HeaderCase<(
     users::UsersApi,
     root::RootApi,
     tasks::TasksApi,
+    projects::ProjectsApi,
+    projects::invitations::InvitationsApi,
     stream::StreamApi,
     tickets::TicketsApi,
     changes::ChangesApi,

@@ -14,7 +14,7 @@ use poem::web::{
     },
 };
 use poem_openapi::{
-    ApiResponse, Enum, Object, OpenApi,
+    ApiResponse, Enum, Object, OpenApi, Union,
     param::{Header, Query},
     payload::EventStream,
     types::{Example, ToJSON, Type},
@@ -33,7 +33,7 @@ use crate::domain::FieldErrors;
 use crate::domain::events::{self, Opened, Recheck};
 use crate::hub::{End, Follower, Item};
 use crate::metrics::StreamGuard;
-use crate::model::{Task, Timestamp};
+use crate::model::{Project, Task, Timestamp};
 use crate::throttle::StreamSlot;
 
 #[derive(Default)]
@@ -66,10 +66,11 @@ pub struct StreamMessage {
     pub event_id: i64,
     // What happened. (No doc comment: it would wrap the enum's `$ref` in an `allOf`.)
     pub action: StreamAction,
-    // The task after the change (for a delete: as it was); absent on `reset`. (No doc
-    // comment: it would wrap the `$ref` in an `allOf`.)
+    // What changed: the task after the change (for a delete: as it was); for `project`,
+    // the project as you now see it; for `project_removed`, `{"id"}` of the project;
+    // absent on `reset`. (No doc comment: it would wrap the `$ref` in an `allOf`.)
     #[oai(skip_serializing_if_is_none)]
-    pub task: Option<Task>,
+    pub task: Option<StreamSubject>,
     /// When the change was committed. Absent on `reset`.
     #[oai(skip_serializing_if_is_none)]
     pub at: Option<Timestamp>,
@@ -80,27 +81,51 @@ impl Example for StreamMessage {
         StreamMessage {
             event_id: 7,
             action: StreamAction::Update,
-            task: Some(Task {
+            task: Some(StreamSubject::Task(Task {
                 completed: true,
                 updated_at: "2026-11-25T12:03:10.000512Z".into(),
                 version: 2,
                 ..Task::example()
-            }),
+            })),
             at: Some("2026-11-25T12:03:10.000512Z".into()),
         }
     }
 }
 
-/// What a stream message says: a task was created, updated or deleted — or `reset`: the
-/// requested `since` is older than the kept history (or unknown), so re-list your tasks;
-/// events continue after `event_id`.
+/// What a stream message says: a task was created, updated or deleted; `project`: you
+/// joined a project, or your view of it changed (renamed, your role changed, transferred),
+/// and `task` holds the project as you now see it (one you did not know: list
+/// `/api/projects/`); `project_removed`: you no longer belong to the project `task.id`
+/// (you left or were removed, or it was deleted); or `reset`: the requested `since` is
+/// older than the kept history (or unknown), so re-list your tasks; events continue after
+/// `event_id`.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[oai(rename_all = "lowercase")]
 pub enum StreamAction {
     Create,
     Update,
     Delete,
+    Project,
+    #[oai(rename = "project_removed")]
+    ProjectRemoved,
     Reset,
+}
+
+/// A project you no longer belong to.
+#[derive(Object, Debug)]
+pub struct RemovedProject {
+    /// The project's id.
+    pub id: i64,
+}
+
+/// What a stream message carries in `task`: a task for `create`, `update` and `delete`,
+/// a project for `project`, a project's id for `project_removed`. `anyOf`, not `oneOf`:
+/// a project's id alone also reads as the start of the others; `action` says which.
+#[derive(Union, Debug)]
+pub enum StreamSubject {
+    Task(Task),
+    Project(Project),
+    ProjectRemoved(RemovedProject),
 }
 
 #[OpenApi(tag = "ApiTags::Stream")]
@@ -117,7 +142,10 @@ impl StreamApi {
     /// credential (401 `multiple_credentials`).
     ///
     /// Messages are JSON: `{"event_id": 42, "action": "create"|"update"|"delete", "task": {…}, "at": "…"}`.
-    /// Only the owner of a task receives its events. With `since`, every event after that
+    /// Only the owner of a task receives its events. Membership changes of shared
+    /// projects come as `project` (the project as you now see it, in `task`) and
+    /// `project_removed` (`{"id"}`); on a `project` for a project you did not know, list
+    /// it. With `since`, every event after that
     /// id is replayed first, then live events follow, with no gap and no duplicate. A
     /// `since` older than the kept history yields `{"event_id": N, "action": "reset"}`:
     /// re-list your tasks. Frames a client sends are ignored; the server pings every 20 s.

@@ -11,6 +11,9 @@ pub enum ApiTags {
     Users,
     /// Create, read, update and delete your tasks.
     Tasks,
+    /// Shared projects: their members, roles and invitations. A project you are not a
+    /// member of is a 404; a role too low for an action is a 403 naming the role needed.
+    Projects,
     /// Watch your tasks change: live over WebSocket or Server-Sent Events (browsers open
     /// them with a single-use ticket from `POST /api/stream-tickets/`), or in pages with
     /// `GET /api/changes/`, all resumable by event id.

@@ -35,6 +35,12 @@ pub enum TokenScope {
     /// Read your account (`/api/`, `/api/users/…`).
     #[oai(rename = "account:read")]
     AccountRead,
+    /// Read your shared projects, their members and invitations.
+    #[oai(rename = "projects:read")]
+    ProjectsRead,
+    /// Create and change projects, members and invitations (implies `projects:read`).
+    #[oai(rename = "projects:write")]
+    ProjectsWrite,
 }
 
 impl TokenScope {
@@ -44,6 +50,8 @@ impl TokenScope {
             "tasks:read" => Some(TokenScope::TasksRead),
             "tasks:write" => Some(TokenScope::TasksWrite),
             "account:read" => Some(TokenScope::AccountRead),
+            "projects:read" => Some(TokenScope::ProjectsRead),
+            "projects:write" => Some(TokenScope::ProjectsWrite),
             _ => None,
         }
     }
@@ -58,7 +66,8 @@ pub struct NewTokenRequest {
     #[oai(validator(min_length = 1, max_length = 100))]
     pub name: String,
     /// Any of `tasks:read`, `tasks:write` (which implies `tasks:read`: writes answer with
-    /// the task) and `account:read` (`/api/`, `/api/users/…`); at least one.
+    /// the task), `projects:read`, `projects:write` (which implies `projects:read`) and
+    /// `account:read` (`/api/`, `/api/users/…`); at least one.
     pub scopes: Vec<TokenScope>,
     /// Days until it expires, 1 to 3650; omit for a token that does not expire.
     #[oai(validator(minimum(value = "1"), maximum(value = "3650")))]

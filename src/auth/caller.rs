@@ -42,7 +42,7 @@ impl Caller {
             }
             Credential::ApiToken { scopes, .. }
                 if scopes.iter().any(|s| {
-                    s == scope.as_str() || (scope == Scope::TasksRead && s == "tasks:write")
+                    s == scope.as_str() || scope.implied_by().is_some_and(|w| s == w.as_str())
                 }) =>
             {
                 Ok(())

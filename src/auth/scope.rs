@@ -5,6 +5,10 @@
 pub enum Scope {
     TasksRead,
     TasksWrite,
+    /// Reading shared projects, their members and invitations.
+    ProjectsRead,
+    /// Creating and changing projects, members and invitations.
+    ProjectsWrite,
     /// Reading the account (`/api/`, `/api/users/…`).
     AccountRead,
     /// Managing the account itself (API tokens): only a logged-in session.
@@ -16,12 +20,32 @@ impl Scope {
         match self {
             Scope::TasksRead => "tasks:read",
             Scope::TasksWrite => "tasks:write",
+            Scope::ProjectsRead => "projects:read",
+            Scope::ProjectsWrite => "projects:write",
             Scope::AccountRead => "account:read",
             Scope::Account => "account",
         }
     }
 }
 
-/// The scopes an API token may carry. `tasks:write` implies `tasks:read` (every write
-/// answers with the task): a token asked for with `tasks:write` lists both.
-pub const TOKEN_SCOPES: &[&str] = &["account:read", "tasks:read", "tasks:write"];
+impl Scope {
+    /// The scope that implies this one besides itself: writing implies reading.
+    pub fn implied_by(self) -> Option<Scope> {
+        match self {
+            Scope::TasksRead => Some(Scope::TasksWrite),
+            Scope::ProjectsRead => Some(Scope::ProjectsWrite),
+            _ => None,
+        }
+    }
+}
+
+/// The scopes an API token may carry, sorted. `tasks:write` implies `tasks:read` and
+/// `projects:write` `projects:read` (every write answers with what it wrote): a token
+/// asked for with a write scope lists its read scope too.
+pub const TOKEN_SCOPES: &[&str] = &[
+    "account:read",
+    "projects:read",
+    "projects:write",
+    "tasks:read",
+    "tasks:write",
+];

@@ -1,5 +1,5 @@
 //! The operator commands: `tasklane user …`, `tasklane token …`, `tasklane backup`,
-//! `tasklane copy`, `tasklane import-django`, `tasklane migrate`.
+//! `tasklane project …`, `tasklane copy`, `tasklane import-django`, `tasklane migrate`.
 //!
 //! They open the database directly (`--db` or `--database-url`, as `serve` does) and work
 //! while servers run on it: writes are short transactions (on SQLite they queue on the
@@ -12,6 +12,7 @@ mod backup;
 mod copy;
 mod import_django;
 mod migrate;
+mod project;
 pub mod show;
 mod token;
 mod user;
@@ -19,7 +20,7 @@ mod user;
 use std::process::ExitCode;
 
 use crate::config::commands::{
-    BackupArgs, CopyArgs, DbArgs, ImportDjangoArgs, TokenArgs, UserArgs,
+    BackupArgs, CopyArgs, DbArgs, ImportDjangoArgs, ProjectArgs, TokenArgs, UserArgs,
 };
 use crate::domain::{DomainError, FieldErrors};
 use crate::store::{Database, Options, Store, StoreError, Synchronous};
@@ -65,6 +66,11 @@ fn invalid(errors: &FieldErrors) -> Fail {
 /// Runs `tasklane user …`.
 pub async fn user(args: UserArgs) -> ExitCode {
     finish(user::run(args).await)
+}
+
+/// Runs `tasklane project …`.
+pub async fn project(args: ProjectArgs) -> ExitCode {
+    finish(project::run(args).await)
 }
 
 /// Runs `tasklane backup …`.

@@ -196,7 +196,8 @@ pub enum TokenCommand {
         /// What the token is for.
         #[arg(long)]
         name: String,
-        /// Comma-separated: account:read, tasks:read, tasks:write.
+        /// Comma-separated: account:read, projects:read, projects:write, tasks:read,
+        /// tasks:write.
         #[arg(long, default_value = "tasks:read")]
         scopes: String,
         /// Days until it expires (1 to 3650); never, when absent.
@@ -218,6 +219,37 @@ pub enum TokenCommand {
         /// The token's id (from `token list`).
         #[arg(long)]
         id: i64,
+    },
+}
+
+/// `tasklane project …`.
+#[derive(Args, Debug)]
+pub struct ProjectArgs {
+    #[command(subcommand)]
+    pub command: ProjectCommand,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProjectCommand {
+    /// List the projects a user belongs to, with their role in each.
+    List {
+        #[arg(long)]
+        username: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a member the owner of a project (the old owner becomes an admin): for when an
+    /// owner is gone. Any member may receive it, whatever their role.
+    Transfer {
+        /// The project's id.
+        #[arg(long)]
+        project: i64,
+        /// The member who becomes the owner.
+        #[arg(long)]
+        to: String,
     },
 }
 

@@ -62,6 +62,8 @@ pub enum Command {
     Backup(commands::BackupArgs),
     /// Manage personal API tokens: create (prints the secret once), list, revoke.
     Token(commands::TokenArgs),
+    /// Shared projects: list a user's, transfer one to another member.
+    Project(commands::ProjectArgs),
     /// Copy a whole deployment between SQLite and PostgreSQL (either way, or file to
     /// file): accounts, tasks, event history, tokens and settings, into an empty target,
     /// then read the target back and check it.
@@ -238,6 +240,40 @@ pub struct ServeArgs {
         default_value_t = 20
     )]
     pub registrations_per_address: u32,
+
+    /// Project invitations one user may send within `--throttle-window`; past it, 429
+    /// with `Retry-After`.
+    #[arg(
+        help_heading = "Limits",
+        long,
+        env = "TASKLANE_INVITATIONS_PER_USER",
+        default_value_t = 100
+    )]
+    pub invitations_per_user: u32,
+
+    /// Members a shared project may have, its owner included; an invitation or an
+    /// acceptance past it is refused (409).
+    #[arg(help_heading = "Limits", long, env = "TASKLANE_MAX_PROJECT_MEMBERS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_project_members: u32,
+
+    /// Projects one user may own; creating or receiving one more is refused (409).
+    #[arg(
+        help_heading = "Limits",
+        long,
+        env = "TASKLANE_MAX_OWNED_PROJECTS",
+        default_value_t = 100
+    )]
+    pub max_owned_projects: u32,
+
+    /// Pending (not accepted, not expired) invitations a project may have at once; past
+    /// it, 409 until one is accepted, declined, withdrawn or expires.
+    #[arg(
+        help_heading = "Limits",
+        long,
+        env = "TASKLANE_MAX_PENDING_INVITATIONS",
+        default_value_t = 100
+    )]
+    pub max_pending_invitations: u32,
 
     /// Password hashes (logins, registrations) that may run or wait at once; past it, a
     /// request is answered 503 with `Retry-After` at once instead of queueing. Hashes run

@@ -158,8 +158,13 @@ fn scopes(mut list: Vec<String>) -> Result<Vec<String>, String> {
             TOKEN_SCOPES.join(", ")
         ));
     }
-    if list.iter().any(|s| s == "tasks:write") {
-        list.push("tasks:read".to_owned());
+    for (write, read) in [
+        ("tasks:write", "tasks:read"),
+        ("projects:write", "projects:read"),
+    ] {
+        if list.iter().any(|s| s == write) {
+            list.push(read.to_owned());
+        }
     }
     list.sort();
     list.dedup();

@@ -15,6 +15,7 @@ pub mod imports;
 pub mod listing;
 pub mod password_policy;
 pub mod profile;
+pub mod projects;
 pub mod reauth;
 pub mod sessions;
 pub mod stream_tickets;
@@ -23,6 +24,7 @@ pub mod unprintable;
 pub mod validators;
 
 use crate::store::StoreError;
+use crate::store::projects::Refusal;
 
 /// Why an operation refused.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,15 @@ pub enum DomainError {
     /// `If-Match` named another version than the current one.
     #[error("stale: the current version is {current}")]
     Stale { current: i64 },
+    /// No such `0` ("Project", "Member", "Invitation") that the caller can see.
+    #[error("no such {0}")]
+    Missing(&'static str),
+    /// The caller's role in the project is below this one.
+    #[error("needs the {} role", .0.as_str())]
+    NeedsRole(crate::model::Role),
+    /// The change conflicts with the current state or a limit: the message says how.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// An idempotency key reused with a different request.
     #[error("idempotency key reused with another request")]
     KeyReused,
@@ -95,6 +106,14 @@ impl From<StoreError> for DomainError {
                 DomainError::Invalid(errors)
             }
             StoreError::Stale { current } => DomainError::Stale { current },
+            StoreError::Refused(r) => match r {
+                Refusal::Missing(what) => DomainError::Missing(what),
+                Refusal::NeedsRole(role) => DomainError::NeedsRole(role),
+                Refusal::Conflict(message) => DomainError::Conflict(message),
+                Refusal::Invalid(field, message) => {
+                    DomainError::Invalid(FieldErrors::one(field, message))
+                }
+            },
             StoreError::Unavailable(cause) => DomainError::Unavailable(cause),
             StoreError::Other(cause) => DomainError::Internal(cause),
         }

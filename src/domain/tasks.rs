@@ -5,7 +5,10 @@
 //!
 //! The rules for a task's fields are the original serializer's: a title of 5 to 255
 //! characters; a description that is blank or at least 10 characters (up to 10,000);
-//! `completed`.
+//! `completed`. Then the fields added since: `due_at`, a date-time (as DRF reads one,
+//! kept in UTC with microseconds), and `assignee`, who may only be the task's owner
+//! while every task is personal ([`check_assignee`], the one place that says who may be
+//! assigned). Both are nullable: `null` clears them.
 //!
 //! Every function takes the owner as a [`User`]: a task of another user is
 //! [`DomainError::NotFound`], never a refusal, so nobody can tell it exists.
@@ -15,9 +18,9 @@ use std::time::Duration;
 
 use super::listing::{ListPage, Listing};
 use super::{Chars, DomainError, FieldErrors, check_chars, check_field};
-use crate::clock::now_secs_f64;
+use crate::clock::{now_secs_f64, parse_timestamp};
 use crate::hub::Hub;
-use crate::model::{Task, User};
+use crate::model::{Task, Timestamp, User, UserRef};
 use crate::store::Store;
 use crate::store::idempotency::{Key, Keyed};
 use crate::store::tasks::{IfMatch, NewTask, TaskChanges, TaskQuery};
@@ -46,12 +49,42 @@ pub struct TaskContext<'a> {
 }
 
 /// A task's fields as given: `None` for a field that is absent (kept, on a change) or
-/// was already refused (its message is in the errors handed over with it).
+/// was already refused (its message is in the errors handed over with it); `Some(None)`
+/// for a nullable field given as `null`.
 #[derive(Debug, Default, Clone)]
 pub struct TaskDraft {
     pub title: Option<String>,
     pub description: Option<String>,
     pub completed: Option<bool>,
+    /// The date-time as written; [`validate`] reads it.
+    pub due_at: Option<Option<String>>,
+    /// A user id.
+    pub assignee: Option<Option<i64>>,
+}
+
+/// DRF's message for a date-time it cannot read.
+pub const DATETIME_FORMAT: &str = "Datetime has wrong format. Use one of these formats \
+     instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].";
+
+/// The message for an assignee the task cannot have.
+pub const ASSIGNEE_NOT_ALLOWED: &str = "A personal task can only be assigned to its owner.";
+
+/// Who may be assigned to `owner`'s task: the owner, or nobody. (A task is personal, so
+/// its owner is the only one who can see it.) The user as the task shows them.
+pub fn check_assignee(owner: &User, assignee: Option<i64>) -> Result<Option<UserRef>, String> {
+    match assignee {
+        None => Ok(None),
+        Some(id) if id == owner.id => Ok(Some(UserRef::from(owner))),
+        Some(_) => Err(ASSIGNEE_NOT_ALLOWED.into()),
+    }
+}
+
+/// A date-time as the API reads one, in the API's timestamp format; DRF's message if it
+/// is not one.
+pub fn read_datetime(text: &str) -> Result<Timestamp, String> {
+    parse_timestamp(text)
+        .map(Timestamp)
+        .ok_or_else(|| DATETIME_FORMAT.into())
 }
 
 /// An `Idempotency-Key` and the hash of the request it came with: a retry carries both
@@ -71,9 +104,13 @@ pub struct Created {
     pub replayed: bool,
 }
 
-/// Checks a draft, with the messages `errors` already holds for it (fields that could
-/// not be read); the result says which fields change.
-pub fn validate(draft: TaskDraft, mut errors: FieldErrors) -> Result<TaskChanges, DomainError> {
+/// Checks a draft for `owner`'s task, with the messages `errors` already holds for it
+/// (fields that could not be read); the result says which fields change.
+pub fn validate(
+    owner: &User,
+    draft: TaskDraft,
+    mut errors: FieldErrors,
+) -> Result<TaskChanges, DomainError> {
     let title = check_field(draft.title, "title", &mut errors, |s| {
         let s = check_chars(s, TITLE)?;
         if s.chars().count() < 5 {
@@ -88,13 +125,28 @@ pub fn validate(draft: TaskDraft, mut errors: FieldErrors) -> Result<TaskChanges
         }
         Ok(s)
     });
+    let due_at = check_field(draft.due_at, "due_at", &mut errors, |d| {
+        d.as_deref()
+            .map(read_datetime)
+            .transpose()
+            .map(|d| d.map(|t| t.0))
+    });
+    let assignee = draft.assignee.and_then(|a| match check_assignee(owner, a) {
+        Ok(a) => Some(a),
+        Err(message) => {
+            errors.add("assignee", message);
+            None
+        }
+    });
     errors
-        .ordered(&["title", "description", "completed"])
+        .ordered(&["title", "description", "completed", "assignee", "due_at"])
         .into_result()?;
     Ok(TaskChanges {
         title,
         description: description.map(Some),
         completed: draft.completed,
+        due_at: due_at.map(|d| d.map(Timestamp)),
+        assignee,
     })
 }
 
@@ -121,7 +173,7 @@ pub async fn create(
     draft: TaskDraft,
     errors: FieldErrors,
 ) -> Result<Created, DomainError> {
-    let new = new_task(draft, errors)?;
+    let new = new_task(&owner, draft, errors)?;
     let (task, event) = ctx.store.create_task(owner, new).await?;
     ctx.hub.publish(event);
     Ok(Created {
@@ -142,7 +194,7 @@ pub async fn create_once(
     errors: FieldErrors,
     key: IdempotencyKey,
 ) -> Result<Created, DomainError> {
-    let new = new_task(draft, errors)?;
+    let new = new_task(&owner, draft, errors)?;
     if !key.key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(DomainError::Invalid(FieldErrors::one(
             "Idempotency-Key",
@@ -160,7 +212,7 @@ pub async fn create_once(
         Keyed::Created(task, event) => {
             ctx.hub.publish(event);
             Ok(Created {
-                task,
+                task: *task,
                 replayed: false,
             })
         }
@@ -187,7 +239,7 @@ pub async fn update(
     errors: FieldErrors,
     if_match: Option<IfMatch>,
 ) -> Result<Task, DomainError> {
-    let changes = match validate(draft, errors) {
+    let changes = match validate(&owner, draft, errors) {
         Ok(c) => c,
         Err(invalid) => {
             ctx.store.get_task(owner, id).await?;
@@ -212,12 +264,14 @@ pub async fn delete(
     Ok(())
 }
 
-/// A new task from a checked draft.
-fn new_task(draft: TaskDraft, errors: FieldErrors) -> Result<NewTask, DomainError> {
-    let changes = validate(draft, errors)?;
+/// A new task for `owner` from a checked draft.
+fn new_task(owner: &User, draft: TaskDraft, errors: FieldErrors) -> Result<NewTask, DomainError> {
+    let changes = validate(owner, draft, errors)?;
     Ok(NewTask {
         title: changes.title.unwrap_or_default(),
         description: changes.description.flatten(),
         completed: changes.completed.unwrap_or(false),
+        due_at: changes.due_at.flatten(),
+        assignee: changes.assignee.flatten(),
     })
 }

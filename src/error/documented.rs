@@ -95,6 +95,8 @@ pub mod status {
     /// Not a status: the operation is a sensitive action, whose 403 also means "prove your
     /// password" (`reauthentication_required`), and is documented so.
     pub const REAUTH: u16 = 1 << 10;
+    /// 409: a conflict with the current state or a limit.
+    pub const CONFLICT: u16 = 1 << 11;
     /// An operation with a request body: it may be malformed, too large or of another type.
     pub const BODY: u16 = BAD_REQUEST | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
     /// An operation behind the Bearer scheme: no or a bad credential, or a missing scope.
@@ -107,6 +109,7 @@ pub mod status {
             401 => UNAUTHORIZED,
             403 => FORBIDDEN,
             404 => NOT_FOUND,
+            409 => CONFLICT,
             412 => PRECONDITION_FAILED,
             413 => PAYLOAD_TOO_LARGE,
             415 => UNSUPPORTED_MEDIA_TYPE,

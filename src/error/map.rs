@@ -42,6 +42,14 @@ impl From<DomainError> for ApiError {
                 "reauthentication_required",
             ),
             DomainError::NotFound => ApiError::not_found("Not found."),
+            DomainError::Missing(what) => {
+                ApiError::not_found(format!("No {what} matches the given query."))
+            }
+            DomainError::NeedsRole(role) => ApiError::forbidden(
+                format!("This needs the {} role or higher.", role.as_str()),
+                "role_required",
+            ),
+            DomainError::Conflict(message) => ApiError::Conflict(Json(detail(message))),
             DomainError::Stale { current } => ApiError::PreconditionFailed(Json(ErrorDetail {
                 detail: format!(
                     "The task has changed since you read it: it is now version {current}. \

@@ -70,6 +70,10 @@ pub enum ApiError {
     /// No such object, or it belongs to someone else.
     #[oai(status = 404)]
     NotFound(Json<ErrorDetail>),
+    /// The change conflicts with the current state or a limit (a project's owner leaving
+    /// without transferring it, a full project): the message says how.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorDetail>),
     /// `If-Match` named a version the task no longer has: fetch it again and retry.
     #[oai(status = 412)]
     PreconditionFailed(Json<ErrorDetail>),

@@ -11,8 +11,8 @@ use crate::model::{Event, Task, User};
 /// What a keyed create did.
 #[derive(Debug)]
 pub enum Keyed {
-    /// First use of the key: the task was created.
-    Created(Task, Event),
+    /// First use of the key: the task was created (boxed: the other answers are small).
+    Created(Box<Task>, Event),
     /// The key was used before with the same request: its first response.
     Replayed { status: u16, body: String },
     /// The key was used before with a different request.

@@ -10,7 +10,8 @@
 //!
 //! The seam is a set of small traits, one per concern, each declared (with its docs, the
 //! contract) in the module of that concern beside the types it takes and gives:
-//! [`users::AccountStore`], [`tasks::TaskStore`], [`idempotency::IdempotencyStore`],
+//! [`users::AccountStore`], [`tasks::TaskStore`], [`projects::ProjectStore`],
+//! [`idempotency::IdempotencyStore`],
 //! [`events::EventStore`], [`tokens::TokenStore`], [`api_tokens::ApiTokenStore`],
 //! [`stream_tickets::StreamTicketStore`], [`throttles::ThrottleStore`],
 //! [`purge::PurgeStore`], [`settings::SettingStore`], [`health::HealthStore`],
@@ -34,6 +35,7 @@ pub mod events;
 pub mod health;
 pub mod idempotency;
 pub mod postgres;
+pub mod projects;
 pub mod purge;
 pub mod settings;
 pub mod sqlite;
@@ -56,6 +58,7 @@ pub mod prelude {
     pub use super::events::EventStore;
     pub use super::health::HealthStore;
     pub use super::idempotency::IdempotencyStore;
+    pub use super::projects::ProjectStore;
     pub use super::purge::PurgeStore;
     pub use super::settings::SettingStore;
     pub use super::stream_tickets::StreamTicketStore;
@@ -76,6 +79,9 @@ pub enum StoreError {
     /// A precondition (`If-Match`) named another version than the current one.
     #[error("stale: the current version is {current}")]
     Stale { current: i64 },
+    /// A project rule or limit, applied inside the write, refused it.
+    #[error("refused: {0:?}")]
+    Refused(projects::Refusal),
     /// The database cannot be reached or is refusing work for now: PostgreSQL down,
     /// failing over, out of connections, or read-only; a SQLite file locked past the busy
     /// timeout; no pooled connection free in time. Retrying later may succeed (answered
@@ -106,6 +112,7 @@ pub enum Synchronous {
 pub trait Backend:
     users::AccountStore
     + tasks::TaskStore
+    + projects::ProjectStore
     + idempotency::IdempotencyStore
     + events::EventStore
     + tokens::TokenStore
@@ -125,6 +132,7 @@ pub trait Backend:
 impl<T> Backend for T where
     T: users::AccountStore
         + tasks::TaskStore
+        + projects::ProjectStore
         + idempotency::IdempotencyStore
         + events::EventStore
         + tokens::TokenStore

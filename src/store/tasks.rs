@@ -4,25 +4,63 @@
 use async_trait::async_trait;
 
 use super::{Result, StoreError};
-use crate::model::{Event, Ordering, Task, User};
+use crate::model::{Event, Ordering, Task, Timestamp, User, UserRef};
 
-/// A validated new task.
-#[derive(Clone, Debug)]
+/// A validated new task. The assignee is one the domain's rules allow; the store writes
+/// its id.
+#[derive(Clone, Debug, Default)]
 pub struct NewTask {
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
+    pub due_at: Option<Timestamp>,
+    pub assignee: Option<UserRef>,
 }
 
-/// A validated change; `None` keeps the current value.
+/// A validated change; `None` keeps the current value (`Some(None)` clears a nullable
+/// field).
 #[derive(Clone, Debug, Default)]
 pub struct TaskChanges {
     pub title: Option<String>,
     pub description: Option<Option<String>>,
     pub completed: Option<bool>,
+    pub due_at: Option<Option<Timestamp>>,
+    pub assignee: Option<Option<UserRef>>,
 }
 
-/// The `ORDER BY` of each order; every one ends with the id.
+impl TaskChanges {
+    /// `task` with these changes applied (but not its `updated_at` or version).
+    pub(crate) fn apply(self, task: &mut Task) {
+        if let Some(title) = self.title {
+            task.title = title;
+        }
+        if let Some(description) = self.description {
+            task.description = description;
+        }
+        if let Some(completed) = self.completed {
+            task.completed = completed;
+        }
+        if let Some(due_at) = self.due_at {
+            task.due_at = due_at;
+        }
+        if let Some(assignee) = self.assignee {
+            task.assignee = assignee;
+        }
+    }
+}
+
+/// The list's filter on the assignee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AssigneeFilter {
+    /// Tasks assigned to this user.
+    User(i64),
+    /// Tasks assigned to nobody.
+    Nobody,
+}
+
+/// The `ORDER BY` of each order; every one ends with the id. Tasks without a due date
+/// come last in both `due_at` orders (`due_at` is fixed-width UTC text, so it sorts as
+/// the instant does).
 pub(crate) fn order_by(ordering: Ordering) -> &'static str {
     match ordering {
         Ordering::Id => "id",
@@ -33,6 +71,8 @@ pub(crate) fn order_by(ordering: Ordering) -> &'static str {
         Ordering::UpdatedAtDesc => "updated_at DESC, id DESC",
         Ordering::Title => "title, id",
         Ordering::TitleDesc => "title DESC, id DESC",
+        Ordering::DueAt => "due_at IS NULL, due_at, id",
+        Ordering::DueAtDesc => "due_at IS NULL, due_at DESC, id DESC",
     }
 }
 
@@ -42,6 +82,11 @@ pub struct TaskQuery {
     pub completed: Option<bool>,
     /// Case-insensitive substring of title or description.
     pub search: Option<String>,
+    pub assignee: Option<AssigneeFilter>,
+    /// Only tasks due at or before this instant (in the API's timestamp format).
+    pub due_before: Option<String>,
+    /// Only tasks due at or after this instant (in the API's timestamp format).
+    pub due_after: Option<String>,
     pub ordering: Ordering,
     pub limit: u32,
     pub offset: u64,
@@ -85,6 +130,10 @@ pub(crate) struct TaskRow<'a> {
     pub created_at: &'a str,
     pub updated_at: &'a str,
     pub version: i64,
+    pub project: Option<i64>,
+    /// The assignee's id and username (`None` when there is none).
+    pub assignee: Option<(i64, &'a str)>,
+    pub due_at: Option<&'a str>,
 }
 
 fn json_error(e: serde_json::Error) -> StoreError {
@@ -114,7 +163,26 @@ pub(crate) fn write_task(out: &mut Vec<u8>, t: &TaskRow, user_json: &[u8]) -> Re
     serde_json::to_writer(&mut *out, t.updated_at).map_err(json_error)?;
     out.extend_from_slice(br#","user":"#);
     out.extend_from_slice(user_json);
-    write!(out, r#","version":{}}}"#, t.version).map_err(io)?;
+    write!(out, r#","version":{}"#, t.version).map_err(io)?;
+    match t.project {
+        Some(p) => write!(out, r#","project":{p}"#).map_err(io)?,
+        None => out.extend_from_slice(br#","project":null"#),
+    }
+    out.extend_from_slice(br#","assignee":"#);
+    match t.assignee {
+        Some((id, username)) => {
+            write!(out, r#"{{"id":{id},"username":"#).map_err(io)?;
+            serde_json::to_writer(&mut *out, username).map_err(json_error)?;
+            out.push(b'}');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(br#","due_at":"#);
+    match t.due_at {
+        Some(d) => serde_json::to_writer(&mut *out, d).map_err(json_error)?,
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
     Ok(())
 }
 
@@ -132,9 +200,20 @@ pub(crate) fn like_pattern(term: &str) -> String {
     p
 }
 
-/// The columns a task row is read from, in this order (both backends).
-pub(crate) const TASK_COLUMNS: &str =
-    "id, title, description, completed, created_at, updated_at, version";
+/// The columns a task row is read from, in this order (both backends), from `tasks` (not
+/// aliased): the assignee's username comes from a point read of `users` (`NULL` for none,
+/// or for a deleted account).
+pub(crate) const TASK_COLUMNS: &str = "id, title, description, completed, created_at, \
+     updated_at, version, due_at, assignee_id, (SELECT a.username FROM users a \
+     WHERE a.id = tasks.assignee_id AND a.deleted_at IS NULL)";
+
+/// The assignee of a row read with [`TASK_COLUMNS`]: its id and username, or `None`.
+pub(crate) fn assignee_of(id: Option<i64>, username: Option<String>) -> Option<UserRef> {
+    Some(UserRef {
+        id: id?,
+        username: username?,
+    })
+}
 
 /// Tasks: the owner's list, and each change with its outbox event.
 #[async_trait]
@@ -192,12 +271,21 @@ mod tests {
                 email: "a@example.com".into(),
             },
             version: 4,
+            project: None,
+            assignee: Some(UserRef {
+                id: 9,
+                username: "b\"ob".into(),
+            }),
+            due_at: Some("2026-12-01T00:00:00.000000Z".into()),
         };
-        for description in [task.description.clone(), None] {
-            let task = Task {
-                description,
-                ..task.clone()
-            };
+        let bare = Task {
+            description: None,
+            assignee: None,
+            due_at: None,
+            project: Some(5),
+            ..task.clone()
+        };
+        for task in [task, bare] {
             let mut out = Vec::new();
             let row = TaskRow {
                 id: task.id,
@@ -207,6 +295,9 @@ mod tests {
                 created_at: &task.created_at,
                 updated_at: &task.updated_at,
                 version: task.version,
+                project: task.project,
+                assignee: task.assignee.as_ref().map(|a| (a.id, a.username.as_str())),
+                due_at: task.due_at.as_deref(),
             };
             let user_json = serde_json::to_vec(&task.user).unwrap();
             write_task(&mut out, &row, &user_json).unwrap();

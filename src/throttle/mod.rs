@@ -159,6 +159,8 @@ pub struct Throttles {
     pub login_address: Throttle,
     /// Registration attempts per client address, whether they succeed or fail.
     pub register: Throttle,
+    /// Project invitations per user.
+    pub invite: Throttle,
 }
 
 /// The key of one (address, username) pair in [`Throttles::login`].

@@ -229,6 +229,14 @@
     const d = new Date(t.updated_at);
     when.textContent = Number.isNaN(d.getTime()) ? t.updated_at : timeFmt.format(d);
     meta.replaceChildren(t.completed ? "Done · updated " : "Open · updated ", when);
+    // Read-only here: the due date and the assignee, when the task has them.
+    if (t.due_at) {
+      const due = el("time", "task-due", { dateTime: t.due_at });
+      const dd = new Date(t.due_at);
+      due.textContent = Number.isNaN(dd.getTime()) ? t.due_at : timeFmt.format(dd);
+      meta.append(" · due ", due);
+    }
+    if (t.assignee) meta.append(` · assigned to ${t.assignee.username}`);
   }
 
   // Brings the DOM in line with `tasks`, reusing rows, refilling only those whose task

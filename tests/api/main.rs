@@ -13,6 +13,7 @@ mod helpers;
 mod http;
 mod layering;
 mod operations;
+mod projects;
 mod scaling;
 mod streams;
 mod tasks;

@@ -13,7 +13,7 @@ use poem_openapi::{
 use serde_json::{Map, Value};
 
 use super::body::DrfBody;
-use super::fields::{boolean, field, text};
+use super::fields::{boolean, datetime_text, field, nullable_field, pk, text};
 use super::json::{PrebuiltJson, SerdeJson};
 use super::{
     ApiTags, ChangeTaskErrors, CreateTaskErrors, DeleteTaskErrors, OneErrors, PathId, QueryErrors,
@@ -24,12 +24,14 @@ use crate::auth::Scope;
 use crate::domain::FieldErrors;
 use crate::domain::tasks::{self, Created, IdempotencyKey, TaskContext, TaskDraft};
 use crate::error::{ApiError, task_error};
-use crate::model::Ordering;
+use crate::model::{Ordering, Timestamp};
 use crate::store::tasks::TaskQuery;
 
-mod preconditions;
+mod filters;
+pub(super) mod preconditions;
 mod schema;
 
+use filters::{Filters, read_filters};
 use preconditions::{etag, next_link, none_match_hits, parse_if_match, request_hash, tags_match};
 pub use schema::*;
 
@@ -54,7 +56,14 @@ impl TasksApi {
         /// Only tasks whose title or description contains this text (case-insensitive).
         #[oai(validator(max_length = 255))]
         search: Query<Option<String>>,
-        /// Sort order; default `id`.
+        /// Only tasks assigned to this user id, to you (`me`), or to nobody (`none`).
+        assignee: Query<Option<String>>,
+        /// Only tasks due at or before this date-time (tasks without one are left out).
+        due_before: Query<Option<Timestamp>>,
+        /// Only tasks due at or after this date-time (tasks without one are left out).
+        due_after: Query<Option<Timestamp>>,
+        /// Sort order; default `id`. By `due_at` (either way), tasks without a due date
+        /// come last; ties are broken by id.
         ordering: Query<Option<Ordering>>,
         /// Page size, 1 to 1000.
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
@@ -67,13 +76,20 @@ impl TasksApi {
         if_none_match: Header<Option<String>>,
     ) -> Result<ListTasksResponse, QueryErrors> {
         caller.require(Scope::TasksRead)?;
-        let query = TaskQuery {
+        let mut query = TaskQuery {
             completed: completed.0,
             search: search.0.filter(|s| !s.is_empty()),
             ordering: ordering.0.unwrap_or_default(),
             limit: limit.0.unwrap_or(state.limits.page_size),
             offset: offset.0.unwrap_or(0),
+            ..TaskQuery::default()
         };
+        let filters = Filters {
+            assignee: assignee.0,
+            due_before: due_before.0.map(|t| t.0),
+            due_after: due_after.0.map(|t| t.0),
+        };
+        read_filters(&mut query, filters, caller.user.id).map_err(ApiError::from)?;
         let page = tasks::list(&context(&state), caller.user, query.clone()).await?;
         if let Some(tags) = &if_none_match.0
             && tags_match(tags, &page.etag)
@@ -274,6 +290,8 @@ fn task_draft(data: &Map<String, Value>, partial: bool) -> (TaskDraft, FieldErro
         title: field(data, "title", !partial, &mut errors, text),
         description: field(data, "description", false, &mut errors, text),
         completed: field(data, "completed", false, &mut errors, boolean),
+        due_at: nullable_field(data, "due_at", &mut errors, datetime_text),
+        assignee: nullable_field(data, "assignee", &mut errors, pk),
     };
     (draft, errors)
 }
@@ -285,7 +303,12 @@ pub(crate) fn parse_task(
     partial: bool,
 ) -> Result<crate::store::tasks::TaskChanges, ApiError> {
     let (draft, errors) = task_draft(data, partial);
-    Ok(tasks::validate(draft, errors)?)
+    let owner = crate::model::User {
+        id: 1,
+        username: "alice".into(),
+        email: "alice@example.com".into(),
+    };
+    Ok(tasks::validate(&owner, draft, errors)?)
 }
 
 #[cfg(test)]
@@ -376,6 +399,8 @@ mod proptests {
                     Just("title".to_owned()),
                     Just("description".to_owned()),
                     Just("completed".to_owned()),
+                    Just("due_at".to_owned()),
+                    Just("assignee".to_owned()),
                     ".{0,8}"
                 ],
                 json_value(),
@@ -402,6 +427,12 @@ mod proptests {
                 }
                 if let Some(Some(d)) = changes.description {
                     prop_assert!(d.is_empty() || d.chars().count() >= 10);
+                }
+                if let Some(Some(due)) = changes.due_at {
+                    prop_assert_eq!(due.len(), "2026-11-25T11:42:56.437485Z".len());
+                }
+                if let Some(Some(a)) = changes.assignee {
+                    prop_assert_eq!(a.id, 1);
                 }
             }
         }

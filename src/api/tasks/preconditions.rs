@@ -13,7 +13,7 @@ pub(super) fn etag(version: i64) -> String {
 }
 
 /// `If-Match`: `*`, or a list of strong tags. Weak or unknown tags match nothing.
-pub(super) fn parse_if_match(header: &str) -> IfMatch {
+pub(in crate::api) fn parse_if_match(header: &str) -> IfMatch {
     if header.trim() == "*" {
         return IfMatch::Any;
     }
@@ -75,13 +75,14 @@ pub(super) fn next_link(
     ordering: Option<Ordering>,
     offset: u64,
 ) -> String {
-    let mut params: Vec<(&str, String)> = Vec::new();
+    let mut params: Vec<(&'static str, String)> = Vec::new();
     if let Some(c) = q.completed {
         params.push(("completed", c.to_string()));
     }
     if let Some(s) = &q.search {
         params.push(("search", s.clone()));
     }
+    super::filters::link_params(q, &mut params);
     if let Some(o) = ordering {
         params.push(("ordering", o.as_str().to_owned()));
     }

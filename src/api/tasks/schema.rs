@@ -3,7 +3,7 @@
 use poem_openapi::{ApiResponse, Object, types::Example};
 
 use crate::api::json::{PrebuiltJson, SerdeJson};
-use crate::model::Task;
+use crate::model::{Task, Timestamp};
 
 /// A task to create, or a full replacement (`PUT`).
 #[derive(Object, Debug)]
@@ -17,6 +17,15 @@ pub struct TaskInput {
     pub description: Option<String>,
     /// Defaults to `false` on create; on `PUT`, omitted keeps the current value.
     pub completed: Option<bool>,
+    /// When the task is due: RFC 3339 / ISO 8601, with `Z` or an offset (none means
+    /// UTC); stored in UTC with microseconds. `null` clears it; omitted: none on create,
+    /// kept on `PUT`.
+    #[oai(nullable)]
+    pub due_at: Option<Timestamp>,
+    /// The id of the user to assign the task to: for a personal task, only its owner
+    /// (yourself). `null` unassigns; omitted: nobody on create, kept on `PUT`.
+    #[oai(nullable)]
+    pub assignee: Option<i64>,
 }
 
 impl Example for TaskInput {
@@ -25,6 +34,8 @@ impl Example for TaskInput {
             title: "Write report".into(),
             description: Some("Quarterly report for Q3".into()),
             completed: Some(false),
+            due_at: Some("2026-12-01T17:00:00Z".into()),
+            assignee: None,
         }
     }
 }
@@ -40,6 +51,12 @@ pub struct TaskPatch {
     #[oai(validator(max_length = 10000))]
     pub description: Option<String>,
     pub completed: Option<bool>,
+    /// When the task is due (as on create); `null` clears it.
+    #[oai(nullable)]
+    pub due_at: Option<Timestamp>,
+    /// The id of the user to assign the task to (as on create); `null` unassigns.
+    #[oai(nullable)]
+    pub assignee: Option<i64>,
 }
 
 impl Example for TaskPatch {
@@ -48,6 +65,8 @@ impl Example for TaskPatch {
             title: None,
             description: None,
             completed: Some(true),
+            due_at: None,
+            assignee: None,
         }
     }
 }
@@ -101,6 +120,8 @@ pub enum CreateTaskResponse {
     ),
 }
 
+// Built once per request and returned at once: the task's size is no cost.
+#[allow(clippy::large_enum_variant)]
 #[derive(ApiResponse)]
 pub enum GetTaskResponse {
     /// The task.

@@ -121,5 +121,8 @@ fn task_row(t: DjangoTask) -> TaskRow {
         created_at: t.created_at,
         updated_at: t.updated_at,
         version: 1,
+        // The original had neither.
+        due_at: None,
+        assignee_id: None,
     }
 }

@@ -97,6 +97,44 @@ pub const TABLES: &[Table] = &[
         generated_id: true,
     },
     Table {
+        name: "projects",
+        columns: &[
+            ("id", Int),
+            ("name", Text),
+            ("owner_id", Int),
+            ("created_at", Text),
+            ("updated_at", Text),
+            ("version", Int),
+        ],
+        order_by: "id",
+        generated_id: true,
+    },
+    Table {
+        name: "project_members",
+        columns: &[
+            ("project_id", Int),
+            ("user_id", Int),
+            ("role", Text),
+            ("created_at", Text),
+        ],
+        order_by: "project_id, user_id",
+        generated_id: false,
+    },
+    Table {
+        name: "project_invitations",
+        columns: &[
+            ("id", Int),
+            ("project_id", Int),
+            ("inviter_id", Int),
+            ("invitee_id", Int),
+            ("role", Text),
+            ("created_at", Text),
+            ("expires_at", Text),
+        ],
+        order_by: "id",
+        generated_id: true,
+    },
+    Table {
         name: "tasks",
         columns: &[
             ("id", Int),
@@ -107,6 +145,10 @@ pub const TABLES: &[Table] = &[
             ("created_at", Text),
             ("updated_at", Text),
             ("version", Int),
+            ("due_at", Text),
+            ("assignee_id", Int),
+            // NULL for a personal task.
+            ("project_id", Int),
         ],
         order_by: "id",
         generated_id: true,
@@ -304,6 +346,8 @@ pub struct TaskRow {
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,
+    pub due_at: Option<String>,
+    pub assignee_id: Option<i64>,
 }
 
 impl TaskRow {
@@ -322,6 +366,13 @@ impl TaskRow {
             ("created_at", Cell::Text(self.created_at)),
             ("updated_at", Cell::Text(self.updated_at)),
             ("version", Cell::Int(self.version)),
+            ("due_at", self.due_at.map_or(Cell::Null, Cell::Text)),
+            (
+                "assignee_id",
+                self.assignee_id.map_or(Cell::Null, Cell::Int),
+            ),
+            // The original had no projects: every task is personal.
+            ("project_id", Cell::Null),
         ])
     }
 }
@@ -404,6 +455,8 @@ mod tests {
             created_at: "2026-01-01T00:00:00.000000Z".into(),
             updated_at: "2026-01-02T00:00:00.000000Z".into(),
             version: 1,
+            due_at: Some("2026-01-03T00:00:00.000000Z".into()),
+            assignee_id: None,
         }
         .into_cells();
         assert_fits(TaskRow::TABLE, &task);
@@ -422,6 +475,11 @@ mod tests {
             column("updated_at"),
             Cell::Text("2026-01-02T00:00:00.000000Z".into())
         );
+        assert_eq!(
+            column("due_at"),
+            Cell::Text("2026-01-03T00:00:00.000000Z".into())
+        );
+        assert_eq!(column("assignee_id"), Cell::Null);
     }
 
     #[test]

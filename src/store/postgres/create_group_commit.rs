@@ -66,8 +66,9 @@ pub const CREATE: &str = r#"WITH l AS (
          UPDATE users SET event_seq = event_seq + 1 WHERE id = (SELECT id FROM l)
          RETURNING event_seq
      ), t AS (
-         INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at)
-         SELECT $1, $2, $3, $4, $5, $5 FROM s
+         INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at,
+                            due_at, assignee_id)
+         SELECT $1, $2, $3, $4, $5, $5, $8, $9 FROM s
          RETURNING id
      ), e AS (
          INSERT INTO events (user_id, seq, action, task_id, task, at)
@@ -87,6 +88,8 @@ pub struct NewRow {
     /// The task's JSON after its id.
     pub json_tail: String,
     pub at: String,
+    pub due_at: Option<String>,
+    pub assignee_id: Option<i64>,
 }
 
 /// The event id and task id a create got; `None` when the owner does not exist (or is
@@ -286,7 +289,7 @@ fn refuse(jobs: Vec<Pending>, e: StoreError) {
     }
 }
 
-fn params(row: &NewRow) -> [&(dyn tokio_postgres::types::ToSql + Sync); 7] {
+fn params(row: &NewRow) -> [&(dyn tokio_postgres::types::ToSql + Sync); 9] {
     [
         &row.user_id,
         &row.title,
@@ -295,6 +298,8 @@ fn params(row: &NewRow) -> [&(dyn tokio_postgres::types::ToSql + Sync); 7] {
         &row.now,
         &row.json_tail,
         &row.at,
+        &row.due_at,
+        &row.assignee_id,
     ]
 }
 

@@ -68,7 +68,7 @@ impl IdempotencyStore for Postgres {
         )
         .await?;
         self.commit(tx).await?;
-        Ok(Keyed::Created(task, event))
+        Ok(Keyed::Created(Box::new(task), event))
     }
 
     // [`POSTGRES_PACE`]`.rows` per statement (each its own short transaction). Rows

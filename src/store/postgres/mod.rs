@@ -29,10 +29,12 @@ mod events;
 mod health;
 mod idempotency;
 mod pgpass;
+mod projects;
 mod purge;
 mod security;
 mod settings;
 mod stream_tickets;
+mod task_list;
 mod tasks;
 mod throttles;
 mod tls;
@@ -57,6 +59,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_credentials_generation.sql"),
     include_str!("migrations/0004_stream_tickets.sql"),
     include_str!("migrations/0005_account_purge.sql"),
+    include_str!("migrations/0006_task_fields.sql"),
+    include_str!("migrations/0007_projects.sql"),
 ];
 
 /// The advisory lock migrations run under ("tasklane" in ASCII).

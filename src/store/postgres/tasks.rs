@@ -9,15 +9,14 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
-use tokio_postgres::{IsolationLevel, Row, types::ToSql};
+use tokio_postgres::Row;
 
 use super::Postgres;
 use super::create_group_commit::NewRow;
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task, Timestamp, User};
 use crate::store::tasks::{
-    IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check_if_match, like_pattern,
-    order_by, write_task,
+    IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, assignee_of, check_if_match,
 };
 use crate::store::tasks::{TASK_COLUMNS, TaskStore};
 use crate::store::{Result, StoreError};
@@ -32,6 +31,9 @@ fn task(r: &Row, owner: &User) -> Result<Task> {
         updated_at: Timestamp(r.try_get(5)?),
         user: owner.clone(),
         version: r.try_get(6)?,
+        project: None,
+        due_at: r.try_get::<_, Option<String>>(7)?.map(Timestamp),
+        assignee: assignee_of(r.try_get(8)?, r.try_get(9)?),
     })
 }
 
@@ -101,8 +103,8 @@ pub(super) async fn insert_task(
     let now = now_timestamp();
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+            "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at,
+             due_at, assignee_id) VALUES ($1, $2, $3, $4, $5, $5, $6, $7) RETURNING id",
         )
         .await?;
     let id: i64 = tx
@@ -114,6 +116,8 @@ pub(super) async fn insert_task(
                 &new.description,
                 &new.completed,
                 &now,
+                &new.due_at.as_deref(),
+                &new.assignee.as_ref().map(|a| a.id),
             ],
         )
         .await?
@@ -127,6 +131,9 @@ pub(super) async fn insert_task(
         updated_at: Timestamp(now),
         user: owner,
         version: 1,
+        project: None,
+        assignee: new.assignee,
+        due_at: new.due_at,
     };
     let event = insert_event(tx, seq, Action::Create, &task).await?;
     Ok((task, event))
@@ -147,7 +154,7 @@ fn json_after_id(task: &Task) -> Result<Option<String>> {
 async fn fetch_for_update(tx: &Transaction<'_>, owner: &User, id: i64) -> Result<Task> {
     let stmt = tx
         .prepare_cached(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE"
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE OF tasks"
         ))
         .await?;
     let row = tx
@@ -157,100 +164,11 @@ async fn fetch_for_update(tx: &Transaction<'_>, owner: &User, id: i64) -> Result
     task(&row, owner)
 }
 
-/// Appends one task row (`TASK_COLUMNS`) as JSON, in `Task`'s key order.
-fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
-    let row = TaskRow {
-        id: r.try_get(0)?,
-        title: r.try_get(1)?,
-        description: r.try_get(2)?,
-        completed: r.try_get(3)?,
-        created_at: r.try_get(4)?,
-        updated_at: r.try_get(5)?,
-        version: r.try_get(6)?,
-    };
-    write_task(out, &row, user_json)
-}
-
 #[async_trait]
 impl TaskStore for Postgres {
-    // One `REPEATABLE READ` snapshot. The search is SQLite's `LIKE`: `ILIKE` on
-    // `COLLATE "C"` text folds ASCII letters only, `%`, `_` and `\` in the term are literal
-    // (`ESCAPE '\'`), and a missing description is searched as empty. The array is written
-    // straight from the rows by the same function as SQLite's, so the bytes are the same.
+    // One `REPEATABLE READ` snapshot ([`super::task_list`]).
     async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage> {
-        let mut c = self.client().await?;
-        let tx = c
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
-        let pattern = q.search.as_deref().map(like_pattern);
-        let limit = i64::from(q.limit);
-        let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
-        let mut filter = String::from("user_id = $1");
-        let mut args: Vec<&(dyn ToSql + Sync)> = vec![&owner.id];
-        if let Some(completed) = &q.completed {
-            args.push(completed);
-            filter.push_str(&format!(" AND completed = ${}", args.len()));
-        }
-        if let Some(pattern) = &pattern {
-            args.push(pattern);
-            let n = args.len();
-            filter.push_str(&format!(
-                " AND (title ILIKE ${n}::text COLLATE \"C\" ESCAPE E'\\\\' \
-                 OR coalesce(description, '') ILIKE ${n}::text COLLATE \"C\" ESCAPE E'\\\\')"
-            ));
-        }
-        let mut page_args = args.clone();
-        page_args.push(&limit);
-        page_args.push(&offset);
-        let page_sql = format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY {} LIMIT ${} OFFSET ${}",
-            order_by(q.ordering),
-            args.len() + 1,
-            args.len() + 2,
-        );
-        let page_stmt = tx.prepare_cached(&page_sql).await?;
-        let seq_stmt = tx
-            .prepare_cached("SELECT event_seq FROM users WHERE id = $1 AND deleted_at IS NULL")
-            .await?;
-        // Sent together (pipelined): the page's statement takes the snapshot both read.
-        let seq_args: [&(dyn ToSql + Sync); 1] = [&owner.id];
-        let (rows, seq) = futures_util::try_join!(
-            tx.query(&page_stmt, &page_args),
-            tx.query_opt(&seq_stmt, &seq_args)
-        )?;
-        let last_event_id: i64 = seq.ok_or(StoreError::NotFound)?.try_get(0)?;
-        let user_json =
-            serde_json::to_vec(&owner).map_err(|e| StoreError::Other(format!("json: {e}")))?;
-        let mut body = Vec::with_capacity(64 + 320 * rows.len());
-        body.push(b'[');
-        for (i, r) in rows.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            write_row(&mut body, r, &user_json)?;
-        }
-        body.push(b']');
-        let count = rows.len();
-        // The count is only needed when the page might not be everything.
-        let total = if q.offset == 0 && count < q.limit as usize {
-            count as u64
-        } else {
-            let stmt = tx
-                .prepare_cached(&format!("SELECT count(*) FROM tasks WHERE {filter}"))
-                .await?;
-            let n: i64 = tx.query_one(&stmt, &args).await?.try_get(0)?;
-            n as u64
-        };
-        tx.commit().await?;
-        Ok(TaskPage {
-            json: body,
-            count,
-            total,
-            last_event_id,
-        })
+        super::task_list::list(self, owner, q).await
     }
 
     // Sent with the others waiting at the time ([`super::event_seq_reads`]).
@@ -290,6 +208,9 @@ impl TaskStore for Postgres {
             updated_at: Timestamp(now.clone()),
             user: owner,
             version: 1,
+            project: None,
+            assignee: new.assignee,
+            due_at: new.due_at,
         };
         let Some(json_tail) = json_after_id(&task)? else {
             // Not reached while `id` is `Task`'s first field (a test checks it).
@@ -300,6 +221,8 @@ impl TaskStore for Postgres {
                 title: task.title,
                 description: task.description,
                 completed: task.completed,
+                due_at: task.due_at,
+                assignee: task.assignee,
             };
             let out = insert_task(&tx, task.user, new, seq).await?;
             self.commit(tx).await?;
@@ -313,6 +236,8 @@ impl TaskStore for Postgres {
             completed: task.completed,
             now,
             json_tail: json_tail.clone(),
+            due_at: task.due_at.as_ref().map(|d| d.0.clone()),
+            assignee_id: task.assignee.as_ref().map(|a| a.id),
             at: at.clone(),
         };
         let (seq, id) =
@@ -339,21 +264,13 @@ impl TaskStore for Postgres {
             .ok_or(StoreError::NotFound)?;
         let mut task = fetch_for_update(&tx, &owner, id).await?;
         check_if_match(&task, if_match.as_ref())?;
-        if let Some(title) = changes.title {
-            task.title = title;
-        }
-        if let Some(description) = changes.description {
-            task.description = description;
-        }
-        if let Some(completed) = changes.completed {
-            task.completed = completed;
-        }
+        changes.apply(&mut task);
         task.updated_at = Timestamp(now_timestamp());
         task.version += 1;
         let stmt = tx
             .prepare_cached(
                 "UPDATE tasks SET title = $1, description = $2, completed = $3, updated_at = $4,
-                 version = version + 1 WHERE id = $5",
+                 due_at = $5, assignee_id = $6, version = version + 1 WHERE id = $7",
             )
             .await?;
         tx.execute(
@@ -363,6 +280,8 @@ impl TaskStore for Postgres {
                 &task.description,
                 &task.completed,
                 &task.updated_at.0,
+                &task.due_at.as_deref(),
+                &task.assignee.as_ref().map(|a| a.id),
                 &id,
             ],
         )
@@ -407,6 +326,12 @@ mod tests {
                 email: "alice@example.com".into(),
             },
             version: 1,
+            project: None,
+            assignee: Some(crate::model::UserRef {
+                id: 7,
+                username: "alice".into(),
+            }),
+            due_at: Some("2026-12-02T00:00:00.000000Z".into()),
         };
         let tail = json_after_id(&task)
             .unwrap()

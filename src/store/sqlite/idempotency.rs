@@ -53,7 +53,7 @@ impl IdempotencyStore for Sqlite {
                  VALUES (?1, ?2, ?3, 201, ?4, ?5)",
             )?
             .execute(params![user_id, key.key, key.request_hash, body, key.now])?;
-            Ok(Keyed::Created(task, event))
+            Ok(Keyed::Created(Box::new(task), event))
         })
         .await
     }

@@ -20,6 +20,7 @@ mod copy;
 mod events;
 mod health;
 mod idempotency;
+mod projects;
 mod purge;
 mod settings;
 mod stream_tickets;
@@ -46,6 +47,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_credentials_generation.sql"),
     include_str!("migrations/0005_stream_tickets.sql"),
     include_str!("migrations/0006_account_purge.sql"),
+    include_str!("migrations/0007_task_fields.sql"),
+    include_str!("migrations/0008_projects.sql"),
 ];
 
 /// How long a connection waits for another writer before giving up.

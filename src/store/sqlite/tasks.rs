@@ -8,8 +8,8 @@ use super::{Sqlite, events::insert_event};
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task, Timestamp, User};
 use crate::store::tasks::{
-    IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, check_if_match, like_pattern,
-    order_by, write_task,
+    AssigneeFilter, IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, assignee_of,
+    check_if_match, like_pattern, order_by, write_task,
 };
 use crate::store::tasks::{TASK_COLUMNS, TaskStore};
 use crate::store::{Result, StoreError};
@@ -36,6 +36,18 @@ fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
         created_at: text(4)?,
         updated_at: text(5)?,
         version: r.get(6)?,
+        project: None,
+        assignee: match (r.get::<_, Option<i64>>(8)?, r.get_ref(9)?) {
+            (Some(id), rusqlite::types::ValueRef::Text(name)) => Some((
+                id,
+                std::str::from_utf8(name).map_err(|e| StoreError::Other(e.to_string()))?,
+            )),
+            _ => None,
+        },
+        due_at: r
+            .get_ref(7)?
+            .as_str_or_null()
+            .map_err(|e| StoreError::Other(e.to_string()))?,
     };
     write_task(out, &row, user_json)
 }
@@ -51,6 +63,9 @@ fn task(owner: &User) -> impl Fn(&Row) -> rusqlite::Result<Task> + '_ {
             updated_at: Timestamp(r.get(5)?),
             user: owner.clone(),
             version: r.get(6)?,
+            project: None,
+            due_at: r.get::<_, Option<String>>(7)?.map(Timestamp),
+            assignee: assignee_of(r.get(8)?, r.get(9)?),
         })
     }
 }
@@ -59,15 +74,17 @@ fn task(owner: &User) -> impl Fn(&Row) -> rusqlite::Result<Task> + '_ {
 pub(super) fn insert_task(tx: &Transaction, owner: User, new: NewTask) -> Result<(Task, Event)> {
     let now = now_timestamp();
     tx.prepare_cached(
-        "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at,
+         due_at, assignee_id) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
     )?
     .execute(params![
         owner.id,
         new.title,
         new.description,
         new.completed,
-        now
+        now,
+        new.due_at.as_deref(),
+        new.assignee.as_ref().map(|a| a.id),
     ])?;
     let task = Task {
         id: tx.last_insert_rowid(),
@@ -78,6 +95,9 @@ pub(super) fn insert_task(tx: &Transaction, owner: User, new: NewTask) -> Result
         updated_at: Timestamp(now),
         user: owner,
         version: 1,
+        project: None,
+        assignee: new.assignee,
+        due_at: new.due_at,
     };
     let event = insert_event(tx, Action::Create, &task)?;
     Ok((task, event))
@@ -115,6 +135,22 @@ impl TaskStore for Sqlite {
             }
             if let Some(pattern) = &pattern {
                 args.push((":pattern", pattern));
+            }
+            match &q.assignee {
+                Some(AssigneeFilter::User(id)) => {
+                    filter.push_str(" AND assignee_id = :assignee");
+                    args.push((":assignee", id));
+                }
+                Some(AssigneeFilter::Nobody) => filter.push_str(" AND assignee_id IS NULL"),
+                None => {}
+            }
+            if let Some(before) = &q.due_before {
+                filter.push_str(" AND due_at <= :due_before");
+                args.push((":due_before", before));
+            }
+            if let Some(after) = &q.due_after {
+                filter.push_str(" AND due_at >= :due_after");
+                args.push((":due_after", after));
             }
             let sql = format!(
                 "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY {} \
@@ -202,26 +238,20 @@ impl TaskStore for Sqlite {
         self.write(move |tx| {
             let mut task = fetch(tx, &owner, id)?;
             check_if_match(&task, if_match.as_ref())?;
-            if let Some(title) = changes.title {
-                task.title = title;
-            }
-            if let Some(description) = changes.description {
-                task.description = description;
-            }
-            if let Some(completed) = changes.completed {
-                task.completed = completed;
-            }
+            changes.apply(&mut task);
             task.updated_at = Timestamp(now_timestamp());
             task.version += 1;
             tx.prepare_cached(
                 "UPDATE tasks SET title = ?1, description = ?2, completed = ?3, updated_at = ?4,
-                 version = version + 1 WHERE id = ?5",
+                 due_at = ?5, assignee_id = ?6, version = version + 1 WHERE id = ?7",
             )?
             .execute(params![
                 task.title,
                 task.description,
                 task.completed,
                 task.updated_at.as_str(),
+                task.due_at.as_deref(),
+                task.assignee.as_ref().map(|a| a.id),
                 id
             ])?;
             let event = insert_event(tx, Action::Update, &task)?;

@@ -1,6 +1,6 @@
 //! The live page in a real headless Chromium (the harness: `helpers::browser`): a task
-//! made through the API shows up, lists past the first thousand tasks, and the page
-//! works when CORS allows another origin.
+//! made through the API shows up (with its due date and assignee), lists past the first
+//! thousand tasks, and the page works when CORS allows another origin.
 
 use std::time::Duration;
 
@@ -108,6 +108,33 @@ async fn the_live_page_shows_a_task_created_through_the_api() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     b.until("the task's checkbox to be checked", async || {
         (b.task_row(id).await["checked"] == true).then_some(())
+    })
+    .await;
+
+    // A due date and an assignee set through the API show in the row's line below it.
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/tasks/{id}/"),
+            Some(&access),
+            Some(json!({"due_at": "2026-12-24T18:00:00Z", "assignee": task["user"]["id"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    b.until("the due date and assignee to show", async || {
+        let meta = b
+            .js(
+                "const li = document.querySelector(`#tasks li.task[data-task-id=\"${arguments[0]}\"]`);
+                 const due = li && li.querySelector('.task-meta time.task-due');
+                 return due && due.dateTime + ' ' + li.querySelector('.task-meta').textContent;",
+                vec![json!(id)],
+            )
+            .await;
+        meta.as_str()
+            .filter(|m| {
+                m.starts_with("2026-12-24T18:00:00.000000Z") && m.contains("assigned to alice1")
+            })
+            .map(drop)
     })
     .await;
 

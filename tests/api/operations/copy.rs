@@ -78,6 +78,7 @@ async fn populate(c: &reqwest::Client, p: &Proc) -> Held {
     assert_eq!(status, StatusCode::OK);
     let refresh = pair["refresh"].as_str().unwrap().to_owned();
     let mut ids = Vec::new();
+    let mut alice_id = 0;
     for i in 0..5 {
         // Odd tasks have an empty description, even ones none (NULL): both must survive.
         let body = if i % 2 == 0 {
@@ -87,7 +88,9 @@ async fn populate(c: &reqwest::Client, p: &Proc) -> Held {
         };
         let r = post(c, p, "/api/tasks/", Some(&alice), body).await;
         assert_eq!(r.status(), StatusCode::CREATED);
-        ids.push(r.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
+        let t = r.json::<Value>().await.unwrap();
+        ids.push(t["id"].as_i64().unwrap());
+        alice_id = t["user"]["id"].as_i64().unwrap();
         post(
             c,
             p,
@@ -100,7 +103,11 @@ async fn populate(c: &reqwest::Client, p: &Proc) -> Held {
     let r = c
         .patch(p.url(&format!("/api/tasks/{}/", ids[1])))
         .bearer_auth(&alice)
-        .json(&json!({"completed": true, "title": "Ünïcødé ✓ 'quoted' \"twice\""}))
+        // A due date and an assignee travel too.
+        .json(
+            &json!({"completed": true, "title": "Ünïcødé ✓ 'quoted' \"twice\"",
+            "due_at": "2026-12-24T18:00:00.000001Z", "assignee": alice_id}),
+        )
         .send()
         .await
         .unwrap();
@@ -127,6 +134,37 @@ async fn populate(c: &reqwest::Client, p: &Proc) -> Held {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    // A shared project (bob's), with a member and a pending invitation: they travel too.
+    let carol = user_on(c, p, "carol").await;
+    user_on(c, p, "dave").await;
+    let r = post(
+        c,
+        p,
+        "/api/projects/",
+        Some(&bob),
+        json!({"name": "Shared"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let project = r.json::<Value>().await.unwrap()["id"].clone();
+    for (who, role) in [("carol", "editor"), ("dave", "viewer")] {
+        let path = format!("/api/projects/{project}/invitations/");
+        let r = post(
+            c,
+            p,
+            &path,
+            Some(&bob),
+            json!({"username": who, "role": role}),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        if who == "carol" {
+            let inv = r.json::<Value>().await.unwrap()["id"].clone();
+            let path = format!("/api/invitations/{inv}/accept/");
+            let r = post(c, p, &path, Some(&carol), json!({})).await;
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+    }
     let r = post(
         c,
         p,
@@ -174,7 +212,15 @@ async fn still_works(c: &reqwest::Client, p: &Proc, held: &Held) {
     let (status, pair) = login(c, p, "alice").await;
     assert_eq!(status, StatusCode::OK, "{pair}");
     let access = pair["access"].as_str().unwrap().to_owned();
-    // The same tasks, ids, timestamps and versions, byte for byte.
+    let dated = held
+        .tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| !t["due_at"].is_null());
+    assert_eq!(dated.unwrap()["due_at"], "2026-12-24T18:00:00.000001Z");
+    assert_eq!(dated.unwrap()["assignee"]["username"], "alice");
+    // The same tasks, ids, timestamps, versions, due dates and assignees, byte for byte.
     assert_eq!(alice_tasks(c, p, &access).await, held.tasks);
     // The script's API token still reads and writes.
     let r = c

@@ -26,9 +26,16 @@ async fn a_task_has_the_originals_shape() {
             "created_at",
             "updated_at",
             "user",
-            "version"
+            "version",
+            // Added since, after the original's keys, all null by default.
+            "project",
+            "assignee",
+            "due_at"
         ]
     );
+    assert_eq!(t["project"], Value::Null);
+    assert_eq!(t["assignee"], Value::Null);
+    assert_eq!(t["due_at"], Value::Null);
     assert_eq!(t["id"], 1);
     assert_eq!(t["completed"], false);
     assert_eq!(

@@ -1,7 +1,8 @@
-//! Tasks: CRUD and listing, preconditions (`ETag`, `If-Match`), idempotent creates, and
-//! durable writes.
+//! Tasks: CRUD and listing, preconditions (`ETag`, `If-Match`), idempotent creates,
+//! durable writes, and due dates and assignees.
 
 mod crud;
+mod due_and_assignee;
 mod durability;
 mod idempotency;
 mod list;

@@ -103,7 +103,14 @@ fn actions_scopes_and_orderings_are_enums() {
     let spec = spec();
     assert_eq!(
         enum_values(property(&spec, "StreamMessage", "action")),
-        ["create", "update", "delete", "reset"]
+        [
+            "create",
+            "update",
+            "delete",
+            "project",
+            "project_removed",
+            "reset"
+        ]
     );
     for object in ["ApiToken", "CreatedToken", "NewTokenRequest"] {
         let items = &schema(&spec, object)["properties"]["scopes"]["items"];
@@ -118,7 +125,13 @@ fn actions_scopes_and_orderings_are_enums() {
         values.sort();
         assert_eq!(
             values,
-            ["account:read", "tasks:read", "tasks:write"],
+            [
+                "account:read",
+                "projects:read",
+                "projects:write",
+                "tasks:read",
+                "tasks:write"
+            ],
             "{object}"
         );
     }
@@ -138,7 +151,9 @@ fn actions_scopes_and_orderings_are_enums() {
             "updated_at",
             "-updated_at",
             "title",
-            "-title"
+            "-title",
+            "due_at",
+            "-due_at"
         ]
     );
 }

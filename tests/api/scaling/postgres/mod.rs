@@ -33,6 +33,7 @@ fn task(title: &str) -> NewTask {
         title: title.into(),
         description: None,
         completed: false,
+        ..NewTask::default()
     }
 }
 

@@ -126,6 +126,10 @@ async fn search_and_ordering_give_what_sqlite_gives() {
                 title: (*t).into(),
                 description: (i % 3 == 0).then(|| format!("Described as {} {t}", i * 7)),
                 completed: i % 2 == 0,
+                // Ties, and tasks without a due date, for the `due_at` orders.
+                due_at: (i % 4 != 0)
+                    .then(|| format!("2026-12-0{}T10:00:00.000000Z", i % 3 + 1).into()),
+                assignee: None,
             };
             store.create_task(owner.clone(), new).await.unwrap();
         }
@@ -157,6 +161,8 @@ async fn search_and_ordering_give_what_sqlite_gives() {
         Ordering::TitleDesc,
         Ordering::CreatedAt,
         Ordering::UpdatedAtDesc,
+        Ordering::DueAt,
+        Ordering::DueAtDesc,
     ];
     for search in searches {
         for ordering in orders {
@@ -167,6 +173,7 @@ async fn search_and_ordering_give_what_sqlite_gives() {
                     ordering,
                     limit: 4,
                     offset: 1,
+                    ..TaskQuery::default()
                 };
                 let s = sqlite
                     .list_tasks(owners[0].clone(), q.clone())
