@@ -162,7 +162,7 @@ pub struct Task {
     /// 1 at creation, +1 on every change; also the `ETag` (`"v3"`). Send it back in
     /// `If-Match` to change the task only if nobody else has.
     pub version: i64,
-    /// The project the task belongs to; `null` for a personal task (every task, for now).
+    /// The project the task belongs to; `null` for a personal task.
     #[oai(nullable)]
     #[serde(default)]
     pub project: Option<i64>,

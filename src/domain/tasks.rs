@@ -6,24 +6,30 @@
 //! The rules for a task's fields are the original serializer's: a title of 5 to 255
 //! characters; a description that is blank or at least 10 characters (up to 10,000);
 //! `completed`. Then the fields added since: `due_at`, a date-time (as DRF reads one,
-//! kept in UTC with microseconds), and `assignee`, who may only be the task's owner
-//! while every task is personal ([`check_assignee`], the one place that says who may be
-//! assigned). Both are nullable: `null` clears them.
+//! kept in UTC with microseconds), and `assignee`: for a personal task only its owner
+//! ([`check_assignee`]), for a project's task one of its members (`assignable` is the
+//! one place that says who may be assigned). Both are nullable: `null` clears them.
 //!
 //! Every function takes the owner as a [`User`]: a task of another user is
 //! [`DomainError::NotFound`], never a refusal, so nobody can tell it exists.
+//!
+//! A task may be created in a project (`project`), or moved into, out of or between
+//! projects: who may is `projects::task_rules`, asked here with the caller's role as the
+//! store reports it; a project task's assignee is one of its members.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::listing::{ListPage, Listing};
+use super::projects::task_rules::{self, Place};
 use super::{Chars, DomainError, FieldErrors, check_chars, check_field};
 use crate::clock::{now_secs_f64, parse_timestamp};
 use crate::hub::Hub;
-use crate::model::{Task, Timestamp, User, UserRef};
-use crate::store::Store;
+use crate::model::{Member, Task, Timestamp, User, UserRef};
 use crate::store::idempotency::{Key, Keyed};
+use crate::store::projects::Refusal;
 use crate::store::tasks::{IfMatch, NewTask, TaskChanges, TaskQuery};
+use crate::store::{Store, StoreError};
 
 /// The longest title and description, in characters (`import-django` holds the
 /// original's rows to them too).
@@ -60,6 +66,8 @@ pub struct TaskDraft {
     pub due_at: Option<Option<String>>,
     /// A user id.
     pub assignee: Option<Option<i64>>,
+    /// A project id; `null` for a personal task.
+    pub project: Option<Option<i64>>,
 }
 
 /// DRF's message for a date-time it cannot read.
@@ -69,8 +77,8 @@ pub const DATETIME_FORMAT: &str = "Datetime has wrong format. Use one of these f
 /// The message for an assignee the task cannot have.
 pub const ASSIGNEE_NOT_ALLOWED: &str = "A personal task can only be assigned to its owner.";
 
-/// Who may be assigned to `owner`'s task: the owner, or nobody. (A task is personal, so
-/// its owner is the only one who can see it.) The user as the task shows them.
+/// Who may be assigned to `owner`'s personal task: the owner, or nobody (its owner is
+/// the only one who can see it). The user as the task shows them.
 pub fn check_assignee(owner: &User, assignee: Option<i64>) -> Result<Option<UserRef>, String> {
     match assignee {
         None => Ok(None),
@@ -109,6 +117,17 @@ pub struct Created {
 pub fn validate(
     owner: &User,
     draft: TaskDraft,
+    errors: FieldErrors,
+) -> Result<TaskChanges, DomainError> {
+    validate_in(owner, None, draft, errors)
+}
+
+/// [`validate`] for a task that will be in a project with these `members` (`None`: a
+/// personal task), who are the ones it may be assigned to.
+pub fn validate_in(
+    owner: &User,
+    members: Option<&[Member]>,
+    draft: TaskDraft,
     mut errors: FieldErrors,
 ) -> Result<TaskChanges, DomainError> {
     let title = check_field(draft.title, "title", &mut errors, |s| {
@@ -131,13 +150,15 @@ pub fn validate(
             .transpose()
             .map(|d| d.map(|t| t.0))
     });
-    let assignee = draft.assignee.and_then(|a| match check_assignee(owner, a) {
-        Ok(a) => Some(a),
-        Err(message) => {
-            errors.add("assignee", message);
-            None
-        }
-    });
+    let assignee = draft
+        .assignee
+        .and_then(|a| match assignable(owner, members, a) {
+            Ok(a) => Some(a),
+            Err(message) => {
+                errors.add("assignee", message);
+                None
+            }
+        });
     errors
         .ordered(&["title", "description", "completed", "assignee", "due_at"])
         .into_result()?;
@@ -147,7 +168,58 @@ pub fn validate(
         completed: draft.completed,
         due_at: due_at.map(|d| d.map(Timestamp)),
         assignee,
+        project: draft.project,
     })
+}
+
+/// Who may be assigned: [`check_assignee`] for a personal task, a member for a
+/// project's.
+fn assignable(
+    owner: &User,
+    members: Option<&[Member]>,
+    assignee: Option<i64>,
+) -> Result<Option<UserRef>, String> {
+    let (Some(members), Some(id)) = (members, assignee) else {
+        return check_assignee(owner, assignee);
+    };
+    let member = members.iter().find(|m| m.id == id);
+    task_rules::check_project_assignee(member.is_some())?;
+    Ok(member.map(|m| UserRef {
+        id: m.id,
+        username: m.username.clone(),
+    }))
+}
+
+/// `user`'s standing where a task is or would be: in `project`, their role there
+/// (`None` for a non-member); a personal task (theirs: every task the store hands them
+/// without a project is).
+async fn place_of(
+    ctx: &TaskContext<'_>,
+    user: &User,
+    project: Option<i64>,
+) -> Result<Place, DomainError> {
+    let Some(id) = project else {
+        return Ok(Place::Personal { own: true });
+    };
+    match ctx.store.get_project(user.id, id).await {
+        Ok(p) => Ok(Place::Project(Some(p.role))),
+        Err(StoreError::NotFound | StoreError::Refused(Refusal::Missing(_))) => {
+            Ok(Place::Project(None))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The members of `project` (seen by `user`, a member), or `None` for a personal task.
+async fn members_of(
+    ctx: &TaskContext<'_>,
+    user: &User,
+    project: Option<i64>,
+) -> Result<Option<Vec<Member>>, DomainError> {
+    match project {
+        None => Ok(None),
+        Some(id) => Ok(Some(ctx.store.list_members(user.id, id).await?)),
+    }
 }
 
 /// The page `query` selects of `owner`'s tasks, as of now (served from the kept pages
@@ -160,9 +232,13 @@ pub async fn list(
     Ok(ctx.listing.page(ctx.store, owner, query).await?)
 }
 
-/// `owner`'s task `id`.
+/// `owner`'s task `id` (in a project, only while they are still a member).
 pub async fn get(ctx: &TaskContext<'_>, owner: User, id: i64) -> Result<Task, DomainError> {
-    Ok(ctx.store.get_task(owner, id).await?)
+    let task = ctx.store.get_task(owner.clone(), id).await?;
+    if task.project.is_some() {
+        task_rules::may_read(place_of(ctx, &owner, task.project).await?)?;
+    }
+    Ok(task)
 }
 
 /// Creates a task for `owner` from a checked draft (`completed` defaults to `false`), and
@@ -173,7 +249,7 @@ pub async fn create(
     draft: TaskDraft,
     errors: FieldErrors,
 ) -> Result<Created, DomainError> {
-    let new = new_task(&owner, draft, errors)?;
+    let new = new_task(ctx, &owner, draft, errors).await?;
     let (task, event) = ctx.store.create_task(owner, new).await?;
     ctx.hub.publish(event);
     Ok(Created {
@@ -194,7 +270,7 @@ pub async fn create_once(
     errors: FieldErrors,
     key: IdempotencyKey,
 ) -> Result<Created, DomainError> {
-    let new = new_task(&owner, draft, errors)?;
+    let new = new_task(ctx, &owner, draft, errors).await?;
     if !key.key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(DomainError::Invalid(FieldErrors::one(
             "Idempotency-Key",
@@ -239,13 +315,23 @@ pub async fn update(
     errors: FieldErrors,
     if_match: Option<IfMatch>,
 ) -> Result<Task, DomainError> {
-    let changes = match validate(&owner, draft, errors) {
-        Ok(c) => c,
-        Err(invalid) => {
-            ctx.store.get_task(owner, id).await?;
-            return Err(invalid);
-        }
-    };
+    let current = ctx.store.get_task(owner.clone(), id).await?;
+    let target = draft.project.unwrap_or(current.project);
+    let mut members = None;
+    if current.project.is_some() || target.is_some() {
+        let from = place_of(ctx, &owner, current.project).await?;
+        let to = if target == current.project {
+            from
+        } else {
+            place_of(ctx, &owner, target).await?
+        };
+        task_rules::may_move(from, to, current.user.id == owner.id)?;
+        members = members_of(ctx, &owner, target).await?;
+    }
+    let mut changes = validate_in(&owner, members.as_deref(), draft, errors)?;
+    if changes.project == Some(current.project) {
+        changes.project = None;
+    }
     let (task, event) = ctx.store.update_task(owner, id, changes, if_match).await?;
     ctx.hub.publish(event);
     Ok(task)
@@ -259,19 +345,35 @@ pub async fn delete(
     id: i64,
     if_match: Option<IfMatch>,
 ) -> Result<(), DomainError> {
+    let current = ctx.store.get_task(owner.clone(), id).await?;
+    if current.project.is_some() {
+        task_rules::may_write(place_of(ctx, &owner, current.project).await?)?;
+    }
     let event = ctx.store.delete_task(owner, id, if_match).await?;
     ctx.hub.publish(event);
     Ok(())
 }
 
-/// A new task for `owner` from a checked draft.
-fn new_task(owner: &User, draft: TaskDraft, errors: FieldErrors) -> Result<NewTask, DomainError> {
-    let changes = validate(owner, draft, errors)?;
+/// A new task for `owner` from a checked draft: in a project, if the draft names one
+/// `owner` may create in.
+async fn new_task(
+    ctx: &TaskContext<'_>,
+    owner: &User,
+    draft: TaskDraft,
+    errors: FieldErrors,
+) -> Result<NewTask, DomainError> {
+    let project = draft.project.flatten();
+    if project.is_some() {
+        task_rules::may_write(place_of(ctx, owner, project).await?)?;
+    }
+    let members = members_of(ctx, owner, project).await?;
+    let changes = validate_in(owner, members.as_deref(), draft, errors)?;
     Ok(NewTask {
         title: changes.title.unwrap_or_default(),
         description: changes.description.flatten(),
         completed: changes.completed.unwrap_or(false),
         due_at: changes.due_at.flatten(),
         assignee: changes.assignee.flatten(),
+        project,
     })
 }

@@ -15,6 +15,9 @@ pub struct NewTask {
     pub completed: bool,
     pub due_at: Option<Timestamp>,
     pub assignee: Option<UserRef>,
+    /// The project it is created in (`None`: a personal task), one the domain's rules
+    /// allow.
+    pub project: Option<i64>,
 }
 
 /// A validated change; `None` keeps the current value (`Some(None)` clears a nullable
@@ -26,6 +29,8 @@ pub struct TaskChanges {
     pub completed: Option<bool>,
     pub due_at: Option<Option<Timestamp>>,
     pub assignee: Option<Option<UserRef>>,
+    /// Moves the task into a project (`Some(Some(id))`) or out of one (`Some(None)`).
+    pub project: Option<Option<i64>>,
 }
 
 impl TaskChanges {
@@ -46,6 +51,9 @@ impl TaskChanges {
         if let Some(assignee) = self.assignee {
             task.assignee = assignee;
         }
+        if let Some(project) = self.project {
+            task.project = project;
+        }
     }
 }
 
@@ -56,6 +64,15 @@ pub enum AssigneeFilter {
     User(i64),
     /// Tasks assigned to nobody.
     Nobody,
+}
+
+/// The list's filter on the project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProjectFilter {
+    /// Tasks in this project.
+    Project(i64),
+    /// Personal tasks (in no project).
+    Personal,
 }
 
 /// The `ORDER BY` of each order; every one ends with the id. Tasks without a due date
@@ -83,6 +100,7 @@ pub struct TaskQuery {
     /// Case-insensitive substring of title or description.
     pub search: Option<String>,
     pub assignee: Option<AssigneeFilter>,
+    pub project: Option<ProjectFilter>,
     /// Only tasks due at or before this instant (in the API's timestamp format).
     pub due_before: Option<String>,
     /// Only tasks due at or after this instant (in the API's timestamp format).
@@ -202,10 +220,10 @@ pub(crate) fn like_pattern(term: &str) -> String {
 
 /// The columns a task row is read from, in this order (both backends), from `tasks` (not
 /// aliased): the assignee's username comes from a point read of `users` (`NULL` for none,
-/// or for a deleted account).
+/// or for a deleted account); the project id (`NULL` for a personal task) comes last.
 pub(crate) const TASK_COLUMNS: &str = "id, title, description, completed, created_at, \
      updated_at, version, due_at, assignee_id, (SELECT a.username FROM users a \
-     WHERE a.id = tasks.assignee_id AND a.deleted_at IS NULL)";
+     WHERE a.id = tasks.assignee_id AND a.deleted_at IS NULL), project_id";
 
 /// The assignee of a row read with [`TASK_COLUMNS`]: its id and username, or `None`.
 pub(crate) fn assignee_of(id: Option<i64>, username: Option<String>) -> Option<UserRef> {

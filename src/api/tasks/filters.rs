@@ -1,14 +1,16 @@
 //! The list's newer query parameters, read as django-filter reads them: `assignee`
-//! (`<id>`, `me` or `none`) and `due_before`/`due_after` (date-times, both bounds
-//! included), each refused with a DRF-shaped 400 naming the parameter.
+//! (`<id>`, `me` or `none`), `project` (`<id>` or `none`) and `due_before`/`due_after`
+//! (date-times, both bounds included), each refused with a DRF-shaped 400 naming the
+//! parameter.
 
 use crate::domain::tasks::read_datetime;
 use crate::domain::{DomainError, FieldErrors};
-use crate::store::tasks::{AssigneeFilter, TaskQuery};
+use crate::store::tasks::{AssigneeFilter, ProjectFilter, TaskQuery};
 
 /// The filters as given in the query string.
 pub(super) struct Filters {
     pub assignee: Option<String>,
+    pub project: Option<String>,
     pub due_before: Option<String>,
     pub due_after: Option<String>,
 }
@@ -29,6 +31,17 @@ pub(super) fn read_filters(
             Ok(id) => Some(AssigneeFilter::User(id)),
             Err(_) => {
                 errors.add("assignee", "Select a valid choice.");
+                None
+            }
+        },
+    };
+    q.project = match given.project.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("none") => Some(ProjectFilter::Personal),
+        Some(id) => match id.parse::<i64>() {
+            Ok(id) => Some(ProjectFilter::Project(id)),
+            Err(_) => {
+                errors.add("project", "Select a valid choice.");
                 None
             }
         },
@@ -55,6 +68,11 @@ pub(super) fn link_params(q: &TaskQuery, params: &mut Vec<(&'static str, String)
         Some(AssigneeFilter::Nobody) => params.push(("assignee", "none".into())),
         None => {}
     }
+    match q.project {
+        Some(ProjectFilter::Project(id)) => params.push(("project", id.to_string())),
+        Some(ProjectFilter::Personal) => params.push(("project", "none".into())),
+        None => {}
+    }
     if let Some(before) = &q.due_before {
         params.push(("due_before", before.clone()));
     }
@@ -71,6 +89,7 @@ mod tests {
         let mut q = TaskQuery::default();
         let given = Filters {
             assignee: Some(assignee.into()),
+            project: None,
             due_before: Some(before.into()),
             due_after: None,
         };

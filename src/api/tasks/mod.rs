@@ -58,6 +58,8 @@ impl TasksApi {
         search: Query<Option<String>>,
         /// Only tasks assigned to this user id, to you (`me`), or to nobody (`none`).
         assignee: Query<Option<String>>,
+        /// Only the tasks of this project id, or personal tasks (`none`).
+        project: Query<Option<String>>,
         /// Only tasks due at or before this date-time (tasks without one are left out).
         due_before: Query<Option<Timestamp>>,
         /// Only tasks due at or after this date-time (tasks without one are left out).
@@ -86,6 +88,7 @@ impl TasksApi {
         };
         let filters = Filters {
             assignee: assignee.0,
+            project: project.0,
             due_before: due_before.0.map(|t| t.0),
             due_after: due_after.0.map(|t| t.0),
         };
@@ -292,6 +295,7 @@ fn task_draft(data: &Map<String, Value>, partial: bool) -> (TaskDraft, FieldErro
         completed: field(data, "completed", false, &mut errors, boolean),
         due_at: nullable_field(data, "due_at", &mut errors, datetime_text),
         assignee: nullable_field(data, "assignee", &mut errors, pk),
+        project: nullable_field(data, "project", &mut errors, pk),
     };
     (draft, errors)
 }

@@ -23,9 +23,15 @@ pub struct TaskInput {
     #[oai(nullable)]
     pub due_at: Option<Timestamp>,
     /// The id of the user to assign the task to: for a personal task, only its owner
-    /// (yourself). `null` unassigns; omitted: nobody on create, kept on `PUT`.
+    /// (yourself); for a project's task, one of its members. `null` unassigns; omitted:
+    /// nobody on create, kept on `PUT`.
     #[oai(nullable)]
     pub assignee: Option<i64>,
+    /// The id of the project the task is in (creating or moving one there needs the
+    /// editor role; moving a personal task in, being its creator); `null` for a personal
+    /// task. Omitted: personal on create, kept on `PUT`.
+    #[oai(nullable)]
+    pub project: Option<i64>,
 }
 
 impl Example for TaskInput {
@@ -36,6 +42,7 @@ impl Example for TaskInput {
             completed: Some(false),
             due_at: Some("2026-12-01T17:00:00Z".into()),
             assignee: None,
+            project: None,
         }
     }
 }
@@ -57,6 +64,9 @@ pub struct TaskPatch {
     /// The id of the user to assign the task to (as on create); `null` unassigns.
     #[oai(nullable)]
     pub assignee: Option<i64>,
+    /// Moves the task into this project (as on create); `null` makes it personal.
+    #[oai(nullable)]
+    pub project: Option<i64>,
 }
 
 impl Example for TaskPatch {
@@ -67,6 +77,7 @@ impl Example for TaskPatch {
             completed: Some(true),
             due_at: None,
             assignee: None,
+            project: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! [`INVITATION_TTL`]; sending invitations is throttled per user.
 
 pub mod roles;
+pub mod task_rules;
 
 use std::time::Duration;
 

@@ -7,7 +7,8 @@ use tokio_postgres::{IsolationLevel, Row, types::ToSql};
 use super::Postgres;
 use crate::model::User;
 use crate::store::tasks::{
-    AssigneeFilter, TASK_COLUMNS, TaskPage, TaskQuery, TaskRow, like_pattern, order_by, write_task,
+    AssigneeFilter, ProjectFilter, TASK_COLUMNS, TaskPage, TaskQuery, TaskRow, like_pattern,
+    order_by, write_task,
 };
 use crate::store::{Result, StoreError};
 
@@ -21,7 +22,7 @@ fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
         created_at: r.try_get(4)?,
         updated_at: r.try_get(5)?,
         version: r.try_get(6)?,
-        project: None,
+        project: r.try_get(10)?,
         assignee: match (r.try_get::<_, Option<i64>>(8)?, r.try_get(9)?) {
             (Some(id), Some(username)) => Some((id, username)),
             _ => None,
@@ -46,7 +47,11 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
     let pattern = q.search.as_deref().map(like_pattern);
     let limit = i64::from(q.limit);
     let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
-    let mut filter = String::from("user_id = $1");
+    // A project task only while its creator is still a member.
+    let mut filter = String::from(
+        "user_id = $1 AND (project_id IS NULL OR project_id IN \
+         (SELECT project_id FROM project_members WHERE user_id = $1))",
+    );
     let mut args: Vec<&(dyn ToSql + Sync)> = vec![&owner.id];
     if let Some(completed) = &q.completed {
         args.push(completed);
@@ -69,6 +74,16 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
         filter.push_str(&format!(" AND assignee_id = ${}", args.len()));
     } else if q.assignee == Some(AssigneeFilter::Nobody) {
         filter.push_str(" AND assignee_id IS NULL");
+    }
+    let project = match q.project {
+        Some(ProjectFilter::Project(id)) => Some(id),
+        _ => None,
+    };
+    if let Some(project) = &project {
+        args.push(project);
+        filter.push_str(&format!(" AND project_id = ${}", args.len()));
+    } else if q.project == Some(ProjectFilter::Personal) {
+        filter.push_str(" AND project_id IS NULL");
     }
     if let Some(before) = &q.due_before {
         args.push(before);

@@ -31,7 +31,7 @@ fn task(r: &Row, owner: &User) -> Result<Task> {
         updated_at: Timestamp(r.try_get(5)?),
         user: owner.clone(),
         version: r.try_get(6)?,
-        project: None,
+        project: r.try_get(10)?,
         due_at: r.try_get::<_, Option<String>>(7)?.map(Timestamp),
         assignee: assignee_of(r.try_get(8)?, r.try_get(9)?),
     })
@@ -104,7 +104,8 @@ pub(super) async fn insert_task(
     let stmt = tx
         .prepare_cached(
             "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at,
-             due_at, assignee_id) VALUES ($1, $2, $3, $4, $5, $5, $6, $7) RETURNING id",
+             due_at, assignee_id, project_id) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)
+             RETURNING id",
         )
         .await?;
     let id: i64 = tx
@@ -118,6 +119,7 @@ pub(super) async fn insert_task(
                 &now,
                 &new.due_at.as_deref(),
                 &new.assignee.as_ref().map(|a| a.id),
+                &new.project,
             ],
         )
         .await?
@@ -131,7 +133,7 @@ pub(super) async fn insert_task(
         updated_at: Timestamp(now),
         user: owner,
         version: 1,
-        project: None,
+        project: new.project,
         assignee: new.assignee,
         due_at: new.due_at,
     };
@@ -208,12 +210,18 @@ impl TaskStore for Postgres {
             updated_at: Timestamp(now.clone()),
             user: owner,
             version: 1,
-            project: None,
+            project: new.project,
             assignee: new.assignee,
             due_at: new.due_at,
         };
-        let Some(json_tail) = json_after_id(&task)? else {
-            // Not reached while `id` is `Task`'s first field (a test checks it).
+        // A project's task takes the plain path: the group commit writes personal tasks.
+        let tail = match task.project {
+            None => json_after_id(&task)?,
+            Some(_) => None,
+        };
+        let Some(json_tail) = tail else {
+            // Not reached for a personal task while `id` is `Task`'s first field (a test
+            // checks it).
             let mut c = self.client().await?;
             let tx = c.transaction().await?;
             let seq = next_event_id_for_create(&tx, task.user.id).await?;
@@ -223,6 +231,7 @@ impl TaskStore for Postgres {
                 completed: task.completed,
                 due_at: task.due_at,
                 assignee: task.assignee,
+                project: task.project,
             };
             let out = insert_task(&tx, task.user, new, seq).await?;
             self.commit(tx).await?;
@@ -270,7 +279,8 @@ impl TaskStore for Postgres {
         let stmt = tx
             .prepare_cached(
                 "UPDATE tasks SET title = $1, description = $2, completed = $3, updated_at = $4,
-                 due_at = $5, assignee_id = $6, version = version + 1 WHERE id = $7",
+                 due_at = $5, assignee_id = $6, project_id = $7, version = version + 1
+                 WHERE id = $8",
             )
             .await?;
         tx.execute(
@@ -282,6 +292,7 @@ impl TaskStore for Postgres {
                 &task.updated_at.0,
                 &task.due_at.as_deref(),
                 &task.assignee.as_ref().map(|a| a.id),
+                &task.project,
                 &id,
             ],
         )

@@ -8,8 +8,8 @@ use super::{Sqlite, events::insert_event};
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Task, Timestamp, User};
 use crate::store::tasks::{
-    AssigneeFilter, IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, TaskRow, assignee_of,
-    check_if_match, like_pattern, order_by, write_task,
+    AssigneeFilter, IfMatch, NewTask, ProjectFilter, TaskChanges, TaskPage, TaskQuery, TaskRow,
+    assignee_of, check_if_match, like_pattern, order_by, write_task,
 };
 use crate::store::tasks::{TASK_COLUMNS, TaskStore};
 use crate::store::{Result, StoreError};
@@ -36,7 +36,7 @@ fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
         created_at: text(4)?,
         updated_at: text(5)?,
         version: r.get(6)?,
-        project: None,
+        project: r.get(10)?,
         assignee: match (r.get::<_, Option<i64>>(8)?, r.get_ref(9)?) {
             (Some(id), rusqlite::types::ValueRef::Text(name)) => Some((
                 id,
@@ -63,7 +63,7 @@ fn task(owner: &User) -> impl Fn(&Row) -> rusqlite::Result<Task> + '_ {
             updated_at: Timestamp(r.get(5)?),
             user: owner.clone(),
             version: r.get(6)?,
-            project: None,
+            project: r.get(10)?,
             due_at: r.get::<_, Option<String>>(7)?.map(Timestamp),
             assignee: assignee_of(r.get(8)?, r.get(9)?),
         })
@@ -75,7 +75,7 @@ pub(super) fn insert_task(tx: &Transaction, owner: User, new: NewTask) -> Result
     let now = now_timestamp();
     tx.prepare_cached(
         "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at,
-         due_at, assignee_id) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
+         due_at, assignee_id, project_id) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         owner.id,
@@ -85,6 +85,7 @@ pub(super) fn insert_task(tx: &Transaction, owner: User, new: NewTask) -> Result
         now,
         new.due_at.as_deref(),
         new.assignee.as_ref().map(|a| a.id),
+        new.project,
     ])?;
     let task = Task {
         id: tx.last_insert_rowid(),
@@ -95,7 +96,7 @@ pub(super) fn insert_task(tx: &Transaction, owner: User, new: NewTask) -> Result
         updated_at: Timestamp(now),
         user: owner,
         version: 1,
-        project: None,
+        project: new.project,
         assignee: new.assignee,
         due_at: new.due_at,
     };
@@ -118,7 +119,11 @@ impl TaskStore for Sqlite {
     async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage> {
         self.run(move |conn| {
             let c = conn.transaction()?;
-            let mut filter = String::from("user_id = :user");
+            // A project task only while its creator is still a member.
+            let mut filter = String::from(
+                "user_id = :user AND (project_id IS NULL OR project_id IN \
+                 (SELECT project_id FROM project_members WHERE user_id = :user))",
+            );
             if q.completed.is_some() {
                 filter.push_str(" AND completed = :completed");
             }
@@ -142,6 +147,14 @@ impl TaskStore for Sqlite {
                     args.push((":assignee", id));
                 }
                 Some(AssigneeFilter::Nobody) => filter.push_str(" AND assignee_id IS NULL"),
+                None => {}
+            }
+            match &q.project {
+                Some(ProjectFilter::Project(id)) => {
+                    filter.push_str(" AND project_id = :project");
+                    args.push((":project", id));
+                }
+                Some(ProjectFilter::Personal) => filter.push_str(" AND project_id IS NULL"),
                 None => {}
             }
             if let Some(before) = &q.due_before {
@@ -243,7 +256,8 @@ impl TaskStore for Sqlite {
             task.version += 1;
             tx.prepare_cached(
                 "UPDATE tasks SET title = ?1, description = ?2, completed = ?3, updated_at = ?4,
-                 due_at = ?5, assignee_id = ?6, version = version + 1 WHERE id = ?7",
+                 due_at = ?5, assignee_id = ?6, project_id = ?7, version = version + 1
+                 WHERE id = ?8",
             )?
             .execute(params![
                 task.title,
@@ -252,6 +266,7 @@ impl TaskStore for Sqlite {
                 task.updated_at.as_str(),
                 task.due_at.as_deref(),
                 task.assignee.as_ref().map(|a| a.id),
+                task.project,
                 id
             ])?;
             let event = insert_event(tx, Action::Update, &task)?;

@@ -1,13 +1,15 @@
 //! Shared projects: the whole flow over HTTP (create, invite, accept, decline, withdraw,
 //! expiry, roles, leave, transfer, delete), their limits and throttle, API token scopes,
 //! the membership events on a member's stream and `/api/changes/`, the operator's
-//! `tasklane project` commands, and the schema migration from the previous version.
+//! `tasklane project` commands, the schema migration from the previous version, and
+//! tasks inside projects.
 
 mod events;
 mod flow;
 mod limits;
 mod operations;
 mod roles;
+mod tasks;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -130,6 +130,7 @@ async fn search_and_ordering_give_what_sqlite_gives() {
                 due_at: (i % 4 != 0)
                     .then(|| format!("2026-12-0{}T10:00:00.000000Z", i % 3 + 1).into()),
                 assignee: None,
+                project: None,
             };
             store.create_task(owner.clone(), new).await.unwrap();
         }
