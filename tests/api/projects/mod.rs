@@ -7,6 +7,7 @@
 mod events;
 mod flow;
 mod limits;
+mod matrix;
 mod operations;
 mod roles;
 mod tasks;
