@@ -129,7 +129,7 @@ fn cast_of(row: &Row, col: usize) -> Cast {
         "admin" => CALLERS[col] == Caller::Admin,
         "editor" => CALLERS[col] == Caller::Editor,
         "viewer" => CALLERS[col] == Caller::Viewer || names("{viewer}"),
-        "author" => names("{task}"),
+        "author" => names("{task}") || names("{own_project_task}"),
         other => names(&format!("{{{other}}}")),
     };
     Cast {
@@ -138,7 +138,7 @@ fn cast_of(row: &Row, col: usize) -> Cast {
             .filter(|(name, _)| wanted(name))
             .collect(),
         invitation: names("{inv}") || CALLERS[col] == Caller::Invited,
-        task: names("{task}"),
+        task: names("{task}") || names("{own_project_task}"),
     }
 }
 
@@ -190,6 +190,43 @@ fn acting(p: &People, row: &Row, caller: Caller) -> (&'static str, String) {
     (name, p.sessions[name].clone())
 }
 
+/// A task of the project created by the caller (`user` behind a token): a viewer made it
+/// while an editor, a moment ago. A non-member has none, and gets the author's.
+async fn own_project_task(
+    app: &TestApp,
+    p: &People,
+    f: &Fixture,
+    caller: Caller,
+    user: &'static str,
+) -> i64 {
+    if matches!(caller, Caller::Invited | Caller::Stranger) {
+        return f.task.expect("the author's task");
+    }
+    let path = format!("/api/projects/{}/members/{}/", f.project, p.ids[user]);
+    let role = |role: &'static str| {
+        app.call(
+            Method::PATCH,
+            &path,
+            Some(&p.sessions["owner"]),
+            Some(json!({ "role": role })),
+        )
+    };
+    if caller == Caller::Viewer {
+        assert_eq!(role("editor").await.status, StatusCode::OK);
+    }
+    let r = app
+        .create_task(
+            &p.sessions[user],
+            json!({"title": "The caller's own task", "project": f.project}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    if caller == Caller::Viewer {
+        assert_eq!(role("viewer").await.status, StatusCode::OK);
+    }
+    r.json()["id"].as_i64().expect("task id")
+}
+
 /// Runs one cell: `None` when the answer is as expected, else what went wrong.
 async fn cell(app: &TestApp, p: &People, f: &Fixture, row: &Row, col: usize) -> Option<String> {
     let caller = CALLERS[col];
@@ -197,6 +234,9 @@ async fn cell(app: &TestApp, p: &People, f: &Fixture, row: &Row, col: usize) -> 
     let mut own_task = String::new();
     if row.path.contains("{own_task}") {
         own_task = app.new_task(&p.sessions[user], "A personal task").await["id"].to_string();
+    }
+    if row.path.contains("{own_project_task}") {
+        own_task = own_project_task(app, p, f, caller, user).await.to_string();
     }
     let values = [
         ("{project}", Some(f.project)),
@@ -208,7 +248,9 @@ async fn cell(app: &TestApp, p: &People, f: &Fixture, row: &Row, col: usize) -> 
         ("{me}", Some(p.ids[user])),
     ];
     let fill = |s: &str| {
-        let mut s = s.replace("{own_task}", &own_task);
+        let mut s = s
+            .replace("{own_task}", &own_task)
+            .replace("{own_project_task}", &own_task);
         for (placeholder, value) in values {
             if s.contains(placeholder) {
                 let value = value.unwrap_or_else(|| panic!("no {placeholder} in the fixture"));

@@ -7,8 +7,9 @@
 //! `{project}` (the fixture's project), `{task}` (a task in it, created by another
 //! editor, `author`), `{inv}` (the pending invitation of `invited`), `{target}` (a viewer
 //! member), `{admin2}` (a second admin), `{viewer}` (the viewer's id), `{me}` (the
-//! caller's own id; a token's holder's) and `{own_task}` (a personal task the caller
-//! creates just before the request).
+//! caller's own id; a token's holder's), `{own_task}` (a personal task the caller
+//! creates just before the request) and `{own_project_task}` (a task of the project the
+//! caller created, a viewer while still an editor; a non-member's is the author's).
 
 /// Who calls. The six people are logged-in sessions; a token is a personal API token
 /// carrying that one scope, held by [`Row::tokens`].
@@ -354,8 +355,8 @@ pub const ROWS: &[Row] = &[
     .expect([S200, S200, S200, EDITOR, N404, N404], twrite(S200)),
     row(
         "PATCH",
-        "/api/tasks/{task}/",
-        "move a task out of the project",
+        "/api/tasks/{own_project_task}/",
+        "move a task you created out of the project",
     )
     .body(r#"{"project": null}"#)
     .fresh()
