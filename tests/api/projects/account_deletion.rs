@@ -73,6 +73,11 @@ async fn owning_a_project_with_other_members_refuses_deletion_listing_them() {
         body["projects"],
         json!([{"id": team, "name": "Team"}, {"id": other, "name": "Other team"}])
     );
+    // The operator's command refuses the same way, naming them and the way out.
+    let run = user(&app, &["delete", "--username", "alice", "--yes"], None).await;
+    run.failed();
+    assert!(run.stderr.contains("Other team"), "{run:?}");
+    assert!(run.stderr.contains("tasklane project transfer"), "{run:?}");
     // Nothing was written: the account, its projects and its invitations are all there.
     assert_eq!(
         app.get("/api/users/me/", &alice).await.status,
