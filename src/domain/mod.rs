@@ -26,6 +26,9 @@ pub mod validators;
 use crate::store::StoreError;
 use crate::store::projects::Refusal;
 
+/// A project named by id and name (in [`DomainError::OwnsSharedProjects`]).
+pub use crate::model::ProjectRef;
+
 /// Why an operation refused.
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
@@ -69,7 +72,7 @@ pub enum DomainError {
     Conflict(String),
     /// An account that owns projects with other members cannot be deleted: these.
     #[error("owns projects with other members: {0:?}")]
-    OwnsSharedProjects(Vec<crate::model::ProjectRef>),
+    OwnsSharedProjects(Vec<ProjectRef>),
     /// An idempotency key reused with a different request.
     #[error("idempotency key reused with another request")]
     KeyReused,

@@ -39,7 +39,7 @@ pub struct ErrorDetail {
     /// For an account that cannot be deleted: the projects it owns that have other
     /// members, to transfer or delete first.
     #[oai(skip_serializing_if_is_none)]
-    pub projects: Option<Vec<crate::model::ProjectRef>>,
+    pub projects: Option<Vec<crate::domain::ProjectRef>>,
 }
 
 impl Example for ErrorDetail {
