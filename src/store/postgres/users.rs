@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use tokio_postgres::Row;
 
+use super::projects::account::{end_projects, lock_for_deletion};
 use super::{Postgres, on_unique};
 use crate::clock::now_timestamp;
-use crate::model::User;
+use crate::model::{Event, User};
 use crate::store::purge::TOMBSTONE_SQL;
 use crate::store::users::{ACCOUNT_COLUMNS, Account, AccountStore, AccountUpdate};
 use crate::store::{Result, StoreError};
@@ -195,13 +196,19 @@ impl AccountStore for Postgres {
         Ok(n == 1)
     }
 
-    // One statement. The `UPDATE` locks the user row, after any write of the account in
-    // progress (waiting at most the connection's `lock_timeout`); the purge runs in
+    // One transaction: it locks the projects the account owns or touches, then the users
+    // it writes events for and the account (see `projects::account`); the purge runs in
     // transactions of its own.
-    async fn delete_account(&self, user_id: i64) -> Result<bool> {
+    async fn delete_account(&self, user_id: i64) -> Result<Option<Vec<Event>>> {
         let now = crate::clock::now_secs_f64();
-        let c = self.client().await?;
-        let stmt = c
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        if !lock_for_deletion(&tx, user_id).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let events = end_projects(&tx, user_id, &now_timestamp()).await?;
+        let stmt = tx
             .prepare_cached(&format!(
                 "UPDATE users SET username = {TOMBSTONE_SQL}, email = {TOMBSTONE_SQL},
                                   password_hash = '!', is_active = FALSE, deleted_at = $2,
@@ -209,9 +216,9 @@ impl AccountStore for Postgres {
                  WHERE id = $1 AND deleted_at IS NULL"
             ))
             .await?;
-        let n = c.execute(&stmt, &[&user_id, &now]).await?;
-        self.committed();
-        Ok(n == 1)
+        tx.execute(&stmt, &[&user_id, &now]).await?;
+        self.commit(tx).await?;
+        Ok(Some(events))
     }
 }
 

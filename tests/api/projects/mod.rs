@@ -4,6 +4,7 @@
 //! `tasklane project` commands, the schema migration from the previous version, and
 //! tasks inside projects.
 
+mod account_deletion;
 mod events;
 mod fanout;
 mod flow;
