@@ -12,7 +12,7 @@ use super::Postgres;
 use crate::model::User;
 use crate::store::tasks::{
     AssigneeFilter, ProjectFilter, TASK_COLUMNS, TaskPage, TaskQuery, TaskRow, creator_json,
-    like_pattern, order_by, write_task,
+    like_pattern, order_by, order_by_visible, write_task,
 };
 use crate::store::{Result, StoreError};
 
@@ -117,7 +117,10 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
         "SELECT {TASK_COLUMNS}, CASE WHEN user_id = $1 THEN NULL ELSE \
          (SELECT c.username FROM users c WHERE c.id = tasks.user_id) END \
          FROM tasks WHERE {filter} ORDER BY {} LIMIT ${} OFFSET ${}",
-        order_by(q.ordering),
+        match q.project {
+            None => order_by_visible(q.ordering),
+            Some(_) => order_by(q.ordering),
+        },
         args.len() + 1,
         args.len() + 2,
     );

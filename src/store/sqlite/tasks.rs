@@ -13,7 +13,7 @@ use crate::store::projects::role_of;
 use crate::store::tasks::{
     AssigneeFilter, Audience, IfMatch, NewTask, Place, ProjectFilter, TaskChanges, TaskJson,
     TaskPage, TaskQuery, TaskRow, TaskRule, assignee_of, check_if_match, creator_json, fan_out,
-    like_pattern, order_by, seen_by, write_task,
+    like_pattern, order_by, order_by_visible, seen_by, write_task,
 };
 use crate::store::tasks::{TASK_COLUMNS, TASK_WITH_CREATOR, TaskStore, task_refused};
 use crate::store::{Result, StoreError};
@@ -264,7 +264,10 @@ impl TaskStore for Sqlite {
                 "SELECT {TASK_COLUMNS}, CASE WHEN user_id = :user THEN NULL ELSE \
                  (SELECT c.username FROM users c WHERE c.id = tasks.user_id) END \
                  FROM tasks WHERE {filter} ORDER BY {} LIMIT :limit OFFSET :offset",
-                order_by(q.ordering)
+                match q.project {
+                    None => order_by_visible(q.ordering),
+                    Some(_) => order_by(q.ordering),
+                }
             );
             let limit = i64::from(q.limit);
             let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
