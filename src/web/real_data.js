@@ -51,6 +51,7 @@
   let invitations = []; // addressed to you, as last listed
   let me = null; // {id, username}: who is logged in
   let view = "all"; // "all", "none" (personal) or a project id
+  let projectsLoading = null; // a listing of the projects in flight, started by an event
   let rowGen = 0; // bumped when what a row shows changes beyond its task (roles, view)
 
   const timeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
@@ -252,6 +253,8 @@
     li.querySelector(".task-actions").hidden = !editable;
     const box = li.querySelector(".task-toggle");
     box.hidden = !editable;
+    // A click on the title ticks the box: not when the box is not yours to tick.
+    li.querySelector(".task-title").htmlFor = editable ? box.id : "";
     if (!editable && li.classList.contains("editing")) {
       li.querySelector(".task-edit-form")?.remove();
       li.classList.remove("editing");
@@ -354,7 +357,11 @@
 
   function describe(msg, before) {
     const t = msg.task;
-    if (msg.action === "create") return `Added ${q(t.title)}`;
+    if (msg.action === "create") {
+      // Another member's task: say whose.
+      const by = t.user && me && t.user.id !== me.id ? `${t.user.username} added` : "Added";
+      return `${by} ${q(t.title)}`;
+    }
     if (msg.action === "delete") return `Deleted ${q(t.title)}`;
     if (!before) return `Updated ${q(t.title)}`;
     const parts = [];
@@ -530,6 +537,12 @@
     const t = msg.task;
     if (t && (msg.action === "project" || msg.action === "project_removed")) return applyProjectEvent(msg);
     if (!t || !["create", "update", "delete"].includes(msg.action)) return;
+    // A project not listed yet (joined between the two listings): list the projects.
+    if (t.project != null && !projects.has(t.project) && !projectsLoading) {
+      projectsLoading = loadProjects()
+        .catch(() => {})
+        .finally(() => (projectsLoading = null));
+    }
     // Someone the members list does not have yet (they joined since it was listed).
     const list = t.project != null && members.get(t.project);
     if (list && [t.user, t.assignee].some((u) => u && !list.some((m) => m.id === u.id))) loadMembers(t.project);

@@ -43,6 +43,9 @@ async fn row(b: &Browser, id: i64) -> Value {
              edit: shown(li.querySelector('.task-edit')),
              delete: shown(li.querySelector('.task-delete')),
              toggle: shown(li.querySelector('.task-toggle')),
+             // The title is the checkbox's label (a click on it ticks the box) only when
+             // the box is there.
+             label: li.querySelector('.task-title').htmlFor,
              meta: li.querySelector('.task-meta').textContent,
              due: li.querySelector('.task-meta time.task-due')?.dateTime ?? null,
          };",
@@ -291,6 +294,12 @@ async fn two_members_share_a_project_on_the_live_page_and_see_each_others_edits(
         (a.task_id_titled("Order the cake").await == Some(cake)).then_some(())
     })
     .await;
+    let top = a.feed_top().await;
+    assert_eq!(
+        (&top["text"], &top["origin"]),
+        (&json!("bob1 added “Order the cake”"), &json!("elsewhere")),
+        "{top}"
+    );
     // …and her members card has learnt of bob.
     a.until("bob in alice's members card", async || {
         (members(&a).await == json!([["alice1 (you)", "owner"], ["bob1", "editor"]])).then_some(())
@@ -475,8 +484,8 @@ async fn a_member_made_viewer_loses_the_controls_and_a_viewer_never_sees_them() 
         })
         .await;
     assert_eq!(
-        (&r["edit"], &r["delete"], &r["toggle"]),
-        (&json!(false), &json!(false), &json!(false)),
+        (&r["edit"], &r["delete"], &r["toggle"], &r["label"]),
+        (&json!(false), &json!(false), &json!(false), &json!("")),
         "a viewer has no controls: {r}"
     );
     assert_eq!(
