@@ -19,8 +19,9 @@ pub type ReadErrors = Errors<AUTH>;
 pub type QueryErrors = Errors<{ AUTH | BAD_REQUEST }>;
 /// Reading or removing one object by id.
 pub type OneErrors = Errors<{ AUTH | NOT_FOUND }>;
-/// Creating a task: a body, and an idempotency key that may not match.
-pub type CreateTaskErrors = Errors<{ AUTH | BODY | UNPROCESSABLE }>;
+/// Creating a task: a body, the project it is created in, and an idempotency key that
+/// may not match.
+pub type CreateTaskErrors = Errors<{ AUTH | BODY | NOT_FOUND | UNPROCESSABLE }>;
 /// Changing a task: a body, the task, and `If-Match`.
 pub type ChangeTaskErrors = Errors<{ AUTH | BODY | NOT_FOUND | PRECONDITION_FAILED }>;
 /// Deleting a task: the task, and `If-Match`.

@@ -119,9 +119,9 @@ pub struct RemovedProject {
 }
 
 /// What a stream message carries in `task`: a task for `create`, `update` and `delete`,
-/// a project for `project`, a project's id for `project_removed`.
+/// a project for `project`, a project's id for `project_removed`. `anyOf`, not `oneOf`:
+/// a project's id alone also reads as the start of the others; `action` says which.
 #[derive(Union, Debug)]
-#[oai(one_of)]
 pub enum StreamSubject {
     Task(Task),
     Project(Project),
