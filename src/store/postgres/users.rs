@@ -122,9 +122,22 @@ impl AccountStore for Postgres {
 
     // A new password ends the older credentials with [`super::admin::end_credentials`].
     // The `UPDATE` is the transaction's first statement: it locks the user row first.
+    // A new username shows in the lists of everyone who shares a project with the user:
+    // their rows are locked first, with the user's own, by id (the order task writes take),
+    // and their `list_epoch` moves in this transaction.
     async fn update_account(&self, user_id: i64, update: AccountUpdate, now: f64) -> Result<User> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
+        if update.username.is_some() {
+            let stmt = tx
+                .prepare_cached(
+                    "SELECT id FROM users WHERE id = $1 OR id IN (SELECT o.user_id
+                     FROM project_members m JOIN project_members o ON o.project_id = m.project_id
+                     WHERE m.user_id = $1) ORDER BY id FOR NO KEY UPDATE",
+                )
+                .await?;
+            tx.query(&stmt, &[&user_id]).await?;
+        }
         let stmt = tx
             .prepare_cached(
                 "UPDATE users SET username = coalesce($1, username),
@@ -151,6 +164,10 @@ impl AccountStore for Postgres {
             username: row.try_get(1)?,
             email: row.try_get(2)?,
         };
+        if update.username.is_some() {
+            let stmt = tx.prepare_cached(CO_MEMBERS_EPOCH).await?;
+            tx.execute(&stmt, &[&user_id]).await?;
+        }
         if update.password_hash.is_some() {
             super::admin::end_credentials(&tx, user_id, now).await?;
         }
@@ -197,3 +214,9 @@ impl AccountStore for Postgres {
         Ok(n == 1)
     }
 }
+
+/// Moves the `list_epoch` of everyone who shares a project with user `$1` (not the user:
+/// their own list is kept under their new name): their lists show the user's username.
+const CO_MEMBERS_EPOCH: &str = "UPDATE users SET list_epoch = list_epoch + 1
+     WHERE id <> $1 AND id IN (SELECT o.user_id FROM project_members m
+     JOIN project_members o ON o.project_id = m.project_id WHERE m.user_id = $1)";

@@ -123,6 +123,15 @@ impl AccountStore for Sqlite {
                     },
                 )
                 .map_err(|e| on_unique(e, "users", &["username", "email"]))?;
+            // Everyone sharing a project with the user shows their username in lists.
+            if update.username.is_some() {
+                tx.prepare_cached(
+                    "UPDATE users SET list_epoch = list_epoch + 1
+                     WHERE id <> ?1 AND id IN (SELECT o.user_id FROM project_members m
+                     JOIN project_members o ON o.project_id = m.project_id WHERE m.user_id = ?1)",
+                )?
+                .execute([user_id])?;
+            }
             if update.password_hash.is_some() {
                 super::admin::end_credentials(tx, user_id, now)?;
             }

@@ -5,11 +5,14 @@
 //! tasks inside projects.
 
 mod events;
+mod fanout;
 mod flow;
 mod limits;
 mod operations;
+mod processes;
 mod roles;
 mod tasks;
+mod visibility;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
