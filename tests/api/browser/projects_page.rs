@@ -153,7 +153,6 @@ async fn no_errors(b: &Browser, who: &str) {
 }
 
 #[tokio::test]
-#[ignore = "waits for project tasks reaching every member (issue 24, helper core)"]
 async fn two_members_share_a_project_on_the_live_page_and_see_each_others_edits() {
     let Some(a) = browser().await else { return };
     let Some(b) = browser().await else { return };
