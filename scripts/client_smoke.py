@@ -4,14 +4,18 @@
 Run by scripts/client_smoke.sh, which generates and installs the `tasklane_client`
 package first. Every call goes through the generated functions and models (no raw
 HTTP): register, log in, get a stream ticket, create, list, replace (PUT), change
-(PATCH), get, delete a task, then refresh and revoke the tokens. Exits 1 with a message
-at the first surprise.
+(PATCH), get, delete a task; then a shared project between three users (create, list,
+rename with If-Match, invite by username and by email, withdraw, decline, accept,
+members, re-role, a task with project, assignee and due_at, filters, move out, transfer,
+leave, delete); then refresh and revoke the tokens. Exits 1 with a message at the first
+surprise.
 
     python scripts/client_smoke.py http://127.0.0.1:8000
 """
 
 from __future__ import annotations
 
+import datetime
 import secrets
 import sys
 from typing import Any
@@ -27,13 +31,37 @@ try:
         partial_update_task,
         update_task,
     )
+    from tasklane_client.api.projects import (
+        accept_invitation,
+        create_project,
+        create_project_invitation,
+        decline_invitation,
+        delete_project,
+        get_project,
+        list_my_invitations,
+        list_project_invitations,
+        list_project_members,
+        list_projects,
+        remove_project_member,
+        rename_project,
+        transfer_project,
+        update_project_member,
+        withdraw_project_invitation,
+    )
     from tasklane_client.api.stream import create_stream_ticket
     from tasklane_client.api.users import users_me
     from tasklane_client.models import (
         ErrorDetail,
+        Invitation,
+        InvitationInput,
+        Project,
+        ProjectInput,
+        ProjectMember,
+        ProjectRole,
         RefreshedPair,
         RefreshRequest,
         RegisterRequest,
+        RoleInput,
         StreamTicket,
         Task,
         TaskInput,
@@ -41,7 +69,9 @@ try:
         TaskPatch,
         TokenPair,
         TokenRequest,
+        TransferInput,
         User,
+        UserRef,
     )
     from tasklane_client.types import Response, Unset
 except ImportError as e:  # pragma: no cover - depends on the generated package
@@ -204,6 +234,8 @@ def main(base_url: str) -> None:
         "list_tasks after delete: not empty",
     )
 
+    projects(base_url, anon, api, user, hooks)
+
     fresh = expect(
         refresh_token.sync_detailed(client=anon, body=RefreshRequest(refresh=pair.refresh)),
         200,
@@ -234,6 +266,289 @@ def main(base_url: str) -> None:
             file=sys.stderr,
         )
     print(f"client_smoke: OK ({len(sent)} requests as {username})")
+
+
+def someone(base_url: str, anon: Client, name: str, hooks: dict[str, Any]) -> tuple[User, AuthenticatedClient]:
+    """Registers and logs in another user: them, and a client acting as them."""
+    password = f"Smoke-Passw0rd-{secrets.token_hex(6)}"
+    them = expect(
+        register.sync_detailed(
+            client=anon,
+            body=RegisterRequest(username=name, email=f"{name}@example.com", password=password),
+        ),
+        201,
+        User,
+        f"register {name}",
+    )
+    pair = expect(
+        obtain_token.sync_detailed(client=anon, body=TokenRequest(username=name, password=password)),
+        200,
+        TokenPair,
+        f"obtain_token {name}",
+    )
+    client = AuthenticatedClient(
+        base_url=base_url, token=pair.access, raise_on_unexpected_status=True, httpx_args=hooks
+    )
+    return them, client
+
+
+def projects(
+    base_url: str, anon: Client, alice_api: AuthenticatedClient, alice: User, hooks: dict[str, Any]
+) -> None:
+    """A shared project between alice (the smoke user), bob and carol, through every
+    project, member and invitation route, and a task's project, assignee and due_at."""
+    bob, bob_api = someone(base_url, anon, f"{alice.username}_bob", hooks)
+    carol, carol_api = someone(base_url, anon, f"{alice.username}_carol", hooks)
+
+    project = expect(
+        create_project.sync_detailed(client=alice_api, body=ProjectInput(name="  Smoke project  ")),
+        201,
+        Project,
+        "create_project",
+    )
+    check(
+        (project.name, project.role, project.member_count, project.owner.username, project.version)
+        == ("Smoke project", ProjectRole.OWNER, 1, alice.username, 1),
+        f"create_project: {project!r}",
+    )
+    mine = expect(list_projects.sync_detailed(client=alice_api), 200, list, "list_projects")
+    check([p.id for p in mine] == [project.id], f"list_projects: {mine!r}")
+
+    renamed = expect(
+        rename_project.sync_detailed(
+            project.id, client=alice_api, body=ProjectInput(name="Smoke team"), if_match='"v1"'
+        ),
+        200,
+        Project,
+        "rename_project",
+    )
+    check((renamed.name, renamed.version) == ("Smoke team", 2), f"rename_project: {renamed!r}")
+    expect(
+        rename_project.sync_detailed(
+            project.id, client=alice_api, body=ProjectInput(name="Stale"), if_match='"v1"'
+        ),
+        412,
+        ErrorDetail,
+        "rename_project with a stale If-Match",
+    )
+
+    # Invitations: by username (accepted), by email (withdrawn, then declined).
+    to_bob = expect(
+        create_project_invitation.sync_detailed(
+            project.id,
+            client=alice_api,
+            body=InvitationInput(role=ProjectRole.VIEWER, username=bob.username),
+        ),
+        201,
+        Invitation,
+        "create_project_invitation by username",
+    )
+    check(
+        (to_bob.invitee.username, to_bob.inviter.username, to_bob.project.id, to_bob.role)
+        == (bob.username, alice.username, project.id, ProjectRole.VIEWER),
+        f"create_project_invitation: {to_bob!r}",
+    )
+    to_carol = expect(
+        create_project_invitation.sync_detailed(
+            project.id,
+            client=alice_api,
+            body=InvitationInput(role=ProjectRole.EDITOR, email=f"{carol.username}@example.com"),
+        ),
+        201,
+        Invitation,
+        "create_project_invitation by email",
+    )
+    check(to_carol.invitee.id == carol.id, f"invitation by email: {to_carol!r}")
+    pending = expect(
+        list_project_invitations.sync_detailed(project.id, client=alice_api),
+        200,
+        list,
+        "list_project_invitations",
+    )
+    check(
+        sorted(i.id for i in pending) == sorted([to_bob.id, to_carol.id]),
+        f"list_project_invitations: {pending!r}",
+    )
+    expect(
+        withdraw_project_invitation.sync_detailed(project.id, to_carol.id, client=alice_api),
+        204,
+        None,
+        "withdraw_project_invitation",
+    )
+    check(
+        expect(list_my_invitations.sync_detailed(client=carol_api), 200, list, "list_my_invitations")
+        == [],
+        "a withdrawn invitation is still listed",
+    )
+    again = expect(
+        create_project_invitation.sync_detailed(
+            project.id,
+            client=alice_api,
+            body=InvitationInput(role=ProjectRole.VIEWER, username=carol.username),
+        ),
+        201,
+        Invitation,
+        "create_project_invitation again",
+    )
+    expect(decline_invitation.sync_detailed(again.id, client=carol_api), 204, None, "decline_invitation")
+    expect(
+        get_project.sync_detailed(project.id, client=carol_api),
+        404,
+        ErrorDetail,
+        "get_project by someone who declined",
+    )
+
+    bobs = expect(list_my_invitations.sync_detailed(client=bob_api), 200, list, "list_my_invitations")
+    check([i.id for i in bobs] == [to_bob.id], f"list_my_invitations: {bobs!r}")
+    check(all(isinstance(i, Invitation) for i in bobs), "list_my_invitations: not Invitation")
+    joined = expect(
+        accept_invitation.sync_detailed(to_bob.id, client=bob_api), 200, Project, "accept_invitation"
+    )
+    check(
+        (joined.id, joined.role, joined.member_count) == (project.id, ProjectRole.VIEWER, 2),
+        f"accept_invitation: {joined!r}",
+    )
+    members = expect(
+        list_project_members.sync_detailed(project.id, client=bob_api),
+        200,
+        list,
+        "list_project_members",
+    )
+    check(
+        sorted((m.username, m.role) for m in members)
+        == sorted([(alice.username, ProjectRole.OWNER), (bob.username, ProjectRole.VIEWER)]),
+        f"list_project_members: {members!r}",
+    )
+    check(
+        all(isinstance(m, ProjectMember) and "email" not in m.to_dict() for m in members),
+        f"list_project_members shows an email: {[m.to_dict() for m in members]}",
+    )
+    # A viewer may not create in the project (403 naming the role); an editor may.
+    refused = create_task.sync_detailed(
+        client=bob_api, body=TaskInput(title="Not yet allowed", project=project.id)
+    )
+    expect(refused, 403, ErrorDetail, "create_task in a project as a viewer")
+    check(
+        refused.parsed.detail == "This needs the editor role or higher.",
+        f"a viewer's create: {refused.parsed!r}",
+    )
+    promoted = expect(
+        update_project_member.sync_detailed(
+            project.id, bob.id, client=alice_api, body=RoleInput(role=ProjectRole.EDITOR)
+        ),
+        200,
+        ProjectMember,
+        "update_project_member",
+    )
+    check(promoted.role == ProjectRole.EDITOR, f"update_project_member: {promoted!r}")
+
+    # A task in the project, assigned to bob, due at a time.
+    due = datetime.datetime(2030, 5, 1, 9, 30, tzinfo=datetime.timezone.utc)
+    shared = expect(
+        create_task.sync_detailed(
+            client=alice_api,
+            body=TaskInput(title="Book the venue", project=project.id, assignee=bob.id, due_at=due),
+        ),
+        201,
+        Task,
+        "create_task in a project",
+    )
+    check(shared.project == project.id, f"create_task: project {shared.project!r}")
+    check(
+        isinstance(shared.assignee, UserRef)
+        and (shared.assignee.id, shared.assignee.username) == (bob.id, bob.username),
+        f"create_task: assignee {shared.assignee!r}",
+    )
+    check(shared.due_at == due, f"create_task: due_at {shared.due_at!r}")
+    bobs_task = expect(
+        create_task.sync_detailed(
+            client=bob_api, body=TaskInput(title="Print the badges", project=project.id)
+        ),
+        201,
+        Task,
+        "create_task in a project as an editor",
+    )
+    check(
+        unset_or_none(bobs_task.assignee) and unset_or_none(bobs_task.due_at),
+        f"create_task: {bobs_task!r}",
+    )
+    filtered = expect(
+        list_tasks.sync_detailed(
+            client=alice_api,
+            project=str(project.id),
+            assignee=str(bob.id),
+            due_before=datetime.datetime(2030, 6, 1, tzinfo=datetime.timezone.utc),
+            due_after=datetime.datetime(2030, 4, 1, tzinfo=datetime.timezone.utc),
+            ordering=TaskOrdering("due_at"),
+        ),
+        200,
+        list,
+        "list_tasks by project, assignee and due date",
+    )
+    check([t.id for t in filtered] == [shared.id], f"list_tasks filtered: {filtered!r}")
+    personal = expect(
+        list_tasks.sync_detailed(client=alice_api, project="none"), 200, list, "list_tasks project=none"
+    )
+    check(shared.id not in [t.id for t in personal], f"list_tasks project=none: {personal!r}")
+    cleared = expect(
+        partial_update_task.sync_detailed(
+            shared.id, client=alice_api, body=TaskPatch(assignee=None, due_at=None)
+        ),
+        200,
+        Task,
+        "partial_update_task clearing assignee and due_at",
+    )
+    check(
+        unset_or_none(cleared.assignee) and unset_or_none(cleared.due_at),
+        f"cleared: {cleared!r}",
+    )
+    moved = expect(
+        partial_update_task.sync_detailed(shared.id, client=alice_api, body=TaskPatch(project=None)),
+        200,
+        Task,
+        "partial_update_task moving out of the project",
+    )
+    check(unset_or_none(moved.project), f"moved out: project {moved.project!r}")
+
+    # Ownership changes hands, alice leaves, bob deletes the project.
+    expect(
+        update_project_member.sync_detailed(
+            project.id, bob.id, client=alice_api, body=RoleInput(role=ProjectRole.ADMIN)
+        ),
+        200,
+        ProjectMember,
+        "update_project_member to admin",
+    )
+    handed = expect(
+        transfer_project.sync_detailed(
+            project.id, client=alice_api, body=TransferInput(user_id=bob.id)
+        ),
+        200,
+        Project,
+        "transfer_project",
+    )
+    check(
+        (handed.owner.id, handed.role) == (bob.id, ProjectRole.ADMIN),
+        f"transfer_project: {handed!r}",
+    )
+    expect(
+        remove_project_member.sync_detailed(project.id, alice.id, client=alice_api),
+        204,
+        None,
+        "remove_project_member (leave)",
+    )
+    expect(
+        get_project.sync_detailed(project.id, client=alice_api),
+        404,
+        ErrorDetail,
+        "get_project after leaving",
+    )
+    expect(delete_project.sync_detailed(project.id, client=bob_api), 204, None, "delete_project")
+    check(
+        expect(list_projects.sync_detailed(client=bob_api), 200, list, "list_projects after delete")
+        == [],
+        "list_projects after delete: not empty",
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The OpenAPI document from a TypeScript client's side: generate types from
 # openapi/openapi.json with openapi-typescript, then type-check scripts/ts-client/check.ts
-# (a login, a task create and a list call written against them) with `tsc --strict`.
+# (a login, a task create and a list call, and the shared-project routes: projects,
+# members, invitations, accept, and a task's project, assignee and due date, written
+# against them) with `tsc --strict`.
 # No server and no network beyond the npm install.
 #
 #   scripts/ts_client.sh

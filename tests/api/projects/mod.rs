@@ -9,6 +9,7 @@ mod events;
 mod fanout;
 mod flow;
 mod limits;
+mod matrix;
 mod operations;
 mod processes;
 mod roles;
