@@ -139,7 +139,55 @@ impl Example for UserRef {
     }
 }
 
-/// A task, always owned by exactly one user.
+/// A task's creator as the task shows them: `email` only to the creator themself.
+#[derive(Object, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[oai(rename = "TaskUser", example)]
+pub struct TaskUser {
+    /// The creator's id.
+    pub id: i64,
+    /// The creator's login name.
+    pub username: String,
+    /// The creator's email: present only when you are the task's creator. A task in a
+    /// shared project shown to another member leaves it out (members never see each
+    /// other's email).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl TaskUser {
+    /// The creator as `viewer` sees them: with the email only when it is them.
+    pub fn seen_by(&self, viewer: i64) -> TaskUser {
+        TaskUser {
+            id: self.id,
+            username: self.username.clone(),
+            email: if viewer == self.id {
+                self.email.clone()
+            } else {
+                None
+            },
+        }
+    }
+}
+
+impl From<User> for TaskUser {
+    fn from(u: User) -> Self {
+        TaskUser {
+            id: u.id,
+            username: u.username,
+            email: Some(u.email),
+        }
+    }
+}
+
+impl Example for TaskUser {
+    fn example() -> Self {
+        User::example().into()
+    }
+}
+
+/// A task, always created by exactly one user; a personal task is seen by its creator
+/// alone, a project's by every member.
 #[derive(Object, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[oai(rename = "Task", example)]
 pub struct Task {
@@ -156,9 +204,10 @@ pub struct Task {
     pub created_at: Timestamp,
     /// When the task last changed (RFC 3339, UTC, microseconds).
     pub updated_at: Timestamp,
-    // The owner. (No doc comment: it would turn the `$ref` into an `allOf` wrapper that
-    // client generators render as a separate class.)
-    pub user: User,
+    // The creator. (No doc comment: it would turn the `$ref` into an `allOf` wrapper that
+    // client generators render as a separate class.) `TaskUser` says when the email is
+    // left out.
+    pub user: TaskUser,
     /// 1 at creation, +1 on every change; also the `ETag` (`"v3"`). Send it back in
     /// `If-Match` to change the task only if nobody else has.
     pub version: i64,
@@ -196,7 +245,7 @@ impl Example for Task {
             completed: false,
             created_at: "2026-11-25T11:42:56.437485Z".into(),
             updated_at: "2026-11-25T11:42:56.437485Z".into(),
-            user: User::example(),
+            user: User::example().into(),
             version: 1,
             project: None,
             assignee: Some(UserRef::example()),

@@ -17,9 +17,9 @@ use crate::scenarios::{OpenLoop, OpenRate};
 generator to CPU 1 (taskset), so neither steals the other's core and the figures are \
 the server's on one core. `--server-cpus all --client-cpus all` lets both float. Each \
 scenario's notes give the CPU the server, the client and other processes used.\n\n\
-Open loop: the HTTP scenarios (healthz, list, create, login) run closed-loop, each \
-connection sending its next request when the previous answer arrives; a slow server is \
-then simply sent less, and the percentiles leave out the requests that would have \
+Open loop: the HTTP scenarios (healthz, list, project-list, create, project-create, \
+login) run closed-loop, each connection sending its next request when the previous \
+answer arrives; a slow server is then simply sent less, and the percentiles leave out the requests that would have \
 queued. `--open-loop 0.7` also runs each of them open-loop, right after its closed \
 loop, at 0.7 × the throughput just measured: requests fall due at that constant rate \
 whatever the server does, the same connections serve them in order as they come free, \
@@ -31,11 +31,16 @@ scenario's rate instead, to compare builds at the same load.\n\n\
 PostgreSQL (`--backend postgres|both`): the server gets the fresh database's URL in \
 TASKLANE_DATABASE_URL. PostgreSQL itself is not pinned: its processes share both CPUs \
 with the server and the load generator (the notes give their CPU as `pg`).\n\n\
-Exit status: 0 done, 1 could not run, 2 the fan-out lost or duplicated events."
+Shared projects: project-list lists as a member of --list-projects projects of \
+--project-tasks tasks each; project-create creates in a project of --project-members \
+members while each listens on a WebSocket, and fails (exit status 2) unless every \
+member hears every create exactly once.\n\n\
+Exit status: 0 done, 1 could not run, 2 the fan-out or project-create lost or \
+duplicated events."
 )]
 pub(crate) struct Args {
     /// Target an already-running server (loopback only), e.g. `http://127.0.0.1:8000`,
-    /// instead of starting one. It must allow ~120 registrations from 127.0.0.1
+    /// instead of starting one. It must allow ~150 registrations from 127.0.0.1
     /// (`--registrations-per-address`), issue access tokens that outlive the run, and
     /// allow ~100 streams per user (`--max-streams-per-user`) for the idle sockets.
     #[arg(long)]
@@ -61,7 +66,7 @@ pub(crate) struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "healthz,list,create,login,fanout,idle"
+        default_value = "healthz,list,project-list,create,project-create,login,fanout,idle"
     )]
     pub(crate) only: Vec<Scenario>,
 
@@ -102,6 +107,25 @@ pub(crate) struct Args {
     /// Tasks of the user whose list is fetched.
     #[arg(long, default_value_t = 50)]
     pub(crate) list_tasks: usize,
+
+    /// project-create: members of the one project (its owner and editors), each on a
+    /// WebSocket, the creates spread over them (at most the server's
+    /// `--max-project-members`, 100 by default).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub(crate) project_members: u16,
+
+    /// project-list: projects the lister is a member of.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub(crate) list_projects: u16,
+
+    /// project-list: tasks in each of those projects.
+    #[arg(long, default_value_t = 200)]
+    pub(crate) project_tasks: usize,
+
+    /// project-list: members of each project (the lister included), who own the
+    /// projects in turn and create their tasks in turn.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub(crate) project_list_members: u16,
 
     /// WebSocket subscribers of the fan-out scenario.
     #[arg(long, default_value_t = 1000)]
@@ -159,7 +183,9 @@ pub(crate) struct Args {
 pub(crate) enum Scenario {
     Healthz,
     List,
+    ProjectList,
     Create,
+    ProjectCreate,
     Login,
     Fanout,
     Idle,
@@ -170,7 +196,12 @@ impl Scenario {
     pub(crate) fn is_http(self) -> bool {
         matches!(
             self,
-            Scenario::Healthz | Scenario::List | Scenario::Create | Scenario::Login
+            Scenario::Healthz
+                | Scenario::List
+                | Scenario::ProjectList
+                | Scenario::Create
+                | Scenario::ProjectCreate
+                | Scenario::Login
         )
     }
 
@@ -178,7 +209,9 @@ impl Scenario {
         match self {
             Scenario::Healthz => "healthz",
             Scenario::List => "list",
+            Scenario::ProjectList => "project-list",
             Scenario::Create => "create",
+            Scenario::ProjectCreate => "project-create",
             Scenario::Login => "login",
             Scenario::Fanout => "fanout",
             Scenario::Idle => "idle",
@@ -217,7 +250,7 @@ pub(crate) fn parse_rate(s: &str) -> Result<(Scenario, f64), String> {
     let scenario = Scenario::from_str(name.trim(), true)?;
     if !scenario.is_http() {
         return Err(format!(
-            "{name} is not an HTTP scenario (healthz, list, create, login)"
+            "{name} is not an HTTP scenario (healthz, list, project-list, create, project-create, login)"
         ));
     }
     let rate: f64 = rate.trim().parse().map_err(|e| format!("{rate}: {e}"))?;

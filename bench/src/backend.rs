@@ -90,15 +90,29 @@ pub(crate) struct BackendRun {
 }
 
 impl BackendRun {
-    /// The one invariant: a subscriber gets every event of its user exactly once.
+    /// The one invariant: a subscriber gets every event of its user exactly once (in
+    /// the fan-out), and every member every create of its project (in project-create).
     pub(crate) fn checks(&self) -> Value {
         let fan = self.scenarios.get("fanout");
         let count = |k: &str| fan.and_then(|f| f[k].as_u64()).unwrap_or(0);
         let (lost, duplicates) = (count("lost"), count("duplicates"));
+        let project = self
+            .scenarios
+            .get("project-create")
+            .map(|p| &p["deliveries"]);
+        let project_passed = project.is_none_or(|d| d["passed"].as_bool() == Some(true));
         json!({
             "events_lost": fan.map(|_| lost),
             "events_duplicated": fan.map(|_| duplicates),
-            "passed": lost == 0 && duplicates == 0,
+            "project_create": project.map(|d| json!({
+                "expected": d["expected"],
+                "lost": d["lost"],
+                "duplicated": d["duplicated"],
+                "unexpected": d["unexpected"],
+                "event_id_gaps": d["event_id_gaps"],
+                "passed": project_passed,
+            })),
+            "passed": lost == 0 && duplicates == 0 && project_passed,
         })
     }
 }

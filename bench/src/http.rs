@@ -1,6 +1,7 @@
 //! One persistent HTTP/1.1 connection (hyper's low-level client), reconnected after an
 //! error, and the requests it sends.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,25 +23,30 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct Req {
     pub method: Method,
-    pub path: &'static str,
+    /// The path and query, e.g. `/api/tasks/?project=3`.
+    pub path: Cow<'static, str>,
     pub token: Option<Arc<str>>,
     pub body: Option<Bytes>,
 }
 
 impl Req {
-    pub fn get(path: &'static str, token: Option<Arc<str>>) -> Req {
+    pub fn get(path: impl Into<Cow<'static, str>>, token: Option<Arc<str>>) -> Req {
         Req {
             method: Method::GET,
-            path,
+            path: path.into(),
             token,
             body: None,
         }
     }
 
-    pub fn post_json(path: &'static str, token: Option<Arc<str>>, body: &serde_json::Value) -> Req {
+    pub fn post_json(
+        path: impl Into<Cow<'static, str>>,
+        token: Option<Arc<str>>,
+        body: &serde_json::Value,
+    ) -> Req {
         Req {
             method: Method::POST,
-            path,
+            path: path.into(),
             token,
             body: Some(Bytes::from(body.to_string())),
         }
@@ -49,7 +55,7 @@ impl Req {
     fn build(&self, host: &HeaderValue) -> anyhow::Result<Request<Full<Bytes>>> {
         let mut b = Request::builder()
             .method(self.method.clone())
-            .uri(self.path)
+            .uri(self.path.as_ref())
             .header(HOST, host);
         if let Some(token) = &self.token {
             b = b.header(AUTHORIZATION, format!("Bearer {token}"));

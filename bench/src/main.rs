@@ -8,12 +8,14 @@
 //! and a `comparison`.
 //!
 //! Scenarios, in this order: `healthz` (the stack's ceiling), `list` (GET a 50-task list),
-//! `create` (POST tasks), `login` (POST /api/token/, argon2id), `fanout` (WebSocket
-//! delivery latency and loss while writes run) and `idle` (server memory with many idle
-//! authenticated WebSockets). Every phase is bounded in time, and the whole run by
-//! `--max-time`.
+//! `project-list` (GET the list of a member of 10 projects × 200 tasks), `create` (POST
+//! tasks), `project-create` (POST tasks into a 20-member project, every member listening
+//! on a WebSocket, each of whom must hear every create once), `login` (POST /api/token/,
+//! argon2id), `fanout` (WebSocket delivery latency and loss while writes run) and `idle`
+//! (server memory with many idle authenticated WebSockets). Every phase is bounded in
+//! time, and the whole run by `--max-time`.
 //!
-//! The HTTP scenarios (healthz, list, create, login) run closed-loop: each connection
+//! The HTTP scenarios (all but fanout and idle) run closed-loop: each connection
 //! sends its next request when the previous answer arrives. With `--open-loop FRACTION`
 //! (or `--open-loop-rate`) each also runs open-loop right after, at a constant arrival
 //! rate, with latency counted from each request's intended send time, so queueing shows
@@ -25,6 +27,7 @@ mod backend;
 mod http;
 mod load;
 mod pg;
+mod projects;
 mod report;
 mod run;
 mod scenarios;
@@ -86,7 +89,9 @@ fn main() -> ExitCode {
             if passed {
                 ExitCode::SUCCESS
             } else {
-                eprintln!("tasklane-bench: WebSocket events were lost or duplicated (see checks)");
+                eprintln!(
+                    "tasklane-bench: WebSocket events were lost or duplicated (see checks: fanout, project-create)"
+                );
                 ExitCode::from(2)
             }
         }

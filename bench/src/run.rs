@@ -14,7 +14,7 @@ use crate::backend::{Backend, BackendChoice, BackendRun, Target, comparison, tar
 use crate::load::{MakeReq, Plan};
 use crate::scenarios::{Memory, Subject, fanout, http_scenario, idle, list_user, users};
 use crate::server::round1;
-use crate::{LOAD_USERS, api, http, pg, progress, report, server};
+use crate::{LOAD_USERS, api, http, pg, progress, projects, report, server};
 
 /// `fut`, bounded by `--max-time` and ended by Ctrl-C (so the caller can still drop its
 /// PostgreSQL database).
@@ -128,6 +128,10 @@ pub(crate) async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value
         "open_loop_rates": args.open_loop_rate.iter().map(|(s, r)| (s.name().to_owned(), json!(r))).collect::<Map<_, _>>(),
         "open_loop_drain_s": args.open_loop_drain.as_secs_f64(),
         "list_tasks": args.list_tasks,
+        "project_members": args.project_members,
+        "list_projects": args.list_projects,
+        "project_tasks": args.project_tasks,
+        "project_list_members": args.project_list_members,
         "subscribers": args.subscribers,
         "subscriber_users": args.subscriber_users,
         "fanout_rate": args.fanout_rate,
@@ -258,6 +262,18 @@ pub(crate) async fn run_backend(
         scenarios.insert("list".into(), v);
         memory.read("after list");
     }
+    if wants(Scenario::ProjectList) {
+        let (r, v) = projects::project_list(
+            subject,
+            args,
+            &prefix,
+            plan(args.connections, StatusCode::OK),
+        )
+        .await?;
+        rows.extend(r);
+        scenarios.insert(Scenario::ProjectList.name().into(), v);
+        memory.read("after project-list");
+    }
     if wants(Scenario::Create) || wants(Scenario::Login) {
         load_users = users(addr, &format!("{prefix}load"), LOAD_USERS).await?;
         memory.read("after load set-up");
@@ -284,6 +300,32 @@ pub(crate) async fn run_backend(
         rows.extend(r);
         scenarios.insert("create".into(), v);
         memory.read("after create");
+    }
+    if wants(Scenario::ProjectCreate) {
+        let mut out = projects::project_create(
+            subject,
+            args,
+            &prefix,
+            plan(args.connections, StatusCode::CREATED),
+        )
+        .await?;
+        // Against the personal creates just measured the same way, when they ran.
+        let personal = scenarios
+            .get("create")
+            .and_then(|c| c["closed_loop"]["rate_per_s"].as_f64());
+        let shared = out.json["closed_loop"]["rate_per_s"].as_f64();
+        let ratio = report::ratio(shared, personal);
+        out.json["closed_loop"]["vs_personal_create"] =
+            json!(ratio.map(|r| round1(r * 100.0) / 100.0));
+        if let Some(row) = out.rows.iter_mut().find(|r| r.mode == "closed") {
+            row.notes.push_str(&match ratio {
+                Some(r) => format!("; {r:.2} × personal create"),
+                None => "; run `create` too for the ratio".to_owned(),
+            });
+        }
+        rows.extend(out.rows);
+        scenarios.insert(Scenario::ProjectCreate.name().into(), out.json);
+        memory.read("after project-create");
     }
     if wants(Scenario::Login) {
         let names: Vec<String> = load_users.iter().map(|u| u.name.clone()).collect();

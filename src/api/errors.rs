@@ -28,9 +28,10 @@ pub type ChangeTaskErrors = Errors<{ AUTH | BODY | NOT_FOUND | PRECONDITION_FAIL
 pub type DeleteTaskErrors = Errors<{ AUTH | NOT_FOUND | PRECONDITION_FAILED }>;
 /// Creating something from a body behind the Bearer scheme.
 pub type CreateErrors = Errors<{ AUTH | BODY }>;
-/// Deleting your account: a body, your password checked as a login attempt.
+/// Deleting your account: a body, your password checked as a login attempt, and a 409
+/// while you own projects that have other members.
 pub type AccountErrors =
-    Errors<{ AUTH | BODY | NOT_FOUND | TOO_MANY_REQUESTS | SERVICE_UNAVAILABLE }>;
+    Errors<{ AUTH | BODY | NOT_FOUND | CONFLICT | TOO_MANY_REQUESTS | SERVICE_UNAVAILABLE }>;
 /// Changing your account: as deleting it, and a new username or email needs proof of the
 /// password (403 `reauthentication_required`).
 pub type AccountChangeErrors =

@@ -10,6 +10,7 @@ use crate::config::commands::{PasswordArgs, UserArgs, UserCommand};
 use crate::domain::accounts::{self, Registration, find_account};
 use crate::domain::{DomainError, FieldErrors};
 use crate::store::admin::AccountChange;
+use crate::store::projects::Refusal;
 use crate::store::users::Account;
 use crate::store::{Store, StoreError};
 
@@ -171,8 +172,24 @@ async fn delete_user(store: &Store, username: String, yes: bool) -> Result<(), F
             return Err(Fail("not confirmed; nothing deleted".into()));
         }
     }
-    if !store.delete_account(account.user.id).await? {
-        return Err(no_such_user(&name));
+    // Its memberships end in the same write (the members' `project` events reach their
+    // streams through the outbox); refused while it owns a project with other members.
+    match store.delete_account(account.user.id).await {
+        Ok(Some(_events)) => {}
+        Ok(None) => return Err(no_such_user(&name)),
+        Err(StoreError::Refused(Refusal::OwnsShared(projects))) => {
+            let list: Vec<String> = projects
+                .iter()
+                .map(|p| format!("{} ({})", p.id, show::escape(&p.name)))
+                .collect();
+            return Err(Fail(format!(
+                "refusing to delete {}: they own projects that have other members: {}; \
+                 transfer each first (tasklane project transfer --project ID --to USERNAME)",
+                show::escape(&name),
+                list.join(", ")
+            )));
+        }
+        Err(e) => return Err(e.into()),
     }
     // Deleted (and the name free) from here on; what it owned goes in short jobs, which
     // a server's housekeeping finishes if this is cut short.

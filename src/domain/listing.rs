@@ -3,8 +3,12 @@
 //!
 //! The list is the hottest read. Rendering a page (stepping the rows, writing 15 KB of
 //! JSON on a blocking thread) costs far more than knowing whether it changed: every change
-//! to a user's tasks moves `users.event_seq` in the same transaction, so a page rendered
-//! at sequence N is the page as long as the user's sequence is still N. Each read takes
+//! to a task a user sees (theirs, or any member's in a project of theirs) writes them an
+//! event and so moves their `users.event_seq` in the same transaction, as does every
+//! change of what they see (joining, leaving, a task moved in or out); a co-member's new
+//! username, shown in the list as a creator or an assignee, moves their `list_epoch` in
+//! the rename's transaction. A page rendered at version N (the sum of the two, which only
+//! grow) is the page as long as the user's version is still N. Each read takes
 //! that one indexed point read (SQLite: on the calling thread when a connection is idle;
 //! PostgreSQL: in one query with the other reads waiting at the time; see
 //! [`Store::event_seq`]) and serves the kept page when it matches: fresh whoever wrote,
@@ -36,6 +40,9 @@ pub struct ListPage {
     pub total: u64,
     /// The user's last event id as of this page.
     pub last_event_id: i64,
+    /// The user's list version as of this page (their last event id plus their
+    /// `list_epoch`): what a kept page is checked against.
+    pub list_version: i64,
     /// A strong validator of the whole answer (body, total and last event id), quoted.
     pub etag: String,
 }
@@ -79,7 +86,7 @@ impl Listing {
         };
         let key = Arc::new(Key { owner, query });
         if let Some(kept) = pages.get(&key)
-            && store.event_seq(key.owner.id).await? == kept.last_event_id
+            && store.event_seq(key.owner.id).await? == kept.list_version
         {
             return Ok(kept);
         }
@@ -101,6 +108,7 @@ async fn render(store: &Store, owner: User, query: TaskQuery) -> Result<ListPage
         count: page.count,
         total: page.total,
         last_event_id: page.last_event_id,
+        list_version: page.list_version,
         etag,
     })
 }

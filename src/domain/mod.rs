@@ -26,6 +26,9 @@ pub mod validators;
 use crate::store::StoreError;
 use crate::store::projects::Refusal;
 
+/// A project named by id and name (in [`DomainError::OwnsSharedProjects`]).
+pub use crate::model::ProjectRef;
+
 /// Why an operation refused.
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
@@ -67,6 +70,9 @@ pub enum DomainError {
     /// The change conflicts with the current state or a limit: the message says how.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// An account that owns projects with other members cannot be deleted: these.
+    #[error("owns projects with other members: {0:?}")]
+    OwnsSharedProjects(Vec<ProjectRef>),
     /// An idempotency key reused with a different request.
     #[error("idempotency key reused with another request")]
     KeyReused,
@@ -113,6 +119,7 @@ impl From<StoreError> for DomainError {
                 Refusal::Invalid(field, message) => {
                     DomainError::Invalid(FieldErrors::one(field, message))
                 }
+                Refusal::OwnsShared(projects) => DomainError::OwnsSharedProjects(projects),
             },
             StoreError::Unavailable(cause) => DomainError::Unavailable(cause),
             StoreError::Other(cause) => DomainError::Internal(cause),

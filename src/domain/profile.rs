@@ -126,8 +126,10 @@ pub const PURGE_WAIT: Duration = Duration::from_secs(2);
 
 /// Deletes `owner`'s account once `password` (checked as a login attempt) is right: one
 /// short write after which it cannot log in, refresh or be authenticated, and its
-/// username and email are free (see [`crate::store::purge`]). Its tasks, events, keys and
-/// tokens are purged by the returned [`Purge`], already running.
+/// username and email are free (see [`crate::store::purge`]). Refused while it owns a
+/// project that has other members; otherwise it leaves every project in the same write
+/// (docs/projects.md, "Deleting an account"). Its tasks, the projects it owned alone,
+/// events, keys and tokens are purged by the returned [`Purge`], already running.
 pub async fn delete(
     ctx: &Login<'_>,
     hub: &Hub,
@@ -155,9 +157,19 @@ pub async fn delete(
             WRONG_PASSWORD,
         )));
     }
-    ctx.store.delete_account(owner.id).await?;
+    // Refused (409, listing them) while it owns a project with other members; otherwise
+    // it leaves every project in the same write, and the members of each get a `project`
+    // event (see `AccountStore::delete_account`).
+    let events = ctx
+        .store
+        .delete_account(owner.id)
+        .await?
+        .unwrap_or_default();
     // Its streams close and every process forgets it now, before the purge is done.
     hub.account_changed(owner.id);
+    for e in events {
+        hub.publish(e);
+    }
     Ok(purge(ctx.store, owner.id))
 }
 

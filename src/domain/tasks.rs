@@ -25,7 +25,7 @@ use super::projects::task_rules::{self, Place};
 use super::{Chars, DomainError, FieldErrors, check_chars, check_field};
 use crate::clock::{now_secs_f64, parse_timestamp};
 use crate::hub::Hub;
-use crate::model::{Member, Task, Timestamp, User, UserRef};
+use crate::model::{Event, Member, Task, Timestamp, User, UserRef};
 use crate::store::idempotency::{Key, Keyed};
 use crate::store::projects::Refusal;
 use crate::store::tasks::{IfMatch, NewTask, TaskChanges, TaskQuery};
@@ -232,17 +232,21 @@ pub async fn list(
     Ok(ctx.listing.page(ctx.store, owner, query).await?)
 }
 
-/// `owner`'s task `id` (in a project, only while they are still a member).
+/// Task `id` as `owner` sees it: their personal task, or a task of a project they
+/// belong to (the creator's email left out unless it is theirs).
 pub async fn get(ctx: &TaskContext<'_>, owner: User, id: i64) -> Result<Task, DomainError> {
-    let task = ctx.store.get_task(owner.clone(), id).await?;
-    if task.project.is_some() {
-        task_rules::may_read(place_of(ctx, &owner, task.project).await?)?;
+    Ok(ctx.store.get_task(owner, id).await?)
+}
+
+/// Publishes committed events, one per user they went to.
+fn publish(ctx: &TaskContext<'_>, events: Vec<Event>) {
+    for event in events {
+        ctx.hub.publish(event);
     }
-    Ok(task)
 }
 
 /// Creates a task for `owner` from a checked draft (`completed` defaults to `false`), and
-/// publishes its event.
+/// publishes its events (one per member, in a project).
 pub async fn create(
     ctx: &TaskContext<'_>,
     owner: User,
@@ -250,8 +254,11 @@ pub async fn create(
     errors: FieldErrors,
 ) -> Result<Created, DomainError> {
     let new = new_task(ctx, &owner, draft, errors).await?;
-    let (task, event) = ctx.store.create_task(owner, new).await?;
-    ctx.hub.publish(event);
+    let (task, events) = ctx
+        .store
+        .create_task(owner, new, task_rules::write_rule)
+        .await?;
+    publish(ctx, events);
     Ok(Created {
         task,
         replayed: false,
@@ -284,9 +291,13 @@ pub async fn create_once(
         now,
         expired_before: now - ctx.idempotency_retention.as_secs_f64(),
     };
-    match ctx.store.create_task_once(owner, new, key).await? {
-        Keyed::Created(task, event) => {
-            ctx.hub.publish(event);
+    match ctx
+        .store
+        .create_task_once(owner, new, key, task_rules::write_rule)
+        .await?
+    {
+        Keyed::Created(task, events) => {
+            publish(ctx, events);
             Ok(Created {
                 task: *task,
                 replayed: false,
@@ -304,9 +315,12 @@ pub async fn create_once(
     }
 }
 
-/// Changes `owner`'s task `id` by a checked draft (an absent field keeps its value) if
-/// it is still at a version `if_match` names, and publishes its event. As DRF: a missing
-/// task is [`DomainError::NotFound`] even when the draft is also invalid.
+/// Changes task `id` (one `owner` sees) by a checked draft (an absent field keeps its
+/// value) if it is still at a version `if_match` names, and publishes its events: one to
+/// every user who sees the task before or after (`delete` to those a move takes it from,
+/// `create` to those it brings it to). As DRF: a missing task is
+/// [`DomainError::NotFound`] even when the draft is also invalid. The rules are checked
+/// here first (for the assignee's members), then again inside the write.
 pub async fn update(
     ctx: &TaskContext<'_>,
     owner: User,
@@ -332,25 +346,27 @@ pub async fn update(
     if changes.project == Some(current.project) {
         changes.project = None;
     }
-    let (task, event) = ctx.store.update_task(owner, id, changes, if_match).await?;
-    ctx.hub.publish(event);
+    let (task, events) = ctx
+        .store
+        .update_task(owner, id, changes, if_match, task_rules::write_rule)
+        .await?;
+    publish(ctx, events);
     Ok(task)
 }
 
-/// Deletes `owner`'s task `id` if it is still at a version `if_match` names, and
-/// publishes its event (which carries the task as it was).
+/// Deletes task `id` (an editor's, in a project) if it is still at a version `if_match`
+/// names, and publishes its events (which carry the task as it was).
 pub async fn delete(
     ctx: &TaskContext<'_>,
     owner: User,
     id: i64,
     if_match: Option<IfMatch>,
 ) -> Result<(), DomainError> {
-    let current = ctx.store.get_task(owner.clone(), id).await?;
-    if current.project.is_some() {
-        task_rules::may_write(place_of(ctx, &owner, current.project).await?)?;
-    }
-    let event = ctx.store.delete_task(owner, id, if_match).await?;
-    ctx.hub.publish(event);
+    let events = ctx
+        .store
+        .delete_task(owner, id, if_match, task_rules::write_rule)
+        .await?;
+    publish(ctx, events);
     Ok(())
 }
 

@@ -50,6 +50,14 @@ impl From<DomainError> for ApiError {
                 "role_required",
             ),
             DomainError::Conflict(message) => ApiError::Conflict(Json(detail(message))),
+            DomainError::OwnsSharedProjects(projects) => ApiError::Conflict(Json(ErrorDetail {
+                projects: Some(projects),
+                ..coded(
+                    "This account owns projects that have other members: transfer each to \
+                     another member (POST /api/projects/{id}/transfer/) or delete it first.",
+                    "owns_shared_projects",
+                )
+            })),
             DomainError::Stale { current } => ApiError::PreconditionFailed(Json(ErrorDetail {
                 detail: format!(
                     "The task has changed since you read it: it is now version {current}. \
@@ -57,6 +65,7 @@ impl From<DomainError> for ApiError {
                 ),
                 code: Some("stale_version".into()),
                 messages: None,
+                projects: None,
             })),
             DomainError::KeyReused => ApiError::unprocessable(
                 "This Idempotency-Key was already used with a different request body. \
@@ -191,6 +200,7 @@ pub fn invalid_access_token(e: &TokenError) -> ApiError {
             token_type: "access".into(),
             message: e.to_string(),
         }]),
+        projects: None,
     })
 }
 

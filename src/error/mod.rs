@@ -36,6 +36,10 @@ pub struct ErrorDetail {
     /// For rejected tokens: which token class rejected it and why.
     #[oai(skip_serializing_if_is_none)]
     pub messages: Option<Vec<TokenMessage>>,
+    /// For an account that cannot be deleted: the projects it owns that have other
+    /// members, to transfer or delete first.
+    #[oai(skip_serializing_if_is_none)]
+    pub projects: Option<Vec<crate::domain::ProjectRef>>,
 }
 
 impl Example for ErrorDetail {
@@ -106,6 +110,7 @@ pub fn detail(text: impl Into<String>) -> ErrorDetail {
         detail: text.into(),
         code: None,
         messages: None,
+        projects: None,
     }
 }
 
@@ -146,6 +151,7 @@ impl ApiError {
             detail: text.into(),
             code: Some(code.into()),
             messages: None,
+            projects: None,
         }))
     }
 
@@ -197,6 +203,7 @@ impl ApiError {
                 ),
                 code: Some("too_many_streams".into()),
                 messages: None,
+                projects: None,
             }),
             STREAM_RETRY_AFTER,
         )
@@ -210,6 +217,7 @@ impl ApiError {
                 detail: "The database is unavailable. Try again in 1 second.".into(),
                 code: Some("database_unavailable".into()),
                 messages: None,
+                projects: None,
             }),
             1,
         )

@@ -5,14 +5,14 @@
 use async_trait::async_trait;
 
 use super::Result;
-use super::tasks::NewTask;
+use super::tasks::{NewTask, TaskRule};
 use crate::model::{Event, Task, User};
 
 /// What a keyed create did.
 #[derive(Debug)]
 pub enum Keyed {
     /// First use of the key: the task was created (boxed: the other answers are small).
-    Created(Box<Task>, Event),
+    Created(Box<Task>, Vec<Event>),
     /// The key was used before with the same request: its first response.
     Replayed { status: u16, body: String },
     /// The key was used before with a different request.
@@ -35,7 +35,14 @@ pub trait IdempotencyStore: Send + Sync {
     /// Creates a task once per idempotency key: the key is checked, the task created and
     /// the response kept in one transaction, so a retry gets the first response and
     /// concurrent requests with one key create one task.
-    async fn create_task_once(&self, owner: User, new: NewTask, key: Key) -> Result<Keyed>;
+    /// In a project, `rule` is asked with the caller's role read in that transaction.
+    async fn create_task_once(
+        &self,
+        owner: User,
+        new: NewTask,
+        key: Key,
+        rule: TaskRule,
+    ) -> Result<Keyed>;
 
     /// Forgets keys older than `before` (unix seconds), in short transactions.
     async fn prune_idempotency_keys(&self, before: f64) -> Result<usize>;

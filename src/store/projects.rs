@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 
 use super::Result;
-use crate::model::{Event, Invitation, Member, Project, Role, UserRef};
+use crate::model::{Event, Invitation, Member, Project, ProjectRef, Role, UserRef};
 use crate::store::tasks::IfMatch;
 
 /// What a change asks of the roles, for its [`Rule`].
@@ -39,6 +39,9 @@ pub enum Refusal {
     Conflict(String),
     /// The input cannot be taken (400): a field and its message.
     Invalid(&'static str, String),
+    /// An account cannot be deleted while it owns these projects, which have other
+    /// members (409, listing them).
+    OwnsShared(Vec<ProjectRef>),
 }
 
 /// A rule: `Ok` when the change may go ahead.

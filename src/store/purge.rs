@@ -6,8 +6,11 @@
 //! email with `deleted:<id>` (no registration can take that name: `:` is not allowed in
 //! usernames, nor is an address without `@`). From its commit on, the account cannot log
 //! in, refresh, be authenticated or be listed, and its name and email are free for a new
-//! registration. [`Store::purge_account`] then deletes what it owned — tokens first, then
-//! idempotency keys, events and tasks — as a series of short jobs
+//! registration. The same write ends its part in every project (refused while it owns a
+//! project with other members; see [`AccountStore::delete_account`]).
+//! [`Store::purge_account`] then deletes what it owned — tokens first, then idempotency
+//! keys, events, the tasks of the projects it owned alone, its tasks, and those
+//! projects — as a series of short jobs
 //! ([`PurgeStore::purge_account_step`]), each deleting a bounded number of rows per statement
 //! and stopping at a time budget ([`SQLITE_PACE`], [`POSTGRES_PACE`]); the user row goes
 //! last, in a job of its own. Other writes run between the jobs: on SQLite's single

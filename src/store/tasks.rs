@@ -3,8 +3,134 @@
 
 use async_trait::async_trait;
 
+use super::projects::Refusal;
 use super::{Result, StoreError};
-use crate::model::{Event, Ordering, Task, Timestamp, User, UserRef};
+use crate::model::{Action, Event, Ordering, Role, Task, TaskUser, Timestamp, User, UserRef};
+
+/// Where a task is, as one user stands there: what a [`TaskRule`] is asked about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// A personal task; `own` when the caller is its creator (else it is invisible).
+    Personal { own: bool },
+    /// A task of a project; the caller's role there, `None` for a non-member.
+    Project(Option<Role>),
+}
+
+/// A task write's rule (the domain's `projects::task_rules`), asked inside the write's
+/// transaction with the caller's standing where the task is (`from`) and where it will
+/// be (`to`; the same place for a change that moves nothing, a create or a delete), and
+/// whether the caller created the task. The store reads the caller's roles in that same
+/// transaction, so a member removed or demoted by a write that committed first can never
+/// write again.
+pub type TaskRule = fn(from: Place, to: Place, creator: bool) -> std::result::Result<(), Refusal>;
+
+/// A [`TaskRule`]'s refusal as the store answers it: a task the caller may not know of
+/// is `NotFound`, as any other user's task.
+pub(crate) fn task_refused(r: Refusal) -> StoreError {
+    match r {
+        Refusal::Missing(_) => StoreError::NotFound,
+        r => StoreError::Refused(r),
+    }
+}
+
+/// Who sees a task: its creator alone (a personal task), or every member of its project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Audience {
+    Creator,
+    Project(i64),
+}
+
+impl Audience {
+    pub(crate) fn of(project: Option<i64>) -> Audience {
+        project.map_or(Audience::Creator, Audience::Project)
+    }
+}
+
+/// The event each user gets for a change, by user id: seen before and after, `update`;
+/// only before, `delete`; only after, `create`. `before` is `None` for a create, `after`
+/// for a delete; both lists are sorted.
+pub(crate) fn fan_out(before: Option<&[i64]>, after: Option<&[i64]>) -> Vec<(i64, Action)> {
+    let before = before.unwrap_or(&[]);
+    let after = after.unwrap_or(&[]);
+    let mut out = Vec::with_capacity(before.len().max(after.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < before.len() || j < after.len() {
+        match (before.get(i), after.get(j)) {
+            (Some(&b), Some(&a)) if a == b => {
+                out.push((a, Action::Update));
+                i += 1;
+                j += 1;
+            }
+            (Some(&b), Some(&a)) if b < a => {
+                out.push((b, Action::Delete));
+                i += 1;
+            }
+            (Some(&b), None) => {
+                out.push((b, Action::Delete));
+                i += 1;
+            }
+            (_, Some(&a)) => {
+                out.push((a, Action::Create));
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    out
+}
+
+/// The JSON of `task` as each user receives it: with the creator's email for the
+/// creator, without it for everyone else (rendered once each).
+pub(crate) struct TaskJson {
+    creator: i64,
+    own: String,
+    others: Option<String>,
+    task: Task,
+}
+
+impl TaskJson {
+    pub(crate) fn new(task: &Task) -> Result<TaskJson> {
+        let own = serde_json::to_string(task).map_err(json_error)?;
+        Ok(TaskJson {
+            creator: task.user.id,
+            own,
+            others: None,
+            task: task.clone(),
+        })
+    }
+
+    /// The task's JSON as `user` sees it.
+    pub(crate) fn for_user(&mut self, user: i64) -> Result<&str> {
+        if user == self.creator || self.task.user.email.is_none() {
+            return Ok(&self.own);
+        }
+        if self.others.is_none() {
+            let mut t = self.task.clone();
+            t.user.email = None;
+            self.others = Some(serde_json::to_string(&t).map_err(json_error)?);
+        }
+        Ok(self.others.as_deref().unwrap_or_default())
+    }
+}
+
+/// A task as `viewer` sees it (the creator's email only for the creator).
+pub(crate) fn seen_by(mut task: Task, viewer: i64) -> Task {
+    task.user = task.user.seen_by(viewer);
+    task
+}
+
+/// The JSON of a task's `user` as `viewer` sees its creator, for [`write_task`].
+pub(crate) fn creator_json(viewer: &User, id: i64, username: &str) -> Result<Vec<u8>> {
+    if viewer.id == id {
+        return serde_json::to_vec(viewer).map_err(json_error);
+    }
+    serde_json::to_vec(&TaskUser {
+        id,
+        username: username.to_owned(),
+        email: None,
+    })
+    .map_err(json_error)
+}
 
 /// A validated new task. The assignee is one the domain's rules allow; the store writes
 /// its id.
@@ -93,6 +219,18 @@ pub(crate) fn order_by(ordering: Ordering) -> &'static str {
     }
 }
 
+/// [`order_by`] for the whole list (personal tasks or any project's): the id orders are
+/// written so that no plan walks the primary key in order, filtering every task of every
+/// user on the way (slow for a user with few tasks among many); the two arms' indexes
+/// find the rows and the page is sorted from them.
+pub(crate) fn order_by_visible(ordering: Ordering) -> &'static str {
+    match ordering {
+        Ordering::Id => "id + 0",
+        Ordering::IdDesc => "id + 0 DESC",
+        o => order_by(o),
+    }
+}
+
 /// Filters and paging for the list.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TaskQuery {
@@ -120,6 +258,8 @@ pub struct TaskPage {
     /// How many tasks match in all.
     pub total: u64,
     pub last_event_id: i64,
+    /// The owner's list version as of the page (see [`TaskStore::event_seq`]).
+    pub list_version: i64,
 }
 
 /// An `If-Match` condition: any current version (`*`), or one of these.
@@ -220,10 +360,19 @@ pub(crate) fn like_pattern(term: &str) -> String {
 
 /// The columns a task row is read from, in this order (both backends), from `tasks` (not
 /// aliased): the assignee's username comes from a point read of `users` (`NULL` for none,
-/// or for a deleted account); the project id (`NULL` for a personal task) comes last.
+/// or for a deleted account); then the project id (`NULL` for a personal task) and the
+/// creator's id.
 pub(crate) const TASK_COLUMNS: &str = "id, title, description, completed, created_at, \
      updated_at, version, due_at, assignee_id, (SELECT a.username FROM users a \
-     WHERE a.id = tasks.assignee_id AND a.deleted_at IS NULL), project_id";
+     WHERE a.id = tasks.assignee_id AND a.deleted_at IS NULL), project_id, user_id";
+
+/// [`TASK_COLUMNS`] and the creator's username and email (12 and 13), for reading one
+/// whole [`Task`].
+pub(crate) const TASK_WITH_CREATOR: &str = "id, title, description, completed, created_at, \
+     updated_at, version, due_at, assignee_id, (SELECT a.username FROM users a \
+     WHERE a.id = tasks.assignee_id AND a.deleted_at IS NULL), project_id, user_id, \
+     (SELECT c.username FROM users c WHERE c.id = tasks.user_id), \
+     (SELECT c.email FROM users c WHERE c.id = tasks.user_id)";
 
 /// The assignee of a row read with [`TASK_COLUMNS`]: its id and username, or `None`.
 pub(crate) fn assignee_of(id: Option<i64>, username: Option<String>) -> Option<UserRef> {
@@ -233,40 +382,64 @@ pub(crate) fn assignee_of(id: Option<i64>, username: Option<String>) -> Option<U
     })
 }
 
-/// Tasks: the owner's list, and each change with its outbox event.
+/// Tasks: the list of what a user can see, and each change with its outbox events.
+///
+/// A user sees their personal tasks and every task of every project they belong to. A
+/// task's `user` is its creator, shown with the email only to the creator themself. A
+/// change writes, in its transaction, one event for every user who saw the task before
+/// or sees it after (the creator of a personal task; every member of a project), each
+/// under that user's own next event id and with the task as they see it: `update` to
+/// those who see it before and after, `delete` to those who no longer do, `create` to
+/// those who newly do.
 #[async_trait]
 pub trait TaskStore: Send + Sync {
-    /// One page of the owner's tasks as a JSON array, how many match in all, and the
-    /// owner's last event id, all from one snapshot: a stream resumed from that id misses
-    /// nothing the page does not show. The search is SQLite's `LIKE` on both backends
-    /// (ASCII letters fold, `%`, `_` and `\` in the term are literal, a missing
+    /// One page of the tasks `owner` can see as a JSON array, how many match in all, and
+    /// the owner's last event id, all from one snapshot: a stream resumed from that id
+    /// misses nothing the page does not show. The search is SQLite's `LIKE` on both
+    /// backends (ASCII letters fold, `%`, `_` and `\` in the term are literal, a missing
     /// description is searched as empty), and the bytes are the same on both.
     async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage>;
 
-    /// The user's last event id: it moves with every change to their tasks, in the same
-    /// transaction, so an unchanged value means an unchanged task list. A point read.
+    /// The user's list version: their last event id plus their `list_epoch` (moved when
+    /// a co-member's username changes). Both only grow and both move in the transaction
+    /// of the change, so an unchanged value means an unchanged task list. A point read.
     async fn event_seq(&self, user_id: i64) -> Result<i64>;
 
-    /// The owner's task `id` (`NotFound` for another user's).
-    async fn get_task(&self, owner: User, id: i64) -> Result<Task>;
+    /// Task `id` as `caller` sees it: their personal task, or a task of a project they
+    /// belong to (`NotFound` otherwise).
+    async fn get_task(&self, caller: User, id: i64) -> Result<Task>;
 
-    /// Creates a task and its event, with the owner's next event id.
-    async fn create_task(&self, owner: User, new: NewTask) -> Result<(Task, Event)>;
+    /// Creates a task by `caller` and its events. In a project, `rule` is asked with the
+    /// caller's role there, read in the write's transaction.
+    async fn create_task(
+        &self,
+        caller: User,
+        new: NewTask,
+        rule: TaskRule,
+    ) -> Result<(Task, Vec<Event>)>;
 
-    /// Applies `changes` to the owner's task `id`; `updated_at` moves even when nothing
-    /// else does (as the original's empty PATCH did). With `if_match`, only if the task
-    /// is still at that version (else `Stale`).
+    /// Applies `changes` to task `id` (one `caller` sees, `NotFound` otherwise) if `rule`
+    /// allows it, with the caller's standing read in the write's transaction;
+    /// `updated_at` moves even when nothing else does (as the original's empty PATCH did).
+    /// With `if_match`, only if the task is still at that version (else `Stale`).
     async fn update_task(
         &self,
-        owner: User,
+        caller: User,
         id: i64,
         changes: TaskChanges,
         if_match: Option<IfMatch>,
-    ) -> Result<(Task, Event)>;
+        rule: TaskRule,
+    ) -> Result<(Task, Vec<Event>)>;
 
-    /// Deletes the owner's task `id`; the event carries the task as it was. With
+    /// Deletes task `id` if `rule` allows it; the events carry the task as it was. With
     /// `if_match`, only if the task is still at that version (else `Stale`).
-    async fn delete_task(&self, owner: User, id: i64, if_match: Option<IfMatch>) -> Result<Event>;
+    async fn delete_task(
+        &self,
+        caller: User,
+        id: i64,
+        if_match: Option<IfMatch>,
+        rule: TaskRule,
+    ) -> Result<Vec<Event>>;
 }
 
 #[cfg(test)]
@@ -287,7 +460,8 @@ mod tests {
                 id: 3,
                 username: "al\"ice".into(),
                 email: "a@example.com".into(),
-            },
+            }
+            .into(),
             version: 4,
             project: None,
             assignee: Some(UserRef {
@@ -321,6 +495,24 @@ mod tests {
             write_task(&mut out, &row, &user_json).unwrap();
             assert_eq!(out, serde_json::to_vec(&task).unwrap());
         }
+    }
+
+    #[test]
+    fn a_move_deletes_for_those_who_lose_sight_and_creates_for_those_who_gain_it() {
+        use Action::*;
+        assert_eq!(
+            fan_out(Some(&[1, 3, 5]), Some(&[2, 3, 6])),
+            [
+                (1, Delete),
+                (2, Create),
+                (3, Update),
+                (5, Delete),
+                (6, Create)
+            ]
+        );
+        assert_eq!(fan_out(None, Some(&[4, 7])), [(4, Create), (7, Create)]);
+        assert_eq!(fan_out(Some(&[4, 7]), None), [(4, Delete), (7, Delete)]);
+        assert_eq!(fan_out(Some(&[2]), Some(&[2])), [(2, Update)]);
     }
 
     #[test]

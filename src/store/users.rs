@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::Result;
-use crate::model::User;
+use crate::model::{Event, User};
 
 /// A user with what login needs and the API never shows.
 #[derive(Clone, Debug)]
@@ -84,7 +84,19 @@ pub trait AccountStore: Send + Sync {
     /// deactivates it, moves its credentials generation on and frees its username and
     /// email (both become `deleted:<id>`). From its commit on the account cannot log in,
     /// refresh or be authenticated. What it owned stays until
-    /// [`crate::store::Store::purge_account`] deletes it. False when there was no such
+    /// [`crate::store::Store::purge_account`] deletes it. `None` when there was no such
     /// account, or it was deleted already.
-    async fn delete_account(&self, user_id: i64) -> Result<bool>;
+    ///
+    /// Its projects, in the same write: refused with [`Refusal::OwnsShared`] (nothing
+    /// written) while it owns a project that has other members. Otherwise it leaves every
+    /// project: the tasks it created in projects it does not own go to each project's
+    /// owner (who shows as their creator from then on), those assigned to it there are
+    /// unassigned, its invitations (sent, received, and every one to a project it owns)
+    /// are deleted, and so are its memberships, so it takes no event of any project from
+    /// the commit on. The members of every project that changed get a `project` event,
+    /// returned for the caller to publish. The projects it owned alone go in the purge,
+    /// with their tasks.
+    ///
+    /// [`Refusal::OwnsShared`]: super::projects::Refusal::OwnsShared
+    async fn delete_account(&self, user_id: i64) -> Result<Option<Vec<Event>>>;
 }

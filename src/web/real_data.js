@@ -1,6 +1,9 @@
 // tasklane live page: sign up or log in, list your tasks (all of them, page after page),
 // edit them in place, and keep the list in sync through the WebSocket stream, with a feed
-// of what changed. No dependencies; task data is only ever written with textContent.
+// of what changed. Shared projects: switch between personal tasks, each project and all;
+// create projects, invite, answer invitations, see the members, and edit a task's
+// assignee and due date where your role allows. No dependencies; task and project data
+// is only ever written with textContent.
 "use strict";
 
 (() => {
@@ -40,8 +43,23 @@
   let refreshing = null; // the one token refresh in flight in this tab, shared by every caller
   let ending = null; // a password change or account deletion in flight (it may end the session)
 
+  // Projects. Every visible task is in `tasks` (personal and every project's, as the
+  // unfiltered list and the stream give them); the view only filters what is shown.
+  const projects = new Map(); // id -> the project as you see it (`role` is yours)
+  const members = new Map(); // project id -> its members, as last listed
+  const membersLoading = new Map(); // project id -> the listing in flight
+  let invitations = []; // addressed to you, as last listed
+  let me = null; // {id, username}: who is logged in
+  let view = "all"; // "all", "none" (personal) or a project id
+  let projectsLoading = null; // a listing of the projects in flight, started by an event
+  let rowGen = 0; // bumped when what a row shows changes beyond its task (roles, view)
+
   const timeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
   const clockFmt = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
+  const dateText = (iso) => {
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? iso : timeFmt.format(d);
+  };
 
   // ---- tokens ---------------------------------------------------------------------------
   const access = () => store.getItem(KEY.access);
@@ -159,6 +177,19 @@
     return said || `the server answered ${res.status}.`;
   }
 
+  // ---- roles ----------------------------------------------------------------------------
+  // Each role includes the ones before it (docs/projects.md).
+  const RANK = { viewer: 0, editor: 1, admin: 2, owner: 3 };
+  const atLeast = (role, want) => role in RANK && RANK[role] >= RANK[want];
+  const roleIn = (pid) => projects.get(pid)?.role;
+
+  // Whether you may change task `t`: a personal task is its owner's (the only one who
+  // lists it), a project's needs the editor role. The server decides; this only hides
+  // the controls it would refuse.
+  const canEdit = (t) => t.project == null || atLeast(roleIn(t.project), "editor");
+
+  const inView = (t) => view === "all" || (view === "none" ? t.project == null : t.project === view);
+
   // ---- views ----------------------------------------------------------------------------
   function showView(which) {
     $("#login-view").hidden = which !== "login";
@@ -216,7 +247,18 @@
 
   function fillRow(li, t) {
     li.classList.toggle("done", t.completed);
+    // A viewer sees the task, not the controls to change it.
+    const editable = canEdit(t);
+    li.dataset.editable = String(editable);
+    li.querySelector(".task-actions").hidden = !editable;
     const box = li.querySelector(".task-toggle");
+    box.hidden = !editable;
+    // A click on the title ticks the box: not when the box is not yours to tick.
+    li.querySelector(".task-title").htmlFor = editable ? box.id : "";
+    if (!editable && li.classList.contains("editing")) {
+      li.querySelector(".task-edit-form")?.remove();
+      li.classList.remove("editing");
+    }
     if (!box.disabled) box.checked = t.completed; // a click in flight keeps its tick
     li.querySelector(".task-title").textContent = t.title;
     li.querySelector(".task-edit").setAttribute("aria-label", `Edit “${t.title}”`);
@@ -229,7 +271,12 @@
     const d = new Date(t.updated_at);
     when.textContent = Number.isNaN(d.getTime()) ? t.updated_at : timeFmt.format(d);
     meta.replaceChildren(t.completed ? "Done · updated " : "Open · updated ", when);
-    // Read-only here: the due date and the assignee, when the task has them.
+    // Which project, when the list shows more than one.
+    if (t.project != null && view !== t.project) {
+      const p = projects.get(t.project);
+      meta.append(" · in ", el("span", "task-project", { textContent: p ? p.name : `project ${t.project}` }));
+    }
+    // The due date and the assignee, when the task has them (changed in the edit form).
     if (t.due_at) {
       const due = el("time", "task-due", { dateTime: t.due_at });
       const dd = new Date(t.due_at);
@@ -243,9 +290,10 @@
   // changed and moving only those out of place (moving a focused node would lose focus).
   function render() {
     const ul = $("#tasks");
-    const sorted = [...tasks.values()].sort(newest);
+    const sorted = [...tasks.values()].filter(inView).sort(newest);
     for (const [id, li] of rows) {
-      if (!tasks.has(id)) {
+      const t = tasks.get(id);
+      if (!t || !inView(t)) {
         li.remove();
         rows.delete(id);
       }
@@ -255,9 +303,10 @@
       if (!t.completed) open++;
       let li = rows.get(t.id);
       if (!li) rows.set(t.id, (li = makeRow(t.id)));
-      if (shown.get(li) !== t) {
+      if (shown.get(li) !== t || li.dataset.gen !== String(rowGen)) {
         fillRow(li, t);
         shown.set(li, t);
+        li.dataset.gen = String(rowGen);
       }
       if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null);
     });
@@ -308,7 +357,11 @@
 
   function describe(msg, before) {
     const t = msg.task;
-    if (msg.action === "create") return `Added ${q(t.title)}`;
+    if (msg.action === "create") {
+      // Another member's task: say whose.
+      const by = t.user && me && t.user.id !== me.id ? `${t.user.username} added` : "Added";
+      return `${by} ${q(t.title)}`;
+    }
     if (msg.action === "delete") return `Deleted ${q(t.title)}`;
     if (!before) return `Updated ${q(t.title)}`;
     const parts = [];
@@ -319,15 +372,37 @@
     if (before.completed !== t.completed) {
       parts.push(t.completed ? ["done", `Completed ${q(t.title)}`, "done"] : ["open", `Reopened ${q(t.title)}`, "reopened"]);
     }
+    if ((before.assignee?.id ?? null) !== (t.assignee?.id ?? null)) {
+      parts.push(
+        t.assignee
+          ? ["assignee", `Assigned ${q(t.title)} to ${t.assignee.username}`, `assigned to ${t.assignee.username}`]
+          : ["assignee", `Unassigned ${q(t.title)}`, "unassigned"],
+      );
+    }
+    if ((before.due_at ?? null) !== (t.due_at ?? null)) {
+      parts.push(
+        t.due_at
+          ? ["due", `Set ${q(t.title)} due ${dateText(t.due_at)}`, `due ${dateText(t.due_at)}`]
+          : ["due", `Cleared the due date of ${q(t.title)}`, "no due date"],
+      );
+    }
+    if ((before.project ?? null) !== (t.project ?? null)) {
+      const where = t.project == null ? "personal tasks" : q(projects.get(t.project)?.name ?? `project ${t.project}`);
+      parts.push(["moved", `Moved ${q(t.title)} to ${where}`, `moved to ${where}`]);
+    }
     if (parts.length === 0) return `Updated ${q(t.title)}`;
     if (parts.length === 1) return parts[0][1];
     return `Edited ${q(t.title)} (${parts.map((p) => p[2]).join(", ")})`;
   }
 
   function addToFeed(msg, before, here) {
+    feedLine(msg, describe(msg, before), here).dataset.taskId = String(msg.task.id);
+  }
+
+  // One line in the feed, newest first: what happened, where, when.
+  function feedLine(msg, text, here) {
     const item = el("li", `feed-item feed-${msg.action}`);
     item.dataset.origin = here ? "here" : "elsewhere";
-    item.dataset.taskId = String(msg.task.id);
     const d = new Date(msg.at);
     const when = el("time", "", {
       dateTime: msg.at || "",
@@ -335,11 +410,12 @@
     });
     const meta = el("span", "feed-meta");
     meta.append(here ? "this tab" : "elsewhere", " · ", when);
-    item.append(el("span", "feed-text", { textContent: describe(msg, before) }), meta);
+    item.append(el("span", "feed-text", { textContent: text }), meta);
     const feed = $("#feed");
     feed.prepend(item);
     while (feed.children.length > FEED_MAX) feed.lastElementChild.remove();
     $("#feed-empty").hidden = true;
+    return item;
   }
 
   function clearFeed() {
@@ -362,12 +438,12 @@
   // between the first page and the last (each says the last event id it includes); else
   // a deletion meanwhile may have shifted the offsets past a task, so list again (twice at
   // most, then the stream's replay from the first page's id fixes what it can).
-  async function fetchAll() {
+  async function fetchAll(filter = "") {
     for (let attempt = 0; ; attempt++) {
       const list = [];
       let first = null;
       let last = null;
-      let path = `/api/tasks/?limit=${PAGE}&ordering=-created_at`;
+      let path = `/api/tasks/?limit=${PAGE}&ordering=-created_at${filter}`;
       while (path) {
         const res = await api("GET", path);
         if (!res.ok) throw new Error(`listing tasks failed (${res.status})`);
@@ -392,13 +468,84 @@
     lastEventId = since;
     listMessage("");
     render();
+    // A project joined between listing the projects and the tasks: list the projects again.
+    if (list.some((t) => t.project != null && !projects.has(t.project))) await loadProjects();
+  }
+
+  // A project you just joined: its tasks were made before you could see them, so no event
+  // brings them; list them (the stream carries their changes from now on).
+  async function loadProjectTasks(pid) {
+    try {
+      const { list } = await fetchAll(`&project=${pid}`);
+      if (!projects.has(pid)) return; // left meanwhile
+      for (const t of list) {
+        if (!seen.has(t.id)) seen.set(t.id, t);
+        upsert(t);
+      }
+      render();
+    } catch (err) {
+      if (err instanceof AuthError) return loggedOut(err.message);
+      listMessage("Could not list the project's tasks; reload the page to see them.", 10000);
+    }
+  }
+
+  function applyProjectEvent(msg) {
+    const p = msg.task;
+    if (msg.action === "project") {
+      const before = projects.get(p.id);
+      joinProject(p);
+      if (!before && p.role === "owner") feedLine(msg, `Created the project ${q(p.name)}`, false);
+      else if (!before) feedLine(msg, `You joined ${q(p.name)} as ${p.role}`, false);
+      else if (before.role !== p.role) feedLine(msg, `Your role in ${q(p.name)} is now ${p.role}`, false);
+      else if (before.name !== p.name) feedLine(msg, `Renamed ${q(before.name)} to ${q(p.name)}`, false);
+      if (before && members.has(p.id)) loadMembers(p.id);
+    } else {
+      const gone = projects.get(p.id);
+      if (!gone) return;
+      leaveProject(p.id);
+      feedLine(msg, `You are no longer in ${q(gone.name)}`, false);
+    }
+  }
+
+  // Knows project `p` (as you now see it); lists its tasks if it is new here.
+  function joinProject(p) {
+    const known = projects.has(p.id);
+    projects.set(p.id, p);
+    rowGen++;
+    renderProjects();
+    render();
+    if (!known) loadProjectTasks(p.id);
+  }
+
+  // Forgets project `pid` and its tasks (you left, were removed, or it was deleted).
+  function leaveProject(pid) {
+    projects.delete(pid);
+    members.delete(pid);
+    for (const [id, t] of tasks) if (t.project === pid) tasks.delete(id);
+    if (view === pid) {
+      view = "all";
+      listMessage("That project is gone from your list: showing all tasks.", 10000);
+    }
+    rowGen++;
+    renderProjects();
+    render();
   }
 
   function applyEvent(msg) {
     if (msg.event_id <= lastEventId) return; // replayed, or covered by the snapshot
     lastEventId = msg.event_id;
     const t = msg.task;
+    if (t && (msg.action === "project" || msg.action === "project_removed")) return applyProjectEvent(msg);
     if (!t || !["create", "update", "delete"].includes(msg.action)) return;
+    // A project not listed yet (joined between the two listings): list the projects.
+    if (t.project != null && !projects.has(t.project) && !projectsLoading) {
+      projectsLoading = loadProjects()
+        .catch(() => {})
+        .finally(() => (projectsLoading = null));
+    }
+    // Someone the members list does not have yet (they joined since it was listed).
+    const list = t.project != null && members.get(t.project);
+    if (list && [t.user, t.assignee].some((u) => u && !list.some((m) => m.id === u.id))) loadMembers(t.project);
     // What the change was, against the last the stream showed (this tab's own answer
     // may already be in `tasks`).
     const before = seen.get(t.id);
@@ -424,6 +571,7 @@
     if (buffered || !access()) return;
     buffered = [];
     try {
+      await loadProjects();
       await loadTasks();
     } catch (err) {
       if (err instanceof AuthError) return loggedOut(err.message);
@@ -483,6 +631,7 @@
       opened = true;
       backoff = BACKOFF_MIN;
       setStatus("connected");
+      loadInvitations();
     });
     socket.addEventListener("message", (ev) => gen === socketGen && onMessage(ev));
     socket.addEventListener("close", (ev) => {
@@ -601,6 +750,15 @@
     };
     const title = el("input", "edit-title", { value: t.title, maxLength: 255, autocomplete: "off", required: true });
     const desc = el("textarea", "edit-description", { value: t.description || "", rows: 3 });
+    // The assignee (a member of the task's project; for a personal task, you) and the due
+    // date, in local time (minutes: an unchanged one is not sent back, keeping its seconds).
+    const assignee = el("select", "edit-assignee");
+    assignee.dataset.initial = t.assignee ? String(t.assignee.id) : "";
+    fillAssignee(assignee, t, assignee.dataset.initial);
+    const due = el("input", "edit-due", { type: "datetime-local", value: localInput(t.due_at) });
+    due.dataset.initial = due.value;
+    const row = el("div", "edit-pair");
+    row.append(field("Assignee", assignee, "assignee"), field("Due", due, "due_at"));
     const save = el("button", "btn btn-primary", { type: "submit", textContent: "Save" });
     const cancel = el("button", "btn btn-quiet", { type: "button", textContent: "Cancel" });
     const actions = el("div", "actions");
@@ -609,6 +767,7 @@
       el("p", "error edit-error", { role: "alert" }),
       field("Title", title, "title"),
       field("Description", desc, "description"),
+      row,
       actions,
     );
     form.addEventListener("submit", (ev) => saveEdit(ev, id));
@@ -627,6 +786,42 @@
     li.querySelector(".task-main").append(form);
     title.focus();
     title.select();
+    if (t.project != null) loadMembers(t.project); // who may be assigned, as of now
+  }
+
+  // The assignee choices for task `t`: nobody, then its project's members (or, for a
+  // personal task, its owner); `chosen` (a user id, or "") stays selected.
+  function fillAssignee(select, t, chosen) {
+    const people = t.project == null ? [t.user] : [...(members.get(t.project) || [])];
+    if (t.assignee && !people.some((m) => m.id === t.assignee.id)) people.push(t.assignee);
+    people.sort((a, b) => a.username.localeCompare(b.username));
+    select.replaceChildren(
+      el("option", "", { value: "", textContent: "Nobody" }),
+      ...people.map((m) => el("option", "", { value: String(m.id), textContent: m.username })),
+    );
+    select.value = chosen;
+  }
+
+  // Members listed again: the open edit forms of that project's tasks offer them.
+  function refillAssignees(pid) {
+    for (const [id, li] of rows) {
+      const t = tasks.get(id);
+      const select = li.querySelector(".task-edit-form .edit-assignee");
+      if (t && select && t.project === pid) fillAssignee(select, t, select.value);
+    }
+  }
+
+  // An instant as a datetime-local input shows it (local time, to the minute), and back.
+  function localInput(iso) {
+    const d = iso ? new Date(iso) : null;
+    if (!d || Number.isNaN(d.getTime())) return "";
+    const two = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`;
+  }
+
+  function fromLocalInput(value) {
+    const d = new Date(value);
+    return value && !Number.isNaN(d.getTime()) ? d.toISOString() : value;
   }
 
   function endEdit(id) {
@@ -643,6 +838,13 @@
     const top = form.querySelector(".edit-error");
     const button = form.querySelector("button[type=submit]");
     const body = { title: form.elements.title.value, description: form.elements.description.value };
+    const { assignee, due_at } = form.elements;
+    if (due_at.validity.badInput) {
+      showFieldErrors(form, { due_at: ["Enter a whole date and time, or clear it."] }, top);
+      return due_at.focus();
+    }
+    if (assignee.value !== assignee.dataset.initial) body.assignee = assignee.value === "" ? null : Number(assignee.value);
+    if (due_at.value !== due_at.dataset.initial) body.due_at = due_at.value === "" ? null : fromLocalInput(due_at.value);
     button.disabled = true;
     top.textContent = "";
     try {
@@ -720,6 +922,7 @@
     const body = { title: $("#new-title").value };
     const description = $("#new-description").value;
     if (description.trim()) body.description = description;
+    if (typeof view === "number") body.project = view; // created in the project shown
     button.disabled = true;
     $("#add-error").textContent = "";
     try {
@@ -746,6 +949,8 @@
 
   // ---- the account panel ------------------------------------------------------------------
   function showAccount(user) {
+    me = { id: user.id, username: user.username };
+    renderMembers();
     $("#account-email-current").textContent = user.email || "—";
     $("#password-form-username").value = user.username || "";
   }
@@ -873,6 +1078,247 @@
     );
   }
 
+  // ---- projects ----------------------------------------------------------------------------
+  const byName = (a, b) => a.name.localeCompare(b.name) || a.id - b.id;
+
+  async function loadProjects() {
+    const res = await api("GET", "/api/projects/");
+    if (!res.ok) throw new Error(`listing projects failed (${res.status})`);
+    const list = await res.json();
+    const now = new Set(list.map((p) => p.id));
+    for (const pid of [...projects.keys()]) if (!now.has(pid)) leaveProject(pid);
+    for (const p of list) projects.set(p.id, p);
+    rowGen++;
+    renderProjects();
+    render();
+  }
+
+  // The switcher's options (all, personal, then each project by name), and what depends
+  // on the view: the list's title, where a new task goes, the members and invite form.
+  function renderProjects() {
+    if (typeof view === "number" && !projects.has(view)) view = "all";
+    const select = $("#view");
+    const options = [
+      ["all", "All tasks"],
+      ["none", "Personal tasks"],
+      ...[...projects.values()].sort(byName).map((p) => [String(p.id), `${p.name} (${p.role})`]),
+    ];
+    const same =
+      select.options.length === options.length &&
+      options.every(([v, label], i) => select.options[i].value === v && select.options[i].textContent === label);
+    if (!same) select.replaceChildren(...options.map(([value, textContent]) => el("option", "", { value, textContent })));
+    select.value = String(view);
+
+    const p = typeof view === "number" ? projects.get(view) : null;
+    $("#list-title").textContent = p ? p.name : view === "none" ? "Personal tasks" : "All tasks";
+    $("#add-where").textContent = p ? `in ${p.name}` : "(personal)";
+    const canAdd = !p || atLeast(p.role, "editor");
+    $("#add-form").hidden = !canAdd;
+    $("#add-readonly").hidden = canAdd;
+    $("#members-part").hidden = !p;
+    $("#invite-form").hidden = !p || !atLeast(p.role, "admin");
+    // Only the owner invites admins.
+    const adminOption = $("#invite-role").querySelector("option[value=admin]");
+    adminOption.hidden = adminOption.disabled = !p || p.role !== "owner";
+    if ($("#invite-role").value === "admin" && adminOption.disabled) $("#invite-role").value = "editor";
+    $("#my-role").textContent = p ? `(you: ${p.role})` : "";
+    renderMembers();
+  }
+
+  function setView(v) {
+    if (v !== view) {
+      view = v;
+      $("#projects-error").textContent = "";
+      showFieldErrors($("#invite-form"), {}, $("#invite-form-error"));
+    }
+    rowGen++;
+    renderProjects();
+    render();
+    if (typeof view === "number") loadMembers(view);
+  }
+
+  // Lists project `pid`'s members (one listing at a time per project).
+  function loadMembers(pid) {
+    if (membersLoading.has(pid)) return membersLoading.get(pid);
+    const run = (async () => {
+      try {
+        const res = await api("GET", `/api/projects/${pid}/members/`);
+        if (res.ok && projects.has(pid)) members.set(pid, await res.json());
+        else if (res.status === 404) return; // gone: its project_removed event follows
+      } catch (err) {
+        if (err instanceof AuthError) return loggedOut(err.message);
+      }
+      if (view === pid) renderMembers();
+      refillAssignees(pid);
+    })().finally(() => membersLoading.delete(pid));
+    membersLoading.set(pid, run);
+    return run;
+  }
+
+  function renderMembers() {
+    const ul = $("#members");
+    const list = typeof view === "number" ? members.get(view) : null;
+    if (!list) return ul.replaceChildren();
+    const items = [...list]
+      .sort((a, b) => RANK[b.role] - RANK[a.role] || a.username.localeCompare(b.username))
+      .map((m) => {
+        const li = el("li", "member");
+        li.dataset.userId = String(m.id);
+        li.dataset.role = m.role;
+        li.append(
+          el("span", "member-name", { textContent: m.username + (me && m.id === me.id ? " (you)" : "") }),
+          el("span", `role role-${m.role}`, { textContent: m.role }),
+        );
+        return li;
+      });
+    ul.replaceChildren(...items);
+  }
+
+  async function createProject(ev) {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    const top = $("#project-form-error");
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    top.textContent = "";
+    $("#projects-notice").textContent = "";
+    try {
+      const res = await api("POST", "/api/projects/", { name: $("#project-name").value });
+      const data = await res.json().catch(() => ({}));
+      if (res.status === 201) {
+        showFieldErrors(form, {}, top);
+        form.reset();
+        $("#project-details").open = false;
+        projects.set(data.id, data);
+        setView(data.id);
+        $("#projects-notice").textContent = `Created ${q(data.name)}. Invite people to share it.`;
+      } else if (res.status === 400) {
+        showFieldErrors(form, data, top);
+        form.querySelector("[aria-invalid=true]")?.focus();
+      } else {
+        top.textContent = `Could not create the project: ${reason(res, data)}`;
+      }
+    } catch (err) {
+      if (err instanceof AuthError) return loggedOut(err.message);
+      top.textContent = "Could not reach the server.";
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function invite(ev) {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    const top = $("#invite-form-error");
+    const button = form.querySelector("button[type=submit]");
+    const pid = view;
+    const body = { username: $("#invite-username").value.trim(), role: $("#invite-role").value };
+    button.disabled = true;
+    top.textContent = "";
+    $("#projects-notice").textContent = "";
+    try {
+      const res = await api("POST", `/api/projects/${pid}/invitations/`, body);
+      const data = await res.json().catch(() => ({}));
+      if (res.status === 201) {
+        showFieldErrors(form, {}, top);
+        $("#invite-username").value = "";
+        $("#projects-notice").textContent =
+          `Invited ${data.invitee.username} to ${q(data.project.name)} as ${data.role}: ` +
+          "they become a member when they accept.";
+      } else if (res.status === 400) {
+        showFieldErrors(form, data, top);
+        form.querySelector("[aria-invalid=true]")?.focus();
+      } else {
+        top.textContent = `Not invited: ${reason(res, data)}`;
+      }
+    } catch (err) {
+      if (err instanceof AuthError) return loggedOut(err.message);
+      top.textContent = "Could not reach the server.";
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function resetProjectForms() {
+    for (const form of [$("#project-form"), $("#invite-form")]) {
+      form.reset();
+      showFieldErrors(form, {}, form.querySelector(":scope > .error[role=alert]"));
+    }
+    $("#project-details").open = false;
+    $("#projects-notice").textContent = "";
+    $("#projects-error").textContent = "";
+  }
+
+  // ---- invitations addressed to you ----------------------------------------------------------
+  // No event announces an invitation: they are listed on start, on every (re)connect, when
+  // the tab comes back into view, and on demand.
+  async function loadInvitations() {
+    try {
+      const res = await api("GET", "/api/invitations/");
+      if (!res.ok) return;
+      invitations = await res.json();
+      renderInvitations();
+    } catch (err) {
+      if (err instanceof AuthError) loggedOut(err.message);
+    }
+  }
+
+  function renderInvitations() {
+    const items = invitations.map((inv) => {
+      const li = el("li", "invitation");
+      li.dataset.invitationId = String(inv.id);
+      const text = el("p", "invitation-text");
+      text.append(
+        el("strong", "", { textContent: inv.project.name }),
+        ` — ${inv.inviter.username} invites you as ${inv.role}`,
+      );
+      const accept = el("button", "btn btn-primary invitation-accept", { type: "button", textContent: "Accept" });
+      const decline = el("button", "btn btn-quiet invitation-decline", { type: "button", textContent: "Decline" });
+      accept.setAttribute("aria-label", `Accept the invitation to “${inv.project.name}”`);
+      decline.setAttribute("aria-label", `Decline the invitation to “${inv.project.name}”`);
+      accept.addEventListener("click", () => answerInvitation(inv, true, li));
+      decline.addEventListener("click", () => answerInvitation(inv, false, li));
+      const actions = el("div", "actions");
+      actions.append(accept, decline);
+      li.append(text, actions);
+      return li;
+    });
+    $("#invitations").replaceChildren(...items);
+    $("#invitations-part").hidden = items.length === 0;
+  }
+
+  async function answerInvitation(inv, yes, li) {
+    for (const b of li.querySelectorAll("button")) b.disabled = true;
+    $("#projects-notice").textContent = "";
+    $("#projects-error").textContent = "";
+    try {
+      const res = yes
+        ? await api("POST", `/api/invitations/${inv.id}/accept/`)
+        : await api("DELETE", `/api/invitations/${inv.id}/`);
+      const data = await res.json().catch(() => ({}));
+      if (res.ok || res.status === 404) {
+        invitations = invitations.filter((i) => i.id !== inv.id);
+        renderInvitations();
+      }
+      if (yes && res.ok) {
+        joinProject(data);
+        setView(data.id);
+        $("#projects-notice").textContent = `You joined ${q(data.name)} as ${data.role}.`;
+      } else if (res.ok) {
+        $("#projects-notice").textContent = `Declined the invitation to ${q(inv.project.name)}.`;
+      } else if (res.status === 404) {
+        $("#projects-error").textContent = `The invitation to ${q(inv.project.name)} has expired or was withdrawn.`;
+      } else {
+        $("#projects-error").textContent = reason(res, data);
+      }
+    } catch (err) {
+      if (err instanceof AuthError) return loggedOut(err.message);
+      $("#projects-error").textContent = "Could not reach the server.";
+    } finally {
+      for (const b of li.querySelectorAll("button")) b.disabled = false;
+    }
+  }
+
   // ---- getting in and out ---------------------------------------------------------------------
   function signedIn(username, tokens) {
     store.setItem(KEY.user, username);
@@ -960,7 +1406,7 @@
 
   // Back to the login form: forget the tokens (in every tab), the socket and the list.
   // `message` is an error, `notice` news (password changed, account deleted).
-  function loggedOut(message, notice = "", view = "login") {
+  function loggedOut(message, notice = "", screen = "login") {
     disconnect();
     forgetTokens();
     tasks.clear();
@@ -969,18 +1415,26 @@
     inFlight.clear();
     creating.clear();
     ownVersions.clear();
+    projects.clear();
+    members.clear();
+    invitations = [];
+    me = null;
+    view = "all";
     lastEventId = 0;
     buffered = null;
+    renderProjects();
+    renderInvitations();
+    resetProjectForms();
     render();
     clearFeed();
     listMessage("");
     setStatus("offline");
-    showView(view);
+    showView(screen);
     $("#whoami").textContent = "";
     resetAccount();
     $("#login-error").textContent = message;
     $("#login-notice").textContent = notice;
-    if (view === "signup") $("#signup-username").focus();
+    if (screen === "signup") $("#signup-username").focus();
     else ($("#username").value ? $("#password") : $("#username")).focus();
   }
 
@@ -993,7 +1447,9 @@
     setStatus("reconnecting");
     loadAccount();
     try {
+      await loadProjects();
       await loadTasks();
+      if (typeof view === "number") loadMembers(view);
       connect();
     } catch (err) {
       if (err instanceof AuthError) return loggedOut(err.message);
@@ -1020,6 +1476,16 @@
   $("#email-form").addEventListener("submit", changeEmail);
   $("#password-form").addEventListener("submit", changePassword);
   $("#delete-form").addEventListener("submit", deleteAccount);
+  $("#view").addEventListener("change", (ev) => {
+    const v = ev.currentTarget.value;
+    setView(v === "all" || v === "none" ? v : Number(v));
+  });
+  $("#project-form").addEventListener("submit", createProject);
+  $("#invite-form").addEventListener("submit", invite);
+  $("#invitations-refresh").addEventListener("click", loadInvitations);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && access() && !$("#app-view").hidden) loadInvitations();
+  });
   $("#delete-start").addEventListener("click", () => confirmDelete(true));
   $("#delete-cancel").addEventListener("click", () => {
     confirmDelete(false);

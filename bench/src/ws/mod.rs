@@ -1,5 +1,6 @@
 //! WebSocket scenarios: fan-out of task events to many subscribers while writes run
-//! (delivery latency, loss), and many idle authenticated sockets (server memory).
+//! (delivery latency, loss), many idle authenticated sockets (server memory), and the
+//! members of one project hearing its creates (`members`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,9 +17,11 @@ use crate::api::User;
 
 pub use fanout::{FanoutPlan, fanout};
 pub use idle::idle;
+pub use members::{Tally, listen};
 
 mod fanout;
 mod idle;
+mod members;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -31,10 +34,17 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 const TITLE_PREFIX: &str = "bench t=";
 
 /// Opens `/ws/tasks/` with the token in `Authorization` (the server refuses tokens in
-/// URLs; browsers use single-use tickets instead, which would add a request per socket).
-async fn open(addr: SocketAddr, token: &str, config: WebSocketConfig) -> anyhow::Result<Socket> {
+/// URLs; browsers use single-use tickets instead, which would add a request per socket),
+/// from the events after `since` when given, else live events only.
+async fn open(
+    addr: SocketAddr,
+    token: &str,
+    since: Option<i64>,
+    config: WebSocketConfig,
+) -> anyhow::Result<Socket> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut req = format!("ws://{addr}/ws/tasks/").into_client_request()?;
+    let query = since.map_or_else(String::new, |s| format!("?since={s}"));
+    let mut req = format!("ws://{addr}/ws/tasks/{query}").into_client_request()?;
     req.headers_mut()
         .insert("authorization", format!("Bearer {token}").parse()?);
     let connecting = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
@@ -65,7 +75,7 @@ async fn open_many<T: Send + 'static>(
                 if failures.count.load(Ordering::Relaxed) >= max_failures {
                     return (i, None);
                 }
-                match open(addr, &user.token, config).await {
+                match open(addr, &user.token, None, config).await {
                     Ok(socket) => (i, Some(socket)),
                     Err(e) => {
                         failures.note(format!("{e:#}"));

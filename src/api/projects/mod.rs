@@ -55,6 +55,7 @@ pub(super) fn project_error(e: impl Into<DomainError>) -> ApiError {
                 ),
                 code: Some("stale_version".into()),
                 messages: None,
+                projects: None,
             }))
         }
         e => e.into(),

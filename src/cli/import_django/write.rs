@@ -107,6 +107,7 @@ fn user_row(u: DjangoUser) -> UserRow {
         events_pruned_through: 0,
         credentials_generation: FIRST_GENERATION,
         deleted_at: None,
+        list_epoch: 0,
     }
 }
 

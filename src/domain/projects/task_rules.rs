@@ -13,15 +13,9 @@
 
 use crate::domain::DomainError;
 use crate::model::Role;
-
-/// Where a task is, as the caller stands there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Place {
-    /// A personal task; `own` when the caller is its creator (else it is invisible).
-    Personal { own: bool },
-    /// A task of a project; the caller's role there, `None` for a non-member.
-    Project(Option<Role>),
-}
+use crate::store::projects::Refusal;
+/// Where a task is, as the caller stands there (the store reads it inside the write).
+pub use crate::store::tasks::Place;
 
 /// The message for a project task's assignee who is not a member.
 pub const ASSIGNEE_NOT_MEMBER: &str = "The assignee must be a member of the task's project.";
@@ -69,6 +63,18 @@ pub fn may_move(from: Place, to: Place, creator: bool) -> Result<(), DomainError
         return Err(DomainError::NotFound);
     }
     Ok(())
+}
+
+/// [`may_move`] as the store's [`TaskRule`](crate::store::tasks::TaskRule), for every
+/// task write (a create, change or delete is a "move" from and to the same place): asked
+/// inside the write's transaction with the caller's roles as they are there, so a member
+/// removed or demoted by a write that committed first is refused. `NotFound` becomes the
+/// missing task, `NeedsRole` stays.
+pub fn write_rule(from: Place, to: Place, creator: bool) -> Result<(), Refusal> {
+    may_move(from, to, creator).map_err(|e| match e {
+        DomainError::NeedsRole(role) => Refusal::NeedsRole(role),
+        _ => Refusal::Missing("Task"),
+    })
 }
 
 /// An assignee for a project task: `member` says whether they belong to the project.

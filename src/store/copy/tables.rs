@@ -92,6 +92,8 @@ pub const TABLES: &[Table] = &[
             // Set on a deleted account still being purged: the target's housekeeping
             // finishes the purge.
             ("deleted_at", Real),
+            // The list cache's second validator (a co-member's new username moves it).
+            ("list_epoch", Int),
         ],
         order_by: "id",
         generated_id: true,
@@ -309,6 +311,8 @@ pub struct UserRow {
     pub credentials_generation: i64,
     /// Set while a deleted account is being purged.
     pub deleted_at: Option<f64>,
+    /// Moves when a co-member's username changes (the list cache checks it).
+    pub list_epoch: i64,
 }
 
 impl UserRow {
@@ -332,6 +336,7 @@ impl UserRow {
                 Cell::Int(self.credentials_generation),
             ),
             ("deleted_at", self.deleted_at.map_or(Cell::Null, Cell::Real)),
+            ("list_epoch", Cell::Int(self.list_epoch)),
         ])
     }
 }
@@ -430,6 +435,7 @@ mod tests {
             events_pruned_through: 12,
             credentials_generation: 13,
             deleted_at: Some(14.5),
+            list_epoch: 15,
         }
         .into_cells();
         assert_fits(UserRow::TABLE, &user);

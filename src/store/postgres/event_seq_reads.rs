@@ -81,7 +81,10 @@ async fn run(pool: Pool, mut rx: mpsc::Receiver<Pending>) {
 async fn read(pool: &Pool, ids: &[i64]) -> Result<HashMap<i64, i64>> {
     let c = pool.get().await?;
     let stmt = c
-        .prepare_cached("SELECT id, event_seq FROM users WHERE id = ANY($1) AND deleted_at IS NULL")
+        .prepare_cached(
+            "SELECT id, event_seq + list_epoch FROM users
+             WHERE id = ANY($1) AND deleted_at IS NULL",
+        )
         .await?;
     c.query(&stmt, &[&ids])
         .await?

@@ -1,5 +1,5 @@
 //! Idempotency keys: a retried create returns the first response instead of creating
-//! again. The owner's row is locked first (with their next event id), then the key is
+//! again. The owner's row is locked first (after the project's, in one), then the key is
 //! checked, the task created and the response kept, all in one transaction: a second
 //! request with the same key, on any host, waits for the first to commit and then finds
 //! its key, so concurrent requests with one key create one task.
@@ -7,20 +7,26 @@
 use async_trait::async_trait;
 
 use super::Postgres;
-use super::tasks::{insert_task, next_event_id_for_create};
+use super::tasks::{insert_task, lock_for_create};
 use crate::model::User;
 use crate::store::idempotency::{IdempotencyStore, Key, Keyed};
 use crate::store::purge::POSTGRES_PACE;
-use crate::store::tasks::NewTask;
+use crate::store::tasks::{NewTask, TaskRule};
 use crate::store::{Result, StoreError};
 
 #[async_trait]
 impl IdempotencyStore for Postgres {
-    async fn create_task_once(&self, owner: User, new: NewTask, key: Key) -> Result<Keyed> {
+    async fn create_task_once(
+        &self,
+        owner: User,
+        new: NewTask,
+        key: Key,
+        rule: TaskRule,
+    ) -> Result<Keyed> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         let user_id = owner.id;
-        let seq = next_event_id_for_create(&tx, user_id).await?;
+        lock_for_create(&tx, user_id, new.project, rule).await?;
         let stmt = tx
             .prepare_cached(
                 "SELECT request_hash, status, body, created_at FROM idempotency_keys
@@ -43,7 +49,7 @@ impl IdempotencyStore for Postgres {
                 } else {
                     Keyed::Mismatch
                 };
-                // Nothing changed but the event id taken above: give it back.
+                // Nothing changed: let the locks go.
                 tx.rollback().await?;
                 return Ok(keyed);
             }
@@ -53,7 +59,7 @@ impl IdempotencyStore for Postgres {
             )
             .await?;
         }
-        let (task, event) = insert_task(&tx, owner, new, seq).await?;
+        let (task, events) = insert_task(&tx, owner, new).await?;
         let body = serde_json::to_string(&task)
             .map_err(|e| StoreError::Other(format!("task json: {e}")))?;
         let stmt = tx
@@ -68,7 +74,7 @@ impl IdempotencyStore for Postgres {
         )
         .await?;
         self.commit(tx).await?;
-        Ok(Keyed::Created(Box::new(task), event))
+        Ok(Keyed::Created(Box::new(task), events))
     }
 
     // [`POSTGRES_PACE`]`.rows` per statement (each its own short transaction). Rows

@@ -61,6 +61,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_account_purge.sql"),
     include_str!("migrations/0006_task_fields.sql"),
     include_str!("migrations/0007_projects.sql"),
+    include_str!("migrations/0008_shared_tasks.sql"),
 ];
 
 /// The advisory lock migrations run under ("tasklane" in ASCII).

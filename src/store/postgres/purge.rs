@@ -29,8 +29,25 @@ const PURGES: &[&str] = &[
          SELECT key FROM idempotency_keys WHERE user_id = $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
     "DELETE FROM events WHERE user_id = $1 AND seq IN (
          SELECT seq FROM events WHERE user_id = $1 ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    // Memberships and invitations a write racing the deletion left (the deletion itself
+    // removes them all).
+    "DELETE FROM project_invitations WHERE id IN (
+         SELECT id FROM project_invitations WHERE invitee_id = $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    "DELETE FROM project_members WHERE user_id = $1 AND project_id IN (
+         SELECT project_id FROM project_members WHERE user_id = $1 LIMIT $2
+         FOR UPDATE SKIP LOCKED)",
+    // The projects it owned alone (it could not be deleted owning a shared one): their
+    // tasks, whoever created them, and invitations, then the projects.
+    "DELETE FROM tasks WHERE id IN (
+         SELECT t.id FROM projects p JOIN tasks t ON t.project_id = p.id
+         WHERE p.owner_id = $1 LIMIT $2 FOR UPDATE OF t SKIP LOCKED)",
+    "DELETE FROM project_invitations WHERE id IN (
+         SELECT i.id FROM projects p JOIN project_invitations i ON i.project_id = p.id
+         WHERE p.owner_id = $1 LIMIT $2 FOR UPDATE OF i SKIP LOCKED)",
     "DELETE FROM tasks WHERE id IN (
          SELECT id FROM tasks WHERE user_id = $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    "DELETE FROM projects WHERE id IN (
+         SELECT id FROM projects WHERE owner_id = $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
 ];
 
 #[async_trait]

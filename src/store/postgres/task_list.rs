@@ -1,14 +1,18 @@
-//! The task list on PostgreSQL: one page, its total and the owner's last event id from
+//! The task list on PostgreSQL: every task the owner sees (their personal ones and
+//! those of their projects), one page, its total and the owner's last event id from
 //! one `REPEATABLE READ` snapshot, the array written straight from the rows by the same
 //! function as SQLite's (so the bytes are the same on both).
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use tokio_postgres::{IsolationLevel, Row, types::ToSql};
 
 use super::Postgres;
 use crate::model::User;
 use crate::store::tasks::{
-    AssigneeFilter, ProjectFilter, TASK_COLUMNS, TaskPage, TaskQuery, TaskRow, like_pattern,
-    order_by, write_task,
+    AssigneeFilter, ProjectFilter, TASK_COLUMNS, TaskPage, TaskQuery, TaskRow, creator_json,
+    like_pattern, order_by, order_by_visible, write_task,
 };
 use crate::store::{Result, StoreError};
 
@@ -47,12 +51,29 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
     let pattern = q.search.as_deref().map(like_pattern);
     let limit = i64::from(q.limit);
     let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
-    // A project task only while its creator is still a member.
-    let mut filter = String::from(
-        "user_id = $1 AND (project_id IS NULL OR project_id IN \
-         (SELECT project_id FROM project_members WHERE user_id = $1))",
-    );
+    let project = match q.project {
+        Some(ProjectFilter::Project(id)) => Some(id),
+        _ => None,
+    };
     let mut args: Vec<&(dyn ToSql + Sync)> = vec![&owner.id];
+    // Every task the owner sees: their personal ones, or those of a project they belong
+    // to (each arm served by an index in id order).
+    let mut filter = match &project {
+        None if q.project == Some(ProjectFilter::Personal) => {
+            String::from("user_id = $1 AND project_id IS NULL")
+        }
+        None => String::from(
+            "((user_id = $1 AND project_id IS NULL) OR project_id IN \
+             (SELECT project_id FROM project_members WHERE user_id = $1))",
+        ),
+        Some(project) => {
+            args.push(project);
+            String::from(
+                "project_id = $2 AND EXISTS (SELECT 1 FROM project_members \
+                 WHERE project_id = $2 AND user_id = $1)",
+            )
+        }
+    };
     if let Some(completed) = &q.completed {
         args.push(completed);
         filter.push_str(&format!(" AND completed = ${}", args.len()));
@@ -75,16 +96,6 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
     } else if q.assignee == Some(AssigneeFilter::Nobody) {
         filter.push_str(" AND assignee_id IS NULL");
     }
-    let project = match q.project {
-        Some(ProjectFilter::Project(id)) => Some(id),
-        _ => None,
-    };
-    if let Some(project) = &project {
-        args.push(project);
-        filter.push_str(&format!(" AND project_id = ${}", args.len()));
-    } else if q.project == Some(ProjectFilter::Personal) {
-        filter.push_str(" AND project_id IS NULL");
-    }
     if let Some(before) = &q.due_before {
         args.push(before);
         filter.push_str(&format!(
@@ -103,14 +114,21 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
     page_args.push(&limit);
     page_args.push(&offset);
     let page_sql = format!(
-        "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY {} LIMIT ${} OFFSET ${}",
-        order_by(q.ordering),
+        "SELECT {TASK_COLUMNS}, CASE WHEN user_id = $1 THEN NULL ELSE \
+         (SELECT c.username FROM users c WHERE c.id = tasks.user_id) END \
+         FROM tasks WHERE {filter} ORDER BY {} LIMIT ${} OFFSET ${}",
+        match q.project {
+            None => order_by_visible(q.ordering),
+            Some(_) => order_by(q.ordering),
+        },
         args.len() + 1,
         args.len() + 2,
     );
     let page_stmt = tx.prepare_cached(&page_sql).await?;
     let seq_stmt = tx
-        .prepare_cached("SELECT event_seq FROM users WHERE id = $1 AND deleted_at IS NULL")
+        .prepare_cached(
+            "SELECT event_seq, list_epoch FROM users WHERE id = $1 AND deleted_at IS NULL",
+        )
         .await?;
     // Sent together (pipelined): the page's statement takes the snapshot both read.
     let seq_args: [&(dyn ToSql + Sync); 1] = [&owner.id];
@@ -118,16 +136,32 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
         tx.query(&page_stmt, &page_args),
         tx.query_opt(&seq_stmt, &seq_args)
     )?;
-    let last_event_id: i64 = seq.ok_or(StoreError::NotFound)?.try_get(0)?;
-    let user_json =
+    let seq = seq.ok_or(StoreError::NotFound)?;
+    let last_event_id: i64 = seq.try_get(0)?;
+    let epoch: i64 = seq.try_get(1)?;
+    let own_json =
         serde_json::to_vec(&owner).map_err(|e| StoreError::Other(format!("json: {e}")))?;
+    // Each creator's JSON, rendered once per page.
+    let mut creators: HashMap<i64, Vec<u8>> = HashMap::new();
     let mut body = Vec::with_capacity(64 + 320 * rows.len());
     body.push(b'[');
     for (i, r) in rows.iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }
-        write_row(&mut body, r, &user_json)?;
+        let creator: i64 = r.try_get(11)?;
+        let user_json = if creator == owner.id {
+            &own_json
+        } else {
+            match creators.entry(creator) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let name: Option<&str> = r.try_get(12)?;
+                    e.insert(creator_json(&owner, creator, name.unwrap_or(""))?)
+                }
+            }
+        };
+        write_row(&mut body, r, user_json)?;
     }
     body.push(b']');
     let count = rows.len();
@@ -147,5 +181,6 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
         count,
         total,
         last_event_id,
+        list_version: last_event_id + epoch,
     })
 }

@@ -1,11 +1,16 @@
-//! Tasks. Every change writes its outbox event in the same transaction and returns it,
-//! so the caller can publish exactly what was committed.
+//! Tasks. Every change writes its outbox events in the same transaction and returns
+//! them, so the caller can publish exactly what was committed.
 //!
-//! A change starts with [`next_event_id`]: `UPDATE users SET event_seq = event_seq + 1 …
-//! RETURNING`, which locks the owner's row until commit. Everything else the transaction
-//! does to the owner's tasks happens under that lock, so one user's writers (on any
-//! host) run one after another, each seeing the last one's commit, and the ids they hand
-//! out are gapless and in commit order.
+//! A change locks, in this order: the projects the task is in and goes to (`FOR SHARE`,
+//! by id: a membership change or a project's deletion locks its row `FOR UPDATE`, so it
+//! and a task write never interleave, and a member removed never gets one more event of
+//! the project), then the `users` rows of everyone who gets an event (by id, in one
+//! statement, the order every writer of several users' events takes, so none deadlock),
+//! then the task. Under those locks it reads the caller's role, asks the rule, and takes
+//! each recipient's next event id: one user's writers (on any host) run one after
+//! another, each seeing the last one's commit, and the ids they hand out are gapless and
+//! in commit order. Personal creates take the group commit instead
+//! ([`super::create_group_commit`]).
 
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
@@ -14,14 +19,20 @@ use tokio_postgres::Row;
 use super::Postgres;
 use super::create_group_commit::NewRow;
 use crate::clock::now_timestamp;
-use crate::model::{Action, Event, Task, Timestamp, User};
+use crate::model::{Action, Event, Role, Task, TaskUser, Timestamp, User};
+use crate::store::projects::role_of;
 use crate::store::tasks::{
-    IfMatch, NewTask, TaskChanges, TaskPage, TaskQuery, assignee_of, check_if_match,
+    Audience, IfMatch, NewTask, Place, TaskChanges, TaskJson, TaskPage, TaskQuery, TaskRule,
+    assignee_of, check_if_match, fan_out, seen_by, task_refused,
 };
-use crate::store::tasks::{TASK_COLUMNS, TaskStore};
+use crate::store::tasks::{TASK_WITH_CREATOR, TaskStore};
 use crate::store::{Result, StoreError};
 
-fn task(r: &Row, owner: &User) -> Result<Task> {
+/// How often a change retries when the task moved between its first look and its lock.
+const MOVE_RETRIES: usize = 8;
+
+/// A whole task from a row read with [`TASK_WITH_CREATOR`].
+fn task(r: &Row) -> Result<Task> {
     Ok(Task {
         id: r.try_get(0)?,
         title: r.try_get(1)?,
@@ -29,7 +40,11 @@ fn task(r: &Row, owner: &User) -> Result<Task> {
         completed: r.try_get(3)?,
         created_at: Timestamp(r.try_get(4)?),
         updated_at: Timestamp(r.try_get(5)?),
-        user: owner.clone(),
+        user: TaskUser {
+            id: r.try_get(11)?,
+            username: r.try_get::<_, Option<String>>(12)?.unwrap_or_default(),
+            email: r.try_get(13)?,
+        },
         version: r.try_get(6)?,
         project: r.try_get(10)?,
         due_at: r.try_get::<_, Option<String>>(7)?.map(Timestamp),
@@ -37,9 +52,8 @@ fn task(r: &Row, owner: &User) -> Result<Task> {
     })
 }
 
-/// Takes the owner's next event id, locking their row until the transaction ends: the
-/// first statement of every transaction that changes their tasks. `None` when the user
-/// is gone or deleted (a deleted account takes no more changes).
+/// Takes the user's next event id, locking their row until the transaction ends. `None`
+/// when the user is gone or deleted (a deleted account takes no more events).
 pub(super) async fn next_event_id(tx: &Transaction<'_>, user_id: i64) -> Result<Option<i64>> {
     let stmt = tx
         .prepare_cached(
@@ -53,23 +67,18 @@ pub(super) async fn next_event_id(tx: &Transaction<'_>, user_id: i64) -> Result<
     })
 }
 
-/// [`next_event_id`] for a create: a missing owner is an error (as SQLite's foreign key
-/// makes it), not a missing task.
-pub(super) async fn next_event_id_for_create(tx: &Transaction<'_>, user_id: i64) -> Result<i64> {
-    next_event_id(tx, user_id)
-        .await?
-        .ok_or_else(|| StoreError::Other(format!("user {user_id} does not exist")))
-}
-
-/// Appends the event `seq` for `task` inside the caller's transaction.
-pub(super) async fn insert_event(
+/// Appends an event for `user` (payload `json`, about task or project `subject`) under
+/// their next event id; `None` for an account being purged.
+pub(super) async fn event_for(
     tx: &Transaction<'_>,
-    seq: i64,
+    user: i64,
     action: Action,
-    task: &Task,
-) -> Result<Event> {
-    let task_json =
-        serde_json::to_string(task).map_err(|e| StoreError::Other(format!("task json: {e}")))?;
+    subject: i64,
+    json: &str,
+) -> Result<Option<Event>> {
+    let Some(seq) = next_event_id(tx, user).await? else {
+        return Ok(None);
+    };
     let at = now_timestamp();
     let stmt = tx
         .prepare_cached(
@@ -79,27 +88,159 @@ pub(super) async fn insert_event(
         .await?;
     tx.execute(
         &stmt,
-        &[
-            &task.user.id,
-            &seq,
-            &action.as_str(),
-            &task.id,
-            &task_json,
-            &at,
-        ],
+        &[&user, &seq, &action.as_str(), &subject, &json, &at],
     )
     .await?;
-    Ok(Event::new(seq, task.user.id, action, &task_json, &at))
+    Ok(Some(Event::new(seq, user, action, json, &at)))
 }
 
-/// Inserts a task and its event `seq` inside the caller's transaction (which holds the
-/// owner's row lock, from [`next_event_id`]).
+/// Writes the events of a change to `task`, each with the task as its user sees it. A
+/// caller whose own account is being purged changes nothing (`NotFound`).
+async fn write_events(
+    tx: &Transaction<'_>,
+    caller: i64,
+    task: &Task,
+    fan: Vec<(i64, Action)>,
+) -> Result<Vec<Event>> {
+    let mut json = TaskJson::new(task)?;
+    let mut events = Vec::with_capacity(fan.len());
+    for (user, action) in fan {
+        match event_for(tx, user, action, task.id, json.for_user(user)?).await? {
+            Some(e) => events.push(e),
+            None if user == caller => return Err(StoreError::NotFound),
+            None => {}
+        }
+    }
+    Ok(events)
+}
+
+pub(super) async fn role_in(tx: &Transaction<'_>, project: i64, user: i64) -> Result<Option<Role>> {
+    let stmt = tx
+        .prepare_cached("SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2")
+        .await?;
+    match tx.query_opt(&stmt, &[&project, &user]).await? {
+        Some(r) => Ok(Some(role_of(r.try_get(0)?)?)),
+        None => Ok(None),
+    }
+}
+
+async fn place(
+    tx: &Transaction<'_>,
+    user: i64,
+    project: Option<i64>,
+    creator: i64,
+) -> Result<Place> {
+    Ok(match project {
+        None => Place::Personal {
+            own: user == creator,
+        },
+        Some(p) => Place::Project(role_in(tx, p, user).await?),
+    })
+}
+
+/// The users who see a task created by `creator` in `project`, by id.
+async fn audience(tx: &Transaction<'_>, creator: i64, project: Option<i64>) -> Result<Vec<i64>> {
+    match Audience::of(project) {
+        Audience::Creator => Ok(vec![creator]),
+        Audience::Project(p) => {
+            let stmt = tx
+                .prepare_cached(
+                    "SELECT user_id FROM project_members WHERE project_id = $1 ORDER BY user_id",
+                )
+                .await?;
+            tx.query(&stmt, &[&p])
+                .await?
+                .iter()
+                .map(|r| Ok(r.try_get(0)?))
+                .collect()
+        }
+    }
+}
+
+/// Locks `projects` `FOR SHARE` and then the `users` rows of everyone who sees a task
+/// there (and `extra`), each set by id.
+async fn lock_places(
+    tx: &Transaction<'_>,
+    creator: i64,
+    places: &[Option<i64>],
+    extra: Option<i64>,
+) -> Result<()> {
+    let mut projects: Vec<i64> = places.iter().flatten().copied().collect();
+    projects.sort_unstable();
+    projects.dedup();
+    if !projects.is_empty() {
+        let stmt = tx
+            .prepare_cached("SELECT id FROM projects WHERE id = ANY($1) ORDER BY id FOR SHARE")
+            .await?;
+        tx.query(&stmt, &[&projects]).await?;
+    }
+    let mut users: Vec<i64> = extra.into_iter().collect();
+    for &p in places {
+        users.extend(audience(tx, creator, p).await?);
+    }
+    users.sort_unstable();
+    users.dedup();
+    let stmt = tx
+        .prepare_cached("SELECT id FROM users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+        .await?;
+    tx.query(&stmt, &[&users]).await?;
+    Ok(())
+}
+
+/// Task `id`, once the projects it is in and goes to (`target`, when it moves) and its
+/// recipients' rows are locked, and locked itself; `None` when it moved between the first
+/// look and the lock (the caller starts again).
+async fn lock_task(
+    tx: &Transaction<'_>,
+    id: i64,
+    target: Option<Option<i64>>,
+) -> Result<Option<Task>> {
+    let stmt = tx
+        .prepare_cached("SELECT project_id, user_id FROM tasks WHERE id = $1")
+        .await?;
+    let peek = tx
+        .query_opt(&stmt, &[&id])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let (project, creator): (Option<i64>, i64) = (peek.try_get(0)?, peek.try_get(1)?);
+    let to = target.unwrap_or(project);
+    lock_places(tx, creator, &[project, to], None).await?;
+    let stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {TASK_WITH_CREATOR} FROM tasks WHERE id = $1 FOR UPDATE OF tasks"
+        ))
+        .await?;
+    let row = tx
+        .query_opt(&stmt, &[&id])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let task = task(&row)?;
+    Ok((task.project == project).then_some(task))
+}
+
+/// Locks what a create by `caller` in `project` writes under and asks `rule` (in a
+/// project) with the caller's role as it is now.
+pub(super) async fn lock_for_create(
+    tx: &Transaction<'_>,
+    caller: i64,
+    project: Option<i64>,
+    rule: TaskRule,
+) -> Result<()> {
+    lock_places(tx, caller, &[project], Some(caller)).await?;
+    if project.is_some() {
+        let at = place(tx, caller, project, caller).await?;
+        rule(at, at, true).map_err(task_refused)?;
+    }
+    Ok(())
+}
+
+/// Inserts a task by `caller` and its events inside the caller's transaction, which
+/// holds the locks of [`lock_for_create`].
 pub(super) async fn insert_task(
     tx: &Transaction<'_>,
-    owner: User,
+    caller: User,
     new: NewTask,
-    seq: i64,
-) -> Result<(Task, Event)> {
+) -> Result<(Task, Vec<Event>)> {
     let now = now_timestamp();
     let stmt = tx
         .prepare_cached(
@@ -112,7 +253,7 @@ pub(super) async fn insert_task(
         .query_one(
             &stmt,
             &[
-                &owner.id,
+                &caller.id,
                 &new.title,
                 &new.description,
                 &new.completed,
@@ -124,6 +265,7 @@ pub(super) async fn insert_task(
         )
         .await?
         .try_get(0)?;
+    let caller_id = caller.id;
     let task = Task {
         id,
         title: new.title,
@@ -131,14 +273,15 @@ pub(super) async fn insert_task(
         completed: new.completed,
         created_at: Timestamp(now.clone()),
         updated_at: Timestamp(now),
-        user: owner,
+        user: caller.into(),
         version: 1,
         project: new.project,
         assignee: new.assignee,
         due_at: new.due_at,
     };
-    let event = insert_event(tx, seq, Action::Create, &task).await?;
-    Ok((task, event))
+    let after = audience(tx, caller_id, task.project).await?;
+    let events = write_events(tx, caller_id, &task, fan_out(None, Some(&after))).await?;
+    Ok((task, events))
 }
 
 /// What follows the id in the JSON of `task` (whose id is 0): `{"id":` + id + this is
@@ -150,20 +293,6 @@ fn json_after_id(task: &Task) -> Result<Option<String>> {
         .strip_prefix(r#"{"id":0"#)
         .filter(|tail| tail.starts_with(','))
         .map(str::to_owned))
-}
-
-/// The owner's task `id`, locked for the rest of the transaction.
-async fn fetch_for_update(tx: &Transaction<'_>, owner: &User, id: i64) -> Result<Task> {
-    let stmt = tx
-        .prepare_cached(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE OF tasks"
-        ))
-        .await?;
-    let row = tx
-        .query_opt(&stmt, &[&id, &owner.id])
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    task(&row, owner)
 }
 
 #[async_trait]
@@ -181,25 +310,41 @@ impl TaskStore for Postgres {
             .ok_or(StoreError::NotFound)
     }
 
-    async fn get_task(&self, owner: User, id: i64) -> Result<Task> {
+    async fn get_task(&self, caller: User, id: i64) -> Result<Task> {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(&format!(
-                "SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2"
+                "SELECT {TASK_WITH_CREATOR}, (SELECT m.role FROM project_members m
+                 WHERE m.project_id = tasks.project_id AND m.user_id = $2)
+                 FROM tasks WHERE id = $1"
             ))
             .await?;
         let row = c
-            .query_opt(&stmt, &[&id, &owner.id])
+            .query_opt(&stmt, &[&id, &caller.id])
             .await?
             .ok_or(StoreError::NotFound)?;
-        task(&row, &owner)
+        let t = task(&row)?;
+        let sees = match t.project {
+            None => t.user.id == caller.id,
+            Some(_) => row.try_get::<_, Option<String>>(14)?.is_some(),
+        };
+        if !sees {
+            return Err(StoreError::NotFound);
+        }
+        Ok(seen_by(t, caller.id))
     }
 
-    // Through the group commit ([`super::create_group_commit`]): the owner's next event id, the task
-    // and its event in one statement, committed with whatever other creates are
-    // waiting. The event's copy of the task is the task's JSON with the id the insert
-    // gave spliced in ([`json_after_id`]).
-    async fn create_task(&self, owner: User, new: NewTask) -> Result<(Task, Event)> {
+    // A personal task goes through the group commit ([`super::create_group_commit`]):
+    // the owner's next event id, the task and its event in one statement, committed with
+    // whatever other creates are waiting. The event's copy of the task is the task's
+    // JSON with the id the insert gave spliced in ([`json_after_id`]). A project's task
+    // takes a transaction of its own, with its locks and one event per member.
+    async fn create_task(
+        &self,
+        caller: User,
+        new: NewTask,
+        rule: TaskRule,
+    ) -> Result<(Task, Vec<Event>)> {
         let now = now_timestamp();
         let mut task = Task {
             id: 0,
@@ -208,13 +353,12 @@ impl TaskStore for Postgres {
             completed: new.completed,
             created_at: Timestamp(now.clone()),
             updated_at: Timestamp(now.clone()),
-            user: owner,
+            user: caller.clone().into(),
             version: 1,
             project: new.project,
             assignee: new.assignee,
             due_at: new.due_at,
         };
-        // A project's task takes the plain path: the group commit writes personal tasks.
         let tail = match task.project {
             None => json_after_id(&task)?,
             Some(_) => None,
@@ -224,7 +368,7 @@ impl TaskStore for Postgres {
             // checks it).
             let mut c = self.client().await?;
             let tx = c.transaction().await?;
-            let seq = next_event_id_for_create(&tx, task.user.id).await?;
+            lock_for_create(&tx, caller.id, task.project, rule).await?;
             let new = NewTask {
                 title: task.title,
                 description: task.description,
@@ -233,7 +377,7 @@ impl TaskStore for Postgres {
                 assignee: task.assignee,
                 project: task.project,
             };
-            let out = insert_task(&tx, task.user, new, seq).await?;
+            let out = insert_task(&tx, caller, new).await?;
             self.commit(tx).await?;
             return Ok(out);
         };
@@ -256,65 +400,93 @@ impl TaskStore for Postgres {
         task.id = id;
         let task_json = format!(r#"{{"id":{id}{json_tail}"#);
         let event = Event::new(seq, task.user.id, Action::Create, &task_json, &at);
-        Ok((task, event))
+        Ok((task, vec![event]))
     }
 
     async fn update_task(
         &self,
-        owner: User,
+        caller: User,
         id: i64,
         changes: TaskChanges,
         if_match: Option<IfMatch>,
-    ) -> Result<(Task, Event)> {
+        rule: TaskRule,
+    ) -> Result<(Task, Vec<Event>)> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        let seq = next_event_id(&tx, owner.id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let mut task = fetch_for_update(&tx, &owner, id).await?;
-        check_if_match(&task, if_match.as_ref())?;
-        changes.apply(&mut task);
-        task.updated_at = Timestamp(now_timestamp());
-        task.version += 1;
-        let stmt = tx
-            .prepare_cached(
-                "UPDATE tasks SET title = $1, description = $2, completed = $3, updated_at = $4,
-                 due_at = $5, assignee_id = $6, project_id = $7, version = version + 1
-                 WHERE id = $8",
+        for _ in 0..MOVE_RETRIES {
+            let tx = c.transaction().await?;
+            let Some(mut task) = lock_task(&tx, id, changes.project).await? else {
+                tx.rollback().await?;
+                continue;
+            };
+            let creator = task.user.id;
+            let from = place(&tx, caller.id, task.project, creator).await?;
+            let target = changes.project.unwrap_or(task.project);
+            let to = if target == task.project {
+                from
+            } else {
+                place(&tx, caller.id, target, creator).await?
+            };
+            rule(from, to, creator == caller.id).map_err(task_refused)?;
+            check_if_match(&task, if_match.as_ref())?;
+            let before = audience(&tx, creator, task.project).await?;
+            changes.apply(&mut task);
+            task.updated_at = Timestamp(now_timestamp());
+            task.version += 1;
+            let stmt = tx
+                .prepare_cached(
+                    "UPDATE tasks SET title = $1, description = $2, completed = $3,
+                     updated_at = $4, due_at = $5, assignee_id = $6, project_id = $7,
+                     version = version + 1 WHERE id = $8",
+                )
+                .await?;
+            tx.execute(
+                &stmt,
+                &[
+                    &task.title,
+                    &task.description,
+                    &task.completed,
+                    &task.updated_at.0,
+                    &task.due_at.as_deref(),
+                    &task.assignee.as_ref().map(|a| a.id),
+                    &task.project,
+                    &id,
+                ],
             )
             .await?;
-        tx.execute(
-            &stmt,
-            &[
-                &task.title,
-                &task.description,
-                &task.completed,
-                &task.updated_at.0,
-                &task.due_at.as_deref(),
-                &task.assignee.as_ref().map(|a| a.id),
-                &task.project,
-                &id,
-            ],
-        )
-        .await?;
-        let event = insert_event(&tx, seq, Action::Update, &task).await?;
-        self.commit(tx).await?;
-        Ok((task, event))
+            let after = audience(&tx, creator, task.project).await?;
+            let fan = fan_out(Some(&before), Some(&after));
+            let events = write_events(&tx, caller.id, &task, fan).await?;
+            self.commit(tx).await?;
+            return Ok((seen_by(task, caller.id), events));
+        }
+        Err(StoreError::Other(format!("task {id} kept moving")))
     }
 
-    async fn delete_task(&self, owner: User, id: i64, if_match: Option<IfMatch>) -> Result<Event> {
+    async fn delete_task(
+        &self,
+        caller: User,
+        id: i64,
+        if_match: Option<IfMatch>,
+        rule: TaskRule,
+    ) -> Result<Vec<Event>> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        let seq = next_event_id(&tx, owner.id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let task = fetch_for_update(&tx, &owner, id).await?;
-        check_if_match(&task, if_match.as_ref())?;
-        let stmt = tx.prepare_cached("DELETE FROM tasks WHERE id = $1").await?;
-        tx.execute(&stmt, &[&id]).await?;
-        let event = insert_event(&tx, seq, Action::Delete, &task).await?;
-        self.commit(tx).await?;
-        Ok(event)
+        for _ in 0..MOVE_RETRIES {
+            let tx = c.transaction().await?;
+            let Some(task) = lock_task(&tx, id, None).await? else {
+                tx.rollback().await?;
+                continue;
+            };
+            let at = place(&tx, caller.id, task.project, task.user.id).await?;
+            rule(at, at, task.user.id == caller.id).map_err(task_refused)?;
+            check_if_match(&task, if_match.as_ref())?;
+            let before = audience(&tx, task.user.id, task.project).await?;
+            let stmt = tx.prepare_cached("DELETE FROM tasks WHERE id = $1").await?;
+            tx.execute(&stmt, &[&id]).await?;
+            let events = write_events(&tx, caller.id, &task, fan_out(Some(&before), None)).await?;
+            self.commit(tx).await?;
+            return Ok(events);
+        }
+        Err(StoreError::Other(format!("task {id} kept moving")))
     }
 }
 
@@ -335,7 +507,8 @@ mod tests {
                 id: 7,
                 username: "alice".into(),
                 email: "alice@example.com".into(),
-            },
+            }
+            .into(),
             version: 1,
             project: None,
             assignee: Some(crate::model::UserRef {

@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use tokio_postgres::Row;
 
+use super::projects::account::{end_projects, lock_for_deletion};
 use super::{Postgres, on_unique};
 use crate::clock::now_timestamp;
-use crate::model::User;
+use crate::model::{Event, User};
 use crate::store::purge::TOMBSTONE_SQL;
 use crate::store::users::{ACCOUNT_COLUMNS, Account, AccountStore, AccountUpdate};
 use crate::store::{Result, StoreError};
@@ -122,9 +123,22 @@ impl AccountStore for Postgres {
 
     // A new password ends the older credentials with [`super::admin::end_credentials`].
     // The `UPDATE` is the transaction's first statement: it locks the user row first.
+    // A new username shows in the lists of everyone who shares a project with the user:
+    // their rows are locked first, with the user's own, by id (the order task writes take),
+    // and their `list_epoch` moves in this transaction.
     async fn update_account(&self, user_id: i64, update: AccountUpdate, now: f64) -> Result<User> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
+        if update.username.is_some() {
+            let stmt = tx
+                .prepare_cached(
+                    "SELECT id FROM users WHERE id = $1 OR id IN (SELECT o.user_id
+                     FROM project_members m JOIN project_members o ON o.project_id = m.project_id
+                     WHERE m.user_id = $1) ORDER BY id FOR NO KEY UPDATE",
+                )
+                .await?;
+            tx.query(&stmt, &[&user_id]).await?;
+        }
         let stmt = tx
             .prepare_cached(
                 "UPDATE users SET username = coalesce($1, username),
@@ -151,6 +165,10 @@ impl AccountStore for Postgres {
             username: row.try_get(1)?,
             email: row.try_get(2)?,
         };
+        if update.username.is_some() {
+            let stmt = tx.prepare_cached(CO_MEMBERS_EPOCH).await?;
+            tx.execute(&stmt, &[&user_id]).await?;
+        }
         if update.password_hash.is_some() {
             super::admin::end_credentials(&tx, user_id, now).await?;
         }
@@ -178,13 +196,19 @@ impl AccountStore for Postgres {
         Ok(n == 1)
     }
 
-    // One statement. The `UPDATE` locks the user row, after any write of the account in
-    // progress (waiting at most the connection's `lock_timeout`); the purge runs in
+    // One transaction: it locks the projects the account owns or touches, then the users
+    // it writes events for and the account (see `projects::account`); the purge runs in
     // transactions of its own.
-    async fn delete_account(&self, user_id: i64) -> Result<bool> {
+    async fn delete_account(&self, user_id: i64) -> Result<Option<Vec<Event>>> {
         let now = crate::clock::now_secs_f64();
-        let c = self.client().await?;
-        let stmt = c
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        if !lock_for_deletion(&tx, user_id).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let events = end_projects(&tx, user_id, &now_timestamp()).await?;
+        let stmt = tx
             .prepare_cached(&format!(
                 "UPDATE users SET username = {TOMBSTONE_SQL}, email = {TOMBSTONE_SQL},
                                   password_hash = '!', is_active = FALSE, deleted_at = $2,
@@ -192,8 +216,14 @@ impl AccountStore for Postgres {
                  WHERE id = $1 AND deleted_at IS NULL"
             ))
             .await?;
-        let n = c.execute(&stmt, &[&user_id, &now]).await?;
-        self.committed();
-        Ok(n == 1)
+        tx.execute(&stmt, &[&user_id, &now]).await?;
+        self.commit(tx).await?;
+        Ok(Some(events))
     }
 }
+
+/// Moves the `list_epoch` of everyone who shares a project with user `$1` (not the user:
+/// their own list is kept under their new name): their lists show the user's username.
+const CO_MEMBERS_EPOCH: &str = "UPDATE users SET list_epoch = list_epoch + 1
+     WHERE id <> $1 AND id IN (SELECT o.user_id FROM project_members m
+     JOIN project_members o ON o.project_id = m.project_id WHERE m.user_id = $1)";

@@ -6,33 +6,38 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::Sqlite;
 use crate::clock::now_timestamp;
-use crate::model::{Action, Event, Task};
+use crate::model::{Action, Event};
 use crate::store::events::{EventCursor, EventStore};
 use crate::store::{Result, StoreError};
 
-/// Appends the event for `task` inside the caller's transaction, under the owner's next
-/// event id; `NotFound` (and the caller's write is rolled back) when the owner is gone or
-/// deleted.
-pub(super) fn insert_event(tx: &Transaction, action: Action, task: &Task) -> Result<Event> {
-    let task_json =
-        serde_json::to_string(task).map_err(|e| StoreError::Other(format!("task json: {e}")))?;
+/// Appends an event for `user` (its payload `json`, about task or project `subject`)
+/// inside the caller's transaction, under the user's next event id; `None` for an
+/// account being purged (it takes no more events).
+pub(super) fn event_for(
+    c: &Connection,
+    user: i64,
+    action: Action,
+    subject: i64,
+    json: &str,
+) -> Result<Option<Event>> {
     let at = now_timestamp();
-    // A deleted account takes no more changes (its rows are being purged).
-    let seq: i64 = tx
+    let seq: Option<i64> = c
         .prepare_cached(
             "UPDATE users SET event_seq = event_seq + 1 WHERE id = ?1 AND deleted_at IS NULL
              RETURNING event_seq",
         )?
-        .query_row([task.user.id], |r| r.get(0))?;
-    tx.prepare_cached(
+        .query_row([user], |r| r.get(0))
+        .optional()?;
+    let Some(seq) = seq else { return Ok(None) };
+    c.prepare_cached(
         "INSERT INTO events (user_id, seq, action, task_id, task, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![task.user.id, seq, action.as_str(), task.id, task_json, at])?;
-    Ok(Event::new(seq, task.user.id, action, &task_json, &at))
+    .execute(params![user, seq, action.as_str(), subject, json, at])?;
+    Ok(Some(Event::new(seq, user, action, json, &at)))
 }
 
 #[async_trait]

@@ -9,15 +9,21 @@ use std::sync::Arc;
 use rusqlite::{OptionalExtension, params};
 
 use super::Sqlite;
-use super::tasks::insert_task;
+use super::tasks::{check_create, insert_task};
 use crate::model::User;
 use crate::store::Result;
 use crate::store::idempotency::{IdempotencyStore, Key, Keyed};
-use crate::store::tasks::NewTask;
+use crate::store::tasks::{NewTask, TaskRule};
 
 #[async_trait]
 impl IdempotencyStore for Sqlite {
-    async fn create_task_once(&self, owner: User, new: NewTask, key: Key) -> Result<Keyed> {
+    async fn create_task_once(
+        &self,
+        owner: User,
+        new: NewTask,
+        key: Key,
+        rule: TaskRule,
+    ) -> Result<Keyed> {
         self.write(move |tx| {
             let user_id = owner.id;
             let seen: Option<(String, u16, String, f64)> = tx
@@ -45,7 +51,8 @@ impl IdempotencyStore for Sqlite {
                 }
                 None => {}
             }
-            let (task, event) = insert_task(tx, owner, new)?;
+            check_create(tx, owner.id, new.project, rule)?;
+            let (task, events) = insert_task(tx, owner, new)?;
             let body = serde_json::to_string(&task)
                 .map_err(|e| super::StoreError::Other(format!("task json: {e}")))?;
             tx.prepare_cached(
@@ -53,7 +60,7 @@ impl IdempotencyStore for Sqlite {
                  VALUES (?1, ?2, ?3, 201, ?4, ?5)",
             )?
             .execute(params![user_id, key.key, key.request_hash, body, key.now])?;
-            Ok(Keyed::Created(Box::new(task), event))
+            Ok(Keyed::Created(Box::new(task), events))
         })
         .await
     }

@@ -12,7 +12,8 @@ use crate::store::Result;
 use crate::store::purge::{Pace, PurgeStep, PurgeStore, SQLITE_PACE};
 
 /// What a deleted account owns, credentials first: each statement deletes up to `?2` of
-/// user `?1`'s rows, found through an index on `user_id` (or the primary key's prefix).
+/// user `?1`'s rows, found through an index on `user_id` (or the primary key's prefix, or
+/// `projects_by_owner` then the project's own index).
 const PURGES: &[&str] = &[
     "DELETE FROM stream_tickets WHERE ticket_hash IN (
          SELECT ticket_hash FROM stream_tickets WHERE user_id = ?1 LIMIT ?2)",
@@ -24,8 +25,24 @@ const PURGES: &[&str] = &[
          SELECT key FROM idempotency_keys WHERE user_id = ?1 LIMIT ?2)",
     "DELETE FROM events WHERE user_id = ?1 AND seq IN (
          SELECT seq FROM events WHERE user_id = ?1 ORDER BY seq LIMIT ?2)",
+    // Memberships and invitations a write racing the deletion left (the deletion itself
+    // removes them all).
+    "DELETE FROM project_invitations WHERE id IN (
+         SELECT id FROM project_invitations WHERE invitee_id = ?1 LIMIT ?2)",
+    "DELETE FROM project_members WHERE user_id = ?1 AND project_id IN (
+         SELECT project_id FROM project_members WHERE user_id = ?1 LIMIT ?2)",
+    // The projects it owned alone (it could not be deleted owning a shared one): their
+    // tasks, whoever created them, and invitations, then the projects.
+    "DELETE FROM tasks WHERE id IN (
+         SELECT t.id FROM projects p JOIN tasks t ON t.project_id = p.id
+         WHERE p.owner_id = ?1 LIMIT ?2)",
+    "DELETE FROM project_invitations WHERE id IN (
+         SELECT i.id FROM projects p JOIN project_invitations i ON i.project_id = p.id
+         WHERE p.owner_id = ?1 LIMIT ?2)",
     "DELETE FROM tasks WHERE id IN (
          SELECT id FROM tasks WHERE user_id = ?1 ORDER BY id LIMIT ?2)",
+    "DELETE FROM projects WHERE id IN (
+         SELECT id FROM projects WHERE owner_id = ?1 LIMIT ?2)",
 ];
 
 #[async_trait]

@@ -2,16 +2,20 @@
 //! so the caller can publish exactly what was committed.
 
 use async_trait::async_trait;
-use rusqlite::{Row, Transaction, params};
+use std::collections::HashMap;
 
-use super::{Sqlite, events::insert_event};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use super::{Sqlite, events::event_for};
 use crate::clock::now_timestamp;
-use crate::model::{Action, Event, Task, Timestamp, User};
+use crate::model::{Action, Event, Role, Task, TaskUser, Timestamp, User};
+use crate::store::projects::role_of;
 use crate::store::tasks::{
-    AssigneeFilter, IfMatch, NewTask, ProjectFilter, TaskChanges, TaskPage, TaskQuery, TaskRow,
-    assignee_of, check_if_match, like_pattern, order_by, write_task,
+    AssigneeFilter, Audience, IfMatch, NewTask, Place, ProjectFilter, TaskChanges, TaskJson,
+    TaskPage, TaskQuery, TaskRow, TaskRule, assignee_of, check_if_match, creator_json, fan_out,
+    like_pattern, order_by, order_by_visible, seen_by, write_task,
 };
-use crate::store::tasks::{TASK_COLUMNS, TaskStore};
+use crate::store::tasks::{TASK_COLUMNS, TASK_WITH_CREATOR, TaskStore, task_refused};
 use crate::store::{Result, StoreError};
 
 fn json_error(e: serde_json::Error) -> StoreError {
@@ -52,33 +56,106 @@ fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
     write_task(out, &row, user_json)
 }
 
-fn task(owner: &User) -> impl Fn(&Row) -> rusqlite::Result<Task> + '_ {
-    move |r| {
-        Ok(Task {
-            id: r.get(0)?,
-            title: r.get(1)?,
-            description: r.get(2)?,
-            completed: r.get(3)?,
-            created_at: Timestamp(r.get(4)?),
-            updated_at: Timestamp(r.get(5)?),
-            user: owner.clone(),
-            version: r.get(6)?,
-            project: r.get(10)?,
-            due_at: r.get::<_, Option<String>>(7)?.map(Timestamp),
-            assignee: assignee_of(r.get(8)?, r.get(9)?),
-        })
+/// A whole task from a row read with [`TASK_WITH_CREATOR`].
+fn task(r: &Row) -> rusqlite::Result<Task> {
+    Ok(Task {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        description: r.get(2)?,
+        completed: r.get(3)?,
+        created_at: Timestamp(r.get(4)?),
+        updated_at: Timestamp(r.get(5)?),
+        user: TaskUser {
+            id: r.get(11)?,
+            username: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
+            email: r.get(13)?,
+        },
+        version: r.get(6)?,
+        project: r.get(10)?,
+        due_at: r.get::<_, Option<String>>(7)?.map(Timestamp),
+        assignee: assignee_of(r.get(8)?, r.get(9)?),
+    })
+}
+
+/// Task `id` whoever may see it, or `None`.
+fn fetch(c: &Connection, id: i64) -> Result<Option<Task>> {
+    let sql = format!("SELECT {TASK_WITH_CREATOR} FROM tasks WHERE id = ?1");
+    Ok(c.prepare_cached(&sql)?.query_row([id], task).optional()?)
+}
+
+/// Where `project` is as `user` stands there, for a task created by `creator`.
+fn place(c: &Connection, user: i64, project: Option<i64>, creator: i64) -> Result<Place> {
+    Ok(match project {
+        None => Place::Personal {
+            own: user == creator,
+        },
+        Some(p) => Place::Project(role_in(c, p, user)?),
+    })
+}
+
+fn sees(place: Place) -> bool {
+    matches!(
+        place,
+        Place::Personal { own: true } | Place::Project(Some(_))
+    )
+}
+
+pub(super) fn role_in(c: &Connection, project: i64, user: i64) -> Result<Option<Role>> {
+    let role: Option<String> = c
+        .prepare_cached("SELECT role FROM project_members WHERE project_id = ?1 AND user_id = ?2")?
+        .query_row(params![project, user], |r| r.get(0))
+        .optional()?;
+    role.as_deref().map(role_of).transpose()
+}
+
+/// The users who see a task created by `creator` in `project`, by id.
+fn audience(c: &Connection, creator: i64, project: Option<i64>) -> Result<Vec<i64>> {
+    match Audience::of(project) {
+        Audience::Creator => Ok(vec![creator]),
+        Audience::Project(p) => Ok(c
+            .prepare_cached(
+                "SELECT user_id FROM project_members WHERE project_id = ?1 ORDER BY user_id",
+            )?
+            .query_map([p], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?),
     }
 }
 
-/// Inserts a task and its event inside the caller's transaction.
-pub(super) fn insert_task(tx: &Transaction, owner: User, new: NewTask) -> Result<(Task, Event)> {
+/// Writes the events of a change to `task` (each with the task as its user sees it),
+/// each under its user's next event id. An account being purged takes none, and a
+/// caller whose own account is being purged changes nothing (`NotFound`).
+fn write_events(
+    c: &Connection,
+    caller: i64,
+    task: &Task,
+    fan: Vec<(i64, Action)>,
+) -> Result<Vec<Event>> {
+    let mut json = TaskJson::new(task)?;
+    let mut events = Vec::with_capacity(fan.len());
+    for (user, action) in fan {
+        match event_for(c, user, action, task.id, json.for_user(user)?)? {
+            Some(e) => events.push(e),
+            None if user == caller => return Err(StoreError::NotFound),
+            None => {}
+        }
+    }
+    Ok(events)
+}
+
+/// Inserts a task by `caller` and its events inside the caller's transaction (the rule,
+/// if any, already asked).
+pub(super) fn insert_task(
+    tx: &Transaction,
+    caller: User,
+    new: NewTask,
+) -> Result<(Task, Vec<Event>)> {
     let now = now_timestamp();
     tx.prepare_cached(
         "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at,
          due_at, assignee_id, project_id) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
-        owner.id,
+        caller.id,
         new.title,
         new.description,
         new.completed,
@@ -87,6 +164,7 @@ pub(super) fn insert_task(tx: &Transaction, owner: User, new: NewTask) -> Result
         new.assignee.as_ref().map(|a| a.id),
         new.project,
     ])?;
+    let caller_id = caller.id;
     let task = Task {
         id: tx.last_insert_rowid(),
         title: new.title,
@@ -94,21 +172,46 @@ pub(super) fn insert_task(tx: &Transaction, owner: User, new: NewTask) -> Result
         completed: new.completed,
         created_at: Timestamp(now.clone()),
         updated_at: Timestamp(now),
-        user: owner,
+        user: caller.into(),
         version: 1,
         project: new.project,
         assignee: new.assignee,
         due_at: new.due_at,
     };
-    let event = insert_event(tx, Action::Create, &task)?;
-    Ok((task, event))
+    let after = audience(tx, caller_id, task.project)?;
+    let events = write_events(tx, caller_id, &task, fan_out(None, Some(&after)))?;
+    Ok((task, events))
 }
 
-fn fetch(tx: &Transaction, owner: &User, id: i64) -> Result<Task> {
-    let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1 AND user_id = ?2");
-    Ok(tx
-        .prepare_cached(&sql)?
-        .query_row(params![id, owner.id], task(owner))?)
+/// Asks `rule` about a create in `project` by `caller`, with their role as it is now.
+pub(super) fn check_create(
+    tx: &Transaction,
+    caller: i64,
+    project: Option<i64>,
+    rule: TaskRule,
+) -> Result<()> {
+    if project.is_some() {
+        let at = place(tx, caller, project, caller)?;
+        rule(at, at, true).map_err(task_refused)?;
+    }
+    Ok(())
+}
+
+/// The tasks `:user` sees (with `:project` bound for one project's): their personal
+/// tasks and those of every project they belong to. Each arm is served by an index in
+/// id order (`tasks_personal`, `tasks_by_project`).
+fn visible_filter(project: Option<ProjectFilter>) -> &'static str {
+    match project {
+        None => {
+            "((user_id = :user AND project_id IS NULL) OR project_id IN \
+             (SELECT project_id FROM project_members WHERE user_id = :user))"
+        }
+        Some(ProjectFilter::Personal) => "user_id = :user AND project_id IS NULL",
+        Some(ProjectFilter::Project(_)) => {
+            "project_id = :project AND EXISTS (SELECT 1 FROM project_members \
+             WHERE project_id = :project AND user_id = :user)"
+        }
+    }
 }
 
 #[async_trait]
@@ -119,11 +222,7 @@ impl TaskStore for Sqlite {
     async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage> {
         self.run(move |conn| {
             let c = conn.transaction()?;
-            // A project task only while its creator is still a member.
-            let mut filter = String::from(
-                "user_id = :user AND (project_id IS NULL OR project_id IN \
-                 (SELECT project_id FROM project_members WHERE user_id = :user))",
-            );
+            let mut filter = String::from(visible_filter(q.project));
             if q.completed.is_some() {
                 filter.push_str(" AND completed = :completed");
             }
@@ -149,13 +248,8 @@ impl TaskStore for Sqlite {
                 Some(AssigneeFilter::Nobody) => filter.push_str(" AND assignee_id IS NULL"),
                 None => {}
             }
-            match &q.project {
-                Some(ProjectFilter::Project(id)) => {
-                    filter.push_str(" AND project_id = :project");
-                    args.push((":project", id));
-                }
-                Some(ProjectFilter::Personal) => filter.push_str(" AND project_id IS NULL"),
-                None => {}
+            if let Some(ProjectFilter::Project(id)) = &q.project {
+                args.push((":project", id));
             }
             if let Some(before) = &q.due_before {
                 filter.push_str(" AND due_at <= :due_before");
@@ -165,17 +259,24 @@ impl TaskStore for Sqlite {
                 filter.push_str(" AND due_at >= :due_after");
                 args.push((":due_after", after));
             }
+            // The creator's username only for another's task (12).
             let sql = format!(
-                "SELECT {TASK_COLUMNS} FROM tasks WHERE {filter} ORDER BY {} \
-                 LIMIT :limit OFFSET :offset",
-                order_by(q.ordering)
+                "SELECT {TASK_COLUMNS}, CASE WHEN user_id = :user THEN NULL ELSE \
+                 (SELECT c.username FROM users c WHERE c.id = tasks.user_id) END \
+                 FROM tasks WHERE {filter} ORDER BY {} LIMIT :limit OFFSET :offset",
+                match q.project {
+                    None => order_by_visible(q.ordering),
+                    Some(_) => order_by(q.ordering),
+                }
             );
             let limit = i64::from(q.limit);
             let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
             let mut page_args = args.clone();
             page_args.push((":limit", &limit));
             page_args.push((":offset", &offset));
-            let user_json = serde_json::to_vec(&owner).map_err(json_error)?;
+            let own_json = serde_json::to_vec(&owner).map_err(json_error)?;
+            // Each creator's JSON, rendered once per page.
+            let mut creators: HashMap<i64, Vec<u8>> = HashMap::new();
             let mut body = Vec::with_capacity(64 + 320 * q.limit.min(100) as usize);
             body.push(b'[');
             let mut count = 0usize;
@@ -186,7 +287,19 @@ impl TaskStore for Sqlite {
                     if count > 0 {
                         body.push(b',');
                     }
-                    write_row(&mut body, r, &user_json)?;
+                    let creator: i64 = r.get(11)?;
+                    let user_json = if creator == owner.id {
+                        &own_json
+                    } else {
+                        match creators.entry(creator) {
+                            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                            std::collections::hash_map::Entry::Vacant(e) => {
+                                let name = r.get_ref(12)?.as_str_or_null().ok().flatten();
+                                e.insert(creator_json(&owner, creator, name.unwrap_or(""))?)
+                            }
+                        }
+                    };
+                    write_row(&mut body, r, user_json)?;
                     count += 1;
                 }
             }
@@ -202,15 +315,18 @@ impl TaskStore for Sqlite {
                 n as u64
             };
             // A deleted account (being purged) shows nothing: `NotFound`.
-            let last_event_id: i64 = c
-                .prepare_cached("SELECT event_seq FROM users WHERE id = ?1 AND deleted_at IS NULL")?
-                .query_row([owner.id], |r| r.get(0))?;
+            let (last_event_id, epoch): (i64, i64) = c
+                .prepare_cached(
+                    "SELECT event_seq, list_epoch FROM users WHERE id = ?1 AND deleted_at IS NULL",
+                )?
+                .query_row([owner.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             c.commit()?;
             Ok(TaskPage {
                 json: body,
                 count,
                 total,
                 last_event_id,
+                list_version: last_event_id + epoch,
             })
         })
         .await
@@ -219,8 +335,10 @@ impl TaskStore for Sqlite {
     // Taken on the calling thread when a connection is idle.
     async fn event_seq(&self, user_id: i64) -> Result<i64> {
         fn read(c: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<i64> {
-            c.prepare_cached("SELECT event_seq FROM users WHERE id = ?1 AND deleted_at IS NULL")?
-                .query_row([user_id], |r| r.get(0))
+            c.prepare_cached(
+                "SELECT event_seq + list_epoch FROM users WHERE id = ?1 AND deleted_at IS NULL",
+            )?
+            .query_row([user_id], |r| r.get(0))
         }
         if let Some(seq) = self.read_now(|c| read(c, user_id)) {
             return seq;
@@ -228,29 +346,51 @@ impl TaskStore for Sqlite {
         self.run(move |c| Ok(read(c, user_id)?)).await
     }
 
-    async fn get_task(&self, owner: User, id: i64) -> Result<Task> {
+    async fn get_task(&self, caller: User, id: i64) -> Result<Task> {
         self.run(move |c| {
-            let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1 AND user_id = ?2");
-            Ok(c.prepare_cached(&sql)?
-                .query_row(params![id, owner.id], task(&owner))?)
+            let task = fetch(c, id)?.ok_or(StoreError::NotFound)?;
+            if !sees(place(c, caller.id, task.project, task.user.id)?) {
+                return Err(StoreError::NotFound);
+            }
+            Ok(seen_by(task, caller.id))
         })
         .await
     }
 
-    async fn create_task(&self, owner: User, new: NewTask) -> Result<(Task, Event)> {
-        self.write(move |tx| insert_task(tx, owner, new)).await
+    async fn create_task(
+        &self,
+        caller: User,
+        new: NewTask,
+        rule: TaskRule,
+    ) -> Result<(Task, Vec<Event>)> {
+        self.write(move |tx| {
+            check_create(tx, caller.id, new.project, rule)?;
+            insert_task(tx, caller, new)
+        })
+        .await
     }
 
     async fn update_task(
         &self,
-        owner: User,
+        caller: User,
         id: i64,
         changes: TaskChanges,
         if_match: Option<IfMatch>,
-    ) -> Result<(Task, Event)> {
+        rule: TaskRule,
+    ) -> Result<(Task, Vec<Event>)> {
         self.write(move |tx| {
-            let mut task = fetch(tx, &owner, id)?;
+            let mut task = fetch(tx, id)?.ok_or(StoreError::NotFound)?;
+            let creator = task.user.id;
+            let from = place(tx, caller.id, task.project, creator)?;
+            let target = changes.project.unwrap_or(task.project);
+            let to = if target == task.project {
+                from
+            } else {
+                place(tx, caller.id, target, creator)?
+            };
+            rule(from, to, creator == caller.id).map_err(task_refused)?;
             check_if_match(&task, if_match.as_ref())?;
+            let before = audience(tx, creator, task.project)?;
             changes.apply(&mut task);
             task.updated_at = Timestamp(now_timestamp());
             task.version += 1;
@@ -269,19 +409,29 @@ impl TaskStore for Sqlite {
                 task.project,
                 id
             ])?;
-            let event = insert_event(tx, Action::Update, &task)?;
-            Ok((task, event))
+            let after = audience(tx, creator, task.project)?;
+            let events = write_events(tx, caller.id, &task, fan_out(Some(&before), Some(&after)))?;
+            Ok((seen_by(task, caller.id), events))
         })
         .await
     }
 
-    async fn delete_task(&self, owner: User, id: i64, if_match: Option<IfMatch>) -> Result<Event> {
+    async fn delete_task(
+        &self,
+        caller: User,
+        id: i64,
+        if_match: Option<IfMatch>,
+        rule: TaskRule,
+    ) -> Result<Vec<Event>> {
         self.write(move |tx| {
-            let task = fetch(tx, &owner, id)?;
+            let task = fetch(tx, id)?.ok_or(StoreError::NotFound)?;
+            let at = place(tx, caller.id, task.project, task.user.id)?;
+            rule(at, at, task.user.id == caller.id).map_err(task_refused)?;
             check_if_match(&task, if_match.as_ref())?;
+            let before = audience(tx, task.user.id, task.project)?;
             tx.prepare_cached("DELETE FROM tasks WHERE id = ?1")?
                 .execute([id])?;
-            insert_event(tx, Action::Delete, &task)
+            write_events(tx, caller.id, &task, fan_out(Some(&before), None))
         })
         .await
     }

@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::projects::account::end_projects;
 use super::{Sqlite, on_unique};
 use crate::clock::now_timestamp;
-use crate::model::User;
+use crate::model::{Event, User};
 use crate::store::Result;
 use crate::store::purge::TOMBSTONE_SQL;
 use crate::store::users::{ACCOUNT_COLUMNS, Account, AccountStore, AccountUpdate};
@@ -123,6 +124,15 @@ impl AccountStore for Sqlite {
                     },
                 )
                 .map_err(|e| on_unique(e, "users", &["username", "email"]))?;
+            // Everyone sharing a project with the user shows their username in lists.
+            if update.username.is_some() {
+                tx.prepare_cached(
+                    "UPDATE users SET list_epoch = list_epoch + 1
+                     WHERE id <> ?1 AND id IN (SELECT o.user_id FROM project_members m
+                     JOIN project_members o ON o.project_id = m.project_id WHERE m.user_id = ?1)",
+                )?
+                .execute([user_id])?;
+            }
             if update.password_hash.is_some() {
                 super::admin::end_credentials(tx, user_id, now)?;
             }
@@ -150,16 +160,26 @@ impl AccountStore for Sqlite {
     }
 
     // One writer job; the purge runs in jobs of their own.
-    async fn delete_account(&self, user_id: i64) -> Result<bool> {
+    async fn delete_account(&self, user_id: i64) -> Result<Option<Vec<Event>>> {
         let now = crate::clock::now_secs_f64();
         self.write(move |tx| {
+            let live: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND deleted_at IS NULL)",
+                )?
+                .query_row([user_id], |r| r.get(0))?;
+            if !live {
+                return Ok(None);
+            }
+            let events = end_projects(tx, user_id, &now_timestamp())?;
             let sql = format!(
                 "UPDATE users SET username = {TOMBSTONE_SQL}, email = {TOMBSTONE_SQL},
                                   password_hash = '!', is_active = 0, deleted_at = ?2,
                                   credentials_generation = credentials_generation + 1
                  WHERE id = ?1 AND deleted_at IS NULL"
             );
-            Ok(tx.prepare_cached(&sql)?.execute(params![user_id, now])? == 1)
+            tx.prepare_cached(&sql)?.execute(params![user_id, now])?;
+            Ok(Some(events))
         })
         .await
     }

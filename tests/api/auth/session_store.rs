@@ -156,7 +156,7 @@ async fn tokens_are_stored_only_at_the_account_s_current_generation() {
         "reactivating ends nothing"
     );
     // A deleted account: refused, not a foreign-key failure.
-    assert!(store.delete_account(id).await.unwrap());
+    assert!(store.delete_account(id).await.unwrap().is_some());
     assert!(
         !store
             .insert_refresh(token(id), deactivated, now_secs())

@@ -3,6 +3,7 @@
 
 mod account_panel;
 mod live_page;
+mod projects_page;
 mod sign_up;
 mod swagger;
 mod token_expiry;

@@ -21,6 +21,46 @@ struct Held {
     /// Alice's last event id.
     last_event: i64,
     keyed: Value,
+    /// Bob's shared project: its id, bob's list of projects, its members and pending
+    /// invitations, and its tasks (with an assignee and a due date) as carol lists them.
+    project: Value,
+    projects: Value,
+    members: Value,
+    invitations: Value,
+    project_tasks: Value,
+    /// The id of bob's last project, deleted: never to be handed out again.
+    deleted_project: i64,
+}
+
+async fn get_json(c: &reqwest::Client, p: &Proc, path: &str, token: &str) -> Value {
+    let r = c.get(p.url(path)).bearer_auth(token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{path}");
+    r.json().await.unwrap()
+}
+
+async fn access_token(c: &reqwest::Client, p: &Proc, name: &str) -> String {
+    let (status, pair) = login(c, p, name).await;
+    assert_eq!(status, StatusCode::OK, "{pair}");
+    pair["access"].as_str().unwrap().to_owned()
+}
+
+/// What bob and carol see of the shared project on `p`: (projects, members, invitations,
+/// project tasks).
+async fn project_view(c: &reqwest::Client, p: &Proc, project: &Value) -> [Value; 4] {
+    let bob = access_token(c, p, "bob").await;
+    let carol = access_token(c, p, "carol").await;
+    [
+        get_json(c, p, "/api/projects/", &bob).await,
+        get_json(c, p, &format!("/api/projects/{project}/members/"), &bob).await,
+        get_json(c, p, &format!("/api/projects/{project}/invitations/"), &bob).await,
+        get_json(
+            c,
+            p,
+            &format!("/api/tasks/?project={project}&ordering=id"),
+            &carol,
+        )
+        .await,
+    ]
 }
 
 async fn post(
@@ -165,6 +205,44 @@ async fn populate(c: &reqwest::Client, p: &Proc) -> Held {
             assert_eq!(r.status(), StatusCode::OK);
         }
     }
+    // Tasks in the project, with an assignee and a due date.
+    let bob_id = get_json(c, p, "/api/users/me/", &bob).await["id"].clone();
+    for (title, assignee) in [
+        ("Shared task one", bob_id.clone()),
+        ("Shared task two", Value::Null),
+    ] {
+        let r = post(
+            c,
+            p,
+            "/api/tasks/",
+            Some(&carol),
+            json!({"title": title, "project": project, "assignee": assignee,
+                   "due_at": "2027-01-02T03:04:05.000006Z"}),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    // bob's newest project goes: its id must stay used.
+    let r = post(c, p, "/api/projects/", Some(&bob), json!({"name": "Gone"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let deleted_project = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let r = c
+        .delete(p.url(&format!("/api/projects/{deleted_project}/")))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let [projects, members, invitations, project_tasks] = project_view(c, p, &project).await;
+    assert_eq!(members.as_array().unwrap().len(), 2, "{members}");
+    assert_eq!(invitations.as_array().unwrap().len(), 1, "{invitations}");
+    assert_eq!(
+        project_tasks.as_array().unwrap().len(),
+        2,
+        "{project_tasks}"
+    );
+    assert_eq!(project_tasks[0]["assignee"]["username"], "bob");
+    assert_eq!(project_tasks[0]["due_at"], "2027-01-02T03:04:05.000006Z");
     let r = post(
         c,
         p,
@@ -195,6 +273,12 @@ async fn populate(c: &reqwest::Client, p: &Proc) -> Held {
         deleted_id,
         last_event: 5 + 1 + 1 + 1 + 1, // 5 creates, a PATCH, the keyed create, a create and its delete
         keyed,
+        project,
+        projects,
+        members,
+        invitations,
+        project_tasks,
+        deleted_project,
     }
 }
 
@@ -263,6 +347,39 @@ async fn still_works(c: &reqwest::Client, p: &Proc, held: &Held) {
     assert!(new["id"].as_i64().unwrap() > held.deleted_id, "{new}");
     let event = ws.next_json().await;
     assert_eq!(event["event_id"], held.last_event + 1, "{event}");
+    // The projects, members, invitations and project tasks, with their ids, as before.
+    let [projects, members, invitations, project_tasks] = project_view(c, p, &held.project).await;
+    assert_eq!(projects, held.projects);
+    assert_eq!(members, held.members);
+    assert_eq!(invitations, held.invitations);
+    assert_eq!(project_tasks, held.project_tasks);
+    // A new project's id continues past every one handed out, the deleted one included;
+    // so does a new invitation's.
+    let bob = access_token(c, p, "bob").await;
+    let r = post(
+        c,
+        p,
+        "/api/projects/",
+        Some(&bob),
+        json!({"name": "After the move"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let new: Value = r.json().await.unwrap();
+    assert!(new["id"].as_i64().unwrap() > held.deleted_project, "{new}");
+    let r = post(
+        c,
+        p,
+        &format!("/api/projects/{}/invitations/", new["id"]),
+        Some(&bob),
+        json!({"username": "alice", "role": "viewer"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let inv: Value = r.json().await.unwrap();
+    let old_max = held.invitations.as_array().unwrap().iter();
+    let old_max = old_max.map(|i| i["id"].as_i64().unwrap()).max().unwrap();
+    assert!(inv["id"].as_i64().unwrap() > old_max, "{inv}");
 }
 
 #[tokio::test]
@@ -314,6 +431,16 @@ async fn copy_moves_a_deployment_sqlite_to_postgres_and_back() {
         .max()
         .unwrap();
     held.last_event += 1;
+    // bob's project made there (with its invitation) is now the newest.
+    let [projects, _, _, _] = project_view(&c, &on_back, &held.project).await;
+    held.deleted_project = projects
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    held.projects = projects;
     still_works(&c, &on_back, &held).await;
 }
 

@@ -4,13 +4,17 @@
 //! `tasklane project` commands, the schema migration from the previous version, and
 //! tasks inside projects.
 
+mod account_deletion;
 mod events;
+mod fanout;
 mod flow;
 mod limits;
 mod matrix;
 mod operations;
+mod processes;
 mod roles;
 mod tasks;
+mod visibility;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
 use super::{add_member, new_project};
 use crate::helpers::*;
 
@@ -60,78 +63,86 @@ async fn the_operator_lists_and_transfers_projects() {
         .failed();
 }
 
-/// The SQLite schema as the previous release left it (steps 1 to 6).
-const SQLITE_BEFORE: &[&str] = &[
-    include_str!("../../../schema.sql"),
-    include_str!("../../../src/store/sqlite/migrations/0002_credentials.sql"),
-    include_str!("../../../src/store/sqlite/migrations/0003_throttles.sql"),
-    include_str!("../../../src/store/sqlite/migrations/0004_credentials_generation.sql"),
-    include_str!("../../../src/store/sqlite/migrations/0005_stream_tickets.sql"),
-    include_str!("../../../src/store/sqlite/migrations/0006_account_purge.sql"),
-];
-
-/// The PostgreSQL schema as the previous release left it (steps 1 to 5).
-const POSTGRES_BEFORE: &[&str] = &[
-    include_str!("../../../src/store/postgres/migrations/0001_schema.sql"),
-    include_str!("../../../src/store/postgres/migrations/0002_throttles.sql"),
-    include_str!("../../../src/store/postgres/migrations/0003_credentials_generation.sql"),
-    include_str!("../../../src/store/postgres/migrations/0004_stream_tickets.sql"),
-    include_str!("../../../src/store/postgres/migrations/0005_account_purge.sql"),
-];
+#[test]
+fn the_previous_releases_steps_are_as_released() {
+    // A database made by the release was made by these files as they were then: a step
+    // edited in place would make these tests start from a schema no one has.
+    let steps = SQLITE_RELEASED.iter().chain(POSTGRES_RELEASED);
+    assert_eq!(steps.clone().count(), RELEASED_DIGESTS.len());
+    for ((path, text), (pinned_path, digest)) in steps.zip(RELEASED_DIGESTS) {
+        assert_eq!(path, pinned_path);
+        assert_eq!(
+            tasklane::auth::hash_api_token(text),
+            *digest,
+            "{path} changed since its release: never edit a released migration, add a step"
+        );
+    }
+}
 
 #[tokio::test]
-async fn a_database_of_the_previous_version_migrates_with_its_events() {
-    // An account with a task and its event, written the old way; then the server starts.
+async fn a_database_of_the_previous_release_migrates_and_keeps_working() {
+    // Tasks, events and an API token, written by the previous release; then today's
+    // server starts on it.
     let dir = TestDir::new().await;
-    let app_seeded = {
-        let args = test_args(&dir);
-        let dir = Arc::new(dir);
-        match &dir.pg {
-            Some(pg) => {
-                let c = pg_connect(&pg.url).await;
-                c.batch_execute(
-                    "CREATE TABLE tasklane_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
-                )
-                .await
-                .unwrap();
-                for (i, sql) in POSTGRES_BEFORE.iter().enumerate() {
-                    c.batch_execute(sql).await.unwrap();
-                    c.execute(
-                        "INSERT INTO tasklane_migrations VALUES ($1, 'then')",
-                        &[&(i as i32 + 1)],
-                    )
-                    .await
-                    .unwrap();
-                }
-                c.batch_execute(SEED).await.unwrap();
-            }
-            None => {
-                let c = rusqlite::Connection::open(args.db.clone()).unwrap();
-                for sql in SQLITE_BEFORE {
-                    c.execute_batch(sql).unwrap();
-                }
-                c.execute_batch(SEED).unwrap();
-                c.pragma_update(None, "user_version", 6).unwrap();
-            }
-        }
-        start(dir, args).await
-    };
-    let app = app_seeded;
+    previous_release_database(&dir).await;
+    let args = test_args(&dir);
+    let app = start(Arc::new(dir), args).await;
     let t = db(&app).await;
-    assert_eq!(t.int("SELECT COUNT(*) FROM events", &[]).await, 1);
-    assert_eq!(t.text("SELECT action FROM events", &[]).await, "create");
+    assert_eq!(t.int("SELECT COUNT(*) FROM events", &[]).await, 3);
     assert_eq!(
         t.int("SELECT COUNT(*) FROM tasks WHERE project_id IS NULL", &[])
             .await,
-        1
+        3
     );
-    // The new actions are accepted, the rest still refused.
-    let (token, _) = app.user("alice").await;
-    new_project(&app, &token, "After the upgrade").await;
+
+    // The old password logs in, the old token works, the old tasks list.
+    let r = app.login("olduser", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let token = r.json()["access"].as_str().unwrap().to_owned();
+    let r = app.get("/api/tasks/?ordering=id", OLD_API_TOKEN).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let titles: Vec<_> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].clone())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            json!("A task from before"),
+            json!("Another task from before")
+        ]
+    );
+    // The new actions are accepted and follow the old events gaplessly.
+    let id = new_project(&app, &token, "After the upgrade").await["id"].clone();
+    let r = app
+        .call(
+            Method::PATCH,
+            "/api/tasks/2/",
+            Some(&token),
+            Some(json!({"project": id, "assignee": 1, "due_at": "2027-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["project"], id);
+    assert_eq!(r.json()["version"], 2);
     let page = app.get("/api/changes/?since=0", &token).await.json();
-    assert_eq!(page["events"][0]["action"], "project");
+    let events = page["events"].as_array().unwrap();
+    let actions: Vec<_> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["create", "create", "project", "update"], "{page}");
+    assert_eq!(ids(events), [1, 2, 3, 4]);
+    // New rows take ids past the old ones.
+    let (fresh, _) = app.user("fresh").await;
+    assert_eq!(super::my_id(&app, &fresh).await, 3);
+    assert_eq!(app.new_task(&fresh, "A task after").await["id"], 4);
+    // The CHECK on actions still refuses the rest.
     let bad = "INSERT INTO events (user_id, seq, action, task_id, task, at) \
-               VALUES (1000, 99, 'bogus', 1, '{}', 'now')";
+               VALUES (2, 99, 'bogus', 1, '{}', 'now')";
     let refused = match &app_dir_pg(&app) {
         Some(url) => pg_connect(url).await.batch_execute(bad).await.is_err(),
         None => rusqlite::Connection::open(app.db_path())
@@ -140,6 +151,16 @@ async fn a_database_of_the_previous_version_migrates_with_its_events() {
             .is_err(),
     };
     assert!(refused, "the CHECK still holds");
+    // And the old account can go, with its project.
+    let r = app
+        .call(
+            Method::DELETE,
+            "/api/users/me/",
+            Some(&token),
+            Some(json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
 }
 
 fn app_dir_pg(app: &TestApp) -> Option<String> {
@@ -147,13 +168,3 @@ fn app_dir_pg(app: &TestApp) -> Option<String> {
     let i = flags.iter().position(|f| f == "--database-url")?;
     flags.get(i + 1).cloned()
 }
-
-/// One account, one task, its event: rows as the previous release wrote them.
-const SEED: &str = "
-INSERT INTO users (id, username, email, password_hash, created_at, event_seq)
-    VALUES (1000, 'old', 'old@example.com', 'x', '2026-01-01T00:00:00.000000Z', 1);
-INSERT INTO tasks (id, user_id, title, created_at, updated_at)
-    VALUES (1000, 1000, 'Old task', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z');
-INSERT INTO events (user_id, seq, action, task_id, task, at)
-    VALUES (1000, 1, 'create', 1000, '{}', '2026-01-01T00:00:00.000000Z');
-";

@@ -290,74 +290,10 @@ async fn events_and_idempotent_replays_carry_the_fields() {
     assert_eq!(*tasks[2], got);
 }
 
-/// `pbkdf2_sha256` of [`PASSWORD`], as the original app (and so an old database) holds it.
-const OLD_HASH: &str = "pbkdf2_sha256$1000$oldsalt$oifoWqfwL+uBb1BK3NbJH588zTv/JxczLeecnypn6gY=";
-
-/// Today's schema before the due date and assignee, with one user and one task.
-async fn make_old_database(dir: &TestDir) {
-    let user = format!(
-        "INSERT INTO users (username, email, password_hash, created_at) \
-         VALUES ('olduser', 'old@example.com', '{OLD_HASH}', '2026-01-01T00:00:00.000000Z');"
-    );
-    let task = "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
-                VALUES (1, 'A task from before', NULL, TRUE, '2026-01-01T00:00:00.000000Z', \
-                '2026-01-01T00:00:00.000000Z');";
-    match &dir.pg {
-        Some(pg) => {
-            let c = pg_connect(&pg.url).await;
-            let steps = [
-                include_str!("../../../src/store/postgres/migrations/0001_schema.sql"),
-                include_str!("../../../src/store/postgres/migrations/0002_throttles.sql"),
-                include_str!(
-                    "../../../src/store/postgres/migrations/0003_credentials_generation.sql"
-                ),
-                include_str!("../../../src/store/postgres/migrations/0004_stream_tickets.sql"),
-                include_str!("../../../src/store/postgres/migrations/0005_account_purge.sql"),
-            ];
-            c.batch_execute(
-                "CREATE TABLE tasklane_migrations (version INTEGER PRIMARY KEY, \
-                 applied_at TEXT NOT NULL)",
-            )
-            .await
-            .unwrap();
-            for (i, sql) in steps.iter().enumerate() {
-                c.batch_execute(sql).await.unwrap();
-                c.execute(
-                    "INSERT INTO tasklane_migrations VALUES ($1, 'then')",
-                    &[&(i as i32 + 1)],
-                )
-                .await
-                .unwrap();
-            }
-            c.batch_execute(&format!("{user} {task}")).await.unwrap();
-        }
-        None => {
-            let c = rusqlite::Connection::open(dir.path().join("tasklane.db")).unwrap();
-            let steps = [
-                include_str!("../../../schema.sql"),
-                include_str!("../../../src/store/sqlite/migrations/0002_credentials.sql"),
-                include_str!("../../../src/store/sqlite/migrations/0003_throttles.sql"),
-                include_str!(
-                    "../../../src/store/sqlite/migrations/0004_credentials_generation.sql"
-                ),
-                include_str!("../../../src/store/sqlite/migrations/0005_stream_tickets.sql"),
-                include_str!("../../../src/store/sqlite/migrations/0006_account_purge.sql"),
-            ];
-            for sql in steps {
-                c.execute_batch(sql).unwrap();
-            }
-            c.pragma_update(None, "user_version", steps.len() as i64)
-                .unwrap();
-            c.execute_batch(&format!("{user} {task}").replace("TRUE", "1"))
-                .unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_database_from_before_opens_and_its_tasks_read_with_nulls() {
     let dir = Arc::new(TestDir::new().await);
-    make_old_database(&dir).await;
+    previous_release_database(&dir).await;
     let args = test_args(&dir);
     let app = start(dir, args).await;
     let r = app.login("olduser", PASSWORD).await;
@@ -366,13 +302,24 @@ async fn a_database_from_before_opens_and_its_tasks_read_with_nulls() {
 
     let list = app.list_tasks(&token, "?ordering=-due_at").await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.text);
-    let old = &list.json()[0];
+    assert_eq!(list.json().as_array().unwrap().len(), 2, "{}", list.text);
+    let old = list
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == 1)
+        .unwrap()
+        .clone();
     assert_eq!(old["title"], "A task from before");
     assert_eq!(old["completed"], true);
     for field in ["project", "assignee", "due_at"] {
         assert_eq!(old[field], Value::Null, "{field}");
     }
-    assert_eq!(ids(&app.list_tasks(&token, "?assignee=none").await), [1]);
+    assert_eq!(
+        ids(&app.list_tasks(&token, "?assignee=none&ordering=id").await),
+        [1, 2]
+    );
     // And the old task takes the new fields.
     let r = patch(
         &app,

@@ -35,6 +35,9 @@ CREATE INDEX project_invitations_by_invitee ON project_invitations (invitee_id);
 
 ALTER TABLE tasks ADD COLUMN project_id BIGINT REFERENCES projects(id);
 CREATE INDEX tasks_by_project ON tasks (project_id, id) WHERE project_id IS NOT NULL;
+-- The tasks a deleted account created in projects, found without reading its personal
+-- ones: they go to each project's owner in the deletion's one short write.
+CREATE INDEX tasks_in_projects_by_user ON tasks (user_id, project_id) WHERE project_id IS NOT NULL;
 
 -- 'project' and 'project_removed' events; `task_id` holds the project id for them.
 ALTER TABLE events DROP CONSTRAINT events_action_check;

@@ -6,7 +6,6 @@ use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::clock::now_timestamp;
 use crate::model::{
     Action, Event, Invitation, Member, Project, ProjectRef, Role, Timestamp, UserRef,
 };
@@ -150,19 +149,7 @@ pub(super) async fn insert_event(
     subject: i64,
     json: &str,
 ) -> Result<Option<Event>> {
-    let Some(seq) = super::super::tasks::next_event_id(tx, user).await? else {
-        return Ok(None);
-    };
-    let at = now_timestamp();
-    let sql = "INSERT INTO events (user_id, seq, action, task_id, task, at)
-               VALUES ($1, $2, $3, $4, $5, $6)";
-    rows(
-        tx,
-        sql,
-        &[&user, &seq, &action.as_str(), &subject, &json, &at],
-    )
-    .await?;
-    Ok(Some(Event::new(seq, user, action, json, &at)))
+    super::super::tasks::event_for(tx, user, action, subject, json).await
 }
 
 pub(super) async fn project_events(

@@ -39,6 +39,9 @@ CREATE INDEX project_invitations_by_invitee ON project_invitations(invitee_id);
 -- NULL: a personal task, as every task was before.
 ALTER TABLE tasks ADD COLUMN project_id INTEGER REFERENCES projects(id);
 CREATE INDEX tasks_by_project ON tasks(project_id, id) WHERE project_id IS NOT NULL;
+-- The tasks a deleted account created in projects, found without reading its personal
+-- ones: they go to each project's owner in the deletion's one short write.
+CREATE INDEX tasks_in_projects_by_user ON tasks(user_id, project_id) WHERE project_id IS NOT NULL;
 
 -- Two new event actions: 'project' (the project as the member now sees it) and
 -- 'project_removed' ({"id"}); `task_id` holds the project id for them. SQLite cannot

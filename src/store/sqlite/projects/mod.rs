@@ -14,6 +14,7 @@ use crate::store::projects::{
 use crate::store::tasks::IfMatch;
 use crate::store::{Result, StoreError};
 
+pub(super) mod account;
 mod rows;
 
 use rows::*;

@@ -4,7 +4,6 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::clock::now_timestamp;
 use crate::model::{
     Action, Event, Invitation, Member, Project, ProjectRef, Role, Timestamp, UserRef,
 };
@@ -135,20 +134,7 @@ pub(super) fn insert_event(
     subject: i64,
     json: &str,
 ) -> Result<Option<Event>> {
-    let at = now_timestamp();
-    let seq: Option<i64> = c
-        .prepare_cached(
-            "UPDATE users SET event_seq = event_seq + 1 WHERE id = ?1 AND deleted_at IS NULL
-             RETURNING event_seq",
-        )?
-        .query_row([user], |r| r.get(0))
-        .optional()?;
-    let Some(seq) = seq else { return Ok(None) };
-    c.prepare_cached(
-        "INSERT INTO events (user_id, seq, action, task_id, task, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![user, seq, action.as_str(), subject, json, at])?;
-    Ok(Some(Event::new(seq, user, action, json, &at)))
+    super::super::events::event_for(c, user, action, subject, json)
 }
 
 /// `project` events for `users`, each with the project as that user now sees it.

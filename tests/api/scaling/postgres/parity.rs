@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 use tasklane::clock::now_secs_f64;
+use tasklane::domain::projects::task_rules::write_rule;
 use tasklane::model::Ordering;
 use tasklane::store::tasks::{NewTask, TaskQuery};
 use tasklane::store::users::AccountUpdate;
@@ -132,7 +133,10 @@ async fn search_and_ordering_give_what_sqlite_gives() {
                 assignee: None,
                 project: None,
             };
-            store.create_task(owner.clone(), new).await.unwrap();
+            store
+                .create_task(owner.clone(), new, write_rule)
+                .await
+                .unwrap();
         }
         owners.push(owner);
     }

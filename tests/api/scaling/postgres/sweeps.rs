@@ -2,6 +2,7 @@
 //! hosts never deadlock, and the sweeps delete what SQLite's do.
 
 use std::time::Duration;
+use tasklane::domain::projects::task_rules::write_rule;
 
 use tasklane::clock::{new_id, now_secs, now_secs_f64, now_timestamp};
 use tasklane::store::idempotency::Key;
@@ -22,9 +23,13 @@ async fn writers_sweepers_and_an_account_deletion_on_two_hosts_never_deadlock() 
     let victim = account(&b, "victim").await;
     let now = now_secs();
     for i in 0..20 {
-        b.create_task(victim.clone(), task(&format!("Victim task {i}")))
-            .await
-            .unwrap();
+        b.create_task(
+            victim.clone(),
+            task(&format!("Victim task {i}")),
+            write_rule,
+        )
+        .await
+        .unwrap();
         assert!(
             b.insert_refresh(
                 NewRefresh {
@@ -54,7 +59,7 @@ async fn writers_sweepers_and_an_account_deletion_on_two_hosts_never_deadlock() 
                 match (w + i) % 9 {
                     0 | 1 => {
                         let (t, _) = store
-                            .create_task(owner.clone(), task(&format!("W{w} {i}")))
+                            .create_task(owner.clone(), task(&format!("W{w} {i}")), write_rule)
                             .await
                             .unwrap();
                         ids.push(t.id);
@@ -65,13 +70,15 @@ async fn writers_sweepers_and_an_account_deletion_on_two_hosts_never_deadlock() 
                             completed: Some(true),
                             ..TaskChanges::default()
                         };
-                        let r = store.update_task(owner.clone(), id, changes, None).await;
+                        let r = store
+                            .update_task(owner.clone(), id, changes, None, write_rule)
+                            .await;
                         fine(r.map(|_| ()), "update");
                     }
                     3 => {
                         if let Some(id) = ids.pop() {
                             let r = store
-                                .delete_task(owner.clone(), id, Some(IfMatch::Any))
+                                .delete_task(owner.clone(), id, Some(IfMatch::Any), write_rule)
                                 .await;
                             fine(r.map(|_| ()), "delete");
                         }
@@ -85,7 +92,7 @@ async fn writers_sweepers_and_an_account_deletion_on_two_hosts_never_deadlock() 
                             expired_before: t - 0.05,
                         };
                         store
-                            .create_task_once(owner.clone(), task("Keyed"), key)
+                            .create_task_once(owner.clone(), task("Keyed"), key, write_rule)
                             .await
                             .unwrap();
                     }
@@ -187,13 +194,13 @@ async fn sweep_story(store: &Store) -> Vec<String> {
     let mut out = Vec::new();
     for i in 0..3 {
         store
-            .create_task(a.clone(), task(&format!("Old a {i}")))
+            .create_task(a.clone(), task(&format!("Old a {i}")), write_rule)
             .await
             .unwrap();
     }
     for i in 0..2 {
         store
-            .create_task(b.clone(), task(&format!("Old b {i}")))
+            .create_task(b.clone(), task(&format!("Old b {i}")), write_rule)
             .await
             .unwrap();
     }
@@ -202,7 +209,7 @@ async fn sweep_story(store: &Store) -> Vec<String> {
     tokio::time::sleep(Duration::from_millis(5)).await;
     for i in 0..2 {
         store
-            .create_task(a.clone(), task(&format!("New a {i}")))
+            .create_task(a.clone(), task(&format!("New a {i}")), write_rule)
             .await
             .unwrap();
     }
@@ -234,7 +241,7 @@ async fn sweep_story(store: &Store) -> Vec<String> {
             expired_before: 0.0,
         };
         store
-            .create_task_once(a.clone(), task("Keyed"), key)
+            .create_task_once(a.clone(), task("Keyed"), key, write_rule)
             .await
             .unwrap();
     }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::time::Duration;
+use tasklane::domain::projects::task_rules::write_rule;
 
 use serde_json::Value;
 use tasklane::clock::{new_id, now_secs, now_secs_f64};
@@ -64,7 +65,11 @@ async fn two_hosts_writing_for_one_user_hand_out_gapless_event_ids_in_commit_ord
         handles.push(tokio::spawn(async move {
             for r in 0..rounds {
                 let (t, _) = store
-                    .create_task(owner.clone(), task(&format!("Writer {w} round {r}")))
+                    .create_task(
+                        owner.clone(),
+                        task(&format!("Writer {w} round {r}")),
+                        write_rule,
+                    )
                     .await
                     .unwrap();
                 let changes = TaskChanges {
@@ -72,10 +77,13 @@ async fn two_hosts_writing_for_one_user_hand_out_gapless_event_ids_in_commit_ord
                     ..TaskChanges::default()
                 };
                 store
-                    .update_task(owner.clone(), t.id, changes, None)
+                    .update_task(owner.clone(), t.id, changes, None, write_rule)
                     .await
                     .unwrap();
-                store.delete_task(owner.clone(), t.id, None).await.unwrap();
+                store
+                    .delete_task(owner.clone(), t.id, None, write_rule)
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -117,7 +125,7 @@ async fn creates_group_committed_on_two_hosts_stay_gapless_and_match_their_event
     }
     // One owner is gone before the creates: theirs fail alone, the others' commit.
     let gone = account(&a, "gone").await;
-    assert!(a.delete_account(gone.id).await.unwrap());
+    assert!(a.delete_account(gone.id).await.unwrap().is_some());
     let (commits_before, writes_before) = a.write_stats();
 
     // Many creates at once on each host, the owners interleaved in different orders, so
@@ -133,7 +141,11 @@ async fn creates_group_committed_on_two_hosts_stay_gapless_and_match_their_event
         };
         handles.push(tokio::spawn(async move {
             let out = store
-                .create_task(owner.clone(), task(&format!("Create number {i}")))
+                .create_task(
+                    owner.clone(),
+                    task(&format!("Create number {i}")),
+                    write_rule,
+                )
                 .await;
             (i % 2 == 0, owner, out)
         }));
@@ -142,7 +154,10 @@ async fn creates_group_committed_on_two_hosts_stay_gapless_and_match_their_event
     let (mut refused, mut created_on_a) = (0, 0);
     for h in handles {
         match h.await.unwrap() {
-            (on_a, owner, Ok((t, e))) => {
+            (on_a, owner, Ok((t, mut events))) => {
+                // A personal task: one event, its creator's.
+                assert_eq!(events.len(), 1);
+                let e = events.remove(0);
                 assert_eq!((t.user.id, e.user_id), (owner.id, owner.id));
                 created.entry(owner.id).or_default().push((t, e));
                 created_on_a += u64::from(on_a);
@@ -201,9 +216,13 @@ async fn coalesced_event_id_reads_see_every_commit_made_before_them() {
         // A write on host B, then many reads at once on host A, all asked after it
         // committed: each must see it, and a user who does not exist is NotFound.
         let k = round % owners.len();
-        b.create_task(owners[k].clone(), task(&format!("Round {round} task")))
-            .await
-            .unwrap();
+        b.create_task(
+            owners[k].clone(),
+            task(&format!("Round {round} task")),
+            write_rule,
+        )
+        .await
+        .unwrap();
         expected[k] += 1;
         let mut reads = Vec::new();
         for i in 0..24 {
@@ -244,7 +263,7 @@ async fn one_idempotency_key_through_two_hosts_creates_one_task() {
         let (owner, key) = (owner.clone(), key("same body"));
         handles.push(tokio::spawn(async move {
             store
-                .create_task_once(owner, task("Created once"), key)
+                .create_task_once(owner, task("Created once"), key, write_rule)
                 .await
                 .unwrap()
         }));
@@ -267,7 +286,12 @@ async fn one_idempotency_key_through_two_hosts_creates_one_task() {
 
     // Another request under the key is refused, and took no event id.
     let other = a
-        .create_task_once(owner.clone(), task("Something else"), key("other body"))
+        .create_task_once(
+            owner.clone(),
+            task("Something else"),
+            key("other body"),
+            write_rule,
+        )
         .await
         .unwrap();
     assert!(matches!(other, Keyed::Mismatch));
@@ -345,7 +369,7 @@ async fn if_match_lets_one_of_two_hosts_change_a_version() {
     let (a, b) = two_hosts(&db).await;
     let owner = account(&a, "alice").await;
     let (t, _) = a
-        .create_task(owner.clone(), task("Contended"))
+        .create_task(owner.clone(), task("Contended"), write_rule)
         .await
         .unwrap();
     let change = |title: &str| TaskChanges {
@@ -354,8 +378,8 @@ async fn if_match_lets_one_of_two_hosts_change_a_version() {
     };
     let v1 = || Some(IfMatch::Versions(vec![1]));
     let (ra, rb) = tokio::join!(
-        a.update_task(owner.clone(), t.id, change("From host a"), v1()),
-        b.update_task(owner.clone(), t.id, change("From host b"), v1()),
+        a.update_task(owner.clone(), t.id, change("From host a"), v1(), write_rule),
+        b.update_task(owner.clone(), t.id, change("From host b"), v1(), write_rule),
     );
     let (won, lost) = match (ra, rb) {
         (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w, l),
@@ -363,7 +387,7 @@ async fn if_match_lets_one_of_two_hosts_change_a_version() {
     };
     assert_eq!(won.0.version, 2);
     assert!(matches!(lost, StoreError::Stale { current: 2 }), "{lost:?}");
-    let deleted = b.delete_task(owner.clone(), t.id, v1()).await;
+    let deleted = b.delete_task(owner.clone(), t.id, v1(), write_rule).await;
     assert!(matches!(deleted, Err(StoreError::Stale { current: 2 })));
     assert_eq!(a.event_seq(owner.id).await.unwrap(), 2);
 }
