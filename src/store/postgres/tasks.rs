@@ -103,10 +103,44 @@ async fn write_events(
     fan: Vec<(i64, Action)>,
 ) -> Result<Vec<Event>> {
     let mut json = TaskJson::new(task)?;
+    let mut users = Vec::with_capacity(fan.len());
+    let mut actions = Vec::with_capacity(fan.len());
+    let mut payloads = Vec::with_capacity(fan.len());
+    for &(user, action) in &fan {
+        users.push(user);
+        actions.push(action.as_str());
+        payloads.push(json.for_user(user)?.to_owned());
+    }
+    // One round trip for every recipient: their rows are already locked (by id, in
+    // `lock_places`), so the order the UPDATE meets them in cannot deadlock.
+    let at = now_timestamp();
+    let stmt = tx
+        .prepare_cached(
+            "WITH bumped AS (
+                 UPDATE users SET event_seq = event_seq + 1
+                 WHERE id = ANY($1) AND deleted_at IS NULL
+                 RETURNING id, event_seq
+             )
+             INSERT INTO events (user_id, seq, action, task_id, task, at)
+             SELECT b.id, b.event_seq, x.action, $4, x.task, $5
+             FROM bumped b
+             JOIN unnest($1::bigint[], $2::text[], $3::text[]) AS x(user_id, action, task)
+               ON x.user_id = b.id
+             RETURNING user_id, seq",
+        )
+        .await?;
+    let rows = tx
+        .query(&stmt, &[&users, &actions, &payloads, &task.id, &at])
+        .await?;
+    let mut seqs = std::collections::HashMap::with_capacity(rows.len());
+    for r in rows {
+        seqs.insert(r.try_get::<_, i64>(0)?, r.try_get::<_, i64>(1)?);
+    }
     let mut events = Vec::with_capacity(fan.len());
-    for (user, action) in fan {
-        match event_for(tx, user, action, task.id, json.for_user(user)?).await? {
-            Some(e) => events.push(e),
+    for (i, (user, action)) in fan.into_iter().enumerate() {
+        match seqs.get(&user) {
+            Some(&seq) => events.push(Event::new(seq, user, action, &payloads[i], &at)),
+            // A caller whose own account is being purged changes nothing.
             None if user == caller => return Err(StoreError::NotFound),
             None => {}
         }
