@@ -9,8 +9,10 @@
 //! then the task. Under those locks it reads the caller's role, asks the rule, and takes
 //! each recipient's next event id: one user's writers (on any host) run one after
 //! another, each seeing the last one's commit, and the ids they hand out are gapless and
-//! in commit order. Personal creates take the group commit instead
-//! ([`super::create_group_commit`]).
+//! in commit order. Creates take a group commit instead, personal ones
+//! ([`super::create_group_commit`]) and a project's
+//! ([`super::project_create_group_commit`], which locks in the same order); a project
+//! create whose batch the server refused runs alone here.
 
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;

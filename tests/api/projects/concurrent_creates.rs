@@ -53,7 +53,7 @@ async fn all_changes(app: &TestApp, token: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn concurrent_creates_survive_a_removal_and_a_demotion_mid_run() {
-    let app = Arc::new(spawn_app().await);
+    let app = Arc::new(spawn_app_with(|a| a.metrics = true).await);
     let names = ["owner", "ed1", "ed2", "ed3", "gone", "demoted"];
     let mut tokens = Vec::new();
     for name in names {
@@ -67,6 +67,8 @@ async fn concurrent_creates_survive_a_removal_and_a_demotion_mid_run() {
     let gone_id = my_id(&app, &tokens[gone]).await;
     let demoted_id = my_id(&app, &tokens[demoted]).await;
 
+    let commits_before = metric(&app, "tasklane_db_commits_total").await;
+    let writes_before = metric(&app, "tasklane_db_writes_total").await;
     // Every member creates, `IN_FLIGHT` at a time; the owner's changes go in once a
     // third of the creates are answered.
     let answered = Arc::new(AtomicUsize::new(0));
@@ -132,6 +134,16 @@ async fn concurrent_creates_survive_a_removal_and_a_demotion_mid_run() {
         .flat_map(|w| w.expect("worker"))
         .collect();
     assert_eq!(sent.len(), total);
+
+    // On PostgreSQL the creates went in batches: fewer commits than writes.
+    if on_postgres() {
+        let commits = metric(&app, "tasklane_db_commits_total").await - commits_before;
+        let writes = metric(&app, "tasklane_db_writes_total").await - writes_before;
+        assert!(
+            commits < writes,
+            "{writes} writes in {commits} commits: no batch carried two creates"
+        );
+    }
 
     // Statuses: a create is refused only for the removed or demoted member, and only
     // if it was not answered before the change was sent; once the change is answered,
