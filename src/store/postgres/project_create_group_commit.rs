@@ -338,3 +338,21 @@ fn made(r: &tokio_postgres::Row) -> Result<Made> {
         events: users.into_iter().zip(seqs).collect(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_bits_match_the_statements_numbering() {
+        for (bit, role) in ROLES.iter().enumerate() {
+            assert_eq!(role_bit(*role) as usize, bit);
+            assert_eq!(role_of_bit(bit as i32).unwrap(), *role);
+            // INSERT numbers the roles by their names, as `Role::as_str` spells them.
+            if let Some(r) = role {
+                assert!(INSERT.contains(&format!("WHEN '{}' THEN {bit}", r.as_str())));
+            }
+        }
+        assert!(role_of_bit(5).is_err());
+    }
+}
