@@ -4,7 +4,8 @@
 //! `spawn_blocking`, no connection held across anything but its own queries). Every write
 //! is one transaction of its own on a pooled connection, committed before the caller
 //! hears of it, except task creates: those waiting at once share one transaction and one
-//! WAL flush ([`create_group_commit`]). Reads are single statements, or a read-only
+//! WAL flush ([`create_group_commit`] for personal tasks, [`project_create_group_commit`]
+//! for a project's). Reads are single statements, or a read-only
 //! `REPEATABLE READ` transaction when several must agree; the list pages' one point read,
 //! the owner's last event id, is coalesced across requests ([`event_seq_reads`]). The
 //! schema is applied by numbered migrations (`migrations/NNNN_*.sql`, embedded),
@@ -29,6 +30,7 @@ mod events;
 mod health;
 mod idempotency;
 mod pgpass;
+mod project_create_group_commit;
 mod projects;
 mod purge;
 mod security;
@@ -143,6 +145,8 @@ pub struct Postgres {
     counts: Arc<create_group_commit::Counts>,
     /// The group commit of task creates, started by the first create.
     creates: Arc<OnceLock<create_group_commit::Creates>>,
+    /// The group commit of task creates in projects, started by the first.
+    project_creates: Arc<OnceLock<project_create_group_commit::ProjectCreates>>,
     /// The coalesced `event_seq` reads, started by the first.
     seq_reads: Arc<OnceLock<event_seq_reads::SeqReads>>,
 }
@@ -236,6 +240,7 @@ impl Postgres {
             pool,
             counts: Arc::default(),
             creates: Arc::default(),
+            project_creates: Arc::default(),
             seq_reads: Arc::default(),
         }
     }
@@ -244,6 +249,16 @@ impl Postgres {
     fn creates(&self) -> &create_group_commit::Creates {
         self.creates.get_or_init(|| {
             create_group_commit::Creates::start(self.pool.clone(), self.counts.clone())
+        })
+    }
+
+    /// The project create queue ([`project_create_group_commit`]), started on first use.
+    fn project_creates(&self) -> &project_create_group_commit::ProjectCreates {
+        self.project_creates.get_or_init(|| {
+            project_create_group_commit::ProjectCreates::start(
+                self.pool.clone(),
+                self.counts.clone(),
+            )
         })
     }
 
