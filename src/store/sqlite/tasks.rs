@@ -214,6 +214,57 @@ fn visible_filter(project: Option<ProjectFilter>) -> &'static str {
     }
 }
 
+/// Past this many rows holding the term's trigrams (anyone's), a search walks the list
+/// in its order instead, checking each task with `LIKE`: with that many matches the
+/// page fills long before the end, where sorting every candidate would not stop early.
+const SEARCH_CANDIDATES: i64 = 500;
+
+/// The `task_search` query (every trigram of `term`, each quoted, `AND`ed) when the index
+/// should narrow the search: the term has three characters or more (no trigram of a
+/// shorter one exists) and fewer than [`SEARCH_CANDIDATES`] rows hold its trigrams. `None`
+/// leaves the search to `LIKE` alone. Either way `LIKE` decides: the trigrams only find
+/// a superset of its matches (FTS5 folds more case than `LIKE`, and ignores order).
+fn search_candidates(c: &Connection, term: &str) -> Result<Option<String>> {
+    let Some(query) = search_trigrams(term) else {
+        return Ok(None);
+    };
+    let n: i64 = c
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM task_search \
+             WHERE task_search MATCH ?1 LIMIT ?2)",
+        )?
+        .query_row(params![query, SEARCH_CANDIDATES], |r| r.get(0))?;
+    Ok((n < SEARCH_CANDIDATES).then_some(query))
+}
+
+/// The FTS5 query for `term`'s trigrams, `None` for a term of fewer than three
+/// characters (or holding a NUL, which FTS5 queries cannot). Any subset of the trigrams
+/// still finds every match: a long term asks for at most 12, spread over it.
+fn search_trigrams(term: &str) -> Option<String> {
+    const MAX_TRIGRAMS: usize = 12;
+    if term.contains('\0') {
+        return None;
+    }
+    let starts: Vec<usize> = term.char_indices().map(|(i, _)| i).collect();
+    let windows = starts.len().checked_sub(2).filter(|&n| n > 0)?;
+    let step = windows.div_ceil(MAX_TRIGRAMS);
+    let mut picked: Vec<&str> = (0..windows)
+        .step_by(step)
+        .chain([windows - 1])
+        .map(|w| {
+            let end = starts.get(w + 3).copied().unwrap_or(term.len());
+            &term[starts[w]..end]
+        })
+        .collect();
+    picked.sort_unstable();
+    picked.dedup();
+    let quoted: Vec<String> = picked
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect();
+    Some(quoted.join(" AND "))
+}
+
 #[async_trait]
 impl TaskStore for Sqlite {
     // The array is written straight from the rows (no `Task` values, no second pass):
@@ -225,6 +276,15 @@ impl TaskStore for Sqlite {
             let mut filter = String::from(visible_filter(q.project));
             if q.completed.is_some() {
                 filter.push_str(" AND completed = :completed");
+            }
+            let candidates = match &q.search {
+                Some(term) => search_candidates(&c, term)?,
+                None => None,
+            };
+            if candidates.is_some() {
+                filter.push_str(
+                    " AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH :trigrams)",
+                );
             }
             if q.search.is_some() {
                 filter.push_str(
@@ -239,6 +299,9 @@ impl TaskStore for Sqlite {
             }
             if let Some(pattern) = &pattern {
                 args.push((":pattern", pattern));
+            }
+            if let Some(trigrams) = &candidates {
+                args.push((":trigrams", trigrams));
             }
             match &q.assignee {
                 Some(AssigneeFilter::User(id)) => {
