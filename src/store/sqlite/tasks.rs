@@ -499,3 +499,24 @@ impl TaskStore for Sqlite {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::search_trigrams;
+
+    #[test]
+    fn a_search_term_gives_its_trigrams_quoted() {
+        assert_eq!(search_trigrams("ab"), None);
+        assert_eq!(search_trigrams("éà"), None);
+        assert_eq!(search_trigrams("a\0bc"), None);
+        assert_eq!(search_trigrams("abc").as_deref(), Some(r#""abc""#));
+        assert_eq!(
+            search_trigrams(r#"a"bcé"#).as_deref(),
+            Some(r#""a""b" AND ""bc" AND "bcé""#)
+        );
+        // A long term: at most a dozen, the first and the last among them.
+        let q = search_trigrams(&"abcdefghij".repeat(10)).unwrap();
+        assert!(q.split(" AND ").count() <= 13, "{q}");
+        assert!(q.contains(r#""abc""#) && q.contains(r#""hij""#), "{q}");
+    }
+}
