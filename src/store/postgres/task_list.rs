@@ -128,6 +128,13 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
         args.len() + 1,
         args.len() + 2,
     );
+    // A search is planned for its term each time: a generic plan knows nothing of the
+    // term, and may walk the list in its order to "find the page soon" through every
+    // task when nothing matches, where the trigram index answers at once.
+    if pattern.is_some() {
+        tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
+    }
     let page_stmt = tx.prepare_cached(&page_sql).await?;
     let seq_stmt = tx
         .prepare_cached(

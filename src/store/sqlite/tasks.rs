@@ -214,19 +214,24 @@ fn visible_filter(project: Option<ProjectFilter>) -> &'static str {
     }
 }
 
-/// Past this many rows holding the term's trigrams (anyone's), a search walks the list
-/// in its order instead, checking each task with `LIKE`: with that many matches the
-/// page fills long before the end, where sorting every candidate would not stop early.
+/// Past this many rows holding the term's trigrams (anyone's), a search's page walks
+/// the list in its order instead, checking each task with `LIKE`: with that many
+/// matches the page fills long before the end, where sorting every candidate would not
+/// stop early. (Its count still reads only the candidates.)
 const SEARCH_CANDIDATES: i64 = 500;
 
-/// The `task_search` query (every trigram of `term`, each quoted, `AND`ed) when the index
-/// should narrow the search: the term has three characters or more (no trigram of a
-/// shorter one exists) and fewer than [`SEARCH_CANDIDATES`] rows hold its trigrams. `None`
-/// leaves the search to `LIKE` alone. Either way `LIKE` decides: the trigrams only find
-/// a superset of its matches (FTS5 folds more case than `LIKE`, and ignores order).
-fn search_candidates(c: &Connection, term: &str) -> Result<Option<String>> {
+/// The search's candidates from the index, bound as `:trigrams`; the list keeps its
+/// `LIKE` on them, which decides: the trigrams only find a superset of its matches
+/// (FTS5 folds more case than `LIKE`, and ignores the trigrams' order).
+const SEARCH_IN: &str =
+    " AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH :trigrams)";
+
+/// The `task_search` query for `term` (every trigram, each quoted, `AND`ed; `None` for
+/// a term of fewer than three characters, which has none and is left to `LIKE` alone),
+/// and whether there are many candidates: [`SEARCH_CANDIDATES`] or more rows hold them.
+fn search_candidates(c: &Connection, term: &str) -> Result<(Option<String>, bool)> {
     let Some(query) = search_trigrams(term) else {
-        return Ok(None);
+        return Ok((None, false));
     };
     let n: i64 = c
         .prepare_cached(
@@ -234,7 +239,7 @@ fn search_candidates(c: &Connection, term: &str) -> Result<Option<String>> {
              WHERE task_search MATCH ?1 LIMIT ?2)",
         )?
         .query_row(params![query, SEARCH_CANDIDATES], |r| r.get(0))?;
-    Ok((n < SEARCH_CANDIDATES).then_some(query))
+    Ok((Some(query), n >= SEARCH_CANDIDATES))
 }
 
 /// The FTS5 query for `term`'s trigrams, `None` for a term of fewer than three
@@ -277,15 +282,17 @@ impl TaskStore for Sqlite {
             if q.completed.is_some() {
                 filter.push_str(" AND completed = :completed");
             }
-            let candidates = match &q.search {
+            // The search index's candidates: for the count whenever the term has
+            // trigrams, for the page unless there are many (see `search_candidates`).
+            let (trigrams, many) = match &q.search {
                 Some(term) => search_candidates(&c, term)?,
-                None => None,
+                None => (None, false),
             };
-            if candidates.is_some() {
-                filter.push_str(
-                    " AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH :trigrams)",
-                );
-            }
+            let (page_in, count_in) = match (&trigrams, many) {
+                (None, _) => ("", ""),
+                (Some(_), true) => ("", SEARCH_IN),
+                (Some(_), false) => (SEARCH_IN, SEARCH_IN),
+            };
             if q.search.is_some() {
                 filter.push_str(
                     " AND (title LIKE :pattern ESCAPE '\\' \
@@ -299,9 +306,6 @@ impl TaskStore for Sqlite {
             }
             if let Some(pattern) = &pattern {
                 args.push((":pattern", pattern));
-            }
-            if let Some(trigrams) = &candidates {
-                args.push((":trigrams", trigrams));
             }
             match &q.assignee {
                 Some(AssigneeFilter::User(id)) => {
@@ -326,7 +330,7 @@ impl TaskStore for Sqlite {
             let sql = format!(
                 "SELECT {TASK_COLUMNS}, CASE WHEN user_id = :user THEN NULL ELSE \
                  (SELECT c.username FROM users c WHERE c.id = tasks.user_id) END \
-                 FROM tasks WHERE {filter} ORDER BY {} LIMIT :limit OFFSET :offset",
+                 FROM tasks WHERE {filter}{page_in} ORDER BY {} LIMIT :limit OFFSET :offset",
                 match q.project {
                     None => order_by_visible(q.ordering),
                     Some(_) => order_by(q.ordering),
@@ -337,6 +341,9 @@ impl TaskStore for Sqlite {
             let mut page_args = args.clone();
             page_args.push((":limit", &limit));
             page_args.push((":offset", &offset));
+            if let (Some(t), false) = (&trigrams, many) {
+                page_args.push((":trigrams", t));
+            }
             let own_json = serde_json::to_vec(&owner).map_err(json_error)?;
             // Each creator's JSON, rendered once per page.
             let mut creators: HashMap<i64, Vec<u8>> = HashMap::new();
@@ -371,7 +378,11 @@ impl TaskStore for Sqlite {
             let total = if q.offset == 0 && count < q.limit as usize {
                 count as u64
             } else {
-                let sql = format!("SELECT COUNT(*) FROM tasks WHERE {filter}");
+                let sql = format!("SELECT COUNT(*) FROM tasks WHERE {filter}{count_in}");
+                let mut args = args.clone();
+                if let Some(t) = &trigrams {
+                    args.push((":trigrams", t));
+                }
                 let n: i64 = c
                     .prepare_cached(&sql)?
                     .query_row(args.as_slice(), |r| r.get(0))?;
