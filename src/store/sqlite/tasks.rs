@@ -523,7 +523,7 @@ mod tests {
         assert_eq!(search_trigrams("abc").as_deref(), Some(r#""abc""#));
         assert_eq!(
             search_trigrams(r#"a"bcé"#).as_deref(),
-            Some(r#""a""b" AND ""bc" AND "bcé""#)
+            Some(r#""""bc" AND "a""b" AND "bcé""#)
         );
         // A long term: at most a dozen, the first and the last among them.
         let q = search_trigrams(&"abcdefghij".repeat(10)).unwrap();
