@@ -64,6 +64,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_task_fields.sql"),
     include_str!("migrations/0007_projects.sql"),
     include_str!("migrations/0008_shared_tasks.sql"),
+    include_str!("migrations/0010_task_search.sql"),
 ];
 
 /// The advisory lock migrations run under ("tasklane" in ASCII).
@@ -334,6 +335,17 @@ impl Postgres {
             )
             .await?;
             tracing::info!(version, "database schema migrated");
+        }
+        // Without pg_trgm (the migration could not create it) search scans: said once.
+        let indexed: bool = tx
+            .query_one("SELECT to_regclass('tasks_search_title') IS NOT NULL", &[])
+            .await?
+            .try_get(0)?;
+        if !indexed {
+            tracing::warn!(
+                "task search is not indexed (the pg_trgm extension is missing): searches \
+                 scan each user's tasks; see docs/operations.md to add the indexes"
+            );
         }
         tx.commit().await?;
         Ok(())

@@ -225,6 +225,62 @@ fn visible_filter(project: Option<ProjectFilter>) -> &'static str {
     }
 }
 
+/// Past this many rows holding the term's trigrams (anyone's), a search's page walks
+/// the list in its order instead, checking each task with `LIKE`: with that many
+/// matches the page fills long before the end, where sorting every candidate would not
+/// stop early. (Its count still reads only the candidates.)
+const SEARCH_CANDIDATES: i64 = 500;
+
+/// The search's candidates from the index, bound as `:trigrams`; the list keeps its
+/// `LIKE` on them, which decides: the trigrams only find a superset of its matches
+/// (FTS5 folds more case than `LIKE`, and ignores the trigrams' order).
+const SEARCH_IN: &str =
+    " AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH :trigrams)";
+
+/// The `task_search` query for `term` (every trigram, each quoted, `AND`ed; `None` for
+/// a term of fewer than three characters, which has none and is left to `LIKE` alone),
+/// and whether there are many candidates: [`SEARCH_CANDIDATES`] or more rows hold them.
+fn search_candidates(c: &Connection, term: &str) -> Result<(Option<String>, bool)> {
+    let Some(query) = search_trigrams(term) else {
+        return Ok((None, false));
+    };
+    let n: i64 = c
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM task_search \
+             WHERE task_search MATCH ?1 LIMIT ?2)",
+        )?
+        .query_row(params![query, SEARCH_CANDIDATES], |r| r.get(0))?;
+    Ok((Some(query), n >= SEARCH_CANDIDATES))
+}
+
+/// The FTS5 query for `term`'s trigrams, `None` for a term of fewer than three
+/// characters (or holding a NUL, which FTS5 queries cannot). Any subset of the trigrams
+/// still finds every match: a long term asks for at most 12, spread over it.
+fn search_trigrams(term: &str) -> Option<String> {
+    const MAX_TRIGRAMS: usize = 12;
+    if term.contains('\0') {
+        return None;
+    }
+    let starts: Vec<usize> = term.char_indices().map(|(i, _)| i).collect();
+    let windows = starts.len().checked_sub(2).filter(|&n| n > 0)?;
+    let step = windows.div_ceil(MAX_TRIGRAMS);
+    let mut picked: Vec<&str> = (0..windows)
+        .step_by(step)
+        .chain([windows - 1])
+        .map(|w| {
+            let end = starts.get(w + 3).copied().unwrap_or(term.len());
+            &term[starts[w]..end]
+        })
+        .collect();
+    picked.sort_unstable();
+    picked.dedup();
+    let quoted: Vec<String> = picked
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect();
+    Some(quoted.join(" AND "))
+}
+
 #[async_trait]
 impl TaskStore for Sqlite {
     // The array is written straight from the rows (no `Task` values, no second pass):
@@ -237,6 +293,17 @@ impl TaskStore for Sqlite {
             if q.completed.is_some() {
                 filter.push_str(" AND completed = :completed");
             }
+            // The search index's candidates: for the count whenever the term has
+            // trigrams, for the page unless there are many (see `search_candidates`).
+            let (trigrams, many) = match &q.search {
+                Some(term) => search_candidates(&c, term)?,
+                None => (None, false),
+            };
+            let (page_in, count_in) = match (&trigrams, many) {
+                (None, _) => ("", ""),
+                (Some(_), true) => ("", SEARCH_IN),
+                (Some(_), false) => (SEARCH_IN, SEARCH_IN),
+            };
             if q.search.is_some() {
                 filter.push_str(
                     " AND (title LIKE :pattern ESCAPE '\\' \
@@ -274,7 +341,7 @@ impl TaskStore for Sqlite {
             let sql = format!(
                 "SELECT {TASK_COLUMNS}, CASE WHEN user_id = :user THEN NULL ELSE \
                  (SELECT c.username FROM users c WHERE c.id = tasks.user_id) END \
-                 FROM tasks WHERE {filter} ORDER BY {} LIMIT :limit OFFSET :offset",
+                 FROM tasks WHERE {filter}{page_in} ORDER BY {} LIMIT :limit OFFSET :offset",
                 match q.project {
                     None => order_by_visible(q.ordering),
                     Some(_) => order_by(q.ordering),
@@ -285,6 +352,9 @@ impl TaskStore for Sqlite {
             let mut page_args = args.clone();
             page_args.push((":limit", &limit));
             page_args.push((":offset", &offset));
+            if let (Some(t), false) = (&trigrams, many) {
+                page_args.push((":trigrams", t));
+            }
             let own_json = serde_json::to_vec(&owner).map_err(json_error)?;
             // Each creator's JSON, rendered once per page.
             let mut creators: HashMap<i64, Vec<u8>> = HashMap::new();
@@ -319,7 +389,11 @@ impl TaskStore for Sqlite {
             let total = if q.offset == 0 && count < q.limit as usize {
                 count as u64
             } else {
-                let sql = format!("SELECT COUNT(*) FROM tasks WHERE {filter}");
+                let sql = format!("SELECT COUNT(*) FROM tasks WHERE {filter}{count_in}");
+                let mut args = args.clone();
+                if let Some(t) = &trigrams {
+                    args.push((":trigrams", t));
+                }
                 let n: i64 = c
                     .prepare_cached(&sql)?
                     .query_row(args.as_slice(), |r| r.get(0))?;
@@ -445,5 +519,26 @@ impl TaskStore for Sqlite {
             write_events(tx, caller.id, &task, fan_out(Some(&before), None))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::search_trigrams;
+
+    #[test]
+    fn a_search_term_gives_its_trigrams_quoted() {
+        assert_eq!(search_trigrams("ab"), None);
+        assert_eq!(search_trigrams("éà"), None);
+        assert_eq!(search_trigrams("a\0bc"), None);
+        assert_eq!(search_trigrams("abc").as_deref(), Some(r#""abc""#));
+        assert_eq!(
+            search_trigrams(r#"a"bcé"#).as_deref(),
+            Some(r#""""bc" AND "a""b" AND "bcé""#)
+        );
+        // A long term: at most a dozen, the first and the last among them.
+        let q = search_trigrams(&"abcdefghij".repeat(10)).unwrap();
+        assert!(q.split(" AND ").count() <= 13, "{q}");
+        assert!(q.contains(r#""abc""#) && q.contains(r#""hij""#), "{q}");
     }
 }

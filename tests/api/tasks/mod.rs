@@ -8,3 +8,4 @@ mod idempotency;
 mod list;
 mod preconditions;
 mod row_locks;
+mod search;
