@@ -1694,8 +1694,12 @@
     setStatus("reconnecting");
     loadAccount();
     try {
-      await loadProjects();
-      await listView(true);
+      // The projects and the first page at once (for all tasks, the projects only name
+      // them): the first rows are on screen after one round trip.
+      const listed = loadProjects();
+      projectsLoading = listed.catch(() => {}).finally(() => (projectsLoading = null));
+      if (view === "all") await Promise.all([listed, listView(true)]);
+      else await listed.then(() => listView(true));
       if (typeof view === "number") loadMembers(view);
       connect();
     } catch (err) {
