@@ -382,7 +382,11 @@ async fn new_task(
     if project.is_some() {
         task_rules::may_write(place_of(ctx, owner, project).await?)?;
     }
-    let members = members_of(ctx, owner, project).await?;
+    // The members are read only to check an assignee: most creates name none.
+    let members = match draft.assignee {
+        Some(Some(_)) => members_of(ctx, owner, project).await?,
+        _ => None,
+    };
     let changes = validate_in(owner, members.as_deref(), draft, errors)?;
     Ok(NewTask {
         title: changes.title.unwrap_or_default(),
