@@ -70,6 +70,11 @@ pub(crate) struct Args {
     )]
     pub(crate) only: Vec<Scenario>,
 
+    /// `--list-cache-mb` for the started server (memory for rendered list pages, 0: off).
+    /// Unset: the server's default, except that a run with `list-shapes` passes 0.
+    #[arg(long, value_name = "MB")]
+    pub(crate) list_cache_mb: Option<u32>,
+
     /// Measured time of each load scenario (and of the fan-out writes).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub(crate) duration: Duration,
@@ -104,9 +109,28 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 16)]
     pub(crate) login_connections: usize,
 
-    /// Tasks of the user whose list is fetched.
+    /// Tasks of the user whose list is fetched (`list`, created through the API), and the
+    /// large size of `list-shapes` (seeded, see `--seed`), which also runs each shape at
+    /// 50 tasks.
     #[arg(long, default_value_t = 50)]
     pub(crate) list_tasks: usize,
+
+    /// list-shapes: the lister's tasks are personal, or spread over `--list-projects`
+    /// projects it owns.
+    #[arg(long, value_enum, default_value_t = Spread::Personal)]
+    pub(crate) list_spread: Spread,
+
+    /// list-shapes: how its tasks are made. `sql`: plain INSERTs into the started server's
+    /// database (SQLite file or PostgreSQL) while it runs, before anyone lists them;
+    /// `api`: POST /api/tasks/ over `--connections` connections (the only way with
+    /// `--base`). Unset: `sql` on a started server, `api` with `--base`.
+    #[arg(long, value_enum)]
+    pub(crate) seed: Option<SeedVia>,
+
+    /// list-shapes: the deep page, reached by following `Link: rel="next"` from the first
+    /// (or the last page, when there are fewer); compared with the same page by `offset`.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    pub(crate) deep_page: u64,
 
     /// project-create: members of the one project (its owner and editors), each on a
     /// WebSocket, the creates spread over them (at most the server's
@@ -155,9 +179,11 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
 
-    /// Give up (and stop the server) after this long, per backend.
-    #[arg(long, default_value = "180s", value_parser = humantime::parse_duration)]
-    pub(crate) max_time: Duration,
+    /// Give up (and stop the server) after this long, per backend. Default: 180 s, plus
+    /// the time `list-shapes` needs when it runs (its shapes × 2 sizes × warm-up +
+    /// duration, and 5 min for its set-up).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub(crate) max_time: Option<Duration>,
 
     /// The database of the started server: `sqlite` (a temporary file), `postgres` (a
     /// fresh database on `--postgres-url`, dropped afterwards) or `both` (every selected
@@ -179,10 +205,27 @@ pub(crate) struct Args {
     pub(crate) postgres_url: String,
 }
 
+/// list-shapes: where the lister's tasks live.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spread {
+    /// All personal.
+    Personal,
+    /// Over `--list-projects` projects the lister owns, in turn.
+    Projects,
+}
+
+/// list-shapes: how its tasks are made.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SeedVia {
+    Sql,
+    Api,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Scenario {
     Healthz,
     List,
+    ListShapes,
     ProjectList,
     Create,
     ProjectCreate,
@@ -209,6 +252,7 @@ impl Scenario {
         match self {
             Scenario::Healthz => "healthz",
             Scenario::List => "list",
+            Scenario::ListShapes => "list-shapes",
             Scenario::ProjectList => "project-list",
             Scenario::Create => "create",
             Scenario::ProjectCreate => "project-create",
@@ -220,6 +264,31 @@ impl Scenario {
 }
 
 impl Args {
+    /// Extra `serve` options for a started server.
+    pub(crate) fn serve_options(&self) -> Vec<String> {
+        let cache = match self.list_cache_mb {
+            Some(mb) => Some(mb),
+            None if self.only.contains(&Scenario::ListShapes) => Some(0),
+            None => None,
+        };
+        cache
+            .map(|mb| vec!["--list-cache-mb".to_owned(), mb.to_string()])
+            .unwrap_or_default()
+    }
+
+    /// `--max-time`, or its default: 180 s, plus what `list-shapes` needs.
+    pub(crate) fn max_time(&self) -> Duration {
+        self.max_time.unwrap_or_else(|| {
+            let mut t = Duration::from_secs(180);
+            if self.only.contains(&Scenario::ListShapes) {
+                let runs = 2 * crate::shapes::SHAPES as u32;
+                t += (self.warmup + self.duration + Duration::from_secs(1)) * runs;
+                t += Duration::from_secs(300);
+            }
+            t
+        })
+    }
+
     /// The open-loop run of scenario `s`, if any: a fixed rate, else the fraction.
     pub(crate) fn open_loop_of(&self, s: Scenario) -> Option<OpenLoop> {
         let fixed = self.open_loop_rate.iter().rev().find(|(n, _)| *n == s);

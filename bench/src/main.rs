@@ -31,7 +31,9 @@ mod projects;
 mod report;
 mod run;
 mod scenarios;
+mod seed;
 mod server;
+mod shapes;
 mod ws;
 
 use std::process::{ExitCode, Stdio};
