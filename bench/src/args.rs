@@ -35,6 +35,11 @@ Shared projects: project-list lists as a member of --list-projects projects of \
 --project-tasks tasks each; project-create creates in a project of --project-members \
 members while each listens on a WebSocket, and fails (exit status 2) unless every \
 member hears every create exactly once.\n\n\
+List shapes (`--only list-shapes`, not in the default set): two listers, of 50 tasks and \
+of --list-tasks, seeded in seconds (--seed), each list shape (filters, orderings, \
+searches, a deep page through Link and by offset) run at both sizes with limit=50, and \
+the large size's rate over the small one's against issue 25's targets (≥ 0.8 ×; \
+searches ≥ 0.5 × the plain list at 50). The server gets --list-cache-mb 0 unless told.\n\n\
 Exit status: 0 done, 1 could not run, 2 the fan-out or project-create lost or \
 duplicated events."
 )]
@@ -70,6 +75,11 @@ pub(crate) struct Args {
     )]
     pub(crate) only: Vec<Scenario>,
 
+    /// `--list-cache-mb` for the started server (memory for rendered list pages, 0: off).
+    /// Unset: the server's default, except that a run with `list-shapes` passes 0.
+    #[arg(long, value_name = "MB")]
+    pub(crate) list_cache_mb: Option<u32>,
+
     /// Measured time of each load scenario (and of the fan-out writes).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub(crate) duration: Duration,
@@ -104,9 +114,29 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 16)]
     pub(crate) login_connections: usize,
 
-    /// Tasks of the user whose list is fetched.
+    /// Tasks of the user whose list is fetched (`list`, created through the API), and the
+    /// large size of `list-shapes` (seeded, see `--seed`), which also runs each shape at
+    /// 50 tasks.
     #[arg(long, default_value_t = 50)]
     pub(crate) list_tasks: usize,
+
+    /// list-shapes: the lister's tasks are personal, or spread over `--list-projects`
+    /// projects it owns.
+    #[arg(long, value_enum, default_value_t = Spread::Personal)]
+    pub(crate) list_spread: Spread,
+
+    /// list-shapes: how its tasks are made. `sql`: plain INSERTs into the started server's
+    /// database (SQLite file or PostgreSQL) while it runs, before anyone lists them;
+    /// `api`: POST /api/tasks/ over `--connections` connections (the only way with
+    /// `--base`). Unset: `sql` on a started server, `api` with `--base`.
+    #[arg(long, value_enum)]
+    pub(crate) seed: Option<SeedVia>,
+
+    /// list-shapes: the deep page, reached by following `Link: rel="next"` from the first
+    /// (or the last page, when there are fewer, or the page reached after 60 s of
+    /// following); compared with the same page by `offset`.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    pub(crate) deep_page: u64,
 
     /// project-create: members of the one project (its owner and editors), each on a
     /// WebSocket, the creates spread over them (at most the server's
@@ -155,9 +185,11 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
 
-    /// Give up (and stop the server) after this long, per backend.
-    #[arg(long, default_value = "180s", value_parser = humantime::parse_duration)]
-    pub(crate) max_time: Duration,
+    /// Give up (and stop the server) after this long, per backend. Default: 180 s, plus
+    /// the time `list-shapes` needs when it runs (its shapes × 2 sizes × warm-up +
+    /// duration, and 5 min for its set-up).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub(crate) max_time: Option<Duration>,
 
     /// The database of the started server: `sqlite` (a temporary file), `postgres` (a
     /// fresh database on `--postgres-url`, dropped afterwards) or `both` (every selected
@@ -179,10 +211,27 @@ pub(crate) struct Args {
     pub(crate) postgres_url: String,
 }
 
+/// list-shapes: where the lister's tasks live.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spread {
+    /// All personal.
+    Personal,
+    /// Over `--list-projects` projects the lister owns, in turn.
+    Projects,
+}
+
+/// list-shapes: how its tasks are made.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SeedVia {
+    Sql,
+    Api,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Scenario {
     Healthz,
     List,
+    ListShapes,
     ProjectList,
     Create,
     ProjectCreate,
@@ -209,6 +258,7 @@ impl Scenario {
         match self {
             Scenario::Healthz => "healthz",
             Scenario::List => "list",
+            Scenario::ListShapes => "list-shapes",
             Scenario::ProjectList => "project-list",
             Scenario::Create => "create",
             Scenario::ProjectCreate => "project-create",
@@ -220,6 +270,31 @@ impl Scenario {
 }
 
 impl Args {
+    /// Extra `serve` options for a started server.
+    pub(crate) fn serve_options(&self) -> Vec<String> {
+        let cache = match self.list_cache_mb {
+            Some(mb) => Some(mb),
+            None if self.only.contains(&Scenario::ListShapes) => Some(0),
+            None => None,
+        };
+        cache
+            .map(|mb| vec!["--list-cache-mb".to_owned(), mb.to_string()])
+            .unwrap_or_default()
+    }
+
+    /// `--max-time`, or its default: 180 s, plus what `list-shapes` needs.
+    pub(crate) fn max_time(&self) -> Duration {
+        self.max_time.unwrap_or_else(|| {
+            let mut t = Duration::from_secs(180);
+            if self.only.contains(&Scenario::ListShapes) {
+                let runs = 2 * crate::shapes::SHAPES as u32;
+                t += (self.warmup + self.duration + Duration::from_secs(1)) * runs;
+                t += Duration::from_secs(300);
+            }
+            t
+        })
+    }
+
     /// The open-loop run of scenario `s`, if any: a fixed rate, else the fraction.
     pub(crate) fn open_loop_of(&self, s: Scenario) -> Option<OpenLoop> {
         let fixed = self.open_loop_rate.iter().rev().find(|(n, _)| *n == s);

@@ -65,7 +65,7 @@ pub(crate) async fn target(args: &Args, db: &server::Db<'_>) -> anyhow::Result<T
         });
     }
     let cpus = (args.server_cpus != "all").then_some(args.server_cpus.as_str());
-    let server = Server::start(&args.server_bin, cpus, db).await?;
+    let server = Server::start(&args.server_bin, cpus, db, &args.serve_options()).await?;
     progress(format!(
         "server pid {} listening on {} ({})",
         server.pid,

@@ -10,7 +10,7 @@ use anyhow::{Context, anyhow};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -92,6 +92,12 @@ impl Conn {
     /// Sends `req` and reads the whole response. After any failure the connection is
     /// dropped; the next call opens a new one.
     pub async fn send(&mut self, req: &Req) -> anyhow::Result<(StatusCode, Bytes)> {
+        let (status, _, body) = self.send_full(req).await?;
+        Ok((status, body))
+    }
+
+    /// As [`Conn::send`], with the response's headers.
+    pub async fn send_full(&mut self, req: &Req) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)> {
         let request = req.build(&self.host)?;
         let result = tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(request)).await;
         match result {
@@ -110,7 +116,7 @@ impl Conn {
     async fn exchange(
         &mut self,
         request: Request<Full<Bytes>>,
-    ) -> anyhow::Result<(StatusCode, Bytes)> {
+    ) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)> {
         let sender = match self.sender.take() {
             Some(s) if !s.is_closed() => self.sender.insert(s),
             _ => {
@@ -120,9 +126,9 @@ impl Conn {
         };
         sender.ready().await.context("connection closed")?;
         let resp = sender.send_request(request).await?;
-        let status = resp.status();
-        let body = resp.into_body().collect().await?.to_bytes();
-        Ok((status, body))
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok((parts.status, parts.headers, body))
     }
 }
 

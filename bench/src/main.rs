@@ -8,7 +8,8 @@
 //! and a `comparison`.
 //!
 //! Scenarios, in this order: `healthz` (the stack's ceiling), `list` (GET a 50-task list),
-//! `project-list` (GET the list of a member of 10 projects × 200 tasks), `create` (POST
+//! `list-shapes` (every list shape at 50 tasks and at `--list-tasks`, with their ratio;
+//! only when asked with `--only`, see `shapes`), `project-list` (GET the list of a member of 10 projects × 200 tasks), `create` (POST
 //! tasks), `project-create` (POST tasks into a 20-member project, every member listening
 //! on a WebSocket, each of whom must hear every create once), `login` (POST /api/token/,
 //! argon2id), `fanout` (WebSocket delivery latency and loss while writes run) and `idle`
@@ -31,7 +32,9 @@ mod projects;
 mod report;
 mod run;
 mod scenarios;
+mod seed;
 mod server;
+mod shapes;
 mod ws;
 
 use std::process::{ExitCode, Stdio};

@@ -4,17 +4,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use hyper::StatusCode;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use crate::args::{Args, Scenario};
+use crate::args::{Args, Scenario, SeedVia};
 use crate::backend::{Backend, BackendChoice, BackendRun, Target, comparison, target};
 use crate::load::{MakeReq, Plan};
 use crate::scenarios::{Memory, Subject, fanout, http_scenario, idle, list_user, users};
+use crate::seed::Seeder;
 use crate::server::round1;
-use crate::{LOAD_USERS, api, http, pg, progress, projects, report, server};
+use crate::{LOAD_USERS, api, http, pg, progress, projects, report, server, shapes};
 
 /// `fut`, bounded by `--max-time` and ended by Ctrl-C (so the caller can still drop its
 /// PostgreSQL database).
@@ -23,9 +24,9 @@ pub(crate) async fn bounded<T>(
     fut: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
     tokio::select! {
-        r = tokio::time::timeout(args.max_time, fut) => match r {
+        r = tokio::time::timeout(args.max_time(), fut) => match r {
             Ok(r) => r,
-            Err(_) => bail!("the run took longer than --max-time {:?}", args.max_time),
+            Err(_) => bail!("the run took longer than --max-time {:?}", args.max_time()),
         },
         _ = tokio::signal::ctrl_c() => bail!("interrupted"),
     }
@@ -128,6 +129,9 @@ pub(crate) async fn run(args: &Args, mut summary: Value) -> anyhow::Result<Value
         "open_loop_rates": args.open_loop_rate.iter().map(|(s, r)| (s.name().to_owned(), json!(r))).collect::<Map<_, _>>(),
         "open_loop_drain_s": args.open_loop_drain.as_secs_f64(),
         "list_tasks": args.list_tasks,
+        "list_spread": format!("{:?}", args.list_spread).to_lowercase(),
+        "deep_page": args.deep_page,
+        "serve_options": args.serve_options(),
         "project_members": args.project_members,
         "list_projects": args.list_projects,
         "project_tasks": args.project_tasks,
@@ -261,6 +265,34 @@ pub(crate) async fn run_backend(
         rows.extend(r);
         scenarios.insert("list".into(), v);
         memory.read("after list");
+    }
+    if wants(Scenario::ListShapes) {
+        let seeder = match (args.seed, &server, pg) {
+            (Some(SeedVia::Api), _, _) | (None, None, _) => Seeder::Api {
+                addr,
+                connections: args.connections,
+            },
+            (_, Some(_), Some((_, db))) => Seeder::Postgres(&db.url),
+            (_, Some(s), None) => Seeder::Sqlite(
+                s.sqlite_file
+                    .clone()
+                    .context("the server has no SQLite file")?,
+            ),
+            (Some(SeedVia::Sql), None, _) => {
+                bail!("--seed sql needs a started server (its database): not with --base")
+            }
+        };
+        let (r, v) = shapes::list_shapes(
+            subject,
+            args,
+            &prefix,
+            plan(args.connections, StatusCode::OK),
+            &seeder,
+        )
+        .await?;
+        rows.extend(r);
+        scenarios.insert(Scenario::ListShapes.name().into(), v);
+        memory.read("after list-shapes");
     }
     if wants(Scenario::ProjectList) {
         let (r, v) = projects::project_list(

@@ -21,6 +21,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The exact command, for the report (a database URL in it without its password).
     pub command: Vec<String>,
+    /// The SQLite file it serves (`Db::TempSqlite`), for the list set-up to seed.
+    pub sqlite_file: Option<PathBuf>,
     stderr: Arc<Mutex<Stderr>>,
     _dir: tempfile::TempDir,
 }
@@ -46,8 +48,13 @@ pub enum Db<'a> {
 
 impl Server {
     /// Starts `bin serve` on a free loopback port on `db`; `cpus` is a `taskset -c` list
-    /// to pin it to.
-    pub async fn start(bin: &Path, cpus: Option<&str>, db: &Db<'_>) -> anyhow::Result<Server> {
+    /// to pin it to, `extra` more `serve` options (e.g. `--list-cache-mb 0`).
+    pub async fn start(
+        bin: &Path,
+        cpus: Option<&str>,
+        db: &Db<'_>,
+        extra: &[String],
+    ) -> anyhow::Result<Server> {
         if !bin.is_file() {
             bail!(
                 "no server binary at {} — build it with `cargo build --release` (or pass --server-bin)",
@@ -61,10 +68,12 @@ impl Server {
         let mut command: Vec<String> = Vec::new();
         let mut env: Vec<(&str, String)> = Vec::new();
         let mut database: Vec<String> = Vec::new();
+        let mut sqlite_file = None;
         match db {
             Db::TempSqlite => {
                 let file: PathBuf = dir.path().join("bench.db");
                 database.extend(["--db".into(), file.display().to_string()]);
+                sqlite_file = Some(file);
             }
             Db::Postgres(pg) => env.push(("TASKLANE_DATABASE_URL", pg.url.clone())),
         }
@@ -92,6 +101,7 @@ impl Server {
             .map(String::from),
         );
         command.extend(database);
+        command.extend(extra.iter().cloned());
         let mut child = Command::new(&command[0]);
         // One from the caller's shell would conflict with `--db`, or pick another database.
         child.env_remove("TASKLANE_DATABASE_URL");
@@ -147,6 +157,7 @@ impl Server {
             pid,
             addr,
             command,
+            sqlite_file,
             stderr: kept,
             _dir: dir,
         })
