@@ -15,7 +15,7 @@
 //! this process, another process or host on the same database, or the CLI, with or
 //! without Redis.
 //!
-//! Pages are kept per (user as shown, filters, order, limit, offset) in a cache bounded
+//! Pages are kept per (user as shown, filters, order, limit, offset, cursor) in a cache bounded
 //! in bytes; the user's JSON is part of the key because it is part of every task.
 //!
 //! [`Store::event_seq`]: crate::store::tasks::TaskStore::event_seq
@@ -26,6 +26,7 @@ use bytes::Bytes;
 use sha2::Digest;
 
 use crate::model::User;
+use crate::store::keyset::Cursor;
 use crate::store::tasks::TaskQuery;
 use crate::store::{Result, Store};
 
@@ -38,6 +39,8 @@ pub struct ListPage {
     pub count: usize,
     /// How many tasks match in all.
     pub total: u64,
+    /// Where the next page starts, when more tasks follow.
+    pub next: Option<Cursor>,
     /// The user's last event id as of this page.
     pub last_event_id: i64,
     /// The user's list version as of this page (their last event id plus their
@@ -107,6 +110,7 @@ async fn render(store: &Store, owner: User, query: TaskQuery) -> Result<ListPage
         json: Bytes::from(page.json),
         count: page.count,
         total: page.total,
+        next: page.next,
         last_event_id: page.last_event_id,
         list_version: page.list_version,
         etag,

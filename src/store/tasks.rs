@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use super::keyset::Cursor;
 use super::projects::Refusal;
 use super::{Result, StoreError};
 use crate::model::{Action, Event, Ordering, Role, Task, TaskUser, Timestamp, User, UserRef};
@@ -245,7 +246,10 @@ pub struct TaskQuery {
     pub due_after: Option<String>,
     pub ordering: Ordering,
     pub limit: u32,
+    /// Rows to skip (after `after`, when given): O(offset), walked row by row.
     pub offset: u64,
+    /// Only tasks that sort after this one (a keyset page: O(page)).
+    pub after: Option<Cursor>,
 }
 
 /// A page of the list.
@@ -257,6 +261,8 @@ pub struct TaskPage {
     pub count: usize,
     /// How many tasks match in all.
     pub total: u64,
+    /// Where the next page starts, when more tasks follow this one.
+    pub next: Option<Cursor>,
     pub last_event_id: i64,
     /// The owner's list version as of the page (see [`TaskStore::event_seq`]).
     pub list_version: i64,

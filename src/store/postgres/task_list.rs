@@ -10,6 +10,7 @@ use tokio_postgres::{IsolationLevel, Row, types::ToSql};
 
 use super::Postgres;
 use crate::model::User;
+use crate::store::keyset::{key_index, next_cursor};
 use crate::store::tasks::{
     AssigneeFilter, ProjectFilter, TASK_COLUMNS, TaskPage, TaskQuery, TaskRow, creator_json,
     like_pattern, order_by, order_by_visible, write_task,
@@ -111,18 +112,34 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
         ));
     }
     let mut page_args = args.clone();
+    let mut page_filter = filter.clone();
+    if let Some(after) = &q.after {
+        page_args.push(&after.id);
+        let id = format!("${}::bigint", page_args.len());
+        let key = match &after.key {
+            Some(key) => {
+                page_args.push(key);
+                format!("${}::text COLLATE \"C\"", page_args.len())
+            }
+            None => String::new(),
+        };
+        page_filter.push_str(" AND ");
+        page_filter.push_str(&after.after_sql(&key, &id));
+    }
+    // One row more than the page tells whether another page follows.
+    let limit = limit + 1;
     page_args.push(&limit);
     page_args.push(&offset);
     let page_sql = format!(
         "SELECT {TASK_COLUMNS}, CASE WHEN user_id = $1 THEN NULL ELSE \
          (SELECT c.username FROM users c WHERE c.id = tasks.user_id) END \
-         FROM tasks WHERE {filter} ORDER BY {} LIMIT ${} OFFSET ${}",
+         FROM tasks WHERE {page_filter} ORDER BY {} LIMIT ${} OFFSET ${}",
         match q.project {
             None => order_by_visible(q.ordering),
             Some(_) => order_by(q.ordering),
         },
-        args.len() + 1,
-        args.len() + 2,
+        page_args.len() - 1,
+        page_args.len(),
     );
     let page_stmt = tx.prepare_cached(&page_sql).await?;
     let seq_stmt = tx
@@ -145,7 +162,8 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
     let mut creators: HashMap<i64, Vec<u8>> = HashMap::new();
     let mut body = Vec::with_capacity(64 + 320 * rows.len());
     body.push(b'[');
-    for (i, r) in rows.iter().enumerate() {
+    let page = rows.len().min(q.limit as usize);
+    for (i, r) in rows[..page].iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }
@@ -164,9 +182,20 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
         write_row(&mut body, r, user_json)?;
     }
     body.push(b']');
-    let count = rows.len();
+    let count = page;
+    let next = match rows.len() > page {
+        false => None,
+        true => {
+            let last = &rows[page - 1];
+            let key = match key_index(q.ordering) {
+                Some(i) => last.try_get::<_, Option<String>>(i)?,
+                None => None,
+            };
+            Some(next_cursor(q.ordering, Some((last.try_get(0)?, key)))?)
+        }
+    };
     // The count is only needed when the page might not be everything.
-    let total = if q.offset == 0 && count < q.limit as usize {
+    let total = if q.offset == 0 && q.after.is_none() && next.is_none() {
         count as u64
     } else {
         let stmt = tx
@@ -180,6 +209,7 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
         json: body,
         count,
         total,
+        next,
         last_event_id,
         list_version: last_event_id + epoch,
     })

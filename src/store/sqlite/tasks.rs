@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use super::{Sqlite, events::event_for};
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Role, Task, TaskUser, Timestamp, User};
+use crate::store::keyset::{key_index, next_cursor};
 use crate::store::projects::role_of;
 use crate::store::tasks::{
     AssigneeFilter, Audience, IfMatch, NewTask, Place, ProjectFilter, TaskChanges, TaskJson,
@@ -259,31 +260,48 @@ impl TaskStore for Sqlite {
                 filter.push_str(" AND due_at >= :due_after");
                 args.push((":due_after", after));
             }
-            // The creator's username only for another's task (12).
+            let mut page_args = args.clone();
+            let mut page_filter = filter.clone();
+            if let Some(after) = &q.after {
+                page_filter.push_str(" AND ");
+                page_filter.push_str(&after.after_sql(":after_key", ":after_id"));
+                page_args.push((":after_id", &after.id));
+                if let Some(key) = &after.key {
+                    page_args.push((":after_key", key));
+                }
+            }
+            // The creator's username only for another's task (12). One row more than the
+            // page tells whether another page follows.
             let sql = format!(
                 "SELECT {TASK_COLUMNS}, CASE WHEN user_id = :user THEN NULL ELSE \
                  (SELECT c.username FROM users c WHERE c.id = tasks.user_id) END \
-                 FROM tasks WHERE {filter} ORDER BY {} LIMIT :limit OFFSET :offset",
+                 FROM tasks WHERE {page_filter} ORDER BY {} LIMIT :limit OFFSET :offset",
                 match q.project {
                     None => order_by_visible(q.ordering),
                     Some(_) => order_by(q.ordering),
                 }
             );
-            let limit = i64::from(q.limit);
+            let limit = i64::from(q.limit) + 1;
             let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
-            let mut page_args = args.clone();
             page_args.push((":limit", &limit));
             page_args.push((":offset", &offset));
+            let key_index = key_index(q.ordering);
+            let mut next = None;
             let own_json = serde_json::to_vec(&owner).map_err(json_error)?;
             // Each creator's JSON, rendered once per page.
             let mut creators: HashMap<i64, Vec<u8>> = HashMap::new();
             let mut body = Vec::with_capacity(64 + 320 * q.limit.min(100) as usize);
             body.push(b'[');
             let mut count = 0usize;
+            let mut last_row: Option<(i64, Option<String>)> = None;
             {
                 let mut stmt = c.prepare_cached(&sql)?;
                 let mut rows = stmt.query(page_args.as_slice())?;
                 while let Some(r) = rows.next()? {
+                    if count == q.limit as usize {
+                        next = Some(next_cursor(q.ordering, last_row.take())?);
+                        break;
+                    }
                     if count > 0 {
                         body.push(b',');
                     }
@@ -300,12 +318,19 @@ impl TaskStore for Sqlite {
                         }
                     };
                     write_row(&mut body, r, user_json)?;
+                    last_row = Some((
+                        r.get::<_, i64>(0)?,
+                        key_index
+                            .map(|i| r.get::<_, Option<String>>(i))
+                            .transpose()?
+                            .flatten(),
+                    ));
                     count += 1;
                 }
             }
             body.push(b']');
             // The count is only needed when the page might not be everything.
-            let total = if q.offset == 0 && count < q.limit as usize {
+            let total = if q.offset == 0 && q.after.is_none() && next.is_none() {
                 count as u64
             } else {
                 let sql = format!("SELECT COUNT(*) FROM tasks WHERE {filter}");
@@ -325,6 +350,7 @@ impl TaskStore for Sqlite {
                 json: body,
                 count,
                 total,
+                next,
                 last_event_id,
                 list_version: last_event_id + epoch,
             })

@@ -5,6 +5,7 @@ mod crud;
 mod due_and_assignee;
 mod durability;
 mod idempotency;
+mod keyset;
 mod list;
 mod preconditions;
 mod row_locks;
