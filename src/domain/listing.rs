@@ -39,6 +39,8 @@ pub struct ListPage {
     pub count: usize,
     /// How many tasks match in all.
     pub total: u64,
+    /// `total` is the bound a filtered list is counted to, and more match.
+    pub total_capped: bool,
     /// Where the next page starts, when more tasks follow.
     pub next: Option<Cursor>,
     /// The user's last event id as of this page.
@@ -104,12 +106,14 @@ async fn render(store: &Store, owner: User, query: TaskQuery) -> Result<ListPage
     let mut hash = sha2::Sha256::new();
     hash.update(page.last_event_id.to_le_bytes());
     hash.update(page.total.to_le_bytes());
+    hash.update([u8::from(page.total_capped)]);
     hash.update(&page.json);
     let etag = format!("\"l{}\"", hex::encode(&hash.finalize()[..16]));
     Ok(ListPage {
         json: Bytes::from(page.json),
         count: page.count,
         total: page.total,
+        total_capped: page.total_capped,
         next: page.next,
         last_event_id: page.last_event_id,
         list_version: page.list_version,

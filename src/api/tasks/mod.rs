@@ -116,6 +116,7 @@ impl TasksApi {
         Ok(ListTasksResponse::Ok(
             PrebuiltJson::new(page.json.clone()),
             page.total,
+            page.total_capped.then_some(true),
             link,
             page.last_event_id,
             page.etag.clone(),

@@ -15,6 +15,7 @@ use crate::store::tasks::{
     AssigneeFilter, ProjectFilter, TASK_COLUMNS, TaskPage, TaskQuery, TaskRow, creator_json,
     like_pattern, order_by, order_by_visible, write_task,
 };
+use crate::store::tasks::{bounded_count_sql, capped, counted_by_counters, counters_sql};
 use crate::store::{Result, StoreError};
 
 /// Appends one task row (`TASK_COLUMNS`) as JSON, in `Task`'s key order.
@@ -195,20 +196,24 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
         }
     };
     // The count is only needed when the page might not be everything.
-    let total = if q.offset == 0 && q.after.is_none() && next.is_none() {
-        count as u64
+    let (total, total_capped) = if q.offset == 0 && q.after.is_none() && next.is_none() {
+        (count as u64, false)
+    } else if counted_by_counters(&q) {
+        let count_args = &args[..if project.is_some() { 2 } else { 1 }];
+        let stmt = tx.prepare_cached(&counters_sql(&q, "$1", "$2")).await?;
+        let n: i64 = tx.query_one(&stmt, count_args).await?.try_get(0)?;
+        (u64::try_from(n).unwrap_or(0), false)
     } else {
-        let stmt = tx
-            .prepare_cached(&format!("SELECT count(*) FROM tasks WHERE {filter}"))
-            .await?;
+        let stmt = tx.prepare_cached(&bounded_count_sql(&filter)).await?;
         let n: i64 = tx.query_one(&stmt, &args).await?.try_get(0)?;
-        n as u64
+        capped(n)
     };
     tx.commit().await?;
     Ok(TaskPage {
         json: body,
         count,
         total,
+        total_capped,
         next,
         last_event_id,
         list_version: last_event_id + epoch,

@@ -17,6 +17,7 @@ use crate::store::tasks::{
     like_pattern, order_by, order_by_visible, seen_by, write_task,
 };
 use crate::store::tasks::{TASK_COLUMNS, TASK_WITH_CREATOR, TaskStore, task_refused};
+use crate::store::tasks::{bounded_count_sql, capped, counted_by_counters, counters_sql};
 use crate::store::{Result, StoreError};
 
 fn json_error(e: serde_json::Error) -> StoreError {
@@ -330,14 +331,22 @@ impl TaskStore for Sqlite {
             }
             body.push(b']');
             // The count is only needed when the page might not be everything.
-            let total = if q.offset == 0 && q.after.is_none() && next.is_none() {
-                count as u64
-            } else {
-                let sql = format!("SELECT COUNT(*) FROM tasks WHERE {filter}");
+            let (total, total_capped) = if q.offset == 0 && q.after.is_none() && next.is_none() {
+                (count as u64, false)
+            } else if counted_by_counters(&q) {
+                let mut count_args: Vec<(&str, &dyn rusqlite::ToSql)> = vec![(":user", &owner.id)];
+                if let Some(ProjectFilter::Project(id)) = &q.project {
+                    count_args.push((":project", id));
+                }
                 let n: i64 = c
-                    .prepare_cached(&sql)?
+                    .prepare_cached(&counters_sql(&q, ":user", ":project"))?
+                    .query_row(count_args.as_slice(), |r| r.get(0))?;
+                (u64::try_from(n).unwrap_or(0), false)
+            } else {
+                let n: i64 = c
+                    .prepare_cached(&bounded_count_sql(&filter))?
                     .query_row(args.as_slice(), |r| r.get(0))?;
-                n as u64
+                capped(n)
             };
             // A deleted account (being purged) shows nothing: `NotFound`.
             let (last_event_id, epoch): (i64, i64) = c
@@ -350,6 +359,7 @@ impl TaskStore for Sqlite {
                 json: body,
                 count,
                 total,
+                total_capped,
                 next,
                 last_event_id,
                 list_version: last_event_id + epoch,

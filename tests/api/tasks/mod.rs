@@ -9,3 +9,4 @@ mod keyset;
 mod list;
 mod preconditions;
 mod row_locks;
+mod totals;
