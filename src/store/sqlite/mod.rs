@@ -25,6 +25,7 @@ mod purge;
 mod settings;
 mod stream_tickets;
 mod sweep;
+mod task_list;
 mod tasks;
 mod throttles;
 mod tokens;

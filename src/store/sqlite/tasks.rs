@@ -2,30 +2,22 @@
 //! so the caller can publish exactly what was committed.
 
 use async_trait::async_trait;
-use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::{Sqlite, events::event_for};
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Role, Task, TaskUser, Timestamp, User};
-use crate::store::keyset::{key_index, next_cursor};
 use crate::store::projects::role_of;
 use crate::store::tasks::{
-    AssigneeFilter, Audience, IfMatch, NewTask, Place, ProjectFilter, TaskChanges, TaskJson,
-    TaskPage, TaskQuery, TaskRow, TaskRule, assignee_of, check_if_match, creator_json, fan_out,
-    like_pattern, order_by, order_by_visible, seen_by, write_task,
+    Audience, IfMatch, NewTask, Place, TaskChanges, TaskJson, TaskPage, TaskQuery, TaskRow,
+    TaskRule, assignee_of, check_if_match, fan_out, seen_by, write_task,
 };
-use crate::store::tasks::{TASK_COLUMNS, TASK_WITH_CREATOR, TaskStore, task_refused};
-use crate::store::tasks::{bounded_count_sql, capped, counted_by_counters, counters_sql};
+use crate::store::tasks::{TASK_WITH_CREATOR, TaskStore, task_refused};
 use crate::store::{Result, StoreError};
 
-fn json_error(e: serde_json::Error) -> StoreError {
-    StoreError::Other(format!("json: {e}"))
-}
-
 /// Appends one task row (`TASK_COLUMNS`) as JSON, in `Task`'s key order.
-fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
+pub(super) fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
     let text = |i: usize| -> Result<&str> {
         r.get_ref(i)?
             .as_str()
@@ -199,173 +191,14 @@ pub(super) fn check_create(
     Ok(())
 }
 
-/// The tasks `:user` sees (with `:project` bound for one project's): their personal
-/// tasks and those of every project they belong to. Each arm is served by an index in
-/// id order (`tasks_personal`, `tasks_by_project`).
-fn visible_filter(project: Option<ProjectFilter>) -> &'static str {
-    match project {
-        None => {
-            "((user_id = :user AND project_id IS NULL) OR project_id IN \
-             (SELECT project_id FROM project_members WHERE user_id = :user))"
-        }
-        Some(ProjectFilter::Personal) => "user_id = :user AND project_id IS NULL",
-        Some(ProjectFilter::Project(_)) => {
-            "project_id = :project AND EXISTS (SELECT 1 FROM project_members \
-             WHERE project_id = :project AND user_id = :user)"
-        }
-    }
-}
-
 #[async_trait]
 impl TaskStore for Sqlite {
     // The array is written straight from the rows (no `Task` values, no second pass):
     // the list is the hottest read, and this is byte for byte what serialising the
     // tasks would give.
     async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage> {
-        self.run(move |conn| {
-            let c = conn.transaction()?;
-            let mut filter = String::from(visible_filter(q.project));
-            if q.completed.is_some() {
-                filter.push_str(" AND completed = :completed");
-            }
-            if q.search.is_some() {
-                filter.push_str(
-                    " AND (title LIKE :pattern ESCAPE '\\' \
-                     OR IFNULL(description, '') LIKE :pattern ESCAPE '\\')",
-                );
-            }
-            let pattern = q.search.as_deref().map(like_pattern);
-            let mut args: Vec<(&str, &dyn rusqlite::ToSql)> = vec![(":user", &owner.id)];
-            if let Some(completed) = &q.completed {
-                args.push((":completed", completed));
-            }
-            if let Some(pattern) = &pattern {
-                args.push((":pattern", pattern));
-            }
-            match &q.assignee {
-                Some(AssigneeFilter::User(id)) => {
-                    filter.push_str(" AND assignee_id = :assignee");
-                    args.push((":assignee", id));
-                }
-                Some(AssigneeFilter::Nobody) => filter.push_str(" AND assignee_id IS NULL"),
-                None => {}
-            }
-            if let Some(ProjectFilter::Project(id)) = &q.project {
-                args.push((":project", id));
-            }
-            if let Some(before) = &q.due_before {
-                filter.push_str(" AND due_at <= :due_before");
-                args.push((":due_before", before));
-            }
-            if let Some(after) = &q.due_after {
-                filter.push_str(" AND due_at >= :due_after");
-                args.push((":due_after", after));
-            }
-            let mut page_args = args.clone();
-            let mut page_filter = filter.clone();
-            if let Some(after) = &q.after {
-                page_filter.push_str(" AND ");
-                page_filter.push_str(&after.after_sql(":after_key", ":after_id"));
-                page_args.push((":after_id", &after.id));
-                if let Some(key) = &after.key {
-                    page_args.push((":after_key", key));
-                }
-            }
-            // The creator's username only for another's task (12). One row more than the
-            // page tells whether another page follows.
-            let sql = format!(
-                "SELECT {TASK_COLUMNS}, CASE WHEN user_id = :user THEN NULL ELSE \
-                 (SELECT c.username FROM users c WHERE c.id = tasks.user_id) END \
-                 FROM tasks WHERE {page_filter} ORDER BY {} LIMIT :limit OFFSET :offset",
-                match q.project {
-                    None => order_by_visible(q.ordering),
-                    Some(_) => order_by(q.ordering),
-                }
-            );
-            let limit = i64::from(q.limit) + 1;
-            let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
-            page_args.push((":limit", &limit));
-            page_args.push((":offset", &offset));
-            let key_index = key_index(q.ordering);
-            let mut next = None;
-            let own_json = serde_json::to_vec(&owner).map_err(json_error)?;
-            // Each creator's JSON, rendered once per page.
-            let mut creators: HashMap<i64, Vec<u8>> = HashMap::new();
-            let mut body = Vec::with_capacity(64 + 320 * q.limit.min(100) as usize);
-            body.push(b'[');
-            let mut count = 0usize;
-            let mut last_row: Option<(i64, Option<String>)> = None;
-            {
-                let mut stmt = c.prepare_cached(&sql)?;
-                let mut rows = stmt.query(page_args.as_slice())?;
-                while let Some(r) = rows.next()? {
-                    if count == q.limit as usize {
-                        next = Some(next_cursor(q.ordering, last_row.take())?);
-                        break;
-                    }
-                    if count > 0 {
-                        body.push(b',');
-                    }
-                    let creator: i64 = r.get(11)?;
-                    let user_json = if creator == owner.id {
-                        &own_json
-                    } else {
-                        match creators.entry(creator) {
-                            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                            std::collections::hash_map::Entry::Vacant(e) => {
-                                let name = r.get_ref(12)?.as_str_or_null().ok().flatten();
-                                e.insert(creator_json(&owner, creator, name.unwrap_or(""))?)
-                            }
-                        }
-                    };
-                    write_row(&mut body, r, user_json)?;
-                    last_row = Some((
-                        r.get::<_, i64>(0)?,
-                        key_index
-                            .map(|i| r.get::<_, Option<String>>(i))
-                            .transpose()?
-                            .flatten(),
-                    ));
-                    count += 1;
-                }
-            }
-            body.push(b']');
-            // The count is only needed when the page might not be everything.
-            let (total, total_capped) = if q.offset == 0 && q.after.is_none() && next.is_none() {
-                (count as u64, false)
-            } else if counted_by_counters(&q) {
-                let mut count_args: Vec<(&str, &dyn rusqlite::ToSql)> = vec![(":user", &owner.id)];
-                if let Some(ProjectFilter::Project(id)) = &q.project {
-                    count_args.push((":project", id));
-                }
-                let n: i64 = c
-                    .prepare_cached(&counters_sql(&q, ":user", ":project"))?
-                    .query_row(count_args.as_slice(), |r| r.get(0))?;
-                (u64::try_from(n).unwrap_or(0), false)
-            } else {
-                let n: i64 = c
-                    .prepare_cached(&bounded_count_sql(&filter))?
-                    .query_row(args.as_slice(), |r| r.get(0))?;
-                capped(n)
-            };
-            // A deleted account (being purged) shows nothing: `NotFound`.
-            let (last_event_id, epoch): (i64, i64) = c
-                .prepare_cached(
-                    "SELECT event_seq, list_epoch FROM users WHERE id = ?1 AND deleted_at IS NULL",
-                )?
-                .query_row([owner.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            c.commit()?;
-            Ok(TaskPage {
-                json: body,
-                count,
-                total,
-                total_capped,
-                next,
-                last_event_id,
-                list_version: last_event_id + epoch,
-            })
-        })
-        .await
+        self.run(move |conn| super::task_list::list(conn, owner, q))
+            .await
     }
 
     // Taken on the calling thread when a connection is idle.
