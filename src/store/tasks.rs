@@ -220,18 +220,6 @@ pub(crate) fn order_by(ordering: Ordering) -> &'static str {
     }
 }
 
-/// [`order_by`] for the whole list (personal tasks or any project's): the id orders are
-/// written so that no plan walks the primary key in order, filtering every task of every
-/// user on the way (slow for a user with few tasks among many); the two arms' indexes
-/// find the rows and the page is sorted from them.
-pub(crate) fn order_by_visible(ordering: Ordering) -> &'static str {
-    match ordering {
-        Ordering::Id => "id + 0",
-        Ordering::IdDesc => "id + 0 DESC",
-        o => order_by(o),
-    }
-}
-
 /// Filters and paging for the list.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TaskQuery {

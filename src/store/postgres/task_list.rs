@@ -13,7 +13,7 @@ use crate::model::User;
 use crate::store::keyset::{key_index, next_cursor};
 use crate::store::tasks::{
     AssigneeFilter, ProjectFilter, TASK_COLUMNS, TaskPage, TaskQuery, TaskRow, creator_json,
-    like_pattern, order_by, order_by_visible, write_task,
+    like_pattern, order_by, write_task,
 };
 use crate::store::tasks::{bounded_count_sql, capped, counted_by_counters, counters_sql};
 use crate::store::{Result, StoreError};
@@ -76,6 +76,8 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
             )
         }
     };
+    // Where the filters but the sources begin.
+    let rest_at = filter.len();
     if let Some(completed) = &q.completed {
         args.push(completed);
         filter.push_str(&format!(" AND completed = ${}", args.len()));
@@ -112,8 +114,26 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
             args.len()
         ));
     }
+    // The sources of the visible tasks, each its own arm walked in order from its index
+    // and cut at the rows the page can need (see `sqlite::task_list`): the personal
+    // tasks, then each project the owner belongs to, as of this snapshot.
+    let projects: Vec<i64> = match q.project {
+        None => {
+            let stmt = tx
+                .prepare_cached(
+                    "SELECT project_id FROM project_members WHERE user_id = $1 ORDER BY 1",
+                )
+                .await?;
+            tx.query(&stmt, &[&owner.id])
+                .await?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<std::result::Result<_, _>>()?
+        }
+        Some(_) => Vec::new(),
+    };
     let mut page_args = args.clone();
-    let mut page_filter = filter.clone();
+    let mut rest = filter[rest_at..].to_owned();
     if let Some(after) = &q.after {
         page_args.push(&after.id);
         let id = format!("${}::bigint", page_args.len());
@@ -124,23 +144,43 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
             }
             None => String::new(),
         };
-        page_filter.push_str(" AND ");
-        page_filter.push_str(&after.after_sql(&key, &id));
+        rest.push_str(" AND ");
+        rest.push_str(&after.after_sql(&key, &id));
+    }
+    let mut sources = Vec::new();
+    match q.project {
+        None => {
+            sources.push("user_id = $1 AND project_id IS NULL".to_owned());
+            for p in &projects {
+                page_args.push(p);
+                sources.push(format!("project_id = ${}::bigint", page_args.len()));
+            }
+        }
+        Some(_) => sources.push(filter[..rest_at].to_owned()),
     }
     // One row more than the page tells whether another page follows.
     let limit = limit + 1;
+    let arm_limit = limit.saturating_add(offset);
     page_args.push(&limit);
     page_args.push(&offset);
+    page_args.push(&arm_limit);
+    let order = order_by(q.ordering);
+    let arms: Vec<String> = sources
+        .iter()
+        .map(|s| {
+            format!(
+                "(SELECT * FROM tasks WHERE {s}{rest} ORDER BY {order} LIMIT ${})",
+                page_args.len()
+            )
+        })
+        .collect();
     let page_sql = format!(
         "SELECT {TASK_COLUMNS}, CASE WHEN user_id = $1 THEN NULL ELSE \
          (SELECT c.username FROM users c WHERE c.id = tasks.user_id) END \
-         FROM tasks WHERE {page_filter} ORDER BY {} LIMIT ${} OFFSET ${}",
-        match q.project {
-            None => order_by_visible(q.ordering),
-            Some(_) => order_by(q.ordering),
-        },
+         FROM ({}) AS tasks ORDER BY {order} LIMIT ${} OFFSET ${}",
+        arms.join(" UNION ALL "),
+        page_args.len() - 2,
         page_args.len() - 1,
-        page_args.len(),
     );
     let page_stmt = tx.prepare_cached(&page_sql).await?;
     let seq_stmt = tx

@@ -81,3 +81,24 @@ CREATE TRIGGER task_counts_user_gone AFTER DELETE ON users
     FOR EACH ROW EXECUTE FUNCTION task_counts_owner_gone();
 CREATE TRIGGER task_counts_project_gone AFTER DELETE ON projects
     FOR EACH ROW EXECUTE FUNCTION task_counts_owner_gone();
+
+-- The list walks each source of a user's tasks (their personal ones, each project's) in
+-- the list's order and stops at the page: one index per source and order (both
+-- directions of an order share one, but by `due_at`, where undated tasks come last
+-- either way). The id orders use `tasks_personal` and `tasks_by_project`.
+CREATE INDEX tasks_personal_created ON tasks(user_id, created_at, id) WHERE project_id IS NULL;
+CREATE INDEX tasks_personal_updated ON tasks(user_id, updated_at, id) WHERE project_id IS NULL;
+CREATE INDEX tasks_personal_title ON tasks(user_id, title, id) WHERE project_id IS NULL;
+CREATE INDEX tasks_personal_due ON tasks(user_id, (due_at IS NULL), due_at, id)
+    WHERE project_id IS NULL;
+CREATE INDEX tasks_personal_due_desc ON tasks(user_id, (due_at IS NULL), due_at DESC, id DESC)
+    WHERE project_id IS NULL;
+CREATE INDEX tasks_project_created ON tasks(project_id, created_at, id)
+    WHERE project_id IS NOT NULL;
+CREATE INDEX tasks_project_updated ON tasks(project_id, updated_at, id)
+    WHERE project_id IS NOT NULL;
+CREATE INDEX tasks_project_title ON tasks(project_id, title, id) WHERE project_id IS NOT NULL;
+CREATE INDEX tasks_project_due ON tasks(project_id, (due_at IS NULL), due_at, id)
+    WHERE project_id IS NOT NULL;
+CREATE INDEX tasks_project_due_desc ON tasks(project_id, (due_at IS NULL), due_at DESC, id DESC)
+    WHERE project_id IS NOT NULL;
