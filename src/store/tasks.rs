@@ -220,6 +220,11 @@ pub(crate) fn order_by(ordering: Ordering) -> &'static str {
     }
 }
 
+/// Past this many projects, a member's list is read with one arm over all its sources
+/// (every visible task read and sorted) instead of one arm per source: SQLite allows 500
+/// terms in a compound query, and a statement per count of projects must stay few.
+pub(crate) const MAX_MERGED_PROJECTS: usize = 200;
+
 /// Filters and paging for the list.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TaskQuery {

@@ -15,7 +15,9 @@ use crate::store::tasks::{
     AssigneeFilter, ProjectFilter, TASK_COLUMNS, TaskPage, TaskQuery, TaskRow, creator_json,
     like_pattern, order_by, write_task,
 };
-use crate::store::tasks::{bounded_count_sql, capped, counted_by_counters, counters_sql};
+use crate::store::tasks::{
+    MAX_MERGED_PROJECTS, bounded_count_sql, capped, counted_by_counters, counters_sql,
+};
 use crate::store::{Result, StoreError};
 
 /// Appends one task row (`TASK_COLUMNS`) as JSON, in `Task`'s key order.
@@ -149,6 +151,8 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
     }
     let mut sources = Vec::new();
     match q.project {
+        // Past this many projects, one arm over all the sources.
+        None if projects.len() > MAX_MERGED_PROJECTS => sources.push(filter[..rest_at].to_owned()),
         None => {
             sources.push("user_id = $1 AND project_id IS NULL".to_owned());
             for p in &projects {

@@ -17,6 +17,7 @@ use rusqlite::{Connection, ToSql};
 use super::tasks::write_row;
 use crate::model::User;
 use crate::store::keyset::{key_index, next_cursor};
+use crate::store::tasks::MAX_MERGED_PROJECTS;
 use crate::store::tasks::{
     AssigneeFilter, ProjectFilter, TASK_COLUMNS, TaskPage, TaskQuery, bounded_count_sql, capped,
     counted_by_counters, counters_sql, creator_json, order_by,
@@ -65,8 +66,8 @@ fn rest_filter(q: &TaskQuery) -> String {
 }
 
 /// The page's SQL: one arm per source (`projects` is how many of the owner's projects
-/// are merged, bound as `:p0`, `:p1`, …), each in order and cut at `:arm_limit` rows, the
-/// page taken from their merge. The creator's username only for another's task (12).
+/// are merged, bound as `:p0`, `:p1`, …; past [`MAX_MERGED_PROJECTS`], one arm over all
+/// sources), each in order and cut at `:arm_limit` rows, the page taken from their merge. The creator's username only for another's task (12).
 pub(super) fn page_sql(q: &TaskQuery, projects: usize) -> String {
     let mut rest = rest_filter(q);
     if let Some(after) = &q.after {
@@ -75,6 +76,7 @@ pub(super) fn page_sql(q: &TaskQuery, projects: usize) -> String {
     }
     let order = order_by(q.ordering);
     let sources: Vec<String> = match q.project {
+        None if projects > MAX_MERGED_PROJECTS => vec![visible_filter(None).to_owned()],
         None => std::iter::once("user_id = :user AND project_id IS NULL".to_owned())
             .chain((0..projects).map(|i| format!("project_id = :p{i}")))
             .collect(),
@@ -108,10 +110,14 @@ fn projects_of(c: &Connection, owner: i64) -> Result<Vec<i64>> {
 
 pub(super) fn list(conn: &mut Connection, owner: User, q: TaskQuery) -> Result<TaskPage> {
     let c = conn.transaction()?;
-    let projects = match q.project {
+    let mut projects = match q.project {
         None => projects_of(&c, owner.id)?,
         Some(_) => Vec::new(),
     };
+    let many = projects.len() > MAX_MERGED_PROJECTS;
+    if many {
+        projects.clear();
+    }
     let project_names: Vec<String> = (0..projects.len()).map(|i| format!(":p{i}")).collect();
     let pattern = q.search.as_deref().map(crate::store::tasks::like_pattern);
     let mut args: Vec<(&str, &dyn ToSql)> = vec![(":user", &owner.id)];
@@ -150,7 +156,7 @@ pub(super) fn list(conn: &mut Connection, owner: User, q: TaskQuery) -> Result<T
     page_args.push((":limit", &limit));
     page_args.push((":offset", &offset));
     page_args.push((":arm_limit", &arm_limit));
-    let sql = page_sql(&q, projects.len());
+    let sql = page_sql(&q, if many { usize::MAX } else { projects.len() });
     let own_json =
         serde_json::to_vec(&owner).map_err(|e| StoreError::Other(format!("json: {e}")))?;
     // Each creator's JSON, rendered once per page.
