@@ -62,7 +62,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_task_fields.sql"),
     include_str!("migrations/0007_projects.sql"),
     include_str!("migrations/0008_shared_tasks.sql"),
-    include_str!("migrations/0009_list_indexes.sql"),
+    include_str!("migrations/0010_list_indexes.sql"),
 ];
 
 /// The advisory lock migrations run under ("tasklane" in ASCII).

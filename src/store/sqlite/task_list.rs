@@ -4,7 +4,7 @@
 //!
 //! The page costs the page, not the owner's tasks: each source of visible tasks (the
 //! personal ones, then each project the owner belongs to, read in the same transaction)
-//! is its own arm, walked in the list's order from an index of its own (migration 10)
+//! is its own arm, walked in the list's order from an index of its own (migration `0011_list_indexes`)
 //! and cut at the rows the page can need; the arms are merged and the page taken from
 //! them. One `OR` over the sources would read every visible task and sort them all. A
 //! cursor (`after`) starts every arm where the previous page ended; `offset` is walked.

@@ -1,4 +1,5 @@
--- tasklane schema, step 9: lists that cost the page, not the whole table.
+-- tasklane schema, step 10 (after the search index, step 9): lists that cost the
+-- page, not the whole table.
 --
 -- `task_counts` holds how many tasks, and how many done, each user has personally
 -- (`user_id`, `project_id` 0) and each project has (`user_id` 0, `project_id`): the
