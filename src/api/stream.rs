@@ -56,6 +56,9 @@ pub mod close {
 /// How often an idle socket is pinged; a peer silent for three of these is dropped.
 const PING_EVERY: Duration = Duration::from_secs(20);
 
+/// Most events one write to a socket carries.
+const SEND_BATCH: usize = 64;
+
 // The document's description of `hub::Item`, which is what is sent, serialised once.
 /// One message of the stream.
 #[derive(Object, Debug)]
@@ -346,16 +349,25 @@ async fn run_socket(
     let close = loop {
         tokio::select! {
             item = follower.next() => {
-                let text = match item {
-                    Ok(item) => item.json().into_owned(),
+                let first = match item {
+                    Ok(item) => item,
                     Err(End::Lagged) => break Some((close::TOO_SLOW, "too slow")),
                     Err(End::Store(e)) => {
                         tracing::error!(error = %e, "stream: outbox read failed");
                         break Some((close::SERVER_ERROR, "server error"));
                     }
                 };
-                match timeout(send_timeout, sink.send(Message::Text(text))).await {
-                    Ok(Ok(())) => state.metrics.events_delivered.inc(),
+                // This item and those already at hand (a batch's commit publishes many
+                // at once) go out in one write: one flush per batch, not per frame.
+                let batch = std::iter::once(first)
+                    .chain(std::iter::from_fn(|| follower.try_next()))
+                    .take(SEND_BATCH);
+                let frames: Vec<Message> =
+                    batch.map(|item| Message::Text(item.json().into_owned())).collect();
+                let n = frames.len() as u64;
+                let mut frames = futures_util::stream::iter(frames.into_iter().map(Ok));
+                match timeout(send_timeout, sink.send_all(&mut frames)).await {
+                    Ok(Ok(())) => state.metrics.events_delivered.inc_by(n),
                     Ok(Err(_)) => break None,
                     Err(_) => break Some((close::TOO_SLOW, "too slow")),
                 }

@@ -59,6 +59,9 @@ pub struct Follower {
     /// Read the outbox until the cursor reaches this id, or the outbox has nothing more.
     replay_until: i64,
     pending: VecDeque<Item>,
+    /// The live channel lagged while [`Follower::try_next`] read it: the next call to
+    /// [`Follower::next`] ends the stream.
+    lagged: bool,
 }
 
 impl Item {
@@ -141,6 +144,7 @@ impl Hub {
             cursor: at.last,
             replay_until: at.last,
             pending: VecDeque::new(),
+            lagged: false,
         };
         match since {
             None => {}
@@ -163,6 +167,9 @@ impl Follower {
 
     /// The next item, waiting for one if needed.
     pub async fn next(&mut self) -> Result<Item, End> {
+        if self.lagged {
+            return Err(End::Lagged);
+        }
         loop {
             if let Some(item) = self.pending.pop_front() {
                 if let Item::Event(e) = &item {
@@ -211,6 +218,46 @@ impl Follower {
                 }
                 Err(RecvError::Lagged(_)) => return Err(End::Lagged),
                 Err(RecvError::Closed) => return Err(End::Lagged),
+            }
+        }
+    }
+
+    /// The next item if it is at hand without waiting or reading the outbox: what a
+    /// stream sends with the one before it, in one write. `None` leaves everything for
+    /// [`Follower::next`], which then waits or reads as it must.
+    pub fn try_next(&mut self) -> Option<Item> {
+        use tokio::sync::broadcast::error::TryRecvError;
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                if let Item::Event(e) = &item {
+                    self.cursor = e.id;
+                }
+                return Some(item);
+            }
+            if self.cursor < self.replay_until || self.lagged {
+                return None;
+            }
+            match self.sub.rx.try_recv() {
+                Ok(ChannelSignal::Hint { upto }) => self.replay_until = self.replay_until.max(upto),
+                Ok(ChannelSignal::Poke) => {
+                    self.replay_until = self.replay_until.max(self.cursor + 1)
+                }
+                Ok(ChannelSignal::Event(id)) if id <= self.cursor => {}
+                Ok(ChannelSignal::Event(id)) => {
+                    if id == self.cursor + 1
+                        && let Some(e) = self.hub.inner.recent(self.sub.user_id, id)
+                    {
+                        self.cursor = id;
+                        return Some(Item::Event(e));
+                    }
+                    // A gap, or gone from memory: `next` reads the outbox.
+                    self.replay_until = id;
+                }
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Lagged(_) | TryRecvError::Closed) => {
+                    self.lagged = true;
+                    return None;
+                }
             }
         }
     }

@@ -1,5 +1,5 @@
-// tasklane live page: sign up or log in, list your tasks (all of them, page after page),
-// edit them in place, and keep the list in sync through the WebSocket stream, with a feed
+// tasklane live page: sign up or log in, list your tasks (the first page at once, the
+// next ones as you scroll down: a list costs what is shown, not every task), edit them in place, and keep the list in sync through the WebSocket stream, with a feed
 // of what changed. Shared projects: switch between personal tasks, each project and all;
 // create projects, invite, answer invitations, see the members, and edit a task's
 // assignee and due date where your role allows. No dependencies; task and project data
@@ -12,7 +12,9 @@
   const KEY = { access: "tasklane.access", refresh: "tasklane.refresh", user: "tasklane.username" };
   const BACKOFF_MIN = 500;
   const BACKOFF_MAX = 30000;
-  const PAGE = 1000; // the list API's largest page
+  const FIRST_PAGE = 50; // the first page of a list: on screen at once
+  const PAGE = 1000; // the later pages, loaded as the end of the list comes near (the API's largest)
+  const MORE_MARGIN = 1500; // px below the window within which the next page is loaded
   const FEED_MAX = 50;
   const FLASH_MS = 2500;
 
@@ -53,6 +55,17 @@
   let view = "all"; // "all", "none" (personal) or a project id
   let projectsLoading = null; // a listing of the projects in flight, started by an event
   let rowGen = 0; // bumped when what a row shows changes beyond its task (roles, view)
+
+  // The shown view's list, loaded a page at a time by following `Link: rel="next"` as
+  // given (the server decides how a page goes on: an offset or a cursor). `edge` is the
+  // oldest task listed so far (its id); `done` once no page follows.
+  let listing = null; // {gen, next, edge, done, loading}
+  let listGen = 0; // bumped to disown a listing (another view, a re-list, logging out)
+  // The view's open and done counts, {n, capped} each (null: not known yet), from the
+  // lists' totals (X-Total-Count): the server counts, the page never has every task.
+  const counts = { open: null, done: null };
+  let countTimer = 0;
+  let countTries = 0;
 
   const timeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
   const clockFmt = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
@@ -221,10 +234,9 @@
     if (ms) listTimer = setTimeout(() => ($("#list-error").textContent = ""), ms);
   }
 
-  function newest(a, b) {
-    if (a.created_at !== b.created_at) return a.created_at < b.created_at ? 1 : -1;
-    return b.id - a.id;
-  }
+  // Newest first: by id, the order tasks were made in (the list's `-id`, which an index
+  // serves at any size).
+  const newest = (a, b) => b.id - a.id;
 
   function makeRow(id) {
     const li = el("li", "task");
@@ -286,34 +298,120 @@
     if (t.assignee) meta.append(` · assigned to ${t.assignee.username}`);
   }
 
+  // ---- which tasks show --------------------------------------------------------------------
+  // The list shows the view's tasks newest first, as far as its pages have been loaded: a
+  // known task in the view shows when it sorts at or before the oldest task listed so far
+  // (the `edge`), or anywhere once the last page is in. So a task made now shows at the top,
+  // and an event about a task further down than the pages reach changes `tasks` (and the
+  // counts) without adding a row; its page brings it when the user scrolls that far.
+  const shows = (t) =>
+    inView(t) && Boolean(listing && (listing.done || (listing.edge !== null && t.id >= listing.edge)));
+
+  // The shown rows' task ids, newest (highest) first, as in the DOM.
+  let order = [];
+
+  // Where task `id` goes in `order`: the first row that is not newer.
+  function slot(id) {
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (order[mid] > id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  // Refills row `li` when its task (or what it shows beyond the task) changed.
+  function refresh(li, t) {
+    if (shown.get(li) !== t || li.dataset.gen !== String(rowGen)) {
+      fillRow(li, t);
+      shown.set(li, t);
+      li.dataset.gen = String(rowGen);
+    }
+  }
+
   // Brings the DOM in line with `tasks`, reusing rows, refilling only those whose task
   // changed and moving only those out of place (moving a focused node would lose focus).
+  // O(known tasks): for what changes the whole list (the view, roles, a project gone);
+  // one task's change goes through `renderTask`, a new page through `appendPage`.
   function render() {
     const ul = $("#tasks");
-    const sorted = [...tasks.values()].filter(inView).sort(newest);
+    const sorted = [...tasks.values()].filter(shows).sort(newest);
     for (const [id, li] of rows) {
       const t = tasks.get(id);
-      if (!t || !inView(t)) {
+      if (!t || !shows(t)) {
         li.remove();
         rows.delete(id);
       }
     }
-    let open = 0;
-    sorted.forEach((t, i) => {
-      if (!t.completed) open++;
+    let at = ul.firstElementChild;
+    for (const t of sorted) {
       let li = rows.get(t.id);
       if (!li) rows.set(t.id, (li = makeRow(t.id)));
-      if (shown.get(li) !== t || li.dataset.gen !== String(rowGen)) {
-        fillRow(li, t);
-        shown.set(li, t);
-        li.dataset.gen = String(rowGen);
-      }
-      if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null);
-    });
-    $("#empty").hidden = sorted.length > 0;
-    $("#count").textContent = sorted.length ? `(${sorted.length})` : "";
-    $("#count-open").textContent = String(open);
-    $("#count-done").textContent = String(sorted.length - open);
+      refresh(li, t);
+      if (li === at) at = at.nextElementSibling;
+      else ul.insertBefore(li, at);
+    }
+    order = sorted.map((t) => t.id);
+    showListState();
+  }
+
+  // One task changed (or went): its row alone is added, refilled or removed.
+  function renderTask(id) {
+    const t = tasks.get(id);
+    const li = rows.get(id);
+    if (li && !(t && shows(t))) {
+      const i = slot(id);
+      if (order[i] === id) order.splice(i, 1);
+      li.remove();
+      rows.delete(id);
+    } else if (t && shows(t)) {
+      if (li) return refresh(li, t);
+      const row = makeRow(id);
+      rows.set(id, row);
+      refresh(row, t);
+      const i = slot(id);
+      order.splice(i, 0, id);
+      $("#tasks").insertBefore(row, i + 1 < order.length ? rows.get(order[i + 1]) : null);
+    }
+    showListState();
+  }
+
+  // The edge moved down from `from` (null: the top): the known tasks of the view between
+  // it and the new edge go at the end, after every row already shown.
+  function appendPage(from) {
+    const more = [];
+    for (const t of tasks.values()) {
+      if (!rows.has(t.id) && (from === null || t.id < from) && shows(t)) more.push(t);
+    }
+    more.sort(newest);
+    const frag = document.createDocumentFragment();
+    for (const t of more) {
+      const li = makeRow(t.id);
+      rows.set(t.id, li);
+      refresh(li, t);
+      frag.append(li);
+      order.push(t.id);
+    }
+    $("#tasks").append(frag);
+    showListState();
+  }
+
+  // The counts (from the server's totals), the empty message and the "more" control.
+  function showListState() {
+    const loaded = Boolean(listing && (listing.edge !== null || listing.done));
+    $("#empty").hidden = order.length > 0 || !loaded;
+    const more = Boolean(listing && !listing.done && loaded);
+    $("#more").hidden = !more;
+    $("#more-button").disabled = Boolean(listing?.loading);
+    $("#more-button").textContent = listing?.loading ? "Loading…" : "Show more";
+    const [open, done] = [counts.open, counts.done];
+    const fmt = (c) => (c ? `${c.n}${c.capped ? "+" : ""}` : "…");
+    $("#count-open").textContent = fmt(open);
+    $("#count-done").textContent = fmt(done);
+    const total = open && done ? { n: open.n + done.n, capped: open.capped || done.capped } : null;
+    $("#count").textContent = total && total.n ? `(${fmt(total)})` : "";
   }
 
   function rowError(id, text) {
@@ -426,67 +524,188 @@
   // ---- the list and the stream ------------------------------------------------------------
   // The next page's path from a `Link` header, on this server: the link is absolute on
   // the server's --public-url, which may name this page's origin otherwise (another
-  // name, or the address behind the proxy); only its path and query are followed.
+  // name, or the address behind the proxy); only its path and query are followed. The
+  // link repeats the small first page's `limit`: later pages ask for `PAGE` tasks, and the
+  // rest of the query (where the list goes on, an offset or a cursor) is kept as given.
   function nextPage(link) {
     const m = link && /<([^>]*)>\s*;\s*rel="?next"?/.exec(link);
     if (!m) return null;
     const url = new URL(m[1], location.href);
-    return url.pathname.startsWith("/api/tasks") ? url.pathname + url.search : null;
+    if (!url.pathname.startsWith("/api/tasks")) return null;
+    url.searchParams.set("limit", String(PAGE));
+    return url.pathname + url.search;
   }
 
-  // Every task, following `Link` page after page. Consistent when no event happened
-  // between the first page and the last (each says the last event id it includes); else
-  // a deletion meanwhile may have shifted the offsets past a task, so list again (twice at
-  // most, then the stream's replay from the first page's id fixes what it can).
-  async function fetchAll(filter = "") {
-    for (let attempt = 0; ; attempt++) {
-      const list = [];
-      let first = null;
-      let last = null;
-      let path = `/api/tasks/?limit=${PAGE}&ordering=-created_at${filter}`;
-      while (path) {
-        const res = await api("GET", path);
-        if (!res.ok) throw new Error(`listing tasks failed (${res.status})`);
-        for (const t of await res.json()) list.push(t);
-        last = Number(res.headers.get("X-Last-Event-Id")) || 0;
-        if (first === null) first = last;
-        path = nextPage(res.headers.get("Link"));
+  // The view's filter, as the list API takes it.
+  const viewFilter = () => (view === "all" ? "" : `&project=${view}`);
+
+  // One page of a list: its tasks, the next page's path, and the last event it includes.
+  async function fetchPage(path) {
+    const res = await api("GET", path);
+    if (!res.ok) throw new Error(`listing tasks failed (${res.status})`);
+    const page = await res.json();
+    const last = Number(res.headers.get("X-Last-Event-Id")) || 0;
+    return { page, next: nextPage(res.headers.get("Link")), last };
+  }
+
+  // A list's total: `X-Total-Count`, and whether the server stopped counting at a bound
+  // (then it is "at least n"); null when the header is missing or not a number.
+  function totalOf(res) {
+    const raw = res.headers.get("X-Total-Count");
+    const n = raw === null ? NaN : Number(raw);
+    if (!Number.isFinite(n)) return null;
+    return { n, capped: /^(true|1|yes)$/i.test(res.headers.get("X-Total-Count-Capped") || "") };
+  }
+
+  // The view's open and done totals, and the last event they include.
+  async function fetchCounts() {
+    const one = async (done) => {
+      const res = await api("GET", `/api/tasks/?limit=1&completed=${done}${viewFilter()}`);
+      if (!res.ok) throw new Error(`counting tasks failed (${res.status})`);
+      return { total: totalOf(res), last: Number(res.headers.get("X-Last-Event-Id")) || 0 };
+    };
+    const [open, done] = await Promise.all([one(false), one(true)]);
+    return { open: open.total, done: done.total, last: open.last === done.last ? open.last : -1 };
+  }
+
+  // Takes counts listed as of event `last` if that is where this page is: events after it
+  // adjust them (`countChange`); counts from before or after would count some twice or
+  // never. Otherwise asks again a little later (the stream catches up meanwhile).
+  function takeCounts(c, gen) {
+    if (gen !== listGen) return true;
+    if (c.last !== lastEventId || !c.open || !c.done) return false;
+    counts.open = c.open;
+    counts.done = c.done;
+    countTries = 0;
+    showListState();
+    return true;
+  }
+
+  // Counts the view again soon (several changes in a row make one request).
+  function recount(ms = 300) {
+    clearTimeout(countTimer);
+    const gen = listGen;
+    countTimer = setTimeout(async () => {
+      if (gen !== listGen || !access()) return;
+      try {
+        if (takeCounts(await fetchCounts(), gen)) return;
+      } catch (err) {
+        if (err instanceof AuthError) return loggedOut(err.message);
       }
-      if (first === last || attempt >= 2) return { list, since: first };
-    }
+      if (gen === listGen && countTries++ < 8) recount(Math.min(300 * 2 ** countTries, 10000));
+    }, ms);
   }
 
-  async function loadTasks() {
-    const { list, since } = await fetchAll();
-    tasks.clear();
-    seen.clear();
-    for (const t of list) {
-      seen.set(t.id, t);
-      if (!gone.has(t.id)) tasks.set(t.id, t);
+  // A change from `before` to `after` (null: absent) moves the counts of the view by what
+  // it adds and takes away; counts the server capped are counted again instead.
+  function countChange(before, after) {
+    if (!counts.open || !counts.done || counts.open.capped || counts.done.capped) return recount();
+    for (const [t, sign] of [
+      [before, -1],
+      [after, 1],
+    ]) {
+      if (t && inView(t)) (t.completed ? counts.done : counts.open).n += sign;
     }
-    // The snapshot already contains every change up to this event id.
-    lastEventId = since;
+    showListState();
+  }
+
+  // Lists the view from its first page. `fresh` (logging in, a reset): forget every task
+  // known; the first page's event id is where the stream resumes. Else (another view, a
+  // project joined) the tasks known stay, kept current by the stream.
+  async function listView(fresh) {
+    const gen = ++listGen;
+    listing = { gen, next: null, edge: null, done: false, loading: null };
+    counts.open = counts.done = null;
+    countTries = 0;
+    clearTimeout(countTimer);
+    if (!fresh) render(); // the other view's rows go at once
+    const { page, next, last } = await fetchPage(`/api/tasks/?limit=${FIRST_PAGE}&ordering=-id${viewFilter()}`);
+    const counted = fetchCounts().catch((err) => err);
+    if (gen !== listGen) return;
+    if (fresh) {
+      tasks.clear();
+      seen.clear();
+      // The snapshot already contains every change up to this event id.
+      lastEventId = last;
+    }
+    takePage(page, next);
     listMessage("");
     render();
-    // A project joined between listing the projects and the tasks: list the projects again.
-    if (list.some((t) => t.project != null && !projects.has(t.project))) await loadProjects();
+    const c = await counted;
+    if (c instanceof AuthError) throw c;
+    if (c instanceof Error || !takeCounts(c, gen)) recount();
+    afterPage();
   }
 
-  // A project you just joined: its tasks were made before you could see them, so no event
-  // brings them; list them (the stream carries their changes from now on).
-  async function loadProjectTasks(pid) {
-    try {
-      const { list } = await fetchAll(`&project=${pid}`);
-      if (!projects.has(pid)) return; // left meanwhile
-      for (const t of list) {
-        if (!seen.has(t.id)) seen.set(t.id, t);
-        upsert(t);
-      }
-      render();
-    } catch (err) {
-      if (err instanceof AuthError) return loggedOut(err.message);
-      listMessage("Could not list the project's tasks; reload the page to see them.", 10000);
+  // Takes a listed page: its tasks (never older than what the stream showed), and how far
+  // the list now reaches.
+  function takePage(page, next) {
+    for (const t of page) {
+      const s = seen.get(t.id);
+      if (!s || s.version <= t.version) seen.set(t.id, t);
+      upsert(t);
     }
+    const last = page[page.length - 1];
+    if (last) listing.edge = last.id;
+    listing.next = next;
+    listing.done = !next;
+    // A project joined between listing the projects and the tasks: list the projects again.
+    if (page.some((t) => t.project != null && !projects.has(t.project))) listProjectsSoon();
+  }
+
+  // The next page of the list, when there is one and none is on its way.
+  function loadMore() {
+    const l = listing;
+    if (!l || l.loading || l.done || !l.next) return;
+    l.loading = (async () => {
+      try {
+        const { page, next } = await fetchPage(l.next);
+        if (l !== listing) return;
+        const from = l.edge;
+        takePage(page, next);
+        appendPage(from);
+      } catch (err) {
+        if (err instanceof AuthError) return loggedOut(err.message);
+        if (l === listing) listMessage("Could not load more tasks; scroll or press Show more to try again.", 10000);
+        l.failed = true;
+      } finally {
+        l.loading = null;
+        if (l === listing) {
+          showListState();
+          if (!l.failed) afterPage();
+          l.failed = false;
+        }
+      }
+    })();
+    showListState();
+  }
+
+  // After a page: if the end of the list is still in (or near) the window, load the next.
+  function afterPage() {
+    const more = $("#more");
+    if (more.hidden || $("#app-view").hidden) return;
+    if (more.getBoundingClientRect().top < window.innerHeight + MORE_MARGIN) loadMore();
+  }
+
+  // Scrolling near the end of the list loads the next page (and tries a failed one again).
+  new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && loadMore(), {
+    rootMargin: `0px 0px ${MORE_MARGIN}px 0px`,
+  }).observe($("#more"));
+  let scrollFrame = 0;
+  window.addEventListener(
+    "scroll",
+    () => {
+      if (!scrollFrame) scrollFrame = requestAnimationFrame(() => ((scrollFrame = 0), afterPage()));
+    },
+    { passive: true },
+  );
+
+  // Lists the projects again, once at a time (a project seen before its listing).
+  function listProjectsSoon() {
+    if (projectsLoading) return;
+    projectsLoading = loadProjects()
+      .catch(() => {})
+      .finally(() => (projectsLoading = null));
   }
 
   function applyProjectEvent(msg) {
@@ -507,14 +726,28 @@
     }
   }
 
-  // Knows project `p` (as you now see it); lists its tasks if it is new here.
+  // Knows project `p` (as you now see it). A new one's tasks were made before you could
+  // see them, so no event brings them: the list of all tasks is listed again (the stream
+  // carries their changes from now on).
   function joinProject(p) {
     const known = projects.has(p.id);
     projects.set(p.id, p);
     rowGen++;
     renderProjects();
-    render();
-    if (!known) loadProjectTasks(p.id);
+    if (!known && view === "all") listAgain();
+    else render();
+  }
+
+  // Lists the view again from its first page (another view, a project joined), retrying
+  // while it fails and is still the view wanted.
+  function listAgain() {
+    const gen = listGen + 1;
+    listView(false).catch((err) => {
+      if (err instanceof AuthError) return loggedOut(err.message);
+      if (gen !== listGen) return;
+      listMessage("Could not list these tasks; retrying…");
+      setTimeout(() => gen === listGen && listAgain(), 2000);
+    });
   }
 
   // Forgets project `pid` and its tasks (you left, were removed, or it was deleted).
@@ -522,13 +755,16 @@
     projects.delete(pid);
     members.delete(pid);
     for (const [id, t] of tasks) if (t.project === pid) tasks.delete(id);
+    rowGen++;
     if (view === pid) {
       view = "all";
       listMessage("That project is gone from your list: showing all tasks.", 10000);
+      renderProjects();
+      return listAgain();
     }
-    rowGen++;
     renderProjects();
     render();
+    if (view === "all") recount();
   }
 
   function applyEvent(msg) {
@@ -538,11 +774,7 @@
     if (t && (msg.action === "project" || msg.action === "project_removed")) return applyProjectEvent(msg);
     if (!t || !["create", "update", "delete"].includes(msg.action)) return;
     // A project not listed yet (joined between the two listings): list the projects.
-    if (t.project != null && !projects.has(t.project) && !projectsLoading) {
-      projectsLoading = loadProjects()
-        .catch(() => {})
-        .finally(() => (projectsLoading = null));
-    }
+    if (t.project != null && !projects.has(t.project)) listProjectsSoon();
     // Someone the members list does not have yet (they joined since it was listed).
     const list = t.project != null && members.get(t.project);
     if (list && [t.user, t.assignee].some((u) => u && !list.some((m) => m.id === u.id))) loadMembers(t.project);
@@ -560,7 +792,14 @@
     } else {
       upsert(t);
     }
-    render();
+    // The counts: a create adds the task, a delete takes it away as it was; an update
+    // moves them from what it was, when the page knows that (a task no page listed yet,
+    // or listed already changed: the server counts again).
+    if (msg.action === "create") countChange(null, t);
+    else if (msg.action === "delete") countChange(t, null);
+    else if (before && before.version < t.version) countChange(before, t);
+    else recount();
+    renderTask(t.id);
     addToFeed(msg, before, here);
     if (!here) flash(t.id);
   }
@@ -572,7 +811,7 @@
     buffered = [];
     try {
       await loadProjects();
-      await loadTasks();
+      await listView(true);
     } catch (err) {
       if (err instanceof AuthError) return loggedOut(err.message);
       listMessage("Could not reload your tasks; retrying…");
@@ -708,7 +947,7 @@
     } finally {
       box.disabled = false;
       box.checked = Boolean(tasks.get(id)?.completed); // the task's real state
-      render();
+      renderTask(id);
     }
   }
 
@@ -724,7 +963,7 @@
       rowError(id, "Could not delete it: the server did not answer.");
     } finally {
       btn.disabled = false;
-      render();
+      renderTask(id);
     }
   }
 
@@ -853,7 +1092,7 @@
       });
       if (res.ok) {
         upsert(data);
-        render();
+        renderTask(id);
         endEdit(id);
       } else if (res.status === 400) {
         showFieldErrors(form, data, top);
@@ -866,7 +1105,7 @@
         if (now) {
           form.dataset.version = String(now.version);
           upsert(now);
-          render();
+          renderTask(id);
         }
         top.textContent =
           `Not saved: this task changed elsewhere while you were editing it` +
@@ -874,7 +1113,7 @@
           " Save again to replace that change with yours, or Cancel to keep it.";
       } else if (res.status === 404) {
         drop(id);
-        render();
+        renderTask(id);
         listMessage("That task was deleted elsewhere; your edit was not saved.", 10000);
       } else {
         top.textContent = `Not saved: ${reason(res, data)}`;
@@ -931,7 +1170,7 @@
         showFieldErrors(form, {});
         form.reset();
         upsert(data);
-        render();
+        renderTask(data.id);
         $("#new-title").focus();
       } else if (res.status === 400) {
         showFieldErrors(form, data);
@@ -1125,15 +1364,19 @@
     renderMembers();
   }
 
+  // Shows view `v`: another view is listed from its first page, with its own counts.
   function setView(v) {
+    rowGen++;
     if (v !== view) {
       view = v;
       $("#projects-error").textContent = "";
       showFieldErrors($("#invite-form"), {}, $("#invite-form-error"));
+      renderProjects();
+      listAgain();
+    } else {
+      renderProjects();
+      render();
     }
-    rowGen++;
-    renderProjects();
-    render();
     if (typeof view === "number") loadMembers(view);
   }
 
@@ -1422,6 +1665,10 @@
     view = "all";
     lastEventId = 0;
     buffered = null;
+    listGen++;
+    listing = null;
+    counts.open = counts.done = null;
+    clearTimeout(countTimer);
     renderProjects();
     renderInvitations();
     resetProjectForms();
@@ -1447,8 +1694,12 @@
     setStatus("reconnecting");
     loadAccount();
     try {
-      await loadProjects();
-      await loadTasks();
+      // The projects and the first page at once (for all tasks, the projects only name
+      // them): the first rows are on screen after one round trip.
+      const listed = loadProjects();
+      projectsLoading = listed.catch(() => {}).finally(() => (projectsLoading = null));
+      if (view === "all") await Promise.all([listed, listView(true)]);
+      else await listed.then(() => listView(true));
       if (typeof view === "number") loadMembers(view);
       connect();
     } catch (err) {
@@ -1472,6 +1723,7 @@
   $("#show-signup").addEventListener("click", () => switchTo("signup"));
   $("#show-login").addEventListener("click", () => switchTo("login"));
   $("#add-form").addEventListener("submit", addTask);
+  $("#more-button").addEventListener("click", loadMore);
   $("#logout").addEventListener("click", logOut);
   $("#email-form").addEventListener("submit", changeEmail);
   $("#password-form").addEventListener("submit", changePassword);

@@ -240,7 +240,7 @@ async fn commit(
 ) {
     let client = match pool.get().await {
         Ok(c) => c,
-        Err(e) => return refuse(jobs, e.into()),
+        Err(e) => return refuse(jobs, e.into(), |j| j.answer),
     };
     if jobs.len() > 1 {
         // Row locks in ascending owner order; one owner's creates keep their order.
@@ -259,7 +259,7 @@ async fn commit(
             }
             // The connection is gone: whether the commit happened is unknown, so
             // nothing is run again.
-            Err(e) if client.is_closed() => return refuse(jobs, e),
+            Err(e) if client.is_closed() => return refuse(jobs, e, |j| j.answer),
             // The server refused something: nothing committed, so each create again,
             // alone, with its own answer.
             Err(e) => tracing::warn!(
@@ -278,14 +278,18 @@ async fn commit(
     }
 }
 
-/// Answers every job with `e`.
-fn refuse(jobs: Vec<Pending>, e: StoreError) {
+/// Answers every job (through the sender `answer` takes from it) with `e`.
+pub(super) fn refuse<J, T>(
+    jobs: Vec<J>,
+    e: StoreError,
+    answer: impl Fn(J) -> oneshot::Sender<Result<T>>,
+) {
     let message = match e {
         StoreError::Other(m) => m,
         e => e.to_string(),
     };
     for job in jobs {
-        let _ = job.answer.send(Err(StoreError::Other(message.clone())));
+        let _ = answer(job).send(Err(StoreError::Other(message.clone())));
     }
 }
 
@@ -356,7 +360,7 @@ async fn batch(client: &deadpool_postgres::Client, jobs: &[Pending]) -> Result<V
 }
 
 /// The output of a finished request.
-fn answer<T>(out: Option<std::result::Result<T, tokio_postgres::Error>>) -> Result<T> {
+pub(super) fn answer<T>(out: Option<std::result::Result<T, tokio_postgres::Error>>) -> Result<T> {
     out.ok_or_else(|| StoreError::Other("a pipelined request lost its answer".into()))?
         .map_err(Into::into)
 }

@@ -20,7 +20,8 @@ impl HealthStore for Postgres {
         "postgres"
     }
 
-    // One write each, except task creates, which group-commit ([`super::create_group_commit`]).
+    // One write each, except task creates, which group-commit ([`super::create_group_commit`],
+    // [`super::project_create_group_commit`]).
     fn write_stats(&self) -> (u64, u64) {
         (
             self.counts.commits.load(Ordering::Relaxed),

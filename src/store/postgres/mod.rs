@@ -4,7 +4,8 @@
 //! `spawn_blocking`, no connection held across anything but its own queries). Every write
 //! is one transaction of its own on a pooled connection, committed before the caller
 //! hears of it, except task creates: those waiting at once share one transaction and one
-//! WAL flush ([`create_group_commit`]). Reads are single statements, or a read-only
+//! WAL flush ([`create_group_commit`] for personal tasks, [`project_create_group_commit`]
+//! for a project's). Reads are single statements, or a read-only
 //! `REPEATABLE READ` transaction when several must agree; the list pages' one point read,
 //! the owner's last event id, is coalesced across requests ([`event_seq_reads`]). The
 //! schema is applied by numbered migrations (`migrations/NNNN_*.sql`, embedded),
@@ -29,6 +30,7 @@ mod events;
 mod health;
 mod idempotency;
 mod pgpass;
+mod project_create_group_commit;
 mod projects;
 mod purge;
 mod security;
@@ -62,6 +64,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_task_fields.sql"),
     include_str!("migrations/0007_projects.sql"),
     include_str!("migrations/0008_shared_tasks.sql"),
+    include_str!("migrations/0009_task_search.sql"),
     include_str!("migrations/0010_list_indexes.sql"),
 ];
 
@@ -144,6 +147,8 @@ pub struct Postgres {
     counts: Arc<create_group_commit::Counts>,
     /// The group commit of task creates, started by the first create.
     creates: Arc<OnceLock<create_group_commit::Creates>>,
+    /// The group commit of task creates in projects, started by the first.
+    project_creates: Arc<OnceLock<project_create_group_commit::ProjectCreates>>,
     /// The coalesced `event_seq` reads, started by the first.
     seq_reads: Arc<OnceLock<event_seq_reads::SeqReads>>,
 }
@@ -237,6 +242,7 @@ impl Postgres {
             pool,
             counts: Arc::default(),
             creates: Arc::default(),
+            project_creates: Arc::default(),
             seq_reads: Arc::default(),
         }
     }
@@ -245,6 +251,16 @@ impl Postgres {
     fn creates(&self) -> &create_group_commit::Creates {
         self.creates.get_or_init(|| {
             create_group_commit::Creates::start(self.pool.clone(), self.counts.clone())
+        })
+    }
+
+    /// The project create queue ([`project_create_group_commit`]), started on first use.
+    fn project_creates(&self) -> &project_create_group_commit::ProjectCreates {
+        self.project_creates.get_or_init(|| {
+            project_create_group_commit::ProjectCreates::start(
+                self.pool.clone(),
+                self.counts.clone(),
+            )
         })
     }
 
@@ -320,6 +336,17 @@ impl Postgres {
             )
             .await?;
             tracing::info!(version, "database schema migrated");
+        }
+        // Without pg_trgm (the migration could not create it) search scans: said once.
+        let indexed: bool = tx
+            .query_one("SELECT to_regclass('tasks_search_title') IS NOT NULL", &[])
+            .await?
+            .try_get(0)?;
+        if !indexed {
+            tracing::warn!(
+                "task search is not indexed (the pg_trgm extension is missing): searches \
+                 scan each user's tasks; see docs/operations.md to add the indexes"
+            );
         }
         tx.commit().await?;
         Ok(())

@@ -42,7 +42,10 @@ fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
 
 // One `REPEATABLE READ` snapshot. The search is SQLite's `LIKE`: `ILIKE` on
 // `COLLATE "C"` text folds ASCII letters only, `%`, `_` and `\` in the term are literal
-// (`ESCAPE '\'`), and a missing description is searched as empty. The array is written
+// (`ESCAPE '\'`), and a missing description is searched as empty. It is written as
+// `lower(…) LIKE lower(term)`, which is how PostgreSQL computes that `ILIKE`, so that
+// the trigram indexes of `lower(title)` and `lower(coalesce(description, ''))` serve it
+// (migration `0009_task_search`). The array is written
 // straight from the rows by the same function as SQLite's, so the bytes are the same.
 pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<TaskPage> {
     let mut c = pg.client().await?;
@@ -88,8 +91,9 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
         args.push(pattern);
         let n = args.len();
         filter.push_str(&format!(
-            " AND (title ILIKE ${n}::text COLLATE \"C\" ESCAPE E'\\\\' \
-             OR coalesce(description, '') ILIKE ${n}::text COLLATE \"C\" ESCAPE E'\\\\')"
+            " AND (lower(title) LIKE lower(${n}::text COLLATE \"C\") ESCAPE E'\\\\' \
+             OR lower(coalesce(description, '')) LIKE lower(${n}::text COLLATE \"C\") \
+             ESCAPE E'\\\\')"
         ));
     }
     let assignee = match q.assignee {
@@ -186,6 +190,13 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
         page_args.len() - 2,
         page_args.len() - 1,
     );
+    // A search is planned for its term each time: a generic plan knows nothing of the
+    // term, and may walk the list in its order to "find the page soon" through every
+    // task when nothing matches, where the trigram index answers at once.
+    if pattern.is_some() {
+        tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
+    }
     let page_stmt = tx.prepare_cached(&page_sql).await?;
     let seq_stmt = tx
         .prepare_cached(

@@ -9,8 +9,10 @@
 //! then the task. Under those locks it reads the caller's role, asks the rule, and takes
 //! each recipient's next event id: one user's writers (on any host) run one after
 //! another, each seeing the last one's commit, and the ids they hand out are gapless and
-//! in commit order. Personal creates take the group commit instead
-//! ([`super::create_group_commit`]).
+//! in commit order. Creates take a group commit instead, personal ones
+//! ([`super::create_group_commit`]) and a project's
+//! ([`super::project_create_group_commit`], which locks in the same order); a project
+//! create whose batch the server refused runs alone here.
 
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
@@ -18,6 +20,7 @@ use tokio_postgres::Row;
 
 use super::Postgres;
 use super::create_group_commit::NewRow;
+use super::project_create_group_commit::{Made, NewProjectRow, ROLES, role_bit};
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Role, Task, TaskUser, Timestamp, User};
 use crate::store::projects::role_of;
@@ -370,9 +373,12 @@ impl TaskStore for Postgres {
 
     // A personal task goes through the group commit ([`super::create_group_commit`]):
     // the owner's next event id, the task and its event in one statement, committed with
-    // whatever other creates are waiting. The event's copy of the task is the task's
-    // JSON with the id the insert gave spliced in ([`json_after_id`]). A project's task
-    // takes a transaction of its own, with its locks and one event per member.
+    // whatever other creates are waiting. A project's task goes through the projects'
+    // group commit ([`super::project_create_group_commit`]), its events for every member
+    // written with those of the other project creates waiting. Either way the events'
+    // copies of the task are the task's JSON with the id the insert gave spliced in
+    // ([`json_after_id`]). A project create whose batch the server refused takes a
+    // transaction of its own, with its locks and one event per member.
     async fn create_task(
         &self,
         caller: User,
@@ -393,48 +399,34 @@ impl TaskStore for Postgres {
             assignee: new.assignee,
             due_at: new.due_at,
         };
-        let tail = match task.project {
-            None => json_after_id(&task)?,
-            Some(_) => None,
-        };
-        let Some(json_tail) = tail else {
-            // Not reached for a personal task while `id` is `Task`'s first field (a test
-            // checks it).
-            let mut c = self.client().await?;
-            let tx = c.transaction().await?;
-            lock_for_create(&tx, caller.id, task.project, rule).await?;
-            let new = NewTask {
-                title: task.title,
-                description: task.description,
-                completed: task.completed,
-                due_at: task.due_at,
-                assignee: task.assignee,
-                project: task.project,
-            };
-            let out = insert_task(&tx, caller, new).await?;
-            self.commit(tx).await?;
-            return Ok(out);
-        };
-        let at = now_timestamp();
-        let row = NewRow {
-            user_id: task.user.id,
-            title: task.title.clone(),
-            description: task.description.clone(),
+        // Not `None` while `id` is `Task`'s first field (a test checks it).
+        let tail = json_after_id(&task)?;
+        match (task.project, tail) {
+            (None, Some(json_tail)) => return self.create_personal(task, now, json_tail).await,
+            (Some(project), Some(own_tail)) => {
+                if let Some(made) = self
+                    .create_in_project(&mut task, project, now, own_tail, rule)
+                    .await?
+                {
+                    return Ok((task, made));
+                }
+            }
+            _ => {}
+        }
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        lock_for_create(&tx, caller.id, task.project, rule).await?;
+        let new = NewTask {
+            title: task.title,
+            description: task.description,
             completed: task.completed,
-            now,
-            json_tail: json_tail.clone(),
-            due_at: task.due_at.as_ref().map(|d| d.0.clone()),
-            assignee_id: task.assignee.as_ref().map(|a| a.id),
-            at: at.clone(),
+            due_at: task.due_at,
+            assignee: task.assignee,
+            project: task.project,
         };
-        let (seq, id) =
-            self.creates().create(row).await?.ok_or_else(|| {
-                StoreError::Other(format!("user {} does not exist", task.user.id))
-            })?;
-        task.id = id;
-        let task_json = format!(r#"{{"id":{id}{json_tail}"#);
-        let event = Event::new(seq, task.user.id, Action::Create, &task_json, &at);
-        Ok((task, vec![event]))
+        let out = insert_task(&tx, caller, new).await?;
+        self.commit(tx).await?;
+        Ok(out)
     }
 
     async fn update_task(
@@ -521,6 +513,103 @@ impl TaskStore for Postgres {
             return Ok(events);
         }
         Err(StoreError::Other(format!("task {id} kept moving")))
+    }
+}
+
+impl Postgres {
+    /// A personal task through the group commit ([`super::create_group_commit`]).
+    async fn create_personal(
+        &self,
+        mut task: Task,
+        now: String,
+        json_tail: String,
+    ) -> Result<(Task, Vec<Event>)> {
+        let at = now_timestamp();
+        let row = NewRow {
+            user_id: task.user.id,
+            title: task.title.clone(),
+            description: task.description.clone(),
+            completed: task.completed,
+            now,
+            json_tail: json_tail.clone(),
+            due_at: task.due_at.as_ref().map(|d| d.0.clone()),
+            assignee_id: task.assignee.as_ref().map(|a| a.id),
+            at: at.clone(),
+        };
+        let (seq, id) =
+            self.creates().create(row).await?.ok_or_else(|| {
+                StoreError::Other(format!("user {} does not exist", task.user.id))
+            })?;
+        task.id = id;
+        let task_json = format!(r#"{{"id":{id}{json_tail}"#);
+        let event = Event::new(seq, task.user.id, Action::Create, &task_json, &at);
+        Ok((task, vec![event]))
+    }
+
+    /// A task in `project` through the projects' group commit
+    /// ([`super::project_create_group_commit`]): its id set in `task`, and its events.
+    /// `None` when its batch was refused by the server: the caller runs it alone.
+    async fn create_in_project(
+        &self,
+        task: &mut Task,
+        project: i64,
+        now: String,
+        own_tail: String,
+        rule: TaskRule,
+    ) -> Result<Option<Vec<Event>>> {
+        // The other members' copy leaves the creator's email out (as `TaskJson`).
+        let others_tail = if task.user.email.is_some() {
+            let mut t = task.clone();
+            t.user.email = None;
+            match json_after_id(&t)? {
+                Some(tail) => tail,
+                None => return Ok(None),
+            }
+        } else {
+            own_tail.clone()
+        };
+        // The rule, asked for every role the caller could turn out to have.
+        let asked = |role: Option<Role>| rule(Place::Project(role), Place::Project(role), true);
+        let allowed = ROLES
+            .iter()
+            .filter(|&&r| asked(r).is_ok())
+            .fold(0_i32, |bits, &r| bits | (1 << role_bit(r)));
+        let at = now_timestamp();
+        let row = NewProjectRow {
+            caller: task.user.id,
+            project,
+            title: task.title.clone(),
+            description: task.description.clone(),
+            completed: task.completed,
+            now,
+            due_at: task.due_at.as_ref().map(|d| d.0.clone()),
+            assignee_id: task.assignee.as_ref().map(|a| a.id),
+            own_tail: own_tail.clone(),
+            others_tail: others_tail.clone(),
+            at: at.clone(),
+            allowed,
+        };
+        let (id, seqs) = match self.project_creates().create(row).await? {
+            Made::Created { id, events } => (id, events),
+            Made::Refused(role) => {
+                return Err(match asked(role) {
+                    Err(refusal) => task_refused(refusal),
+                    Ok(()) => StoreError::Other(format!("a create by role {role:?} was refused")),
+                });
+            }
+            Made::Alone => return Ok(None),
+        };
+        task.id = id;
+        let own = format!(r#"{{"id":{id}{own_tail}"#);
+        let others = format!(r#"{{"id":{id}{others_tail}"#);
+        Ok(Some(
+            seqs.into_iter()
+                .map(|(user, seq)| {
+                    let json = if user == task.user.id { &own } else { &others };
+                    Event::new(seq, user, Action::Create, json, &at)
+                })
+                .collect(),
+        ))
     }
 }
 

@@ -40,6 +40,69 @@ pub(super) fn event_for(
     Ok(Some(Event::new(seq, user, action, json, &at)))
 }
 
+/// Appends one event per `(user, action, json)` about task or project `subject`, each
+/// under its user's next event id, in two statements whatever the number of users: one
+/// `UPDATE` takes every user's next id, one `INSERT` writes every row. The events come
+/// back in the order given, less those of accounts being purged (they take no more).
+/// Each user appears once.
+pub(super) fn events_for(
+    c: &Connection,
+    subject: i64,
+    fan: &[(i64, Action, &str)],
+) -> Result<Vec<Event>> {
+    if let [(user, action, json)] = fan {
+        return Ok(event_for(c, *user, *action, subject, json)?
+            .into_iter()
+            .collect());
+    }
+    let at = now_timestamp();
+    let ids = fan
+        .iter()
+        .map(|(user, _, _)| user.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut seqs = std::collections::HashMap::with_capacity(fan.len());
+    {
+        let mut update = c.prepare_cached(
+            "UPDATE users SET event_seq = event_seq + 1
+             WHERE id IN (SELECT value FROM json_each(?1)) AND deleted_at IS NULL
+             RETURNING id, event_seq",
+        )?;
+        let mut rows = update.query([format!("[{ids}]")])?;
+        while let Some(r) = rows.next()? {
+            seqs.insert(r.get::<_, i64>(0)?, r.get::<_, i64>(1)?);
+        }
+    }
+    let mut events = Vec::with_capacity(fan.len());
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&subject, &at];
+    let mut rows = Vec::with_capacity(fan.len());
+    for (user, action, json) in fan {
+        if let Some(seq) = seqs.get(user) {
+            rows.push((user, seq, action.as_str(), json));
+            events.push(Event::new(*seq, *user, *action, json, &at));
+        }
+    }
+    if rows.is_empty() {
+        return Ok(events);
+    }
+    for (user, seq, action, json) in &rows {
+        values.extend([*user as &dyn rusqlite::ToSql, *seq, action, *json]);
+    }
+    let tuples = (0..rows.len())
+        .map(|i| {
+            let p = 3 + 4 * i;
+            format!("(?{},?{},?{},?{})", p, p + 1, p + 2, p + 3)
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    c.prepare_cached(&format!(
+        "INSERT INTO events (user_id, seq, action, task_id, task, at)
+         SELECT column1, column2, column3, ?1, column4, ?2 FROM (VALUES {tuples})"
+    ))?
+    .execute(values.as_slice())?;
+    Ok(events)
+}
+
 #[async_trait]
 impl EventStore for Sqlite {
     async fn events_after(

@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_task_fields.sql"),
     include_str!("migrations/0008_projects.sql"),
     include_str!("migrations/0009_shared_tasks.sql"),
+    include_str!("migrations/0010_task_search.sql"),
     include_str!("migrations/0011_list_indexes.sql"),
 ];
 

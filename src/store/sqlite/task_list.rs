@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use rusqlite::{Connection, ToSql};
+use rusqlite::{Connection, ToSql, params};
 
 use super::tasks::write_row;
 use crate::model::User;
@@ -39,13 +39,15 @@ fn visible_filter(project: Option<ProjectFilter>) -> &'static str {
     }
 }
 
-/// The filters but the sources, each ` AND …`.
-fn rest_filter(q: &TaskQuery) -> String {
+/// The filters but the sources, each ` AND …`; `search_in` is [`SEARCH_IN`] when the
+/// search's candidates come from its index, else empty (the `LIKE` decides either way).
+fn rest_filter(q: &TaskQuery, search_in: &str) -> String {
     let mut f = String::new();
     if q.completed.is_some() {
         f.push_str(" AND completed = :completed");
     }
     if q.search.is_some() {
+        f.push_str(search_in);
         f.push_str(
             " AND (title LIKE :pattern ESCAPE '\\' \
              OR IFNULL(description, '') LIKE :pattern ESCAPE '\\')",
@@ -65,11 +67,67 @@ fn rest_filter(q: &TaskQuery) -> String {
     f
 }
 
+/// Past this many rows holding the term's trigrams (anyone's), a search's page walks
+/// the list in its order instead, checking each task with `LIKE`: with that many
+/// matches the page fills long before the end, where sorting every candidate would not
+/// stop early. (Its count still reads only the candidates.)
+const SEARCH_CANDIDATES: i64 = 500;
+
+/// The search's candidates from the index, bound as `:trigrams`; the list keeps its
+/// `LIKE` on them, which decides: the trigrams only find a superset of its matches
+/// (FTS5 folds more case than `LIKE`, and ignores the trigrams' order).
+const SEARCH_IN: &str =
+    " AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH :trigrams)";
+
+/// The `task_search` query for `term` (every trigram, each quoted, `AND`ed; `None` for
+/// a term of fewer than three characters, which has none and is left to `LIKE` alone),
+/// and whether there are many candidates: [`SEARCH_CANDIDATES`] or more rows hold them.
+fn search_candidates(c: &Connection, term: &str) -> Result<(Option<String>, bool)> {
+    let Some(query) = search_trigrams(term) else {
+        return Ok((None, false));
+    };
+    let n: i64 = c
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM task_search \
+             WHERE task_search MATCH ?1 LIMIT ?2)",
+        )?
+        .query_row(params![query, SEARCH_CANDIDATES], |r| r.get(0))?;
+    Ok((Some(query), n >= SEARCH_CANDIDATES))
+}
+
+/// The FTS5 query for `term`'s trigrams, `None` for a term of fewer than three
+/// characters (or holding a NUL, which FTS5 queries cannot). Any subset of the trigrams
+/// still finds every match: a long term asks for at most 12, spread over it.
+fn search_trigrams(term: &str) -> Option<String> {
+    const MAX_TRIGRAMS: usize = 12;
+    if term.contains('\0') {
+        return None;
+    }
+    let starts: Vec<usize> = term.char_indices().map(|(i, _)| i).collect();
+    let windows = starts.len().checked_sub(2).filter(|&n| n > 0)?;
+    let step = windows.div_ceil(MAX_TRIGRAMS);
+    let mut picked: Vec<&str> = (0..windows)
+        .step_by(step)
+        .chain([windows - 1])
+        .map(|w| {
+            let end = starts.get(w + 3).copied().unwrap_or(term.len());
+            &term[starts[w]..end]
+        })
+        .collect();
+    picked.sort_unstable();
+    picked.dedup();
+    let quoted: Vec<String> = picked
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect();
+    Some(quoted.join(" AND "))
+}
+
 /// The page's SQL: one arm per source (`projects` is how many of the owner's projects
 /// are merged, bound as `:p0`, `:p1`, …; past [`MAX_MERGED_PROJECTS`], one arm over all
 /// sources), each in order and cut at `:arm_limit` rows, the page taken from their merge. The creator's username only for another's task (12).
-pub(super) fn page_sql(q: &TaskQuery, projects: usize) -> String {
-    let mut rest = rest_filter(q);
+pub(super) fn page_sql(q: &TaskQuery, projects: usize, search_in: &str) -> String {
+    let mut rest = rest_filter(q, search_in);
     if let Some(after) = &q.after {
         rest.push_str(" AND ");
         rest.push_str(&after.after_sql(":after_key", ":after_id"));
@@ -119,6 +177,17 @@ pub(super) fn list(conn: &mut Connection, owner: User, q: TaskQuery) -> Result<T
         projects.clear();
     }
     let project_names: Vec<String> = (0..projects.len()).map(|i| format!(":p{i}")).collect();
+    // The search index's candidates: for the count whenever the term has trigrams, for
+    // the page unless there are many (see `search_candidates`).
+    let (trigrams, many_candidates) = match &q.search {
+        Some(term) => search_candidates(&c, term)?,
+        None => (None, false),
+    };
+    let (page_in, count_in) = match (&trigrams, many_candidates) {
+        (None, _) => ("", ""),
+        (Some(_), true) => ("", SEARCH_IN),
+        (Some(_), false) => (SEARCH_IN, SEARCH_IN),
+    };
     let pattern = q.search.as_deref().map(crate::store::tasks::like_pattern);
     let mut args: Vec<(&str, &dyn ToSql)> = vec![(":user", &owner.id)];
     if let Some(completed) = &q.completed {
@@ -156,7 +225,10 @@ pub(super) fn list(conn: &mut Connection, owner: User, q: TaskQuery) -> Result<T
     page_args.push((":limit", &limit));
     page_args.push((":offset", &offset));
     page_args.push((":arm_limit", &arm_limit));
-    let sql = page_sql(&q, if many { usize::MAX } else { projects.len() });
+    if let (Some(t), false) = (&trigrams, many_candidates) {
+        page_args.push((":trigrams", t));
+    }
+    let sql = page_sql(&q, if many { usize::MAX } else { projects.len() }, page_in);
     let own_json =
         serde_json::to_vec(&owner).map_err(|e| StoreError::Other(format!("json: {e}")))?;
     // Each creator's JSON, rendered once per page.
@@ -215,10 +287,14 @@ pub(super) fn list(conn: &mut Connection, owner: User, q: TaskQuery) -> Result<T
             .query_row(count_args.as_slice(), |r| r.get(0))?;
         (u64::try_from(n).unwrap_or(0), false)
     } else {
-        let filter = format!("{}{}", visible_filter(q.project), rest_filter(&q));
+        let filter = format!("{}{}", visible_filter(q.project), rest_filter(&q, count_in));
+        let mut count_args = args.clone();
+        if let Some(t) = &trigrams {
+            count_args.push((":trigrams", t));
+        }
         let n: i64 = c
             .prepare_cached(&bounded_count_sql(&filter))?
-            .query_row(args.as_slice(), |r| r.get(0))?;
+            .query_row(count_args.as_slice(), |r| r.get(0))?;
         capped(n)
     };
     // A deleted account (being purged) shows nothing: `NotFound`.
@@ -317,7 +393,7 @@ mod plans {
     fn no_list_shape_reads_or_sorts_a_whole_source() {
         let c = migrated();
         for q in shapes() {
-            let sql = page_sql(&q, 3);
+            let sql = page_sql(&q, 3, "");
             let lines = plan(&c, &sql);
             let text = lines.join("\n");
             // `SCAN tasks` alone is the merged arms (named `tasks`), read as a co-routine.
@@ -343,5 +419,26 @@ mod plans {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::search_trigrams;
+
+    #[test]
+    fn a_search_term_gives_its_trigrams_quoted() {
+        assert_eq!(search_trigrams("ab"), None);
+        assert_eq!(search_trigrams("éà"), None);
+        assert_eq!(search_trigrams("a\0bc"), None);
+        assert_eq!(search_trigrams("abc").as_deref(), Some(r#""abc""#));
+        assert_eq!(
+            search_trigrams(r#"a"bcé"#).as_deref(),
+            Some(r#""""bc" AND "a""b" AND "bcé""#)
+        );
+        // A long term: at most a dozen, the first and the last among them.
+        let q = search_trigrams(&"abcdefghij".repeat(10)).unwrap();
+        assert!(q.split(" AND ").count() <= 13, "{q}");
+        assert!(q.contains(r#""abc""#) && q.contains(r#""hij""#), "{q}");
     }
 }

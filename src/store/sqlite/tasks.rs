@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
-use super::{Sqlite, events::event_for};
+use super::{Sqlite, events::events_for};
 use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Role, Task, TaskUser, Timestamp, User};
 use crate::store::projects::role_of;
@@ -125,13 +125,24 @@ fn write_events(
     fan: Vec<(i64, Action)>,
 ) -> Result<Vec<Event>> {
     let mut json = TaskJson::new(task)?;
-    let mut events = Vec::with_capacity(fan.len());
-    for (user, action) in fan {
-        match event_for(c, user, action, task.id, json.for_user(user)?)? {
-            Some(e) => events.push(e),
-            None if user == caller => return Err(StoreError::NotFound),
-            None => {}
-        }
+    // The creator's copy and everyone else's (rendered once, shared by all of them).
+    let others = fan.iter().find(|&&(user, _)| user != task.user.id);
+    let others = match others {
+        Some(&(user, _)) => json.for_user(user)?.to_owned(),
+        None => String::new(),
+    };
+    let own = json.for_user(task.user.id)?;
+    let rows: Vec<(i64, Action, &str)> = fan
+        .iter()
+        .map(|&(user, action)| {
+            let text = if user == task.user.id { own } else { &others };
+            (user, action, text)
+        })
+        .collect();
+    let events = events_for(c, task.id, &rows)?;
+    if fan.iter().any(|&(user, _)| user == caller) && !events.iter().any(|e| e.user_id == caller) {
+        // The caller's own account is being purged: it changes nothing.
+        return Err(StoreError::NotFound);
     }
     Ok(events)
 }

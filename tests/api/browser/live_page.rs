@@ -1,6 +1,7 @@
 //! The live page in a real headless Chromium (the harness: `helpers::browser`): a task
 //! made through the API shows up (with its due date and assignee), lists past the first
-//! thousand tasks, and the page works when CORS allows another origin.
+//! thousand tasks as the list is scrolled, and the page works when CORS allows another
+//! origin.
 
 use std::time::Duration;
 
@@ -313,37 +314,50 @@ async fn the_live_page_lists_every_task_past_the_first_thousand() {
     b.fill("#password", PASSWORD).await;
     b.submit("#login-form").await;
     b.until_connected("the page").await;
-    b.until("every task in the list", async || {
-        let n = b
-            .js(
-                "return document.querySelectorAll('#tasks li').length",
-                vec![],
-            )
-            .await;
-        (n == json!(TASKS) && b.counts().await == json!([TASKS.to_string(), "0"])).then_some(())
+    // The first page at once, the counts from the totals (not from the rows shown).
+    b.until("the first page and the counts", async || {
+        (b.row_count().await == 50 && b.counts().await == json!([TASKS.to_string(), "0"]))
+            .then_some(())
     })
     .await;
-    // Each task once: the second page is in.
+    assert_eq!(b.text("#list-heading .count").await, format!("({TASKS})"));
+    // Scrolling down brings the rest.
+    b.scroll_to_end(TASKS, Duration::from_secs(30)).await;
+    // Each task once, newest first.
     let titles = b
         .js(
             "return [...document.querySelectorAll('#tasks .task-title')].map(e => e.textContent)",
             vec![],
         )
         .await;
-    let mut titles: Vec<String> = serde_json::from_value(titles).expect("titles");
-    titles.sort();
+    let titles: Vec<String> = serde_json::from_value(titles).expect("titles");
     let expected: Vec<String> = (0..TASKS).map(|i| format!("Task number {i:04}")).collect();
-    assert_eq!(titles, expected);
+    let mut sorted = titles.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected, "each task once");
+    // Created 25 at a time, concurrently: newest first holds between the batches.
+    assert!(
+        titles[0].as_str() >= "Task number 0975",
+        "first: {}",
+        titles[0]
+    );
+    assert!(
+        titles[TASKS - 1].as_str() < "Task number 0025",
+        "last: {}",
+        titles[TASKS - 1]
+    );
+    // The lists fetched: a small first page, then the next page its `Link` named (a
+    // cursor), as large as the API allows (the counts ask for one task each).
     let pages = b
         .js(
             "return performance.getEntriesByType('resource')
                  .map(e => new URL(e.name))
-                 .filter(u => u.pathname === '/api/tasks/' || u.pathname === '/api/tasks')
-                 .map(u => u.searchParams.has('cursor') ? 'cursor' : '0')",
+                 .filter(u => u.pathname === '/api/tasks/' && u.searchParams.get('limit') !== '1')
+                 .map(u => u.searchParams.get('limit') + (u.searchParams.has('cursor') ? ' cursor' : ''))",
             vec![],
         )
         .await;
-    assert_eq!(pages, json!(["0", "cursor"]), "the pages fetched");
+    assert_eq!(pages, json!(["50", "1000 cursor"]), "the pages fetched");
     b.quit().await;
 }
 

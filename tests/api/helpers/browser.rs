@@ -409,6 +409,61 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// How many rows the task list shows.
+    pub async fn row_count(&self) -> usize {
+        let n = self
+            .js(
+                "return document.querySelector('#tasks').childElementCount",
+                vec![],
+            )
+            .await;
+        n.as_u64().expect("a count") as usize
+    }
+
+    /// Scrolls to the bottom of the page, and again each time rows are added (each new
+    /// page of the list loading as its end comes into view), until the list shows `rows`
+    /// rows and has no more to load; fails after `within`. How long it took. (The page
+    /// scrolls itself, so a slow WebDriver round trip does not hold the list back.)
+    pub async fn scroll_to_end(&self, rows: usize, within: Duration) -> Duration {
+        self.scroll_down(rows, true, within).await
+    }
+
+    /// Like [`Browser::scroll_to_end`], until the list shows at least `rows` rows (`end`:
+    /// exactly `rows`, and no more to load).
+    pub async fn scroll_down(&self, rows: usize, end: bool, within: Duration) -> Duration {
+        let started = Instant::now();
+        self.js(
+            "const down = () => window.scrollTo(0, document.documentElement.scrollHeight);
+             window.scrollObserver = new MutationObserver(down);
+             window.scrollObserver.observe(document.querySelector('#tasks'), { childList: true });
+             down();",
+            vec![],
+        )
+        .await;
+        loop {
+            let v = self
+                .js(
+                    "return [document.querySelector('#tasks').childElementCount,
+                             document.querySelector('#more').hidden];",
+                    vec![],
+                )
+                .await;
+            let shown = v[0].as_u64().unwrap_or_default() as usize;
+            if (end && v == json!([rows, true])) || (!end && shown >= rows) {
+                self.js("window.scrollObserver.disconnect()", vec![]).await;
+                return started.elapsed();
+            }
+            if started.elapsed() > within {
+                panic!(
+                    "after {within:?} of scrolling, [rows shown, at the end] is {v}, not [{rows}, {end}]"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
 pub fn row_css(id: i64) -> String {
     format!("#tasks li[data-task-id=\"{id}\"]")
 }

@@ -207,3 +207,29 @@ fn pg_text(r: &tokio_postgres::Row, i: usize) -> Option<String> {
         r.get::<_, Option<String>>(i)
     }
 }
+
+/// Gives user `user_id` `n` personal tasks straight in the database, in one statement on
+/// either backend (the API makes 1-3k a second in a debug build; this, 100,000 in about
+/// a second): `Task 000001` to `Task {n}`, created a second apart from 2026-01-01 (so
+/// the newest is the last), every third one done. No events: no client has seen them
+/// change. Run it before the user's first list (a list cache holds nothing yet).
+pub async fn seed_tasks(c: &TestDb, user_id: i64, n: i64) {
+    let sql = match c {
+        TestDb::Sqlite(_) => {
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2),
+                  t(i, at) AS (SELECT i, strftime('%Y-%m-%dT%H:%M:%S', '2026-01-01', '+' || i || ' seconds')
+                                         || '.000000Z' FROM n)
+             INSERT INTO tasks (user_id, title, completed, created_at, updated_at)
+             SELECT ?1, printf('Task %06d', i), i % 3 = 0, at, at FROM t"
+        }
+        TestDb::Postgres(_) => {
+            "WITH t(i, at) AS (
+                 SELECT i, to_char(timestamp '2026-01-01' + i * interval '1 second',
+                                   'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')
+                 FROM generate_series(1, ?2::bigint) AS i)
+             INSERT INTO tasks (user_id, title, completed, created_at, updated_at)
+             SELECT ?1, 'Task ' || lpad(i::text, 6, '0'), i % 3 = 0, at, at FROM t"
+        }
+    };
+    assert_eq!(c.execute(sql, &[&user_id, &n]).await, n as u64);
+}

@@ -306,6 +306,28 @@ async fn still_works(c: &reqwest::Client, p: &Proc, held: &Held) {
     assert_eq!(dated.unwrap()["assignee"]["username"], "alice");
     // The same tasks, ids, timestamps, versions, due dates and assignees, byte for byte.
     assert_eq!(alice_tasks(c, p, &access).await, held.tasks);
+    // Search finds each task by its title: the target's index has every row (SQLite's
+    // triggers fill it as the copy inserts; PostgreSQL's indexes are the table's own).
+    for t in held.tasks.as_array().unwrap() {
+        let term: String = t["title"]
+            .as_str()
+            .unwrap()
+            .bytes()
+            .map(|b| format!("%{b:02X}"))
+            .collect();
+        let r = c
+            .get(p.url(&format!("/api/tasks/?search={term}")))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        let found: Value = r.json().await.unwrap();
+        assert!(
+            found.as_array().unwrap().iter().any(|f| f["id"] == t["id"]),
+            "search {} found {found}",
+            t["title"]
+        );
+    }
     // The script's API token still reads and writes.
     let r = c
         .get(p.url("/api/tasks/"))

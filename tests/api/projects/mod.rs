@@ -5,6 +5,7 @@
 //! tasks inside projects.
 
 mod account_deletion;
+mod concurrent_creates;
 mod events;
 mod fanout;
 mod flow;

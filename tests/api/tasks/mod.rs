@@ -9,4 +9,5 @@ mod keyset;
 mod list;
 mod preconditions;
 mod row_locks;
+mod search;
 mod totals;

@@ -72,10 +72,19 @@ impl ProjectStore for Postgres {
         Ok((p, events))
     }
 
+    // One statement, outside a transaction (no `BEGIN`/`ROLLBACK` round trips): every
+    // task create in a project asks it first.
     async fn get_project(&self, user: i64, id: i64) -> Result<Project> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        project_for(&tx, user, id).await
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&format!(
+                "{PROJECT_SELECT} WHERE m.user_id = $1 AND p.id = $2"
+            ))
+            .await?;
+        match c.query_opt(&stmt, &[&user, &id]).await? {
+            Some(r) => project(&r),
+            None => Err(refused(Refusal::Missing("Project"))),
+        }
     }
 
     async fn list_projects(&self, user: i64) -> Result<Vec<Project>> {
@@ -138,15 +147,20 @@ impl ProjectStore for Postgres {
         Ok(events)
     }
 
+    // One statement: one snapshot (a member removed meanwhile is in it or not, never
+    // half), one round trip; every task create in a project asks it first. A project
+    // always has its owner, so no row means the caller is not a member.
     async fn list_members(&self, user: i64, id: i64) -> Result<Vec<Member>> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        role_in(&tx, id, user)
+        let c = self.client().await?;
+        let stmt = c.prepare_cached(MEMBERS).await?;
+        let out = c
+            .query(&stmt, &[&id, &user])
             .await?
-            .ok_or(refused(Refusal::Missing("Project")))?;
-        let mut out = Vec::new();
-        for m in members_of(&tx, id).await? {
-            out.push(member(&tx, id, m).await?);
+            .iter()
+            .map(member_row)
+            .collect::<Result<Vec<_>>>()?;
+        if out.is_empty() {
+            return Err(refused(Refusal::Missing("Project")));
         }
         Ok(out)
     }

@@ -175,18 +175,29 @@ pub(super) async fn members_of(tx: &Transaction<'_>, id: i64) -> Result<Vec<i64>
         .collect()
 }
 
-pub(super) async fn member(tx: &Transaction<'_>, id: i64, user: i64) -> Result<Member> {
-    let sql = "SELECT u.id, u.username, m.role, m.created_at FROM project_members m
-               JOIN users u ON u.id = m.user_id WHERE m.project_id = $1 AND m.user_id = $2";
-    let r = one(tx, sql, &[&id, &user])
-        .await?
-        .ok_or(StoreError::NotFound)?;
+/// Project `$1`'s members, by id, if user `$2` is one of them (else none).
+pub(super) const MEMBERS: &str = "SELECT u.id, u.username, m.role, m.created_at
+     FROM project_members m JOIN users u ON u.id = m.user_id
+     WHERE m.project_id = $1 AND EXISTS (
+         SELECT 1 FROM project_members c WHERE c.project_id = $1 AND c.user_id = $2)
+     ORDER BY m.user_id";
+
+pub(super) fn member_row(r: &Row) -> Result<Member> {
     Ok(Member {
         id: r.try_get(0)?,
         username: r.try_get(1)?,
         role: role_of(r.try_get(2)?)?,
         joined_at: Timestamp(r.try_get(3)?),
     })
+}
+
+pub(super) async fn member(tx: &Transaction<'_>, id: i64, user: i64) -> Result<Member> {
+    let sql = "SELECT u.id, u.username, m.role, m.created_at FROM project_members m
+               JOIN users u ON u.id = m.user_id WHERE m.project_id = $1 AND m.user_id = $2";
+    let r = one(tx, sql, &[&id, &user])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    member_row(&r)
 }
 
 pub(super) async fn owned(tx: &Transaction<'_>, user: i64) -> Result<u32> {
