@@ -20,6 +20,7 @@ pub const RESPONSE_HEADERS: &[&str] = &[
     "WWW-Authenticate",
     "X-Last-Event-Id",
     "X-Total-Count",
+    "X-Total-Count-Capped",
 ];
 
 /// `name` as spelled in [`RESPONSE_HEADERS`] (compared ignoring case); another name is

@@ -15,7 +15,7 @@
 //! this process, another process or host on the same database, or the CLI, with or
 //! without Redis.
 //!
-//! Pages are kept per (user as shown, filters, order, limit, offset) in a cache bounded
+//! Pages are kept per (user as shown, filters, order, limit, offset, cursor) in a cache bounded
 //! in bytes; the user's JSON is part of the key because it is part of every task.
 //!
 //! [`Store::event_seq`]: crate::store::tasks::TaskStore::event_seq
@@ -26,6 +26,7 @@ use bytes::Bytes;
 use sha2::Digest;
 
 use crate::model::User;
+use crate::store::keyset::Cursor;
 use crate::store::tasks::TaskQuery;
 use crate::store::{Result, Store};
 
@@ -38,6 +39,10 @@ pub struct ListPage {
     pub count: usize,
     /// How many tasks match in all.
     pub total: u64,
+    /// `total` is the bound a filtered list is counted to, and more match.
+    pub total_capped: bool,
+    /// Where the next page starts, when more tasks follow.
+    pub next: Option<Cursor>,
     /// The user's last event id as of this page.
     pub last_event_id: i64,
     /// The user's list version as of this page (their last event id plus their
@@ -101,12 +106,15 @@ async fn render(store: &Store, owner: User, query: TaskQuery) -> Result<ListPage
     let mut hash = sha2::Sha256::new();
     hash.update(page.last_event_id.to_le_bytes());
     hash.update(page.total.to_le_bytes());
+    hash.update([u8::from(page.total_capped)]);
     hash.update(&page.json);
     let etag = format!("\"l{}\"", hex::encode(&hash.finalize()[..16]));
     Ok(ListPage {
         json: Bytes::from(page.json),
         count: page.count,
         total: page.total,
+        total_capped: page.total_capped,
+        next: page.next,
         last_event_id: page.last_event_id,
         list_version: page.list_version,
         etag,

@@ -34,6 +34,7 @@ pub mod django;
 pub mod events;
 pub mod health;
 pub mod idempotency;
+pub mod keyset;
 pub mod postgres;
 pub mod projects;
 pub mod purge;

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use super::keyset::Cursor;
 use super::projects::Refusal;
 use super::{Result, StoreError};
 use crate::model::{Action, Event, Ordering, Role, Task, TaskUser, Timestamp, User, UserRef};
@@ -219,17 +220,10 @@ pub(crate) fn order_by(ordering: Ordering) -> &'static str {
     }
 }
 
-/// [`order_by`] for the whole list (personal tasks or any project's): the id orders are
-/// written so that no plan walks the primary key in order, filtering every task of every
-/// user on the way (slow for a user with few tasks among many); the two arms' indexes
-/// find the rows and the page is sorted from them.
-pub(crate) fn order_by_visible(ordering: Ordering) -> &'static str {
-    match ordering {
-        Ordering::Id => "id + 0",
-        Ordering::IdDesc => "id + 0 DESC",
-        o => order_by(o),
-    }
-}
+/// Past this many projects, a member's list is read with one arm over all its sources
+/// (every visible task read and sorted) instead of one arm per source: SQLite allows 500
+/// terms in a compound query, and a statement per count of projects must stay few.
+pub(crate) const MAX_MERGED_PROJECTS: usize = 200;
 
 /// Filters and paging for the list.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -245,7 +239,10 @@ pub struct TaskQuery {
     pub due_after: Option<String>,
     pub ordering: Ordering,
     pub limit: u32,
+    /// Rows to skip (after `after`, when given): O(offset), walked row by row.
     pub offset: u64,
+    /// Only tasks that sort after this one (a keyset page: O(page)).
+    pub after: Option<Cursor>,
 }
 
 /// A page of the list.
@@ -257,9 +254,61 @@ pub struct TaskPage {
     pub count: usize,
     /// How many tasks match in all.
     pub total: u64,
+    /// `total` is [`TOTAL_BOUND`], and more match than that.
+    pub total_capped: bool,
+    /// Where the next page starts, when more tasks follow this one.
+    pub next: Option<Cursor>,
     pub last_event_id: i64,
     /// The owner's list version as of the page (see [`TaskStore::event_seq`]).
     pub list_version: i64,
+}
+
+/// How far a filtered list is counted: a total above it is answered as this bound,
+/// marked as capped (counting every match would cost what the whole list costs).
+pub const TOTAL_BOUND: u64 = 10_000;
+
+/// Whether `q`'s total is kept by `task_counts` (no filters but `completed` and
+/// `project`), a sum of a few rows; any other filter is counted, up to [`TOTAL_BOUND`].
+pub(crate) fn counted_by_counters(q: &TaskQuery) -> bool {
+    q.search.is_none() && q.assignee.is_none() && q.due_before.is_none() && q.due_after.is_none()
+}
+
+/// The total of a list [`counted_by_counters`], from `task_counts` (see the migration
+/// that made it): the owner's personal row and the rows of their projects, or of the one
+/// project asked for when they belong to it; `user` and `project` are the placeholders
+/// of the owner's id and that project's.
+pub(crate) fn counters_sql(q: &TaskQuery, user: &str, project: &str) -> String {
+    let column = match q.completed {
+        None => "tasks",
+        Some(true) => "done",
+        Some(false) => "tasks - done",
+    };
+    let rows = match q.project {
+        None => format!(
+            "(user_id = {user} AND project_id = 0) OR (user_id = 0 AND project_id IN \
+             (SELECT project_id FROM project_members WHERE user_id = {user}))"
+        ),
+        Some(ProjectFilter::Personal) => format!("user_id = {user} AND project_id = 0"),
+        Some(ProjectFilter::Project(_)) => format!(
+            "user_id = 0 AND project_id = {project} AND EXISTS (SELECT 1 FROM \
+             project_members WHERE project_id = {project} AND user_id = {user})"
+        ),
+    };
+    format!("SELECT CAST(COALESCE(SUM({column}), 0) AS BIGINT) FROM task_counts WHERE {rows}")
+}
+
+/// The count of the tasks `filter` keeps, up to one more than [`TOTAL_BOUND`].
+pub(crate) fn bounded_count_sql(filter: &str) -> String {
+    format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM tasks WHERE {filter} LIMIT {}) AS matching",
+        TOTAL_BOUND + 1
+    )
+}
+
+/// A counted total as answered: at most [`TOTAL_BOUND`], and whether it was capped.
+pub(crate) fn capped(n: i64) -> (u64, bool) {
+    let n = u64::try_from(n).unwrap_or(0);
+    (n.min(TOTAL_BOUND), n > TOTAL_BOUND)
 }
 
 /// An `If-Match` condition: any current version (`*`), or one of these.

@@ -1,14 +1,17 @@
 //! The list's newer query parameters, read as django-filter reads them: `assignee`
 //! (`<id>`, `me` or `none`), `project` (`<id>` or `none`) and `due_before`/`due_after`
-//! (date-times, both bounds included), each refused with a DRF-shaped 400 naming the
+//! (date-times, both bounds included) and `cursor` (a keyset position made for the
+//! same `ordering`), each refused with a DRF-shaped 400 naming the
 //! parameter.
 
 use crate::domain::tasks::read_datetime;
 use crate::domain::{DomainError, FieldErrors};
+use crate::store::keyset::Cursor;
 use crate::store::tasks::{AssigneeFilter, ProjectFilter, TaskQuery};
 
 /// The filters as given in the query string.
 pub(super) struct Filters {
+    pub cursor: Option<String>,
     pub assignee: Option<String>,
     pub project: Option<String>,
     pub due_before: Option<String>,
@@ -58,6 +61,16 @@ pub(super) fn read_filters(
     };
     q.due_before = instant("due_before", given.due_before);
     q.due_after = instant("due_after", given.due_after);
+    q.after = match given.cursor.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => match Cursor::decode(text, q.ordering) {
+            Some(c) => Some(c),
+            None => {
+                errors.add("cursor", "Invalid cursor.");
+                None
+            }
+        },
+    };
     errors.into_result()
 }
 
@@ -88,6 +101,7 @@ mod tests {
     fn read(assignee: &str, before: &str) -> Result<TaskQuery, DomainError> {
         let mut q = TaskQuery::default();
         let given = Filters {
+            cursor: None,
             assignee: Some(assignee.into()),
             project: None,
             due_before: Some(before.into()),

@@ -44,7 +44,8 @@ impl TasksApi {
     ///
     /// A plain JSON array, as the original returned, capped at the page size (100 by
     /// default). `X-Total-Count` tells how many match; when more follow, `Link` has the
-    /// next page's URL: absolute on `--public-url` when the server has one, else relative.
+    /// next page's URL (a keyset `cursor`, so every page costs the same): absolute on
+    /// `--public-url` when the server has one, else relative.
     #[oai(path = "/api/tasks", method = "get", operation_id = "list_tasks")]
     #[allow(clippy::too_many_arguments)]
     async fn list_tasks(
@@ -70,9 +71,14 @@ impl TasksApi {
         /// Page size, 1 to 1000.
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
-        /// How many matching tasks to skip.
+        /// How many matching tasks to skip. This walks every skipped task (its cost grows
+        /// with the offset): follow the `Link` (a `cursor`) to page through a long list.
         #[oai(validator(maximum(value = "1000000000")))]
         offset: Query<Option<u64>>,
+        /// Where the page starts: the opaque value a list's `Link` carries (for the same
+        /// `ordering`). Each page costs the same however deep.
+        #[oai(validator(max_length = 2048))]
+        cursor: Query<Option<String>>,
         /// The `ETag` of a page you hold: a 304 without a body while it is still the page.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,
@@ -87,6 +93,7 @@ impl TasksApi {
             ..TaskQuery::default()
         };
         let filters = Filters {
+            cursor: cursor.0,
             assignee: assignee.0,
             project: project.0,
             due_before: due_before.0.map(|t| t.0),
@@ -102,14 +109,14 @@ impl TasksApi {
                 page.last_event_id,
             ));
         }
-        let next_offset = query.offset + page.count as u64;
-        let link = (next_offset < page.total && page.count > 0).then(|| {
+        let link = page.next.as_ref().map(|next| {
             let base = state.limits.public_url.as_ref().map(|u| u.origin());
-            next_link(base, &query, ordering.0, next_offset)
+            next_link(base, &query, ordering.0, next)
         });
         Ok(ListTasksResponse::Ok(
             PrebuiltJson::new(page.json.clone()),
             page.total,
+            page.total_capped.then_some(true),
             link,
             page.last_event_id,
             page.etag.clone(),

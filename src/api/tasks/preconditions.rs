@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::model::Ordering;
+use crate::store::keyset::Cursor;
 use crate::store::tasks::{IfMatch, TaskQuery};
 
 /// The strong `ETag` of a task version.
@@ -67,13 +68,14 @@ pub(super) fn request_hash(data: &Map<String, Value>) -> String {
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
-/// `<…>; rel="next"`: the next page of the list, with the same filters; on `base` (the
-/// `--public-url` origin) when given, else relative (right behind any proxy).
+/// `<…>; rel="next"`: the next page of the list, with the same filters, starting after
+/// `next` (a keyset cursor: no offset); on `base` (the `--public-url` origin) when given,
+/// else relative (right behind any proxy).
 pub(super) fn next_link(
     base: Option<&str>,
     q: &TaskQuery,
     ordering: Option<Ordering>,
-    offset: u64,
+    next: &Cursor,
 ) -> String {
     let mut params: Vec<(&'static str, String)> = Vec::new();
     if let Some(c) = q.completed {
@@ -87,7 +89,7 @@ pub(super) fn next_link(
         params.push(("ordering", o.as_str().to_owned()));
     }
     params.push(("limit", q.limit.to_string()));
-    params.push(("offset", offset.to_string()));
+    params.push(("cursor", next.encode()));
     let query = serde_urlencoded::to_string(&params).unwrap_or_default();
     format!("<{}/api/tasks/?{query}>; rel=\"next\"", base.unwrap_or(""))
 }

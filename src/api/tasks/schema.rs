@@ -88,9 +88,15 @@ pub enum ListTasksResponse {
     #[oai(status = 200)]
     Ok(
         PrebuiltJson<Vec<Task>>,
-        /// How many tasks match the filters in all.
+        /// How many tasks match the filters in all. Without filters, or with only
+        /// `completed` and `project`, it is exact (kept as counters); with any other
+        /// filter, matches are counted up to 10000, and a larger total is answered as
+        /// 10000 with `X-Total-Count-Capped`.
         #[oai(header = "X-Total-Count")]
         u64,
+        /// `true` when more than the `X-Total-Count` of 10000 match (absent otherwise).
+        #[oai(header = "X-Total-Count-Capped")]
+        Option<bool>,
         /// `<…>; rel="next"` when more tasks follow this page.
         #[oai(header = "Link")]
         Option<String>,

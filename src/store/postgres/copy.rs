@@ -13,7 +13,9 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::Postgres;
-use crate::store::copy::{Cell, Chunk, Chunker, CopyStore, Kind, TABLES, Table, Target, abandoned};
+use crate::store::copy::{
+    Cell, Chunk, Chunker, CopyStore, DERIVED_DRIFT, Kind, TABLES, Table, Target, abandoned,
+};
 use crate::store::{Result, StoreError};
 
 #[async_trait]
@@ -38,6 +40,12 @@ impl CopyStore for Postgres {
     async fn copy_counts(&self) -> Result<Vec<u64>> {
         let c = self.client().await?;
         counts(&c).await
+    }
+
+    async fn derived_drift(&self) -> Result<u64> {
+        let c = self.client().await?;
+        let n: i64 = c.query_one(DERIVED_DRIFT, &[]).await?.try_get(0)?;
+        Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }
 
     async fn export(&self, tx: mpsc::Sender<Chunk>) -> Result<()> {

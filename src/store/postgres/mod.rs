@@ -65,6 +65,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_projects.sql"),
     include_str!("migrations/0008_shared_tasks.sql"),
     include_str!("migrations/0009_task_search.sql"),
+    include_str!("migrations/0010_list_indexes.sql"),
 ];
 
 /// The advisory lock migrations run under ("tasklane" in ASCII).

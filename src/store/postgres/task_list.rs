@@ -10,9 +10,13 @@ use tokio_postgres::{IsolationLevel, Row, types::ToSql};
 
 use super::Postgres;
 use crate::model::User;
+use crate::store::keyset::{key_index, next_cursor};
 use crate::store::tasks::{
     AssigneeFilter, ProjectFilter, TASK_COLUMNS, TaskPage, TaskQuery, TaskRow, creator_json,
-    like_pattern, order_by, order_by_visible, write_task,
+    like_pattern, order_by, write_task,
+};
+use crate::store::tasks::{
+    MAX_MERGED_PROJECTS, bounded_count_sql, capped, counted_by_counters, counters_sql,
 };
 use crate::store::{Result, StoreError};
 
@@ -41,7 +45,7 @@ fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
 // (`ESCAPE '\'`), and a missing description is searched as empty. It is written as
 // `lower(…) LIKE lower(term)`, which is how PostgreSQL computes that `ILIKE`, so that
 // the trigram indexes of `lower(title)` and `lower(coalesce(description, ''))` serve it
-// (migration 0010). The array is written
+// (migration `0009_task_search`). The array is written
 // straight from the rows by the same function as SQLite's, so the bytes are the same.
 pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<TaskPage> {
     let mut c = pg.client().await?;
@@ -77,6 +81,8 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
             )
         }
     };
+    // Where the filters but the sources begin.
+    let rest_at = filter.len();
     if let Some(completed) = &q.completed {
         args.push(completed);
         filter.push_str(&format!(" AND completed = ${}", args.len()));
@@ -114,19 +120,75 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
             args.len()
         ));
     }
+    // The sources of the visible tasks, each its own arm walked in order from its index
+    // and cut at the rows the page can need (see `sqlite::task_list`): the personal
+    // tasks, then each project the owner belongs to, as of this snapshot.
+    let projects: Vec<i64> = match q.project {
+        None => {
+            let stmt = tx
+                .prepare_cached(
+                    "SELECT project_id FROM project_members WHERE user_id = $1 ORDER BY 1",
+                )
+                .await?;
+            tx.query(&stmt, &[&owner.id])
+                .await?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<std::result::Result<_, _>>()?
+        }
+        Some(_) => Vec::new(),
+    };
     let mut page_args = args.clone();
+    let mut rest = filter[rest_at..].to_owned();
+    if let Some(after) = &q.after {
+        page_args.push(&after.id);
+        let id = format!("${}::bigint", page_args.len());
+        let key = match &after.key {
+            Some(key) => {
+                page_args.push(key);
+                format!("${}::text COLLATE \"C\"", page_args.len())
+            }
+            None => String::new(),
+        };
+        rest.push_str(" AND ");
+        rest.push_str(&after.after_sql(&key, &id));
+    }
+    let mut sources = Vec::new();
+    match q.project {
+        // Past this many projects, one arm over all the sources.
+        None if projects.len() > MAX_MERGED_PROJECTS => sources.push(filter[..rest_at].to_owned()),
+        None => {
+            sources.push("user_id = $1 AND project_id IS NULL".to_owned());
+            for p in &projects {
+                page_args.push(p);
+                sources.push(format!("project_id = ${}::bigint", page_args.len()));
+            }
+        }
+        Some(_) => sources.push(filter[..rest_at].to_owned()),
+    }
+    // One row more than the page tells whether another page follows.
+    let limit = limit + 1;
+    let arm_limit = limit.saturating_add(offset);
     page_args.push(&limit);
     page_args.push(&offset);
+    page_args.push(&arm_limit);
+    let order = order_by(q.ordering);
+    let arms: Vec<String> = sources
+        .iter()
+        .map(|s| {
+            format!(
+                "(SELECT * FROM tasks WHERE {s}{rest} ORDER BY {order} LIMIT ${})",
+                page_args.len()
+            )
+        })
+        .collect();
     let page_sql = format!(
         "SELECT {TASK_COLUMNS}, CASE WHEN user_id = $1 THEN NULL ELSE \
          (SELECT c.username FROM users c WHERE c.id = tasks.user_id) END \
-         FROM tasks WHERE {filter} ORDER BY {} LIMIT ${} OFFSET ${}",
-        match q.project {
-            None => order_by_visible(q.ordering),
-            Some(_) => order_by(q.ordering),
-        },
-        args.len() + 1,
-        args.len() + 2,
+         FROM ({}) AS tasks ORDER BY {order} LIMIT ${} OFFSET ${}",
+        arms.join(" UNION ALL "),
+        page_args.len() - 2,
+        page_args.len() - 1,
     );
     // A search is planned for its term each time: a generic plan knows nothing of the
     // term, and may walk the list in its order to "find the page soon" through every
@@ -156,7 +218,8 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
     let mut creators: HashMap<i64, Vec<u8>> = HashMap::new();
     let mut body = Vec::with_capacity(64 + 320 * rows.len());
     body.push(b'[');
-    for (i, r) in rows.iter().enumerate() {
+    let page = rows.len().min(q.limit as usize);
+    for (i, r) in rows[..page].iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }
@@ -175,22 +238,38 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
         write_row(&mut body, r, user_json)?;
     }
     body.push(b']');
-    let count = rows.len();
+    let count = page;
+    let next = match rows.len() > page {
+        false => None,
+        true => {
+            let last = &rows[page - 1];
+            let key = match key_index(q.ordering) {
+                Some(i) => last.try_get::<_, Option<String>>(i)?,
+                None => None,
+            };
+            Some(next_cursor(q.ordering, Some((last.try_get(0)?, key)))?)
+        }
+    };
     // The count is only needed when the page might not be everything.
-    let total = if q.offset == 0 && count < q.limit as usize {
-        count as u64
+    let (total, total_capped) = if q.offset == 0 && q.after.is_none() && next.is_none() {
+        (count as u64, false)
+    } else if counted_by_counters(&q) {
+        let count_args = &args[..if project.is_some() { 2 } else { 1 }];
+        let stmt = tx.prepare_cached(&counters_sql(&q, "$1", "$2")).await?;
+        let n: i64 = tx.query_one(&stmt, count_args).await?.try_get(0)?;
+        (u64::try_from(n).unwrap_or(0), false)
     } else {
-        let stmt = tx
-            .prepare_cached(&format!("SELECT count(*) FROM tasks WHERE {filter}"))
-            .await?;
+        let stmt = tx.prepare_cached(&bounded_count_sql(&filter)).await?;
         let n: i64 = tx.query_one(&stmt, &args).await?.try_get(0)?;
-        n as u64
+        capped(n)
     };
     tx.commit().await?;
     Ok(TaskPage {
         json: body,
         count,
         total,
+        total_capped,
+        next,
         last_event_id,
         list_version: last_event_id + epoch,
     })

@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 
 use super::Sqlite;
 use crate::store::copy::{
-    Cell, Chunk, Chunker, CopyStore, TABLES, Target, abandoned, cell_from_sqlite,
+    Cell, Chunk, Chunker, CopyStore, DERIVED_DRIFT, TABLES, Target, abandoned, cell_from_sqlite,
 };
 use crate::store::{Result, StoreError};
 
@@ -39,6 +39,14 @@ impl CopyStore for Sqlite {
 
     async fn copy_counts(&self) -> Result<Vec<u64>> {
         self.run(|c| counts(c)).await
+    }
+
+    async fn derived_drift(&self) -> Result<u64> {
+        self.run(|c| {
+            let n: i64 = c.query_row(DERIVED_DRIFT, [], |r| r.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(u64::MAX))
+        })
+        .await
     }
 
     async fn export(&self, tx: mpsc::Sender<Chunk>) -> Result<()> {

@@ -25,6 +25,7 @@ mod purge;
 mod settings;
 mod stream_tickets;
 mod sweep;
+mod task_list;
 mod tasks;
 mod throttles;
 mod tokens;
@@ -51,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_projects.sql"),
     include_str!("migrations/0009_shared_tasks.sql"),
     include_str!("migrations/0010_task_search.sql"),
+    include_str!("migrations/0011_list_indexes.sql"),
 ];
 
 /// How long a connection waits for another writer before giving up.

@@ -2,7 +2,6 @@
 //! so the caller can publish exactly what was committed.
 
 use async_trait::async_trait;
-use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
@@ -11,19 +10,14 @@ use crate::clock::now_timestamp;
 use crate::model::{Action, Event, Role, Task, TaskUser, Timestamp, User};
 use crate::store::projects::role_of;
 use crate::store::tasks::{
-    AssigneeFilter, Audience, IfMatch, NewTask, Place, ProjectFilter, TaskChanges, TaskJson,
-    TaskPage, TaskQuery, TaskRow, TaskRule, assignee_of, check_if_match, creator_json, fan_out,
-    like_pattern, order_by, order_by_visible, seen_by, write_task,
+    Audience, IfMatch, NewTask, Place, TaskChanges, TaskJson, TaskPage, TaskQuery, TaskRow,
+    TaskRule, assignee_of, check_if_match, fan_out, seen_by, write_task,
 };
-use crate::store::tasks::{TASK_COLUMNS, TASK_WITH_CREATOR, TaskStore, task_refused};
+use crate::store::tasks::{TASK_WITH_CREATOR, TaskStore, task_refused};
 use crate::store::{Result, StoreError};
 
-fn json_error(e: serde_json::Error) -> StoreError {
-    StoreError::Other(format!("json: {e}"))
-}
-
 /// Appends one task row (`TASK_COLUMNS`) as JSON, in `Task`'s key order.
-fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
+pub(super) fn write_row(out: &mut Vec<u8>, r: &Row, user_json: &[u8]) -> Result<()> {
     let text = |i: usize| -> Result<&str> {
         r.get_ref(i)?
             .as_str()
@@ -208,213 +202,14 @@ pub(super) fn check_create(
     Ok(())
 }
 
-/// The tasks `:user` sees (with `:project` bound for one project's): their personal
-/// tasks and those of every project they belong to. Each arm is served by an index in
-/// id order (`tasks_personal`, `tasks_by_project`).
-fn visible_filter(project: Option<ProjectFilter>) -> &'static str {
-    match project {
-        None => {
-            "((user_id = :user AND project_id IS NULL) OR project_id IN \
-             (SELECT project_id FROM project_members WHERE user_id = :user))"
-        }
-        Some(ProjectFilter::Personal) => "user_id = :user AND project_id IS NULL",
-        Some(ProjectFilter::Project(_)) => {
-            "project_id = :project AND EXISTS (SELECT 1 FROM project_members \
-             WHERE project_id = :project AND user_id = :user)"
-        }
-    }
-}
-
-/// Past this many rows holding the term's trigrams (anyone's), a search's page walks
-/// the list in its order instead, checking each task with `LIKE`: with that many
-/// matches the page fills long before the end, where sorting every candidate would not
-/// stop early. (Its count still reads only the candidates.)
-const SEARCH_CANDIDATES: i64 = 500;
-
-/// The search's candidates from the index, bound as `:trigrams`; the list keeps its
-/// `LIKE` on them, which decides: the trigrams only find a superset of its matches
-/// (FTS5 folds more case than `LIKE`, and ignores the trigrams' order).
-const SEARCH_IN: &str =
-    " AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH :trigrams)";
-
-/// The `task_search` query for `term` (every trigram, each quoted, `AND`ed; `None` for
-/// a term of fewer than three characters, which has none and is left to `LIKE` alone),
-/// and whether there are many candidates: [`SEARCH_CANDIDATES`] or more rows hold them.
-fn search_candidates(c: &Connection, term: &str) -> Result<(Option<String>, bool)> {
-    let Some(query) = search_trigrams(term) else {
-        return Ok((None, false));
-    };
-    let n: i64 = c
-        .prepare_cached(
-            "SELECT count(*) FROM (SELECT 1 FROM task_search \
-             WHERE task_search MATCH ?1 LIMIT ?2)",
-        )?
-        .query_row(params![query, SEARCH_CANDIDATES], |r| r.get(0))?;
-    Ok((Some(query), n >= SEARCH_CANDIDATES))
-}
-
-/// The FTS5 query for `term`'s trigrams, `None` for a term of fewer than three
-/// characters (or holding a NUL, which FTS5 queries cannot). Any subset of the trigrams
-/// still finds every match: a long term asks for at most 12, spread over it.
-fn search_trigrams(term: &str) -> Option<String> {
-    const MAX_TRIGRAMS: usize = 12;
-    if term.contains('\0') {
-        return None;
-    }
-    let starts: Vec<usize> = term.char_indices().map(|(i, _)| i).collect();
-    let windows = starts.len().checked_sub(2).filter(|&n| n > 0)?;
-    let step = windows.div_ceil(MAX_TRIGRAMS);
-    let mut picked: Vec<&str> = (0..windows)
-        .step_by(step)
-        .chain([windows - 1])
-        .map(|w| {
-            let end = starts.get(w + 3).copied().unwrap_or(term.len());
-            &term[starts[w]..end]
-        })
-        .collect();
-    picked.sort_unstable();
-    picked.dedup();
-    let quoted: Vec<String> = picked
-        .iter()
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
-        .collect();
-    Some(quoted.join(" AND "))
-}
-
 #[async_trait]
 impl TaskStore for Sqlite {
     // The array is written straight from the rows (no `Task` values, no second pass):
     // the list is the hottest read, and this is byte for byte what serialising the
     // tasks would give.
     async fn list_tasks(&self, owner: User, q: TaskQuery) -> Result<TaskPage> {
-        self.run(move |conn| {
-            let c = conn.transaction()?;
-            let mut filter = String::from(visible_filter(q.project));
-            if q.completed.is_some() {
-                filter.push_str(" AND completed = :completed");
-            }
-            // The search index's candidates: for the count whenever the term has
-            // trigrams, for the page unless there are many (see `search_candidates`).
-            let (trigrams, many) = match &q.search {
-                Some(term) => search_candidates(&c, term)?,
-                None => (None, false),
-            };
-            let (page_in, count_in) = match (&trigrams, many) {
-                (None, _) => ("", ""),
-                (Some(_), true) => ("", SEARCH_IN),
-                (Some(_), false) => (SEARCH_IN, SEARCH_IN),
-            };
-            if q.search.is_some() {
-                filter.push_str(
-                    " AND (title LIKE :pattern ESCAPE '\\' \
-                     OR IFNULL(description, '') LIKE :pattern ESCAPE '\\')",
-                );
-            }
-            let pattern = q.search.as_deref().map(like_pattern);
-            let mut args: Vec<(&str, &dyn rusqlite::ToSql)> = vec![(":user", &owner.id)];
-            if let Some(completed) = &q.completed {
-                args.push((":completed", completed));
-            }
-            if let Some(pattern) = &pattern {
-                args.push((":pattern", pattern));
-            }
-            match &q.assignee {
-                Some(AssigneeFilter::User(id)) => {
-                    filter.push_str(" AND assignee_id = :assignee");
-                    args.push((":assignee", id));
-                }
-                Some(AssigneeFilter::Nobody) => filter.push_str(" AND assignee_id IS NULL"),
-                None => {}
-            }
-            if let Some(ProjectFilter::Project(id)) = &q.project {
-                args.push((":project", id));
-            }
-            if let Some(before) = &q.due_before {
-                filter.push_str(" AND due_at <= :due_before");
-                args.push((":due_before", before));
-            }
-            if let Some(after) = &q.due_after {
-                filter.push_str(" AND due_at >= :due_after");
-                args.push((":due_after", after));
-            }
-            // The creator's username only for another's task (12).
-            let sql = format!(
-                "SELECT {TASK_COLUMNS}, CASE WHEN user_id = :user THEN NULL ELSE \
-                 (SELECT c.username FROM users c WHERE c.id = tasks.user_id) END \
-                 FROM tasks WHERE {filter}{page_in} ORDER BY {} LIMIT :limit OFFSET :offset",
-                match q.project {
-                    None => order_by_visible(q.ordering),
-                    Some(_) => order_by(q.ordering),
-                }
-            );
-            let limit = i64::from(q.limit);
-            let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
-            let mut page_args = args.clone();
-            page_args.push((":limit", &limit));
-            page_args.push((":offset", &offset));
-            if let (Some(t), false) = (&trigrams, many) {
-                page_args.push((":trigrams", t));
-            }
-            let own_json = serde_json::to_vec(&owner).map_err(json_error)?;
-            // Each creator's JSON, rendered once per page.
-            let mut creators: HashMap<i64, Vec<u8>> = HashMap::new();
-            let mut body = Vec::with_capacity(64 + 320 * q.limit.min(100) as usize);
-            body.push(b'[');
-            let mut count = 0usize;
-            {
-                let mut stmt = c.prepare_cached(&sql)?;
-                let mut rows = stmt.query(page_args.as_slice())?;
-                while let Some(r) = rows.next()? {
-                    if count > 0 {
-                        body.push(b',');
-                    }
-                    let creator: i64 = r.get(11)?;
-                    let user_json = if creator == owner.id {
-                        &own_json
-                    } else {
-                        match creators.entry(creator) {
-                            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                            std::collections::hash_map::Entry::Vacant(e) => {
-                                let name = r.get_ref(12)?.as_str_or_null().ok().flatten();
-                                e.insert(creator_json(&owner, creator, name.unwrap_or(""))?)
-                            }
-                        }
-                    };
-                    write_row(&mut body, r, user_json)?;
-                    count += 1;
-                }
-            }
-            body.push(b']');
-            // The count is only needed when the page might not be everything.
-            let total = if q.offset == 0 && count < q.limit as usize {
-                count as u64
-            } else {
-                let sql = format!("SELECT COUNT(*) FROM tasks WHERE {filter}{count_in}");
-                let mut args = args.clone();
-                if let Some(t) = &trigrams {
-                    args.push((":trigrams", t));
-                }
-                let n: i64 = c
-                    .prepare_cached(&sql)?
-                    .query_row(args.as_slice(), |r| r.get(0))?;
-                n as u64
-            };
-            // A deleted account (being purged) shows nothing: `NotFound`.
-            let (last_event_id, epoch): (i64, i64) = c
-                .prepare_cached(
-                    "SELECT event_seq, list_epoch FROM users WHERE id = ?1 AND deleted_at IS NULL",
-                )?
-                .query_row([owner.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            c.commit()?;
-            Ok(TaskPage {
-                json: body,
-                count,
-                total,
-                last_event_id,
-                list_version: last_event_id + epoch,
-            })
-        })
-        .await
+        self.run(move |conn| super::task_list::list(conn, owner, q))
+            .await
     }
 
     // Taken on the calling thread when a connection is idle.
@@ -519,26 +314,5 @@ impl TaskStore for Sqlite {
             write_events(tx, caller.id, &task, fan_out(Some(&before), None))
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::search_trigrams;
-
-    #[test]
-    fn a_search_term_gives_its_trigrams_quoted() {
-        assert_eq!(search_trigrams("ab"), None);
-        assert_eq!(search_trigrams("éà"), None);
-        assert_eq!(search_trigrams("a\0bc"), None);
-        assert_eq!(search_trigrams("abc").as_deref(), Some(r#""abc""#));
-        assert_eq!(
-            search_trigrams(r#"a"bcé"#).as_deref(),
-            Some(r#""""bc" AND "a""b" AND "bcé""#)
-        );
-        // A long term: at most a dozen, the first and the last among them.
-        let q = search_trigrams(&"abcdefghij".repeat(10)).unwrap();
-        assert!(q.split(" AND ").count() <= 13, "{q}");
-        assert!(q.contains(r#""abc""#) && q.contains(r#""hij""#), "{q}");
     }
 }

@@ -120,7 +120,7 @@ async fn the_next_page_link_is_relative() {
     let r = read(req.send().await.unwrap()).await;
     assert_eq!(
         r.header("link"),
-        Some(r#"</api/tasks/?limit=1&offset=1>; rel="next""#)
+        Some(r#"</api/tasks/?limit=1&cursor=aWQKMQpu>; rel="next""#)
     );
 }
 
@@ -205,7 +205,7 @@ async fn with_a_public_url_no_request_header_makes_a_url() {
     .await;
     assert_eq!(
         r.header("link"),
-        Some(r#"<https://tasks.example.com/api/tasks/?limit=1&offset=1>; rel="next""#)
+        Some(r#"<https://tasks.example.com/api/tasks/?limit=1&cursor=aWQKMQpu>; rel="next""#)
     );
 }
 

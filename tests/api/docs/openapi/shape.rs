@@ -187,7 +187,8 @@ fn response_headers_are_named_in_their_usual_case() {
             "Retry-After",
             "WWW-Authenticate",
             "X-Last-Event-Id",
-            "X-Total-Count"
+            "X-Total-Count",
+            "X-Total-Count-Capped"
         ]
     );
     let headers = |path: &str, method: &str, status: &str| -> Vec<String> {
@@ -200,7 +201,13 @@ fn response_headers_are_named_in_their_usual_case() {
     };
     assert_eq!(
         headers("/api/tasks", "get", "200"),
-        ["X-Total-Count", "Link", "X-Last-Event-Id", "ETag"]
+        [
+            "X-Total-Count",
+            "X-Total-Count-Capped",
+            "Link",
+            "X-Last-Event-Id",
+            "ETag"
+        ]
     );
     assert_eq!(
         headers("/api/tasks", "post", "201"),

@@ -1,0 +1,315 @@
+//! Keyset pages and totals against a reference: random tasks (personal, and in two
+//! shared projects), changed, moved and deleted at random, listed with random filters and
+//! orderings by following `Link` page after page, with the list cache on and off. Every
+//! walk must be exactly the reference's order of the matching tasks, computed here from
+//! the tasks as the API answered them, and `X-Total-Count` its length. A forged cursor,
+//! or one made for another ordering, is a 400 naming `cursor`.
+
+use std::cmp::Ordering as Cmp;
+use std::collections::BTreeMap;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::projects::{add_member, my_id, new_project};
+
+/// A small seeded generator (xorshift64*), so a failure replays.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+const ORDERINGS: &[&str] = &[
+    "id",
+    "-id",
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "title",
+    "-title",
+    "due_at",
+    "-due_at",
+];
+
+const DUES: &[Option<&str>] = &[
+    None,
+    None,
+    Some("2026-12-01T00:00:00.000000Z"),
+    Some("2026-12-01T00:00:00.000000Z"),
+    Some("2026-12-02T08:30:00.000000Z"),
+    Some("2027-01-15T12:00:00.000000Z"),
+];
+
+const TITLES: &[&str] = &[
+    "Alpha task",
+    "Beta task",
+    "Beta task",
+    "gamma task",
+    "Zulu task",
+];
+
+/// `a` against `b` in `ordering`, as the API documents it (ties by id, tasks without a
+/// due date last in both `due_at` orders).
+fn compare(ordering: &str, a: &Value, b: &Value) -> Cmp {
+    let desc = ordering.starts_with('-');
+    let field = ordering.trim_start_matches('-');
+    let id = |t: &Value| t["id"].as_i64().unwrap();
+    let text = |t: &Value| t[field].as_str().map(str::to_owned);
+    let by_id = || {
+        let c = id(a).cmp(&id(b));
+        if desc { c.reverse() } else { c }
+    };
+    if field == "id" {
+        return by_id();
+    }
+    let (ka, kb) = (text(a), text(b));
+    let key = match (&ka, &kb) {
+        (None, None) => Cmp::Equal,
+        (None, Some(_)) => return Cmp::Greater,
+        (Some(_), None) => return Cmp::Less,
+        (Some(x), Some(y)) => {
+            let c = x.as_bytes().cmp(y.as_bytes());
+            if desc { c.reverse() } else { c }
+        }
+    };
+    key.then_with(by_id)
+}
+
+/// Whether task `t` passes the query's filters (`me` is the viewer).
+fn passes(t: &Value, filters: &[(&str, String)]) -> bool {
+    filters.iter().all(|(name, v)| match *name {
+        "completed" => t["completed"].as_bool().unwrap().to_string() == *v,
+        "project" if v == "none" => t["project"].is_null(),
+        "project" => t["project"].as_i64().map(|p| p.to_string()).as_ref() == Some(v),
+        "due_before" => t["due_at"].as_str().is_some_and(|d| d <= v.as_str()),
+        "due_after" => t["due_at"].as_str().is_some_and(|d| d >= v.as_str()),
+        other => panic!("no filter {other}"),
+    })
+}
+
+/// Follows `Link` from the first page of `query`: every id in order, and each page's
+/// total.
+async fn walk(app: &TestApp, token: &str, query: &str) -> (Vec<i64>, Vec<String>) {
+    let mut ids = Vec::new();
+    let mut totals = Vec::new();
+    let mut path = format!("/api/tasks/?{query}");
+    for _ in 0..200 {
+        let r = app.get(&path, token).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+        totals.push(r.header("x-total-count").unwrap_or_default().to_owned());
+        ids.extend(
+            r.json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_i64().unwrap()),
+        );
+        match r.header("link") {
+            None => return (ids, totals),
+            Some(link) => {
+                assert!(!link.contains("offset="), "{link}");
+                path = link
+                    .trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .unwrap()
+                    .to_owned();
+            }
+        }
+    }
+    panic!("{query}: no end to the pages");
+}
+
+async fn patch(app: &TestApp, token: &str, id: i64, body: Value) -> Value {
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/tasks/{id}/"),
+            Some(token),
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.json()
+}
+
+async fn pages_match_the_reference(cache_mb: u64, seed: u64) {
+    let app = spawn_app_with(|a| a.list_cache_mb = cache_mb).await;
+    let mut rng = Rng(seed);
+    let (alice, _) = app.user("alice1").await;
+    let (bob, _) = app.user("bobby1").await;
+    let alice_id = my_id(&app, &alice).await;
+    let p1 = new_project(&app, &alice, "Alice's project").await["id"].clone();
+    let p2 = new_project(&app, &bob, "Bob's project").await["id"].clone();
+    add_member(&app, &alice, &p1, "bobby1", &bob, "editor").await;
+    add_member(&app, &bob, &p2, "alice1", &alice, "editor").await;
+    let projects = [Value::Null, p1.clone(), p2.clone()];
+    // Every task as last answered, by id (alice's view is filtered from it).
+    let mut tasks: BTreeMap<i64, Value> = BTreeMap::new();
+    for _ in 0..45 {
+        let token = if rng.below(3) == 0 { &bob } else { &alice };
+        let body = json!({
+            "title": rng.pick(TITLES),
+            "completed": rng.below(2) == 0,
+            "due_at": rng.pick(DUES),
+            "project": rng.pick(&projects),
+        });
+        let r = app.create_task(token, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let t = r.json();
+        tasks.insert(t["id"].as_i64().unwrap(), t);
+    }
+    for round in 0..3 {
+        // Changes, moves and deletes between the listings.
+        if round > 0 {
+            for _ in 0..12 {
+                let ids: Vec<i64> = tasks
+                    .iter()
+                    .filter(|(_, t)| t["user"]["id"] == alice_id)
+                    .map(|(id, _)| *id)
+                    .collect();
+                let id = *rng.pick(&ids);
+                let t = match rng.below(5) {
+                    0 => {
+                        let r = app
+                            .call(
+                                Method::DELETE,
+                                &format!("/api/tasks/{id}/"),
+                                Some(&alice),
+                                None,
+                            )
+                            .await;
+                        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+                        tasks.remove(&id);
+                        continue;
+                    }
+                    1 => patch(&app, &alice, id, json!({"project": rng.pick(&projects)})).await,
+                    2 => patch(&app, &alice, id, json!({"due_at": rng.pick(DUES)})).await,
+                    3 => patch(&app, &alice, id, json!({"title": rng.pick(TITLES)})).await,
+                    _ => patch(&app, &alice, id, json!({"completed": rng.below(2) == 0})).await,
+                };
+                tasks.insert(id, t);
+            }
+        }
+        let visible: Vec<&Value> = tasks
+            .values()
+            .filter(|t| !t["project"].is_null() || t["user"]["id"] == alice_id)
+            .collect();
+        for _ in 0..14 {
+            let ordering = *rng.pick(ORDERINGS);
+            let mut filters: Vec<(&str, String)> = Vec::new();
+            if rng.below(3) == 0 {
+                filters.push(("completed", (rng.below(2) == 0).to_string()));
+            }
+            if rng.below(3) == 0 {
+                let p = rng.pick(&projects);
+                filters.push((
+                    "project",
+                    if p.is_null() {
+                        "none".into()
+                    } else {
+                        p.to_string()
+                    },
+                ));
+            }
+            if rng.below(4) == 0 {
+                filters.push(("due_after", "2026-12-01T00:00:00.000000Z".into()));
+            }
+            if rng.below(4) == 0 {
+                filters.push(("due_before", "2026-12-02T08:30:00.000000Z".into()));
+            }
+            let limit = 1 + rng.below(8);
+            let mut query: Vec<(&str, String)> = filters.clone();
+            query.push(("ordering", ordering.into()));
+            query.push(("limit", limit.to_string()));
+            let query = serde_urlencoded::to_string(&query).unwrap();
+            let mut expected: Vec<&Value> = visible
+                .iter()
+                .copied()
+                .filter(|t| passes(t, &filters))
+                .collect();
+            expected.sort_by(|a, b| compare(ordering, a, b));
+            let expected: Vec<i64> = expected.iter().map(|t| t["id"].as_i64().unwrap()).collect();
+            let (ids, totals) = walk(&app, &alice, &query).await;
+            assert_eq!(ids, expected, "seed {seed}, round {round}: {query}");
+            for total in totals {
+                assert_eq!(total, expected.len().to_string(), "{query}");
+            }
+            // `offset` still pages as before.
+            let skip = rng.below(expected.len() as u64 + 1) as usize;
+            let r = app
+                .list_tasks(&alice, &format!("?{query}&offset={skip}"))
+                .await;
+            let got: Vec<i64> = r
+                .json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_i64().unwrap())
+                .collect();
+            let want: Vec<i64> = expected
+                .iter()
+                .skip(skip)
+                .take(limit as usize)
+                .copied()
+                .collect();
+            assert_eq!(got, want, "{query}&offset={skip}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn keyset_pages_match_the_reference_with_the_list_cache() {
+    pages_match_the_reference(16, 0x5eed_0001).await;
+}
+
+#[tokio::test]
+async fn keyset_pages_match_the_reference_without_the_list_cache() {
+    pages_match_the_reference(0, 0x5eed_0002).await;
+}
+
+#[tokio::test]
+async fn a_forged_or_foreign_cursor_is_a_400_naming_it() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("alice1").await;
+    for i in 0..3 {
+        app.new_task(&token, &format!("Task number {i}")).await;
+    }
+    let first = app.list_tasks(&token, "?limit=1&ordering=title").await;
+    let link = first.header("link").unwrap().to_owned();
+    let cursor = link
+        .split("cursor=")
+        .nth(1)
+        .unwrap()
+        .split('>')
+        .next()
+        .unwrap();
+    let ok = app
+        .list_tasks(&token, &format!("?limit=1&ordering=title&cursor={cursor}"))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(ok.json()[0]["title"], "Task number 1");
+    for bad in [
+        format!("?ordering=-title&cursor={cursor}"),
+        format!("?cursor={cursor}"),
+        "?cursor=not-a-cursor!".to_owned(),
+        "?cursor=aWQKMQ".to_owned(),
+        format!("?cursor={}", "A".repeat(3000)),
+    ] {
+        let r = app.list_tasks(&token, &bad).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.text);
+        assert!(r.json()["cursor"].is_array(), "{bad}: {}", r.text);
+    }
+}
