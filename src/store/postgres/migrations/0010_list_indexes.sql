@@ -20,51 +20,56 @@ SELECT CASE WHEN project_id IS NULL THEN user_id ELSE 0 END, coalesce(project_id
        count(*), count(*) FILTER (WHERE completed)
 FROM tasks GROUP BY 1, 2;
 
--- A move takes one count off its old row and puts one on its new row, locking the two
--- in key order, so two moves the opposite way wait for each other instead of
--- deadlocking.
-CREATE FUNCTION task_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    old_key BIGINT[];
-    new_key BIGINT[];
+-- Statement-level, over the statement's transition tables: a statement that writes many
+-- tasks (an account's purge, a copy, a project's deletion) touches each counter row once,
+-- not once per task (PostgreSQL makes each further update of one row in a transaction
+-- walk every version before it). Inserts and changes apply their net change per counter
+-- row in key order, so two opposite moves wait for each other rather than deadlock.
+CREATE FUNCTION task_counts_statement() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        old_key := ARRAY[CASE WHEN OLD.project_id IS NULL THEN OLD.user_id ELSE 0 END,
-                         coalesce(OLD.project_id, 0), OLD.completed::int];
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        new_key := ARRAY[CASE WHEN NEW.project_id IS NULL THEN NEW.user_id ELSE 0 END,
-                         coalesce(NEW.project_id, 0), NEW.completed::int];
-    END IF;
-    IF new_key IS NOT NULL AND (old_key IS NULL OR new_key[1:2] < old_key[1:2]) THEN
+    IF TG_OP = 'INSERT' THEN
         INSERT INTO task_counts AS c (user_id, project_id, tasks, done)
-        VALUES (new_key[1], new_key[2], 1, new_key[3])
+        SELECT CASE WHEN project_id IS NULL THEN user_id ELSE 0 END,
+               coalesce(project_id, 0), count(*), sum(completed::int)
+        FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
         ON CONFLICT (user_id, project_id)
-        DO UPDATE SET tasks = c.tasks + 1, done = c.done + excluded.done;
-        new_key := NULL;
-    END IF;
-    IF old_key IS NOT NULL THEN
-        UPDATE task_counts SET tasks = tasks - 1, done = done - old_key[3]
-        WHERE user_id = old_key[1] AND project_id = old_key[2];
-    END IF;
-    IF new_key IS NOT NULL THEN
+        DO UPDATE SET tasks = c.tasks + excluded.tasks, done = c.done + excluded.done;
+    ELSIF TG_OP = 'UPDATE' THEN
         INSERT INTO task_counts AS c (user_id, project_id, tasks, done)
-        VALUES (new_key[1], new_key[2], 1, new_key[3])
+        SELECT u, p, sum(n), sum(d) FROM (
+            SELECT CASE WHEN project_id IS NULL THEN user_id ELSE 0 END AS u,
+                   coalesce(project_id, 0) AS p, -1 AS n, -(completed::int) AS d
+            FROM old_rows
+            UNION ALL
+            SELECT CASE WHEN project_id IS NULL THEN user_id ELSE 0 END,
+                   coalesce(project_id, 0), 1, completed::int
+            FROM new_rows
+        ) x
+        GROUP BY u, p HAVING sum(n) <> 0 OR sum(d) <> 0 ORDER BY u, p
         ON CONFLICT (user_id, project_id)
-        DO UPDATE SET tasks = c.tasks + 1, done = c.done + excluded.done;
+        DO UPDATE SET tasks = c.tasks + excluded.tasks, done = c.done + excluded.done;
+    ELSE
+        -- Only rows that are still there: an account or project being deleted has
+        -- already dropped its own.
+        UPDATE task_counts c SET tasks = c.tasks - g.n, done = c.done - g.d
+        FROM (SELECT CASE WHEN project_id IS NULL THEN user_id ELSE 0 END AS u,
+                     coalesce(project_id, 0) AS p, count(*) AS n, sum(completed::int) AS d
+              FROM old_rows GROUP BY 1, 2) g
+        WHERE c.user_id = g.u AND c.project_id = g.p;
     END IF;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER task_counts_insert_delete AFTER INSERT OR DELETE ON tasks
-    FOR EACH ROW EXECUTE FUNCTION task_counts_apply();
-CREATE TRIGGER task_counts_update AFTER UPDATE OF completed, project_id, user_id ON tasks
-    FOR EACH ROW
-    WHEN (OLD.completed IS DISTINCT FROM NEW.completed
-          OR OLD.project_id IS DISTINCT FROM NEW.project_id
-          OR OLD.user_id IS DISTINCT FROM NEW.user_id)
-    EXECUTE FUNCTION task_counts_apply();
+CREATE TRIGGER task_counts_insert AFTER INSERT ON tasks
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION task_counts_statement();
+CREATE TRIGGER task_counts_update AFTER UPDATE ON tasks
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION task_counts_statement();
+CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION task_counts_statement();
 
 -- A deleted account's or project's counts go with it (its tasks' own deletes only ever
 -- update rows).
