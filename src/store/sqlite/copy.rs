@@ -13,13 +13,15 @@ use crate::store::{Result, StoreError};
 #[async_trait]
 impl CopyStore for Sqlite {
     // Every table but SQLite's own, and but the search index (`task_search`, a virtual
-    // table, and its shadow tables): the target's triggers rebuild it from the rows.
+    // table, and its shadow tables, and `task_search_pending`, its queue, empty at every
+    // commit): the target's triggers rebuild it from the rows.
     async fn copy_columns(&self) -> Result<Vec<(String, Vec<String>)>> {
         self.run(|c| {
             let names: Vec<String> = c
                 .prepare(
                     "SELECT name FROM pragma_table_list WHERE schema = 'main' \
                      AND type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+                     AND name <> 'task_search_pending' \
                      ORDER BY name",
                 )?
                 .query_map([], |r| r.get(0))?
@@ -142,8 +144,9 @@ impl CopyStore for Sqlite {
                 // The source failed: roll back, leaving the target empty.
                 return Err(abandoned());
             }
-            // The triggers indexed every task for search as it was inserted; check the
-            // index against the rows before committing.
+            // The triggers queued every task for the search index as it was inserted;
+            // index them, then check the index against the rows before committing.
+            super::task_list::flush_search(tx)?;
             tx.execute_batch(
                 "INSERT INTO task_search (task_search, rank) VALUES ('integrity-check', 1)",
             )?;

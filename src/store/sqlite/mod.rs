@@ -53,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_shared_tasks.sql"),
     include_str!("migrations/0010_task_search.sql"),
     include_str!("migrations/0011_list_indexes.sql"),
+    include_str!("migrations/0012_lighter_writes.sql"),
 ];
 
 /// How long a connection waits for another writer before giving up.

@@ -76,8 +76,26 @@ const SEARCH_CANDIDATES: i64 = 500;
 /// The search's candidates from the index, bound as `:trigrams`; the list keeps its
 /// `LIKE` on them, which decides: the trigrams only find a superset of its matches
 /// (FTS5 folds more case than `LIKE`, and ignores the trigrams' order).
-const SEARCH_IN: &str =
-    " AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH :trigrams)";
+/// Inserts still queued for the index (written outside the writer and not yet replayed,
+/// migration `0012_lighter_writes`) are candidates too.
+const SEARCH_IN: &str = " AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH :trigrams \
+     UNION ALL SELECT task_id FROM task_search_pending WHERE op = 'insert')";
+
+/// Replays the search index's queued changes (migration `0012_lighter_writes`) into
+/// `task_search`, in the order they were made, and empties the queue. The writer runs it
+/// in each batch's transaction just before the commit, outside every job's savepoint, so
+/// FTS5 writes the batch's changes to disk once instead of once per job.
+pub(super) fn flush_search(c: &Connection) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO task_search (task_search, rowid, title, description)
+         SELECT CASE op WHEN 'delete' THEN 'delete' END, task_id, title, description
+         FROM task_search_pending ORDER BY seq",
+    )?
+    .execute([])?;
+    c.prepare_cached("DELETE FROM task_search_pending")?
+        .execute([])?;
+    Ok(())
+}
 
 /// The `task_search` query for `term` (every trigram, each quoted, `AND`ed; `None` for
 /// a term of fewer than three characters, which has none and is left to `LIKE` alone),

@@ -185,7 +185,9 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Box<dyn Job>>, stats: &Wr
                 drop(tx);
                 Err(e)
             }
-            None => tx.commit().map_err(StoreError::from),
+            None => super::task_list::flush_search(&tx)
+                .and_then(|()| tx.commit())
+                .map_err(StoreError::from),
         };
         if committed.is_ok() {
             stats.commits.fetch_add(1, Ordering::Relaxed);
@@ -209,7 +211,10 @@ fn run_one(
     tx: &Transaction,
     job: Box<dyn Job>,
 ) -> std::result::Result<(bool, Finish), ((bool, Finish), StoreError)> {
-    if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+    if let Err(e) = tx
+        .prepare_cached("SAVEPOINT job")
+        .and_then(|mut s| s.execute([]))
+    {
         let message = e.to_string();
         job.refuse(e.into());
         let nothing: Finish = Box::new(|_| {});
@@ -222,13 +227,15 @@ fn run_one(
             StoreError::Other("the transaction was rolled back".into()),
         ));
     }
-    let end = if ok {
-        "RELEASE job"
+    // Cached statements: parsing these for every job cost more than running them.
+    let end = |sql: &str| tx.prepare_cached(sql).and_then(|mut s| s.execute([]));
+    let ended = if ok {
+        end("RELEASE job")
     } else {
-        "ROLLBACK TO job; RELEASE job"
+        end("ROLLBACK TO job").and_then(|_| end("RELEASE job"))
     };
-    match tx.execute_batch(end) {
-        Ok(()) => Ok((ok, finish)),
+    match ended {
+        Ok(_) => Ok((ok, finish)),
         Err(e) => Err(((false, finish), e.into())),
     }
 }
