@@ -165,7 +165,8 @@ pub const TABLES: &[Table] = &[
             ("task", Text),
             ("at", Text),
         ],
-        order_by: "user_id, seq",
+        // In the order they were written: SQLite keeps them so, and prunes them so.
+        order_by: "at, user_id, seq",
         generated_id: false,
     },
     Table {

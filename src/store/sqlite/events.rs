@@ -159,15 +159,30 @@ impl EventStore for Sqlite {
     }
 
     // In short writer jobs ([`Sqlite::sweep`]), oldest first; each records the cut of
-    // the events it deletes.
+    // the events it deletes. The rows are in the order they were written (a rowid table,
+    // migration `0012_lighter_writes`): each job takes the longest run of the oldest rows
+    // that are all past the cutoff, so it reads only what it deletes, and never cuts a
+    // user's events above one it keeps, even if the clock once went back.
     async fn prune_events(&self, cutoff: String) -> Result<usize> {
         self.sweep(Arc::new(move |tx: &Transaction, limit: i64| {
-            let gone: Vec<(i64, i64)> = tx
-                .prepare_cached(
-                    "SELECT user_id, seq FROM events WHERE at < ?1 ORDER BY at LIMIT ?2",
-                )?
-                .query_map(params![cutoff, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
+            let mut gone: Vec<(i64, i64)> = Vec::new();
+            let mut through: Option<i64> = None;
+            {
+                let mut oldest = tx.prepare_cached(
+                    "SELECT rowid, user_id, seq, at < ?1 FROM events ORDER BY rowid LIMIT ?2",
+                )?;
+                let mut rows = oldest.query(params![cutoff, limit])?;
+                while let Some(r) = rows.next()? {
+                    if !r.get::<_, bool>(3)? {
+                        break;
+                    }
+                    through = Some(r.get(0)?);
+                    gone.push((r.get(1)?, r.get(2)?));
+                }
+            }
+            let Some(through) = through else {
+                return Ok(0);
+            };
             let mut last: BTreeMap<i64, i64> = BTreeMap::new();
             for &(user, seq) in &gone {
                 let cut = last.entry(user).or_insert(seq);
@@ -180,11 +195,8 @@ impl EventStore for Sqlite {
                 )?
                 .execute(params![user, seq])?;
             }
-            let mut delete =
-                tx.prepare_cached("DELETE FROM events WHERE user_id = ?1 AND seq = ?2")?;
-            for (user, seq) in &gone {
-                delete.execute(params![user, seq])?;
-            }
+            tx.prepare_cached("DELETE FROM events WHERE rowid <= ?1")?
+                .execute([through])?;
             Ok(gone.len())
         }))
         .await

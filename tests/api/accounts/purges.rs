@@ -201,8 +201,9 @@ async fn sweeps_past_one_statement_s_rows_prune_everything_and_record_the_cut() 
             )
         }
     };
-    // Old events (well past any retention) and a few new ones; throttle counts.
-    for (user, old, new) in [(a_id, 1200, 10), (b_id, 300, 0)] {
+    // Old events (well past any retention), then a few new ones, written in that order
+    // as a server writes them (SQLite prunes in the order written); throttle counts.
+    for (user, old) in [(a_id, 1200), (b_id, 300)] {
         c.execute(
             &format!(
                 "INSERT INTO events (user_id, seq, action, task_id, task, at)
@@ -212,6 +213,8 @@ async fn sweeps_past_one_statement_s_rows_prune_everything_and_record_the_cut() 
             &[&user],
         )
         .await;
+    }
+    for (user, old, new) in [(a_id, 1200, 10), (b_id, 300, 0)] {
         c.execute(
             &format!(
                 "INSERT INTO events (user_id, seq, action, task_id, task, at)
@@ -264,4 +267,44 @@ async fn sweeps_past_one_statement_s_rows_prune_everything_and_record_the_cut() 
     let pruned = store.prune_throttles(500.0, 100).await.unwrap();
     assert_eq!(pruned as i64, counted - 100);
     assert_eq!(c.int("SELECT count(*) FROM throttle_hits", &[]).await, 100);
+}
+
+/// SQLite prunes events in the order they were written and stops at the first one it
+/// keeps: an old-looking event written after a new one (the clock went back) waits, so
+/// a user's cut never passes an event still there, and a resume from below it is told.
+#[tokio::test]
+async fn pruning_never_cuts_past_an_event_it_keeps() {
+    if on_postgres() {
+        return; // PostgreSQL prunes by time through its index
+    }
+    let app = spawn_app().await;
+    let (a, _) = app.user("clockback").await;
+    let id = app.get("/api/users/me/", &a).await.json()["id"]
+        .as_i64()
+        .unwrap();
+    let c = db(&app).await;
+    for (seq, at) in [
+        (1, "2000-01-01T00:00:00.000000Z"),
+        (2, "2000-01-01T00:00:01.000000Z"),
+        (3, "2999-01-01T00:00:00.000000Z"),
+        (4, "2000-01-01T00:00:02.000000Z"),
+    ] {
+        c.execute(
+            "INSERT INTO events (user_id, seq, action, task_id, task, at)
+             VALUES (?1, ?2, 'create', 1, '{}', ?3)",
+            &[&id, &seq, &at],
+        )
+        .await;
+    }
+    c.execute("UPDATE users SET event_seq = 4 WHERE id = ?1", &[&id])
+        .await;
+    let store = other_process(&app).await;
+    let pruned = store
+        .prune_events("2001-01-01T00:00:00.000000Z".into())
+        .await
+        .unwrap();
+    assert_eq!(pruned, 2);
+    assert_eq!(store.event_cursor(id).await.unwrap().pruned_through, 2);
+    let left = store.events_after(id, 2, 10, 1 << 20).await.unwrap();
+    assert_eq!(left.iter().map(|e| e.id).collect::<Vec<_>>(), [3, 4]);
 }

@@ -43,3 +43,26 @@ END;
 DROP INDEX tasks_by_user_due;
 DROP INDEX tasks_by_assignee;
 CREATE INDEX tasks_by_assignee ON tasks(assignee_id, user_id, id) WHERE assignee_id IS NOT NULL;
+
+-- The outbox in the order it is written. A change in a project writes one event per
+-- member; keyed by (user_id, seq) WITHOUT ROWID, those rows landed on as many pages as
+-- there were members, each split and rewritten in turn. As a rowid table, a batch's
+-- events are appended to the last page or two, and only the small index entries go to
+-- each member's place. The events keep their columns; `events_by_user` finds a user's
+-- events by id as the primary key did, and is unique as it was. `events_by_time` goes:
+-- the rows are in the order they were written, so pruning walks them oldest first by
+-- rowid (src/store/sqlite/events.rs). The rows are rebuilt in that order.
+CREATE TABLE events_new (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    seq     INTEGER NOT NULL,
+    action  TEXT    NOT NULL
+            CHECK (action IN ('create', 'update', 'delete', 'project', 'project_removed')),
+    task_id INTEGER NOT NULL,
+    task    TEXT    NOT NULL,
+    at      TEXT    NOT NULL
+);
+INSERT INTO events_new (user_id, seq, action, task_id, task, at)
+    SELECT user_id, seq, action, task_id, task, at FROM events ORDER BY at, user_id, seq;
+DROP TABLE events;
+ALTER TABLE events_new RENAME TO events;
+CREATE UNIQUE INDEX events_by_user ON events(user_id, seq);
