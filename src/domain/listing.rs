@@ -37,8 +37,8 @@ pub struct ListPage {
     pub json: Bytes,
     /// How many tasks the page has.
     pub count: usize,
-    /// How many tasks match in all.
-    pub total: u64,
+    /// How many tasks match in all, when it is known (see `TaskPage::total`).
+    pub total: Option<u64>,
     /// `total` is the bound a filtered list is counted to, and more match.
     pub total_capped: bool,
     /// Where the next page starts, when more tasks follow.
@@ -105,7 +105,10 @@ async fn render(store: &Store, owner: User, query: TaskQuery) -> Result<ListPage
     let page = store.list_tasks(owner, query).await?;
     let mut hash = sha2::Sha256::new();
     hash.update(page.last_event_id.to_le_bytes());
-    hash.update(page.total.to_le_bytes());
+    match page.total {
+        Some(total) => hash.update(total.to_le_bytes()),
+        None => hash.update(b"none"),
+    }
     hash.update([u8::from(page.total_capped)]);
     hash.update(&page.json);
     let etag = format!("\"l{}\"", hex::encode(&hash.finalize()[..16]));

@@ -243,6 +243,9 @@ pub struct TaskQuery {
     pub offset: u64,
     /// Only tasks that sort after this one (a keyset page: O(page)).
     pub after: Option<Cursor>,
+    /// Count a total no counter keeps (see [`counted_by_counters`]), up to
+    /// [`TOTAL_BOUND`]; without it such a total is given only when it is free.
+    pub count: bool,
 }
 
 /// A page of the list.
@@ -252,8 +255,9 @@ pub struct TaskPage {
     pub json: Vec<u8>,
     /// How many tasks the page has.
     pub count: usize,
-    /// How many tasks match in all.
-    pub total: u64,
+    /// How many tasks match in all: always for a list [`counted_by_counters`] and for
+    /// one whose page holds every match, else only when [`TaskQuery::count`] asked.
+    pub total: Option<u64>,
     /// `total` is [`TOTAL_BOUND`], and more match than that.
     pub total_capped: bool,
     /// Where the next page starts, when more tasks follow this one.
@@ -268,7 +272,8 @@ pub struct TaskPage {
 pub const TOTAL_BOUND: u64 = 10_000;
 
 /// Whether `q`'s total is kept by `task_counts` (no filters but `completed` and
-/// `project`), a sum of a few rows; any other filter is counted, up to [`TOTAL_BOUND`].
+/// `project`), a sum of a few rows; any other filter is counted, up to [`TOTAL_BOUND`],
+/// when [`TaskQuery::count`] asks (counting costs what the matches cost, not the page).
 pub(crate) fn counted_by_counters(q: &TaskQuery) -> bool {
     q.search.is_none() && q.assignee.is_none() && q.due_before.is_none() && q.due_after.is_none()
 }

@@ -79,6 +79,11 @@ impl TasksApi {
         /// `ordering`). Each page costs the same however deep.
         #[oai(validator(max_length = 2048))]
         cursor: Query<Option<String>>,
+        /// Count the matches of a `search`, `assignee`, `due_before` or `due_after` list
+        /// for `X-Total-Count`, up to 10000. Counting costs what the matches cost, not
+        /// the page, so without it such a list gives its total only when this page holds
+        /// every match. Other lists always give theirs (kept as counters).
+        count: Query<Option<bool>>,
         /// The `ETag` of a page you hold: a 304 without a body while it is still the page.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,
@@ -90,6 +95,7 @@ impl TasksApi {
             ordering: ordering.0.unwrap_or_default(),
             limit: limit.0.unwrap_or(state.limits.page_size),
             offset: offset.0.unwrap_or(0),
+            count: count.0.unwrap_or(false),
             ..TaskQuery::default()
         };
         let filters = Filters {

@@ -89,6 +89,9 @@ pub(super) fn next_link(
         params.push(("ordering", o.as_str().to_owned()));
     }
     params.push(("limit", q.limit.to_string()));
+    if q.count {
+        params.push(("count", "true".to_owned()));
+    }
     params.push(("cursor", next.encode()));
     let query = serde_urlencoded::to_string(&params).unwrap_or_default();
     format!("<{}/api/tasks/?{query}>; rel=\"next\"", base.unwrap_or(""))

@@ -89,11 +89,12 @@ pub enum ListTasksResponse {
     Ok(
         PrebuiltJson<Vec<Task>>,
         /// How many tasks match the filters in all. Without filters, or with only
-        /// `completed` and `project`, it is exact (kept as counters); with any other
-        /// filter, matches are counted up to 10000, and a larger total is answered as
-        /// 10000 with `X-Total-Count-Capped`.
+        /// `completed` and `project`, it is always given, exact (kept as counters).
+        /// With any other filter it is given when this page holds every match, or with
+        /// `count=true`: matches are then counted up to 10000, and a larger total is
+        /// answered as 10000 with `X-Total-Count-Capped`.
         #[oai(header = "X-Total-Count")]
-        u64,
+        Option<u64>,
         /// `true` when more than the `X-Total-Count` of 10000 match (absent otherwise).
         #[oai(header = "X-Total-Count-Capped")]
         Option<bool>,

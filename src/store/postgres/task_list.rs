@@ -252,16 +252,19 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
     };
     // The count is only needed when the page might not be everything.
     let (total, total_capped) = if q.offset == 0 && q.after.is_none() && next.is_none() {
-        (count as u64, false)
+        (Some(count as u64), false)
     } else if counted_by_counters(&q) {
         let count_args = &args[..if project.is_some() { 2 } else { 1 }];
         let stmt = tx.prepare_cached(&counters_sql(&q, "$1", "$2")).await?;
         let n: i64 = tx.query_one(&stmt, count_args).await?.try_get(0)?;
-        (u64::try_from(n).unwrap_or(0), false)
+        (Some(u64::try_from(n).unwrap_or(0)), false)
+    } else if !q.count {
+        (None, false)
     } else {
         let stmt = tx.prepare_cached(&bounded_count_sql(&filter)).await?;
         let n: i64 = tx.query_one(&stmt, &args).await?.try_get(0)?;
-        capped(n)
+        let (n, capped) = capped(n);
+        (Some(n), capped)
     };
     tx.commit().await?;
     Ok(TaskPage {

@@ -294,7 +294,7 @@ pub(super) fn list(conn: &mut Connection, owner: User, q: TaskQuery) -> Result<T
     body.push(b']');
     // The count is only needed when the page might not be everything.
     let (total, total_capped) = if q.offset == 0 && q.after.is_none() && next.is_none() {
-        (count as u64, false)
+        (Some(count as u64), false)
     } else if counted_by_counters(&q) {
         let mut count_args: Vec<(&str, &dyn ToSql)> = vec![(":user", &owner.id)];
         if let Some(ProjectFilter::Project(id)) = &q.project {
@@ -303,7 +303,9 @@ pub(super) fn list(conn: &mut Connection, owner: User, q: TaskQuery) -> Result<T
         let n: i64 = c
             .prepare_cached(&counters_sql(&q, ":user", ":project"))?
             .query_row(count_args.as_slice(), |r| r.get(0))?;
-        (u64::try_from(n).unwrap_or(0), false)
+        (Some(u64::try_from(n).unwrap_or(0)), false)
+    } else if !q.count {
+        (None, false)
     } else {
         let filter = format!("{}{}", visible_filter(q.project), rest_filter(&q, count_in));
         let mut count_args = args.clone();
@@ -313,7 +315,8 @@ pub(super) fn list(conn: &mut Connection, owner: User, q: TaskQuery) -> Result<T
         let n: i64 = c
             .prepare_cached(&bounded_count_sql(&filter))?
             .query_row(count_args.as_slice(), |r| r.get(0))?;
-        capped(n)
+        let (n, capped) = capped(n);
+        (Some(n), capped)
     };
     // A deleted account (being purged) shows nothing: `NotFound`.
     let (last_event_id, epoch): (i64, i64) = c

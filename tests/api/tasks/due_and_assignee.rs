@@ -199,7 +199,8 @@ async fn the_list_filters_and_orders_by_due_date_and_assignee_across_pages() {
 
     // Pages follow the next link, which keeps the filters and the order.
     let mut seen = Vec::new();
-    let mut next = "/api/tasks/?ordering=-due_at&due_after=2026-12-01T00:00:00Z&limit=2".to_owned();
+    let mut next =
+        "/api/tasks/?ordering=-due_at&due_after=2026-12-01T00:00:00Z&limit=2&count=true".to_owned();
     loop {
         let r = app.get(&next, &token).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
