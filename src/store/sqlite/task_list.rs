@@ -75,11 +75,26 @@ const SEARCH_CANDIDATES: i64 = 500;
 
 /// The search's candidates from the index, bound as `:trigrams`; the list keeps its
 /// `LIKE` on them, which decides: the trigrams only find a superset of its matches
-/// (FTS5 folds more case than `LIKE`, and ignores the trigrams' order).
-/// Inserts still queued for the index (written outside the writer and not yet replayed,
-/// migration `0012_lighter_writes`) are candidates too.
+/// (FTS5 folds more case than `LIKE`, and ignores the trigrams' order). Inserts still
+/// queued for the index (written outside the writer and not yet replayed, migration
+/// `0012_lighter_writes`) are candidates too.
 const SEARCH_IN: &str = " AND id IN (SELECT rowid FROM task_search WHERE task_search MATCH :trigrams \
      UNION ALL SELECT task_id FROM task_search_pending WHERE op = 'insert')";
+
+/// The same with the candidates already read, bound as `:candidates` (a JSON array of
+/// ids): the page asks the index once, not twice.
+const CANDIDATES_IN: &str = " AND id IN (SELECT value FROM json_each(:candidates) \
+     UNION ALL SELECT task_id FROM task_search_pending WHERE op = 'insert')";
+
+/// What the index says of a search term.
+enum Candidates {
+    /// The term is too short for trigrams: `LIKE` alone decides.
+    NoTrigrams,
+    /// Fewer than [`SEARCH_CANDIDATES`] rows hold its trigrams: these (a JSON array).
+    Few(String),
+    /// [`SEARCH_CANDIDATES`] or more do: the page walks the list in its order.
+    Many(String),
+}
 
 /// Replays the search index's queued changes (migration `0012_lighter_writes`) into
 /// `task_search`, in the order they were made, and empties the queue. The writer runs it
@@ -97,20 +112,20 @@ pub(super) fn flush_search(c: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// The `task_search` query for `term` (every trigram, each quoted, `AND`ed; `None` for
-/// a term of fewer than three characters, which has none and is left to `LIKE` alone),
-/// and whether there are many candidates: [`SEARCH_CANDIDATES`] or more rows hold them.
-fn search_candidates(c: &Connection, term: &str) -> Result<(Option<String>, bool)> {
+/// The index's candidates for `term` (see [`Candidates`]), read once.
+fn search_candidates(c: &Connection, term: &str) -> Result<Candidates> {
     let Some(query) = search_trigrams(term) else {
-        return Ok((None, false));
+        return Ok(Candidates::NoTrigrams);
     };
-    let n: i64 = c
-        .prepare_cached(
-            "SELECT count(*) FROM (SELECT 1 FROM task_search \
-             WHERE task_search MATCH ?1 LIMIT ?2)",
-        )?
-        .query_row(params![query, SEARCH_CANDIDATES], |r| r.get(0))?;
-    Ok((Some(query), n >= SEARCH_CANDIDATES))
+    let ids: Vec<i64> = c
+        .prepare_cached("SELECT rowid FROM task_search WHERE task_search MATCH ?1 LIMIT ?2")?
+        .query_map(params![query, SEARCH_CANDIDATES], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if ids.len() as i64 >= SEARCH_CANDIDATES {
+        return Ok(Candidates::Many(query));
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    Ok(Candidates::Few(format!("[{}]", list.join(","))))
 }
 
 /// The FTS5 query for `term`'s trigrams, `None` for a term of fewer than three
@@ -197,14 +212,14 @@ pub(super) fn list(conn: &mut Connection, owner: User, q: TaskQuery) -> Result<T
     let project_names: Vec<String> = (0..projects.len()).map(|i| format!(":p{i}")).collect();
     // The search index's candidates: for the count whenever the term has trigrams, for
     // the page unless there are many (see `search_candidates`).
-    let (trigrams, many_candidates) = match &q.search {
+    let candidates = match &q.search {
         Some(term) => search_candidates(&c, term)?,
-        None => (None, false),
+        None => Candidates::NoTrigrams,
     };
-    let (page_in, count_in) = match (&trigrams, many_candidates) {
-        (None, _) => ("", ""),
-        (Some(_), true) => ("", SEARCH_IN),
-        (Some(_), false) => (SEARCH_IN, SEARCH_IN),
+    let (page_in, count_in) = match &candidates {
+        Candidates::NoTrigrams => ("", ""),
+        Candidates::Many(_) => ("", SEARCH_IN),
+        Candidates::Few(_) => (CANDIDATES_IN, CANDIDATES_IN),
     };
     let pattern = q.search.as_deref().map(crate::store::tasks::like_pattern);
     let mut args: Vec<(&str, &dyn ToSql)> = vec![(":user", &owner.id)];
@@ -243,8 +258,8 @@ pub(super) fn list(conn: &mut Connection, owner: User, q: TaskQuery) -> Result<T
     page_args.push((":limit", &limit));
     page_args.push((":offset", &offset));
     page_args.push((":arm_limit", &arm_limit));
-    if let (Some(t), false) = (&trigrams, many_candidates) {
-        page_args.push((":trigrams", t));
+    if let Candidates::Few(ids) = &candidates {
+        page_args.push((":candidates", ids));
     }
     let sql = page_sql(&q, if many { usize::MAX } else { projects.len() }, page_in);
     let own_json =
@@ -309,8 +324,10 @@ pub(super) fn list(conn: &mut Connection, owner: User, q: TaskQuery) -> Result<T
     } else {
         let filter = format!("{}{}", visible_filter(q.project), rest_filter(&q, count_in));
         let mut count_args = args.clone();
-        if let Some(t) = &trigrams {
-            count_args.push((":trigrams", t));
+        match &candidates {
+            Candidates::Few(ids) => count_args.push((":candidates", ids)),
+            Candidates::Many(t) => count_args.push((":trigrams", t)),
+            Candidates::NoTrigrams => {}
         }
         let n: i64 = c
             .prepare_cached(&bounded_count_sql(&filter))?
