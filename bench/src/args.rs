@@ -138,6 +138,11 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(2..=100_000))]
     pub(crate) deep_page: u64,
 
+    /// soak: how many rounds of `--duration` each (not in the default set): one user's
+    /// 9 lists to 1 create, closed loop, its tasks growing round after round.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) soak_rounds: u32,
+
     /// project-create: members of the one project (its owner and editors), each on a
     /// WebSocket, the creates spread over them (at most the server's
     /// `--max-project-members`, 100 by default).
@@ -187,7 +192,7 @@ pub(crate) struct Args {
 
     /// Give up (and stop the server) after this long, per backend. Default: 180 s, plus
     /// the time `list-shapes` needs when it runs (its shapes × 2 sizes × warm-up +
-    /// duration, and 5 min for its set-up).
+    /// duration, and 5 min for its set-up), plus the soak's rounds when it runs.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub(crate) max_time: Option<Duration>,
 
@@ -238,6 +243,7 @@ pub(crate) enum Scenario {
     Login,
     Fanout,
     Idle,
+    Soak,
 }
 
 impl Scenario {
@@ -265,6 +271,7 @@ impl Scenario {
             Scenario::Login => "login",
             Scenario::Fanout => "fanout",
             Scenario::Idle => "idle",
+            Scenario::Soak => "soak",
         }
     }
 }
@@ -290,6 +297,9 @@ impl Args {
                 let runs = 2 * crate::shapes::SHAPES as u32;
                 t += (self.warmup + self.duration + Duration::from_secs(1)) * runs;
                 t += Duration::from_secs(300);
+            }
+            if self.only.contains(&Scenario::Soak) {
+                t += (self.duration + Duration::from_secs(1)) * self.soak_rounds + self.warmup;
             }
             t
         })

@@ -27,6 +27,8 @@ pub struct Req {
     pub path: Cow<'static, str>,
     pub token: Option<Arc<str>>,
     pub body: Option<Bytes>,
+    /// The status a success has, when not the scenario's (a mixed workload).
+    pub expect: Option<hyper::StatusCode>,
 }
 
 impl Req {
@@ -36,6 +38,7 @@ impl Req {
             path: path.into(),
             token,
             body: None,
+            expect: None,
         }
     }
 
@@ -49,6 +52,7 @@ impl Req {
             path: path.into(),
             token,
             body: Some(Bytes::from(body.to_string())),
+            expect: None,
         }
     }
 

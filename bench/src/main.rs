@@ -35,6 +35,7 @@ mod scenarios;
 mod seed;
 mod server;
 mod shapes;
+mod soak;
 mod ws;
 
 use std::process::{ExitCode, Stdio};

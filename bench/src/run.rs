@@ -377,6 +377,12 @@ pub(crate) async fn run_backend(
         scenarios.insert("login".into(), v);
         memory.read("after login");
     }
+    if wants(Scenario::Soak) {
+        let (r, v) = crate::soak::soak(subject, &prefix, args).await?;
+        rows.extend(r);
+        scenarios.insert(Scenario::Soak.name().into(), v);
+        memory.read("after soak");
+    }
     if wants(Scenario::Fanout) || wants(Scenario::Idle) {
         let n = args.subscriber_users.max(1);
         fan_users = users(addr, &format!("{prefix}fan"), n).await?;

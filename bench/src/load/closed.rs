@@ -96,10 +96,11 @@ pub(super) async fn worker(
         }
         let req = make(index, seq);
         seq += 1;
+        let want = req.expect.unwrap_or(expect);
         let result = conn.send(&req).await;
         let took = sent.elapsed();
         match result {
-            Ok((status, _)) if status == expect => {
+            Ok((status, _)) if status == want => {
                 if sent >= measure_from {
                     out.requests += 1;
                     out.latency.saturating_record(took.as_micros() as u64);

@@ -322,61 +322,7 @@ pub(super) async fn list(pg: &Postgres, owner: User, q: TaskQuery) -> Result<Tas
 #[cfg(test)]
 mod plans {
     use super::*;
-    use crate::model::Ordering;
-    use crate::store::keyset::Cursor;
-
-    const ORDERINGS: [Ordering; 10] = [
-        Ordering::Id,
-        Ordering::IdDesc,
-        Ordering::CreatedAt,
-        Ordering::CreatedAtDesc,
-        Ordering::UpdatedAt,
-        Ordering::UpdatedAtDesc,
-        Ordering::Title,
-        Ordering::TitleDesc,
-        Ordering::DueAt,
-        Ordering::DueAtDesc,
-    ];
-
-    fn shapes() -> Vec<TaskQuery> {
-        let mut shapes = Vec::new();
-        for ordering in ORDERINGS {
-            for f in 0..8 {
-                let mut q = TaskQuery {
-                    ordering,
-                    limit: 50,
-                    ..TaskQuery::default()
-                };
-                match f {
-                    1 => q.completed = Some(false),
-                    2 => q.project = Some(ProjectFilter::Project(3)),
-                    3 => q.project = Some(ProjectFilter::Personal),
-                    4 => q.assignee = Some(AssigneeFilter::User(1)),
-                    5 => {
-                        q.due_before = Some("2027-01-01T00:00:00.000000Z".into());
-                        q.due_after = Some("2026-06-01T00:00:00.000000Z".into());
-                    }
-                    6 => q.search = Some("zzq".into()),
-                    7 => {
-                        q.completed = Some(false);
-                        q.project = Some(ProjectFilter::Project(3));
-                    }
-                    _ => {}
-                }
-                shapes.push(q.clone());
-                q.after = Some(Cursor {
-                    ordering,
-                    key: Some("2026-01-01T00:00:00.000000Z".into()),
-                    id: 7,
-                });
-                if matches!(ordering, Ordering::Id | Ordering::IdDesc) {
-                    q.after.as_mut().unwrap().key = None;
-                }
-                shapes.push(q);
-            }
-        }
-        shapes
-    }
+    use crate::store::tasks::list_shapes;
 
     /// `admin` (a URL) with its database replaced by `name`.
     fn with_database(admin: &str, name: &str) -> String {
@@ -432,7 +378,7 @@ mod plans {
         .unwrap();
         let projects: Vec<i64> = (1..=10).collect();
         let mut failures = Vec::new();
-        for q in shapes() {
+        for q in list_shapes() {
             let projects = if q.project.is_none() {
                 &projects[..]
             } else {
@@ -463,7 +409,7 @@ mod plans {
             failures.is_empty(),
             "{} of {} shapes read a source whole:\n\n{}",
             failures.len(),
-            shapes().len(),
+            list_shapes().len(),
             failures.join("\n\n")
         );
     }

@@ -358,21 +358,7 @@ pub(super) fn list(conn: &mut Connection, owner: User, q: TaskQuery) -> Result<T
 #[cfg(test)]
 mod plans {
     use super::*;
-    use crate::model::Ordering;
-    use crate::store::keyset::Cursor;
-
-    const ORDERINGS: [Ordering; 10] = [
-        Ordering::Id,
-        Ordering::IdDesc,
-        Ordering::CreatedAt,
-        Ordering::CreatedAtDesc,
-        Ordering::UpdatedAt,
-        Ordering::UpdatedAtDesc,
-        Ordering::Title,
-        Ordering::TitleDesc,
-        Ordering::DueAt,
-        Ordering::DueAtDesc,
-    ];
+    use crate::store::tasks::list_shapes;
 
     fn migrated() -> Connection {
         let mut c = Connection::open_in_memory().unwrap();
@@ -392,45 +378,10 @@ mod plans {
         lines
     }
 
-    fn shapes() -> Vec<TaskQuery> {
-        let mut shapes = Vec::new();
-        for ordering in ORDERINGS {
-            for f in 0..6 {
-                let mut q = TaskQuery {
-                    ordering,
-                    limit: 50,
-                    ..TaskQuery::default()
-                };
-                match f {
-                    1 => q.completed = Some(false),
-                    2 => q.project = Some(ProjectFilter::Project(3)),
-                    3 => q.project = Some(ProjectFilter::Personal),
-                    4 => q.assignee = Some(AssigneeFilter::User(2)),
-                    5 => {
-                        q.due_before = Some("2027-01-01T00:00:00.000000Z".into());
-                        q.due_after = Some("2026-01-01T00:00:00.000000Z".into());
-                    }
-                    _ => {}
-                }
-                shapes.push(q.clone());
-                q.after = Some(Cursor {
-                    ordering,
-                    key: Some("2026-01-01T00:00:00.000000Z".into()),
-                    id: 7,
-                });
-                if matches!(ordering, Ordering::Id | Ordering::IdDesc) {
-                    q.after.as_mut().unwrap().key = None;
-                }
-                shapes.push(q);
-            }
-        }
-        shapes
-    }
-
     #[test]
     fn no_list_shape_reads_or_sorts_a_whole_source() {
         let c = migrated();
-        for q in shapes() {
+        for q in list_shapes() {
             let sql = page_sql(&q, 3, "");
             let lines = plan(&c, &sql);
             let text = lines.join("\n");
