@@ -496,6 +496,64 @@ pub trait TaskStore: Send + Sync {
     ) -> Result<Vec<Event>>;
 }
 
+/// Every shape of the list, for the plan tests of both backends: each ordering with no
+/// filter, `completed`, a project, personal tasks, an assignee, a due range, a search
+/// and `completed` in a project, each from the start and after a cursor.
+#[cfg(test)]
+pub(crate) fn list_shapes() -> Vec<TaskQuery> {
+    use crate::model::Ordering;
+    use crate::store::keyset::Cursor;
+    const ORDERINGS: [Ordering; 10] = [
+        Ordering::Id,
+        Ordering::IdDesc,
+        Ordering::CreatedAt,
+        Ordering::CreatedAtDesc,
+        Ordering::UpdatedAt,
+        Ordering::UpdatedAtDesc,
+        Ordering::Title,
+        Ordering::TitleDesc,
+        Ordering::DueAt,
+        Ordering::DueAtDesc,
+    ];
+    let mut shapes = Vec::new();
+    for ordering in ORDERINGS {
+        for f in 0..8 {
+            let mut q = TaskQuery {
+                ordering,
+                limit: 50,
+                ..TaskQuery::default()
+            };
+            match f {
+                1 => q.completed = Some(false),
+                2 => q.project = Some(ProjectFilter::Project(3)),
+                3 => q.project = Some(ProjectFilter::Personal),
+                4 => q.assignee = Some(AssigneeFilter::User(1)),
+                5 => {
+                    q.due_before = Some("2027-01-01T00:00:00.000000Z".into());
+                    q.due_after = Some("2026-06-01T00:00:00.000000Z".into());
+                }
+                6 => q.search = Some("zzq".into()),
+                7 => {
+                    q.completed = Some(false);
+                    q.project = Some(ProjectFilter::Project(3));
+                }
+                _ => {}
+            }
+            shapes.push(q.clone());
+            q.after = Some(Cursor {
+                ordering,
+                key: Some("2026-01-01T00:00:00.000000Z".into()),
+                id: 7,
+            });
+            if matches!(ordering, Ordering::Id | Ordering::IdDesc) {
+                q.after.as_mut().unwrap().key = None;
+            }
+            shapes.push(q);
+        }
+    }
+    shapes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,62 +631,4 @@ mod tests {
     fn like_patterns_make_wildcards_literal() {
         assert_eq!(like_pattern(r"50%_a\b"), r"%50\%\_a\\b%");
     }
-}
-
-/// Every shape of the list, for the plan tests of both backends: each ordering with no
-/// filter, `completed`, a project, personal tasks, an assignee, a due range, a search
-/// and `completed` in a project, each from the start and after a cursor.
-#[cfg(test)]
-pub(crate) fn list_shapes() -> Vec<TaskQuery> {
-    use crate::model::Ordering;
-    use crate::store::keyset::Cursor;
-    const ORDERINGS: [Ordering; 10] = [
-        Ordering::Id,
-        Ordering::IdDesc,
-        Ordering::CreatedAt,
-        Ordering::CreatedAtDesc,
-        Ordering::UpdatedAt,
-        Ordering::UpdatedAtDesc,
-        Ordering::Title,
-        Ordering::TitleDesc,
-        Ordering::DueAt,
-        Ordering::DueAtDesc,
-    ];
-    let mut shapes = Vec::new();
-    for ordering in ORDERINGS {
-        for f in 0..8 {
-            let mut q = TaskQuery {
-                ordering,
-                limit: 50,
-                ..TaskQuery::default()
-            };
-            match f {
-                1 => q.completed = Some(false),
-                2 => q.project = Some(ProjectFilter::Project(3)),
-                3 => q.project = Some(ProjectFilter::Personal),
-                4 => q.assignee = Some(AssigneeFilter::User(1)),
-                5 => {
-                    q.due_before = Some("2027-01-01T00:00:00.000000Z".into());
-                    q.due_after = Some("2026-06-01T00:00:00.000000Z".into());
-                }
-                6 => q.search = Some("zzq".into()),
-                7 => {
-                    q.completed = Some(false);
-                    q.project = Some(ProjectFilter::Project(3));
-                }
-                _ => {}
-            }
-            shapes.push(q.clone());
-            q.after = Some(Cursor {
-                ordering,
-                key: Some("2026-01-01T00:00:00.000000Z".into()),
-                id: 7,
-            });
-            if matches!(ordering, Ordering::Id | Ordering::IdDesc) {
-                q.after.as_mut().unwrap().key = None;
-            }
-            shapes.push(q);
-        }
-    }
-    shapes
 }
