@@ -326,3 +326,142 @@ async fn a_forged_or_foreign_cursor_is_a_400_naming_it() {
         assert!(r.json()["cursor"].is_array(), "{bad}: {}", r.text);
     }
 }
+
+/// Follows `Link` from the first page of `query`, keeping every task as each page gave it.
+async fn walk_tasks(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let mut tasks = Vec::new();
+    let mut path = format!("/api/tasks/?{query}");
+    for _ in 0..1000 {
+        let r = app.get(&path, token).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+        tasks.extend(r.json().as_array().unwrap().iter().cloned());
+        match r.header("link") {
+            None => return tasks,
+            Some(link) => {
+                path = link
+                    .trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .unwrap()
+                    .to_owned();
+            }
+        }
+    }
+    panic!("{query}: no end to the pages");
+}
+
+/// Walks while other clients write: creates, changes of every sort key, completions and
+/// deletes, on the same user's list, all the time. Whatever they do between two pages, a
+/// walk in any ordering is in order (each task as its page showed it sorts after the one
+/// before: a cursor starts where the last page ended; a task whose key changed meanwhile
+/// may show again at its new place, never out of order), by id it shows each task once,
+/// and it shows every task that stood still through the whole walk. Once the writers
+/// stop, a walk is the reference again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyset_walks_hold_while_others_write() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+
+    let app = Arc::new(spawn_app().await);
+    let (token, _) = app.user("walker1").await;
+    let mut still = Vec::new();
+    for i in 0..90 {
+        let mut body = json!({ "title": TITLES[i % TITLES.len()] });
+        if let Some(due) = DUES[i % DUES.len()] {
+            body["due_at"] = json!(due);
+        }
+        let r = app.create_task(&token, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        still.push(r.json()["id"].as_i64().unwrap());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2u64)
+        .map(|w| {
+            let (app, token, stop) = (app.clone(), token.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut rng = Rng(0x51_7cc1_b727_220a ^ (w + 1));
+                let mut mine: Vec<i64> = Vec::new();
+                let mut writes = 0u32;
+                while !stop.load(AtomicOrdering::Relaxed) {
+                    writes += 1;
+                    match rng.below(4) {
+                        0 | 1 if mine.len() < 40 => {
+                            let mut body = json!({ "title": rng.pick(TITLES) });
+                            if let Some(due) = rng.pick(DUES) {
+                                body["due_at"] = json!(due);
+                            }
+                            let r = app.create_task(&token, body).await;
+                            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+                            mine.push(r.json()["id"].as_i64().unwrap());
+                        }
+                        2 if !mine.is_empty() => {
+                            let id = *rng.pick(&mine);
+                            let body = match rng.below(3) {
+                                0 => json!({ "title": rng.pick(TITLES) }),
+                                1 => json!({ "due_at": rng.pick(DUES) }),
+                                _ => json!({ "completed": rng.below(2) == 0 }),
+                            };
+                            patch(&app, &token, id, body).await;
+                        }
+                        _ if !mine.is_empty() => {
+                            let id = mine.swap_remove(rng.below(mine.len() as u64) as usize);
+                            let r = app
+                                .call(
+                                    Method::DELETE,
+                                    &format!("/api/tasks/{id}/"),
+                                    Some(&token),
+                                    None,
+                                )
+                                .await;
+                            assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+                        }
+                        _ => {}
+                    }
+                }
+                writes
+            })
+        })
+        .collect();
+    for (round, ordering) in ORDERINGS.iter().cycle().take(20).enumerate() {
+        let query = format!("ordering={ordering}&limit={}", 3 + round % 5);
+        let tasks = walk_tasks(&app, &token, &query).await;
+        for pair in tasks.windows(2) {
+            assert_eq!(
+                compare(ordering, &pair[0], &pair[1]),
+                Cmp::Less,
+                "{query}: {} then {}",
+                pair[0],
+                pair[1]
+            );
+        }
+        let seen: std::collections::HashSet<i64> =
+            tasks.iter().map(|t| t["id"].as_i64().unwrap()).collect();
+        if ordering.trim_start_matches('-') == "id" {
+            assert_eq!(seen.len(), tasks.len(), "{query}: a task shown twice");
+        }
+        for id in &still {
+            assert!(
+                seen.contains(id),
+                "{query}: task {id} stood still but was not shown"
+            );
+        }
+    }
+    stop.store(true, AtomicOrdering::Relaxed);
+    let mut writes = 0;
+    for w in writers {
+        writes += w.await.unwrap();
+    }
+    assert!(writes > 40, "the writers wrote only {writes} times");
+    let everything = walk_tasks(&app, &token, "limit=1000").await;
+    for ordering in ORDERINGS {
+        let mut expected: Vec<&Value> = everything.iter().collect();
+        expected.sort_by(|a, b| compare(ordering, a, b));
+        let expected: Vec<i64> = expected.iter().map(|t| t["id"].as_i64().unwrap()).collect();
+        let got: Vec<i64> = walk_tasks(&app, &token, &format!("ordering={ordering}&limit=7"))
+            .await
+            .iter()
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(got, expected, "ordering={ordering}");
+    }
+}
