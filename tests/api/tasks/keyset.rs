@@ -99,25 +99,18 @@ fn passes(t: &Value, filters: &[(&str, String)]) -> bool {
     })
 }
 
-/// Follows `Link` from the first page of `query`: every id in order, and each page's
-/// total.
-async fn walk(app: &TestApp, token: &str, query: &str) -> (Vec<i64>, Vec<String>) {
-    let mut ids = Vec::new();
-    let mut totals = Vec::new();
+/// Follows `Link` from the first page of `query`: each page's tasks, as it gave them,
+/// and its `X-Total-Count` (empty when absent). Every `Link` is a cursor, not an offset.
+async fn pages(app: &TestApp, token: &str, query: &str) -> Vec<(Vec<Value>, String)> {
+    let mut pages = Vec::new();
     let mut path = format!("/api/tasks/?{query}");
-    for _ in 0..200 {
+    for _ in 0..1000 {
         let r = app.get(&path, token).await;
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
-        totals.push(r.header("x-total-count").unwrap_or_default().to_owned());
-        ids.extend(
-            r.json()
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t["id"].as_i64().unwrap()),
-        );
+        let total = r.header("x-total-count").unwrap_or_default().to_owned();
+        pages.push((r.json().as_array().unwrap().clone(), total));
         match r.header("link") {
-            None => return (ids, totals),
+            None => return pages,
             Some(link) => {
                 assert!(!link.contains("offset="), "{link}");
                 path = link
@@ -130,6 +123,23 @@ async fn walk(app: &TestApp, token: &str, query: &str) -> (Vec<i64>, Vec<String>
         }
     }
     panic!("{query}: no end to the pages");
+}
+
+/// Every id of the walk of `query` in order, and each page's total.
+async fn walk(app: &TestApp, token: &str, query: &str) -> (Vec<i64>, Vec<String>) {
+    let mut ids = Vec::new();
+    let mut totals = Vec::new();
+    for (tasks, total) in pages(app, token, query).await {
+        ids.extend(tasks.iter().map(|t| t["id"].as_i64().unwrap()));
+        totals.push(total);
+    }
+    (ids, totals)
+}
+
+/// Every task of the walk of `query`, each as its page gave it.
+async fn walk_tasks(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let pages = pages(app, token, query).await;
+    pages.into_iter().flat_map(|(tasks, _)| tasks).collect()
 }
 
 async fn patch(app: &TestApp, token: &str, id: i64, body: Value) -> Value {
@@ -325,29 +335,6 @@ async fn a_forged_or_foreign_cursor_is_a_400_naming_it() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.text);
         assert!(r.json()["cursor"].is_array(), "{bad}: {}", r.text);
     }
-}
-
-/// Follows `Link` from the first page of `query`, keeping every task as each page gave it.
-async fn walk_tasks(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
-    let mut tasks = Vec::new();
-    let mut path = format!("/api/tasks/?{query}");
-    for _ in 0..1000 {
-        let r = app.get(&path, token).await;
-        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
-        tasks.extend(r.json().as_array().unwrap().iter().cloned());
-        match r.header("link") {
-            None => return tasks,
-            Some(link) => {
-                path = link
-                    .trim_start_matches('<')
-                    .split('>')
-                    .next()
-                    .unwrap()
-                    .to_owned();
-            }
-        }
-    }
-    panic!("{query}: no end to the pages");
 }
 
 /// Walks while other clients write: creates, changes of every sort key, completions and
